@@ -1,0 +1,1 @@
+//! tarmac-activate: see DESIGN.md.

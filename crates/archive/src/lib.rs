@@ -1,0 +1,1 @@
+//! tarmac-archive: see DESIGN.md.

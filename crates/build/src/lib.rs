@@ -1,0 +1,1 @@
+//! tarmac-build: see DESIGN.md.

@@ -1,0 +1,1 @@
+//! tarmac-bundle: see DESIGN.md.

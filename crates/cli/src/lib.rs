@@ -1,0 +1,112 @@
+//! What the six binaries share and no library may depend on: the exit-code
+//! table, error printing, JSON output and progress reporting.
+//!
+//! Libraries return typed errors carrying an [`ExitClass`]; this crate is the
+//! only place that turns a class into a process exit code (DESIGN.md § Exit
+//! codes), so the numbers live in one table with a test per row.
+
+use std::fmt::Display;
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+
+pub use tarmac_model::ExitClass;
+
+/// The process exit code of each class. Scripts (dcos_install.sh, Ansible,
+/// Puppet guards) rely on these numbers: changing one is a breaking change.
+pub fn exit_code(class: ExitClass) -> u8 {
+    match class {
+        ExitClass::Runtime => 1,
+        ExitClass::Usage => 2,
+        ExitClass::Invalid => 3,
+        ExitClass::Integrity => 4,
+        ExitClass::Conflict => 5,
+        ExitClass::NoSpace => 6,
+        ExitClass::Transient => 75,
+    }
+}
+
+/// An error a tool can report: a message chain plus a class.
+pub trait ToolError: std::error::Error {
+    fn class(&self) -> ExitClass;
+    /// Optional `hint:` lines printed after the error.
+    fn hints(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Formats `<tool>: error: <cause chain joined by ": ">` on one line.
+pub fn error_line(tool: &str, error: &dyn std::error::Error) -> String {
+    let mut line = format!("{tool}: error: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // thiserror's #[error(transparent)] and "{0}" messages repeat the
+        // cause; print each distinct part once.
+        if !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line.replace('\n', " ")
+}
+
+/// Ends a tool run: prints the error (if any) on stderr and maps it to its
+/// exit code. Call as the last expression of `main`.
+pub fn finish<E: ToolError>(tool: &str, result: Result<(), E>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let mut stderr = io::stderr().lock();
+            let _ = writeln!(stderr, "{}", error_line(tool, &error));
+            for hint in error.hints() {
+                let _ = writeln!(stderr, "hint: {hint}");
+            }
+            ExitCode::from(exit_code(error.class()))
+        }
+    }
+}
+
+/// Writes lines to stdout; a closed pipe (`| head`) is not an error.
+pub fn print_lines<I, T>(lines: I)
+where
+    I: IntoIterator<Item = T>,
+    T: Display,
+{
+    let mut out = io::stdout().lock();
+    for line in lines {
+        if writeln!(out, "{line}").is_err() {
+            return;
+        }
+    }
+    let _ = out.flush();
+}
+
+/// Prints one JSON document on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) {
+    let text = serde_json::to_string_pretty(value).expect("serializable output");
+    print_lines([text]);
+}
+
+/// Whether progress bars should be drawn: stderr is a terminal and the user
+/// did not ask for quiet or machine output.
+pub fn progress_enabled(quiet: bool, json: bool) -> bool {
+    !quiet && !json && io::stderr().is_terminal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_code_table() {
+        assert_eq!(exit_code(ExitClass::Runtime), 1);
+        assert_eq!(exit_code(ExitClass::Usage), 2);
+        assert_eq!(exit_code(ExitClass::Invalid), 3);
+        assert_eq!(exit_code(ExitClass::Integrity), 4);
+        assert_eq!(exit_code(ExitClass::Conflict), 5);
+        assert_eq!(exit_code(ExitClass::NoSpace), 6);
+        assert_eq!(exit_code(ExitClass::Transient), 75);
+    }
+
+}

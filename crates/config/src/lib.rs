@@ -1,0 +1,1 @@
+//! tarmac-config: see DESIGN.md.

@@ -1,0 +1,1 @@
+//! tarmac-detect: see DESIGN.md.

@@ -1,0 +1,1 @@
+//! tarmac-fetch: see DESIGN.md.

@@ -1,0 +1,15 @@
+//! The tarmac data model: package ids, package metadata and the exit classes
+//! every tool shares.
+//!
+//! This crate is pure: it parses and validates values handed to it (bytes,
+//! strings, JSON) and never touches the filesystem or the network, so every
+//! other crate can depend on it. File names appear in errors only because the
+//! caller passes them in.
+
+mod canonical;
+mod exit;
+mod id;
+
+pub use canonical::{canonical_json, content_hash};
+pub use exit::ExitClass;
+pub use id::{IdError, PackageId};

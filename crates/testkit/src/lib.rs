@@ -1,0 +1,1 @@
+//! tarmac-testkit: see DESIGN.md.

@@ -1,0 +1,2 @@
+//! Integration tests: each module runs one tool's real binary against temp
+//! roots (and real HTTP servers where the tool downloads).
