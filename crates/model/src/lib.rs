@@ -9,7 +9,9 @@
 mod canonical;
 mod exit;
 mod id;
+mod report;
 
 pub use canonical::{canonical_json, content_hash};
 pub use exit::ExitClass;
-pub use id::{IdError, PackageId};
+pub use id::{validate_name, validate_version, IdError, PackageId};
+pub use report::{Reporter, Silent};
