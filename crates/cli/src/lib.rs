@@ -108,5 +108,4 @@ mod tests {
         assert_eq!(exit_code(ExitClass::NoSpace), 6);
         assert_eq!(exit_code(ExitClass::Transient), 75);
     }
-
 }

@@ -232,7 +232,9 @@ impl HostLock {
 
 impl fmt::Debug for HostLock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HostLock").field("path", &self.path).finish()
+        f.debug_struct("HostLock")
+            .field("path", &self.path)
+            .finish()
     }
 }
 

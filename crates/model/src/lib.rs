@@ -9,9 +9,11 @@
 mod canonical;
 mod exit;
 mod id;
+mod manifest;
 mod report;
 
 pub use canonical::{canonical_json, content_hash};
 pub use exit::ExitClass;
 pub use id::{validate_name, validate_version, IdError, PackageId};
+pub use manifest::{bootstrap_id, BundleManifest, PackageManifest, MANIFEST_FORMAT};
 pub use report::{Reporter, Silent};
