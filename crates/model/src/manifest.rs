@@ -1,43 +1,42 @@
-//! Manifests: what a package archive or a bundle declares about itself, so a
-//! reader can bound extraction (bytes, file count) and verify the result
-//! (tree hash) before trusting it.
+//! Manifests: what a package archive or a bundle declares about its content.
 //!
-//! `PackageManifest` is the `<id>.json` sidecar beside a package archive and
-//! one entry of `bundle.json`; `BundleManifest` is `bundle.json`, the first
-//! entry of a bootstrap bundle. The bootstrap id depends only on the set of
-//! package ids, never on their order.
+//! A manifest is written by the tool that made the archive (pkg-build,
+//! pkg-bundle) and read by the one that extracts it (host-extract): the
+//! declared file count and byte total are hard limits during extraction, and
+//! the tree hash verifies a package already present on a host without
+//! downloading it again.
 
 use serde::{Deserialize, Serialize};
+
 use serde_json::Value;
 
-use crate::canonical::content_hash;
 use crate::error::ModelError;
-use crate::id::PackageId;
+use crate::PackageId;
 
-/// The `format` number written into every manifest. A reader refuses other
-/// values rather than guess at a layout it does not know.
+/// The current `format` of [`PackageManifest`] and [`BundleManifest`].
 pub const MANIFEST_FORMAT: u32 = 1;
 
-/// What one package archive holds.
+/// `<id>.json` beside `<id>.tar.zst`, and one entry per package in `bundle.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PackageManifest {
-    pub format: u32,
     pub id: PackageId,
-    /// blake3 tree hash of the extracted contents (computed by `archive`).
+    /// 64 hex digits of the archive crate's tree hash of the package contents.
     pub tree_hash: String,
-    /// Number of entries (files, directories, symlinks) in the archive.
+    /// Entries in the package (files, directories and symlinks).
     pub files: u64,
-    /// Total bytes of regular-file contents.
+    /// Sum of regular file sizes.
     pub bytes: u64,
 }
 
-/// `bundle.json`: the packages of a bootstrap bundle, sorted by id.
+/// `bundle.json`, the first entry of `<bootstrap_id>.bootstrap.tar.zst`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BundleManifest {
     pub format: u32,
+    /// 40 hex of blake3 over the sorted id list, see [`bootstrap_id`].
     pub bootstrap_id: String,
+    /// Sorted by id.
     pub packages: Vec<PackageManifest>,
 }
 
@@ -54,7 +53,6 @@ impl PackageManifest {
     }
 
     fn check(&self, file: &str, prefix: &str) -> Result<(), ModelError> {
-        check_format(file, &format!("{prefix}format"), self.format)?;
         if !is_hex(&self.tree_hash) {
             return Err(ModelError::Invalid {
                 file: file.to_string(),
@@ -80,11 +78,18 @@ impl BundleManifest {
         }
     }
 
-    /// Parses `bundle.json` and checks that its bootstrap id matches its
-    /// packages and that no package appears twice.
+    /// Parses `bundle.json` and checks its format, that packages are sorted
+    /// and unique, and that its bootstrap id matches its packages.
     pub fn parse(file: &str, bytes: &[u8]) -> Result<BundleManifest, ModelError> {
         let manifest: BundleManifest = from_bytes(file, bytes)?;
-        check_format(file, "format", manifest.format)?;
+        if manifest.format != MANIFEST_FORMAT {
+            return Err(ModelError::Invalid {
+                file: file.to_string(),
+                key: "format".to_string(),
+                value: manifest.format.to_string(),
+                reason: format!("unsupported manifest format (this tool reads {MANIFEST_FORMAT})"),
+            });
+        }
         for (i, package) in manifest.packages.iter().enumerate() {
             package.check(file, &format!("packages[{i}]."))?;
             if i > 0 && manifest.packages[i - 1].id >= package.id {
@@ -124,13 +129,13 @@ impl BundleManifest {
     }
 }
 
-/// The bootstrap id of a package set: 40 hex of blake3 over the canonical
-/// JSON of the sorted, de-duplicated id list.
+/// The bootstrap id of a set of packages: the first 40 hex digits of blake3
+/// over the canonical JSON of the sorted id list. Order-independent.
 pub fn bootstrap_id(ids: &[PackageId]) -> String {
-    let mut sorted: Vec<String> = ids.iter().map(PackageId::to_string).collect();
+    let mut sorted: Vec<String> = ids.iter().map(ToString::to_string).collect();
     sorted.sort();
     sorted.dedup();
-    content_hash(&Value::from(sorted))
+    crate::content_hash(&serde_json::json!(sorted))
 }
 
 fn from_bytes<T: serde::de::DeserializeOwned>(file: &str, bytes: &[u8]) -> Result<T, ModelError> {
@@ -138,19 +143,6 @@ fn from_bytes<T: serde::de::DeserializeOwned>(file: &str, bytes: &[u8]) -> Resul
         file: file.to_string(),
         value: e.to_string(),
     })
-}
-
-fn check_format(file: &str, key: &str, format: u32) -> Result<(), ModelError> {
-    if format == MANIFEST_FORMAT {
-        Ok(())
-    } else {
-        Err(ModelError::Invalid {
-            file: file.to_string(),
-            key: key.to_string(),
-            value: format.to_string(),
-            reason: format!("unsupported manifest format (this tool reads {MANIFEST_FORMAT})"),
-        })
-    }
 }
 
 fn is_hex(s: &str) -> bool {
@@ -165,24 +157,11 @@ mod tests {
 
     fn package(id: &str) -> PackageManifest {
         PackageManifest {
-            format: MANIFEST_FORMAT,
             id: PackageId::parse(id).unwrap(),
             tree_hash: "ab12".into(),
             files: 3,
             bytes: 10,
         }
-    }
-
-    #[test]
-    fn bootstrap_id_ignores_order() {
-        let a = PackageId::parse("a--1").unwrap();
-        let b = PackageId::parse("b--2").unwrap();
-        assert_eq!(
-            bootstrap_id(&[a.clone(), b.clone()]),
-            bootstrap_id(&[b, a.clone()])
-        );
-        assert_ne!(bootstrap_id(&[a.clone()]), bootstrap_id(&[]));
-        assert_eq!(bootstrap_id(&[a]).len(), 40);
     }
 
     #[test]
@@ -204,6 +183,20 @@ mod tests {
                 .starts_with("bundle.json: bootstrap_id: \"000"),
             "{err}"
         );
+
+        let mut unsorted = bundle.to_json();
+        unsorted["packages"].as_array_mut().unwrap().reverse();
+        let err =
+            BundleManifest::parse("bundle.json", unsorted.to_string().as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().contains("packages[1].id: \"a--1\""),
+            "{err}"
+        );
+
+        let mut future = bundle.to_json();
+        future["format"] = Value::from(2);
+        let err = BundleManifest::parse("bundle.json", future.to_string().as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("bundle.json: format: 2"), "{err}");
     }
 
     #[test]
@@ -215,12 +208,30 @@ mod tests {
             good
         );
         let mut bad = good.to_json();
-        bad["format"] = Value::from(2);
+        bad["tree_hash"] = Value::from("XYZ");
         let err = PackageManifest::parse("a--1.json", bad.to_string().as_bytes()).unwrap_err();
-        assert!(err.to_string().contains("a--1.json: format: 2"), "{err}");
+        assert!(
+            err.to_string().contains("a--1.json: tree_hash: \"XYZ\""),
+            "{err}"
+        );
         let mut bad = good.to_json();
         bad["extra"] = Value::from(1);
         let err = PackageManifest::parse("a--1.json", bad.to_string().as_bytes()).unwrap_err();
-        assert!(err.to_string().contains("extra"), "{err}");
+        assert!(
+            err.to_string().contains("a--1.json") && err.to_string().contains("extra"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bootstrap_id_ignores_order() {
+        let a = PackageId::parse("a--1").unwrap();
+        let b = PackageId::parse("b--2").unwrap();
+        assert_eq!(
+            bootstrap_id(&[a.clone(), b.clone()]),
+            bootstrap_id(&[b, a.clone()])
+        );
+        assert_ne!(bootstrap_id(&[a.clone()]), bootstrap_id(&[]));
+        assert_eq!(bootstrap_id(&[a]).len(), 40);
     }
 }

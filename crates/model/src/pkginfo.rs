@@ -146,15 +146,11 @@ pub(crate) struct PackageFields {
 }
 
 pub(crate) fn parse_package_fields(root: &Object<'_>) -> Result<PackageFields, ModelError> {
-    let requires = root
-        .with("requires", parse_requires)?
-        .unwrap_or_default();
+    let requires = root.with("requires", parse_requires)?.unwrap_or_default();
     let environment = root
         .with("environment", parse_environment)?
         .unwrap_or_default();
-    let sysctl = root
-        .with("sysctl", parse_sysctl)?
-        .unwrap_or_default();
+    let sysctl = root.with("sysctl", parse_sysctl)?.unwrap_or_default();
     let state_directory = root.bool("state_directory")?.unwrap_or(false);
     let username = root.with("username", |at, v| {
         let name = at.string(v)?;
