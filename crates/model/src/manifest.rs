@@ -231,7 +231,7 @@ mod tests {
             bootstrap_id(&[a.clone(), b.clone()]),
             bootstrap_id(&[b, a.clone()])
         );
-        assert_ne!(bootstrap_id(&[a.clone()]), bootstrap_id(&[]));
+        assert_ne!(bootstrap_id(std::slice::from_ref(&a)), bootstrap_id(&[]));
         assert_eq!(bootstrap_id(&[a]).len(), 40);
     }
 }
