@@ -80,24 +80,6 @@ impl At<'_> {
             .ok_or_else(|| self.type_error("an array", value))
     }
 
-    /// A list of strings.
-    #[allow(dead_code)] // used by buildinfo (next)
-    pub fn strings(&self, value: &Value) -> Result<Vec<String>, ModelError> {
-        let items = self.array(value)?;
-        let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let path = format!("{}[{i}]", self.path);
-            out.push(
-                At {
-                    file: self.file,
-                    path: &path,
-                }
-                .string(item)?,
-            );
-        }
-        Ok(out)
-    }
-
     pub fn object<'v>(&self, value: &'v Value) -> Result<Object<'v>, ModelError> {
         let map = value
             .as_object()
@@ -193,22 +175,11 @@ impl<'v> Object<'v> {
         }
     }
 
-    #[allow(dead_code)] // used by buildinfo (next)
-    pub fn string(&self, key: &str) -> Result<Option<String>, ModelError> {
-        self.with(key, |at, v| at.string(v))
-    }
-
     pub fn bool(&self, key: &str) -> Result<Option<bool>, ModelError> {
         self.with(key, |at, v| at.bool(v))
     }
 
-    #[allow(dead_code)] // used by buildinfo (next)
-    pub fn strings(&self, key: &str) -> Result<Option<Vec<String>>, ModelError> {
-        self.with(key, |at, v| at.strings(v))
-    }
-
     /// The nested object at `key`, if present.
-    #[allow(dead_code)] // used by buildinfo (next)
     pub fn object(&self, key: &str) -> Result<Option<Object<'v>>, ModelError> {
         match self.get(key) {
             None => Ok(None),
