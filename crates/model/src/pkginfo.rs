@@ -459,6 +459,23 @@ mod tests {
     }
 
     #[test]
+    fn rejects_duplicate_keys() {
+        rejects(
+            r#"{"environment": {"A": "1", "B": "2", "A": "3"}}"#,
+            &["not valid JSON", "duplicate key environment.A", "line 1"],
+        );
+        rejects(
+            r#"{"requires": [], "requires": []}"#,
+            &["duplicate key requires"],
+        );
+        rejects(
+            r#"{"requires": [{"name": "a", "variant": "b", "name": "c"}]}"#,
+            &["duplicate key requires[0].name"],
+        );
+        rejects(r#"{} {}"#, &["not valid JSON", "trailing"]);
+    }
+
+    #[test]
     fn rejects_unknown_keys() {
         rejects(
             r#"{"requires": [], "enviroment": {"A": "b"}}"#,
