@@ -667,6 +667,12 @@ mod tests {
             &["build_script", "\"/bin/sh\""],
         );
         rejects(r#"{"docker": "a b"}"#, &["docker", "\"a b\""]);
+        rejects(r#"{"sources": null}"#, &["sources", "null", "object"]);
+        rejects(
+            r#"{"single_source": null}"#,
+            &["single_source", "null", "object"],
+        );
+        rejects(r#"{"state_directory": null}"#, &["state_directory", "null"]);
         rejects(r#"{"docker": 3}"#, &["docker", "3", "string"]);
         rejects(r#"{"version_extra": []}"#, &["version_extra", "[]"]);
         rejects(

@@ -219,10 +219,10 @@ impl<'v> Object<'v> {
         join(&self.path, key)
     }
 
-    /// The value of `key`, with a JSON `null` treated as absent (Python's
-    /// `dict.get` gives `None` for both).
+    /// The value of `key`. A JSON `null` is a value like any other, so
+    /// `"username": null` is a type error, as pkgpanda's builder makes it.
     pub fn get(&self, key: &str) -> Option<&'v Value> {
-        self.map.get(key).filter(|v| !v.is_null())
+        self.map.get(key)
     }
 
     pub fn has(&self, key: &str) -> bool {

@@ -100,11 +100,16 @@ impl PkgInfo {
             username: fields.username,
             group: fields.group,
             state_directory: fields.state_directory,
-            variant: root.with("variant", |at, v| {
-                let variant = at.string(v)?;
-                validate_variant(at, v, &variant)?;
-                Ok(variant)
-            })?,
+            variant: root
+                .with("variant", |at, v| {
+                    if v.is_null() {
+                        return Ok(None);
+                    }
+                    let variant = at.string(v)?;
+                    validate_variant(at, v, &variant)?;
+                    Ok(Some(variant))
+                })?
+                .flatten(),
         })
     }
 
@@ -219,11 +224,14 @@ fn parse_requirement(at: At<'_>, value: &Value) -> Result<Requirement, ModelErro
                 None => return Err(object.require("name").unwrap_err()),
             };
             let variant = object.with("variant", |at, v| {
+                if v.is_null() {
+                    return Ok(None);
+                }
                 let variant = at.string(v)?;
                 validate_variant(at, v, &variant)?;
-                Ok(variant)
+                Ok(Some(variant))
             })?;
-            (name, variant)
+            (name, variant.flatten())
         }
         other => return Err(at.type_error("a package name or {\"name\", \"variant\"}", other)),
     };
@@ -447,7 +455,9 @@ mod tests {
         assert_eq!(parse("").unwrap(), PkgInfo::default());
         assert_eq!(parse(" \n").unwrap(), PkgInfo::default());
         assert_eq!(parse("{}").unwrap(), PkgInfo::default());
-        assert_eq!(parse(r#"{"username": null}"#).unwrap(), PkgInfo::default());
+        assert_eq!(parse(r#"{"variant": null}"#).unwrap(), PkgInfo::default());
+        rejects(r#"{"username": null}"#, &["username", "null", "string"]);
+        rejects(r#"{"requires": null}"#, &["requires", "null", "array"]);
     }
 
     #[test]
