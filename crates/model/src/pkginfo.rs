@@ -160,14 +160,20 @@ pub(crate) fn parse_package_fields(root: &Object<'_>) -> Result<PackageFields, M
     let username = root.with("username", |at, v| {
         let name = at.string(v)?;
         if !is_username(&name) {
-            return Err(at.invalid(v, "user names must match ^dcos_[a-z0-9_]+$"));
+            return Err(at.invalid(
+                v,
+                "user names must match ^dcos_[a-z0-9_]+$ (at most 32 characters)",
+            ));
         }
         Ok(name)
     })?;
     let group = root.with("group", |at, v| {
         let name = at.string(v)?;
         if !is_group_name(&name) {
-            return Err(at.invalid(v, "group names must match ^[a-z_][a-z0-9_-]*$"));
+            return Err(at.invalid(
+                v,
+                "group names must match ^[a-z_][a-z0-9_-]*$ (at most 32 characters)",
+            ));
         }
         Ok(name)
     })?;
@@ -280,8 +286,16 @@ fn parse_environment(at: At<'_>, value: &Value) -> Result<Vec<(String, String)>,
             ));
         }
         // pkgpanda would write Python's `True` or `None` here; refuse instead.
-        let value = at.string(value)?;
-        out.push((name.clone(), value));
+        let text = at.string(value)?;
+        // One line per variable in `environment` (a systemd EnvironmentFile)
+        // and `environment.export`: a newline would inject another variable.
+        if text.chars().any(char::is_control) {
+            return Err(at.invalid(
+                value,
+                "environment values must not contain newlines or control characters",
+            ));
+        }
+        out.push((name.clone(), text));
     }
     Ok(out)
 }
@@ -319,6 +333,11 @@ fn parse_sysctl(
                 ));
             }
             let value = match value {
+                Value::String(s) if s.chars().any(char::is_control) => {
+                    return Err(
+                        at.invalid(value, "sysctl values must not contain control characters")
+                    );
+                }
                 Value::String(s) => SysctlValue::Str(s.clone()),
                 Value::Number(n) if n.is_i64() => SysctlValue::Int(n.as_i64().unwrap_or_default()),
                 other => return Err(at.type_error("an integer or a string", other)),
@@ -361,22 +380,30 @@ pub fn is_shell_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// `^dcos_[a-z0-9_]+$` (pkgpanda `username_regex`).
+/// Longest user or group name `useradd`/`groupadd` accept; checked here so
+/// activation refuses before changing anything rather than fail midway.
+pub const MAX_USER_NAME_LEN: usize = 32;
+
+/// `^dcos_[a-z0-9_]+$` (pkgpanda `username_regex`), at most
+/// [`MAX_USER_NAME_LEN`] characters.
 pub fn is_username(name: &str) -> bool {
-    name.strip_prefix("dcos_").is_some_and(|rest| {
-        !rest.is_empty()
-            && rest
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    })
+    name.len() <= MAX_USER_NAME_LEN
+        && name.strip_prefix("dcos_").is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
 }
 
-/// `^[a-z_][a-z0-9_-]*$` (pkgpanda `linux_group_regex`, from shadow's chkname).
+/// `^[a-z_][a-z0-9_-]*$` (pkgpanda `linux_group_regex`, from shadow's
+/// chkname), at most [`MAX_USER_NAME_LEN`] characters.
 pub fn is_group_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+    name.len() <= MAX_USER_NAME_LEN
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
@@ -521,6 +548,10 @@ mod tests {
             &["environment.LD_LIBRARY_PATH", "\"LD_LIBRARY_PATH\""],
         );
         rejects(
+            r#"{"environment": {"A": "x\nPATH=/evil"}}"#,
+            &["environment.A", r#""x\nPATH=/evil""#, "newlines"],
+        );
+        rejects(
             r#"{"environment": ["A=b"]}"#,
             &["environment", "[\"A=b\"]", "object"],
         );
@@ -534,6 +565,12 @@ mod tests {
         );
         rejects(r#"{"username": "dcos_"}"#, &["username", "\"dcos_\""]);
         rejects(r#"{"username": "dcos_Foo"}"#, &["username", "\"dcos_Foo\""]);
+        let long = format!("dcos_{}", "a".repeat(28));
+        rejects(
+            &format!(r#"{{"username": "{long}"}}"#),
+            &["username", &long, "32"],
+        );
+        assert!(parse(&format!(r#"{{"username": "{}"}}"#, &long[..32])).is_ok());
         rejects(r#"{"username": 5}"#, &["username", "5", "string"]);
         rejects(
             r#"{"group": "dcos_x"}"#,
@@ -593,6 +630,10 @@ mod tests {
         rejects(
             r#"{"sysctl": {"a.service": {"vm.x": true}}}"#,
             &["sysctl.a.service.vm.x", "true"],
+        );
+        rejects(
+            r#"{"sysctl": {"a.service": {"vm.x": "1\n"}}}"#,
+            &["sysctl.a.service.vm.x", r#""1\n""#],
         );
         rejects(
             r#"{"sysctl": {"a.service": 1}}"#,
