@@ -225,10 +225,6 @@ impl<'v> Object<'v> {
         self.map.get(key)
     }
 
-    pub fn has(&self, key: &str) -> bool {
-        self.map.contains_key(key)
-    }
-
     pub fn require(&self, key: &str) -> Result<&'v Value, ModelError> {
         self.get(key).ok_or_else(|| ModelError::Missing {
             file: self.file.clone(),

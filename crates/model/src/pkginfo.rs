@@ -217,18 +217,14 @@ fn parse_requirement(at: At<'_>, value: &Value) -> Result<Requirement, ModelErro
         Value::Object(_) => {
             let object = at.object(value)?;
             object.only(&["name", "variant"])?;
-            if !object.has("variant") {
-                return Err(ModelError::Missing {
-                    file: at.file.to_string(),
-                    key: object.key_path("variant"),
-                    value: crate::error::show(value),
-                });
+            let name_value = object.require("name")?;
+            object.require("variant")?;
+            let name_path = object.key_path("name");
+            let name = At {
+                file: at.file,
+                path: &name_path,
             }
-            let name = object.with("name", |at, v| at.string(v))?;
-            let name = match name {
-                Some(name) => name,
-                None => return Err(object.require("name").unwrap_err()),
-            };
+            .string(name_value)?;
             let variant = object.with("variant", |at, v| {
                 if v.is_null() {
                     return Ok(None);
