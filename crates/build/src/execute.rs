@@ -15,9 +15,10 @@ use std::sync::{Condvar, Mutex};
 use serde::Serialize;
 use serde_json::{json, Value};
 use tarmac_archive::{pack_dir, WriteOptions};
-use tarmac_model::{PackageId, PkgInfo, Reporter};
+use tarmac_model::{PackageId, Reporter};
 
-use crate::deps::{self, archive_path, manifest_path};
+use crate::deps;
+use crate::layout::{archive_path, manifest_path};
 use crate::error::Error;
 use crate::plan::{Plan, PlannedPackage};
 use crate::sandbox::{self, Invocation, Sandbox, SandboxMode};
@@ -282,6 +283,10 @@ fn build_one(
     let manifest = pack_dir(id, &out, &archive, options)?;
     let text = serde_json::to_string_pretty(&manifest.to_json()).expect("manifest serializes") + "\n";
     tarmac_fs::write_atomic(&manifest_path(&opts.repo, id), text.as_bytes())?;
+    // The log outlives the work directory: `<work>/../logs/<id>.log`.
+    let logs = opts.work.join("logs");
+    tarmac_fs::create_dir_all(&logs)?;
+    tarmac_fs::rename(&log, &logs.join(format!("{id}.log")))?;
     if let Err(e) = remove_work(&work) {
         reporter.note(&format!("warning: {e}"));
     }
@@ -370,15 +375,7 @@ fn check_output(id: &PackageId, out: &Path) -> Result<(), Error> {
 /// (everything that went into the version, for audit).
 fn write_generated(package: &PlannedPackage, out: &Path) -> Result<(), Error> {
     let info = &package.recipe.info;
-    let pkginfo = PkgInfo {
-        requires: info.requires.clone(),
-        environment: info.environment.clone(),
-        sysctl: info.sysctl.clone(),
-        username: info.username.clone(),
-        group: info.group.clone(),
-        state_directory: info.state_directory,
-        variant: package.key.variant.clone(),
-    };
+    let pkginfo = info.to_pkginfo(package.key.variant.as_deref());
     let mut sources = BTreeMap::new();
     for source in &package.sources {
         let mut declared = source.spec.to_json();
