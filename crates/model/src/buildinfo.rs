@@ -18,7 +18,8 @@ use serde_json::{json, Map, Value};
 use crate::error::ModelError;
 use crate::object::{parse_bytes, At, Object};
 use crate::pkginfo::{
-    environment_json, parse_package_fields, sysctl_json, validate_variant, Requirement, SysctlValue,
+    environment_json, parse_package_fields, sysctl_json, validate_variant, PkgInfo, Requirement,
+    SysctlValue,
 };
 
 /// pkgpanda's default build container, used when `docker` is absent.
@@ -197,6 +198,21 @@ impl BuildInfo {
             (Some(script), _) => script.clone(),
             (None, None) => "build".to_string(),
             (None, Some(variant)) => format!("{variant}.build"),
+        }
+    }
+
+    /// The `pkginfo.json` of the package this buildinfo builds, as
+    /// pkgpanda's builder translates it (requires, environment, sysctl,
+    /// state_directory, username, group), plus the variant built.
+    pub fn to_pkginfo(&self, variant: Option<&str>) -> PkgInfo {
+        PkgInfo {
+            requires: self.requires.clone(),
+            environment: self.environment.clone(),
+            sysctl: self.sysctl.clone(),
+            username: self.username.clone(),
+            group: self.group.clone(),
+            state_directory: self.state_directory,
+            variant: variant.map(str::to_string),
         }
     }
 
@@ -514,6 +530,20 @@ mod tests {
         assert_eq!(info.version_extra.as_deref(), Some("rc1"));
         let again = BuildInfo::parse("x", info.to_json().to_string().as_bytes()).unwrap();
         assert_eq!(again, info);
+
+        let pkginfo = info.to_pkginfo(Some("ee"));
+        assert_eq!(pkginfo.requires, info.requires);
+        assert_eq!(pkginfo.environment, info.environment);
+        assert_eq!(pkginfo.sysctl, info.sysctl);
+        assert_eq!(pkginfo.username.as_deref(), Some("dcos_foo"));
+        assert_eq!(pkginfo.group.as_deref(), Some("dcos_foo"));
+        assert!(pkginfo.state_directory);
+        assert_eq!(pkginfo.variant.as_deref(), Some("ee"));
+        let text = pkginfo.to_json().to_string();
+        assert_eq!(
+            PkgInfo::parse("pkginfo.json", text.as_bytes()).unwrap(),
+            pkginfo
+        );
     }
 
     #[test]
@@ -637,6 +667,12 @@ mod tests {
             &["build_script", "\"/bin/sh\""],
         );
         rejects(r#"{"docker": "a b"}"#, &["docker", "\"a b\""]);
+        rejects(r#"{"sources": null}"#, &["sources", "null", "object"]);
+        rejects(
+            r#"{"single_source": null}"#,
+            &["single_source", "null", "object"],
+        );
+        rejects(r#"{"state_directory": null}"#, &["state_directory", "null"]);
         rejects(r#"{"docker": 3}"#, &["docker", "3", "string"]);
         rejects(r#"{"version_extra": []}"#, &["version_extra", "[]"]);
         rejects(

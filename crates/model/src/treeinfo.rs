@@ -185,6 +185,7 @@ mod tests {
             r#"{"excludes": ["a"]}"#,
             &["excludes", "unknown key", r#"["a"]"#],
         );
+        rejects(r#"{"exclude": null}"#, &["exclude", "null", "array"]);
         rejects(r#"{"exclude": "a"}"#, &["exclude", "\"a\"", "array"]);
         rejects(r#"{"exclude": [1]}"#, &["exclude[0]", "1", "string"]);
         rejects(
