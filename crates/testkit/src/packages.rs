@@ -2,7 +2,7 @@
 //! `pkginfo.json`, the way host-extract leaves a package, so pkg-activate
 //! tests read like the scenario:
 //!
-//! ```ignore
+//! ```text
 //! PkgFixture::new("mesos", "0.22.0")
 //!     .file("bin_master/mesos-master", b"#!/bin/sh\n", 0o755)
 //!     .env("FOO", "BAR")
