@@ -168,7 +168,10 @@ fn plan_refuses_an_unknown_package_with_exit_3() {
 /// The repository's example tree, copied to `dir/packages`.
 fn example_tree(dir: &Path) -> PathBuf {
     let packages = dir.join("packages");
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("packages"), &packages);
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("packages"),
+        &packages,
+    );
     packages
 }
 
@@ -226,19 +229,31 @@ fn builds_the_example_tree_reproducibly_and_caches_it() {
     assert_eq!(pkginfo["username"], "dcos_greeter");
     assert_eq!(pkginfo["state_directory"], true);
     assert_eq!(pkginfo["environment"]["GREETER_PORT"], "8123");
-    assert_eq!(pkginfo["sysctl"]["dcos-greeter"]["net.core.somaxconn"], 1024);
+    assert_eq!(
+        pkginfo["sysctl"]["dcos-greeter"]["net.core.somaxconn"],
+        1024
+    );
     // Built against the activated dependency: its header was readable.
     let greet = std::fs::read_to_string(greeter.join("bin/greet")).unwrap();
     assert!(greet.contains("built against libgreet 1.0"), "{greet}");
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(greeter.join("bin/greet")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(greeter.join("bin/greet"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o111, 0o111);
     assert!(greeter.join("bin_master/greeter-admin").is_file());
-    assert!(greeter.join("dcos.target.wants_master/dcos-greeter.service").is_file());
+    assert!(greeter
+        .join("dcos.target.wants_master/dcos-greeter.service")
+        .is_file());
     let full: Value =
-        serde_json::from_slice(&std::fs::read(greeter.join("buildinfo.full.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(greeter.join("buildinfo.full.json")).unwrap())
+            .unwrap();
     assert_eq!(full["build_ids"]["requires"], serde_json::json!([ids[0]]));
-    assert_eq!(format!("greeter--{}", full["package_version"].as_str().unwrap()), ids[1]);
+    assert_eq!(
+        format!("greeter--{}", full["package_version"].as_str().unwrap()),
+        ids[1]
+    );
 
     let libgreet = unpack(&repo, &ids[0], &out);
     assert!(libgreet.join("lib/libgreet.sh").is_file());
@@ -290,7 +305,11 @@ fn builds_the_example_tree_reproducibly_and_caches_it() {
 }
 
 fn plan_ids(packages: &Path, args: &[&str]) -> Vec<String> {
-    let output = run(pkg_build().arg("--plan").arg("--packages").arg(packages).args(args));
+    let output = run(pkg_build()
+        .arg("--plan")
+        .arg("--packages")
+        .arg(packages)
+        .args(args));
     assert!(output.status.success(), "{}", stderr(&output));
     lines(&output)
 }
@@ -335,14 +354,27 @@ fn a_corrupt_source_is_kept_aside_and_fails_with_exit_4() {
     let output = build_in(temp.path(), &packages, &["motd", "--quiet"]);
     assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
     let message = stderr(&output);
-    assert!(message.starts_with("pkg-build: error: file://motd-1.0.tar.gz: sha1 mismatch"), "{message}");
+    assert!(
+        message.starts_with("pkg-build: error: file://motd-1.0.tar.gz: sha1 mismatch"),
+        "{message}"
+    );
     let sha1 = "8e6732e7082d0e2af70062e1140f448c88e33746";
     let corrupt = temp
         .path()
         .join(format!("cache/sources/{sha1}/motd-1.0.tar.gz.corrupt"));
-    assert_eq!(std::fs::read(&corrupt).unwrap(), bytes, "corrupt download kept");
-    assert!(!temp.path().join(format!("cache/sources/{sha1}/motd-1.0.tar.gz")).exists());
-    assert!(!temp.path().join("repo/packages/motd").exists(), "nothing published");
+    assert_eq!(
+        std::fs::read(&corrupt).unwrap(),
+        bytes,
+        "corrupt download kept"
+    );
+    assert!(!temp
+        .path()
+        .join(format!("cache/sources/{sha1}/motd-1.0.tar.gz"))
+        .exists());
+    assert!(
+        !temp.path().join("repo/packages/motd").exists(),
+        "nothing published"
+    );
 }
 
 /// A package `name` whose build script is `script`, added to `packages`.
@@ -374,12 +406,20 @@ fn reserved_unit_names_and_failing_scripts_publish_nothing() {
     );
     assert!(!temp.path().join("repo/packages/sneaky").exists());
 
-    add_package(&packages, "broken", "{}", "#!/bin/sh\necho compiling\necho 'cc: error: oops' >&2\nexit 7\n");
+    add_package(
+        &packages,
+        "broken",
+        "{}",
+        "#!/bin/sh\necho compiling\necho 'cc: error: oops' >&2\nexit 7\n",
+    );
     let output = build_in(temp.path(), &packages, &["broken"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let message = stderr(&output);
     assert!(message.contains("build script"), "{message}");
-    assert!(message.contains("cc: error: oops"), "log tail shown: {message}");
+    assert!(
+        message.contains("cc: error: oops"),
+        "log tail shown: {message}"
+    );
     assert!(!temp.path().join("repo/packages/broken").exists());
 }
 
@@ -430,11 +470,22 @@ fn git(dir: &Path, args: &[&str]) {
     let status = Command::new("git")
         .arg("-C")
         .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .output()
         .unwrap();
-    assert!(status.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
 }
 
 #[test]
@@ -447,18 +498,34 @@ fn git_local_sources_pin_the_head_commit_and_refuse_local_changes() {
     git(&source, &["add", "-A"]);
     git(&source, &["commit", "-q", "-m", "one"]);
     let first = plan_ids(&packages, &["hello-git"]);
-    assert_ne!(first, content_pinned, "a git work tree is pinned by commit, not content");
+    assert_ne!(
+        first, content_pinned,
+        "a git work tree is pinned by commit, not content"
+    );
 
     std::fs::write(source.join("hello.sh"), "#!/bin/sh\necho changed\n").unwrap();
-    let dirty = run(pkg_build().args(["--plan", "hello-git", "--packages"]).arg(&packages));
+    let dirty = run(pkg_build()
+        .args(["--plan", "hello-git", "--packages"])
+        .arg(&packages));
     assert_eq!(dirty.status.code(), Some(3), "{}", stderr(&dirty));
-    assert!(stderr(&dirty).contains("uncommitted changes"), "{}", stderr(&dirty));
+    assert!(
+        stderr(&dirty).contains("uncommitted changes"),
+        "{}",
+        stderr(&dirty)
+    );
 
     git(&source, &["commit", "-q", "-am", "two"]);
     let second = plan_ids(&packages, &["hello-git"]);
     assert_ne!(second, first);
     let output = build_in(temp.path(), &packages, &["hello-git"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let hello = unpack(&temp.path().join("repo"), &second[0], &temp.path().join("out"));
-    assert_eq!(std::fs::read_to_string(hello.join("bin/hello")).unwrap(), "#!/bin/sh\necho changed\n");
+    let hello = unpack(
+        &temp.path().join("repo"),
+        &second[0],
+        &temp.path().join("out"),
+    );
+    assert_eq!(
+        std::fs::read_to_string(hello.join("bin/hello")).unwrap(),
+        "#!/bin/sh\necho changed\n"
+    );
 }

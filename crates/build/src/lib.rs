@@ -13,8 +13,8 @@
 //! equal ids anywhere, any change gives a new id, and an id already in the
 //! repository is never rebuilt.
 
-mod error;
 mod deps;
+mod error;
 mod execute;
 mod extract;
 mod layout;
