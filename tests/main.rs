@@ -4,3 +4,4 @@
 mod ip_detect_run;
 mod pkg_activate;
 mod pkg_build;
+mod pkg_bundle;
