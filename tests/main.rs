@@ -1,2 +1,4 @@
 //! Integration tests: each module runs one tool's real binary against temp
 //! roots (and real HTTP servers where the tool downloads).
+
+mod ip_detect_run;

@@ -5,6 +5,10 @@
 //! only place that turns a class into a process exit code (DESIGN.md § Exit
 //! codes), so the numbers live in one table with a test per row.
 
+mod progress;
+
+pub use progress::{reporter, BarReporter, PlainReporter};
+
 use std::fmt::Display;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -107,5 +111,22 @@ mod tests {
         assert_eq!(exit_code(ExitClass::Conflict), 5);
         assert_eq!(exit_code(ExitClass::NoSpace), 6);
         assert_eq!(exit_code(ExitClass::Transient), 75);
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer {path}")]
+    struct Outer {
+        path: &'static str,
+        #[source]
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn error_line_joins_the_cause_chain() {
+        let error = Outer {
+            path: "/x",
+            source: std::io::Error::other("disk on fire"),
+        };
+        assert_eq!(error_line("t", &error), "t: error: outer /x: disk on fire");
     }
 }

@@ -7,13 +7,20 @@
 //! caller passes them in.
 
 mod canonical;
+mod error;
 mod exit;
 mod id;
 mod manifest;
+mod object;
+mod pkginfo;
 mod report;
 
 pub use canonical::{canonical_json, content_hash};
+pub use error::ModelError;
 pub use exit::ExitClass;
 pub use id::{validate_name, validate_version, IdError, PackageId};
 pub use manifest::{bootstrap_id, BundleManifest, PackageManifest, MANIFEST_FORMAT};
+pub use pkginfo::{
+    is_group_name, is_shell_name, is_username, PkgInfo, Requirement, SysctlValue, RESERVED_ENV_VARS,
+};
 pub use report::{Reporter, Silent};

@@ -1,0 +1,74 @@
+//! ip-detect-run: runs the operator's ip-detect script under a timeout and
+//! prints the one address it reports (see docs/ip-detect-run.md).
+
+mod args;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use tarmac_cli::{ExitClass, ToolError};
+use tarmac_detect::{DetectOptions, Family};
+
+use args::{Args, FamilyArg};
+
+struct Failure(tarmac_detect::Error);
+
+impl std::fmt::Debug for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl ToolError for Failure {
+    fn class(&self) -> ExitClass {
+        self.0.class()
+    }
+    fn hints(&self) -> Vec<String> {
+        match &self.0 {
+            tarmac_detect::Error::NotLocal { .. } => {
+                vec!["pass --no-require-local if the address is assigned elsewhere on purpose (NAT)".into()]
+            }
+            tarmac_detect::Error::PinMismatch { pin, .. } => vec![format!(
+                "if the node really moved, remove it from the cluster and reinstall it; {} records the original address",
+                pin.display()
+            )],
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let options = DetectOptions {
+        script: args.script,
+        timeout: Duration::from_secs(args.timeout),
+        family: match args.family {
+            FamilyArg::Four => Family::V4,
+            FamilyArg::Six => Family::V6,
+        },
+        require_local: !args.no_require_local,
+        pin: args.pin,
+    };
+    let json = args.json;
+    let result = tarmac_detect::detect(&options).map(|detected| {
+        if json {
+            tarmac_cli::print_json(&detected);
+        } else {
+            tarmac_cli::print_lines([detected.address]);
+        }
+    });
+    tarmac_cli::finish("ip-detect-run", result.map_err(Failure))
+}
