@@ -134,7 +134,7 @@ impl<'r> Download<'r> {
 
     /// Reads whatever the consumer left unread (hashing it), then reports
     /// what was delivered.
-    pub fn finish(mut self) -> Result<Fetched, Error> {
+    pub fn finish(&mut self) -> Result<Fetched, Error> {
         let mut sink = vec![0u8; 64 * 1024];
         loop {
             match self.read(&mut sink) {

@@ -1,6 +1,7 @@
 //! The one error type of tarmac-fetch, with the evidence each failure needs
 //! (URL first) and its exit class.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tarmac_model::ExitClass;
@@ -35,6 +36,39 @@ pub enum Error {
         expected: String,
         actual: String,
     },
+    /// The archive broke the extraction policy, its manifest, or was corrupt.
+    #[error("{url}: {source}")]
+    Archive {
+        url: String,
+        #[source]
+        source: tarmac_archive::Error,
+    },
+    /// A manifest (`<id>.json`, bundle.json or a local record) is unusable.
+    #[error("{url}: {reason}")]
+    Manifest { url: String, reason: String },
+    /// A package already on the host no longer matches its manifest.
+    #[error("{}: present package was modified: tree hash expected {expected}, got {actual}", path.display())]
+    Tampered {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    /// The declared content plus the reserve does not fit.
+    #[error(
+        "{}: not enough space: need {need_bytes} bytes and {need_inodes} inodes (reserve included), {free_bytes} bytes and {free_inodes} inodes free",
+        path.display()
+    )]
+    NoSpace {
+        path: PathBuf,
+        need_bytes: u64,
+        free_bytes: u64,
+        need_inodes: u64,
+        free_inodes: u64,
+    },
+    #[error(transparent)]
+    Lock(#[from] tarmac_fs::LockError),
+    #[error(transparent)]
+    Fs(#[from] tarmac_fs::FsError),
 }
 
 impl Error {
@@ -45,7 +79,14 @@ impl Error {
             // the caller's input, not a network hiccup: never retried, exit 3.
             Error::Status { code: 404 | 410, .. } | Error::NotFound { .. } => ExitClass::Invalid,
             Error::Status { .. } | Error::Request { .. } | Error::Read { .. } => ExitClass::Runtime,
-            Error::ContentChanged { .. } | Error::Checksum { .. } => ExitClass::Integrity,
+            Error::ContentChanged { .. } | Error::Checksum { .. } | Error::Tampered { .. } => {
+                ExitClass::Integrity
+            }
+            Error::Archive { source, .. } => source.class(),
+            Error::Manifest { .. } => ExitClass::Invalid,
+            Error::NoSpace { .. } => ExitClass::NoSpace,
+            Error::Lock(e) => e.class(),
+            Error::Fs(e) => e.class(),
         }
     }
 }

@@ -7,9 +7,12 @@
 //!   blake3. The transient/fatal decision lives in one function
 //!   (`retry::classify`).
 //!
+//! - [`host`]: staging, verification and publishing under `<root>/packages/`.
+//!
 //! Not here: tar parsing and extraction policy (tarmac-archive).
 
 mod download;
+pub mod host;
 mod error;
 mod retry;
 mod source;

@@ -2,3 +2,4 @@
 
 pub mod fault_server;
 pub mod nginx;
+pub mod repo;
