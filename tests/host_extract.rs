@@ -103,7 +103,7 @@ impl Fixture {
         std::fs::read(&self.bundle.path).unwrap()
     }
 
-    fn extract(&self, urls: &[String]) -> Run {
+    fn extract(&self, urls: &[&str]) -> Run {
         let mut args = vec!["--blake3", &self.bundle.blake3];
         for url in urls {
             args.push("--url");
@@ -129,7 +129,10 @@ impl Fixture {
             let dir = self.root.join("packages").join(pkg.id.to_string());
             assert!(!dir.exists(), "{} published", dir.display());
         }
-        assert!(!self.root.join("packages/.staging").exists(), "staging left");
+        assert!(
+            !self.root.join("packages/.staging").exists(),
+            "staging left"
+        );
     }
 
     fn fault_server(&self, faults: &[Fault]) -> (FaultServer, String) {
@@ -155,18 +158,25 @@ fn bundle_from_nginx_then_second_run_downloads_nothing() {
     let f = fixture();
     let nginx = Nginx::serve(&f.repo.root);
     let url = format!("{}/{}", nginx.url(), f.bundle.relative);
-    let first = f.extract(&[url.clone()]);
+    let first = f.extract(&[&url]);
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert_eq!(first.stdout, f.ids());
     f.assert_published();
     let requests = nginx.access_log().lines().count();
 
-    let second = f.extract(&[url.clone()]);
+    let second = f.extract(&[&url]);
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert_eq!(second.stdout, first.stdout);
-    assert_eq!(nginx.access_log().lines().count(), requests, "second run downloaded");
+    assert_eq!(
+        nginx.access_log().lines().count(),
+        requests,
+        "second run downloaded"
+    );
 
-    let json = run(&f.root, &["--blake3", &f.bundle.blake3, "--url", &url, "--json"]);
+    let json = run(
+        &f.root,
+        &["--blake3", &f.bundle.blake3, "--url", &url, "--json"],
+    );
     assert_eq!(json.code, 0, "{}", json.stderr);
     let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(value["format"], "host-extract/1");
@@ -179,17 +189,22 @@ fn bundle_from_nginx_then_second_run_downloads_nothing() {
 fn tampered_present_package_is_reported() {
     let f = fixture();
     let url = f.bundle.path.display().to_string();
-    assert_eq!(f.extract(&[url.clone()]).code, 0);
+    assert_eq!(f.extract(&[&url]).code, 0);
     let conf = f.root.join("packages/alpha--1/etc/alpha.conf");
     std::fs::write(&conf, b"x=2\n").unwrap();
-    let again = f.extract(&[url]);
+    let again = f.extract(&[&url]);
     assert_eq!(again.code, 4, "{}", again.stderr);
     let line = first_line(&again.stderr);
     assert!(
-        line.starts_with("host-extract: error: ") && line.contains("packages/alpha--1: present package was modified"),
+        line.starts_with("host-extract: error: ")
+            && line.contains("packages/alpha--1: present package was modified"),
         "{line}"
     );
-    assert_eq!(std::fs::read(&conf).unwrap(), b"x=2\n", "tampered package replaced");
+    assert_eq!(
+        std::fs::read(&conf).unwrap(),
+        b"x=2\n",
+        "tampered package replaced"
+    );
 }
 
 #[test]
@@ -198,7 +213,7 @@ fn first_mirror_dead_second_serves() {
     let nginx = Nginx::serve(&f.repo.root);
     let dead = format!("{}/{}", dead_url(), f.bundle.relative);
     let good = format!("{}/{}", nginx.url(), f.bundle.relative);
-    let out = f.extract(&[dead, good]);
+    let out = f.extract(&[&dead, &good]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, f.ids());
     f.assert_published();
@@ -210,7 +225,7 @@ fn cut_on_one_mirror_resumes_with_range_on_nginx() {
     let nginx = Nginx::serve(&f.repo.root);
     let (server, flaky) = f.fault_server(&[Fault::CutAfter(100_000)]);
     let good = format!("{}/{}", nginx.url(), f.bundle.relative);
-    let out = f.extract(&[flaky, good]);
+    let out = f.extract(&[&flaky, &good]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     f.assert_published();
     assert_eq!(server.requests().len(), 1);
@@ -223,7 +238,7 @@ fn cut_on_one_mirror_resumes_with_range_on_nginx() {
 fn cut_mid_body_resumes() {
     let f = fixture();
     let (server, url) = f.fault_server(&[Fault::CutAfter(50_000), Fault::CutAfter(70_000)]);
-    let out = f.extract(&[url]);
+    let out = f.extract(&[&url]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     f.assert_published();
     let starts: Vec<_> = server.requests().iter().map(|r| r.range_start).collect();
@@ -234,7 +249,7 @@ fn cut_mid_body_resumes() {
 fn stall_is_detected_and_retried() {
     let f = fixture();
     let (server, url) = f.fault_server(&[Fault::StallAfter(30_000)]);
-    let out = f.extract(&[url]);
+    let out = f.extract(&[&url]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     f.assert_published();
     assert_eq!(server.requests()[1].range_start, Some(30_000));
@@ -244,7 +259,7 @@ fn stall_is_detected_and_retried() {
 fn range_ignored_restarts_and_verifies() {
     let f = fixture();
     let (server, url) = f.fault_server(&[Fault::CutAfter(60_000), Fault::IgnoreRange]);
-    let out = f.extract(&[url]);
+    let out = f.extract(&[&url]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     f.assert_published();
     assert_eq!(server.requests().len(), 2);
@@ -254,7 +269,7 @@ fn range_ignored_restarts_and_verifies() {
 fn server_error_then_success() {
     let f = fixture();
     let (server, url) = f.fault_server(&[Fault::Status(500), Fault::Status(503)]);
-    let out = f.extract(&[url]);
+    let out = f.extract(&[&url]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     f.assert_published();
     assert_eq!(server.requests().len(), 3);
@@ -264,10 +279,13 @@ fn server_error_then_success() {
 fn all_retries_exhausted_is_transient() {
     let f = fixture();
     let (server, url) = f.fault_server(&[Fault::Status(503); 20]);
-    let out = f.extract(&[url.clone()]);
+    let out = f.extract(&[&url]);
     assert_eq!(out.code, 75, "{}", out.stderr);
     let line = first_line(&out.stderr);
-    assert!(line.contains(&url) && line.contains("giving up after 4 attempts"), "{line}");
+    assert!(
+        line.contains(&url) && line.contains("giving up after 4 attempts"),
+        "{line}"
+    );
     f.assert_untouched();
     assert_eq!(server.requests().len(), 4);
 }
@@ -276,7 +294,7 @@ fn all_retries_exhausted_is_transient() {
 fn not_found_is_fatal_without_retry() {
     let f = fixture();
     let (server, url) = f.fault_server(&[Fault::Status(404)]);
-    let out = f.extract(&[url.clone()]);
+    let out = f.extract(&[&url]);
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(first_line(&out.stderr).contains(&format!("{url}: HTTP status 404")));
     f.assert_untouched();
@@ -288,7 +306,7 @@ fn corrupted_byte_is_integrity_failure() {
     let f = fixture();
     let middle = f.bundle_bytes().len() as u64 / 2;
     let (_server, url) = f.fault_server(&[Fault::Corrupt(middle)]);
-    let out = f.extract(&[url.clone()]);
+    let out = f.extract(&[&url]);
     assert_eq!(out.code, 4, "{}", out.stderr);
     let line = first_line(&out.stderr);
     assert!(
@@ -303,9 +321,13 @@ fn truncated_artifact_is_integrity_failure() {
     let f = fixture();
     let len = f.bundle_bytes().len() as u64;
     let (_server, url) = f.fault_server(&[Fault::Truncate(len - 1000)]);
-    let out = f.extract(&[url]);
+    let out = f.extract(&[&url]);
     assert_eq!(out.code, 4, "{}", out.stderr);
-    assert!(first_line(&out.stderr).contains("blake3 mismatch"), "{}", out.stderr);
+    assert!(
+        first_line(&out.stderr).contains("blake3 mismatch"),
+        "{}",
+        out.stderr
+    );
     f.assert_untouched();
 }
 
@@ -325,15 +347,20 @@ fn space_preflight_refuses_before_writing() {
         ],
     );
     assert_eq!(out.code, 6, "{}", out.stderr);
-    assert!(first_line(&out.stderr).contains("not enough space"), "{}", out.stderr);
+    assert!(
+        first_line(&out.stderr).contains("not enough space"),
+        "{}",
+        out.stderr
+    );
     f.assert_untouched();
 }
 
 #[test]
 fn lock_held_is_exit_5() {
     let f = fixture();
-    let lock = tarmac_fs::HostLock::acquire(&f.root.join(".lock"), tarmac_fs::LockWait::NoWait).unwrap();
-    let out = f.extract(&[f.bundle.path.display().to_string()]);
+    let lock =
+        tarmac_fs::HostLock::acquire(&f.root.join(".lock"), tarmac_fs::LockWait::NoWait).unwrap();
+    let out = f.extract(&[&f.bundle.path.display().to_string()]);
     assert_eq!(out.code, 5, "{}", out.stderr);
     drop(lock);
     f.assert_untouched();
@@ -345,7 +372,7 @@ fn staging_leftovers_are_removed() {
     let junk = f.root.join("packages/.staging/packages/alpha--1/half");
     std::fs::create_dir_all(junk.parent().unwrap()).unwrap();
     std::fs::write(&junk, b"partial").unwrap();
-    let out = f.extract(&[format!("file://{}", f.bundle.path.display())]);
+    let out = f.extract(&[&format!("file://{}", f.bundle.path.display())]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     f.assert_published();
 }
@@ -359,7 +386,8 @@ fn wrong_pin_is_integrity_failure() {
     assert_eq!(out.code, 4, "{}", out.stderr);
     let line = first_line(&out.stderr);
     assert!(
-        line.contains(&path) && line.contains(&format!("expected {wrong}, got {}", f.bundle.blake3)),
+        line.contains(&path)
+            && line.contains(&format!("expected {wrong}, got {}", f.bundle.blake3)),
         "{line}"
     );
     f.assert_untouched();
@@ -374,19 +402,41 @@ fn packages_from_repository_fetch_only_missing() {
     }
     let nginx = Nginx::serve(&f.repo.root);
     let repo = nginx.url();
-    let out = run(&f.root, &["--repository", &repo, "--package", "alpha--1", "beta--2"]);
+    let out = run(
+        &f.root,
+        &["--repository", &repo, "--package", "alpha--1", "beta--2"],
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, "alpha--1\nbeta--2\n");
     f.assert_published();
 
     let before = nginx.access_log();
-    let out = run(&f.root, &["--repository", &repo, "--package", "alpha--1", "gamma--3", "--json"]);
+    let out = run(
+        &f.root,
+        &[
+            "--repository",
+            &repo,
+            "--package",
+            "alpha--1",
+            "gamma--3",
+            "--json",
+        ],
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(value["packages"], serde_json::json!(["alpha--1", "gamma--3"]));
+    assert_eq!(
+        value["packages"],
+        serde_json::json!(["alpha--1", "gamma--3"])
+    );
     assert_eq!(value["fetched"], serde_json::json!(["gamma--3"]));
-    let new_requests: Vec<_> = nginx.access_log()[before.len()..].lines().map(str::to_string).collect();
-    assert!(new_requests.iter().all(|l| l.contains("/packages/gamma/")), "{new_requests:?}");
+    let new_requests: Vec<_> = nginx.access_log()[before.len()..]
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(
+        new_requests.iter().all(|l| l.contains("/packages/gamma/")),
+        "{new_requests:?}"
+    );
     assert_eq!(new_requests.len(), 2, "{new_requests:?}");
 
     let missing = run(&f.root, &["--repository", &repo, "--package", "delta--4"]);
@@ -402,10 +452,19 @@ fn package_with_wrong_tree_hash_is_refused() {
     f.repo.add(alpha);
     // A sidecar that lies about the content.
     let sidecar = f.repo.root.join("packages/alpha/alpha--1.json");
-    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&sidecar).unwrap()).unwrap();
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&sidecar).unwrap()).unwrap();
     manifest["tree_hash"] = serde_json::Value::from("ab".repeat(32));
     std::fs::write(&sidecar, manifest.to_string()).unwrap();
-    let out = run(&f.root, &["--repository", &f.repo.root.display().to_string(), "--package", "alpha--1"]);
+    let out = run(
+        &f.root,
+        &[
+            "--repository",
+            &f.repo.root.display().to_string(),
+            "--package",
+            "alpha--1",
+        ],
+    );
     assert_eq!(out.code, 4, "{}", out.stderr);
     f.assert_untouched();
 }
@@ -450,7 +509,11 @@ fn kill_during_extraction_then_rerun_completes() {
             let dir = root.join("packages").join(pkg.id.to_string());
             if dir.exists() {
                 let got = tarmac_archive::tree_hash(&dir).unwrap();
-                assert_eq!(got, tarmac_archive::tree_hash(&repo.tree(pkg)).unwrap(), "iteration {i}");
+                assert_eq!(
+                    got,
+                    tarmac_archive::tree_hash(&repo.tree(pkg)).unwrap(),
+                    "iteration {i}"
+                );
             }
         }
         let rerun = run(&root, &["--blake3", &bundle.blake3, "--url", &url]);

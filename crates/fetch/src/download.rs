@@ -160,7 +160,10 @@ impl<'r> Download<'r> {
     fn connect(&mut self) -> Result<(), Error> {
         loop {
             let Some(index) = self.next_mirror() else {
-                return Err(self.fatal.take().expect("all mirrors dead implies a fatal error"));
+                return Err(self
+                    .fatal
+                    .take()
+                    .expect("all mirrors dead implies a fatal error"));
             };
             if self.streak_start == Some(index) {
                 // A whole round of mirrors failed in a row: back off.
@@ -190,7 +193,10 @@ impl<'r> Download<'r> {
             }
             match outcome {
                 Ok(Some(reader)) => {
-                    self.body = Some(Body { reader, mirror: index });
+                    self.body = Some(Body {
+                        reader,
+                        mirror: index,
+                    });
                     return Ok(());
                 }
                 Ok(None) => {
@@ -279,7 +285,8 @@ impl<'r> Download<'r> {
     fn attempt(&mut self, index: usize) -> Result<Option<Box<dyn Read + Send>>, AttemptOutcome> {
         match self.mirrors[index].clone() {
             Source::File(path) => {
-                let mut file = File::open(&path).map_err(|e| AttemptOutcome::Failed(AttemptError::File(e)))?;
+                let mut file =
+                    File::open(&path).map_err(|e| AttemptOutcome::Failed(AttemptError::File(e)))?;
                 let len = file
                     .metadata()
                     .map_err(|e| AttemptOutcome::Failed(AttemptError::File(e)))?
@@ -356,7 +363,9 @@ impl<'r> Download<'r> {
                 // "bytes */N": N is the current size. At exactly our offset
                 // everything was delivered; anything else means it changed.
                 let range = header("content-range").unwrap_or_default();
-                let size = range.strip_prefix("bytes */").and_then(|n| n.trim().parse().ok());
+                let size = range
+                    .strip_prefix("bytes */")
+                    .and_then(|n| n.trim().parse().ok());
                 match size {
                     Some(size) if size == self.offset => {
                         self.check_total(index, size)?;
@@ -396,12 +405,10 @@ impl<'r> Download<'r> {
         let body = self.body.as_mut().expect("connected");
         match body.reader.read(buf) {
             Ok(0) => match self.total {
-                Some(total) if self.offset < total => {
-                    Err(AttemptError::Truncated {
-                        got: self.offset,
-                        expected: total,
-                    })
-                }
+                Some(total) if self.offset < total => Err(AttemptError::Truncated {
+                    got: self.offset,
+                    expected: total,
+                }),
                 _ => Ok(0),
             },
             Ok(n) => Ok(n),
@@ -547,7 +554,10 @@ mod tests {
 
     #[test]
     fn content_range_parses() {
-        assert_eq!(parse_content_range("bytes 10-99/100"), Some((10, Some(100))));
+        assert_eq!(
+            parse_content_range("bytes 10-99/100"),
+            Some((10, Some(100)))
+        );
         assert_eq!(parse_content_range("bytes 10-99/*"), Some((10, None)));
         assert_eq!(parse_content_range("bytes */100"), None);
         assert_eq!(parse_content_range("items 1-2/3"), None);
@@ -582,13 +592,19 @@ mod tests {
     }
 
     fn server(faults: &[Fault]) -> FaultServer {
-        FaultServer::builder().file("/f", payload()).script("/f", faults).start()
+        FaultServer::builder()
+            .file("/f", payload())
+            .script("/f", faults)
+            .start()
     }
 
     fn check_ok(server: &FaultServer) -> (Vec<u8>, Fetched) {
         let (bytes, fetched) = fetch(vec![Source::parse(&format!("{}/f", server.url()))]).unwrap();
         assert_eq!(bytes, payload());
-        assert_eq!(fetched.blake3, blake3::hash(&payload()).to_hex().to_string());
+        assert_eq!(
+            fetched.blake3,
+            blake3::hash(&payload()).to_hex().to_string()
+        );
         assert_eq!(fetched.bytes, payload().len() as u64);
         (bytes, fetched)
     }
@@ -671,7 +687,10 @@ mod tests {
         let server = server(&[Fault::Truncate(1000)]);
         let (bytes, fetched) = fetch(vec![Source::parse(&format!("{}/f", server.url()))]).unwrap();
         assert_eq!(bytes.len(), 1000);
-        assert_ne!(fetched.blake3, blake3::hash(&payload()).to_hex().to_string());
+        assert_ne!(
+            fetched.blake3,
+            blake3::hash(&payload()).to_hex().to_string()
+        );
     }
 
     #[test]

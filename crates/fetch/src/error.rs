@@ -10,10 +10,18 @@ use tarmac_model::ExitClass;
 pub enum Error {
     /// Every attempt failed transiently and the retry budget is spent.
     #[error("{url}: giving up after {attempts} attempts: {last}")]
-    Exhausted { url: String, attempts: u32, last: String },
+    Exhausted {
+        url: String,
+        attempts: u32,
+        last: String,
+    },
     /// The total time bound passed.
     #[error("{url}: gave up after the total time limit of {}s: {last}", limit.as_secs_f64())]
-    TimedOut { url: String, limit: Duration, last: String },
+    TimedOut {
+        url: String,
+        limit: Duration,
+        last: String,
+    },
     /// A status that retrying cannot fix (404 and other 4xx).
     #[error("{url}: HTTP status {code}")]
     Status { url: String, code: u16 },
@@ -77,7 +85,10 @@ impl Error {
             Error::Exhausted { .. } | Error::TimedOut { .. } => ExitClass::Transient,
             // 404/410 and a missing file: the URL or id names nothing. That is
             // the caller's input, not a network hiccup: never retried, exit 3.
-            Error::Status { code: 404 | 410, .. } | Error::NotFound { .. } => ExitClass::Invalid,
+            Error::Status {
+                code: 404 | 410, ..
+            }
+            | Error::NotFound { .. } => ExitClass::Invalid,
             Error::Status { .. } | Error::Request { .. } | Error::Read { .. } => ExitClass::Runtime,
             Error::ContentChanged { .. } | Error::Checksum { .. } | Error::Tampered { .. } => {
                 ExitClass::Integrity

@@ -113,12 +113,18 @@ pub fn extract_bundle(
     let record = host.bundles().join(format!("{}.json", request.blake3));
     if record.exists() {
         let bytes = tarmac_fs::read(&record)?;
-        let manifest = BundleManifest::parse(&record.display().to_string(), &bytes)
-            .map_err(|e| Error::Manifest {
-                url: record.display().to_string(),
-                reason: e.to_string(),
+        let manifest =
+            BundleManifest::parse(&record.display().to_string(), &bytes).map_err(|e| {
+                Error::Manifest {
+                    url: record.display().to_string(),
+                    reason: e.to_string(),
+                }
             })?;
-        if manifest.packages.iter().all(|p| host.package(&p.id).is_dir()) {
+        if manifest
+            .packages
+            .iter()
+            .all(|p| host.package(&p.id).is_dir())
+        {
             reporter.step("verify");
             for package in &manifest.packages {
                 verify_present(host, package)?;
@@ -136,7 +142,12 @@ pub fn extract_bundle(
         let (bytes, files) = missing_totals(host, &manifest.packages);
         check_space(&host.packages(), bytes, files, settings)
     };
-    let extracted = extract_stream(&mut download, &staging, Limits::Bundle(&preflight), Some(&request.blake3));
+    let extracted = extract_stream(
+        &mut download,
+        &staging,
+        Limits::Bundle(&preflight),
+        Some(&request.blake3),
+    );
     let result = extracted.and_then(|manifest| {
         let fetched = download.finish()?;
         if fetched.blake3 != request.blake3 {
@@ -327,7 +338,11 @@ fn fetch_package(
     reporter: &dyn Reporter,
 ) -> Result<u64, Error> {
     reporter.step(&format!("download {}", manifest.id));
-    let mut download = Download::open(archive_sources(request, &manifest.id), &settings.fetch, reporter)?;
+    let mut download = Download::open(
+        archive_sources(request, &manifest.id),
+        &settings.fetch,
+        reporter,
+    )?;
     extract_stream(&mut download, dir, Limits::Package(manifest), None)?;
     let fetched = download.finish()?;
     reporter.finish_step();
@@ -370,7 +385,9 @@ fn missing_totals(host: &HostPaths, packages: &[PackageManifest]) -> (u64, u64) 
     packages
         .iter()
         .filter(|p| !host.package(&p.id).is_dir())
-        .fold((0, 0), |(bytes, files), p| (bytes + p.bytes, files + p.files))
+        .fold((0, 0), |(bytes, files), p| {
+            (bytes + p.bytes, files + p.files)
+        })
 }
 
 /// Refuses (exit 6) before writing when the declared content plus the
@@ -378,7 +395,11 @@ fn missing_totals(host: &HostPaths, packages: &[PackageManifest]) -> (u64, u64) 
 /// a 1-byte file costs a block.
 fn check_space(dir: &Path, bytes: u64, files: u64, settings: &Settings) -> Result<(), Error> {
     let stat = nix::sys::statvfs::statvfs(dir).map_err(|e| {
-        Error::Fs(tarmac_fs::FsError::new("statvfs", dir, std::io::Error::from_raw_os_error(e as i32)))
+        Error::Fs(tarmac_fs::FsError::new(
+            "statvfs",
+            dir,
+            std::io::Error::from_raw_os_error(e as i32),
+        ))
     })?;
     let block = (stat.fragment_size() as u64).max(1);
     let free_bytes = stat.blocks_available() as u64 * block;
@@ -411,17 +432,23 @@ fn publish(host: &HostPaths, staged: &[(PackageManifest, PathBuf)]) -> Result<()
     tarmac_fs::create_dir_all(&host.manifests())?;
     for (manifest, dir) in staged {
         let text = serde_json::to_string_pretty(&manifest.to_json()).expect("json");
-        tarmac_fs::write_atomic(&host.manifests().join(format!("{}.json", manifest.id)), text.as_bytes())?;
+        tarmac_fs::write_atomic(
+            &host.manifests().join(format!("{}.json", manifest.id)),
+            text.as_bytes(),
+        )?;
         tarmac_fs::rename(dir, &host.package(&manifest.id))?;
     }
     tarmac_fs::fsync_dir(&packages)?;
     Ok(())
 }
 
+/// The space check run on bundle.json before any package is written.
+type Preflight<'a> = dyn Fn(&BundleManifest) -> Result<(), Error> + Sync + 'a;
+
 /// What the stream must contain.
 enum Limits<'a> {
     /// A bundle; the closure is the space preflight run on bundle.json.
-    Bundle(&'a (dyn Fn(&BundleManifest) -> Result<(), Error> + Sync)),
+    Bundle(&'a Preflight<'a>),
     /// One package with its sidecar manifest.
     Package(&'a PackageManifest),
 }
@@ -493,7 +520,7 @@ fn extract_stream(
 /// until then reads are kept small so the extractor cannot run ahead.
 struct Watch<'a, 'd, 'r> {
     bundle_json: Option<PathBuf>,
-    preflight: Option<&'a (dyn Fn(&BundleManifest) -> Result<(), Error> + Sync)>,
+    preflight: Option<&'a Preflight<'a>>,
     download: &'d mut Download<'r>,
     failed: Option<Error>,
 }

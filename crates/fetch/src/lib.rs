@@ -12,8 +12,8 @@
 //! Not here: tar parsing and extraction policy (tarmac-archive).
 
 mod download;
-pub mod host;
 mod error;
+pub mod host;
 mod retry;
 mod source;
 

@@ -160,10 +160,18 @@ mod tests {
     #[test]
     fn statuses_are_classified() {
         for code in [500, 502, 503, 504, 408, 429] {
-            assert_eq!(classify(&AttemptError::Status(code)), Disposition::Transient, "{code}");
+            assert_eq!(
+                classify(&AttemptError::Status(code)),
+                Disposition::Transient,
+                "{code}"
+            );
         }
         for code in [400, 401, 403, 404, 410] {
-            assert_eq!(classify(&AttemptError::Status(code)), Disposition::Fatal, "{code}");
+            assert_eq!(
+                classify(&AttemptError::Status(code)),
+                Disposition::Fatal,
+                "{code}"
+            );
         }
     }
 
@@ -172,13 +180,19 @@ mod tests {
         let reset = io::Error::from(io::ErrorKind::ConnectionReset);
         assert_eq!(classify(&AttemptError::Read(reset)), Disposition::Transient);
         let stalled = ureq::Error::Timeout(ureq::Timeout::PerRead).into_io();
-        assert_eq!(classify(&AttemptError::Read(stalled)), Disposition::Transient);
+        assert_eq!(
+            classify(&AttemptError::Read(stalled)),
+            Disposition::Transient
+        );
         assert_eq!(
             classify(&AttemptError::Request(ureq::Error::ConnectionFailed)),
             Disposition::Transient
         );
         assert_eq!(
-            classify(&AttemptError::Truncated { got: 1, expected: 2 }),
+            classify(&AttemptError::Truncated {
+                got: 1,
+                expected: 2
+            }),
             Disposition::Transient
         );
         assert_eq!(
@@ -198,13 +212,16 @@ mod tests {
         };
         let mut random = Random::new();
         for failures in 1..40 {
-            let ceiling = Duration::from_millis(100 << (failures - 1).min(20)).min(options.backoff_max);
+            let ceiling =
+                Duration::from_millis(100 << (failures - 1).min(20)).min(options.backoff_max);
             for _ in 0..50 {
                 assert!(backoff(&options, failures, &mut random) <= ceiling);
             }
         }
         // Full jitter: the waits spread over the whole range, not just its top.
-        let waits: Vec<_> = (0..200).map(|_| backoff(&options, 10, &mut random)).collect();
+        let waits: Vec<_> = (0..200)
+            .map(|_| backoff(&options, 10, &mut random))
+            .collect();
         assert!(waits.iter().any(|w| *w < Duration::from_millis(100)));
         assert!(waits.iter().any(|w| *w > Duration::from_millis(250)));
     }

@@ -52,8 +52,14 @@ mod tests {
 
     #[test]
     fn parses_each_kind() {
-        assert_eq!(Source::parse("http://h/x"), Source::Http("http://h/x".into()));
-        assert_eq!(Source::parse("https://h/x"), Source::Http("https://h/x".into()));
+        assert_eq!(
+            Source::parse("http://h/x"),
+            Source::Http("http://h/x".into())
+        );
+        assert_eq!(
+            Source::parse("https://h/x"),
+            Source::Http("https://h/x".into())
+        );
         assert_eq!(Source::parse("file:///a/b"), Source::File("/a/b".into()));
         assert_eq!(Source::parse("rel/b"), Source::File("rel/b".into()));
     }
@@ -61,7 +67,9 @@ mod tests {
     #[test]
     fn join_appends_one_slash() {
         assert_eq!(
-            Source::parse("http://h/repo/").join("packages/a/a--1.tar.zst").to_string(),
+            Source::parse("http://h/repo/")
+                .join("packages/a/a--1.tar.zst")
+                .to_string(),
             "http://h/repo/packages/a/a--1.tar.zst"
         );
         assert_eq!(

@@ -171,7 +171,7 @@ fn handle(stream: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -> std::io
         state.log.push(Request {
             path: path.clone(),
             range_start,
-            fault: fault.clone(),
+            fault,
         });
         (state.files.get(&path).cloned(), fault)
     };
@@ -207,7 +207,12 @@ fn handle(stream: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -> std::io
             }
             if range_start.is_some() {
                 let range = format!("bytes {start}-{}/{len}", len - 1);
-                write_head(&mut out, "206 Partial Content", body.len() as u64, Some(&range))?;
+                write_head(
+                    &mut out,
+                    "206 Partial Content",
+                    body.len() as u64,
+                    Some(&range),
+                )?;
             } else {
                 write_head(&mut out, "200 OK", len, None)?;
             }
@@ -235,7 +240,12 @@ fn handle(stream: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -> std::io
     }
 }
 
-fn write_head(out: &mut TcpStream, status: &str, len: u64, range: Option<&str>) -> std::io::Result<()> {
+fn write_head(
+    out: &mut TcpStream,
+    status: &str,
+    len: u64,
+    range: Option<&str>,
+) -> std::io::Result<()> {
     let mut head = format!(
         "HTTP/1.1 {status}\r\nContent-Length: {len}\r\nContent-Type: application/octet-stream\r\nAccept-Ranges: bytes\r\nConnection: close\r\n"
     );

@@ -92,7 +92,11 @@ impl Nginx {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("nginx did not start listening on {}: {}", self.addr, self.error_log());
+        panic!(
+            "nginx did not start listening on {}: {}",
+            self.addr,
+            self.error_log()
+        );
     }
 
     /// `http://127.0.0.1:<port>` (no trailing slash).

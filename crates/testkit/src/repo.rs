@@ -1,7 +1,7 @@
 //! Package, repository and bundle fixtures built with the real archive
 //! writer, so tests extract exactly what pkg-build and pkg-bundle produce.
 //!
-//! ```ignore
+//! ```text
 //! let repo = Repo::new(dir);
 //! let a = Pkg::new("a--1").file("bin/a", b"#!/bin/sh\n", 0o755);
 //! repo.add(&a);                       // packages/a/a--1.tar.zst + a--1.json

@@ -35,7 +35,12 @@ use tarmac_model::PackageId;
 #[command(group(ArgGroup::new("source").required(true).args(["url", "repository"])))]
 pub struct Args {
     /// Bundle URL (http, https, file:// or a path); repeat for mirrors.
-    #[arg(long, value_name = "URL", requires = "blake3", conflicts_with = "package")]
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "blake3",
+        conflicts_with = "package"
+    )]
     pub url: Vec<String>,
 
     /// The pinned blake3 (64 hex digits) of the bundle file.

@@ -35,7 +35,9 @@ impl ToolError for Failure {
     }
     fn hints(&self) -> Vec<String> {
         match self.0.class() {
-            ExitClass::Transient => vec!["the network failed; running the same command again is safe".into()],
+            ExitClass::Transient => {
+                vec!["the network failed; running the same command again is safe".into()]
+            }
             ExitClass::Conflict => vec!["pass --wait to wait for the other process".into()],
             _ => Vec::new(),
         }
@@ -54,7 +56,11 @@ fn main() -> ExitCode {
             backoff_max: Duration::from_millis(args.backoff_max_ms),
             total_timeout: Duration::from_secs_f64(args.total_timeout),
         },
-        wait: if args.wait { LockWait::Wait } else { LockWait::NoWait },
+        wait: if args.wait {
+            LockWait::Wait
+        } else {
+            LockWait::NoWait
+        },
         reserve_bytes: args.reserve_bytes,
         reserve_inodes: args.reserve_inodes,
     };
