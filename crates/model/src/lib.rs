@@ -6,6 +6,8 @@
 //! other crate can depend on it. File names appear in errors only because the
 //! caller passes them in.
 
+mod active;
+mod buildinfo;
 mod canonical;
 mod error;
 mod exit;
@@ -14,13 +16,18 @@ mod manifest;
 mod object;
 mod pkginfo;
 mod report;
+mod treeinfo;
 
+pub use active::{ActiveList, ClusterPackage, ClusterPackages, ARCHIVE_SUFFIXES};
+pub use buildinfo::{buildinfo_variant, file_variant, BuildInfo, Source, Sources, DEFAULT_DOCKER};
 pub use canonical::{canonical_json, content_hash};
 pub use error::ModelError;
 pub use exit::ExitClass;
 pub use id::{validate_name, validate_version, IdError, PackageId};
 pub use manifest::{bootstrap_id, BundleManifest, PackageManifest, MANIFEST_FORMAT};
 pub use pkginfo::{
-    is_group_name, is_shell_name, is_username, PkgInfo, Requirement, SysctlValue, RESERVED_ENV_VARS,
+    is_group_name, is_shell_name, is_username, PkgInfo, Requirement, SysctlValue,
+    MAX_USER_NAME_LEN, RESERVED_ENV_VARS,
 };
 pub use report::{Reporter, Silent};
+pub use treeinfo::TreeInfo;

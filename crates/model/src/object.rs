@@ -2,6 +2,9 @@
 //! every rejection names file, key and value without repeating that logic in
 //! each format.
 
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::error::{show, ModelError};
@@ -20,10 +23,91 @@ pub(crate) fn parse_bytes(
     if blank_is_empty && text.trim().is_empty() {
         return Ok(Value::Object(Map::new()));
     }
-    serde_json::from_str(text).map_err(|e| ModelError::Json {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let value = StrictSeed {
+        path: String::new(),
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|value| deserializer.end().map(|()| value))
+    .map_err(|e| ModelError::Json {
         file: file.to_string(),
         value: e.to_string(),
-    })
+    })?;
+    Ok(value)
+}
+
+/// Builds a `Value` like serde_json does, but refuses a key that appears
+/// twice in one object: serde_json (and Python's `json`) silently keep the
+/// last one, which would hide, say, a repeated environment variable.
+struct StrictSeed {
+    path: String,
+}
+
+impl<'de> DeserializeSeed<'de> for StrictSeed {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrictSeed {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(StrictSeed {
+            path: format!("{}[{}]", self.path, items.len()),
+        })? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            let path = join(&self.path, &key);
+            if map.contains_key(&key) {
+                return Err(de::Error::custom(format_args!("duplicate key {path}")));
+            }
+            let value = access.next_value_seed(StrictSeed { path })?;
+            map.insert(key, value);
+        }
+        Ok(Value::Object(map))
+    }
 }
 
 /// Joins a key onto a JSON path: `a` + `b` = `a.b`, root + `b` = `b`.
@@ -78,24 +162,6 @@ impl At<'_> {
         value
             .as_array()
             .ok_or_else(|| self.type_error("an array", value))
-    }
-
-    /// A list of strings.
-    #[allow(dead_code)] // used by buildinfo (next)
-    pub fn strings(&self, value: &Value) -> Result<Vec<String>, ModelError> {
-        let items = self.array(value)?;
-        let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let path = format!("{}[{i}]", self.path);
-            out.push(
-                At {
-                    file: self.file,
-                    path: &path,
-                }
-                .string(item)?,
-            );
-        }
-        Ok(out)
     }
 
     pub fn object<'v>(&self, value: &'v Value) -> Result<Object<'v>, ModelError> {
@@ -153,14 +219,10 @@ impl<'v> Object<'v> {
         join(&self.path, key)
     }
 
-    /// The value of `key`, with a JSON `null` treated as absent (Python's
-    /// `dict.get` gives `None` for both).
+    /// The value of `key`. A JSON `null` is a value like any other, so
+    /// `"username": null` is a type error, as pkgpanda's builder makes it.
     pub fn get(&self, key: &str) -> Option<&'v Value> {
-        self.map.get(key).filter(|v| !v.is_null())
-    }
-
-    pub fn has(&self, key: &str) -> bool {
-        self.map.contains_key(key)
+        self.map.get(key)
     }
 
     pub fn require(&self, key: &str) -> Result<&'v Value, ModelError> {
@@ -193,22 +255,11 @@ impl<'v> Object<'v> {
         }
     }
 
-    #[allow(dead_code)] // used by buildinfo (next)
-    pub fn string(&self, key: &str) -> Result<Option<String>, ModelError> {
-        self.with(key, |at, v| at.string(v))
-    }
-
     pub fn bool(&self, key: &str) -> Result<Option<bool>, ModelError> {
         self.with(key, |at, v| at.bool(v))
     }
 
-    #[allow(dead_code)] // used by buildinfo (next)
-    pub fn strings(&self, key: &str) -> Result<Option<Vec<String>>, ModelError> {
-        self.with(key, |at, v| at.strings(v))
-    }
-
     /// The nested object at `key`, if present.
-    #[allow(dead_code)] // used by buildinfo (next)
     pub fn object(&self, key: &str) -> Result<Option<Object<'v>>, ModelError> {
         match self.get(key) {
             None => Ok(None),

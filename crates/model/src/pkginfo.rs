@@ -100,11 +100,16 @@ impl PkgInfo {
             username: fields.username,
             group: fields.group,
             state_directory: fields.state_directory,
-            variant: root.with("variant", |at, v| {
-                let variant = at.string(v)?;
-                validate_variant(at, v, &variant)?;
-                Ok(variant)
-            })?,
+            variant: root
+                .with("variant", |at, v| {
+                    if v.is_null() {
+                        return Ok(None);
+                    }
+                    let variant = at.string(v)?;
+                    validate_variant(at, v, &variant)?;
+                    Ok(Some(variant))
+                })?
+                .flatten(),
         })
     }
 
@@ -155,14 +160,20 @@ pub(crate) fn parse_package_fields(root: &Object<'_>) -> Result<PackageFields, M
     let username = root.with("username", |at, v| {
         let name = at.string(v)?;
         if !is_username(&name) {
-            return Err(at.invalid(v, "user names must match ^dcos_[a-z0-9_]+$"));
+            return Err(at.invalid(
+                v,
+                "user names must match ^dcos_[a-z0-9_]+$ (at most 32 characters)",
+            ));
         }
         Ok(name)
     })?;
     let group = root.with("group", |at, v| {
         let name = at.string(v)?;
         if !is_group_name(&name) {
-            return Err(at.invalid(v, "group names must match ^[a-z_][a-z0-9_-]*$"));
+            return Err(at.invalid(
+                v,
+                "group names must match ^[a-z_][a-z0-9_-]*$ (at most 32 characters)",
+            ));
         }
         Ok(name)
     })?;
@@ -206,24 +217,23 @@ fn parse_requirement(at: At<'_>, value: &Value) -> Result<Requirement, ModelErro
         Value::Object(_) => {
             let object = at.object(value)?;
             object.only(&["name", "variant"])?;
-            if !object.has("variant") {
-                return Err(ModelError::Missing {
-                    file: at.file.to_string(),
-                    key: object.key_path("variant"),
-                    value: crate::error::show(value),
-                });
+            let name_value = object.require("name")?;
+            object.require("variant")?;
+            let name_path = object.key_path("name");
+            let name = At {
+                file: at.file,
+                path: &name_path,
             }
-            let name = object.with("name", |at, v| at.string(v))?;
-            let name = match name {
-                Some(name) => name,
-                None => return Err(object.require("name").unwrap_err()),
-            };
+            .string(name_value)?;
             let variant = object.with("variant", |at, v| {
+                if v.is_null() {
+                    return Ok(None);
+                }
                 let variant = at.string(v)?;
                 validate_variant(at, v, &variant)?;
-                Ok(variant)
+                Ok(Some(variant))
             })?;
-            (name, variant)
+            (name, variant.flatten())
         }
         other => return Err(at.type_error("a package name or {\"name\", \"variant\"}", other)),
     };
@@ -272,8 +282,16 @@ fn parse_environment(at: At<'_>, value: &Value) -> Result<Vec<(String, String)>,
             ));
         }
         // pkgpanda would write Python's `True` or `None` here; refuse instead.
-        let value = at.string(value)?;
-        out.push((name.clone(), value));
+        let text = at.string(value)?;
+        // One line per variable in `environment` (a systemd EnvironmentFile)
+        // and `environment.export`: a newline would inject another variable.
+        if text.chars().any(char::is_control) {
+            return Err(at.invalid(
+                value,
+                "environment values must not contain newlines or control characters",
+            ));
+        }
+        out.push((name.clone(), text));
     }
     Ok(out)
 }
@@ -311,6 +329,11 @@ fn parse_sysctl(
                 ));
             }
             let value = match value {
+                Value::String(s) if s.chars().any(char::is_control) => {
+                    return Err(
+                        at.invalid(value, "sysctl values must not contain control characters")
+                    );
+                }
                 Value::String(s) => SysctlValue::Str(s.clone()),
                 Value::Number(n) if n.is_i64() => SysctlValue::Int(n.as_i64().unwrap_or_default()),
                 other => return Err(at.type_error("an integer or a string", other)),
@@ -353,22 +376,30 @@ pub fn is_shell_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// `^dcos_[a-z0-9_]+$` (pkgpanda `username_regex`).
+/// Longest user or group name `useradd`/`groupadd` accept; checked here so
+/// activation refuses before changing anything rather than fail midway.
+pub const MAX_USER_NAME_LEN: usize = 32;
+
+/// `^dcos_[a-z0-9_]+$` (pkgpanda `username_regex`), at most
+/// [`MAX_USER_NAME_LEN`] characters.
 pub fn is_username(name: &str) -> bool {
-    name.strip_prefix("dcos_").is_some_and(|rest| {
-        !rest.is_empty()
-            && rest
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    })
+    name.len() <= MAX_USER_NAME_LEN
+        && name.strip_prefix("dcos_").is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
 }
 
-/// `^[a-z_][a-z0-9_-]*$` (pkgpanda `linux_group_regex`, from shadow's chkname).
+/// `^[a-z_][a-z0-9_-]*$` (pkgpanda `linux_group_regex`, from shadow's
+/// chkname), at most [`MAX_USER_NAME_LEN`] characters.
 pub fn is_group_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+    name.len() <= MAX_USER_NAME_LEN
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
@@ -447,7 +478,9 @@ mod tests {
         assert_eq!(parse("").unwrap(), PkgInfo::default());
         assert_eq!(parse(" \n").unwrap(), PkgInfo::default());
         assert_eq!(parse("{}").unwrap(), PkgInfo::default());
-        assert_eq!(parse(r#"{"username": null}"#).unwrap(), PkgInfo::default());
+        assert_eq!(parse(r#"{"variant": null}"#).unwrap(), PkgInfo::default());
+        rejects(r#"{"username": null}"#, &["username", "null", "string"]);
+        rejects(r#"{"requires": null}"#, &["requires", "null", "array"]);
     }
 
     #[test]
@@ -456,6 +489,23 @@ mod tests {
         rejects("[]", &["(top level)", "[]"]);
         let err = PkgInfo::parse("p.json", b"\xff").unwrap_err();
         assert!(err.to_string().contains("UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn rejects_duplicate_keys() {
+        rejects(
+            r#"{"environment": {"A": "1", "B": "2", "A": "3"}}"#,
+            &["not valid JSON", "duplicate key environment.A", "line 1"],
+        );
+        rejects(
+            r#"{"requires": [], "requires": []}"#,
+            &["duplicate key requires"],
+        );
+        rejects(
+            r#"{"requires": [{"name": "a", "variant": "b", "name": "c"}]}"#,
+            &["duplicate key requires[0].name"],
+        );
+        rejects(r#"{} {}"#, &["not valid JSON", "trailing"]);
     }
 
     #[test]
@@ -494,6 +544,10 @@ mod tests {
             &["environment.LD_LIBRARY_PATH", "\"LD_LIBRARY_PATH\""],
         );
         rejects(
+            r#"{"environment": {"A": "x\nPATH=/evil"}}"#,
+            &["environment.A", r#""x\nPATH=/evil""#, "newlines"],
+        );
+        rejects(
             r#"{"environment": ["A=b"]}"#,
             &["environment", "[\"A=b\"]", "object"],
         );
@@ -507,6 +561,12 @@ mod tests {
         );
         rejects(r#"{"username": "dcos_"}"#, &["username", "\"dcos_\""]);
         rejects(r#"{"username": "dcos_Foo"}"#, &["username", "\"dcos_Foo\""]);
+        let long = format!("dcos_{}", "a".repeat(28));
+        rejects(
+            &format!(r#"{{"username": "{long}"}}"#),
+            &["username", &long, "32"],
+        );
+        assert!(parse(&format!(r#"{{"username": "{}"}}"#, &long[..32])).is_ok());
         rejects(r#"{"username": 5}"#, &["username", "5", "string"]);
         rejects(
             r#"{"group": "dcos_x"}"#,
@@ -566,6 +626,10 @@ mod tests {
         rejects(
             r#"{"sysctl": {"a.service": {"vm.x": true}}}"#,
             &["sysctl.a.service.vm.x", "true"],
+        );
+        rejects(
+            r#"{"sysctl": {"a.service": {"vm.x": "1\n"}}}"#,
+            &["sysctl.a.service.vm.x", r#""1\n""#],
         );
         rejects(
             r#"{"sysctl": {"a.service": 1}}"#,

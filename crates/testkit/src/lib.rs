@@ -1,1 +1,3 @@
 //! tarmac-testkit: see DESIGN.md.
+
+pub mod hostile;
