@@ -119,12 +119,10 @@ roles_valid() {
         esac
         seen="$seen$role "
     done
-    case "$seen" in
-    *" slave "*" slave_public "* | *" slave_public "*" slave "*)
+    if [[ "$seen" == *" slave "* && "$seen" == *" slave_public "* ]]; then
         log "a host is either slave or slave_public, not both"
         return 1
-        ;;
-    esac
+    fi
 }
 
 # The roles present in $CONFIG_DIR/roles, sorted, space separated.

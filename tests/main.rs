@@ -1,5 +1,6 @@
 //! Integration tests: each module runs one tool's real binary against temp
 //! roots (and real HTTP servers where the tool downloads).
 
+mod cfg_gen;
 mod ip_detect_run;
 mod pkg_build;

@@ -18,7 +18,10 @@ pub fn one_of(value: &str, allowed: &[&str]) -> Result<(), String> {
         Ok(())
     } else {
         let options: Vec<String> = allowed.iter().map(|v| format!("'{v}'")).collect();
-        Err(format!("Must be one of {}. Got '{value}'.", options.join(", ")))
+        Err(format!(
+            "Must be one of {}. Got '{value}'.",
+            options.join(", ")
+        ))
     }
 }
 
@@ -103,7 +106,10 @@ pub fn json_dict(value: &str) -> Result<serde_json::Map<String, serde_json::Valu
         serde_json::from_str(value).map_err(|_| format!("Must be valid JSON. Got: {value}"))?;
     match parsed {
         serde_json::Value::Object(map) => Ok(map),
-        other => Err(format!("Must be a JSON dictionary. Got a {}", json_type(&other))),
+        other => Err(format!(
+            "Must be a JSON dictionary. Got a {}",
+            json_type(&other)
+        )),
     }
 }
 
@@ -244,9 +250,7 @@ pub fn dns_search(value: &str) -> Result<(), String> {
 pub fn num_masters(value: &str) -> Result<(), String> {
     match value.trim().parse::<i64>() {
         Ok(1 | 3 | 5 | 7 | 9) => Ok(()),
-        _ => Err(format!(
-            "Must have 1, 3, 5, 7, or 9 masters. Found {value}"
-        )),
+        _ => Err(format!("Must have 1, 3, 5, 7, or 9 masters. Found {value}")),
     }
 }
 
@@ -311,7 +315,12 @@ pub fn subnet(value: &str, v6: bool) -> Result<(), String> {
                 .is_ok_and(|a| host_bits_zero6(a, p)),
             _ => false,
         }
-    }) || (!value.contains('/') && if v6 { value.parse::<Ipv6Addr>().is_ok() } else { valid_ipv4(value) });
+    }) || (!value.contains('/')
+        && if v6 {
+            value.parse::<Ipv6Addr>().is_ok()
+        } else {
+            valid_ipv4(value)
+        });
     if ok {
         Ok(())
     } else {
@@ -324,13 +333,21 @@ pub fn subnet(value: &str, v6: bool) -> Result<(), String> {
 
 fn host_bits_zero4(address: Ipv4Addr, prefix: u8) -> bool {
     let bits = u32::from(address);
-    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
     bits & !mask == 0
 }
 
 fn host_bits_zero6(address: Ipv6Addr, prefix: u8) -> bool {
     let bits = u128::from(address);
-    let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - prefix)
+    };
     bits & !mask == 0
 }
 
@@ -340,8 +357,8 @@ pub fn subnet4(value: &str) -> Result<(), String> {
 
 pub fn dns_forward_zones(value: &str) -> Result<(), String> {
     let err = |msg: String| format!("Invalid \"dns_forward_zones\": {msg}");
-    let parsed: serde_json::Value = serde_json::from_str(value)
-        .map_err(|e| err(format!("{value} is not valid JSON: {e}")))?;
+    let parsed: serde_json::Value =
+        serde_json::from_str(value).map_err(|e| err(format!("{value} is not valid JSON: {e}")))?;
     let zones = parsed
         .as_object()
         .ok_or_else(|| err(format!("{parsed} is not a a dict")))?;
@@ -422,7 +439,9 @@ pub fn mesos_recovery_timeout(value: &str) -> Result<(), String> {
         .unwrap_or(value.len());
     let (number, unit) = value.split_at(split);
     if number.is_empty() || unit.is_empty() {
-        return Err(format!("Error parsing 'mesos_recovery_timeout' value: {value}."));
+        return Err(format!(
+            "Error parsing 'mesos_recovery_timeout' value: {value}."
+        ));
     }
     if number.matches('.').count() > 1 {
         return Err("Invalid decimal format.".into());
@@ -442,8 +461,8 @@ pub fn json_list_check(value: &str) -> Result<(), String> {
 }
 
 pub fn dcos_overlay_network(value: &str) -> Result<(), String> {
-    let network = json_dict(value)
-        .map_err(|_| format!("Provided input was not valid JSON: {value}"))?;
+    let network =
+        json_dict(value).map_err(|_| format!("Provided input was not valid JSON: {value}"))?;
     let overlays = network
         .get("overlays")
         .and_then(|o| o.as_array())
@@ -504,14 +523,19 @@ mod tests {
         assert!(ip_list(r#"[1]"#).unwrap_err().contains("must be strings"));
         assert!(resolvers(r#"["8.8.8.8:53", "1.1.1.1"]"#).is_ok());
         assert!(resolvers(r#"["8.8.8.8:0"]"#).is_err());
-        assert!(resolvers(r#"["198.51.100.1"]"#).unwrap_err().contains("Spartan"));
+        assert!(resolvers(r#"["198.51.100.1"]"#)
+            .unwrap_err()
+            .contains("Spartan"));
     }
 
     #[test]
     fn urls_and_subnets() {
         assert!(bootstrap_url("http://10.0.0.1:8080").is_ok());
         assert!(bootstrap_url("file:///opt/dcos_install_tmp").is_ok());
-        assert_eq!(bootstrap_url("http://x/").unwrap_err(), "Must not end in a '/'");
+        assert_eq!(
+            bootstrap_url("http://x/").unwrap_err(),
+            "Must not end in a '/'"
+        );
         assert!(bootstrap_url("example.com").is_err());
         assert!(bootstrap_url("ftp://example.com").is_err());
         assert!(subnet4("172.29.0.0/16").is_ok());

@@ -80,10 +80,9 @@ impl Error {
     /// One line per problem, for humans (stderr).
     pub fn problem_lines(&self) -> Vec<String> {
         match self {
-            Error::Invalid { file, problems } => problems
-                .iter()
-                .map(|p| problem_line(file, p))
-                .collect(),
+            Error::Invalid { file, problems } => {
+                problems.iter().map(|p| problem_line(file, p)).collect()
+            }
             _ => Vec::new(),
         }
     }
@@ -130,6 +129,16 @@ pub struct Validated {
 }
 
 impl Validated {
+    /// The `--validate-only --json` report of a valid configuration.
+    pub fn report(&self) -> Value {
+        json!({
+            "format": 1,
+            "valid": true,
+            "config_id": self.config_id,
+            "problems": [],
+        })
+    }
+
     /// config.json: every resolved value with its provenance; secrets hidden.
     pub fn config_document(&self) -> Value {
         let values: Map<String, Value> = self
@@ -142,7 +151,10 @@ impl Validated {
                 } else {
                     setting.value.clone()
                 };
-                (key.clone(), json!({"value": value, "source": setting.source}))
+                (
+                    key.clone(),
+                    json!({"value": value, "source": setting.source}),
+                )
             })
             .collect();
         json!({
@@ -204,6 +216,34 @@ pub fn validate(options: &GenOptions, bootstrap_id: Option<&str>) -> Result<Vali
             });
         }
     };
+    // A trial render, so a template that reads a key out of scope (say
+    // master_list under master_http_loadbalancer) is reported now.
+    let mut trial = resolved.clone();
+    if bootstrap_id.is_none() {
+        trial.values.insert(
+            "bootstrap_id".into(),
+            resolve::Setting {
+                value: "0".repeat(40),
+                source: Source::Computed,
+                secret: false,
+            },
+        );
+    }
+    if let Err(template_problems) = templates.render(&templates_dir, &trial) {
+        return Err(Error::Invalid {
+            file,
+            problems: template_problems
+                .into_iter()
+                .map(|p| Problem {
+                    file: Some(p.file.display().to_string()),
+                    key: String::new(),
+                    value: None,
+                    line: None,
+                    reason: p.reason,
+                })
+                .collect(),
+        });
+    }
     let config_id = config_id(&resolved, &templates);
     Ok(Validated {
         resolved,

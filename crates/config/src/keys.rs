@@ -93,8 +93,7 @@ pub static KEYS: &[KeySpec] = &[
     key("bootstrap_url", Str, Required).check(checks::bootstrap_url),
     key("cluster_name", Str, Required).check(checks::not_empty),
     key("master_discovery", Str, Required).check(|v| checks::one_of(v, MASTER_DISCOVERY)),
-    key("exhibitor_storage_backend", Str, Required)
-        .check(|v| checks::one_of(v, STORAGE_BACKENDS)),
+    key("exhibitor_storage_backend", Str, Required).check(|v| checks::one_of(v, STORAGE_BACKENDS)),
     // master_discovery: static
     key("master_list", List, Required)
         .check(checks::ip_list)
@@ -169,7 +168,11 @@ pub static KEYS: &[KeySpec] = &[
     boolean("oauth_available", "true"),
     key("adminrouter_auth_enabled", Bool, SameAs("oauth_enabled")).check(checks::true_false),
     key("oauth_issuer_url", Str, Value("https://dcos.auth0.com/")),
-    key("oauth_client_id", Str, Value("3yF5TOSzdlI45Q1xspxzeoGBe9fNxm9m")),
+    key(
+        "oauth_client_id",
+        Str,
+        Value("3yF5TOSzdlI45Q1xspxzeoGBe9fNxm9m"),
+    ),
     key("oauth_auth_redirector", Str, Value("https://auth.dcos.io")),
     key("oauth_auth_host", Str, Value("https://dcos.auth0.com")),
     boolean("auth_cookie_secure_flag", "false"),
@@ -199,19 +202,31 @@ pub static KEYS: &[KeySpec] = &[
     boolean("master_dns_bindall", "true"),
     boolean("mesos_dns_set_truncate_bit", "true"),
     boolean("mesos_cgroups_enable_cfs", "true"),
-    key("mesos_dns_ip_sources", List, Value(r#"["host", "netinfo"]"#))
-        .check(checks::json_list_check),
+    key(
+        "mesos_dns_ip_sources",
+        List,
+        Value(r#"["host", "netinfo"]"#),
+    )
+    .check(checks::json_list_check),
     // Mesos
     key("mesos_log_retention_mb", Int, Value("4000")).check(checks::mesos_log_retention_mb),
-    key("mesos_container_log_sink", Str, Value("fluentbit+logrotate"))
-        .check(checks::mesos_container_log_sink),
+    key(
+        "mesos_container_log_sink",
+        Str,
+        Value("fluentbit+logrotate"),
+    )
+    .check(checks::mesos_container_log_sink),
     key("mesos_max_completed_frameworks", Int, Value("10")).check(checks::integer),
     key("mesos_max_completed_tasks_per_framework", Int, Value("100")).check(checks::integer),
     key("mesos_recovery_timeout", Str, Value("24hrs")).check(checks::mesos_recovery_timeout),
     boolean("mesos_seccomp_enabled", "true"),
     key("mesos_seccomp_profile_name", Str, Value("default.json")),
-    key("mesos_master_work_dir", Str, Value("/var/lib/dcos/mesos/master"))
-        .check(checks::absolute_path),
+    key(
+        "mesos_master_work_dir",
+        Str,
+        Value("/var/lib/dcos/mesos/master"),
+    )
+    .check(checks::absolute_path),
     key("mesos_agent_work_dir", Str, Value("/var/lib/mesos/slave")).check(checks::absolute_path),
     key(
         "diagnostics_bundles_dir",
@@ -231,7 +246,12 @@ pub static KEYS: &[KeySpec] = &[
     key("dcos_l4lb_min_named_ip", Str, Value("11.0.0.0")).check(checks::ipv4),
     key("dcos_l4lb_max_named_ip", Str, Value("11.255.255.255")).check(checks::ipv4),
     key("dcos_l4lb_min_named_ip6", Str, Value("fd01:c::")).check(checks::ipv6),
-    key("dcos_l4lb_max_named_ip6", Str, Value("fd01:c::ffff:ffff:ffff:ffff")).check(checks::ipv6),
+    key(
+        "dcos_l4lb_max_named_ip6",
+        Str,
+        Value("fd01:c::ffff:ffff:ffff:ffff"),
+    )
+    .check(checks::ipv6),
     boolean("dcos_l4lb_enable_ipv6", "true"),
     boolean("calico_enabled", "true"),
     key("calico_network_cidr", Str, Value("172.29.0.0/16")).check(checks::subnet4),
@@ -305,7 +325,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
         let mut current = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
             let cost = usize::from(ca != *cb);
-            current.push((previous[j] + cost).min(previous[j + 1] + 1).min(current[j] + 1));
+            current.push(
+                (previous[j] + cost)
+                    .min(previous[j + 1] + 1)
+                    .min(current[j] + 1),
+            );
         }
         previous = current;
     }
@@ -321,7 +345,11 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for (i, spec) in KEYS.iter().enumerate() {
             assert!(seen.insert(spec.name), "{} twice", spec.name);
-            assert!(!COMPUTED.contains(&spec.name) || spec.when.is_some(), "{}", spec.name);
+            assert!(
+                !COMPUTED.contains(&spec.name) || spec.when.is_some(),
+                "{}",
+                spec.name
+            );
             let earlier = |name: &str| KEYS[..i].iter().any(|k| k.name == name);
             if let Some((switch, _)) = spec.when {
                 assert!(earlier(switch), "{} depends on later {switch}", spec.name);
@@ -338,7 +366,10 @@ mod tests {
 
     #[test]
     fn suggests_near_keys() {
-        assert_eq!(suggestion("master_lst", &[]).as_deref(), Some("master_list"));
+        assert_eq!(
+            suggestion("master_lst", &[]).as_deref(),
+            Some("master_list")
+        );
         assert_eq!(suggestion("resolver", &[]).as_deref(), Some("resolvers"));
         assert_eq!(suggestion("completely_else", &[]), None);
     }

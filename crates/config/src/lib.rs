@@ -19,3 +19,5 @@ pub mod generate;
 pub mod templates;
 
 pub use generate::{validate, Error, GenOptions, Generated, Validated};
+pub mod install_script;
+pub mod serve;

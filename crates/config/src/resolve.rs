@@ -148,10 +148,7 @@ pub fn resolve(input: &Input) -> Result<Resolved, Vec<Problem>> {
             reason: problem.message,
         });
     }
-    let user: BTreeMap<String, Node> = entries
-        .into_iter()
-        .map(|e| (e.key, e.value))
-        .collect();
+    let user: BTreeMap<String, Node> = entries.into_iter().map(|e| (e.key, e.value)).collect();
 
     check_unknown_and_computed(&user, input, &mut state);
     resolve_table(&user, &mut state);
@@ -265,7 +262,11 @@ fn resolve_table(user: &BTreeMap<String, Node>, state: &mut State) {
         };
         if let Some(check) = spec.check {
             if let Err(reason) = check(&value) {
-                let shown = if spec.secret { "**HIDDEN**".to_string() } else { value.clone() };
+                let shown = if spec.secret {
+                    "**HIDDEN**".to_string()
+                } else {
+                    value.clone()
+                };
                 state.problem(spec.name, Some(&shown), reason);
                 state.invalid.insert(spec.name.to_string());
             }
@@ -320,7 +321,9 @@ fn cross_checks(state: &mut State) {
     // A host can have one role only.
     let mut owner: BTreeMap<String, &str> = BTreeMap::new();
     for key in ["master_list", "agent_list", "public_agent_list"] {
-        let Some(hosts) = list(state, key) else { continue };
+        let Some(hosts) = list(state, key) else {
+            continue;
+        };
         let mut clashes = Vec::new();
         for host in hosts {
             match owner.get(&host) {
@@ -352,7 +355,9 @@ fn cross_checks(state: &mut State) {
         );
     }
 
-    if state.valid("enable_ipv6") == Some("false") && state.valid("dcos_l4lb_enable_ipv6") == Some("true") {
+    if state.valid("enable_ipv6") == Some("false")
+        && state.valid("dcos_l4lb_enable_ipv6") == Some("true")
+    {
         state.problem(
             "dcos_l4lb_enable_ipv6",
             Some("true"),
@@ -360,8 +365,14 @@ fn cross_checks(state: &mut State) {
         );
     }
 
-    let uid = state.valid("superuser_service_account_uid").unwrap_or("").to_string();
-    let key = state.valid("superuser_service_account_public_key").unwrap_or("").to_string();
+    let uid = state
+        .valid("superuser_service_account_uid")
+        .unwrap_or("")
+        .to_string();
+    let key = state
+        .valid("superuser_service_account_public_key")
+        .unwrap_or("")
+        .to_string();
     if uid.is_empty() != key.is_empty() {
         state.problem(
             "superuser_service_account_uid",
@@ -449,7 +460,10 @@ fn compute(input: &Input, state: &mut State) {
             state.computed("exhibitor_static_ensemble", ensemble.join(","));
         }
     }
-    if let Some(n) = state.valid("num_masters").and_then(|n| n.trim().parse::<u32>().ok()) {
+    if let Some(n) = state
+        .valid("num_masters")
+        .and_then(|n| n.trim().parse::<u32>().ok())
+    {
         state.computed("master_quorum", (n / 2 + 1).to_string());
     }
 
@@ -464,7 +478,11 @@ fn compute(input: &Input, state: &mut State) {
         state.computed("mesos_dns_resolvers_str", mesos);
     }
     if let Some(search) = state.valid("dns_search").map(str::to_string) {
-        let line = if search.is_empty() { String::new() } else { format!("SEARCH={search}") };
+        let line = if search.is_empty() {
+            String::new()
+        } else {
+            format!("SEARCH={search}")
+        };
         state.computed("dcos_gen_resolvconf_search_str", line);
     }
     if let Some(blacklist) = list(state, "dns_bind_ip_blacklist") {

@@ -114,7 +114,10 @@ impl Templates {
                     .iter()
                     .map(|f| {
                         let hash = blake3::hash(&f.bytes).to_hex().to_string();
-                        (f.path.clone(), json!({"blake3": hash, "executable": f.executable}))
+                        (
+                            f.path.clone(),
+                            json!({"blake3": hash, "executable": f.executable}),
+                        )
                     })
                     .collect();
                 (name.clone(), Value::Object(files))
@@ -142,19 +145,18 @@ impl Templates {
             for file in files {
                 let bytes = match file.text() {
                     None => file.bytes.clone(),
-                    Some(text) => match env
-                        .template_from_str(text)
-                        .and_then(|t| t.render(&context))
-                    {
-                        Ok(text) => text.into_bytes(),
-                        Err(e) => {
-                            problems.push(TemplateProblem {
-                                file: dir.join(package).join(&file.path),
-                                reason: template_error(&e),
-                            });
-                            continue;
+                    Some(text) => {
+                        match env.template_from_str(text).and_then(|t| t.render(&context)) {
+                            Ok(text) => text.into_bytes(),
+                            Err(e) => {
+                                problems.push(TemplateProblem {
+                                    file: dir.join(package).join(&file.path),
+                                    reason: template_error(&e),
+                                });
+                                continue;
+                            }
                         }
-                    },
+                    }
                 };
                 out.push(TemplateFile {
                     path: file.path.clone(),

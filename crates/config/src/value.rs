@@ -80,7 +80,12 @@ fn write_python_string(s: &str, out: &mut String) {
 fn python_float(text: &str) -> String {
     let lower = text.to_ascii_lowercase();
     if lower.ends_with(".inf") {
-        return if lower.starts_with('-') { "-Infinity" } else { "Infinity" }.into();
+        return if lower.starts_with('-') {
+            "-Infinity"
+        } else {
+            "Infinity"
+        }
+        .into();
     }
     if lower.ends_with(".nan") {
         return "NaN".into();
@@ -90,9 +95,9 @@ fn python_float(text: &str) -> String {
             Some(rest) => (-1.0, rest),
             None => (1.0, text.trim_start_matches('+')),
         };
-        sign * rest
-            .split(':')
-            .fold(0.0, |acc, part| acc * 60.0 + part.replace('_', "").parse::<f64>().unwrap_or(0.0))
+        sign * rest.split(':').fold(0.0, |acc, part| {
+            acc * 60.0 + part.replace('_', "").parse::<f64>().unwrap_or(0.0)
+        })
     } else {
         text.replace('_', "").parse().unwrap_or(0.0)
     };
@@ -118,9 +123,9 @@ pub fn stringify(node: &Node, kind: Kind) -> Result<String, String> {
         (Kind::Str, Node::Str(s)) => Ok(s.clone()),
         (Kind::Str, Node::Int(n)) => Ok(n.to_string()),
         (Kind::Str, Node::Bool(b)) => Ok(b.to_string()),
-        (Kind::Str, Node::Float(text)) => Err(format!(
-            "must be a string, got the float {text}; quote it"
-        )),
+        (Kind::Str, Node::Float(text)) => {
+            Err(format!("must be a string, got the float {text}; quote it"))
+        }
         (Kind::Str, _) => wrong("a string"),
         (Kind::Bool, Node::Bool(b)) => Ok(b.to_string()),
         // DC/OS compares the string: "true" and "false" pass, anything else
@@ -160,7 +165,10 @@ mod tests {
     #[test]
     fn python_json_matches_json_dumps() {
         let node = Node::Map(vec![
-            ("b".into(), Node::List(vec![Node::Str("1.2.3.4".into()), Node::Int(5)])),
+            (
+                "b".into(),
+                Node::List(vec![Node::Str("1.2.3.4".into()), Node::Int(5)]),
+            ),
             ("a".into(), Node::Bool(true)),
             ("é".into(), Node::Null),
         ]);

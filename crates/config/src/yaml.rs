@@ -71,13 +71,11 @@ pub struct YamlProblem {
 pub fn load(text: &str) -> Result<(Vec<Entry>, Vec<YamlProblem>), YamlProblem> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    parser
-        .load(&mut builder, false)
-        .map_err(|e| YamlProblem {
-            line: e.marker().line(),
-            key: None,
-            message: format!("YAML syntax error: {}", e.info()),
-        })?;
+    parser.load(&mut builder, false).map_err(|e| YamlProblem {
+        line: e.marker().line(),
+        key: None,
+        message: format!("YAML syntax error: {}", e.info()),
+    })?;
     let Builder {
         mut roots,
         mut problems,
@@ -98,7 +96,10 @@ pub fn load(text: &str) -> Result<(Vec<Entry>, Vec<YamlProblem>), YamlProblem> {
             problems.push(YamlProblem {
                 line: root.line,
                 key: None,
-                message: format!("the document must be a map of keys, found a {}", other.type_name()),
+                message: format!(
+                    "the document must be a map of keys, found a {}",
+                    other.type_name()
+                ),
             });
             Vec::new()
         }
@@ -250,7 +251,10 @@ impl MarkedEventReceiver for Builder {
             Event::SequenceStart(anchor, tag) => {
                 if let Some(tag) = tag {
                     if tag.suffix != "seq" {
-                        self.problem(line, format!("unsupported tag {}{}", tag.handle, tag.suffix));
+                        self.problem(
+                            line,
+                            format!("unsupported tag {}{}", tag.handle, tag.suffix),
+                        );
                     }
                 }
                 self.stack.push(Frame::List {
@@ -262,7 +266,10 @@ impl MarkedEventReceiver for Builder {
             Event::MappingStart(anchor, tag) => {
                 if let Some(tag) = tag {
                     if tag.suffix != "map" {
-                        self.problem(line, format!("unsupported tag {}{}", tag.handle, tag.suffix));
+                        self.problem(
+                            line,
+                            format!("unsupported tag {}{}", tag.handle, tag.suffix),
+                        );
                     }
                 }
                 self.stack.push(Frame::Map {
@@ -443,7 +450,9 @@ fn is_float(value: &str) -> bool {
     }
     if whole.is_empty() {
         // `.5`: no sign allowed, at least one digit first.
-        return !signed && fraction.starts_with(|c: char| c.is_ascii_digit()) && exponent_ok(exponent);
+        return !signed
+            && fraction.starts_with(|c: char| c.is_ascii_digit())
+            && exponent_ok(exponent);
     }
     if whole.contains(':') {
         let mut parts = whole.split(':');
@@ -468,10 +477,14 @@ mod tests {
 
     #[test]
     fn yaml_1_1_booleans() {
-        for word in ["yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"] {
+        for word in [
+            "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE",
+        ] {
             assert_eq!(plain(word), Node::Bool(true), "{word}");
         }
-        for word in ["no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE"] {
+        for word in [
+            "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE",
+        ] {
             assert_eq!(plain(word), Node::Bool(false), "{word}");
         }
         // Not booleans in PyYAML (YAML 1.1's y/n are not resolved by it).
@@ -543,7 +556,10 @@ mod tests {
     #[test]
     fn aliases_and_syntax_errors() {
         let (entries, _) = load("a: &x [1, 2]\nb: *x\n").unwrap();
-        assert_eq!(entries[1].value, Node::List(vec![Node::Int(1), Node::Int(2)]));
+        assert_eq!(
+            entries[1].value,
+            Node::List(vec![Node::Int(1), Node::Int(2)])
+        );
         let error = load("a: [1, 2\n").unwrap_err();
         assert!(error.message.starts_with("YAML syntax error"));
         assert!(load("").unwrap().0.is_empty());
