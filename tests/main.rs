@@ -3,4 +3,5 @@
 
 mod cfg_gen;
 mod ip_detect_run;
+mod pkg_activate;
 mod pkg_build;

@@ -135,3 +135,94 @@ fn source_error(e: io::Error, failure: &SourceFailure) -> Error {
         None => Error::Source(e),
     }
 }
+
+/// Size of the chunks handed from the decoding thread to the extractor.
+const CHUNK: usize = 1 << 20;
+/// Chunks in flight: bounds the memory of the pipeline to a few MiB.
+const IN_FLIGHT: usize = 4;
+
+/// Runs `body` with a reader of `decoded` whose bytes are produced by a
+/// second thread, so that reading and decompressing overlap with writing
+/// and hashing (the two halves of `zstd -dc | tar -x`, in one process and
+/// without a pipe). When `body` returns early, the producer stops at its
+/// next chunk.
+pub(crate) fn pipelined<T>(
+    decoded: Box<dyn Read + Send + '_>,
+    body: impl FnOnce(&mut dyn Read) -> T,
+) -> T {
+    let (chunks, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(IN_FLIGHT);
+    let (spare_tx, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut decoded = decoded;
+            loop {
+                let mut buf = spare.try_recv().unwrap_or_default();
+                buf.resize(CHUNK, 0);
+                let mut filled = 0;
+                let result = loop {
+                    match decoded.read(&mut buf[filled..]) {
+                        Ok(0) => break Ok(()),
+                        Ok(n) => {
+                            filled += n;
+                            if filled == buf.len() {
+                                break Ok(());
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
+                    }
+                };
+                buf.truncate(filled);
+                let done = filled == 0 || result.is_err();
+                if filled > 0 && chunks.send(Ok(buf)).is_err() {
+                    return;
+                }
+                if let Err(e) = result {
+                    let _ = chunks.send(Err(e));
+                    return;
+                }
+                if done {
+                    return;
+                }
+            }
+        });
+        let mut reader = ChunkReader {
+            rx,
+            spare: spare_tx,
+            current: Vec::new(),
+            pos: 0,
+        };
+        let result = body(&mut reader);
+        // Dropping the receiver makes the producer's next send fail.
+        drop(reader);
+        result
+    })
+}
+
+struct ChunkReader {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    spare: std::sync::mpsc::Sender<Vec<u8>>,
+    current: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.current.len() {
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    let used = std::mem::replace(&mut self.current, chunk);
+                    let _ = self.spare.send(used);
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                // The producer finished: end of stream.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
