@@ -5,3 +5,4 @@ mod host_extract;
 mod ip_detect_run;
 mod pkg_activate;
 mod pkg_build;
+mod pkg_bundle;
