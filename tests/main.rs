@@ -2,3 +2,4 @@
 //! roots (and real HTTP servers where the tool downloads).
 
 mod ip_detect_run;
+mod static_build;
