@@ -2,4 +2,6 @@
 //! roots (and real HTTP servers where the tool downloads).
 
 mod ip_detect_run;
+mod pkg_activate;
+mod pkg_build;
 mod static_build;

@@ -1,1 +1,56 @@
-//! tarmac-archive: see DESIGN.md.
+//! tarmac-archive: the package archive format, its deterministic writer, the
+//! tree hash, and the strict streaming extractor.
+//!
+//! What it is for: turning a package tree into `<id>.tar.zst` (same tree,
+//! same bytes), and turning an untrusted archive stream back into a tree
+//! without ever writing outside a fresh staging directory. What it is not:
+//! it does not download, does not verify the hash of the raw stream (the
+//! fetch crate does, over the same bytes), does not fsync each file (the
+//! caller runs one syncfs) and does not publish anything: the caller renames
+//! the staging directory into place.
+//!
+//! # The extraction policy, and why
+//!
+//! pkgpanda extracts with Python's `tarfile` (`extractall`), and most Rust
+//! code with the `tar` crate's `Archive::unpack`. Both are lenient in ways a
+//! package installer cannot afford: `unpack` silently re-roots absolute paths
+//! and *skips* entries containing `..`, so a hostile or broken archive
+//! "succeeds" with files missing; `tarfile` (before its 2023 filters) follows
+//! `..`, absolute paths and links out of the destination. tarmac refuses
+//! instead of repairing, and refuses the whole archive, so what is installed
+//! is exactly what was built or nothing (COMPAT.md § Archives):
+//!
+//! - container by magic bytes (zstd, gzip incl. multi-member, xz, plain tar);
+//!   bytes after the last frame, or non-zero bytes after the tar end marker,
+//!   are refused; so is a stream that ends early (truncated);
+//! - names: relative UTF-8, no control characters or backslashes, no empty,
+//!   `.` or `..` component (`./` prefix and `.` root allowed); names are
+//!   never normalized; effective name = PAX `path` > GNU long name > ustar;
+//!   PAX `size` overrides the header size;
+//! - types: regular files, directories, symlinks whose target stays inside
+//!   the package (also through the archive's own symlinks), and hardlinks to
+//!   an earlier regular file; devices, FIFOs, sparse files, PAX global
+//!   headers and setuid/setgid/sticky bits are refused; modes become
+//!   0755/0644 by the exec bit;
+//! - each path once, nothing under a file or symlink of the same archive;
+//! - limits: entry count and content bytes, from the manifest when there is
+//!   one (`bundle.json` first, or the package's `<id>.json`), checked as the
+//!   stream goes, so an outgrowing stream stops at once;
+//! - a refusal is exit 3 (4 for a tree hash mismatch), and the staging
+//!   directory is removed.
+//!
+//! See docs/archive-format.md for the format and the policy table.
+
+mod container;
+mod error;
+mod extract;
+mod name;
+mod tar_read;
+mod tree;
+mod write;
+
+pub use container::Container;
+pub use error::{Error, Result};
+pub use extract::{extract, Expect, ExtractOptions, Extracted};
+pub use tree::{tree_hash, TreeDigest};
+pub use write::{pack_dir, ArchiveWriter, WriteOptions};

@@ -1,1 +1,4 @@
 //! tarmac-testkit: see DESIGN.md.
+
+pub mod hostile;
+pub mod packages;

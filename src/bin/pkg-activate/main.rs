@@ -1,1 +1,186 @@
-fn main() {}
+//! pkg-activate: makes a set of extracted packages the active view of a
+//! host (see docs/pkg-activate.md). Thin glue over tarmac-activate.
+
+mod args;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tarmac_activate::{Error, HostPaths, LockWait, Options};
+use tarmac_cli::{print_json, print_lines, ExitClass, ToolError};
+use tarmac_model::Silent;
+
+use args::{Args, Command, Global};
+
+#[derive(Debug)]
+struct Failure(Error);
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.0)
+    }
+}
+
+impl ToolError for Failure {
+    fn class(&self) -> ExitClass {
+        self.0.class()
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tarmac_cli::finish("pkg-activate", run(args).map_err(Failure))
+}
+
+fn absolute(path: &std::path::Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn host_paths(global: &Global) -> HostPaths {
+    HostPaths {
+        root: absolute(&global.root),
+        systemd_dir: Some(absolute(&global.systemd_dir)),
+        state_dir_root: Some(absolute(&global.state_dir_root)),
+        user_db_root: Some(absolute(&global.user_db_root)),
+    }
+}
+
+fn options(global: &Global, keep: usize) -> Options {
+    Options {
+        fold: !global.no_fold,
+        systemctl: !global.no_systemd,
+        wait: if global.wait {
+            LockWait::Wait
+        } else {
+            LockWait::NoWait
+        },
+        keep,
+    }
+}
+
+fn run(args: Args) -> Result<(), Error> {
+    let g = &args.global;
+    let host = host_paths(g);
+    let json = g.json;
+    let roles = || tarmac_activate::roles_from_config_dir(&absolute(&g.config_dir));
+    match args.command {
+        Command::Activate { ids, keep } => {
+            let done =
+                tarmac_activate::activate(&host, &ids, &roles()?, &options(g, keep), &Silent)?;
+            emit(json, &done, [done.generation]);
+        }
+        Command::Swap { id, keep } => {
+            let done = tarmac_activate::swap(&host, &id, &roles()?, &options(g, keep), &Silent)?;
+            emit(json, &done, [done.generation]);
+        }
+        Command::Rollback { to } => {
+            let done = tarmac_activate::rollback(&host, to, &options(g, usize::MAX), &Silent)?;
+            emit(json, &done, [done.generation]);
+        }
+        Command::List => {
+            let ids = tarmac_activate::list(&host, &options(g, 0))?;
+            emit(json, &ids, &ids);
+        }
+        Command::Active => {
+            let ids = tarmac_activate::active(&host, &options(g, 0))?;
+            emit(json, &ids, &ids);
+        }
+        Command::Status => {
+            let status = tarmac_activate::status(&host, &options(g, 0))?;
+            emit(json, &status, status_lines(&status));
+        }
+        Command::Verify => {
+            let status = tarmac_activate::verify(&host, &options(g, 0))?;
+            emit(json, &status, status_lines(&status));
+            if let Some(first) = status.problems.first() {
+                return Err(Error::Unhealthy {
+                    count: status.problems.len(),
+                    first: first.clone(),
+                });
+            }
+        }
+        Command::Recover => {
+            let done = tarmac_activate::recover(&host, &options(g, 0))?;
+            let lines = done
+                .removed
+                .iter()
+                .map(|p| format!("removed {}", p.display()));
+            let lines = lines.chain(done.units.copied.iter().map(|u| format!("unit copied {u}")));
+            let lines = lines.chain(
+                done.units
+                    .removed
+                    .iter()
+                    .map(|u| format!("unit removed {u}")),
+            );
+            emit(json, &done, lines.collect::<Vec<_>>());
+        }
+        Command::Gc { keep } => {
+            let done = tarmac_activate::gc(&host, keep, &options(g, keep))?;
+            let lines = done.generations.iter().map(|n| format!("generation {n}"));
+            let lines = lines.chain(done.packages.iter().map(|p| format!("package {p}")));
+            emit(json, &done, lines.collect::<Vec<_>>());
+        }
+        Command::Remove { ids } => {
+            let removed = tarmac_activate::remove(&host, &ids, &options(g, 0))?;
+            emit(json, &removed, &removed);
+        }
+        Command::Uninstall => tarmac_activate::uninstall(&host, &options(g, 0))?,
+        Command::Check { list } => {
+            let report = tarmac_activate::check(&host, !list, &options(g, 0))?;
+            for path in &report.not_executable {
+                eprintln!(
+                    "pkg-activate: warning: {}: not executable, skipped",
+                    path.display()
+                );
+            }
+            let lines = report
+                .checks
+                .iter()
+                .map(|c| format!("{} {}", c.package, c.check));
+            emit(json, &report, lines.collect::<Vec<_>>());
+            let failed = report.failed();
+            if !failed.is_empty() {
+                let names: Vec<String> = failed
+                    .iter()
+                    .map(|c| c.path.display().to_string())
+                    .collect();
+                return Err(Error::ChecksFailed {
+                    count: failed.len(),
+                    names: names.join(", "),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn emit<T, I, L>(json: bool, value: &T, lines: I)
+where
+    T: serde::Serialize,
+    I: IntoIterator<Item = L>,
+    L: std::fmt::Display,
+{
+    if json {
+        print_json(value);
+    } else {
+        print_lines(lines);
+    }
+}
+
+fn status_lines(status: &tarmac_activate::Status) -> Vec<String> {
+    let mut lines = vec![match status.current {
+        Some(n) => format!("generation {n}"),
+        None => "generation none".to_string(),
+    }];
+    lines.extend(status.packages.iter().map(|p| format!("package {p}")));
+    lines.extend(status.roles.iter().map(|r| format!("role {r}")));
+    lines.push(format!("healthy {}", status.healthy));
+    lines.extend(status.problems.iter().map(|p| format!("problem {p}")));
+    lines
+}

@@ -1,0 +1,191 @@
+//! The smaller commands: `active`, `list`, `remove`, `uninstall`, `check`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde::Serialize;
+use tarmac_model::PackageId;
+
+use crate::error::{Error, Result};
+use crate::generation::{self, GenerationRecord};
+use crate::paths::{HostPaths, FIXED_LINKS};
+use crate::switch::{lock_and_recover, remove_package_dir, Options};
+use crate::units;
+
+/// The active package ids (of `current`), sorted; empty when nothing is.
+pub fn active(host: &HostPaths, options: &Options) -> Result<Vec<PackageId>> {
+    let (_lock, recovered) = lock_and_recover(host, options)?;
+    match recovered.current {
+        Some(n) => Ok(GenerationRecord::read(&host.generation(n))?.packages),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The packages present in the repository (`<root>/packages/<id>/`), sorted.
+pub fn list(host: &HostPaths, options: &Options) -> Result<Vec<PackageId>> {
+    let (_lock, _) = lock_and_recover(host, options)?;
+    let dir = host.packages();
+    let read = match std::fs::read_dir(&dir) {
+        Ok(read) => read,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(tarmac_fs::FsError::new("read directory", &dir, e).into()),
+    };
+    let mut ids: Vec<PackageId> = read
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|s| PackageId::parse(s).ok())
+        })
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// Removes packages from the repository. A package any generation uses is
+/// refused (pkgpanda refuses the active ones; a kept generation must stay
+/// able to roll back). Absent packages are skipped, as in pkgpanda.
+pub fn remove(host: &HostPaths, ids: &[String], options: &Options) -> Result<Vec<PackageId>> {
+    let mut parsed = Vec::new();
+    for id in ids {
+        parsed.push(PackageId::parse(id)?);
+    }
+    let (_lock, _) = lock_and_recover(host, options)?;
+    let mut records = Vec::new();
+    for n in generation::list(host)? {
+        records.push(GenerationRecord::read(&host.generation(n))?);
+    }
+    for id in &parsed {
+        let users: Vec<String> = records
+            .iter()
+            .filter(|r| r.packages.contains(id))
+            .map(|r| r.generation.to_string())
+            .collect();
+        if !users.is_empty() {
+            return Err(Error::PackageInUse {
+                id: id.to_string(),
+                generations: users.join(", "),
+            });
+        }
+    }
+    let mut removed = Vec::new();
+    for id in parsed {
+        if host.package(&id.to_string()).is_dir() {
+            remove_package_dir(host, &id)?;
+            removed.push(id);
+        }
+    }
+    Ok(removed)
+}
+
+/// Deactivates everything: removes the unit copies this tool installed and
+/// `dcos.target`, then everything under the root except the lock file.
+pub fn uninstall(host: &HostPaths, options: &Options) -> Result<()> {
+    let (_lock, _) = lock_and_recover(host, options)?;
+    if let Some(systemd_dir) = &host.systemd_dir {
+        units::sync(
+            systemd_dir,
+            &host.installed_units(),
+            &Default::default(),
+            options.systemctl,
+        )?;
+        tarmac_fs::remove_all(&systemd_dir.join("dcos.target"))?;
+    }
+    // The commit point first: from here on nothing is active.
+    tarmac_fs::remove_all(&host.current())?;
+    tarmac_fs::fsync_dir(&host.root)?;
+    for name in FIXED_LINKS {
+        tarmac_fs::remove_all(&host.root.join(name))?;
+    }
+    let Ok(read) = std::fs::read_dir(&host.root) else {
+        return Ok(());
+    };
+    for entry in read.flatten() {
+        if entry.file_name() != ".lock" {
+            tarmac_fs::remove_all(&entry.path())?;
+        }
+    }
+    tarmac_fs::fsync_dir(&host.root)?;
+    Ok(())
+}
+
+/// One check script and how it ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckOutcome {
+    pub package: PackageId,
+    pub check: String,
+    pub path: PathBuf,
+    /// None when only listed; Some(true) when it exited 0.
+    pub passed: Option<bool>,
+}
+
+/// `pkg-activate check [--list]`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckReport {
+    pub format: u32,
+    pub checks: Vec<CheckOutcome>,
+    /// Files in a `check/` dir that are not executable (skipped, as pkgpanda).
+    pub not_executable: Vec<PathBuf>,
+}
+
+impl CheckReport {
+    pub fn failed(&self) -> Vec<&CheckOutcome> {
+        self.checks
+            .iter()
+            .filter(|c| c.passed == Some(false))
+            .collect()
+    }
+}
+
+/// Runs (or lists) every executable in the active packages' `check/`
+/// dirs, in package then file name order.
+pub fn check(host: &HostPaths, run: bool, options: &Options) -> Result<CheckReport> {
+    let (_lock, recovered) = lock_and_recover(host, options)?;
+    let mut report = CheckReport {
+        format: 1,
+        ..CheckReport::default()
+    };
+    let Some(n) = recovered.current else {
+        return Ok(report);
+    };
+    let record = GenerationRecord::read(&host.generation(n))?;
+    for id in record.packages {
+        let dir = host.package(&id.to_string()).join("check");
+        let Ok(read) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut names: Vec<String> = read
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for name in names {
+            let path = dir.join(&name);
+            let executable = std::fs::metadata(&path)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+            if !executable {
+                report.not_executable.push(path);
+                continue;
+            }
+            let passed = if run {
+                Some(
+                    Command::new(&path)
+                        .stdout(std::io::stderr())
+                        .status()
+                        .is_ok_and(|s| s.success()),
+                )
+            } else {
+                None
+            };
+            report.checks.push(CheckOutcome {
+                package: id.clone(),
+                check: name,
+                path,
+                passed,
+            });
+        }
+    }
+    Ok(report)
+}

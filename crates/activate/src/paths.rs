@@ -1,0 +1,94 @@
+//! Where things live on a host (DESIGN.md § Host layout). Every path comes
+//! in as a value: this crate never reads a default location by itself.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Result;
+
+/// The paths pkg-activate works on.
+#[derive(Debug, Clone)]
+pub struct HostPaths {
+    /// `--root` (`/opt/mesosphere`): packages/, generations/, current, links.
+    pub root: PathBuf,
+    /// `--systemd-dir` (`/etc/systemd/system`); `None` leaves units alone
+    /// (a build sandbox activating dependencies has no systemd).
+    pub systemd_dir: Option<PathBuf>,
+    /// `--state-dir-root` (`/var/lib/dcos`); `None` skips state directories.
+    pub state_dir_root: Option<PathBuf>,
+    /// `--user-db-root` (`/`): where `etc/passwd` and `etc/group` live,
+    /// passed to `useradd --prefix`; `None` skips user handling entirely.
+    pub user_db_root: Option<PathBuf>,
+}
+
+/// The names of the fixed top-level links `<root>/<name> -> current/<name>`,
+/// made once; switching `current` switches all of them.
+pub const FIXED_LINKS: [&str; 8] = [
+    "bin",
+    "lib",
+    "etc",
+    "include",
+    "active",
+    "environment",
+    "environment.export",
+    "active.buildinfo.full.json",
+];
+
+impl HostPaths {
+    /// A root with no systemd, state directories or users: what a build
+    /// sandbox needs to activate dependency packages into a temporary root.
+    pub fn bare(root: impl Into<PathBuf>) -> HostPaths {
+        HostPaths {
+            root: root.into(),
+            systemd_dir: None,
+            state_dir_root: None,
+            user_db_root: None,
+        }
+    }
+
+    pub fn packages(&self) -> PathBuf {
+        self.root.join("packages")
+    }
+
+    pub fn package(&self, id: &str) -> PathBuf {
+        self.root.join("packages").join(id)
+    }
+
+    pub fn generations(&self) -> PathBuf {
+        self.root.join("generations")
+    }
+
+    pub fn generation(&self, n: u64) -> PathBuf {
+        self.generations().join(n.to_string())
+    }
+
+    pub fn current(&self) -> PathBuf {
+        self.root.join("current")
+    }
+
+    pub fn lock(&self) -> PathBuf {
+        self.root.join(".lock")
+    }
+
+    /// The record of unit files this tool installed into the systemd dir.
+    pub fn installed_units(&self) -> PathBuf {
+        self.root.join("installed-units.json")
+    }
+}
+
+/// The host's roles: the names of the entries of `<config-dir>/roles/`,
+/// sorted. A missing directory means no roles, as in pkgpanda.
+pub fn roles_from_config_dir(config_dir: &Path) -> Result<Vec<String>> {
+    let dir = config_dir.join("roles");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(tarmac_fs::FsError::new("read directory", &dir, e).into()),
+    };
+    let mut roles = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| tarmac_fs::FsError::new("read directory", &dir, e))?;
+        roles.push(entry.file_name().to_string_lossy().into_owned());
+    }
+    roles.sort();
+    Ok(roles)
+}

@@ -1,0 +1,281 @@
+//! `status` and `verify`: what is active and whether it is whole.
+//!
+//! Healthy means: `current` names a generation whose `generation.json`
+//! reads, the fixed top-level links point through `current`, `active/`
+//! names exactly the recorded packages, every link of the farm resolves,
+//! the files pkg-activate wrote still hash as recorded, and the unit copies
+//! match. `verify` also re-walks each package's well-known dirs: under tree
+//! folding a write into `<root>/etc/<pkg>/` lands inside the immutable
+//! package, and this is where it shows.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use tarmac_fs::{HostLock, LockError};
+use tarmac_model::PackageId;
+
+use crate::error::Result;
+use crate::generation::{self, GenerationRecord};
+use crate::paths::{HostPaths, FIXED_LINKS};
+use crate::plan::{self, WELL_KNOWN};
+use crate::switch::{recover_locked, Options};
+
+/// The `format` of the `status --json` document.
+pub const STATUS_FORMAT: u32 = 1;
+
+/// `pkg-activate status --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub format: u32,
+    pub root: PathBuf,
+    /// The generation `current` points at; null when nothing was activated.
+    pub current: Option<u64>,
+    /// Active package ids, sorted.
+    pub packages: Vec<PackageId>,
+    pub roles: Vec<String>,
+    pub folded: Option<bool>,
+    pub units: Vec<String>,
+    pub generations: Vec<GenerationSummary>,
+    /// Another process held the host lock, so recovery was skipped.
+    pub locked: bool,
+    pub healthy: bool,
+    /// One line per problem, path first.
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GenerationSummary {
+    pub generation: u64,
+    pub packages: usize,
+    pub folded: bool,
+    pub current: bool,
+}
+
+/// Reports the active generation and its health (after recovering, unless
+/// another process holds the lock).
+pub fn status(host: &HostPaths, options: &Options) -> Result<Status> {
+    inspect(host, options, false)
+}
+
+/// [`status`] plus a re-walk of every active package's well-known dirs.
+pub fn verify(host: &HostPaths, options: &Options) -> Result<Status> {
+    inspect(host, options, true)
+}
+
+fn inspect(host: &HostPaths, options: &Options, deep: bool) -> Result<Status> {
+    let (_lock, locked) = match HostLock::acquire(&host.lock(), options.wait) {
+        Ok(lock) => {
+            recover_locked(host, options)?;
+            (Some(lock), false)
+        }
+        Err(LockError::Held { .. }) => (None, true),
+        Err(e) => return Err(e.into()),
+    };
+    let current = generation::current(host)?;
+    let mut status = Status {
+        format: STATUS_FORMAT,
+        root: host.root.clone(),
+        current,
+        packages: Vec::new(),
+        roles: Vec::new(),
+        folded: None,
+        units: Vec::new(),
+        generations: Vec::new(),
+        locked,
+        healthy: true,
+        problems: Vec::new(),
+    };
+    for n in generation::list(host)? {
+        match GenerationRecord::read(&host.generation(n)) {
+            Ok(record) => status.generations.push(GenerationSummary {
+                generation: n,
+                packages: record.packages.len(),
+                folded: record.folded,
+                current: Some(n) == current,
+            }),
+            Err(e) => status.problems.push(e.to_string()),
+        }
+    }
+    if let Some(n) = current {
+        match GenerationRecord::read(&host.generation(n)) {
+            Ok(record) => {
+                check(
+                    host,
+                    n,
+                    &record,
+                    deep && !locked,
+                    !locked,
+                    &mut status.problems,
+                );
+                status.packages = record.packages;
+                status.roles = record.roles;
+                status.folded = Some(record.folded);
+                status.units = record.units.into_keys().collect();
+            }
+            Err(e) => status.problems.push(e.to_string()),
+        }
+    }
+    status.healthy = status.problems.is_empty();
+    Ok(status)
+}
+
+fn check(
+    host: &HostPaths,
+    n: u64,
+    record: &GenerationRecord,
+    deep: bool,
+    units: bool,
+    problems: &mut Vec<String>,
+) {
+    let dir = host.generation(n);
+    if record.generation != n {
+        problems.push(format!(
+            "{}: records generation {}",
+            dir.join(generation::RECORD_FILE).display(),
+            record.generation
+        ));
+    }
+    for name in FIXED_LINKS {
+        let link = host.root.join(name);
+        let expected = Path::new("current").join(name);
+        match std::fs::read_link(&link) {
+            Ok(target) if target == expected => {}
+            Ok(target) => problems.push(format!(
+                "{}: points at {}",
+                link.display(),
+                target.display()
+            )),
+            Err(e) => problems.push(format!("{}: {e}", link.display())),
+        }
+    }
+    // active/ names exactly the recorded packages.
+    let active = dir.join("active");
+    let mut names: Vec<String> = std::fs::read_dir(&active)
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    let mut expected: Vec<String> = record
+        .packages
+        .iter()
+        .map(|p| p.name().to_string())
+        .collect();
+    expected.sort();
+    if names != expected {
+        problems.push(format!(
+            "{}: holds {names:?}, recorded {expected:?}",
+            active.display()
+        ));
+    }
+    for id in &record.packages {
+        let link = active.join(id.name());
+        let target = host.package(&id.to_string());
+        if !std::fs::read_link(&link).is_ok_and(|t| t == target) {
+            problems.push(format!(
+                "{}: does not point at {}",
+                link.display(),
+                target.display()
+            ));
+        }
+        if !target.is_dir() {
+            problems.push(format!("{}: package directory missing", target.display()));
+        }
+    }
+    for (rel, hash) in &record.files {
+        let path = dir.join(rel);
+        match std::fs::read(&path) {
+            Ok(bytes) if blake3::hash(&bytes).to_hex().as_str() == hash => {}
+            Ok(_) => problems.push(format!(
+                "{}: content differs from generation.json",
+                path.display()
+            )),
+            Err(e) => problems.push(format!("{}: {e}", path.display())),
+        }
+    }
+    let mut links = 0;
+    for top in WELL_KNOWN {
+        walk_links(&dir.join(top), &mut links, problems);
+    }
+    if links != record.links {
+        problems.push(format!(
+            "{}: {links} links in the farm, generation.json records {}",
+            dir.display(),
+            record.links
+        ));
+    }
+    if units {
+        if let Some(systemd_dir) = &host.systemd_dir {
+            for (name, src) in &record.units {
+                let copy = systemd_dir.join(name);
+                let same = std::fs::read(src)
+                    .ok()
+                    .zip(std::fs::read(&copy).ok())
+                    .is_some_and(|(a, b)| a == b);
+                if !same {
+                    problems.push(format!(
+                        "{}: not a copy of {}",
+                        copy.display(),
+                        src.display()
+                    ));
+                }
+                let wants = systemd_dir.join(plan::UNIT_DIR).join(name);
+                if !std::fs::read_link(&wants).is_ok_and(|t| t == Path::new("..").join(name)) {
+                    problems.push(format!("{}: does not point at ../{name}", wants.display()));
+                }
+            }
+        }
+    }
+    if deep {
+        for id in &record.packages {
+            let package_dir = host.package(&id.to_string());
+            let Some(recorded) = record.listings.get(&id.to_string()) else {
+                continue;
+            };
+            match plan::listing(&package_dir, &record.roles) {
+                Ok(now) if &now == recorded => {}
+                Ok(now) => problems.push(format!(
+                    "{}: well-known dirs changed since activation ({} entries, {} then); \
+                     something wrote into the package, through a folded link?",
+                    package_dir.display(),
+                    now.entries,
+                    recorded.entries
+                )),
+                Err(e) => problems.push(e.to_string()),
+            }
+        }
+    }
+}
+
+/// Counts the symlinks under `dir` (not following them) and reports each
+/// one that does not resolve.
+fn walk_links(dir: &Path, links: &mut u64, problems: &mut Vec<String>) {
+    let read = match std::fs::read_dir(dir) {
+        Ok(read) => read,
+        Err(e) => {
+            problems.push(format!("{}: {e}", dir.display()));
+            return;
+        }
+    };
+    for entry in read.flatten() {
+        let path = entry.path();
+        let Ok(file_type) = entry.file_type() else {
+            continue;
+        };
+        if file_type.is_symlink() {
+            *links += 1;
+            if std::fs::metadata(&path).is_err() {
+                let target = std::fs::read_link(&path).unwrap_or_default();
+                problems.push(format!(
+                    "{}: dangling link to {}",
+                    path.display(),
+                    target.display()
+                ));
+            }
+        } else if file_type.is_dir() {
+            walk_links(&path, links, problems);
+        }
+    }
+}

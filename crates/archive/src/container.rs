@@ -1,0 +1,228 @@
+//! The compressed container around a tar stream, chosen by magic bytes
+//! (never by file name: a pkgpanda fixture named `.tar.xz` is gzip).
+//!
+//! Every decoder reads all of its input: concatenated zstd frames, gzip
+//! members and xz streams are one stream, and anything after the last one
+//! is an error, so an archive cannot smuggle bytes past the hash a caller
+//! computes over what was extracted.
+
+use std::io::{self, Read};
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+
+/// The container format of an archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Container {
+    Zstd,
+    Gzip,
+    Xz,
+    Tar,
+}
+
+impl Container {
+    pub fn name(self) -> &'static str {
+        match self {
+            Container::Zstd => "zstd",
+            Container::Gzip => "gzip",
+            Container::Xz => "xz",
+            Container::Tar => "tar",
+        }
+    }
+}
+
+const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+const XZ_MAGIC: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0x00];
+
+/// Decides the container from the first bytes (up to 512) of a stream.
+pub(crate) fn sniff(head: &[u8]) -> Result<Container> {
+    if head.starts_with(ZSTD_MAGIC) {
+        Ok(Container::Zstd)
+    } else if head.starts_with(GZIP_MAGIC) {
+        Ok(Container::Gzip)
+    } else if head.starts_with(XZ_MAGIC) {
+        Ok(Container::Xz)
+    } else if head.len() == 512
+        && (&head[257..262] == b"ustar" || crate::tar_read::checksum_ok(head))
+    {
+        // A ustar magic, or a pre-POSIX header with a valid checksum; the
+        // tar reader verifies every checksum from here on.
+        Ok(Container::Tar)
+    } else if head.is_empty() {
+        Err(Error::malformed("empty stream"))
+    } else {
+        let shown: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        Err(Error::malformed(format!(
+            "not a tar, tar.zst, tar.gz or tar.xz stream (first bytes: {})",
+            shown.join(" ")
+        )))
+    }
+}
+
+/// Where a failure of the caller's reader is kept, so that a decoder error
+/// caused by it is reported as the source's failure, not as corrupt data.
+#[derive(Clone, Default)]
+pub(crate) struct SourceFailure(Arc<Mutex<Option<io::Error>>>);
+
+impl SourceFailure {
+    pub fn take(&self) -> Option<io::Error> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+/// The caller's reader, recording its own failures in a [`SourceFailure`].
+pub(crate) struct Source<R> {
+    inner: R,
+    failure: SourceFailure,
+}
+
+impl<R: Read> Read for Source<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.inner.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let kind = e.kind();
+                    if let Ok(mut slot) = self.failure.0.lock() {
+                        slot.get_or_insert(e);
+                    }
+                    return Err(io::Error::new(kind, "the archive source failed"));
+                }
+                ok => return ok,
+            }
+        }
+    }
+}
+
+/// Opens the decompressed tar stream of `reader`: sniffs the container and
+/// returns a reader of the tar bytes.
+pub(crate) fn open<'a, R: Read + Send + 'a>(
+    reader: R,
+    failure: &SourceFailure,
+) -> Result<(Container, Box<dyn Read + Send + 'a>)> {
+    let mut source = Source {
+        inner: reader,
+        failure: failure.clone(),
+    };
+    let mut head = Vec::with_capacity(512);
+    (&mut source)
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(|e| source_error(e, failure))?;
+    let container = sniff(&head)?;
+    let input = io::Cursor::new(head).chain(source);
+    let tar: Box<dyn Read + Send + 'a> = match container {
+        Container::Zstd => {
+            let mut decoder =
+                zstd::stream::read::Decoder::new(input).map_err(|e| source_error(e, failure))?;
+            // 2^27 (128 MiB) is zstd's own default cap for a frame window.
+            decoder
+                .window_log_max(27)
+                .map_err(|e| source_error(e, failure))?;
+            Box::new(decoder)
+        }
+        Container::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
+        Container::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(input)),
+        Container::Tar => Box::new(input),
+    };
+    Ok((container, tar))
+}
+
+fn source_error(e: io::Error, failure: &SourceFailure) -> Error {
+    match failure.take() {
+        Some(source) => Error::Source(source),
+        None => Error::Source(e),
+    }
+}
+
+/// Size of the chunks handed from the decoding thread to the extractor.
+const CHUNK: usize = 1 << 20;
+/// Chunks in flight: bounds the memory of the pipeline to a few MiB.
+const IN_FLIGHT: usize = 4;
+
+/// Runs `body` with a reader of `decoded` whose bytes are produced by a
+/// second thread, so that reading and decompressing overlap with writing
+/// and hashing (the two halves of `zstd -dc | tar -x`, in one process and
+/// without a pipe). When `body` returns early, the producer stops at its
+/// next chunk.
+pub(crate) fn pipelined<T>(
+    decoded: Box<dyn Read + Send + '_>,
+    body: impl FnOnce(&mut dyn Read) -> T,
+) -> T {
+    let (chunks, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(IN_FLIGHT);
+    let (spare_tx, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut decoded = decoded;
+            loop {
+                let mut buf = spare.try_recv().unwrap_or_default();
+                buf.resize(CHUNK, 0);
+                let mut filled = 0;
+                let result = loop {
+                    match decoded.read(&mut buf[filled..]) {
+                        Ok(0) => break Ok(()),
+                        Ok(n) => {
+                            filled += n;
+                            if filled == buf.len() {
+                                break Ok(());
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
+                    }
+                };
+                buf.truncate(filled);
+                let done = filled == 0 || result.is_err();
+                if filled > 0 && chunks.send(Ok(buf)).is_err() {
+                    return;
+                }
+                if let Err(e) = result {
+                    let _ = chunks.send(Err(e));
+                    return;
+                }
+                if done {
+                    return;
+                }
+            }
+        });
+        let mut reader = ChunkReader {
+            rx,
+            spare: spare_tx,
+            current: Vec::new(),
+            pos: 0,
+        };
+        let result = body(&mut reader);
+        // Dropping the receiver makes the producer's next send fail.
+        drop(reader);
+        result
+    })
+}
+
+struct ChunkReader {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    spare: std::sync::mpsc::Sender<Vec<u8>>,
+    current: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.current.len() {
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    let used = std::mem::replace(&mut self.current, chunk);
+                    let _ = self.spare.send(used);
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                // The producer finished: end of stream.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}

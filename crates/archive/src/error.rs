@@ -1,0 +1,123 @@
+//! The one error type of the archive crate and its exit classes.
+//!
+//! Policy violations name the archive entry first and then the rule, so a
+//! human sees at once which path of which archive was refused and why:
+//! `entry "../etc/passwd": path escapes the package ("..")`.
+
+use std::io;
+use std::path::PathBuf;
+
+use tarmac_fs::FsError;
+use tarmac_model::ExitClass;
+
+/// Everything that can go wrong while writing, hashing or extracting an archive.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An entry breaks the extraction policy (COMPAT.md § Archives).
+    #[error("entry {entry:?}: {rule}")]
+    Policy { entry: String, rule: String },
+
+    /// The stream is not a well-formed archive: unknown container, bad
+    /// header, truncated data, trailing garbage.
+    #[error("archive: {reason}")]
+    Malformed { reason: String },
+
+    /// The compressed container is corrupt (the decoder refused it).
+    #[error("archive: corrupt {container} data: {source}")]
+    Corrupt {
+        container: &'static str,
+        #[source]
+        source: io::Error,
+    },
+
+    /// The stream outgrew a limit (flags or the manifest): refused at once.
+    #[error("entry {entry:?}: {what} exceeds the limit of {limit}")]
+    Limit {
+        entry: String,
+        what: String,
+        limit: u64,
+    },
+
+    /// The manifest (bundle.json or `<id>.json`) itself is unusable.
+    #[error("{file}: {reason}")]
+    Manifest { file: String, reason: String },
+
+    /// What was extracted does not match what the manifest declared.
+    #[error("{what}: tree hash mismatch: expected {expected}, got {actual}")]
+    Integrity {
+        what: String,
+        expected: String,
+        actual: String,
+    },
+
+    /// A tree to archive or hash holds something an archive cannot carry.
+    #[error("{}: {reason}", path.display())]
+    Unsupported { path: PathBuf, reason: String },
+
+    /// Entries were handed to the writer out of order or twice.
+    #[error("archive writer: {path:?}: {reason}")]
+    Order { path: String, reason: String },
+
+    /// The staging directory must be new: extraction never writes into an
+    /// existing directory.
+    #[error("{}: staging directory already exists", path.display())]
+    StagingExists { path: PathBuf },
+
+    /// Reading the raw (compressed) input failed: the caller's source (a
+    /// file, an HTTP body) broke, not the archive. The caller classifies it
+    /// (fetch decides whether it is transient).
+    #[error("reading the archive stream: {0}")]
+    Source(#[source] io::Error),
+
+    /// Writing the archive output failed.
+    #[error("writing the archive: {0}")]
+    Output(#[source] io::Error),
+
+    /// A filesystem call on a named path failed.
+    #[error(transparent)]
+    Fs(#[from] FsError),
+}
+
+impl Error {
+    /// The exit class: policy and format problems are invalid input (3), a
+    /// tree hash mismatch is integrity (4), ENOSPC is no space (6).
+    pub fn class(&self) -> ExitClass {
+        match self {
+            Error::Policy { .. }
+            | Error::Malformed { .. }
+            | Error::Corrupt { .. }
+            | Error::Limit { .. }
+            | Error::Manifest { .. }
+            | Error::Unsupported { .. } => ExitClass::Invalid,
+            Error::Integrity { .. } => ExitClass::Integrity,
+            Error::Order { .. } | Error::StagingExists { .. } | Error::Source(_) => {
+                ExitClass::Runtime
+            }
+            Error::Output(e) => io_class(e),
+            Error::Fs(e) => e.class(),
+        }
+    }
+
+    pub(crate) fn policy(entry: &[u8], rule: impl Into<String>) -> Error {
+        Error::Policy {
+            entry: String::from_utf8_lossy(entry).into_owned(),
+            rule: rule.into(),
+        }
+    }
+
+    pub(crate) fn malformed(reason: impl Into<String>) -> Error {
+        Error::Malformed {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// ENOSPC/EDQUOT are "no space"; every other I/O failure is a runtime one.
+fn io_class(e: &io::Error) -> ExitClass {
+    match e.raw_os_error() {
+        Some(code) if code == 28 /* ENOSPC */ || code == 122 /* EDQUOT */ => ExitClass::NoSpace,
+        _ => ExitClass::Runtime,
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,811 @@
+//! The strict streaming extractor.
+//!
+//! Invariant: [`extract`] writes only inside the staging directory it
+//! creates, and on any failure that directory is removed, so the caller's
+//! tree is exactly as it was. On success, the staging tree is exactly what
+//! the archive declares, and the returned tree hash was computed from the
+//! stream in the same pass (it equals [`crate::tree_hash`] of the staging
+//! directory).
+//!
+//! How writes are kept inside: staging starts empty and the extractor keeps
+//! a map of every path it created. An entry is written only if each of its
+//! ancestors is a directory of that map (never a symlink or a file), and
+//! files are created with `O_EXCL`, so no write follows a link. Symlink
+//! targets are checked once the whole archive is known, because a later
+//! entry can turn a path into a symlink that an earlier target goes through.
+//!
+//! No fsync here: an fsync per file is unaffordable for 100k files; the
+//! caller makes the tree durable with one syncfs(2) before publishing it.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use tarmac_fs::{Context, FsError};
+use tarmac_model::{bootstrap_id, BundleManifest, PackageId, PackageManifest, MANIFEST_FORMAT};
+
+use crate::container::{self, Container, SourceFailure};
+use crate::error::{Error, Result};
+use crate::name::{self, key_path, sort_key};
+use crate::tar_read::{RawEntry, TarReader};
+use crate::tree::{file_mode, is_exec, Node, TreeDigest, TreeHasher};
+
+/// The largest `bundle.json` accepted (it is read into memory).
+const MAX_BUNDLE_JSON: u64 = 16 * 1024 * 1024;
+/// Symlinks followed while resolving one target (Linux's MAXSYMLINKS).
+const MAX_SYMLINK_HOPS: usize = 40;
+
+/// What the archive is expected to contain, when the caller knows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Expect {
+    /// No manifest: only the limits of [`ExtractOptions`] apply.
+    #[default]
+    Nothing,
+    /// A package archive with its `<id>.json`: the stream may not outgrow
+    /// the declared entry count and bytes (refused at once, exit 3) and the
+    /// tree hash must match at the end (exit 4).
+    Package(PackageManifest),
+    /// A bundle: `bundle.json` must be the first entry; it is parsed at once
+    /// and every entry must then lie in a declared `packages/<id>/`, each
+    /// package within its declared counts; each package's tree hash is
+    /// checked at the end.
+    Bundle,
+}
+
+/// Limits and expectations of one extraction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtractOptions {
+    /// Most bytes of regular-file content (hardlinks count as their target).
+    pub max_bytes: u64,
+    /// Most archive entries (headers of real entries, not metadata records).
+    pub max_entries: u64,
+    pub expect: Expect,
+}
+
+impl Default for ExtractOptions {
+    /// No byte limit (the caller passes free space less a reserve),
+    /// 1,000,000 entries (DESIGN.md § Bundle format).
+    fn default() -> Self {
+        ExtractOptions {
+            max_bytes: u64::MAX,
+            max_entries: 1_000_000,
+            expect: Expect::Nothing,
+        }
+    }
+}
+
+/// The result of a successful extraction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extracted {
+    pub container: Container,
+    /// Tree hash of the whole staging directory.
+    pub tree: TreeDigest,
+    /// With [`Expect::Bundle`]: the parsed `bundle.json`.
+    pub bundle: Option<BundleManifest>,
+    /// With [`Expect::Bundle`]: the tree hash of each `packages/<id>/`
+    /// (already checked against `bundle.json`).
+    pub packages: BTreeMap<PackageId, TreeDigest>,
+    /// Archive entries read.
+    pub entries: u64,
+}
+
+/// Extracts the archive read from `reader` into `staging`, which must not
+/// exist (its parent must). The container is chosen by magic bytes. On any
+/// error `staging` is removed; on success the caller renames it into place
+/// (after one syncfs).
+pub fn extract<R: Read + Send>(
+    reader: R,
+    staging: &Path,
+    opts: &ExtractOptions,
+) -> Result<Extracted> {
+    match DirBuilder::new().mode(0o755).create(staging) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::StagingExists {
+                path: staging.to_path_buf(),
+            })
+        }
+        Err(e) => return Err(FsError::new("create directory", staging, e).into()),
+    }
+    let result = (|| {
+        fs::set_permissions(staging, fs::Permissions::from_mode(0o755))
+            .with_path("chmod", staging)?;
+        let failure = SourceFailure::default();
+        let (container, decoded) = container::open(reader, &failure)?;
+        container::pipelined(decoded, |decoded| {
+            let mut tar = TarReader::new(decoded, container, failure);
+            let mut extractor = Extractor::new(staging, opts);
+            extractor.run(&mut tar)?;
+            extractor.finish(container)
+        })
+    })();
+    if result.is_err() {
+        // Best effort: the error being returned matters more than a
+        // failure to clean up, and the next run removes leftover staging.
+        let _ = fs::remove_dir_all(staging);
+    }
+    result
+}
+
+#[derive(Debug)]
+struct Slot {
+    node: Node,
+    /// Declared by an entry (false: a parent created implicitly).
+    explicit: bool,
+}
+
+struct PackageState {
+    declared: PackageManifest,
+    files: u64,
+    bytes: u64,
+}
+
+enum Scope {
+    Nothing,
+    Package {
+        declared: PackageManifest,
+        files: u64,
+        bytes: u64,
+    },
+    Bundle {
+        manifest: Option<BundleManifest>,
+        packages: BTreeMap<String, PackageState>,
+    },
+}
+
+struct Extractor<'a> {
+    staging: &'a Path,
+    nodes: BTreeMap<Box<[u8]>, Slot>,
+    entries: u64,
+    bytes: u64,
+    max_entries: u64,
+    max_bytes: u64,
+    root_seen: bool,
+    scope: Scope,
+    /// The parent directory of the last entry, known to be a chain of
+    /// directories: the common case (sorted archives) skips the ancestor walk.
+    last_parent: Option<String>,
+    buf: Vec<u8>,
+}
+
+impl<'a> Extractor<'a> {
+    fn new(staging: &'a Path, opts: &ExtractOptions) -> Extractor<'a> {
+        let scope = match &opts.expect {
+            Expect::Nothing => Scope::Nothing,
+            Expect::Package(declared) => Scope::Package {
+                declared: declared.clone(),
+                files: 0,
+                bytes: 0,
+            },
+            Expect::Bundle => Scope::Bundle {
+                manifest: None,
+                packages: BTreeMap::new(),
+            },
+        };
+        Extractor {
+            staging,
+            nodes: BTreeMap::new(),
+            entries: 0,
+            bytes: 0,
+            max_entries: opts.max_entries,
+            max_bytes: opts.max_bytes,
+            root_seen: false,
+            scope,
+            last_parent: None,
+            buf: vec![0u8; 256 * 1024],
+        }
+    }
+
+    fn run<R: Read>(&mut self, tar: &mut TarReader<R>) -> Result<()> {
+        while let Some(raw) = tar.next_entry()? {
+            self.entry(raw, tar)?;
+        }
+        tar.finish()
+    }
+
+    fn entry<R: Read>(&mut self, raw: RawEntry, tar: &mut TarReader<R>) -> Result<()> {
+        self.entries += 1;
+        if self.entries > self.max_entries {
+            return Err(limit(&raw.name, "entry count", self.max_entries));
+        }
+        let name = name::entry_name(&raw.name).map_err(|rule| Error::policy(&raw.name, rule))?;
+        let path = name.path;
+        let entry = |rule: String| Error::policy(path.as_bytes(), rule);
+        if raw.mode & 0o7000 != 0 {
+            return Err(entry(format!(
+                "setuid, setgid or sticky bit set (mode {:04o})",
+                raw.mode & 0o7777
+            )));
+        }
+        let kind = match raw.kind {
+            b'0' | b'\0' => Kind::File,
+            b'1' => Kind::Hardlink,
+            b'2' => Kind::Symlink,
+            b'5' => Kind::Dir,
+            b'3' => return Err(entry("character device node".into())),
+            b'4' => return Err(entry("block device node".into())),
+            b'6' => return Err(entry("FIFO".into())),
+            b'S' => return Err(entry("sparse file (GNU type 'S')".into())),
+            other => {
+                return Err(entry(format!(
+                    "unsupported entry type {:?}",
+                    char::from(other)
+                )))
+            }
+        };
+        if name.trailing_slash && kind != Kind::Dir {
+            return Err(entry(
+                "a name ending in \"/\" that is not a directory".into(),
+            ));
+        }
+        if raw.size != 0 && kind != Kind::File {
+            return Err(entry(format!(
+                "a {} entry that declares {} bytes of data",
+                kind.noun(),
+                raw.size
+            )));
+        }
+        if path.is_empty() {
+            if kind != Kind::Dir {
+                return Err(entry("the archive root \".\" must be a directory".into()));
+            }
+            if self.root_seen {
+                return Err(entry("duplicate entry".into()));
+            }
+            self.root_seen = true;
+            return Ok(());
+        }
+        if self.check_scope(&path, kind, &raw, tar)? {
+            return Ok(());
+        }
+        self.ensure_parents(&path)?;
+        let key = sort_key(&path);
+        if let Some(slot) = self.nodes.get_mut(&key) {
+            if kind == Kind::Dir && !slot.explicit && slot.node == Node::Dir {
+                slot.explicit = true;
+                return Ok(());
+            }
+            return Err(entry("duplicate entry".into()));
+        }
+        let full = self.staging.join(&path);
+        let node = match kind {
+            Kind::Dir => {
+                self.account(&path, 0)?;
+                make_dir(&full)?;
+                Node::Dir
+            }
+            Kind::File => {
+                self.account(&path, raw.size)?;
+                let exec = is_exec(raw.mode);
+                let hash = self.write_file(&full, &path, exec, raw.size, tar)?;
+                Node::File {
+                    exec,
+                    size: raw.size,
+                    hash,
+                }
+            }
+            Kind::Symlink => {
+                let target = raw.link.as_deref().unwrap_or_default();
+                let target = name::check_link_target(target).map_err(&entry)?;
+                self.account(&path, 0)?;
+                std::os::unix::fs::symlink(target, &full).with_path("symlink", &full)?;
+                Node::Symlink {
+                    target: target.into(),
+                }
+            }
+            Kind::Hardlink => {
+                let (target, node) = self.hardlink_target(&path, raw.link.as_deref())?;
+                let size = match node {
+                    Node::File { size, .. } => size,
+                    _ => 0,
+                };
+                self.account(&path, size)?;
+                let from = self.staging.join(&target);
+                fs::hard_link(&from, &full).with_path("hard link", &full)?;
+                node
+            }
+        };
+        self.nodes.insert(
+            key,
+            Slot {
+                node,
+                explicit: true,
+            },
+        );
+        Ok(())
+    }
+
+    /// With a bundle: decides whether `path` may exist at all, and reads
+    /// `bundle.json` when it is the first entry (then returns true: the
+    /// entry is fully handled).
+    fn check_scope<R: Read>(
+        &mut self,
+        path: &str,
+        kind: Kind,
+        raw: &RawEntry,
+        tar: &mut TarReader<R>,
+    ) -> Result<bool> {
+        let Scope::Bundle { manifest, packages } = &mut self.scope else {
+            return Ok(false);
+        };
+        if manifest.is_none() {
+            if path != "bundle.json" || kind != Kind::File {
+                return Err(Error::policy(
+                    path.as_bytes(),
+                    "the first entry of a bundle must be the regular file \"bundle.json\"",
+                ));
+            }
+            if raw.size > MAX_BUNDLE_JSON {
+                return Err(limit(path.as_bytes(), "bundle.json size", MAX_BUNDLE_JSON));
+            }
+            let mut bytes = vec![0u8; raw.size as usize];
+            let mut got = 0;
+            while got < bytes.len() {
+                got += tar.read_data(&mut bytes[got..])?;
+            }
+            let parsed = parse_bundle(&bytes)?;
+            let declared_files: u64 = parsed.packages.iter().map(|p| p.files).sum();
+            let declared_bytes: u64 = parsed.packages.iter().map(|p| p.bytes).sum();
+            // bundle.json, packages/, ./ and one directory per package.
+            let overhead = 3 + parsed.packages.len() as u64;
+            self.max_entries = self
+                .max_entries
+                .min(declared_files.saturating_add(overhead));
+            self.max_bytes = self.max_bytes.min(declared_bytes.saturating_add(raw.size));
+            for package in &parsed.packages {
+                packages.insert(
+                    package.id.to_string(),
+                    PackageState {
+                        declared: package.clone(),
+                        files: 0,
+                        bytes: 0,
+                    },
+                );
+            }
+            let full = self.staging.join(path);
+            write_new(&full, &bytes)?;
+            self.bytes += raw.size;
+            self.nodes.insert(
+                sort_key(path),
+                Slot {
+                    node: Node::File {
+                        exec: false,
+                        size: raw.size,
+                        hash: *blake3::hash(&bytes).as_bytes(),
+                    },
+                    explicit: true,
+                },
+            );
+            *manifest = Some(parsed);
+            return Ok(true);
+        }
+        let mut parts = path.splitn(3, '/');
+        let outside = || {
+            Error::policy(
+                path.as_bytes(),
+                "not inside a package declared in bundle.json",
+            )
+        };
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("packages"), None, None) if kind == Kind::Dir => Ok(false),
+            (Some("packages"), Some(id), rest) if packages.contains_key(id) => {
+                if rest.is_none() && kind != Kind::Dir {
+                    Err(Error::policy(
+                        path.as_bytes(),
+                        "a package's top directory must be a directory",
+                    ))
+                } else {
+                    Ok(false)
+                }
+            }
+            _ => Err(outside()),
+        }
+    }
+
+    /// Makes sure every ancestor of `path` is a directory of this archive,
+    /// creating missing ones.
+    fn ensure_parents(&mut self, path: &str) -> Result<()> {
+        let Some(slash) = path.rfind('/') else {
+            return Ok(());
+        };
+        let parent = &path[..slash];
+        if self.last_parent.as_deref() == Some(parent) {
+            return Ok(());
+        }
+        let mut end = 0;
+        loop {
+            let next = parent[end..].find('/').map(|i| end + i);
+            let ancestor = &parent[..next.unwrap_or(parent.len())];
+            let key = sort_key(ancestor);
+            match self.nodes.get(&key).map(|slot| &slot.node) {
+                Some(Node::Dir) => {}
+                Some(other) => {
+                    let what = if matches!(other, Node::Symlink { .. }) {
+                        "symlink"
+                    } else {
+                        "file"
+                    };
+                    return Err(Error::policy(
+                        path.as_bytes(),
+                        format!("lies under the {what} {ancestor:?} of this archive"),
+                    ));
+                }
+                None => {
+                    self.account(ancestor, 0)?;
+                    make_dir(&self.staging.join(ancestor))?;
+                    self.nodes.insert(
+                        key,
+                        Slot {
+                            node: Node::Dir,
+                            explicit: false,
+                        },
+                    );
+                }
+            }
+            match next {
+                Some(i) => end = i + 1,
+                None => break,
+            }
+        }
+        self.last_parent = Some(parent.to_string());
+        Ok(())
+    }
+
+    /// Counts a new node against the limits of the flags and the manifest.
+    /// The manifest's own limits are checked first: their message says
+    /// which declaration the stream outgrew.
+    fn account(&mut self, path: &str, bytes: u64) -> Result<()> {
+        match &mut self.scope {
+            Scope::Nothing => {}
+            Scope::Package {
+                declared,
+                files,
+                bytes: package_bytes,
+            } => {
+                *files += 1;
+                *package_bytes = package_bytes.saturating_add(bytes);
+                if *files > declared.files {
+                    return Err(limit(
+                        path.as_bytes(),
+                        &format!("entry count declared in {}.json", declared.id),
+                        declared.files,
+                    ));
+                }
+                if *package_bytes > declared.bytes {
+                    return Err(limit(
+                        path.as_bytes(),
+                        &format!("content size declared in {}.json", declared.id),
+                        declared.bytes,
+                    ));
+                }
+            }
+            Scope::Bundle { packages, .. } => {
+                let mut parts = path.splitn(3, '/');
+                if let (Some("packages"), Some(id), Some(_)) =
+                    (parts.next(), parts.next(), parts.next())
+                {
+                    if let Some(state) = packages.get_mut(id) {
+                        state.files += 1;
+                        state.bytes = state.bytes.saturating_add(bytes);
+                        if state.files > state.declared.files {
+                            return Err(limit(
+                                path.as_bytes(),
+                                &format!("entry count of {id} declared in bundle.json"),
+                                state.declared.files,
+                            ));
+                        }
+                        if state.bytes > state.declared.bytes {
+                            return Err(limit(
+                                path.as_bytes(),
+                                &format!("content size of {id} declared in bundle.json"),
+                                state.declared.bytes,
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        self.bytes = self.bytes.saturating_add(bytes);
+        if self.bytes > self.max_bytes {
+            return Err(limit(path.as_bytes(), "content size", self.max_bytes));
+        }
+        Ok(())
+    }
+
+    fn write_file<R: Read>(
+        &mut self,
+        full: &Path,
+        path: &str,
+        exec: bool,
+        size: u64,
+        tar: &mut TarReader<R>,
+    ) -> Result<[u8; 32]> {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(file_mode(exec))
+            .open(full)
+            .with_path("create", full)?;
+        let mut hasher = blake3::Hasher::new();
+        let mut written = 0u64;
+        loop {
+            let n = tar.read_data(&mut self.buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&self.buf[..n]);
+            file.write_all(&self.buf[..n]).with_path("write", full)?;
+            written += n as u64;
+        }
+        debug_assert_eq!(written, size, "{path}");
+        // The umask may have removed bits from the creation mode.
+        file.set_permissions(fs::Permissions::from_mode(file_mode(exec)))
+            .with_path("chmod", full)?;
+        Ok(*hasher.finalize().as_bytes())
+    }
+
+    fn hardlink_target(&self, path: &str, link: Option<&[u8]>) -> Result<(String, Node)> {
+        let refuse = |rule: String| Error::policy(path.as_bytes(), rule);
+        let raw = link.unwrap_or_default();
+        let target = name::entry_name(raw)
+            .map_err(|rule| refuse(format!("hardlink target {:?}: {rule}", lossy(raw))))?;
+        if target.path.is_empty() || target.trailing_slash {
+            return Err(refuse(format!(
+                "hardlink target {:?} is not a file",
+                lossy(raw)
+            )));
+        }
+        if let Scope::Bundle { .. } = self.scope {
+            if package_of(path) != package_of(&target.path) {
+                return Err(refuse(format!(
+                    "hardlink target {:?} is in another package",
+                    target.path
+                )));
+            }
+        }
+        match self.nodes.get(&sort_key(&target.path)) {
+            Some(Slot {
+                node: node @ Node::File { .. },
+                ..
+            }) => Ok((target.path, node.clone())),
+            _ => Err(refuse(format!(
+                "hardlink target {:?} is not an earlier regular file of this archive",
+                target.path
+            ))),
+        }
+    }
+
+    fn finish(self, container: Container) -> Result<Extracted> {
+        self.check_symlinks()?;
+        let mut tree = TreeHasher::new();
+        let mut hashers: BTreeMap<String, TreeHasher> = BTreeMap::new();
+        let bundle_mode = matches!(self.scope, Scope::Bundle { .. });
+        for (key, slot) in &self.nodes {
+            let path = key_path(key);
+            tree.add(&path, &slot.node);
+            if bundle_mode {
+                let mut parts = path.splitn(3, '/');
+                if let (Some("packages"), Some(id), rest) =
+                    (parts.next(), parts.next(), parts.next())
+                {
+                    let hasher = hashers
+                        .entry(id.to_string())
+                        .or_insert_with(TreeHasher::new);
+                    if let Some(rel) = rest {
+                        hasher.add(rel, &slot.node);
+                    }
+                }
+            }
+        }
+        let tree = tree.finish();
+        let mut result = Extracted {
+            container,
+            tree,
+            bundle: None,
+            packages: BTreeMap::new(),
+            entries: self.entries,
+        };
+        match self.scope {
+            Scope::Nothing => {}
+            Scope::Package { declared, .. } => {
+                check_digest(&format!("{}.json", declared.id), &declared, &result.tree)?;
+            }
+            Scope::Bundle { manifest, packages } => {
+                let Some(manifest) = manifest else {
+                    return Err(Error::Manifest {
+                        file: "bundle.json".into(),
+                        reason: "the bundle has no entries (bundle.json must come first)".into(),
+                    });
+                };
+                for (id, state) in packages {
+                    let digest = hashers.remove(&id).map(TreeHasher::finish).ok_or_else(|| {
+                        Error::Integrity {
+                            what: format!("bundle.json: package {id}"),
+                            expected: state.declared.tree_hash.clone(),
+                            actual: "(absent from the archive)".into(),
+                        }
+                    })?;
+                    check_digest(
+                        &format!("bundle.json: package {id}"),
+                        &state.declared,
+                        &digest,
+                    )?;
+                    result.packages.insert(state.declared.id.clone(), digest);
+                }
+                result.bundle = Some(manifest);
+            }
+        }
+        Ok(result)
+    }
+
+    /// Every symlink must resolve inside its package (the archive root, or
+    /// `packages/<id>` in a bundle), following the archive's own symlinks.
+    fn check_symlinks(&self) -> Result<()> {
+        let depth = match self.scope {
+            Scope::Bundle { .. } => 2,
+            _ => 0,
+        };
+        for (key, slot) in &self.nodes {
+            if let Node::Symlink { target } = &slot.node {
+                let path = key_path(key);
+                self.resolve(&path, target, depth).map_err(|rule| {
+                    Error::policy(path.as_bytes(), format!("symlink target {target:?} {rule}"))
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn resolve(&self, link: &str, target: &str, root_depth: usize) -> Result<(), String> {
+        // The directory being resolved in, as components; starts at the
+        // link's own directory, like the kernel does.
+        let mut current: Vec<String> = link.split('/').map(str::to_string).collect();
+        current.pop();
+        let root_depth = root_depth.min(current.len());
+        let mut queue: VecDeque<String> = target.split('/').map(str::to_string).collect();
+        let mut hops = 0;
+        while let Some(component) = queue.pop_front() {
+            match component.as_str() {
+                "" | "." => {}
+                ".." => {
+                    if current.len() <= root_depth {
+                        return Err("escapes the package".into());
+                    }
+                    current.pop();
+                }
+                name => {
+                    current.push(name.to_string());
+                    let key = sort_key(&current.join("/"));
+                    if let Some(Slot {
+                        node: Node::Symlink { target },
+                        ..
+                    }) = self.nodes.get(&key)
+                    {
+                        hops += 1;
+                        if hops > MAX_SYMLINK_HOPS {
+                            return Err("goes through too many levels of symlinks".into());
+                        }
+                        current.pop();
+                        for part in target.rsplit('/') {
+                            queue.push_front(part.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    File,
+    Hardlink,
+    Symlink,
+    Dir,
+}
+
+impl Kind {
+    fn noun(self) -> &'static str {
+        match self {
+            Kind::File => "file",
+            Kind::Hardlink => "hardlink",
+            Kind::Symlink => "symlink",
+            Kind::Dir => "directory",
+        }
+    }
+}
+
+fn limit(entry: &[u8], what: &str, limit: u64) -> Error {
+    Error::Limit {
+        entry: lossy(entry),
+        what: what.to_string(),
+        limit,
+    }
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn package_of(path: &str) -> Option<&str> {
+    let mut parts = path.splitn(3, '/');
+    match (parts.next(), parts.next()) {
+        (Some("packages"), Some(id)) => Some(id),
+        _ => None,
+    }
+}
+
+fn make_dir(full: &Path) -> Result<()> {
+    DirBuilder::new()
+        .mode(0o755)
+        .create(full)
+        .with_path("create directory", full)?;
+    fs::set_permissions(full, fs::Permissions::from_mode(0o755)).with_path("chmod", full)?;
+    Ok(())
+}
+
+fn write_new(full: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(full)
+        .with_path("create", full)?;
+    file.write_all(bytes).with_path("write", full)?;
+    file.set_permissions(fs::Permissions::from_mode(0o644))
+        .with_path("chmod", full)?;
+    Ok(())
+}
+
+fn parse_bundle(bytes: &[u8]) -> Result<BundleManifest> {
+    let bad = |reason: String| Error::Manifest {
+        file: "bundle.json".into(),
+        reason,
+    };
+    let manifest: BundleManifest =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("not a bundle manifest: {e}")))?;
+    if manifest.format != MANIFEST_FORMAT {
+        return Err(bad(format!(
+            "format {} is not supported (expected {MANIFEST_FORMAT})",
+            manifest.format
+        )));
+    }
+    let ids: Vec<PackageId> = manifest.packages.iter().map(|p| p.id.clone()).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for id in &ids {
+        if !seen.insert(id) {
+            return Err(bad(format!("package {id} is listed twice")));
+        }
+    }
+    let expected = bootstrap_id(&ids);
+    if manifest.bootstrap_id != expected {
+        return Err(bad(format!(
+            "bootstrap_id {:?} does not match its package list ({expected})",
+            manifest.bootstrap_id
+        )));
+    }
+    Ok(manifest)
+}
+
+fn check_digest(what: &str, declared: &PackageManifest, actual: &TreeDigest) -> Result<()> {
+    if declared.tree_hash != actual.hash
+        || declared.files != actual.files
+        || declared.bytes != actual.bytes
+    {
+        return Err(Error::Integrity {
+            what: what.to_string(),
+            expected: format!(
+                "{} ({} entries, {} bytes)",
+                declared.tree_hash, declared.files, declared.bytes
+            ),
+            actual: format!(
+                "{} ({} entries, {} bytes)",
+                actual.hash, actual.files, actual.bytes
+            ),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! Entry names: the one place that decides which archive paths are allowed.
+//!
+//! A name is relative UTF-8 without control characters or backslashes, and
+//! none of its components is empty, `.` or `..`. One leading `./` is
+//! stripped and `.` alone is the root (pkgpanda's `tar -C dir .` layout); one
+//! trailing `/` is allowed on directories. Names are bytes and are never
+//! normalized further: what is not allowed is refused, not repaired.
+
+/// Longest accepted path, in bytes (Linux PATH_MAX).
+pub(crate) const MAX_PATH: usize = 4096;
+/// Longest accepted component, in bytes (Linux NAME_MAX).
+pub(crate) const MAX_COMPONENT: usize = 255;
+
+/// A validated entry name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EntryName {
+    /// The relative path without leading `./` or trailing `/`; empty for the root.
+    pub path: String,
+    /// The raw name ended with `/` (only directories may).
+    pub trailing_slash: bool,
+}
+
+/// Checks a raw entry name against the policy; the error is the rule broken.
+pub(crate) fn entry_name(raw: &[u8]) -> Result<EntryName, String> {
+    let text = std::str::from_utf8(raw).map_err(|_| "name is not UTF-8".to_string())?;
+    check_chars(text, "name")?;
+    if text.is_empty() {
+        return Err("empty name".into());
+    }
+    if text.starts_with('/') {
+        return Err("absolute path".into());
+    }
+    let mut rest = text.strip_prefix("./").unwrap_or(text);
+    if rest.is_empty() || rest == "." {
+        return Ok(EntryName {
+            path: String::new(),
+            trailing_slash: text.ends_with('/'),
+        });
+    }
+    let trailing_slash = rest.ends_with('/');
+    if trailing_slash {
+        rest = &rest[..rest.len() - 1];
+    }
+    check_relative_path(rest)?;
+    Ok(EntryName {
+        path: rest.to_string(),
+        trailing_slash,
+    })
+}
+
+/// Checks a relative path with no leading `./` and no trailing `/`: every
+/// component is a real name. Used for entry names, hardlink targets and
+/// paths handed to the writer.
+pub(crate) fn check_relative_path(path: &str) -> Result<(), String> {
+    check_chars(path, "name")?;
+    if path.starts_with('/') {
+        return Err("absolute path".into());
+    }
+    if path.len() > MAX_PATH {
+        return Err(format!("path longer than {MAX_PATH} bytes"));
+    }
+    for component in path.split('/') {
+        match component {
+            "" => {
+                return Err("empty path component (\"//\" or a leading or trailing \"/\")".into())
+            }
+            "." => return Err("\".\" path component".into()),
+            ".." => return Err("path escapes the package (\"..\")".into()),
+            c if c.len() > MAX_COMPONENT => {
+                return Err(format!("path component longer than {MAX_COMPONENT} bytes"))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Checks a symlink target's spelling (its destination is checked once the
+/// whole archive is known): relative UTF-8, no control characters or
+/// backslashes, not empty.
+pub(crate) fn check_link_target(raw: &[u8]) -> Result<&str, String> {
+    let text = std::str::from_utf8(raw).map_err(|_| "symlink target is not UTF-8".to_string())?;
+    check_chars(text, "symlink target")?;
+    if text.is_empty() {
+        return Err("empty symlink target".into());
+    }
+    if text.starts_with('/') {
+        return Err(format!("absolute symlink target {text:?}"));
+    }
+    if text.len() > MAX_PATH {
+        return Err(format!("symlink target longer than {MAX_PATH} bytes"));
+    }
+    Ok(text)
+}
+
+fn check_chars(text: &str, what: &str) -> Result<(), String> {
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Err(format!("{what} contains a control character ({c:?})"));
+    }
+    if text.contains('\\') {
+        return Err(format!("{what} contains a backslash"));
+    }
+    Ok(())
+}
+
+/// The sort key of a path: `/` mapped to NUL, so that plain byte order of
+/// keys is the order of a depth-first walk with each directory's names
+/// sorted by bytes (`a/b` before `a-c`). Names never contain NUL.
+pub(crate) fn sort_key(path: &str) -> Box<[u8]> {
+    path.bytes()
+        .map(|b| if b == b'/' { 0 } else { b })
+        .collect::<Vec<u8>>()
+        .into_boxed_slice()
+}
+
+/// The path of a sort key.
+pub(crate) fn key_path(key: &[u8]) -> String {
+    let bytes: Vec<u8> = key.iter().map(|&b| if b == 0 { b'/' } else { b }).collect();
+    // Keys are only ever made from validated UTF-8 paths.
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_pkgpanda_layout() {
+        assert_eq!(entry_name(b"./").unwrap().path, "");
+        assert_eq!(entry_name(b".").unwrap().path, "");
+        assert_eq!(entry_name(b"./bin/").unwrap().path, "bin");
+        assert!(entry_name(b"./bin/").unwrap().trailing_slash);
+        assert_eq!(
+            entry_name(b"lib/libfoo.so.1").unwrap().path,
+            "lib/libfoo.so.1"
+        );
+    }
+
+    #[test]
+    fn refuses_what_policy_forbids() {
+        for (raw, rule) in [
+            (&b"/etc/passwd"[..], "absolute"),
+            (b"../x", "\"..\""),
+            (b"a/../../x", "\"..\""),
+            (b"a//b", "empty path component"),
+            (b"a/./b", "\".\" path component"),
+            (b"././a", "\".\" path component"),
+            (b"a\\b", "backslash"),
+            (b"a\nb", "control character"),
+            (b"a\x7fb", "control character"),
+            (b"\xff", "not UTF-8"),
+            (b"", "empty name"),
+        ] {
+            let err = entry_name(raw).unwrap_err();
+            assert!(err.contains(rule), "{raw:?}: {err}");
+        }
+        let long = "a/".repeat(2100) + "b";
+        assert!(entry_name(long.as_bytes())
+            .unwrap_err()
+            .contains("longer than"));
+        assert!(entry_name("x".repeat(256).as_bytes())
+            .unwrap_err()
+            .contains("component"));
+    }
+
+    #[test]
+    fn sort_key_orders_like_a_sorted_walk() {
+        let mut paths = vec!["a-c", "a/b", "a", "a/b/c", "b", "a.d"];
+        paths.sort_by_key(|p| sort_key(p));
+        assert_eq!(paths, ["a", "a/b", "a/b/c", "a-c", "a.d", "b"]);
+        assert_eq!(key_path(&sort_key("a/b/c")), "a/b/c");
+    }
+}

@@ -1,0 +1,337 @@
+//! A strict reader of the tar framing: headers, GNU long names, PAX
+//! extended headers, entry data and the end-of-archive marker.
+//!
+//! It exists so that the extractor sees exactly one interpretation of the
+//! stream: the effective name is PAX `path` > GNU long name > ustar
+//! prefix + name, the effective size is PAX `size` > header size, every
+//! header checksum is verified, metadata records are bounded in size (a
+//! long name cannot make us allocate gigabytes), a stream that ends before
+//! the end-of-archive marker is truncated, and non-zero bytes after the
+//! marker are refused. Header fields are decoded with the `tar` crate's
+//! `Header`; its `Archive`/`unpack` are never used.
+
+use std::io::{self, Read};
+
+use crate::container::{Container, SourceFailure};
+use crate::error::{Error, Result};
+
+const BLOCK: usize = 512;
+/// Longest GNU long name / long link record accepted (PATH_MAX plus NUL).
+const MAX_LONG_NAME: u64 = 4097;
+/// Largest PAX extended header accepted.
+const MAX_PAX: u64 = 64 * 1024;
+
+/// One archive entry as the stream declares it (names not yet validated).
+#[derive(Debug)]
+pub(crate) struct RawEntry {
+    pub name: Vec<u8>,
+    pub link: Option<Vec<u8>>,
+    pub kind: u8,
+    pub mode: u32,
+    pub size: u64,
+}
+
+/// True when the 512-byte `block` carries a valid tar header checksum
+/// (unsigned, or the signed sum some old writers used).
+pub(crate) fn checksum_ok(block: &[u8]) -> bool {
+    if block.len() != BLOCK {
+        return false;
+    }
+    let header = tar::Header::from_byte_slice(block);
+    let Ok(declared) = header.cksum() else {
+        return false;
+    };
+    let mut unsigned: u32 = 0;
+    let mut signed: i32 = 0;
+    for (i, &b) in block.iter().enumerate() {
+        let b = if (148..156).contains(&i) { b' ' } else { b };
+        unsigned += u32::from(b);
+        signed += i32::from(b as i8);
+    }
+    declared == unsigned || declared as i32 == signed
+}
+
+pub(crate) struct TarReader<R> {
+    inner: R,
+    container: Container,
+    failure: SourceFailure,
+    /// Data bytes of the current entry not yet read by the caller.
+    remaining: u64,
+    /// Padding after the current entry's data.
+    padding: u64,
+    /// Name of the current entry, for messages.
+    current: String,
+}
+
+#[derive(Default)]
+struct Pending {
+    long_name: Option<Vec<u8>>,
+    long_link: Option<Vec<u8>>,
+    pax_path: Option<Vec<u8>>,
+    pax_link: Option<Vec<u8>>,
+    pax_size: Option<u64>,
+    any: bool,
+}
+
+impl<R: Read> TarReader<R> {
+    pub fn new(inner: R, container: Container, failure: SourceFailure) -> TarReader<R> {
+        TarReader {
+            inner,
+            container,
+            failure,
+            remaining: 0,
+            padding: 0,
+            current: String::new(),
+        }
+    }
+
+    /// Maps a read error: the caller's source failing, or the decoder
+    /// refusing corrupt data.
+    pub fn read_error(&self, e: io::Error) -> Error {
+        if let Some(source) = self.failure.take() {
+            return Error::Source(source);
+        }
+        match self.container {
+            Container::Tar => Error::Source(e),
+            other => Error::Corrupt {
+                container: other.name(),
+                source: e,
+            },
+        }
+    }
+
+    /// Reads until `buf` is full or EOF; returns the count.
+    fn fill(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let mut got = 0;
+        while got < buf.len() {
+            match self.inner.read(&mut buf[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.read_error(e)),
+            }
+        }
+        Ok(got)
+    }
+
+    fn skip(&mut self, mut count: u64, what: &str) -> Result<()> {
+        let mut buf = [0u8; 8192];
+        while count > 0 {
+            let want = count.min(buf.len() as u64) as usize;
+            let got = self.fill(&mut buf[..want])?;
+            if got < want {
+                return Err(truncated(what));
+            }
+            count -= got as u64;
+        }
+        Ok(())
+    }
+
+    fn read_record(&mut self, size: u64, max: u64, what: &str) -> Result<Vec<u8>> {
+        if size > max {
+            return Err(Error::malformed(format!(
+                "{what} of {size} bytes (more than {max})"
+            )));
+        }
+        let mut data = vec![0u8; size as usize];
+        if self.fill(&mut data)? < data.len() {
+            return Err(truncated(what));
+        }
+        self.skip(padding(size), what)?;
+        Ok(data)
+    }
+
+    /// The next entry, or `None` at the end-of-archive marker (after which
+    /// only zero bytes may follow, see [`TarReader::finish`]). Unread data
+    /// of the previous entry is skipped.
+    pub fn next_entry(&mut self) -> Result<Option<RawEntry>> {
+        let rest = self.remaining + self.padding;
+        self.remaining = 0;
+        self.padding = 0;
+        let what = format!("the data of entry {:?}", self.current);
+        self.skip(rest, &what)?;
+        let mut pending = Pending::default();
+        loop {
+            let mut block = [0u8; BLOCK];
+            let got = self.fill(&mut block)?;
+            if got == 0 {
+                return Err(truncated("the end-of-archive marker"));
+            }
+            if got < BLOCK {
+                return Err(truncated("a header"));
+            }
+            if block.iter().all(|&b| b == 0) {
+                if pending.any {
+                    return Err(Error::malformed(
+                        "an extended header is followed by the end-of-archive marker",
+                    ));
+                }
+                return Ok(None);
+            }
+            if !checksum_ok(&block) {
+                return Err(Error::malformed(format!(
+                    "header checksum mismatch (name {:?})",
+                    String::from_utf8_lossy(&tar::Header::from_byte_slice(&block).path_bytes())
+                )));
+            }
+            let header = tar::Header::from_byte_slice(&block);
+            let kind = block[156];
+            let header_name = header.path_bytes().into_owned();
+            let size = header
+                .entry_size()
+                .map_err(|e| Error::policy(&header_name, format!("unreadable size field: {e}")))?;
+            match kind {
+                b'x' => {
+                    let data = self.read_record(size, MAX_PAX, "a PAX extended header")?;
+                    parse_pax(&data, &header_name, &mut pending)?;
+                    pending.any = true;
+                }
+                b'L' => {
+                    let data = self.read_record(size, MAX_LONG_NAME, "a GNU long name")?;
+                    pending.long_name = Some(until_nul(data));
+                    pending.any = true;
+                }
+                b'K' => {
+                    let data = self.read_record(size, MAX_LONG_NAME, "a GNU long link name")?;
+                    pending.long_link = Some(until_nul(data));
+                    pending.any = true;
+                }
+                b'g' => {
+                    return Err(Error::policy(
+                        &header_name,
+                        "PAX global extended header (applies to every later entry: refused)",
+                    ))
+                }
+                _ => {
+                    let name = pending
+                        .pax_path
+                        .or(pending.long_name)
+                        .unwrap_or(header_name);
+                    let link = pending
+                        .pax_link
+                        .or(pending.long_link)
+                        .or_else(|| header.link_name_bytes().map(|l| l.into_owned()));
+                    let size = pending.pax_size.unwrap_or(size);
+                    let mode = header
+                        .mode()
+                        .map_err(|e| Error::policy(&name, format!("unreadable mode field: {e}")))?;
+                    self.remaining = size;
+                    self.padding = padding(size);
+                    self.current = String::from_utf8_lossy(&name).into_owned();
+                    return Ok(Some(RawEntry {
+                        name,
+                        link,
+                        kind,
+                        mode,
+                        size,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Reads data of the current entry; 0 at its end. A stream ending
+    /// inside the data is truncated.
+    pub fn read_data(&mut self, buf: &mut [u8]) -> Result<usize> {
+        if self.remaining == 0 {
+            return Ok(0);
+        }
+        let want = self.remaining.min(buf.len() as u64) as usize;
+        loop {
+            match self.inner.read(&mut buf[..want]) {
+                Ok(0) => {
+                    let what = format!("the data of entry {:?}", self.current);
+                    return Err(truncated(&what));
+                }
+                Ok(n) => {
+                    self.remaining -= n as u64;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.read_error(e)),
+            }
+        }
+    }
+
+    /// After the end-of-archive marker: reads the stream to its end (which
+    /// also makes the decoder check everything after the last frame) and
+    /// refuses any non-zero byte.
+    pub fn finish(&mut self) -> Result<()> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut offset_after_marker = 0u64;
+        loop {
+            let got = self.fill(&mut buf)?;
+            if got == 0 {
+                return Ok(());
+            }
+            if let Some(i) = buf[..got].iter().position(|&b| b != 0) {
+                return Err(Error::malformed(format!(
+                    "non-zero data {} bytes after the end-of-archive marker",
+                    offset_after_marker + i as u64
+                )));
+            }
+            offset_after_marker += got as u64;
+        }
+    }
+}
+
+fn truncated(what: &str) -> Error {
+    Error::malformed(format!("truncated: the stream ends inside {what}"))
+}
+
+fn padding(size: u64) -> u64 {
+    (BLOCK as u64 - size % BLOCK as u64) % BLOCK as u64
+}
+
+fn until_nul(mut data: Vec<u8>) -> Vec<u8> {
+    if let Some(i) = data.iter().position(|&b| b == 0) {
+        data.truncate(i);
+    }
+    data
+}
+
+/// Parses PAX records `"<len> <key>=<value>\n"`. Only `path`, `linkpath`
+/// and `size` matter; sparse-file keys are refused; other keys (times,
+/// owners, charset) are ignored because the policy never uses them.
+fn parse_pax(mut data: &[u8], header_name: &[u8], pending: &mut Pending) -> Result<()> {
+    let bad = |why: &str| Error::policy(header_name, format!("malformed PAX header: {why}"));
+    while !data.is_empty() {
+        let space = data
+            .iter()
+            .position(|&b| b == b' ')
+            .ok_or_else(|| bad("record without a length"))?;
+        let len: usize = std::str::from_utf8(&data[..space])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad("record length is not a number"))?;
+        if len <= space + 1 || len > data.len() || data[len - 1] != b'\n' {
+            return Err(bad("record length does not match its content"));
+        }
+        let record = &data[space + 1..len - 1];
+        let eq = record
+            .iter()
+            .position(|&b| b == b'=')
+            .ok_or_else(|| bad("record without \"=\""))?;
+        let (key, value) = (&record[..eq], &record[eq + 1..]);
+        match key {
+            b"path" => pending.pax_path = Some(value.to_vec()),
+            b"linkpath" => pending.pax_link = Some(value.to_vec()),
+            b"size" => {
+                let size = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| bad("size is not a number"))?;
+                pending.pax_size = Some(size);
+            }
+            k if k.starts_with(b"GNU.sparse.") => {
+                return Err(Error::policy(
+                    pending.pax_path.as_deref().unwrap_or(header_name),
+                    "sparse file (PAX GNU.sparse)",
+                ))
+            }
+            _ => {}
+        }
+        data = &data[len..];
+    }
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! Fixture trees and compression helpers shared by the test modules.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::Path;
+
+/// A small package tree with every kind of entry the format carries,
+/// including names and a symlink target longer than a ustar field.
+pub fn sample_tree(root: &Path) {
+    fs::create_dir_all(root.join("bin")).unwrap();
+    fs::create_dir_all(root.join("lib/deep/er")).unwrap();
+    fs::create_dir_all(root.join("empty")).unwrap();
+    fs::create_dir_all(root.join("a-c")).unwrap();
+    write(root, "bin/tool", b"#!/bin/sh\necho tool\n", 0o755);
+    write(root, "lib/libx.so.1", &vec![7u8; 100_000], 0o644);
+    write(root, "pkginfo.json", b"{\"requires\":[]}", 0o600);
+    write(root, "a-c/f", b"", 0o644);
+    let long = format!("lib/deep/er/{}", "n".repeat(150));
+    write(root, &long, b"long name", 0o700);
+    symlink("libx.so.1", root.join("lib/libx.so")).unwrap();
+    symlink(
+        format!("deep/er/{}", "n".repeat(150)),
+        root.join("lib/long-link"),
+    )
+    .unwrap();
+    symlink("../bin/tool", root.join("lib/deep/tool")).unwrap();
+    symlink("missing-but-inside", root.join("dangling")).unwrap();
+}
+
+pub fn write(root: &Path, rel: &str, data: &[u8], mode: u32) {
+    let path = root.join(rel);
+    fs::write(&path, data).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+pub fn xz(data: &[u8]) -> Vec<u8> {
+    let mut enc = liblzma::write::XzEncoder::new(Vec::new(), 1);
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+pub fn zstd(data: &[u8]) -> Vec<u8> {
+    zstd::stream::encode_all(data, 3).unwrap()
+}

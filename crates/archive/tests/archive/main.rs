@@ -1,0 +1,6 @@
+//! Tests of tarmac-archive through its public API: round trips, determinism,
+//! container sniffing, manifests, and the hostile-archive corpus.
+
+mod common;
+mod hostile;
+mod roundtrip;

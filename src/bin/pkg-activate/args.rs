@@ -1,0 +1,118 @@
+//! Command line of pkg-activate (docs/pkg-activate.md is generated from it).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Activate DC/OS packages on a host, pkgpanda-compatible, through
+/// generations that switch with one atomic rename.
+///
+/// Packages live extracted in <root>/packages/<id>/ (host-extract puts them
+/// there). Each activation builds <root>/generations/<n>/ completely (symlink
+/// farm of bin, etc, include, lib and their _<role> variants, active/,
+/// environment, environment.export, active.buildinfo.full.json,
+/// etc/dcos-service-configuration.json, generation.json), syncs it, and
+/// commits by renaming the `current` symlink. <root>/bin, lib, etc, ... are
+/// fixed links through `current`. Unit files are then copied into
+/// --systemd-dir. Every command first repairs an interrupted run.
+///
+/// Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 invalid input (bad id,
+/// missing package, bad pkginfo, unmet requires), 4 damaged generation
+/// (verify), 5 conflict between packages or host lock held.
+#[derive(Debug, Parser)]
+#[command(name = "pkg-activate", version)]
+pub struct Args {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// Install root holding packages/, generations/ and `current`.
+    #[arg(long, global = true, default_value = "/opt/mesosphere")]
+    pub root: PathBuf,
+    /// Host configuration; the host's roles are the entries of <config-dir>/roles/.
+    #[arg(long, global = true, default_value = "/etc/mesosphere")]
+    pub config_dir: PathBuf,
+    /// Where unit files are copied, with dcos.target.wants/<unit> -> ../<unit>.
+    #[arg(long, global = true, default_value = "/etc/systemd/system")]
+    pub systemd_dir: PathBuf,
+    /// Parent of the packages' state directories (<state-dir-root>/<name>).
+    #[arg(long, global = true, default_value = "/var/lib/dcos")]
+    pub state_dir_root: PathBuf,
+    /// Root of the user database (etc/passwd, etc/group) that package users
+    /// are checked against and created in (`useradd --prefix`).
+    #[arg(long, global = true, default_value = "/")]
+    pub user_db_root: PathBuf,
+    /// Do not run systemctl (unit files are still copied).
+    #[arg(long, global = true)]
+    pub no_systemd: bool,
+    /// Lay out pkgpanda's exact per-file farm instead of folding directories
+    /// that come from one package into one link.
+    #[arg(long, global = true)]
+    pub no_fold: bool,
+    /// Wait for another pkg-activate or host-extract to finish instead of
+    /// failing with exit 5.
+    #[arg(long, global = true)]
+    pub wait: bool,
+    /// Print one JSON document on stdout instead of lines.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make exactly these package ids active (none: an empty farm). Prints
+    /// the new generation number.
+    Activate {
+        ids: Vec<String>,
+        /// Generations to keep afterwards (current and previous always stay).
+        #[arg(long, default_value_t = 10)]
+        keep: usize,
+    },
+    /// Replace the active package of the same name by this id.
+    Swap {
+        id: String,
+        #[arg(long, default_value_t = 10)]
+        keep: usize,
+    },
+    /// List the packages in the repository (<root>/packages/).
+    List,
+    /// Print the active package ids.
+    Active,
+    /// Show the current generation, its packages and roles, and its health
+    /// (every link resolves, files match generation.json, units copied).
+    Status,
+    /// Switch back to the previous generation (or --to N). Offline.
+    Rollback {
+        #[arg(long)]
+        to: Option<u64>,
+    },
+    /// Remove old generations (keeping the newest N, current and previous)
+    /// and every package no remaining generation uses.
+    Gc {
+        #[arg(long, default_value_t = 3)]
+        keep: usize,
+    },
+    /// Repair what an interrupted run left (every command does this first).
+    Recover,
+    /// Run the executables in the active packages' check/ directories.
+    Check {
+        /// Only list the checks.
+        #[arg(long)]
+        list: bool,
+    },
+    /// Remove packages from the repository (refused while a generation uses one).
+    Remove {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Deactivate everything: remove installed units, generations, packages
+    /// and links under the root (the lock file stays).
+    Uninstall,
+    /// Status plus a re-walk of every active package: reports writes that
+    /// landed inside a package through a folded link. Exit 4 when unhealthy.
+    Verify,
+}

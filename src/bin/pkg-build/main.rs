@@ -1,0 +1,117 @@
+//! pkg-build: plans and builds packages of a package tree (see
+//! docs/pkg-build.md).
+
+mod args;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use serde::Serialize;
+use tarmac_build::{BuildOptions, PackageKey, PackageTree, SandboxMode, Selection, SourceCache};
+use tarmac_cli::{ExitClass, ToolError};
+
+use args::{Args, SandboxArg};
+
+#[derive(Debug)]
+struct Failure(tarmac_build::Error);
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl ToolError for Failure {
+    fn class(&self) -> ExitClass {
+        self.0.class()
+    }
+    fn hints(&self) -> Vec<String> {
+        self.0.hints()
+    }
+}
+
+/// One line of `--plan --json`.
+#[derive(Serialize)]
+struct Planned {
+    id: String,
+    name: String,
+    variant: Option<String>,
+    requires: Vec<String>,
+    cached: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tarmac_cli::finish("pkg-build", run(args).map_err(Failure))
+}
+
+fn run(args: Args) -> Result<(), tarmac_build::Error> {
+    let tree = PackageTree::load(&args.packages_dir)?;
+    let selection = match &args.tree {
+        Some(variant) if variant.is_empty() => Selection::Trees(Vec::new()),
+        Some(variant) => Selection::Trees(vec![Some(variant.clone())]),
+        None if args.packages.is_empty() => Selection::Trees(Vec::new()),
+        None => Selection::Packages(args.packages.iter().map(|p| PackageKey::parse(p)).collect()),
+    };
+    let roots = tarmac_build::roots(&tree, &selection)?;
+    let plan = tarmac_build::plan(&tree, &roots)?;
+    if args.plan {
+        let planned: Vec<Planned> = plan
+            .packages
+            .iter()
+            .map(|p| Planned {
+                id: p.id.to_string(),
+                name: p.key.name.clone(),
+                variant: p.key.variant.clone(),
+                requires: p.closure.iter().map(ToString::to_string).collect(),
+                cached: tarmac_build::manifest_path(&args.repo, &p.id).is_file()
+                    && tarmac_build::archive_path(&args.repo, &p.id).is_file(),
+            })
+            .collect();
+        if args.json {
+            tarmac_cli::print_json(&serde_json::json!({"format": 1, "packages": planned}));
+        } else {
+            tarmac_cli::print_lines(planned.iter().map(|p| &p.id));
+        }
+        return Ok(());
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let options = BuildOptions {
+        repo: args.repo.clone(),
+        cache: SourceCache {
+            dir: args.cache.clone(),
+        },
+        work: args.cache.join("work"),
+        jobs: args.jobs.unwrap_or(cores).max(1),
+        sandbox: match args.sandbox {
+            SandboxArg::Auto => SandboxMode::Auto,
+            SandboxArg::Namespace => SandboxMode::Namespace,
+            SandboxArg::None => SandboxMode::None,
+        },
+        source_date_epoch: args.source_date_epoch.unwrap_or_else(source_date_epoch),
+        level: args.level,
+        num_cores: cores,
+    };
+    let reporter = tarmac_cli::reporter("pkg-build", args.quiet, args.json);
+    let built = tarmac_build::build(&plan, &options, reporter.as_ref())?;
+    if args.json {
+        tarmac_cli::print_json(&serde_json::json!({"format": 1, "packages": built}));
+    } else {
+        tarmac_cli::print_lines(built.iter().map(|b| &b.id));
+    }
+    Ok(())
+}
+
+/// `$SOURCE_DATE_EPOCH` (reproducible-builds.org), else 0.
+fn source_date_epoch() -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}

@@ -1,0 +1,975 @@
+//! pkg-activate: the real binary against temp roots (every path a flag).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{json, Value};
+use tarmac_testkit::packages::{mesos_0_22, mesos_config, PkgFixture};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pkg-activate");
+
+/// A temp host: root, config dir (roles), systemd dir, state dir root and a
+/// private user database.
+struct Host {
+    _dir: tempfile::TempDir,
+    base: PathBuf,
+}
+
+impl Host {
+    fn new(roles: &[&str]) -> Host {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().to_path_buf();
+        for sub in [
+            "root/packages",
+            "config/roles",
+            "systemd",
+            "state",
+            "users/etc",
+        ] {
+            std::fs::create_dir_all(base.join(sub)).unwrap();
+        }
+        for role in roles {
+            std::fs::write(base.join("config/roles").join(role), "").unwrap();
+        }
+        std::fs::write(
+            base.join("users/etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(base.join("users/etc/group"), "root:x:0:\ndocker:x:990:\n").unwrap();
+        std::fs::write(base.join("users/etc/shadow"), "").unwrap();
+        std::fs::write(base.join("users/etc/gshadow"), "").unwrap();
+        Host { _dir: dir, base }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.base.join("root")
+    }
+
+    fn systemd(&self) -> PathBuf {
+        self.base.join("systemd")
+    }
+
+    fn add(&self, fixture: PkgFixture) -> String {
+        let id = fixture.id();
+        fixture.build(&self.root());
+        id
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .arg("--root")
+            .arg(self.root())
+            .arg("--config-dir")
+            .arg(self.base.join("config"))
+            .arg("--systemd-dir")
+            .arg(self.systemd())
+            .arg("--state-dir-root")
+            .arg(self.base.join("state"))
+            .arg("--user-db-root")
+            .arg(self.base.join("users"))
+            .arg("--no-systemd")
+            .args(args)
+            .env_remove("TARMAC_FAILPOINT");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Runs, asserts success, returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs, asserts exit `code`, returns the first stderr line.
+    fn fail(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        stderr.lines().next().unwrap_or_default().to_string()
+    }
+
+    fn status(&self) -> Value {
+        serde_json::from_str(&self.ok(&["status", "--json"])).unwrap()
+    }
+
+    /// Everything under the temp dir: path, kind, link target, mode,
+    /// content hash. Equal snapshots = nothing changed.
+    fn snapshot(&self) -> BTreeMap<String, String> {
+        let mut map = BTreeMap::new();
+        snapshot_into(&self.base, &self.base, &mut map);
+        map
+    }
+}
+
+fn snapshot_into(base: &Path, dir: &Path, map: &mut BTreeMap<String, String>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let rel = path.strip_prefix(base).unwrap().display().to_string();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        if meta.file_type().is_symlink() {
+            map.insert(
+                rel,
+                format!("-> {}", std::fs::read_link(&path).unwrap().display()),
+            );
+        } else if meta.is_dir() {
+            map.insert(rel, "dir".into());
+            snapshot_into(base, &path, map);
+        } else {
+            use std::os::unix::fs::PermissionsExt;
+            let bytes = std::fs::read(&path).unwrap();
+            map.insert(
+                rel,
+                format!(
+                    "{:o} {}",
+                    meta.permissions().mode() & 0o7777,
+                    blake3::hash(&bytes).to_hex()
+                ),
+            );
+        }
+    }
+}
+
+/// The farm of a directory as lines: `rel/` for real dirs, `rel -> target`
+/// for links (targets with the root replaced by [ROOT]), `rel (file)`.
+fn farm(dir: &Path, root: &Path) -> Vec<String> {
+    let mut map = BTreeMap::new();
+    snapshot_into(dir, dir, &mut map);
+    let root = root.display().to_string();
+    map.into_iter()
+        .map(|(rel, kind)| match kind.as_str() {
+            "dir" => format!("{rel}/"),
+            k if k.starts_with("-> ") => format!("{rel} {}", k.replace(&root, "[ROOT]")),
+            _ => format!("{rel} (file)"),
+        })
+        .collect()
+}
+
+/// The resolved view: every path reachable under `dir` following links,
+/// with the content of files. Folded and per-file farms must agree.
+fn resolved(dir: &Path) -> BTreeMap<String, String> {
+    fn walk(base: &Path, dir: &Path, map: &mut BTreeMap<String, String>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let path = entry.path();
+            let rel = path.strip_prefix(base).unwrap().display().to_string();
+            let meta = std::fs::metadata(&path).unwrap();
+            if meta.is_dir() {
+                map.insert(rel, "dir".into());
+                walk(base, &path, map);
+            } else {
+                map.insert(
+                    rel,
+                    String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into(),
+                );
+            }
+        }
+    }
+    let mut map = BTreeMap::new();
+    walk(dir, dir, &mut map);
+    map
+}
+
+fn pkgpanda_pair(host: &Host) -> (String, String) {
+    (
+        host.add(mesos_0_22()),
+        host.add(mesos_config("ffddcfb53168d42f92e4771c6f8a8a9a818fd6b8")),
+    )
+}
+
+#[test]
+fn activates_pkgpanda_fixture_into_exact_per_file_tree() {
+    let host = Host::new(&["master"]);
+    let (mesos, config) = pkgpanda_pair(&host);
+    assert_eq!(host.ok(&["--no-fold", "activate", &mesos, &config]), "1\n");
+    let root = host.root();
+    let gen = root.join("generations/1");
+    let expected = [
+        "active/",
+        "active.buildinfo.full.json (file)",
+        "active/mesos -> [ROOT]/packages/mesos--0.22.0",
+        "active/mesos-config -> [ROOT]/packages/mesos-config--ffddcfb53168d42f92e4771c6f8a8a9a818fd6b8",
+        "bin/",
+        "bin/mesos -> [ROOT]/packages/mesos--0.22.0/bin/mesos",
+        "bin/mesos-dir/",
+        "bin/mesos-dir/.gitignore -> [ROOT]/packages/mesos--0.22.0/bin/mesos-dir/.gitignore",
+        "bin/mesos-master -> [ROOT]/packages/mesos--0.22.0/bin_master/mesos-master",
+        "bin/mesos-slave -> [ROOT]/packages/mesos--0.22.0/bin_master/mesos-slave",
+        "dcos.target.wants/",
+        "dcos.target.wants/dcos-mesos-master.service -> [ROOT]/packages/mesos--0.22.0/dcos.target.wants_master/dcos-mesos-master.service",
+        "environment (file)",
+        "environment.export (file)",
+        "etc/",
+        "etc/dcos-service-configuration.json (file)",
+        "etc/foobar -> [ROOT]/packages/mesos-config--ffddcfb53168d42f92e4771c6f8a8a9a818fd6b8/etc/foobar",
+        "generation.json (file)",
+        "include/",
+        "lib/",
+        "lib/libmesos.so -> [ROOT]/packages/mesos--0.22.0/lib/libmesos.so",
+    ];
+    assert_eq!(farm(&gen, &root), expected);
+
+    let r = root.display();
+    assert_eq!(
+        std::fs::read_to_string(root.join("environment")).unwrap(),
+        format!(
+            "# Pkgpanda provided environment variables\nLD_LIBRARY_PATH={r}/lib\nPATH={r}/bin:/usr/bin:/bin:/sbin\n\n\
+             # package: mesos--0.22.0\n\n\
+             # package: mesos-config--ffddcfb53168d42f92e4771c6f8a8a9a818fd6b8\nFOO=BAR\nBAZ=TEST\n\n"
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("environment.export")).unwrap(),
+        format!(
+            "# Pkgpanda provided environment variables\nexport LD_LIBRARY_PATH={r}/lib\nexport PATH=\"{r}/bin:$PATH\"\n\n\
+             # package: mesos--0.22.0\n\n\
+             # package: mesos-config--ffddcfb53168d42f92e4771c6f8a8a9a818fd6b8\nexport FOO=BAR\nexport BAZ=TEST\n\n"
+        )
+    );
+    let service: Value = serde_json::from_slice(
+        &std::fs::read(root.join("etc/dcos-service-configuration.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        service,
+        json!({"sysctl": {
+            "dcos-mesos-master": {"kernel.watchdog_thresh": "11", "net.netfilter.nf_conntrack_udp_timeout": "30"},
+            "dcos-mesos-slave": {"kperf.debug_level": "1"}
+        }})
+    );
+    let buildinfo: Value =
+        serde_json::from_slice(&std::fs::read(root.join("active.buildinfo.full.json")).unwrap())
+            .unwrap();
+    assert_eq!(buildinfo, json!({"mesos": {}, "mesos-config": {}}));
+
+    // Fixed links through `current`, and the commit point itself.
+    for name in [
+        "bin",
+        "lib",
+        "etc",
+        "include",
+        "active",
+        "environment",
+        "environment.export",
+    ] {
+        assert_eq!(
+            std::fs::read_link(root.join(name)).unwrap(),
+            Path::new("current").join(name)
+        );
+    }
+    assert_eq!(
+        std::fs::read_link(root.join("current")).unwrap(),
+        Path::new("generations/1")
+    );
+    assert!(root.join("bin/mesos-master").exists());
+
+    // The unit is copied (content and mode) and wanted by dcos.target.
+    let systemd = host.systemd();
+    assert_eq!(
+        std::fs::read(systemd.join("dcos-mesos-master.service")).unwrap(),
+        b"[Service]\nExecStart=/opt/mesosphere/bin/mesos-master\n"
+    );
+    assert!(
+        !std::fs::symlink_metadata(systemd.join("dcos-mesos-master.service"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_link(systemd.join("dcos.target.wants/dcos-mesos-master.service")).unwrap(),
+        Path::new("../dcos-mesos-master.service")
+    );
+    assert!(!systemd.join("dcos-mesos-slave.service").exists());
+
+    assert_eq!(host.ok(&["active"]), format!("{mesos}\n{config}\n"));
+    let status = host.status();
+    assert_eq!(status["current"], json!(1));
+    assert_eq!(status["healthy"], json!(true), "{status}");
+    assert_eq!(status["roles"], json!(["master"]));
+    assert_eq!(status["packages"], json!([mesos, config]));
+}
+
+#[test]
+fn slave_role_links_slave_units_and_no_master_binaries() {
+    let host = Host::new(&["slave"]);
+    let (mesos, _) = pkgpanda_pair(&host);
+    host.ok(&["activate", &mesos]);
+    let root = host.root();
+    assert!(root.join("bin/mesos").exists());
+    assert!(!root.join("bin/mesos-master").exists());
+    assert!(host.systemd().join("dcos-mesos-slave.service").is_file());
+    assert!(!host.systemd().join("dcos-mesos-master.service").exists());
+}
+
+/// Two packages share `lib/python3/site-packages`; one ships a deep tree of
+/// its own and a symlink; roles add files into a shared dir.
+fn rich_set(host: &Host) -> Vec<String> {
+    vec![
+        host.add(
+            PkgFixture::new("python", "1")
+                .file("bin/python3", b"py", 0o755)
+                .symlink("bin/python", "python3")
+                .file("lib/python3/os.py", b"os", 0o644)
+                .file("lib/python3/site-packages/README", b"readme", 0o644)
+                .file("include/python3/Python.h", b"h", 0o644)
+                .dir("include/python3/empty"),
+        ),
+        host.add(
+            PkgFixture::new("requests", "2")
+                .file(
+                    "lib/python3/site-packages/requests/__init__.py",
+                    b"req",
+                    0o644,
+                )
+                .file(
+                    "lib/python3/site-packages/requests/adapters/http.py",
+                    b"http",
+                    0o644,
+                )
+                .file("etc/requests/defaults.conf", b"d", 0o644)
+                .file("etc_master/requests/master.conf", b"m", 0o644),
+        ),
+        host.add(PkgFixture::new("empty", "0")),
+    ]
+}
+
+#[test]
+fn folded_and_per_file_farms_resolve_to_the_same_view() {
+    let folded = Host::new(&["master"]);
+    let ids = rich_set(&folded);
+    let mut args = vec!["activate"];
+    args.extend(ids.iter().map(String::as_str));
+    folded.ok(&args);
+    let flat = Host::new(&["master"]);
+    rich_set(&flat);
+    let mut flat_args = vec!["--no-fold"];
+    flat_args.extend(&args);
+    flat.ok(&flat_args);
+
+    let folded_gen = folded.root().join("generations/1");
+    let flat_gen = flat.root().join("generations/1");
+    for dir in ["bin", "etc", "include", "lib"] {
+        assert_eq!(
+            resolved(&folded_gen.join(dir)),
+            resolved(&flat_gen.join(dir)),
+            "{dir}"
+        );
+    }
+    // Folding: one link for a directory only one package provides; a real
+    // directory where two sources meet (requests/ and requests in etc_master).
+    let farm_lines = farm(&folded_gen, &folded.root());
+    for line in [
+        "include/python3 -> [ROOT]/packages/python--1/include/python3",
+        "lib/python3/",
+        "lib/python3/site-packages/",
+        "lib/python3/site-packages/requests -> [ROOT]/packages/requests--2/lib/python3/site-packages/requests",
+        "etc/requests/",
+        "etc/requests/master.conf -> [ROOT]/packages/requests--2/etc_master/requests/master.conf",
+        "bin/python -> [ROOT]/packages/python--1/bin/python",
+    ] {
+        assert!(farm_lines.contains(&line.to_string()), "{line} not in {farm_lines:#?}");
+    }
+    let folded_status = folded.status();
+    let flat_status = flat.status();
+    assert_eq!(folded_status["folded"], json!(true));
+    assert_eq!(flat_status["folded"], json!(false));
+    assert_eq!(folded_status["healthy"], json!(true), "{folded_status}");
+    assert_eq!(flat_status["healthy"], json!(true), "{flat_status}");
+    let record = |host: &Host| -> Value {
+        serde_json::from_slice(
+            &std::fs::read(host.root().join("generations/1/generation.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    assert!(record(&folded)["links"].as_u64() < record(&flat)["links"].as_u64());
+}
+
+#[test]
+fn empty_activation_yields_an_empty_farm() {
+    let host = Host::new(&[]);
+    assert_eq!(host.ok(&["activate"]), "1\n");
+    let root = host.root();
+    assert_eq!(
+        farm(&root.join("generations/1"), &root),
+        [
+            "active/",
+            "active.buildinfo.full.json (file)",
+            "bin/",
+            "dcos.target.wants/",
+            "environment (file)",
+            "environment.export (file)",
+            "etc/",
+            "etc/dcos-service-configuration.json (file)",
+            "generation.json (file)",
+            "include/",
+            "lib/",
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/dcos-service-configuration.json")).unwrap(),
+        "{\n  \"sysctl\": {}\n}\n"
+    );
+    assert_eq!(host.ok(&["active"]), "");
+}
+
+/// Each refused set: exit code, first stderr line, and nothing changed
+/// (the host was activated once before, so there is state to preserve).
+#[test]
+fn every_validation_error_is_one_line_and_changes_nothing() {
+    let host = Host::new(&["master", "slave"]);
+    let (mesos, _config) = pkgpanda_pair(&host);
+    host.ok(&["activate", &mesos]);
+    let add = |f: PkgFixture| host.add(f);
+    let a = add(PkgFixture::new("a", "1")
+        .file("bin/tool", b"a", 0o755)
+        .env("X", "1"));
+    let b = add(PkgFixture::new("b", "1").file("bin/tool", b"b", 0o755));
+    let a2 = add(PkgFixture::new("a", "2"));
+    let same_env = add(PkgFixture::new("c", "1").env("X", "1"));
+    let path_env = add(PkgFixture::new("d", "1").env("PATH", "/x"));
+    let needs = add(PkgFixture::new("e", "1").requires(&["nothere"]));
+    let int1 = add(PkgFixture::new("f", "1")
+        .file("dcos.target.wants/f.service", b"[Service]\n", 0o644)
+        .sysctl("f", "vm.x", json!(1)));
+    let str1 = add(PkgFixture::new("g", "1")
+        .file("dcos.target.wants/g.service", b"[Service]\n", 0o644)
+        .sysctl("g", "vm.x", json!("1")));
+    let roles = add(PkgFixture::new("h", "1")
+        .file("bin_master/both", b"m", 0o755)
+        .file("bin_slave/both", b"s", 0o755));
+    let empty_dir = add(PkgFixture::new("i", "1").dir("bin/tool"));
+    let group = add(PkgFixture::new("j", "1").raw_pkginfo(br#"{"group": "docker"}"#));
+    let bad_json = add(PkgFixture::new("k", "1").raw_pkginfo(b"{not json"));
+    let ships =
+        add(PkgFixture::new("l", "1").file("etc/dcos-service-configuration.json", b"{}", 0o644));
+    let reserved = add(PkgFixture::new("m", "1").file("dcos.target.wants/dcos.target", b"", 0o644));
+    let no_service = add(PkgFixture::new("n", "1").sysctl("n", "vm.y", json!("2")));
+    let missing_user_group = add(PkgFixture::new("o", "1")
+        .username("dcos_o")
+        .group("nosuchgroup"));
+
+    let cases: Vec<(Vec<&str>, i32, String)> = vec![
+        (vec!["a-1"], 3, "pkg-activate: error: invalid package id \"a-1\"".into()),
+        (vec![&a, &a], 3, format!("pkg-activate: error: {a}: given more than once")),
+        (vec!["zz--9"], 3, "pkg-activate: error: ".to_string() + &host.root().join("packages/zz--9").display().to_string() + ": package not found"),
+        (vec![&a, &a2], 5, "pkg-activate: error: a: repeated package name in the set (a--1 and a--2)".into()),
+        (vec![&a, &b], 5, "pkg-activate: error: bin/tool: provided by both a--1 (bin/tool) and b--1 (bin/tool)".into()),
+        (vec![&roles], 5, "pkg-activate: error: bin/both: provided by both h--1 (bin_master/both) and h--1 (bin_slave/both)".into()),
+        (vec![&a, &empty_dir], 5, "pkg-activate: error: bin/tool: provided by both a--1 (bin/tool) and i--1 (bin/tool)".into()),
+        (vec![&a, &same_env], 5, "pkg-activate: error: X: environment variable set by both a--1 and c--1".into()),
+        (vec![&path_env], 3, "pkg-activate: error: ".into()),
+        (vec![&needs], 3, "pkg-activate: error: e--1: requires nothere, which is not in the set of packages".into()),
+        (vec![&int1, &str1], 5, "pkg-activate: error: vm.x: conflicting sysctl values 1 (f--1, service f) and \"1\" (g--1, service g)".into()),
+        (vec![&group], 3, "pkg-activate: error: ".into()),
+        (vec![&bad_json], 3, "pkg-activate: error: ".into()),
+        (vec![&ships], 5, "pkg-activate: error: etc/dcos-service-configuration.json: provided by l--1, but pkg-activate writes this file itself".into()),
+        (vec![&reserved], 3, "pkg-activate: error: m--1: unit name dcos.target is reserved".into()),
+        (vec![&no_service], 3, "pkg-activate: error: n--1: pkginfo.json: sysctl is set but the package has no *.service file to name the service".into()),
+        (vec![&missing_user_group], 3, "pkg-activate: error: dcos_o: group nosuchgroup (from o--1) does not exist in".into()),
+    ];
+    let before = host.snapshot();
+    for (ids, code, prefix) in cases {
+        let mut args = vec!["activate"];
+        args.extend(ids.iter().copied());
+        let line = host.fail(&args, code);
+        assert!(
+            line.starts_with(&prefix),
+            "{ids:?}: {line:?} does not start with {prefix:?}"
+        );
+        assert!(!line.contains('\n'));
+        assert_eq!(host.snapshot(), before, "{ids:?} changed the host");
+    }
+    // The model's own messages name the file and key.
+    let line = host.fail(&["activate", &path_env], 3);
+    assert!(
+        line.contains("pkginfo.json") && line.contains("PATH"),
+        "{line}"
+    );
+    let line = host.fail(&["activate", &group], 3);
+    assert!(
+        line.contains("pkginfo.json") && line.contains("group"),
+        "{line}"
+    );
+    let line = host.fail(&["activate", &bad_json], 3);
+    assert!(line.contains("k--1/pkginfo.json"), "{line}");
+}
+
+#[test]
+fn package_users_and_state_directories_are_made_in_the_given_user_db() {
+    let host = Host::new(&[]);
+    let id = host.add(
+        PkgFixture::new("svc", "1")
+            .username("dcos_svc")
+            .state_directory()
+            .file("bin/svc", b"x", 0o755),
+    );
+    let grouped = host.add(
+        PkgFixture::new("other", "1")
+            .username("dcos_other")
+            .group("docker"),
+    );
+    host.ok(&["activate", &id, &grouped]);
+    let passwd = std::fs::read_to_string(host.base.join("users/etc/passwd")).unwrap();
+    let line = passwd
+        .lines()
+        .find(|l| l.starts_with("dcos_svc:"))
+        .expect("user created");
+    assert!(
+        line.ends_with(":DCOS System User:/opt/mesosphere:/sbin/nologin"),
+        "{line}"
+    );
+    let other = passwd
+        .lines()
+        .find(|l| l.starts_with("dcos_other:"))
+        .expect("user created");
+    assert_eq!(other.split(':').nth(3), Some("990"), "{other}");
+    let uid: u32 = line.split(':').nth(2).unwrap().parse().unwrap();
+    use std::os::unix::fs::MetadataExt;
+    let state = host.base.join("state/svc");
+    assert_eq!(std::fs::metadata(&state).unwrap().uid(), uid);
+    // Activating again finds the users and changes nothing about them.
+    host.ok(&["activate", &id, &grouped]);
+    assert_eq!(
+        std::fs::read_to_string(host.base.join("users/etc/passwd")).unwrap(),
+        passwd
+    );
+}
+
+#[test]
+fn swap_replaces_one_package_by_name() {
+    let host = Host::new(&["master"]);
+    let (mesos, config) = pkgpanda_pair(&host);
+    let justmesos = host.add(mesos_config("justmesos"));
+    host.ok(&["activate", &mesos, &config]);
+    assert_eq!(host.ok(&["swap", &justmesos]), "2\n");
+    assert_eq!(host.ok(&["active"]), format!("{mesos}\n{justmesos}\n"));
+    let line = host.fail(&["swap", "nothing--1"], 3);
+    assert_eq!(
+        line,
+        "pkg-activate: error: nothing: no package with this name is active, nothing to swap"
+    );
+}
+
+#[test]
+fn rollback_gc_and_remove() {
+    let host = Host::new(&["master"]);
+    let (mesos, config) = pkgpanda_pair(&host);
+    let justmesos = host.add(mesos_config("justmesos"));
+    let unused = host.add(PkgFixture::new("unused", "1"));
+    host.ok(&["activate", &mesos]);
+    host.ok(&["activate", &mesos, &config]);
+    host.ok(&["activate", &mesos, &justmesos]);
+    assert_eq!(host.ok(&["rollback"]), "2\n");
+    assert_eq!(host.ok(&["active"]), format!("{mesos}\n{config}\n"));
+    assert_eq!(host.ok(&["rollback", "--to", "3"]), "3\n");
+    assert_eq!(
+        host.fail(&["rollback", "--to", "9"], 3),
+        format!(
+            "pkg-activate: error: {}: no such generation",
+            host.root().join("generations/9").display()
+        )
+    );
+
+    // A package a generation uses cannot be removed; an unused one can.
+    let line = host.fail(&["remove", &config], 5);
+    assert_eq!(
+        line,
+        format!("pkg-activate: error: {config}: used by generation(s) 2; refusing to remove it")
+    );
+    assert_eq!(host.ok(&["remove", &unused]), format!("{unused}\n"));
+    assert!(!host.root().join("packages").join(&unused).exists());
+
+    // gc --keep 1 keeps current (3) and previous (2), removes 1, and then
+    // the packages no remaining generation uses (none here: 1 only had mesos).
+    let out: Value = serde_json::from_str(&host.ok(&["gc", "--keep", "1", "--json"])).unwrap();
+    assert_eq!(out["generations"], json!([1]));
+    assert_eq!(out["packages"], json!([]));
+    host.ok(&["activate", &mesos]);
+    // Now current 4, previous 3; gc removes 2 and with it `config`.
+    let out: Value = serde_json::from_str(&host.ok(&["gc", "--keep", "1", "--json"])).unwrap();
+    assert_eq!(out["generations"], json!([2]));
+    assert_eq!(out["packages"], json!([config]));
+    assert_eq!(host.ok(&["list"]), format!("{mesos}\n{justmesos}\n"));
+    assert_eq!(host.status()["healthy"], json!(true));
+}
+
+#[test]
+fn units_are_copied_and_only_ours_removed() {
+    let host = Host::new(&["master"]);
+    let (mesos, config) = pkgpanda_pair(&host);
+    let extra = host.add(
+        PkgFixture::new("extra", "1")
+            .file("dcos.target.wants/.hidden.service", b"[Unit]\n", 0o755)
+            .file("units/real.timer", b"[Timer]\n", 0o600)
+            .symlink("dcos.target.wants/extra.timer", "../units/real.timer"),
+    );
+    std::fs::write(host.systemd().join("foreign.service"), "mine").unwrap();
+    host.ok(&["activate", &mesos, &config, &extra]);
+    let systemd = host.systemd();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&systemd.join(".hidden.service")), 0o755);
+    // A unit symlink in the package is copied as a file with content and mode.
+    assert_eq!(
+        std::fs::read(systemd.join("extra.timer")).unwrap(),
+        b"[Timer]\n"
+    );
+    assert_eq!(mode(&systemd.join("extra.timer")), 0o600);
+    assert!(!std::fs::symlink_metadata(systemd.join("extra.timer"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+
+    host.ok(&["activate", &mesos, &config]);
+    assert!(!systemd.join("extra.timer").exists());
+    assert!(!systemd.join(".hidden.service").exists());
+    assert!(!systemd.join("dcos.target.wants/extra.timer").exists());
+    assert!(systemd.join("dcos-mesos-master.service").exists());
+    assert_eq!(
+        std::fs::read_to_string(systemd.join("foreign.service")).unwrap(),
+        "mine"
+    );
+
+    // A unit copy damaged by hand is repaired by the next command.
+    std::fs::write(systemd.join("dcos-mesos-master.service"), "broken").unwrap();
+    let recovered: Value = serde_json::from_str(&host.ok(&["recover", "--json"])).unwrap();
+    assert_eq!(
+        recovered["units"]["copied"],
+        json!(["dcos-mesos-master.service"])
+    );
+    assert_eq!(host.status()["healthy"], json!(true));
+}
+
+#[test]
+fn lock_held_exits_5_and_wait_waits() {
+    let host = Host::new(&[]);
+    let id = host.add(PkgFixture::new("a", "1").file("bin/a", b"a", 0o755));
+    let lock =
+        tarmac_fs::HostLock::acquire(&host.root().join(".lock"), tarmac_fs::LockWait::NoWait)
+            .unwrap();
+    let line = host.fail(&["activate", &id], 5);
+    assert_eq!(
+        line,
+        format!(
+            "pkg-activate: error: {}: held by another tarmac process (pass --wait to wait for it)",
+            host.root().join(".lock").display()
+        )
+    );
+    assert!(!host.root().join("current").exists());
+    // status does not block: it reports the lock and skips recovery.
+    let status = host.status();
+    assert_eq!(status["locked"], json!(true));
+    let mut waiting = host
+        .command(&["--wait", "activate", &id])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(waiting.try_wait().unwrap().is_none(), "--wait did not wait");
+    drop(lock);
+    let out = waiting.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "1\n");
+}
+
+#[test]
+fn status_and_verify_report_damage() {
+    let host = Host::new(&[]);
+    let id = host.add(
+        PkgFixture::new("app", "1")
+            .file("etc/app/app.conf", b"x", 0o644)
+            .file("bin/app", b"a", 0o755),
+    );
+    host.ok(&["activate", &id]);
+    host.ok(&["verify"]);
+    // Under folding, etc/app is a link into the package: a write lands
+    // inside the immutable package, and verify says so.
+    std::fs::write(host.root().join("etc/app/new.conf"), "oops").unwrap();
+    assert!(host
+        .root()
+        .join("packages/app--1/etc/app/new.conf")
+        .exists());
+    let line = host.fail(&["verify"], 4);
+    assert!(
+        line.contains("packages/app--1: well-known dirs changed since activation"),
+        "{line}"
+    );
+    std::fs::remove_file(host.root().join("packages/app--1/etc/app/new.conf")).unwrap();
+    host.ok(&["verify"]);
+    // A damaged environment file and a dangling link show in status.
+    std::fs::write(host.root().join("generations/1/environment"), "X=1\n").unwrap();
+    std::fs::remove_file(host.root().join("packages/app--1/bin/app")).unwrap();
+    let status = host.status();
+    assert_eq!(status["healthy"], json!(false));
+    let problems = status["problems"].to_string();
+    assert!(
+        problems.contains("environment: content differs from generation.json"),
+        "{problems}"
+    );
+    assert!(problems.contains("bin/app: dangling link"), "{problems}");
+}
+
+#[test]
+fn check_runs_executables_in_check_dirs() {
+    let host = Host::new(&[]);
+    let ok = host.add(
+        PkgFixture::new("pkg1", "12345")
+            .file("check/hello_world_ok.sh", b"#!/bin/sh\nexit 0\n", 0o755)
+            .file("check/not_executable.sh", b"", 0o644),
+    );
+    let bad = host.add(PkgFixture::new("pkg2", "12345").file(
+        "check/failed_check.sh",
+        b"#!/bin/sh\nexit 1\n",
+        0o755,
+    ));
+    host.ok(&["activate", &ok]);
+    assert_eq!(
+        host.ok(&["check", "--list"]),
+        format!("{ok} hello_world_ok.sh\n")
+    );
+    host.ok(&["check"]);
+    host.ok(&["activate", &ok, &bad]);
+    let out = host.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("pkg-activate: warning: "), "{stderr}");
+    let line = stderr.lines().last().unwrap();
+    assert!(
+        line.starts_with("pkg-activate: error: 1 check(s) failed: ")
+            && line.ends_with("failed_check.sh"),
+        "{line}"
+    );
+}
+
+#[test]
+fn uninstall_removes_units_and_activation() {
+    let host = Host::new(&["master"]);
+    let (mesos, _) = pkgpanda_pair(&host);
+    host.ok(&["activate", &mesos]);
+    std::fs::write(host.systemd().join("dcos.target"), "[Unit]\n").unwrap();
+    std::fs::write(host.systemd().join("foreign.service"), "mine").unwrap();
+    host.ok(&["uninstall"]);
+    let left: Vec<String> = std::fs::read_dir(host.root())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into())
+        .collect();
+    assert_eq!(left, [".lock"]);
+    assert!(!host.systemd().join("dcos-mesos-master.service").exists());
+    assert!(!host.systemd().join("dcos.target").exists());
+    assert!(host.systemd().join("foreign.service").exists());
+}
+
+/// Two small package sets and a crash at each named step: afterwards
+/// `recover` + `status` show the old or the new generation, whole.
+fn crash_sets(host: &Host) -> (Vec<String>, Vec<String>) {
+    let a = host.add(
+        PkgFixture::new("svc", "1")
+            .file("bin/svc", b"1", 0o755)
+            .file("lib/svc/mod.py", b"1", 0o644)
+            .file("dcos.target.wants/svc.service", b"[Service]\n#1\n", 0o644)
+            .env("SVC", "1"),
+    );
+    let b = host.add(
+        PkgFixture::new("svc", "2")
+            .file("bin/svc", b"2", 0o755)
+            .file("lib/svc/mod.py", b"2", 0o644)
+            .file("dcos.target.wants/svc2.service", b"[Service]\n#2\n", 0o644)
+            .env("SVC", "2"),
+    );
+    let c = host.add(
+        PkgFixture::new("tool", "1")
+            .file("bin/tool", b"t", 0o755)
+            .file("lib/svc/extra.py", b"e", 0o644),
+    );
+    (vec![a], vec![b, c])
+}
+
+fn assert_whole(host: &Host, allowed: &[(u64, &[String])]) -> u64 {
+    let out = host.run(&["recover"]);
+    assert!(
+        out.status.success(),
+        "recover: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = host.status();
+    assert_eq!(status["healthy"], json!(true), "{status}");
+    let current = status["current"].as_u64().expect("a current generation");
+    let (_, ids) = allowed
+        .iter()
+        .find(|(n, _)| *n == current)
+        .unwrap_or_else(|| panic!("unexpected generation {current}"));
+    let mut expected = ids.to_vec();
+    expected.sort();
+    assert_eq!(status["packages"], json!(expected));
+    // Environment matches generation.json's package set.
+    let env = std::fs::read_to_string(host.root().join("environment")).unwrap();
+    for id in ids.iter() {
+        assert!(env.contains(&format!("# package: {id}\n")), "{env}");
+    }
+    // No debris.
+    let generations: Vec<String> = std::fs::read_dir(host.root().join("generations"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into())
+        .collect();
+    assert!(
+        generations.iter().all(|g| g.parse::<u64>().is_ok()),
+        "{generations:?}"
+    );
+    current
+}
+
+#[test]
+fn failpoints_leave_old_or_new_generation() {
+    let points = [
+        ("farm-half", false),
+        ("before-sync", false),
+        ("before-rename", false),
+        ("before-commit", false),
+        ("after-commit", true),
+        ("units-partial", true),
+        ("units-before-record", true),
+        ("gc-renamed", true),
+    ];
+    for (point, committed) in points {
+        let host = Host::new(&[]);
+        let (a, b) = crash_sets(&host);
+        let mut args_a = vec!["activate"];
+        args_a.extend(a.iter().map(String::as_str));
+        let mut args_b = vec!["activate"];
+        args_b.extend(b.iter().map(String::as_str));
+        // Generations 1 (a), 2 (b), 3 (a): the crashing run makes 4 (b) and
+        // its prune (--keep 1) would remove 1 and 2.
+        host.ok(&args_a);
+        host.ok(&args_b);
+        host.ok(&args_a);
+        args_b.extend(["--keep", "1"]);
+        let out = host
+            .command(&args_b)
+            .env("TARMAC_FAILPOINT", point)
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success() && out.status.code().is_none(),
+            "{point}: did not crash"
+        );
+        let allowed: Vec<(u64, &[String])> = vec![(3, &a[..]), (4, &b[..])];
+        let current = assert_whole(&host, &allowed);
+        assert_eq!(current, if committed { 4 } else { 3 }, "{point}");
+        let units: Vec<String> = std::fs::read_dir(host.systemd())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into())
+            .collect();
+        let expected_unit = if committed {
+            "svc2.service"
+        } else {
+            "svc.service"
+        };
+        assert!(
+            units.contains(&expected_unit.to_string()),
+            "{point}: {units:?}"
+        );
+        // The one unit and dcos.target.wants/: nothing stale, no temporaries.
+        assert_eq!(units.len(), 2, "{point}: {units:?}");
+    }
+}
+
+#[test]
+fn crash_loop_sigkill_at_random_moments() {
+    let host = Host::new(&[]);
+    let (a, b) = crash_sets(&host);
+    let mut args_a = vec!["activate"];
+    args_a.extend(a.iter().map(String::as_str));
+    let mut args_b = vec!["activate"];
+    args_b.extend(b.iter().map(String::as_str));
+    host.ok(&args_a);
+    let iterations: u64 = std::env::var("TARMAC_CRASH_ITERATIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
+    // xorshift: deterministic delays, no rand dependency.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut kills = 0;
+    for i in 0..iterations {
+        let before: Value = host.status();
+        let old = before["current"].as_u64().unwrap();
+        let old_ids: Vec<String> = serde_json::from_value(before["packages"].clone()).unwrap();
+        let (args, new_ids): (&[&str], Vec<String>) = match i % 3 {
+            0 => (&args_b, b.clone()),
+            1 => (&args_a, a.clone()),
+            _ => (&["rollback"][..], Vec::new()),
+        };
+        let mut child = host
+            .command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(next() % 20_000));
+        if child.try_wait().unwrap().is_none() {
+            kills += 1;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let status_after = {
+            let out = host.run(&["recover"]);
+            assert!(
+                out.status.success(),
+                "recover: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            host.status()
+        };
+        assert_eq!(
+            status_after["healthy"],
+            json!(true),
+            "iteration {i}: {status_after}"
+        );
+        let now = status_after["current"].as_u64().unwrap();
+        let now_ids: Vec<String> =
+            serde_json::from_value(status_after["packages"].clone()).unwrap();
+        if now == old {
+            assert_eq!(now_ids, old_ids, "iteration {i}");
+        } else if i % 3 == 2 {
+            assert!(
+                now < old,
+                "iteration {i}: rollback went from {old} to {now}"
+            );
+        } else {
+            let mut expected = new_ids.clone();
+            expected.sort();
+            assert_eq!(now_ids, expected, "iteration {i}");
+        }
+        let generations: Vec<String> = std::fs::read_dir(host.root().join("generations"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into())
+            .collect();
+        assert!(
+            generations.iter().all(|g| g.parse::<u64>().is_ok()),
+            "iteration {i}: {generations:?}"
+        );
+    }
+    assert!(kills > 0, "no run was ever interrupted");
+}
