@@ -47,7 +47,9 @@ fn check_refuses_a_dynamic_executable() {
     assert!(output.stdout.is_empty());
     let message = stderr(&output);
     assert!(
-        message.starts_with(&format!("build-static.sh: error: {dynamic}: not statically linked")),
+        message.starts_with(&format!(
+            "build-static.sh: error: {dynamic}: not statically linked"
+        )),
         "{message}"
     );
     assert_eq!(message.lines().count(), 1, "{message}");
@@ -80,7 +82,10 @@ fn check_accepts_a_static_executable() {
     let exe = exe.to_str().unwrap();
     let output = run(&["--check", exe]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(String::from_utf8(output.stdout).unwrap(), format!("{exe}\n"));
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        format!("{exe}\n")
+    );
 }
 
 #[test]
