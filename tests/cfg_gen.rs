@@ -785,3 +785,8 @@ fn install_script_end_to_end_against_nginx() {
     assert!(root.join("etc/dns_config").exists());
     assert!(!root.join("etc/mesos-master").exists());
 }
+
+#[test]
+fn docs_cfg_gen_reference_matches_help() {
+    crate::pkg_build::check_help_doc(BIN, "cfg-gen.md");
+}
