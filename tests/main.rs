@@ -5,3 +5,5 @@ mod host_extract;
 mod ip_detect_run;
 mod pkg_activate;
 mod pkg_build;
+mod pkg_bundle;
+mod static_build;

@@ -35,6 +35,15 @@ const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const XZ_MAGIC: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0x00];
 
+/// The largest zstd window accepted: 2^24 = 16 MiB. Every standard level
+/// up to 19 (what [`crate::WriteOptions`] allows) uses at most 2^23; a frame
+/// asking for more (`--ultra`, `--long`) is refused instead of making a
+/// hostile archive allocate up to 2 GiB. Keeps extraction under 64 MiB.
+pub(crate) const ZSTD_WINDOW_LOG_MAX: u32 = 24;
+/// Memory the xz decoder may use: enough for `xz -9` (64 MiB dictionary);
+/// DC/OS's own archives are `xz -6` (8 MiB).
+const XZ_MEMLIMIT: u64 = 72 * 1024 * 1024;
+
 /// Decides the container from the first bytes (up to 512) of a stream.
 pub(crate) fn sniff(head: &[u8]) -> Result<Container> {
     if head.starts_with(ZSTD_MAGIC) {
@@ -116,14 +125,23 @@ pub(crate) fn open<'a, R: Read + Send + 'a>(
         Container::Zstd => {
             let mut decoder =
                 zstd::stream::read::Decoder::new(input).map_err(|e| source_error(e, failure))?;
-            // 2^27 (128 MiB) is zstd's own default cap for a frame window.
             decoder
-                .window_log_max(27)
+                .window_log_max(ZSTD_WINDOW_LOG_MAX)
                 .map_err(|e| source_error(e, failure))?;
             Box::new(decoder)
         }
         Container::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
-        Container::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(input)),
+        Container::Xz => {
+            let stream = liblzma::stream::Stream::new_stream_decoder(
+                XZ_MEMLIMIT,
+                liblzma::stream::CONCATENATED,
+            )
+            .map_err(|e| Error::Corrupt {
+                container: "xz",
+                source: e.into(),
+            })?;
+            Box::new(liblzma::read::XzDecoder::new_stream(input, stream))
+        }
         Container::Tar => Box::new(input),
     };
     Ok((container, tar))
