@@ -420,7 +420,8 @@ fn empty_activation_yields_an_empty_farm() {
     );
     assert_eq!(
         std::fs::read_to_string(root.join("etc/dcos-service-configuration.json")).unwrap(),
-        "{\n  \"sysctl\": {}\n}\n"
+        // pkgpanda's json_prettyprint: sorted, indent 2, "key":value, no newline.
+        "{\n  \"sysctl\":{}\n}"
     );
     assert_eq!(host.ok(&["active"]), "");
 }
