@@ -1,6 +1,10 @@
 //! Integration tests: each module runs one tool's real binary against temp
 //! roots (and real HTTP servers where the tool downloads).
 
+mod cfg_gen;
+mod host_extract;
 mod ip_detect_run;
 mod pkg_activate;
 mod pkg_build;
+mod pkg_bundle;
+mod static_build;

@@ -164,3 +164,368 @@ fn plan_refuses_an_unknown_package_with_exit_3() {
         stderr(&output)
     );
 }
+
+/// The repository's example tree, copied to `dir/packages`.
+fn example_tree(dir: &Path) -> PathBuf {
+    let packages = dir.join("packages");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("packages"),
+        &packages,
+    );
+    packages
+}
+
+fn build_in(dir: &Path, packages: &Path, args: &[&str]) -> Output {
+    run(pkg_build()
+        .current_dir(dir)
+        .arg("--packages")
+        .arg(packages)
+        .args(["--repo", "repo", "--cache", "cache"])
+        .args(args))
+}
+
+/// Unpacks a package archive with the strict extractor, checked against its
+/// manifest, and returns the directory.
+fn unpack(repo: &Path, id: &str, into: &Path) -> PathBuf {
+    let name = id.split("--").next().unwrap();
+    let dir = repo.join("packages").join(name);
+    let manifest = tarmac_model::PackageManifest::parse(
+        "manifest",
+        &std::fs::read(dir.join(format!("{id}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest.id.to_string(), id);
+    let archive = std::fs::File::open(dir.join(format!("{id}.tar.zst"))).unwrap();
+    std::fs::create_dir_all(into).unwrap();
+    let target = into.join(id);
+    let options = tarmac_archive::ExtractOptions {
+        expect: tarmac_archive::Expect::Package(manifest),
+        ..Default::default()
+    };
+    tarmac_archive::extract(archive, &target, &options).unwrap();
+    target
+}
+
+fn lines(output: &Output) -> Vec<String> {
+    stdout(output).lines().map(str::to_string).collect()
+}
+
+#[test]
+fn builds_the_example_tree_reproducibly_and_caches_it() {
+    let temp = tempfile::tempdir().unwrap();
+    let packages = example_tree(temp.path());
+    let output = build_in(temp.path(), &packages, &["--tree", "-j", "2"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let ids = lines(&output);
+    let names: Vec<&str> = ids.iter().map(|i| i.split("--").next().unwrap()).collect();
+    assert_eq!(names, ["libgreet", "greeter", "hello-git", "motd"]);
+
+    let repo = temp.path().join("repo");
+    let out = temp.path().join("unpacked");
+    let greeter = unpack(&repo, &ids[1], &out);
+    let pkginfo: Value =
+        serde_json::from_slice(&std::fs::read(greeter.join("pkginfo.json")).unwrap()).unwrap();
+    assert_eq!(pkginfo["requires"], serde_json::json!(["libgreet"]));
+    assert_eq!(pkginfo["username"], "dcos_greeter");
+    assert_eq!(pkginfo["state_directory"], true);
+    assert_eq!(pkginfo["environment"]["GREETER_PORT"], "8123");
+    assert_eq!(
+        pkginfo["sysctl"]["dcos-greeter"]["net.core.somaxconn"],
+        1024
+    );
+    // Built against the activated dependency: its header was readable.
+    let greet = std::fs::read_to_string(greeter.join("bin/greet")).unwrap();
+    assert!(greet.contains("built against libgreet 1.0"), "{greet}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(greeter.join("bin/greet"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o111, 0o111);
+    assert!(greeter.join("bin_master/greeter-admin").is_file());
+    assert!(greeter
+        .join("dcos.target.wants_master/dcos-greeter.service")
+        .is_file());
+    let full: Value =
+        serde_json::from_slice(&std::fs::read(greeter.join("buildinfo.full.json")).unwrap())
+            .unwrap();
+    assert_eq!(full["build_ids"]["requires"], serde_json::json!([ids[0]]));
+    assert_eq!(
+        format!("greeter--{}", full["package_version"].as_str().unwrap()),
+        ids[1]
+    );
+
+    let libgreet = unpack(&repo, &ids[0], &out);
+    assert!(libgreet.join("lib/libgreet.sh").is_file());
+    assert!(libgreet.join("include/greet.h").is_file());
+    // treeinfo.json picks the custom variant of motd (url_extract, file://).
+    let motd = unpack(&repo, &ids[3], &out);
+    let text = std::fs::read_to_string(motd.join("etc/motd")).unwrap();
+    assert!(text.starts_with("Custom welcome"), "{text}");
+    let motd_info: Value =
+        serde_json::from_slice(&std::fs::read(motd.join("pkginfo.json")).unwrap()).unwrap();
+    assert_eq!(motd_info["variant"], "custom");
+    let hello = unpack(&repo, &ids[2], &out);
+    assert!(hello.join("bin/hello").is_file());
+
+    // Nothing changed: everything is cached, same ids.
+    let again = build_in(temp.path(), &packages, &["--tree", "--json"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let doc: Value = serde_json::from_str(&stdout(&again)).unwrap();
+    let statuses: Vec<&str> = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["cached"; 4]);
+
+    // The same tree elsewhere, with other mtimes, builds the same bytes.
+    let other = tempfile::tempdir().unwrap();
+    let packages2 = example_tree(other.path());
+    let script = packages2.join("greeter/build");
+    let file = std::fs::File::options().append(true).open(&script).unwrap();
+    file.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30))
+        .unwrap();
+    drop(file);
+    let second = build_in(other.path(), &packages2, &["--tree", "-j", "1"]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(lines(&second), ids);
+    for id in &ids {
+        let name = id.split("--").next().unwrap();
+        for ext in ["tar.zst", "json"] {
+            let rel = format!("packages/{name}/{id}.{ext}");
+            assert_eq!(
+                std::fs::read(repo.join(&rel)).unwrap(),
+                std::fs::read(other.path().join("repo").join(&rel)).unwrap(),
+                "{rel} differs between two builds"
+            );
+        }
+    }
+}
+
+fn plan_ids(packages: &Path, args: &[&str]) -> Vec<String> {
+    let output = run(pkg_build()
+        .arg("--plan")
+        .arg("--packages")
+        .arg(packages)
+        .args(args));
+    assert!(output.status.success(), "{}", stderr(&output));
+    lines(&output)
+}
+
+#[test]
+fn a_comment_in_a_build_script_changes_the_id_and_its_dependents() {
+    let temp = tempfile::tempdir().unwrap();
+    let packages = example_tree(temp.path());
+    let before = plan_ids(&packages, &["--tree"]);
+    let script = packages.join("libgreet/build");
+    let mut text = std::fs::read_to_string(&script).unwrap();
+    text.push_str("# a comment\n");
+    std::fs::write(&script, text).unwrap();
+    let after = plan_ids(&packages, &["--tree"]);
+    // libgreet and greeter (which requires it) change; the others do not.
+    let changed: Vec<bool> = before.iter().zip(&after).map(|(a, b)| a != b).collect();
+    assert_eq!(changed, [true, true, false, false], "{before:?} {after:?}");
+
+    // extra/ content counts too; its location does not.
+    std::fs::write(packages.join("greeter/extra/greeter.conf"), "port = 8124\n").unwrap();
+    let third = plan_ids(&packages, &["--tree"]);
+    assert_eq!((third[0] == after[0], third[1] == after[1]), (true, false));
+
+    // A named package plans only its closure; a variant by NAME:VARIANT.
+    assert_eq!(plan_ids(&packages, &["greeter"]), third[..2]);
+    let default_motd = plan_ids(&packages, &["motd"]);
+    let custom_motd = plan_ids(&packages, &["motd:custom"]);
+    assert_eq!(custom_motd, [third[3].clone()]);
+    assert_ne!(default_motd, custom_motd);
+}
+
+#[test]
+fn a_corrupt_source_is_kept_aside_and_fails_with_exit_4() {
+    let temp = tempfile::tempdir().unwrap();
+    let packages = example_tree(temp.path());
+    // Same declared checksum, different bytes behind the file:// URL.
+    let tarball = packages.join("motd/motd-1.0.tar.gz");
+    let mut bytes = std::fs::read(&tarball).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&tarball, &bytes).unwrap();
+    let output = build_in(temp.path(), &packages, &["motd", "--quiet"]);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.starts_with("pkg-build: error: file://motd-1.0.tar.gz: sha1 mismatch"),
+        "{message}"
+    );
+    let sha1 = "8e6732e7082d0e2af70062e1140f448c88e33746";
+    let corrupt = temp
+        .path()
+        .join(format!("cache/sources/{sha1}/motd-1.0.tar.gz.corrupt"));
+    assert_eq!(
+        std::fs::read(&corrupt).unwrap(),
+        bytes,
+        "corrupt download kept"
+    );
+    assert!(!temp
+        .path()
+        .join(format!("cache/sources/{sha1}/motd-1.0.tar.gz"))
+        .exists());
+    assert!(
+        !temp.path().join("repo/packages/motd").exists(),
+        "nothing published"
+    );
+}
+
+/// A package `name` whose build script is `script`, added to `packages`.
+fn add_package(packages: &Path, name: &str, buildinfo: &str, script: &str) {
+    let dir = packages.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("buildinfo.json"), buildinfo).unwrap();
+    std::fs::write(dir.join("build"), script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.join("build"), std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn reserved_unit_names_and_failing_scripts_publish_nothing() {
+    let temp = tempfile::tempdir().unwrap();
+    let packages = temp.path().join("packages");
+    add_package(
+        &packages,
+        "sneaky",
+        "{}",
+        "#!/bin/sh\nmkdir -p $PKG_PATH/dcos.target.wants_slave\ntouch $PKG_PATH/dcos.target.wants_slave/dcos-setup.service\n",
+    );
+    let output = build_in(temp.path(), &packages, &["sneaky"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("dcos.target.wants_slave/dcos-setup.service: reserved unit name"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!temp.path().join("repo/packages/sneaky").exists());
+
+    add_package(
+        &packages,
+        "broken",
+        "{}",
+        "#!/bin/sh\necho compiling\necho 'cc: error: oops' >&2\nexit 7\n",
+    );
+    let output = build_in(temp.path(), &packages, &["broken"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("build script"), "{message}");
+    assert!(
+        message.contains("cc: error: oops"),
+        "log tail shown: {message}"
+    );
+    assert!(!temp.path().join("repo/packages/broken").exists());
+}
+
+#[test]
+fn the_sandbox_exposes_sources_extra_and_dependencies_and_nothing_writable_else() {
+    let temp = tempfile::tempdir().unwrap();
+    let packages = example_tree(temp.path());
+    add_package(
+        &packages,
+        "probe",
+        r#"{"requires": ["libgreet"], "single_source": {"kind": "git_local", "rel_path": "src"}}"#,
+        r#"#!/bin/sh
+set -u
+mkdir -p "$PKG_PATH/etc"
+report="$PKG_PATH/etc/report"
+check() { if eval "$2" 2>/dev/null; then echo "$1 yes"; else echo "$1 no"; fi >> "$report"; }
+check src-visible '[ -f /pkg/src/probe/input.txt ]'
+check extra-visible '[ -f /pkg/extra/note ]'
+check dep-activated '[ -f /opt/mesosphere/lib/libgreet.sh ]'
+check path-is-output '[ "$PKG_PATH" = "/opt/mesosphere/packages/$PKG_ID" ]'
+check write-usr 'touch /usr/tarmac-probe'
+check write-root 'touch /tarmac-probe'
+check write-extra 'touch /pkg/extra/x'
+check write-deps 'touch /opt/mesosphere/lib/x'
+check write-tmp 'touch /tmp/x'
+check write-src 'touch /pkg/src/probe/x'
+"#,
+    );
+    std::fs::create_dir_all(packages.join("probe/src")).unwrap();
+    std::fs::write(packages.join("probe/src/input.txt"), "in").unwrap();
+    std::fs::create_dir_all(packages.join("probe/extra")).unwrap();
+    std::fs::write(packages.join("probe/extra/note"), "n").unwrap();
+    let output = build_in(temp.path(), &packages, &["probe", "--sandbox", "namespace"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let ids = lines(&output);
+    let probe = unpack(&temp.path().join("repo"), &ids[1], &temp.path().join("out"));
+    let report = std::fs::read_to_string(probe.join("etc/report")).unwrap();
+    assert_eq!(
+        report,
+        "src-visible yes\nextra-visible yes\ndep-activated yes\npath-is-output yes\n\
+         write-usr no\nwrite-root no\nwrite-extra no\nwrite-deps no\nwrite-tmp yes\nwrite-src yes\n"
+    );
+    assert!(!Path::new("/usr/tarmac-probe").exists());
+    assert!(!Path::new("/tarmac-probe").exists());
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+}
+
+#[test]
+fn git_local_sources_pin_the_head_commit_and_refuse_local_changes() {
+    let temp = tempfile::tempdir().unwrap();
+    let packages = example_tree(temp.path());
+    let source = packages.join("hello-git/source");
+    let content_pinned = plan_ids(&packages, &["hello-git"]);
+    git(&source, &["init", "-q"]);
+    git(&source, &["add", "-A"]);
+    git(&source, &["commit", "-q", "-m", "one"]);
+    let first = plan_ids(&packages, &["hello-git"]);
+    assert_ne!(
+        first, content_pinned,
+        "a git work tree is pinned by commit, not content"
+    );
+
+    std::fs::write(source.join("hello.sh"), "#!/bin/sh\necho changed\n").unwrap();
+    let dirty = run(pkg_build()
+        .args(["--plan", "hello-git", "--packages"])
+        .arg(&packages));
+    assert_eq!(dirty.status.code(), Some(3), "{}", stderr(&dirty));
+    assert!(
+        stderr(&dirty).contains("uncommitted changes"),
+        "{}",
+        stderr(&dirty)
+    );
+
+    git(&source, &["commit", "-q", "-am", "two"]);
+    let second = plan_ids(&packages, &["hello-git"]);
+    assert_ne!(second, first);
+    let output = build_in(temp.path(), &packages, &["hello-git"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let hello = unpack(
+        &temp.path().join("repo"),
+        &second[0],
+        &temp.path().join("out"),
+    );
+    assert_eq!(
+        std::fs::read_to_string(hello.join("bin/hello")).unwrap(),
+        "#!/bin/sh\necho changed\n"
+    );
+}

@@ -35,6 +35,15 @@ const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const XZ_MAGIC: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0x00];
 
+/// The largest zstd window accepted: 2^24 = 16 MiB. Every standard level
+/// up to 19 (what [`crate::WriteOptions`] allows) uses at most 2^23; a frame
+/// asking for more (`--ultra`, `--long`) is refused instead of making a
+/// hostile archive allocate up to 2 GiB. Keeps extraction under 64 MiB.
+pub(crate) const ZSTD_WINDOW_LOG_MAX: u32 = 24;
+/// Memory the xz decoder may use: enough for `xz -9` (64 MiB dictionary);
+/// DC/OS's own archives are `xz -6` (8 MiB).
+const XZ_MEMLIMIT: u64 = 72 * 1024 * 1024;
+
 /// Decides the container from the first bytes (up to 512) of a stream.
 pub(crate) fn sniff(head: &[u8]) -> Result<Container> {
     if head.starts_with(ZSTD_MAGIC) {
@@ -116,14 +125,23 @@ pub(crate) fn open<'a, R: Read + Send + 'a>(
         Container::Zstd => {
             let mut decoder =
                 zstd::stream::read::Decoder::new(input).map_err(|e| source_error(e, failure))?;
-            // 2^27 (128 MiB) is zstd's own default cap for a frame window.
             decoder
-                .window_log_max(27)
+                .window_log_max(ZSTD_WINDOW_LOG_MAX)
                 .map_err(|e| source_error(e, failure))?;
             Box::new(decoder)
         }
         Container::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
-        Container::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(input)),
+        Container::Xz => {
+            let stream = liblzma::stream::Stream::new_stream_decoder(
+                XZ_MEMLIMIT,
+                liblzma::stream::CONCATENATED,
+            )
+            .map_err(|e| Error::Corrupt {
+                container: "xz",
+                source: e.into(),
+            })?;
+            Box::new(liblzma::read::XzDecoder::new_stream(input, stream))
+        }
         Container::Tar => Box::new(input),
     };
     Ok((container, tar))
@@ -133,5 +151,96 @@ fn source_error(e: io::Error, failure: &SourceFailure) -> Error {
     match failure.take() {
         Some(source) => Error::Source(source),
         None => Error::Source(e),
+    }
+}
+
+/// Size of the chunks handed from the decoding thread to the extractor.
+const CHUNK: usize = 1 << 20;
+/// Chunks in flight: bounds the memory of the pipeline to a few MiB.
+const IN_FLIGHT: usize = 4;
+
+/// Runs `body` with a reader of `decoded` whose bytes are produced by a
+/// second thread, so that reading and decompressing overlap with writing
+/// and hashing (the two halves of `zstd -dc | tar -x`, in one process and
+/// without a pipe). When `body` returns early, the producer stops at its
+/// next chunk.
+pub(crate) fn pipelined<T>(
+    decoded: Box<dyn Read + Send + '_>,
+    body: impl FnOnce(&mut dyn Read) -> T,
+) -> T {
+    let (chunks, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(IN_FLIGHT);
+    let (spare_tx, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut decoded = decoded;
+            loop {
+                let mut buf = spare.try_recv().unwrap_or_default();
+                buf.resize(CHUNK, 0);
+                let mut filled = 0;
+                let result = loop {
+                    match decoded.read(&mut buf[filled..]) {
+                        Ok(0) => break Ok(()),
+                        Ok(n) => {
+                            filled += n;
+                            if filled == buf.len() {
+                                break Ok(());
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
+                    }
+                };
+                buf.truncate(filled);
+                let done = filled == 0 || result.is_err();
+                if filled > 0 && chunks.send(Ok(buf)).is_err() {
+                    return;
+                }
+                if let Err(e) = result {
+                    let _ = chunks.send(Err(e));
+                    return;
+                }
+                if done {
+                    return;
+                }
+            }
+        });
+        let mut reader = ChunkReader {
+            rx,
+            spare: spare_tx,
+            current: Vec::new(),
+            pos: 0,
+        };
+        let result = body(&mut reader);
+        // Dropping the receiver makes the producer's next send fail.
+        drop(reader);
+        result
+    })
+}
+
+struct ChunkReader {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    spare: std::sync::mpsc::Sender<Vec<u8>>,
+    current: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.current.len() {
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    let used = std::mem::replace(&mut self.current, chunk);
+                    let _ = self.spare.send(used);
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                // The producer finished: end of stream.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }

@@ -58,6 +58,10 @@ pub enum Error {
     #[error("archive writer: {path:?}: {reason}")]
     Order { path: String, reason: String },
 
+    /// A compression level outside what the extractor can read back.
+    #[error("zstd level {level} is not supported: use 1 to 19 (higher levels need more than 16 MiB of memory to decompress)")]
+    Level { level: i32 },
+
     /// The staging directory must be new: extraction never writes into an
     /// existing directory.
     #[error("{}: staging directory already exists", path.display())]
@@ -90,6 +94,7 @@ impl Error {
             | Error::Manifest { .. }
             | Error::Unsupported { .. } => ExitClass::Invalid,
             Error::Integrity { .. } => ExitClass::Integrity,
+            Error::Level { .. } => ExitClass::Usage,
             Error::Order { .. } | Error::StagingExists { .. } | Error::Source(_) => {
                 ExitClass::Runtime
             }

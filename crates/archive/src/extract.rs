@@ -113,11 +113,13 @@ pub fn extract<R: Read + Send>(
         fs::set_permissions(staging, fs::Permissions::from_mode(0o755))
             .with_path("chmod", staging)?;
         let failure = SourceFailure::default();
-        let (container, tar) = container::open(reader, &failure)?;
-        let mut tar = TarReader::new(tar, container, failure);
-        let mut extractor = Extractor::new(staging, opts);
-        extractor.run(&mut tar)?;
-        extractor.finish(container)
+        let (container, decoded) = container::open(reader, &failure)?;
+        container::pipelined(decoded, |decoded| {
+            let mut tar = TarReader::new(decoded, container, failure);
+            let mut extractor = Extractor::new(staging, opts);
+            extractor.run(&mut tar)?;
+            extractor.finish(container)
+        })
     })();
     if result.is_err() {
         // Best effort: the error being returned matters more than a

@@ -53,4 +53,4 @@ pub use container::Container;
 pub use error::{Error, Result};
 pub use extract::{extract, Expect, ExtractOptions, Extracted};
 pub use tree::{tree_hash, TreeDigest};
-pub use write::{pack_dir, ArchiveWriter, WriteOptions};
+pub use write::{pack_dir, ArchiveWriter, WriteOptions, MAX_LEVEL};

@@ -20,6 +20,13 @@ const BLOCK: usize = 512;
 const MAX_LONG_NAME: u64 = 4097;
 /// Largest PAX extended header accepted.
 const MAX_PAX: u64 = 64 * 1024;
+/// Metadata records (PAX, GNU long name/link) allowed before one entry:
+/// a real writer needs at most three; more is a stream spinning in place.
+const MAX_RECORDS_PER_ENTRY: u32 = 8;
+/// Zero bytes accepted after the end-of-archive marker: tar pads to its
+/// record size (10 KiB for GNU tar; 1 MiB covers any blocking factor). A
+/// stream of zeros beyond that is refused rather than read forever.
+const MAX_TRAILING_ZEROS: u64 = 1024 * 1024;
 
 /// One archive entry as the stream declares it (names not yet validated).
 #[derive(Debug)]
@@ -151,7 +158,14 @@ impl<R: Read> TarReader<R> {
         let what = format!("the data of entry {:?}", self.current);
         self.skip(rest, &what)?;
         let mut pending = Pending::default();
+        let mut records = 0u32;
         loop {
+            if records > MAX_RECORDS_PER_ENTRY {
+                return Err(Error::malformed(format!(
+                    "more than {MAX_RECORDS_PER_ENTRY} extended header records before one entry"
+                )));
+            }
+            records += 1;
             let mut block = [0u8; BLOCK];
             let got = self.fill(&mut block)?;
             if got == 0 {
@@ -271,6 +285,11 @@ impl<R: Read> TarReader<R> {
                 )));
             }
             offset_after_marker += got as u64;
+            if offset_after_marker > MAX_TRAILING_ZEROS {
+                return Err(Error::malformed(format!(
+                    "more than {MAX_TRAILING_ZEROS} bytes of padding after the end-of-archive marker"
+                )));
+            }
         }
     }
 }

@@ -24,6 +24,10 @@ use crate::tree::{file_mode, is_exec, walk, Node, TreeDigest, TreeHasher, Walked
 
 const BLOCK: usize = 512;
 
+/// The highest zstd level: levels above 19 need a decoder window larger
+/// than the extractor accepts (see the container module).
+pub const MAX_LEVEL: i32 = 19;
+
 /// How to write an archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteOptions {
@@ -88,6 +92,9 @@ impl<W: Write> ArchiveWriter<W> {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
             n => n,
         };
+        if !(1..=MAX_LEVEL).contains(&opts.level) {
+            return Err(Error::Level { level: opts.level });
+        }
         let mut encoder =
             zstd::stream::write::Encoder::new(out, opts.level).map_err(Error::Output)?;
         encoder.multithread(threads).map_err(Error::Output)?;

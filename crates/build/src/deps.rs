@@ -35,7 +35,11 @@ pub fn prepare(root: &Path, repo: &Path, closure: &[PackageId]) -> Result<(), Er
             expect: Expect::Package(manifest),
             ..ExtractOptions::default()
         };
-        extract(std::io::BufReader::new(file), &packages.join(id.to_string()), &options)?;
+        extract(
+            std::io::BufReader::new(file),
+            &packages.join(id.to_string()),
+            &options,
+        )?;
     }
     for dir in WELL_KNOWN {
         let farm = root.join(dir);
@@ -44,7 +48,10 @@ pub fn prepare(root: &Path, repo: &Path, closure: &[PackageId]) -> Result<(), Er
             let provided = packages.join(id.to_string()).join(dir);
             if provided.is_dir() {
                 tarmac_fs::create_dir_all(&farm)?;
-                let target_prefix = PathBuf::from("..").join("packages").join(id.to_string()).join(dir);
+                let target_prefix = PathBuf::from("..")
+                    .join("packages")
+                    .join(id.to_string())
+                    .join(dir);
                 link_tree(&provided, &farm, &target_prefix, id, &mut owners, root)?;
             }
         }
@@ -96,7 +103,12 @@ fn link_tree(
     Ok(())
 }
 
-fn conflict(root: &Path, dest: &Path, id: &PackageId, owners: &BTreeMap<PathBuf, PackageId>) -> Error {
+fn conflict(
+    root: &Path,
+    dest: &Path,
+    id: &PackageId,
+    owners: &BTreeMap<PathBuf, PackageId>,
+) -> Error {
     let rel = dest.strip_prefix(root).unwrap_or(dest);
     let other = owners
         .get(dest)

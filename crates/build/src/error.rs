@@ -15,6 +15,9 @@ pub enum Error {
     #[error(transparent)]
     Model(#[from] ModelError),
 
+    #[error(transparent)]
+    Archive(#[from] tarmac_archive::Error),
+
     /// The package tree is inconsistent: a missing package, a cycle, an
     /// excluded or wrongly-variant package.
     #[error("{}: {reason}", file.display())]
@@ -90,6 +93,7 @@ impl Error {
         match self {
             Error::Fs(e) => e.class(),
             Error::Model(e) => e.class(),
+            Error::Archive(e) => e.class(),
             Error::Tree { .. } => ExitClass::Invalid,
             Error::Source { .. } => ExitClass::Invalid,
             Error::GitDirty { .. } => ExitClass::Invalid,

@@ -15,17 +15,19 @@ use std::sync::{Condvar, Mutex};
 use serde::Serialize;
 use serde_json::{json, Value};
 use tarmac_archive::{pack_dir, WriteOptions};
-use tarmac_model::{PackageId, PkgInfo, Reporter};
+use tarmac_model::{PackageId, Reporter};
 
-use crate::deps::{self, archive_path, manifest_path};
+use crate::deps;
 use crate::error::Error;
+use crate::layout::{archive_path, manifest_path};
 use crate::plan::{Plan, PlannedPackage};
 use crate::sandbox::{self, Invocation, Sandbox, SandboxMode};
 use crate::source::{self, SourceCache};
 
 /// Unit names no package may ship (pkgpanda `RESERVED_UNIT_NAMES`): they
 /// belong to the installer itself.
-pub const RESERVED_UNIT_NAMES: &[&str] = &["dcos.target", "dcos-download.service", "dcos-setup.service"];
+pub const RESERVED_UNIT_NAMES: &[&str] =
+    &["dcos.target", "dcos-download.service", "dcos-setup.service"];
 
 /// Files pkg-build writes into every package; a build script may not.
 const GENERATED: &[&str] = &["pkginfo.json", "buildinfo.full.json"];
@@ -91,7 +93,11 @@ struct Schedule {
 /// Builds every package of `plan` that is not cached, dependencies first,
 /// `opts.jobs` at once. Stops starting new builds at the first failure and
 /// returns it once the running ones end.
-pub fn build(plan: &Plan, opts: &BuildOptions, reporter: &dyn Reporter) -> Result<Vec<Built>, Error> {
+pub fn build(
+    plan: &Plan,
+    opts: &BuildOptions,
+    reporter: &dyn Reporter,
+) -> Result<Vec<Built>, Error> {
     let count = plan.packages.len();
     let isolation = choose_isolation(plan, opts, reporter)?;
     let schedule = Mutex::new(Schedule {
@@ -108,7 +114,10 @@ pub fn build(plan: &Plan, opts: &BuildOptions, reporter: &dyn Reporter) -> Resul
             }
             let ready = (0..count).find(|&i| {
                 guard.state[i] == State::Pending
-                    && plan.packages[i].deps.iter().all(|&d| guard.state[d] == State::Done)
+                    && plan.packages[i]
+                        .deps
+                        .iter()
+                        .all(|&d| guard.state[d] == State::Done)
             });
             match ready {
                 Some(i) => break i,
@@ -165,7 +174,11 @@ enum Isolation {
 
 /// Decides once per run whether builds get a namespace: probing costs one
 /// fork, and is skipped when nothing needs building.
-fn choose_isolation(plan: &Plan, opts: &BuildOptions, reporter: &dyn Reporter) -> Result<Isolation, Error> {
+fn choose_isolation(
+    plan: &Plan,
+    opts: &BuildOptions,
+    reporter: &dyn Reporter,
+) -> Result<Isolation, Error> {
     if opts.sandbox == SandboxMode::None {
         return Ok(Isolation::Host);
     }
@@ -201,10 +214,12 @@ fn build_one(
         return Ok(Status::Cached);
     }
     let script = package.build_script.clone().ok_or_else(|| Error::Tree {
-        file: package
-            .recipe
-            .dir
-            .join(package.recipe.info.build_script_path(package.key.variant.as_deref())),
+        file: package.recipe.dir.join(
+            package
+                .recipe
+                .info
+                .build_script_path(package.key.variant.as_deref()),
+        ),
         reason: "build script missing: the package can be planned but not built".into(),
     })?;
     let mode = tarmac_fs::open(&script)?
@@ -233,7 +248,10 @@ fn build_one(
     deps::prepare(&install_root, &opts.repo, &package.closure)?;
     tarmac_fs::create_dir_all(&out)?;
     let log = work.join("build.log");
-    let script_rel = script.strip_prefix(&package.recipe.dir).unwrap_or(&script).to_path_buf();
+    let script_rel = script
+        .strip_prefix(&package.recipe.dir)
+        .unwrap_or(&script)
+        .to_path_buf();
 
     let status = match isolation {
         Isolation::Namespace => {
@@ -242,22 +260,51 @@ fn build_one(
             if let Some(extra) = &package.extra {
                 binds.push((extra.clone(), PathBuf::from("/pkg/extra")));
             }
-            let env = environment(package, opts, &inside(&src), &inside(&install_root), &inside(&out), Path::new("/tmp"));
-            let sandbox = Sandbox::prepare(&root, &[src.clone(), out.clone()], &binds)
-                .map_err(|e| Error::Sandbox { reason: format!("{}: {e}", root.display()) })?;
+            let env = environment(
+                package,
+                opts,
+                &inside(&src),
+                &inside(&install_root),
+                &inside(&out),
+                Path::new("/tmp"),
+            );
+            let sandbox =
+                Sandbox::prepare(&root, &[src.clone(), out.clone()], &binds).map_err(|e| {
+                    Error::Sandbox {
+                        reason: format!("{}: {e}", root.display()),
+                    }
+                })?;
             let script_inside = Path::new("/pkg/build").join(&script_rel);
             sandbox
-                .run(&Invocation { script: &script_inside, env: &env, log: &log })
-                .map_err(|e| Error::Sandbox { reason: format!("running {}: {e}", script.display()) })?
+                .run(&Invocation {
+                    script: &script_inside,
+                    env: &env,
+                    log: &log,
+                })
+                .map_err(|e| Error::Sandbox {
+                    reason: format!("running {}: {e}", script.display()),
+                })?
         }
         Isolation::Host => {
             let tmp = work.join("tmp");
             tarmac_fs::create_dir_all(&tmp)?;
-            let extra = package.extra.clone().unwrap_or_else(|| root.join("pkg").join("extra"));
+            let extra = package
+                .extra
+                .clone()
+                .unwrap_or_else(|| root.join("pkg").join("extra"));
             let mut env = environment(package, opts, &src, &install_root, &out, &tmp);
             env.push(("PKG_EXTRA".into(), extra.display().to_string()));
-            sandbox::run_unsandboxed(&Invocation { script: &script, env: &env, log: &log }, &root.join("pkg"))
-                .map_err(|e| Error::Sandbox { reason: format!("running {}: {e}", script.display()) })?
+            sandbox::run_unsandboxed(
+                &Invocation {
+                    script: &script,
+                    env: &env,
+                    log: &log,
+                },
+                &root.join("pkg"),
+            )
+            .map_err(|e| Error::Sandbox {
+                reason: format!("running {}: {e}", script.display()),
+            })?
         }
     };
     if !status.success() {
@@ -280,8 +327,13 @@ fn build_one(
         mtime: opts.source_date_epoch,
     };
     let manifest = pack_dir(id, &out, &archive, options)?;
-    let text = serde_json::to_string_pretty(&manifest.to_json()).expect("manifest serializes") + "\n";
+    let text =
+        serde_json::to_string_pretty(&manifest.to_json()).expect("manifest serializes") + "\n";
     tarmac_fs::write_atomic(&manifest_path(&opts.repo, id), text.as_bytes())?;
+    // The log outlives the work directory: `<work>/../logs/<id>.log`.
+    let logs = opts.work.join("logs");
+    tarmac_fs::create_dir_all(&logs)?;
+    tarmac_fs::rename(&log, &logs.join(format!("{id}.log")))?;
     if let Err(e) = remove_work(&work) {
         reporter.note(&format!("warning: {e}"));
     }
@@ -305,16 +357,29 @@ fn environment(
         ("PKG_ID".to_string(), id.to_string()),
         (
             "PKG_VARIANT".to_string(),
-            package.key.variant.clone().unwrap_or_else(|| "<default>".into()),
+            package
+                .key
+                .variant
+                .clone()
+                .unwrap_or_else(|| "<default>".into()),
         ),
         ("PKG_PATH".to_string(), out.display().to_string()),
         ("PKG_SRC".to_string(), src.display().to_string()),
-        ("PKG_INSTALL_ROOT".to_string(), install_root.display().to_string()),
+        (
+            "PKG_INSTALL_ROOT".to_string(),
+            install_root.display().to_string(),
+        ),
         ("NUM_CORES".to_string(), opts.num_cores.to_string()),
-        ("SOURCE_DATE_EPOCH".to_string(), opts.source_date_epoch.to_string()),
+        (
+            "SOURCE_DATE_EPOCH".to_string(),
+            opts.source_date_epoch.to_string(),
+        ),
         (
             "PATH".to_string(),
-            format!("{}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", install_root.display()),
+            format!(
+                "{}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                install_root.display()
+            ),
         ),
         ("HOME".to_string(), tmp.display().to_string()),
         ("TMPDIR".to_string(), tmp.display().to_string()),
@@ -334,7 +399,9 @@ fn check_output(id: &PackageId, out: &Path) -> Result<(), Error> {
             return Err(Error::Output {
                 package: id.to_string(),
                 path: name.to_string(),
-                reason: "written by the build script, but pkg-build generates it from buildinfo.json".into(),
+                reason:
+                    "written by the build script, but pkg-build generates it from buildinfo.json"
+                        .into(),
             });
         }
     }
@@ -355,11 +422,17 @@ fn check_output(id: &PackageId, out: &Path) -> Result<(), Error> {
             .filter_map(|e| e.file_name().to_str().map(str::to_string))
             .collect();
         units.sort();
-        if let Some(unit) = units.iter().find(|u| RESERVED_UNIT_NAMES.contains(&u.as_str())) {
+        if let Some(unit) = units
+            .iter()
+            .find(|u| RESERVED_UNIT_NAMES.contains(&u.as_str()))
+        {
             return Err(Error::Output {
                 package: id.to_string(),
                 path: format!("{dir}/{unit}"),
-                reason: format!("reserved unit name (reserved: {})", RESERVED_UNIT_NAMES.join(", ")),
+                reason: format!(
+                    "reserved unit name (reserved: {})",
+                    RESERVED_UNIT_NAMES.join(", ")
+                ),
             });
         }
     }
@@ -370,15 +443,7 @@ fn check_output(id: &PackageId, out: &Path) -> Result<(), Error> {
 /// (everything that went into the version, for audit).
 fn write_generated(package: &PlannedPackage, out: &Path) -> Result<(), Error> {
     let info = &package.recipe.info;
-    let pkginfo = PkgInfo {
-        requires: info.requires.clone(),
-        environment: info.environment.clone(),
-        sysctl: info.sysctl.clone(),
-        username: info.username.clone(),
-        group: info.group.clone(),
-        state_directory: info.state_directory,
-        variant: package.key.variant.clone(),
-    };
+    let pkginfo = info.to_pkginfo(package.key.variant.as_deref());
     let mut sources = BTreeMap::new();
     for source in &package.sources {
         let mut declared = source.spec.to_json();
@@ -397,7 +462,10 @@ fn write_generated(package: &PlannedPackage, out: &Path) -> Result<(), Error> {
         "sources": sources,
         "build_ids": package.inputs.to_json(),
     });
-    for (name, value) in [("pkginfo.json", pkginfo.to_json()), ("buildinfo.full.json", full)] {
+    for (name, value) in [
+        ("pkginfo.json", pkginfo.to_json()),
+        ("buildinfo.full.json", full),
+    ] {
         let text = serde_json::to_string_pretty(&value).expect("JSON serializes") + "\n";
         let path = out.join(name);
         std::fs::write(&path, text).map_err(|e| tarmac_fs::FsError::new("write", &path, e))?;

@@ -13,15 +13,13 @@
 //! equal ids anywhere, any change gives a new id, and an id already in the
 //! repository is never rebuilt.
 
+mod deps;
 mod error;
-// TODO(build): used by the executor, which lands with tarmac-archive.
-#[allow(dead_code)]
+mod execute;
 mod extract;
 mod layout;
 mod plan;
-#[allow(dead_code)]
 mod sandbox;
-#[allow(dead_code)]
 mod source;
 mod tree;
 mod tree_hash;
@@ -30,6 +28,7 @@ mod version;
 use std::collections::BTreeSet;
 
 pub use error::Error;
+pub use execute::{build, is_cached, BuildOptions, Built, Status, RESERVED_UNIT_NAMES};
 pub use layout::{archive_path, manifest_path, read_manifest};
 pub use plan::{plan, Plan, PlannedPackage};
 pub use sandbox::SandboxMode;

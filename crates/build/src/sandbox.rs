@@ -64,7 +64,6 @@ struct Bind {
 /// A prepared sandbox: the new root directory and its mounts, all paths
 /// already converted for the child.
 pub struct Sandbox {
-    root: PathBuf,
     binds: Vec<Bind>,
     tmpfs: Vec<CString>,
     root_c: CString,
@@ -159,7 +158,6 @@ impl Sandbox {
         let uid = getuid();
         let gid = getgid();
         Ok(Sandbox {
-            root: root.to_path_buf(),
             binds,
             tmpfs: vec![cstring(&tmp)?],
             root_c: cstring(root)?,
@@ -197,10 +195,6 @@ impl Sandbox {
             });
         }
         command.status()
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 }
 

@@ -38,6 +38,8 @@ pub struct PinnedSource {
     pub pin: Value,
     /// For git_local: the absolute directory.
     pub local_dir: Option<PathBuf>,
+    /// The package directory: relative `file://` URLs start there (pkgpanda).
+    pub package_dir: PathBuf,
 }
 
 /// Resolves what pins a source. Network is never used: url sources are
@@ -96,6 +98,7 @@ pub fn pin(name: &str, spec: &SourceSpec, package_dir: &Path) -> Result<PinnedSo
         spec: spec.clone(),
         pin,
         local_dir,
+        package_dir: package_dir.to_path_buf(),
     })
 }
 
@@ -119,7 +122,14 @@ pub fn checkout(
             sha256,
             extract,
         } => {
-            let file = fetch_url(url, sha1.as_deref(), sha256.as_deref(), cache, reporter)?;
+            let file = fetch_url(
+                url,
+                sha1.as_deref(),
+                sha256.as_deref(),
+                &source.package_dir,
+                cache,
+                reporter,
+            )?;
             if *extract {
                 crate::extract::extract_stripped(&file, url, dest)
             } else {
@@ -184,6 +194,7 @@ fn fetch_url(
     url: &str,
     sha1: Option<&str>,
     sha256: Option<&str>,
+    package_dir: &Path,
     cache: &SourceCache,
     reporter: &dyn Reporter,
 ) -> Result<PathBuf, Error> {
@@ -207,7 +218,7 @@ fn fetch_url(
     }
     let part = dir.join(format!(".{}.part.{}", url_basename(url), unique_suffix()));
     reporter.note(&format!("downloading {url}"));
-    let result = download(url, &part);
+    let result = download(url, &part, package_dir);
     if let Err(e) = result {
         let _ = fs::remove_file(&part);
         return Err(e);
@@ -280,12 +291,14 @@ fn verify(file: &Path, url: &str, sha1: Option<&str>, sha256: Option<&str>) -> R
     Ok(())
 }
 
-/// Downloads `url` into `dest`: `file://` is a local copy, `http(s)://` a
-/// GET. Network failures and 5xx are transient (exit 75).
-fn download(url: &str, dest: &Path) -> Result<(), Error> {
+/// Downloads `url` into `dest`: `file://` is a local copy (a relative path
+/// starts at the package directory, as in pkgpanda, so a tree can ship its
+/// own source tarballs), `http(s)://` a GET. Network failures and 5xx are
+/// transient (exit 75).
+fn download(url: &str, dest: &Path, package_dir: &Path) -> Result<(), Error> {
     if let Some(path) = url.strip_prefix("file://") {
-        let path = Path::new(path);
-        fs::copy(path, dest).map_err(|e| Error::Download {
+        let path = package_dir.join(path);
+        fs::copy(&path, dest).map_err(|e| Error::Download {
             url: url.to_string(),
             reason: e.to_string(),
             transient: false,

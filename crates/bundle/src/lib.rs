@@ -1,1 +1,365 @@
-//! tarmac-bundle: see DESIGN.md.
+//! tarmac-bundle: the closure of a package set as ONE reproducible artifact,
+//! plus the repository layout a host installs from.
+//!
+//! Writes, under an output directory:
+//! `bootstrap/<bootstrap_id>.bootstrap.tar.zst` (first entry `bundle.json`,
+//! the [`BundleManifest`]; then `packages/<id>/...`, ids sorted),
+//! `bootstrap/<bootstrap_id>.active.json` (the sorted id list) and
+//! `packages/<name>/<id>.tar.zst` with its `<id>.json` manifest.
+//!
+//! What it is not: it builds nothing (pkg-build does) and resolves no tree
+//! (the caller passes ids).
+//!
+//! Invariants: the closure is checked before anything is written (every
+//! `requires` name present, one id per name); every package archive is
+//! extracted by the strict extractor and checked against its manifest, so a
+//! corrupt repository cannot produce a bundle; outputs appear complete or
+//! not at all (temp file, fsync, rename); and the bundle's bytes depend only
+//! on the package contents, the level and SOURCE_DATE_EPOCH — not on file
+//! mtimes, directory names, thread counts or the order ids were given in.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use tarmac_archive::{extract, ArchiveWriter, Expect, ExtractOptions, WriteOptions};
+use tarmac_build::{archive_path, manifest_path, read_manifest};
+use tarmac_fs::{Context, FsError};
+use tarmac_model::{BundleManifest, ExitClass, ModelError, PackageId, PkgInfo, Reporter};
+
+/// The one error type of tarmac-bundle.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Archive(#[from] tarmac_archive::Error),
+    /// A manifest or pkginfo problem found while reading the repository.
+    #[error(transparent)]
+    Repository(#[from] tarmac_build::Error),
+    #[error("{}: package {id} is not in the repository", path.display())]
+    Missing { id: PackageId, path: PathBuf },
+    #[error("bundle: package {name} given twice: {first} and {second}")]
+    DuplicateName {
+        name: String,
+        first: PackageId,
+        second: PackageId,
+    },
+    #[error("bundle: {id} requires {require}, which is not in the bundle")]
+    MissingRequire { id: PackageId, require: String },
+    #[error("bundle: no packages given")]
+    Empty,
+}
+
+impl Error {
+    pub fn class(&self) -> ExitClass {
+        match self {
+            Error::Fs(e) => e.class(),
+            Error::Model(e) => e.class(),
+            Error::Archive(e) => e.class(),
+            Error::Repository(e) => e.class(),
+            Error::Missing { .. } => ExitClass::Invalid,
+            Error::DuplicateName { .. } => ExitClass::Conflict,
+            Error::MissingRequire { .. } => ExitClass::Invalid,
+            Error::Empty => ExitClass::Usage,
+        }
+    }
+}
+
+/// How to bundle.
+#[derive(Debug, Clone)]
+pub struct BundleOptions {
+    /// The repository holding the package archives.
+    pub repo: PathBuf,
+    /// Where `bootstrap/` and `packages/` are written (may be `repo`).
+    pub out: PathBuf,
+    /// zstd level.
+    pub level: i32,
+    /// zstd workers (0: one per core); never changes the bytes.
+    pub threads: u32,
+    /// mtime of every entry.
+    pub source_date_epoch: u64,
+}
+
+/// What was written (`pkg-bundle --json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Bundled {
+    pub format: u32,
+    pub bootstrap_id: String,
+    /// blake3 (64 hex) of the bundle file, for the install script to pin.
+    pub blake3: String,
+    pub bundle: PathBuf,
+    pub active: PathBuf,
+    /// Size of the bundle file.
+    pub size: u64,
+    pub packages: Vec<PackageId>,
+}
+
+/// Bundles `ids` (any order; repeats of one id are merged).
+pub fn bundle(
+    ids: &[PackageId],
+    opts: &BundleOptions,
+    reporter: &dyn Reporter,
+) -> Result<Bundled, Error> {
+    let ids = check_names(ids)?;
+    let mut manifests = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let path = archive_path(&opts.repo, id);
+        if !path.is_file() {
+            return Err(Error::Missing {
+                id: id.clone(),
+                path,
+            });
+        }
+        if !manifest_path(&opts.repo, id).is_file() {
+            let path = manifest_path(&opts.repo, id);
+            return Err(Error::Missing {
+                id: id.clone(),
+                path,
+            });
+        }
+        manifests.push(read_manifest(&opts.repo, id)?);
+    }
+    let manifest = BundleManifest::new(manifests.clone());
+    let bootstrap_id = manifest.bootstrap_id.clone();
+    let bootstrap_dir = opts.out.join("bootstrap");
+    tarmac_fs::create_dir_all(&bootstrap_dir)?;
+
+    // Pass 1: extract and verify every package; read its pkginfo.
+    let work = bootstrap_dir.join(format!(".work.{bootstrap_id}.{}", std::process::id()));
+    tarmac_fs::remove_all(&work)?;
+    tarmac_fs::create_dir_all(&work)?;
+    let result = (|| {
+        reporter.step("verify");
+        let mut requires = BTreeMap::new();
+        for package in &manifests {
+            let dir = work.join(package.id.to_string());
+            let archive = archive_path(&opts.repo, &package.id);
+            let file = tarmac_fs::open(&archive)?;
+            let options = ExtractOptions {
+                expect: Expect::Package(package.clone()),
+                ..ExtractOptions::default()
+            };
+            extract(io::BufReader::with_capacity(1 << 20, file), &dir, &options)?;
+            let pkginfo_path = dir.join("pkginfo.json");
+            let bytes = tarmac_fs::read(&pkginfo_path)?;
+            let info = PkgInfo::parse(&format!("{}:pkginfo.json", archive.display()), &bytes)?;
+            requires.insert(package.id.clone(), info.requires);
+        }
+        check_closure(&requires)?;
+        reporter.finish_step();
+        reporter.step("compress");
+        reporter.total_bytes(manifest.total_bytes());
+        write_bundle(&manifest, &work, &bootstrap_dir, opts)
+    })();
+    let cleanup = tarmac_fs::remove_all(&work);
+    let (bundle, blake3, size) = result?;
+    cleanup?;
+    reporter.finish_step();
+
+    let active = bootstrap_dir.join(format!("{bootstrap_id}.active.json"));
+    let list: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let text = serde_json::to_string_pretty(&list).expect("list serializes") + "\n";
+    tarmac_fs::write_atomic(&active, text.as_bytes())?;
+
+    if !same_dir(&opts.repo, &opts.out) {
+        for id in &ids {
+            for (from, to) in [
+                (archive_path(&opts.repo, id), archive_path(&opts.out, id)),
+                (manifest_path(&opts.repo, id), manifest_path(&opts.out, id)),
+            ] {
+                publish_copy(&from, &to)?;
+            }
+        }
+    }
+    Ok(Bundled {
+        format: 1,
+        bootstrap_id,
+        blake3,
+        bundle,
+        active,
+        size,
+        packages: ids,
+    })
+}
+
+/// Sorts and de-duplicates ids; two ids of one name is an error.
+fn check_names(ids: &[PackageId]) -> Result<Vec<PackageId>, Error> {
+    let mut ids: Vec<PackageId> = ids.to_vec();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Err(Error::Empty);
+    }
+    for pair in ids.windows(2) {
+        if pair[0].name() == pair[1].name() {
+            return Err(Error::DuplicateName {
+                name: pair[0].name().to_string(),
+                first: pair[0].clone(),
+                second: pair[1].clone(),
+            });
+        }
+    }
+    Ok(ids)
+}
+
+/// Every `requires` name of every package must be in the set (names only,
+/// as pkgpanda checks at activation; the variant was the builder's concern).
+fn check_closure(
+    requires: &BTreeMap<PackageId, Vec<tarmac_model::Requirement>>,
+) -> Result<(), Error> {
+    let names: BTreeSet<&str> = requires.keys().map(PackageId::name).collect();
+    for (id, reqs) in requires {
+        let mut sorted: Vec<&str> = reqs.iter().map(|r| r.name.as_str()).collect();
+        sorted.sort();
+        if let Some(missing) = sorted.into_iter().find(|n| !names.contains(n)) {
+            return Err(Error::MissingRequire {
+                id: id.clone(),
+                require: missing.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A writer that hashes what passes through it.
+struct Hashing<W: Write> {
+    inner: W,
+    hasher: blake3::Hasher,
+    size: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes the bundle from the verified trees under `work`; returns its path,
+/// blake3 and size.
+fn write_bundle(
+    manifest: &BundleManifest,
+    work: &Path,
+    bootstrap_dir: &Path,
+    opts: &BundleOptions,
+) -> Result<(PathBuf, String, u64), Error> {
+    let name = format!("{}.bootstrap.tar.zst", manifest.bootstrap_id);
+    let path = bootstrap_dir.join(&name);
+    let temp = bootstrap_dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let result = (|| {
+        let file = File::create(&temp).with_path("create", &temp)?;
+        let sink = Hashing {
+            inner: BufWriter::with_capacity(1 << 20, file),
+            hasher: blake3::Hasher::new(),
+            size: 0,
+        };
+        let options = WriteOptions {
+            level: opts.level,
+            threads: opts.threads,
+            mtime: opts.source_date_epoch,
+        };
+        let mut writer = ArchiveWriter::new(sink, options)?;
+        let text =
+            serde_json::to_string_pretty(&manifest.to_json()).expect("manifest serializes") + "\n";
+        writer.add_bytes("bundle.json", text.as_bytes(), 0o644)?;
+        for package in &manifest.packages {
+            let dir = work.join(package.id.to_string());
+            let digest = writer.add_tree(&format!("packages/{}", package.id), &dir)?;
+            // The tree was verified at extraction; a difference now means it
+            // changed under us.
+            if digest.hash != package.tree_hash {
+                return Err(Error::Fs(FsError::new(
+                    "verify",
+                    &dir,
+                    io::Error::other("package tree changed during bundling"),
+                )));
+            }
+        }
+        let sink = writer.finish()?;
+        let hash = sink.hasher.finalize().to_hex().to_string();
+        let size = sink.size;
+        let file = sink
+            .inner
+            .into_inner()
+            .map_err(|e| FsError::new("write", &temp, e.into_error()))?;
+        file.sync_all().with_path("fsync", &temp)?;
+        tarmac_fs::rename(&temp, &path)?;
+        tarmac_fs::fsync_dir(bootstrap_dir)?;
+        Ok((path.clone(), hash, size))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Places a copy of `from` at `to` atomically (a hard link when possible).
+fn publish_copy(from: &Path, to: &Path) -> Result<(), Error> {
+    let parent = to.parent().expect("repository paths have parents");
+    tarmac_fs::create_dir_all(parent)?;
+    let name = to.file_name().unwrap_or_default().to_string_lossy();
+    let temp = parent.join(format!(".{name}.tmp.{}", std::process::id()));
+    let _ = std::fs::remove_file(&temp);
+    if std::fs::hard_link(from, &temp).is_err() {
+        std::fs::copy(from, &temp).with_path("copy", from)?;
+        File::open(&temp)
+            .and_then(|f| f.sync_all())
+            .with_path("fsync", &temp)?;
+    }
+    tarmac_fs::rename(&temp, to)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(s: &str) -> PackageId {
+        PackageId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn names_must_be_unique_and_ids_are_sorted() {
+        let sorted = check_names(&[id("b--1"), id("a--1"), id("b--1")]).unwrap();
+        assert_eq!(sorted, [id("a--1"), id("b--1")]);
+        let err = check_names(&[id("a--1"), id("a--2")]).unwrap_err();
+        assert_eq!(err.class(), ExitClass::Conflict);
+        assert!(err.to_string().contains("package a given twice"), "{err}");
+        assert_eq!(check_names(&[]).unwrap_err().class(), ExitClass::Usage);
+    }
+
+    #[test]
+    fn closure_needs_every_required_name() {
+        let req = |n: &str| tarmac_model::Requirement {
+            name: n.into(),
+            variant: None,
+        };
+        let mut set = BTreeMap::new();
+        set.insert(id("a--1"), vec![req("b")]);
+        set.insert(id("b--1"), vec![]);
+        check_closure(&set).unwrap();
+        set.insert(id("c--1"), vec![req("a"), req("zz")]);
+        let err = check_closure(&set).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bundle: c--1 requires zz, which is not in the bundle"
+        );
+    }
+}

@@ -1,1 +1,23 @@
-//! tarmac-fetch: see DESIGN.md.
+//! tarmac-fetch: get bytes from mirrors reliably, and publish verified
+//! packages on a host (the library behind `host-extract`).
+//!
+//! - [`Source`]: an HTTP(S) URL, `file://` URL or plain path.
+//! - [`Download`]: a `Read` over a list of mirrors with timeouts, a stall
+//!   detector, retries with full-jitter backoff, `Range` resume and one-pass
+//!   blake3. The transient/fatal decision lives in one function
+//!   (`retry::classify`).
+//!
+//! - [`host`]: staging, verification and publishing under `<root>/packages/`.
+//!
+//! Not here: tar parsing and extraction policy (tarmac-archive).
+
+mod download;
+mod error;
+pub mod host;
+mod retry;
+mod source;
+
+pub use download::{Download, Fetched};
+pub use error::Error;
+pub use retry::FetchOptions;
+pub use source::Source;

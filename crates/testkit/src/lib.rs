@@ -1,4 +1,7 @@
 //! tarmac-testkit: see DESIGN.md.
 
+pub mod fault_server;
 pub mod hostile;
+pub mod nginx;
 pub mod packages;
+pub mod repo;

@@ -7,10 +7,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use serde::Serialize;
-use tarmac_build::{PackageKey, PackageTree, Selection};
+use tarmac_build::{BuildOptions, PackageKey, PackageTree, SandboxMode, Selection, SourceCache};
 use tarmac_cli::{ExitClass, ToolError};
 
-use args::Args;
+use args::{Args, SandboxArg};
 
 #[derive(Debug)]
 struct Failure(tarmac_build::Error);
@@ -81,5 +81,37 @@ fn run(args: Args) -> Result<(), tarmac_build::Error> {
         }
         return Ok(());
     }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let options = BuildOptions {
+        repo: args.repo.clone(),
+        cache: SourceCache {
+            dir: args.cache.clone(),
+        },
+        work: args.cache.join("work"),
+        jobs: args.jobs.unwrap_or(cores).max(1),
+        sandbox: match args.sandbox {
+            SandboxArg::Auto => SandboxMode::Auto,
+            SandboxArg::Namespace => SandboxMode::Namespace,
+            SandboxArg::None => SandboxMode::None,
+        },
+        source_date_epoch: args.source_date_epoch.unwrap_or_else(source_date_epoch),
+        level: args.level,
+        num_cores: cores,
+    };
+    let reporter = tarmac_cli::reporter("pkg-build", args.quiet, args.json);
+    let built = tarmac_build::build(&plan, &options, reporter.as_ref())?;
+    if args.json {
+        tarmac_cli::print_json(&serde_json::json!({"format": 1, "packages": built}));
+    } else {
+        tarmac_cli::print_lines(built.iter().map(|b| &b.id));
+    }
     Ok(())
+}
+
+/// `$SOURCE_DATE_EPOCH` (reproducible-builds.org), else 0.
+fn source_date_epoch() -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }

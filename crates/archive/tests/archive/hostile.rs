@@ -342,6 +342,24 @@ fn corpus() -> Vec<Case> {
             &["malformed PAX header"],
         ),
         case(
+            "symlink target with a control character",
+            t().symlink("l", "a\tb").end(),
+            &["\"l\"", "symlink target contains a control character"],
+        ),
+        case(
+            "symlink target not UTF-8",
+            t().symlink("l", b"\xff").end(),
+            &["\"l\"", "symlink target is not UTF-8"],
+        ),
+        case(
+            "metadata records spinning in place",
+            (0..10)
+                .fold(t(), |tar, _| tar.pax(b'x', &[("path", b"x")]))
+                .file("x", b"x")
+                .end(),
+            &["more than 8 extended header records"],
+        ),
+        case(
             "component longer than NAME_MAX",
             t().gnu_long(b'L', "x".repeat(300).as_bytes())
                 .file("x", b"x")
@@ -360,6 +378,13 @@ fn corpus() -> Vec<Case> {
     let mut corrupt_zstd = zstd(&plain_ok);
     let mid = corrupt_zstd.len() / 2;
     corrupt_zstd[mid] ^= 0xff;
+    let mut zero_bomb = plain_ok.clone();
+    zero_bomb.extend(vec![0u8; 2 * 1024 * 1024]);
+    let zero_bomb = zstd(&zero_bomb);
+    let mut huge_window = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    huge_window.window_log(27).unwrap();
+    std::io::Write::write_all(&mut huge_window, &plain_ok).unwrap();
+    let huge_window = huge_window.finish().unwrap();
     let truncated_zstd = zstd(&plain_ok)[..20].to_vec();
     let truncated_gzip = gzip(&plain_ok)[..20].to_vec();
     for (name, bytes, message) in [
@@ -379,6 +404,12 @@ fn corpus() -> Vec<Case> {
         ("corrupt zstd frame", corrupt_zstd, "archive: "),
         ("truncated zstd", truncated_zstd, "corrupt zstd data"),
         ("truncated gzip", truncated_gzip, "corrupt gzip data"),
+        (
+            "endless zeros after the end marker",
+            zero_bomb,
+            "bytes of padding after the end-of-archive marker",
+        ),
+        ("zstd window over 16 MiB", huge_window, "corrupt zstd data"),
         (
             "not an archive",
             b"#!/bin/sh\nrm -rf /\n".to_vec(),
@@ -496,6 +527,15 @@ fn corpus() -> Vec<Case> {
             ExitClass::Integrity,
         ),
         (
+            "bundle hardlink into another package",
+            b(t())
+                .file("packages/a--1/x", b"1")
+                .hardlink("packages/a--1/h", "packages/b--2/x")
+                .end(),
+            vec!["packages/a--1/h", "in another package"],
+            ExitClass::Invalid,
+        ),
+        (
             "bundle.json is not a manifest",
             t().file("bundle.json", b"{\"format\":1}").end(),
             vec!["bundle.json: not a bundle manifest"],
@@ -511,6 +551,13 @@ fn corpus() -> Vec<Case> {
             message,
         });
     }
+    cases.push(Case {
+        name: "bundle without any entry",
+        bytes: zstd(&t().end().into_bytes()),
+        opts: bundle(),
+        class: ExitClass::Invalid,
+        message: vec!["bundle.json: the bundle has no entries"],
+    });
     cases
 }
 

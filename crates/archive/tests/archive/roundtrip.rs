@@ -455,3 +455,60 @@ fn gnu_tar_reads_our_archives_with_long_names() {
     assert!(status.success());
     assert_eq!(tree_hash(&dest).unwrap(), tree_hash(&src).unwrap());
 }
+
+#[test]
+fn writer_refuses_levels_the_extractor_cannot_read_and_reports_enospc() {
+    let opts = WriteOptions {
+        level: 22,
+        ..WriteOptions::default()
+    };
+    let err = ArchiveWriter::new(Vec::new(), opts).err().unwrap();
+    assert_eq!(err.class(), ExitClass::Usage);
+    assert!(
+        err.to_string()
+            .starts_with("zstd level 22 is not supported"),
+        "{err}"
+    );
+
+    // /dev/full answers every write with ENOSPC: exit class "no space".
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut writer = ArchiveWriter::uncompressed(full, 0);
+    let err = writer
+        .add_bytes("big", &vec![1u8; 1 << 20], 0o644)
+        .unwrap_err();
+    assert_eq!(err.class(), ExitClass::NoSpace, "{err}");
+}
+
+#[test]
+fn level_19_archives_decode_within_the_window_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    sample_tree(&src);
+    // Big enough that zstd would pick its full level-19 window.
+    write(
+        &src,
+        "big",
+        &(0..20_000_000u32)
+            .map(|i| (i % 251) as u8)
+            .collect::<Vec<_>>(),
+        0o644,
+    );
+    let out = tmp.path().join("p.tar.zst");
+    let opts = WriteOptions {
+        level: 19,
+        threads: 2,
+        mtime: 0,
+    };
+    let manifest = pack_dir(&id("p--1"), &src, &out, opts).unwrap();
+    let staging = tmp.path().join("staging");
+    let got = extract(
+        fs::File::open(&out).unwrap(),
+        &staging,
+        &ExtractOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(got.tree.hash, manifest.tree_hash);
+}

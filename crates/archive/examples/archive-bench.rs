@@ -1,0 +1,49 @@
+//! A tiny driver for benchmarks (bench/archive.sh): packs a directory or
+//! extracts an archive with the library, printing the tree hash.
+//!
+//! `archive-bench pack DIR OUT [LEVEL]` · `archive-bench extract ARCHIVE STAGING`
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use tarmac_archive::{extract, pack_dir, ExtractOptions, WriteOptions};
+use tarmac_model::PackageId;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["pack", dir, out] | ["pack", dir, out, _] => {
+            let level = args.get(3).and_then(|l| l.parse().ok()).unwrap_or(9);
+            let id = PackageId::parse("bench--1").expect("valid id");
+            let opts = WriteOptions {
+                level,
+                ..WriteOptions::default()
+            };
+            pack_dir(&id, Path::new(dir), Path::new(out), opts).map(|m| m.tree_hash)
+        }
+        ["extract", archive, staging] => std::fs::File::open(archive)
+            .map_err(|e| tarmac_fs::FsError::new("open", archive, e).into())
+            .and_then(|file| {
+                extract(
+                    std::io::BufReader::with_capacity(1 << 20, file),
+                    Path::new(staging),
+                    &ExtractOptions::default(),
+                )
+            })
+            .map(|x| x.tree.hash),
+        _ => {
+            eprintln!("usage: archive-bench pack DIR OUT [LEVEL] | extract ARCHIVE STAGING");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("archive-bench: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

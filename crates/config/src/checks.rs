@@ -1,0 +1,567 @@
+//! Per-value checks, each the counterpart of one gen/calc.py validator.
+//!
+//! Every function takes the DC/OS string form of a value and returns the
+//! reason it is invalid; the caller adds the key and the value. Messages
+//! follow gen's wording where gen has one, so operators find them.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+pub type Check = fn(&str) -> Result<(), String>;
+
+pub fn true_false(value: &str) -> Result<(), String> {
+    one_of(value, &["true", "false"])
+}
+
+pub fn one_of(value: &str, allowed: &[&str]) -> Result<(), String> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        let options: Vec<String> = allowed.iter().map(|v| format!("'{v}'")).collect();
+        Err(format!(
+            "Must be one of {}. Got '{value}'.",
+            options.join(", ")
+        ))
+    }
+}
+
+pub fn int_in_range(value: &str, low: i64, high: Option<i64>) -> Result<(), String> {
+    let n: i64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("Must be an integer but got a string: {value}"))?;
+    match high {
+        None if n < low => Err(format!("Must be above or equal to {low}")),
+        Some(high) if n < low || n > high => {
+            Err(format!("Must be between {low} and {high} inclusive"))
+        }
+        _ => Ok(()),
+    }
+}
+
+pub fn port(value: &str) -> Result<(), String> {
+    int_in_range(value, 1, Some(65535))
+}
+
+pub fn integer(value: &str) -> Result<(), String> {
+    int_in_range(value, i64::MIN, None)
+}
+
+/// inet_pton(AF_INET) rules: four decimal octets, no leading zeros.
+pub fn valid_ipv4(text: &str) -> bool {
+    text.parse::<Ipv4Addr>().is_ok()
+}
+
+pub fn ipv4(value: &str) -> Result<(), String> {
+    if valid_ipv4(value) {
+        Ok(())
+    } else {
+        Err(format!("Invalid IPv4 addresses in list: {value}"))
+    }
+}
+
+pub fn ipv6(value: &str) -> Result<(), String> {
+    if value.parse::<Ipv6Addr>().is_ok() {
+        Ok(())
+    } else {
+        Err(format!("Invalid IPv6 addresses in list: {value}"))
+    }
+}
+
+pub fn absolute_path(value: &str) -> Result<(), String> {
+    if value.starts_with('/') {
+        Ok(())
+    } else {
+        Err("Must be an absolute filesystem path".into())
+    }
+}
+
+/// A JSON list of strings (gen's validate_json_list).
+pub fn json_list(value: &str) -> Result<Vec<String>, String> {
+    let parsed: serde_json::Value = serde_json::from_str(value).map_err(|e| {
+        format!("Must be a JSON formatted list, but couldn't be parsed the given value `{value}` as one because of: {e}")
+    })?;
+    let items = parsed
+        .as_array()
+        .ok_or_else(|| format!("Must be a JSON list. Got a {}", json_type(&parsed)))?;
+    let mut strings = Vec::new();
+    let mut bad = Vec::new();
+    for item in items {
+        match item.as_str() {
+            Some(s) => strings.push(s.to_string()),
+            None => bad.push(format!("{item} type {}", json_type(item))),
+        }
+    }
+    if !bad.is_empty() {
+        return Err(format!(
+            "Items in list must be strings, got invalid values: {}",
+            bad.join(", ")
+        ));
+    }
+    Ok(strings)
+}
+
+pub fn json_dict(value: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let parsed: serde_json::Value =
+        serde_json::from_str(value).map_err(|_| format!("Must be valid JSON. Got: {value}"))?;
+    match parsed {
+        serde_json::Value::Object(map) => Ok(map),
+        other => Err(format!(
+            "Must be a JSON dictionary. Got a {}",
+            json_type(&other)
+        )),
+    }
+}
+
+fn json_type(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "NoneType",
+        serde_json::Value::Bool(_) => "bool",
+        serde_json::Value::Number(n) if n.is_f64() => "float",
+        serde_json::Value::Number(_) => "int",
+        serde_json::Value::String(_) => "str",
+        serde_json::Value::Array(_) => "list",
+        serde_json::Value::Object(_) => "dict",
+    }
+}
+
+pub fn no_duplicates(items: &[String]) -> Result<(), String> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for item in items {
+        *counts.entry(item).or_default() += 1;
+    }
+    let duplicates: Vec<String> = counts
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(item, n)| format!("{item} appears {n} times"))
+        .collect();
+    if duplicates.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "List cannot contain duplicates: {}",
+            duplicates.join(", ")
+        ))
+    }
+}
+
+fn invalid_ipv4s(items: &[String]) -> Result<(), String> {
+    let invalid: Vec<&str> = items
+        .iter()
+        .filter(|ip| !valid_ipv4(ip))
+        .map(String::as_str)
+        .collect();
+    if invalid.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "Invalid IPv4 addresses in list: {}",
+            invalid.join(", ")
+        ))
+    }
+}
+
+/// A JSON list of unique IPv4 addresses (master_list, agent_list, ...).
+pub fn ip_list(value: &str) -> Result<(), String> {
+    let items = json_list(value)?;
+    no_duplicates(&items)?;
+    invalid_ipv4s(&items)
+}
+
+/// A JSON list of unique `ip[:port]` (resolvers).
+pub fn ip_port_list(value: &str) -> Result<(), String> {
+    let items = json_list(value)?;
+    no_duplicates(&items)?;
+    let mut ips = Vec::new();
+    for item in &items {
+        match item.rsplit_once(':') {
+            Some((ip, port_text)) => {
+                port(port_text)?;
+                ips.push(ip.to_string());
+            }
+            None => ips.push(item.clone()),
+        }
+    }
+    invalid_ipv4s(&ips)
+}
+
+pub fn resolvers(value: &str) -> Result<(), String> {
+    let items = json_list(value)?;
+    no_duplicates(&items)?;
+    const SPARTAN: [&str; 3] = ["198.51.100.1", "198.51.100.2", "198.51.100.3"];
+    let hosts: Vec<&str> = items
+        .iter()
+        .map(|r| r.split(':').next().unwrap_or(""))
+        .collect();
+    let found: Vec<&str> = SPARTAN
+        .iter()
+        .copied()
+        .filter(|s| hosts.contains(s))
+        .collect();
+    if !found.is_empty() {
+        return Err(format!(
+            "Spartan addresses found in `resolvers`: {}",
+            found.join(", ")
+        ));
+    }
+    ip_port_list(value)
+}
+
+pub fn bootstrap_url(value: &str) -> Result<(), String> {
+    if value.len() <= 1 {
+        return Err(
+            "Should be a url (http://example.com/bar or file:///path/to/local/cache)".into(),
+        );
+    }
+    if value.ends_with('/') {
+        return Err("Must not end in a '/'".into());
+    }
+    // Stricter than gen: the installer downloads from it, so it must be a URL.
+    let Some((scheme, rest)) = value.split_once("://") else {
+        return Err("Must be a URL: http://, https:// or file:// followed by a location".into());
+    };
+    if !matches!(scheme, "http" | "https" | "file") {
+        return Err(format!(
+            "Unsupported URL scheme '{scheme}': use http, https or file"
+        ));
+    }
+    if rest.is_empty() || rest.contains(char::is_whitespace) {
+        return Err("Must be a URL without spaces and with a location after the scheme".into());
+    }
+    Ok(())
+}
+
+pub fn dns_search(value: &str) -> Result<(), String> {
+    if value.contains('\n') {
+        return Err("Newlines are not allowed".into());
+    }
+    if value.contains(',') {
+        return Err("Commas are not allowed".into());
+    }
+    if value.len() >= 256 {
+        return Err("Must be less than 256 characters long".into());
+    }
+    if value.split_whitespace().count() > 6 {
+        return Err("Must contain no more than 6 domains".into());
+    }
+    Ok(())
+}
+
+pub fn num_masters(value: &str) -> Result<(), String> {
+    match value.trim().parse::<i64>() {
+        Ok(1 | 3 | 5 | 7 | 9) => Ok(()),
+        _ => Err(format!("Must have 1, 3, 5, 7, or 9 masters. Found {value}")),
+    }
+}
+
+pub fn zk_hosts(value: &str) -> Result<(), String> {
+    if value.starts_with("zk://") {
+        Err("Must be of the form `host:port,host:port', not start with zk://".into())
+    } else if value.is_empty() {
+        Err("Must not be empty".into())
+    } else {
+        Ok(())
+    }
+}
+
+pub fn zk_path(value: &str) -> Result<(), String> {
+    if value.starts_with('/') {
+        Ok(())
+    } else {
+        Err("Must be of the form /path/to/znode".into())
+    }
+}
+
+pub fn s3_prefix(value: &str) -> Result<(), String> {
+    if value.ends_with('/') {
+        Err("Must be a file path and cannot end in a /".into())
+    } else {
+        Ok(())
+    }
+}
+
+pub fn not_empty(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        Err("Must not be empty".into())
+    } else {
+        Ok(())
+    }
+}
+
+pub fn exhibitor_bootstrap_ca_url(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    if value.ends_with('/') {
+        return Err("Must not end in a '/'".into());
+    }
+    match value.split_once("://") {
+        None => Err("Failed to determine `exhibitor_bootstrap_ca_url` protocol.".into()),
+        Some(("https", _)) => Ok(()),
+        Some(_) => Err("Expected `https://` as `exhibitor_bootstrap_ca_url` protocol.".into()),
+    }
+}
+
+/// A CIDR subnet of one family (gen's validate_config_subnet).
+pub fn subnet(value: &str, v6: bool) -> Result<(), String> {
+    let ok = value.split_once('/').is_some_and(|(address, prefix)| {
+        let prefix: Option<u8> = prefix.parse().ok();
+        match (v6, prefix) {
+            (false, Some(p)) if p <= 32 => address
+                .parse::<Ipv4Addr>()
+                .is_ok_and(|a| host_bits_zero4(a, p)),
+            (true, Some(p)) if p <= 128 => address
+                .parse::<Ipv6Addr>()
+                .is_ok_and(|a| host_bits_zero6(a, p)),
+            _ => false,
+        }
+    }) || (!value.contains('/')
+        && if v6 {
+            value.parse::<Ipv6Addr>().is_ok()
+        } else {
+            valid_ipv4(value)
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "Incorrect value: `{value}`. Only IPv{} subnets are allowed",
+            if v6 { 6 } else { 4 }
+        ))
+    }
+}
+
+fn host_bits_zero4(address: Ipv4Addr, prefix: u8) -> bool {
+    let bits = u32::from(address);
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
+    bits & !mask == 0
+}
+
+fn host_bits_zero6(address: Ipv6Addr, prefix: u8) -> bool {
+    let bits = u128::from(address);
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - prefix)
+    };
+    bits & !mask == 0
+}
+
+pub fn subnet4(value: &str) -> Result<(), String> {
+    subnet(value, false)
+}
+
+pub fn dns_forward_zones(value: &str) -> Result<(), String> {
+    let err = |msg: String| format!("Invalid \"dns_forward_zones\": {msg}");
+    let parsed: serde_json::Value =
+        serde_json::from_str(value).map_err(|e| err(format!("{value} is not valid JSON: {e}")))?;
+    let zones = parsed
+        .as_object()
+        .ok_or_else(|| err(format!("{parsed} is not a a dict")))?;
+    for upstreams in zones.values() {
+        let list = upstreams
+            .as_array()
+            .ok_or_else(|| err(format!("{upstreams} is not a list")))?;
+        for upstream in list {
+            let text = upstream
+                .as_str()
+                .ok_or_else(|| err(format!("{upstream} is not a string")))?;
+            let ip = match text.rsplit_once(':') {
+                Some((ip, port_text)) => {
+                    port(port_text)?;
+                    ip
+                }
+                None => text,
+            };
+            if !valid_ipv4(ip) {
+                return Err(err(format!("{ip} not a valid IP address")));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn mesos_container_log_sink(value: &str) -> Result<(), String> {
+    const SINKS: [&str; 5] = [
+        "fluentbit",
+        "journald",
+        "logrotate",
+        "fluentbit+logrotate",
+        "journald+logrotate",
+    ];
+    if SINKS.contains(&value) {
+        Ok(())
+    } else {
+        Err("Container logs must go to 'fluentbit', 'journald', 'logrotate', 'fluentbit+logrotate', or 'journald+logrotate'.".into())
+    }
+}
+
+pub fn vxlan_vni(value: &str) -> Result<(), String> {
+    int_in_range(value, 1, Some(16_777_215))?;
+    // gen compares the string with the integer 1024, so its check never
+    // fires (COMPAT.md); tarmac compares numbers.
+    if value.trim().parse::<i64>() == Ok(1024) {
+        return Err("VXLAN VNI 1024 conflicts with that of the dcos overlay".into());
+    }
+    Ok(())
+}
+
+pub fn x_frame_options(value: &str) -> Result<(), String> {
+    let upper = value.to_ascii_uppercase();
+    let ok = upper == "DENY"
+        || upper == "SAMEORIGIN"
+        || (upper.starts_with("ALLOW-FROM")
+            && value[10..].starts_with([' ', '\t'])
+            && value[11..].chars().any(|c| c != '\n'));
+    if ok {
+        Ok(())
+    } else {
+        Err("X-Frame-Options must be set to one of DENY, SAMEORIGIN, ALLOW-FROM".into())
+    }
+}
+
+pub fn mesos_log_retention_mb(value: &str) -> Result<(), String> {
+    match value.trim().parse::<i64>() {
+        Ok(n) if n >= 1024 => Ok(()),
+        Ok(_) => Err("Must retain at least 1024 MB of logs".into()),
+        Err(_) => Err(format!("Must be an integer but got a string: {value}")),
+    }
+}
+
+pub fn mesos_recovery_timeout(value: &str) -> Result<(), String> {
+    const UNITS: [&str; 8] = ["ns", "us", "ms", "secs", "mins", "hrs", "days", "weeks"];
+    let split = value
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    if number.is_empty() || unit.is_empty() {
+        return Err(format!(
+            "Error parsing 'mesos_recovery_timeout' value: {value}."
+        ));
+    }
+    if number.matches('.').count() > 1 {
+        return Err("Invalid decimal format.".into());
+    }
+    if !UNITS.contains(&unit) {
+        return Err(format!("Unit '{unit}' not in {UNITS:?}."));
+    }
+    Ok(())
+}
+
+pub fn json_dict_check(value: &str) -> Result<(), String> {
+    json_dict(value).map(|_| ())
+}
+
+pub fn json_list_check(value: &str) -> Result<(), String> {
+    json_list(value).map(|_| ())
+}
+
+pub fn dcos_overlay_network(value: &str) -> Result<(), String> {
+    let network =
+        json_dict(value).map_err(|_| format!("Provided input was not valid JSON: {value}"))?;
+    let overlays = network
+        .get("overlays")
+        .and_then(|o| o.as_array())
+        .ok_or_else(|| "Missing \"overlays\" in overlay configuration".to_string())?;
+    if overlays.is_empty() {
+        return Err("\"Overlays\" network configuration is empty".into());
+    }
+    if !network.contains_key("vtep_mac_oui") {
+        return Err("Missing \"vtep_mac_oui\" in overlay configuration".into());
+    }
+    for (field, v6) in [("vtep_subnet", false), ("vtep_subnet6", true)] {
+        let text = network
+            .get(field)
+            .and_then(|s| s.as_str())
+            .ok_or_else(|| format!("Missing \"{field}\" in overlay configuration"))?;
+        subnet(text, v6).map_err(|e| format!("{field}: {e}"))?;
+    }
+    for overlay in overlays {
+        let name = overlay
+            .get("name")
+            .and_then(|n| n.as_str())
+            .ok_or_else(|| format!("Missing \"name\" in overlay configuration: {overlay}"))?;
+        if name.len() > 13 {
+            return Err(format!("Overlay name cannot exceed 13 characters: {name}"));
+        }
+        let subnet4_text = overlay.get("subnet").and_then(|s| s.as_str());
+        let subnet6_text = overlay.get("subnet6").and_then(|s| s.as_str());
+        if subnet4_text.is_none() && subnet6_text.is_none() {
+            return Err(format!(
+                "Missing \"subnet\" or \"subnet6\" in overlay configuration: {overlay}"
+            ));
+        }
+        if let Some(s) = subnet4_text {
+            subnet(s, false)?;
+        }
+        if let Some(s) = subnet6_text {
+            subnet(s, true)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists() {
+        assert!(ip_list(r#"["10.0.0.1", "10.0.0.2"]"#).is_ok());
+        assert_eq!(
+            ip_list(r#"["10.0.0.1", "10.0.0.1"]"#).unwrap_err(),
+            "List cannot contain duplicates: 10.0.0.1 appears 2 times"
+        );
+        assert_eq!(
+            ip_list(r#"["10.0.0.1", "10.0.0.256", "x"]"#).unwrap_err(),
+            "Invalid IPv4 addresses in list: 10.0.0.256, x"
+        );
+        assert!(ip_list(r#"[1]"#).unwrap_err().contains("must be strings"));
+        assert!(resolvers(r#"["8.8.8.8:53", "1.1.1.1"]"#).is_ok());
+        assert!(resolvers(r#"["8.8.8.8:0"]"#).is_err());
+        assert!(resolvers(r#"["198.51.100.1"]"#)
+            .unwrap_err()
+            .contains("Spartan"));
+    }
+
+    #[test]
+    fn urls_and_subnets() {
+        assert!(bootstrap_url("http://10.0.0.1:8080").is_ok());
+        assert!(bootstrap_url("file:///opt/dcos_install_tmp").is_ok());
+        assert_eq!(
+            bootstrap_url("http://x/").unwrap_err(),
+            "Must not end in a '/'"
+        );
+        assert!(bootstrap_url("example.com").is_err());
+        assert!(bootstrap_url("ftp://example.com").is_err());
+        assert!(subnet4("172.29.0.0/16").is_ok());
+        assert!(subnet4("172.29.0.1/16").is_err());
+        assert!(subnet("fd01:a::/64", true).is_ok());
+        assert!(subnet4("fd01:a::/64").is_err());
+    }
+
+    #[test]
+    fn scalars() {
+        assert!(true_false("true").is_ok());
+        assert_eq!(
+            true_false("yes").unwrap_err(),
+            "Must be one of 'true', 'false'. Got 'yes'."
+        );
+        assert!(num_masters("3").is_ok());
+        assert!(num_masters("2").is_err());
+        assert!(vxlan_vni("1024").is_err());
+        assert!(vxlan_vni("4096").is_ok());
+        assert!(x_frame_options("ALLOW-FROM https://x").is_ok());
+        assert!(x_frame_options("ALLOW").is_err());
+        assert!(mesos_recovery_timeout("24hrs").is_ok());
+        assert!(mesos_recovery_timeout("24h").is_err());
+        assert!(dns_search("a.com b.com").is_ok());
+        assert!(dns_search("a.com,b.com").is_err());
+        assert!(dns_forward_zones(r#"{"a.com": ["1.1.1.1:53"]}"#).is_ok());
+        assert!(dns_forward_zones(r#"{"a.com": ["1.1.1"]}"#).is_err());
+    }
+}

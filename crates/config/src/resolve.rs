@@ -1,0 +1,532 @@
+//! From config.yaml text to the resolved configuration: every value in
+//! scope, as DC/OS strings, each with where it came from.
+//!
+//! Invariant: `resolve` returns either a complete, valid configuration or
+//! every problem it could find (not just the first, and not one per key as
+//! gen does). A problem in a switch key (say `master_discovery: statc`)
+//! silences the "out of scope" and "missing" reports of the keys that switch
+//! controls, since those would only be noise.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::checks;
+use crate::keys::{self, Default, KEYS};
+use crate::value::{python_json, short, stringify};
+use crate::yaml::{self, Node};
+
+/// Where a resolved value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    User,
+    Default,
+    Computed,
+}
+
+/// One resolved value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Setting {
+    pub value: String,
+    pub source: Source,
+    /// Hidden in served output.
+    pub secret: bool,
+}
+
+/// The complete configuration, by key.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Resolved {
+    pub values: BTreeMap<String, Setting>,
+}
+
+impl Resolved {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(|s| s.value.as_str())
+    }
+}
+
+/// One thing wrong with the input, naming key, value and reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The file at fault when it is not config.yaml (a template).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    pub key: String,
+    /// The offending value as written (DC/OS string form), if there is one.
+    pub value: Option<String>,
+    /// 1-based line in config.yaml, if the problem is at a line.
+    pub line: Option<usize>,
+    pub reason: String,
+}
+
+/// What `resolve` reads.
+#[derive(Debug, Clone)]
+pub struct Input<'a> {
+    /// The config.yaml text.
+    pub text: &'a str,
+    /// Relative file names in the config (ip_detect_filename) are relative
+    /// to this directory: the one holding `genconf/`, as in DC/OS.
+    pub base_dir: &'a Path,
+    /// Variables the templates use that are not DC/OS keys: they become
+    /// required string keys.
+    pub template_variables: &'a BTreeSet<String>,
+    /// The bootstrap id of the bundle, exposed as `bootstrap_id`.
+    pub bootstrap_id: Option<&'a str>,
+}
+
+struct State {
+    values: BTreeMap<String, Setting>,
+    /// Keys whose value failed a check: dependants are not evaluated.
+    invalid: BTreeSet<String>,
+    problems: Vec<Problem>,
+    lines: BTreeMap<String, usize>,
+}
+
+impl State {
+    fn problem(&mut self, key: &str, value: Option<&str>, reason: impl Into<String>) {
+        self.problems.push(Problem {
+            file: None,
+            key: key.to_string(),
+            value: value.map(short),
+            line: self.lines.get(key).copied(),
+            reason: reason.into(),
+        });
+    }
+
+    fn valid(&self, key: &str) -> Option<&str> {
+        if self.invalid.contains(key) {
+            None
+        } else {
+            self.values.get(key).map(|s| s.value.as_str())
+        }
+    }
+
+    fn set(&mut self, key: &str, value: String, source: Source, secret: bool) {
+        self.values.insert(
+            key.to_string(),
+            Setting {
+                value,
+                source,
+                secret,
+            },
+        );
+    }
+
+    fn computed(&mut self, key: &str, value: impl Into<String>) {
+        self.set(key, value.into(), Source::Computed, false);
+    }
+}
+
+/// Validates and resolves `input`; every problem at once on failure.
+pub fn resolve(input: &Input) -> Result<Resolved, Vec<Problem>> {
+    let (entries, yaml_problems) = match yaml::load(input.text) {
+        Ok(loaded) => loaded,
+        Err(problem) => {
+            return Err(vec![Problem {
+                file: None,
+                key: problem.key.unwrap_or_default(),
+                value: None,
+                line: Some(problem.line),
+                reason: problem.message,
+            }])
+        }
+    };
+    let mut state = State {
+        values: BTreeMap::new(),
+        invalid: BTreeSet::new(),
+        problems: Vec::new(),
+        lines: entries.iter().map(|e| (e.key.clone(), e.line)).collect(),
+    };
+    for problem in yaml_problems {
+        state.problems.push(Problem {
+            file: None,
+            key: problem.key.unwrap_or_default(),
+            value: None,
+            line: Some(problem.line),
+            reason: problem.message,
+        });
+    }
+    let user: BTreeMap<String, Node> = entries.into_iter().map(|e| (e.key, e.value)).collect();
+
+    check_unknown_and_computed(&user, input, &mut state);
+    resolve_table(&user, &mut state);
+    resolve_template_variables(&user, input, &mut state);
+    cross_checks(&mut state);
+    compute(input, &mut state);
+
+    if state.problems.is_empty() {
+        Ok(Resolved {
+            values: state.values,
+        })
+    } else {
+        let mut problems = state.problems;
+        problems.sort_by(|a, b| {
+            (a.line.unwrap_or(usize::MAX), &a.key).cmp(&(b.line.unwrap_or(usize::MAX), &b.key))
+        });
+        problems.dedup();
+        Err(problems)
+    }
+}
+
+fn check_unknown_and_computed(user: &BTreeMap<String, Node>, input: &Input, state: &mut State) {
+    let extra: Vec<String> = input.template_variables.iter().cloned().collect();
+    for (key, node) in user {
+        let value = Some(python_json_or_plain(node));
+        let settable_num_masters = key == "num_masters";
+        if keys::COMPUTED.contains(&key.as_str()) && !settable_num_masters {
+            state.problem(
+                key,
+                value.as_deref(),
+                "is computed by cfg-gen and cannot be set in config.yaml",
+            );
+        } else if keys::spec(key).is_none() && !input.template_variables.contains(key) {
+            let hint = match keys::suggestion(key, &extra) {
+                Some(near) => format!("unknown key (did you mean '{near}'?)"),
+                None => "unknown key: not a DC/OS setting and not used by any template".into(),
+            };
+            state.problem(key, value.as_deref(), hint);
+        }
+    }
+}
+
+/// A node as text for messages: strings bare, the rest as JSON.
+fn python_json_or_plain(node: &Node) -> String {
+    match node {
+        Node::Str(s) => s.clone(),
+        other => python_json(other),
+    }
+}
+
+fn resolve_table(user: &BTreeMap<String, Node>, state: &mut State) {
+    for spec in KEYS {
+        let given = user.get(spec.name);
+        if let Some((switch, cases)) = spec.when {
+            let in_scope = match (state.values.get(switch), state.invalid.contains(switch)) {
+                (Some(setting), false) => cases.contains(&setting.value.as_str()),
+                // The switch is missing or invalid: already reported.
+                _ => {
+                    continue;
+                }
+            };
+            if !in_scope {
+                if let Some(node) = given {
+                    // num_masters under static discovery is a computed key.
+                    if !(spec.name == "num_masters" && state.values[switch].value == "static") {
+                        let actual = state.values[switch].value.clone();
+                        let reason = format!(
+                            "only used when {switch} is {}; {switch} is '{actual}'",
+                            cases.join(" or ")
+                        );
+                        state.problem(spec.name, Some(&python_json_or_plain(node)), reason);
+                    } else {
+                        let value = python_json_or_plain(node);
+                        state.problem(
+                            spec.name,
+                            Some(&value),
+                            "is computed from master_list when master_discovery is static and cannot be set",
+                        );
+                    }
+                }
+                continue;
+            }
+        }
+        let (value, source) = match (given, spec.default) {
+            (Some(node), _) => match stringify(node, spec.kind) {
+                Ok(value) => (value, Source::User),
+                Err(reason) => {
+                    state.problem(spec.name, Some(&python_json_or_plain(node)), reason);
+                    state.set(spec.name, String::new(), Source::User, spec.secret);
+                    state.invalid.insert(spec.name.to_string());
+                    continue;
+                }
+            },
+            (None, Default::Value(value)) => (value.to_string(), Source::Default),
+            (None, Default::SameAs(other)) => match state.valid(other) {
+                Some(value) => (value.to_string(), Source::Default),
+                None => {
+                    state.invalid.insert(spec.name.to_string());
+                    continue;
+                }
+            },
+            (None, Default::Required) => {
+                state.problem(
+                    spec.name,
+                    None,
+                    format!("Must set {}, no way to calculate value.", spec.name),
+                );
+                state.invalid.insert(spec.name.to_string());
+                continue;
+            }
+        };
+        if let Some(check) = spec.check {
+            if let Err(reason) = check(&value) {
+                let shown = if spec.secret {
+                    "**HIDDEN**".to_string()
+                } else {
+                    value.clone()
+                };
+                state.problem(spec.name, Some(&shown), reason);
+                state.invalid.insert(spec.name.to_string());
+            }
+        }
+        state.set(spec.name, value, source, spec.secret);
+    }
+}
+
+fn resolve_template_variables(user: &BTreeMap<String, Node>, input: &Input, state: &mut State) {
+    for name in input.template_variables {
+        if keys::spec(name).is_some() || keys::COMPUTED.contains(&name.as_str()) {
+            continue;
+        }
+        match user.get(name) {
+            Some(node) => match stringify(node, keys::Kind::Str) {
+                Ok(value) => state.set(name, value, Source::User, false),
+                Err(reason) => {
+                    state.problem(name, Some(&python_json_or_plain(node)), reason);
+                    state.invalid.insert(name.clone());
+                }
+            },
+            None => {
+                state.problem(
+                    name,
+                    None,
+                    format!("Must set {name}, no way to calculate value (a template uses it)."),
+                );
+                state.invalid.insert(name.clone());
+            }
+        }
+    }
+}
+
+fn list(state: &State, key: &str) -> Option<Vec<String>> {
+    state.valid(key).and_then(|v| checks::json_list(v).ok())
+}
+
+fn cross_checks(state: &mut State) {
+    if let (Some(discovery), Some(backend)) = (
+        state.valid("master_discovery").map(str::to_string),
+        state.valid("exhibitor_storage_backend").map(str::to_string),
+    ) {
+        if discovery != "static" && backend == "static" {
+            state.problem(
+                "exhibitor_storage_backend",
+                Some(&backend),
+                "When master_discovery is not static, exhibitor_storage_backend must be non-static: agents discover a variable list of masters but exhibitor would use a fixed one",
+            );
+        }
+    }
+
+    // A host can have one role only.
+    let mut owner: BTreeMap<String, &str> = BTreeMap::new();
+    for key in ["master_list", "agent_list", "public_agent_list"] {
+        let Some(hosts) = list(state, key) else {
+            continue;
+        };
+        let mut clashes = Vec::new();
+        for host in hosts {
+            match owner.get(&host) {
+                Some(first) => clashes.push(format!("{host} is also in {first}")),
+                None => {
+                    owner.insert(host, key);
+                }
+            }
+        }
+        if !clashes.is_empty() {
+            let value = state.values[key].value.clone();
+            state.problem(
+                key,
+                Some(&value),
+                format!("duplicate hosts: {}", clashes.join(", ")),
+            );
+        }
+    }
+
+    let tls: Vec<Option<&str>> = ["1_0", "1_1", "1_2"]
+        .iter()
+        .map(|v| state.valid(&format!("adminrouter_tls_{v}_enabled")))
+        .collect();
+    if tls.iter().all(|v| *v == Some("false")) {
+        state.problem(
+            "adminrouter_tls_1_2_enabled",
+            Some("false"),
+            "At least one of adminrouter_tls_1_0_enabled, adminrouter_tls_1_1_enabled and adminrouter_tls_1_2_enabled must be set to 'true'.",
+        );
+    }
+
+    if state.valid("enable_ipv6") == Some("false")
+        && state.valid("dcos_l4lb_enable_ipv6") == Some("true")
+    {
+        state.problem(
+            "dcos_l4lb_enable_ipv6",
+            Some("true"),
+            "When enable_ipv6 is false, dcos_l4lb_enable_ipv6 must be false as well",
+        );
+    }
+
+    let uid = state
+        .valid("superuser_service_account_uid")
+        .unwrap_or("")
+        .to_string();
+    let key = state
+        .valid("superuser_service_account_public_key")
+        .unwrap_or("")
+        .to_string();
+    if uid.is_empty() != key.is_empty() {
+        state.problem(
+            "superuser_service_account_uid",
+            Some(uid.as_str()).filter(|u| !u.is_empty()),
+            "'superuser_service_account_uid' and 'superuser_service_account_public_key' must both be empty or both be non-empty",
+        );
+    }
+}
+
+/// Reads an ip-detect script named by `key`; missing or empty is a problem.
+fn read_script(state: &mut State, base: &Path, key: &str, value: &str) -> Option<String> {
+    let path = if Path::new(value).is_absolute() {
+        PathBuf::from(value)
+    } else {
+        base.join(value)
+    };
+    match std::fs::read(&path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) if text.trim().is_empty() => {
+                state.problem(
+                    key,
+                    Some(value),
+                    format!("ip-detect script `{}` is empty", path.display()),
+                );
+                None
+            }
+            Ok(text) => Some(text),
+            Err(_) => {
+                state.problem(
+                    key,
+                    Some(value),
+                    format!("ip-detect script `{}` is not UTF-8 text", path.display()),
+                );
+                None
+            }
+        },
+        Err(e) => {
+            state.problem(
+                key,
+                Some(value),
+                format!("ip-detect script `{}` must exist: {e}", path.display()),
+            );
+            None
+        }
+    }
+}
+
+fn compute(input: &Input, state: &mut State) {
+    for (key, value) in [
+        ("curly_pound", "{#"),
+        ("dcos_version", "2.3.0-dev"),
+        ("exhibitor_port", "8181"),
+        ("marathon_port", "8080"),
+        ("mesos_agent_port", "5051"),
+        ("mesos_dns_port", "8123"),
+        ("mesos_master_port", "5050"),
+        ("metronome_port", "9000"),
+    ] {
+        state.computed(key, value);
+    }
+    if let Some(id) = input.bootstrap_id {
+        state.computed("bootstrap_id", id);
+    }
+
+    // Masters: num_masters is computed for static discovery, given otherwise.
+    if state.valid("master_discovery") == Some("static") {
+        if let Some(masters) = list(state, "master_list") {
+            let count = masters.len().to_string();
+            if let Err(reason) = checks::num_masters(&count) {
+                state.problem(
+                    "num_masters",
+                    Some(&count),
+                    format!("{reason} (counted in master_list)"),
+                );
+                state.invalid.insert("num_masters".into());
+            }
+            state.computed("num_masters", count);
+            let mut sorted = masters;
+            sorted.sort();
+            let ensemble: Vec<String> = sorted
+                .iter()
+                .enumerate()
+                .map(|(i, m)| format!("{}:{m}", i + 1))
+                .collect();
+            state.computed("exhibitor_static_ensemble", ensemble.join(","));
+        }
+    }
+    if let Some(n) = state
+        .valid("num_masters")
+        .and_then(|n| n.trim().parse::<u32>().ok())
+    {
+        state.computed("master_quorum", (n / 2 + 1).to_string());
+    }
+
+    if let Some(resolvers) = list(state, "resolvers") {
+        state.computed("resolvers_str", resolvers.join(","));
+        let raw = state.values["resolvers"].value.clone();
+        let mesos = if resolvers.is_empty() {
+            "\"externalOn\": false".to_string()
+        } else {
+            format!("\"resolvers\": {raw}")
+        };
+        state.computed("mesos_dns_resolvers_str", mesos);
+    }
+    if let Some(search) = state.valid("dns_search").map(str::to_string) {
+        let line = if search.is_empty() {
+            String::new()
+        } else {
+            format!("SEARCH={search}")
+        };
+        state.computed("dcos_gen_resolvconf_search_str", line);
+    }
+    if let Some(blacklist) = list(state, "dns_bind_ip_blacklist") {
+        let all: Vec<Node> = std::iter::once("198.51.100.4".to_string())
+            .chain(blacklist)
+            .map(Node::Str)
+            .collect();
+        state.computed("dns_bind_ip_blacklist_json", python_json(&Node::List(all)));
+    }
+    if let Some(password) = state.valid("exhibitor_admin_password") {
+        let enabled = (!password.is_empty()).to_string();
+        state.computed("exhibitor_admin_password_enabled", enabled);
+    }
+    if let Some(lb) = state.valid("master_external_loadbalancer") {
+        let set = (!lb.is_empty()).to_string();
+        state.computed("has_master_external_loadbalancer", set);
+    }
+    if let Some(credentials) = state.valid("cluster_docker_credentials") {
+        let owned = (credentials != "{}").to_string();
+        state.computed("cluster_docker_credentials_dcos_owned", owned);
+    }
+    if let Some(url) = state.valid("cluster_docker_registry_url") {
+        let enabled = (!url.is_empty()).to_string();
+        state.computed("cluster_docker_registry_enabled", enabled);
+    }
+    let versions: Vec<&str> = [("1_0", "TLSv1"), ("1_1", "TLSv1.1"), ("1_2", "TLSv1.2")]
+        .iter()
+        .filter(|(v, _)| state.valid(&format!("adminrouter_tls_{v}_enabled")) == Some("true"))
+        .map(|(_, name)| *name)
+        .collect();
+    state.computed("adminrouter_tls_version_override", versions.join(" "));
+
+    if let Some(file) = state.valid("ip_detect_filename").map(str::to_string) {
+        if let Some(text) = read_script(state, input.base_dir, "ip_detect_filename", &file) {
+            let public = match state.valid("ip_detect_public_filename").map(str::to_string) {
+                Some(public) if !public.is_empty() => {
+                    read_script(state, input.base_dir, "ip_detect_public_filename", &public)
+                }
+                _ => Some(text.clone()),
+            };
+            state.computed("ip_detect_contents", text);
+            if let Some(public) = public {
+                state.computed("ip_detect_public_contents", public);
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! The one error type of tarmac-fetch, with the evidence each failure needs
+//! (URL first) and its exit class.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tarmac_model::ExitClass;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Every attempt failed transiently and the retry budget is spent.
+    #[error("{url}: giving up after {attempts} attempts: {last}")]
+    Exhausted {
+        url: String,
+        attempts: u32,
+        last: String,
+    },
+    /// The total time bound passed.
+    #[error("{url}: gave up after the total time limit of {}s: {last}", limit.as_secs_f64())]
+    TimedOut {
+        url: String,
+        limit: Duration,
+        last: String,
+    },
+    /// A status that retrying cannot fix (404 and other 4xx).
+    #[error("{url}: HTTP status {code}")]
+    Status { url: String, code: u16 },
+    /// A local source that does not exist.
+    #[error("{url}: no such file")]
+    NotFound { url: String },
+    /// A request that cannot succeed as asked (bad URL, TLS, redirect loop).
+    #[error("{url}: {reason}")]
+    Request { url: String, reason: String },
+    /// Reading the stream failed outside any retryable attempt.
+    #[error("{url}: {reason}")]
+    Read { url: String, reason: String },
+    /// The artifact changed between attempts or differs between mirrors.
+    #[error("{url}: content changed during download: {reason}")]
+    ContentChanged { url: String, reason: String },
+    /// The pinned blake3 of the downloaded bytes did not match.
+    #[error("{url}: blake3 mismatch: expected {expected}, got {actual}")]
+    Checksum {
+        url: String,
+        expected: String,
+        actual: String,
+    },
+    /// The archive broke the extraction policy, its manifest, or was corrupt.
+    #[error("{url}: {source}")]
+    Archive {
+        url: String,
+        #[source]
+        source: tarmac_archive::Error,
+    },
+    /// A manifest (`<id>.json`, bundle.json or a local record) is unusable.
+    #[error("{url}: {reason}")]
+    Manifest { url: String, reason: String },
+    /// A package already on the host no longer matches its manifest.
+    #[error("{}: present package was modified: tree hash expected {expected}, got {actual}", path.display())]
+    Tampered {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    /// The declared content plus the reserve does not fit.
+    #[error(
+        "{}: not enough space: need {need_bytes} bytes and {need_inodes} inodes (reserve included), {free_bytes} bytes and {free_inodes} inodes free",
+        path.display()
+    )]
+    NoSpace {
+        path: PathBuf,
+        need_bytes: u64,
+        free_bytes: u64,
+        need_inodes: u64,
+        free_inodes: u64,
+    },
+    #[error(transparent)]
+    Lock(#[from] tarmac_fs::LockError),
+    #[error(transparent)]
+    Fs(#[from] tarmac_fs::FsError),
+}
+
+impl Error {
+    pub fn class(&self) -> ExitClass {
+        match self {
+            Error::Exhausted { .. } | Error::TimedOut { .. } => ExitClass::Transient,
+            // 404/410 and a missing file: the URL or id names nothing. That is
+            // the caller's input, not a network hiccup: never retried, exit 3.
+            Error::Status {
+                code: 404 | 410, ..
+            }
+            | Error::NotFound { .. } => ExitClass::Invalid,
+            Error::Status { .. } | Error::Request { .. } | Error::Read { .. } => ExitClass::Runtime,
+            Error::ContentChanged { .. } | Error::Checksum { .. } | Error::Tampered { .. } => {
+                ExitClass::Integrity
+            }
+            Error::Archive { source, .. } => source.class(),
+            Error::Manifest { .. } => ExitClass::Invalid,
+            Error::NoSpace { .. } => ExitClass::NoSpace,
+            Error::Lock(e) => e.class(),
+            Error::Fs(e) => e.class(),
+        }
+    }
+}

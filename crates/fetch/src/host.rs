@@ -1,0 +1,550 @@
+//! Publishing verified packages on a host: the library behind `host-extract`.
+//!
+//! Invariant: `<root>/packages/<id>/` exists only as a complete package whose
+//! tree hash matched its manifest and, for a bundle, whose bundle matched its
+//! pinned blake3. Everything is extracted under `<root>/packages/.staging/`
+//! first; nothing is renamed into place until the whole stream was read and
+//! verified. After any crash or kill, the next run removes the staging
+//! leftovers and carries on; a package is never modified once published.
+//!
+//! Beside the packages, `.manifests/<id>.json` keeps the manifest each
+//! package was verified against (written before the package is renamed into
+//! place) and `.bundles/<blake3>.json` the `bundle.json` of every bundle
+//! fully published, so a second run verifies what is present without
+//! downloading anything.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use tarmac_fs::{HostLock, LockWait};
+use tarmac_model::{BundleManifest, PackageId, PackageManifest, Reporter};
+
+use crate::{Download, Error, FetchOptions, Source};
+
+/// Largest manifest sidecar read into memory.
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
+/// Where things live on the host; every path derives from `--root`.
+#[derive(Debug, Clone)]
+pub struct HostPaths {
+    pub root: PathBuf,
+}
+
+impl HostPaths {
+    pub fn new(root: impl Into<PathBuf>) -> HostPaths {
+        HostPaths { root: root.into() }
+    }
+    pub fn packages(&self) -> PathBuf {
+        self.root.join("packages")
+    }
+    pub fn package(&self, id: &PackageId) -> PathBuf {
+        self.packages().join(id.to_string())
+    }
+    pub fn staging(&self) -> PathBuf {
+        self.packages().join(".staging")
+    }
+    pub fn manifests(&self) -> PathBuf {
+        self.packages().join(".manifests")
+    }
+    pub fn bundles(&self) -> PathBuf {
+        self.packages().join(".bundles")
+    }
+    pub fn lock(&self) -> PathBuf {
+        self.root.join(".lock")
+    }
+}
+
+/// Everything about a run that is not the artifact itself.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub host: HostPaths,
+    pub fetch: FetchOptions,
+    pub wait: LockWait,
+    /// Free bytes that must remain after extraction.
+    pub reserve_bytes: u64,
+    /// Free inodes that must remain after extraction.
+    pub reserve_inodes: u64,
+}
+
+/// `--url ... --blake3 HEX`: one bundle from a list of mirrors.
+#[derive(Debug, Clone)]
+pub struct BundleRequest {
+    pub mirrors: Vec<Source>,
+    /// 64 lowercase hex digits.
+    pub blake3: String,
+}
+
+/// `--repository URL --package ID...`: single packages from a repository.
+#[derive(Debug, Clone)]
+pub struct PackagesRequest {
+    /// Repository roots, tried as mirrors.
+    pub repositories: Vec<Source>,
+    pub ids: Vec<PackageId>,
+}
+
+/// What a run left on the host (`--json` output of host-extract).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    /// Always "host-extract/1".
+    pub format: &'static str,
+    /// Every requested package, now present and verified, sorted.
+    pub packages: Vec<PackageId>,
+    /// The subset downloaded and published by this run.
+    pub fetched: Vec<PackageId>,
+    /// The subset that was already present and verified by its tree hash.
+    pub present: Vec<PackageId>,
+    /// Bytes read from the network (or files) by this run.
+    pub downloaded_bytes: u64,
+}
+
+/// Gets a pinned bundle onto the host.
+pub fn extract_bundle(
+    settings: &Settings,
+    request: &BundleRequest,
+    reporter: &dyn Reporter,
+) -> Result<Outcome, Error> {
+    let host = &settings.host;
+    let _lock = lock(settings)?;
+    reset_staging(host)?;
+
+    // A bundle published before: verify what it put here, download nothing.
+    let record = host.bundles().join(format!("{}.json", request.blake3));
+    if record.exists() {
+        let bytes = tarmac_fs::read(&record)?;
+        let manifest =
+            BundleManifest::parse(&record.display().to_string(), &bytes).map_err(|e| {
+                Error::Manifest {
+                    url: record.display().to_string(),
+                    reason: e.to_string(),
+                }
+            })?;
+        if manifest
+            .packages
+            .iter()
+            .all(|p| host.package(&p.id).is_dir())
+        {
+            reporter.step("verify");
+            for package in &manifest.packages {
+                verify_present(host, package)?;
+            }
+            reporter.finish_step();
+            let ids = manifest.packages.iter().map(|p| p.id.clone()).collect();
+            return Ok(outcome(ids, Vec::new(), 0));
+        }
+    }
+
+    reporter.step("download");
+    let mut download = Download::open(request.mirrors.clone(), &settings.fetch, reporter)?;
+    let staging = host.staging();
+    let preflight = |manifest: &BundleManifest| {
+        let (bytes, files) = missing_totals(host, &manifest.packages);
+        check_space(&host.packages(), bytes, files, settings)
+    };
+    let extracted = extract_stream(
+        &mut download,
+        &staging,
+        Limits::Bundle(&preflight),
+        Some(&request.blake3),
+    );
+    let result = extracted.and_then(|manifest| {
+        let fetched = download.finish()?;
+        if fetched.blake3 != request.blake3 {
+            return Err(Error::Checksum {
+                url: fetched.url,
+                expected: request.blake3.clone(),
+                actual: fetched.blake3,
+            });
+        }
+        Ok((manifest.expect("bundle mode returns bundle.json"), fetched))
+    });
+    reporter.finish_step();
+    let (manifest, fetched) = match result {
+        Ok(ok) => ok,
+        Err(error) => {
+            let _ = tarmac_fs::remove_all(&staging);
+            return Err(error);
+        }
+    };
+    let mut present = Vec::new();
+    let mut new = Vec::new();
+    for package in &manifest.packages {
+        if host.package(&package.id).is_dir() {
+            if let Err(error) = verify_present(host, package) {
+                let _ = tarmac_fs::remove_all(&staging);
+                return Err(error);
+            }
+            present.push(package.clone());
+        } else {
+            new.push(package.clone());
+        }
+    }
+    let staged: Vec<(PackageManifest, PathBuf)> = new
+        .iter()
+        .map(|p| (p.clone(), staging.join("packages").join(p.id.to_string())))
+        .collect();
+    publish(host, &staged)?;
+    tarmac_fs::create_dir_all(&host.bundles())?;
+    let text = serde_json::to_string_pretty(&manifest.to_json()).expect("json");
+    tarmac_fs::write_atomic(&record, text.as_bytes())?;
+    tarmac_fs::remove_all(&staging)?;
+    Ok(outcome(
+        manifest.packages.iter().map(|p| p.id.clone()).collect(),
+        new.into_iter().map(|p| p.id).collect(),
+        fetched.bytes,
+    ))
+}
+
+/// Gets single packages from a repository, only those not present.
+pub fn extract_packages(
+    settings: &Settings,
+    request: &PackagesRequest,
+    reporter: &dyn Reporter,
+) -> Result<Outcome, Error> {
+    let host = &settings.host;
+    let _lock = lock(settings)?;
+    reset_staging(host)?;
+    let ids: BTreeSet<PackageId> = request.ids.iter().cloned().collect();
+    let mut downloaded = 0u64;
+    let mut wanted = Vec::new();
+    for id in &ids {
+        if host.package(id).is_dir() {
+            let manifest = match read_local_manifest(host, id)? {
+                Some(manifest) => manifest,
+                None => {
+                    let (manifest, bytes) = fetch_manifest(request, id, settings, reporter)?;
+                    downloaded += bytes;
+                    manifest
+                }
+            };
+            verify_present(host, &manifest)?;
+        } else {
+            let (manifest, bytes) = fetch_manifest(request, id, settings, reporter)?;
+            downloaded += bytes;
+            wanted.push(manifest);
+        }
+    }
+    let bytes: u64 = wanted.iter().map(|m| m.bytes).sum();
+    let files: u64 = wanted.iter().map(|m| m.files).sum();
+    check_space(&host.packages(), bytes, files, settings)?;
+
+    let staging = host.staging();
+    tarmac_fs::create_dir_all(&staging)?;
+    let mut staged = Vec::new();
+    for manifest in &wanted {
+        let dir = staging.join(manifest.id.to_string());
+        let result = fetch_package(request, manifest, &dir, settings, reporter);
+        match result {
+            Ok(bytes) => downloaded += bytes,
+            Err(error) => {
+                let _ = tarmac_fs::remove_all(&staging);
+                return Err(error);
+            }
+        }
+        staged.push((manifest.clone(), dir));
+    }
+    publish(host, &staged)?;
+    tarmac_fs::remove_all(&staging)?;
+    let fetched: Vec<PackageId> = wanted.into_iter().map(|m| m.id).collect();
+    Ok(outcome(ids.into_iter().collect(), fetched, downloaded))
+}
+
+fn outcome(mut packages: Vec<PackageId>, mut fetched: Vec<PackageId>, bytes: u64) -> Outcome {
+    packages.sort();
+    fetched.sort();
+    let present = packages
+        .iter()
+        .filter(|id| !fetched.contains(id))
+        .cloned()
+        .collect();
+    Outcome {
+        format: "host-extract/1",
+        packages,
+        fetched,
+        present,
+        downloaded_bytes: bytes,
+    }
+}
+
+fn lock(settings: &Settings) -> Result<HostLock, Error> {
+    Ok(HostLock::acquire(&settings.host.lock(), settings.wait)?)
+}
+
+/// Removes what an interrupted run left in staging.
+fn reset_staging(host: &HostPaths) -> Result<(), Error> {
+    tarmac_fs::remove_all(&host.staging())?;
+    tarmac_fs::create_dir_all(&host.packages())?;
+    Ok(())
+}
+
+/// `packages/<name>/<id>.tar.zst` under a repository.
+fn archive_sources(request: &PackagesRequest, id: &PackageId) -> Vec<Source> {
+    let path = format!("packages/{}/{id}.tar.zst", id.name());
+    request.repositories.iter().map(|r| r.join(&path)).collect()
+}
+
+fn manifest_sources(request: &PackagesRequest, id: &PackageId) -> Vec<Source> {
+    let path = format!("packages/{}/{id}.json", id.name());
+    request.repositories.iter().map(|r| r.join(&path)).collect()
+}
+
+/// Downloads and checks a package's `<id>.json` sidecar.
+fn fetch_manifest(
+    request: &PackagesRequest,
+    id: &PackageId,
+    settings: &Settings,
+    reporter: &dyn Reporter,
+) -> Result<(PackageManifest, u64), Error> {
+    let mut download = Download::open(manifest_sources(request, id), &settings.fetch, reporter)?;
+    let url = download.url();
+    let mut bytes = Vec::new();
+    if (&mut download)
+        .take(MAX_MANIFEST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .is_err()
+    {
+        return Err(download.take_error().unwrap_or(Error::Read {
+            url,
+            reason: "reading the manifest failed".into(),
+        }));
+    }
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(Error::Manifest {
+            url,
+            reason: format!("larger than {MAX_MANIFEST_BYTES} bytes"),
+        });
+    }
+    let fetched = download.finish()?;
+    let manifest = PackageManifest::parse(&fetched.url, &bytes).map_err(|e| Error::Manifest {
+        url: fetched.url.clone(),
+        reason: e.to_string(),
+    })?;
+    if &manifest.id != id {
+        return Err(Error::Manifest {
+            url: fetched.url,
+            reason: format!("declares id {} instead of {id}", manifest.id),
+        });
+    }
+    Ok((manifest, fetched.bytes))
+}
+
+/// Streams one package archive into `dir` and checks its tree hash.
+fn fetch_package(
+    request: &PackagesRequest,
+    manifest: &PackageManifest,
+    dir: &Path,
+    settings: &Settings,
+    reporter: &dyn Reporter,
+) -> Result<u64, Error> {
+    reporter.step(&format!("download {}", manifest.id));
+    let mut download = Download::open(
+        archive_sources(request, &manifest.id),
+        &settings.fetch,
+        reporter,
+    )?;
+    extract_stream(&mut download, dir, Limits::Package(manifest), None)?;
+    let fetched = download.finish()?;
+    reporter.finish_step();
+    Ok(fetched.bytes)
+}
+
+fn read_local_manifest(host: &HostPaths, id: &PackageId) -> Result<Option<PackageManifest>, Error> {
+    let path = host.manifests().join(format!("{id}.json"));
+    if !path.exists() {
+        return Ok(None);
+    }
+    let bytes = tarmac_fs::read(&path)?;
+    PackageManifest::parse(&path.display().to_string(), &bytes)
+        .map(Some)
+        .map_err(|e| Error::Manifest {
+            url: path.display().to_string(),
+            reason: e.to_string(),
+        })
+}
+
+/// A package already on the host must still be exactly what its manifest says.
+fn verify_present(host: &HostPaths, manifest: &PackageManifest) -> Result<(), Error> {
+    let dir = host.package(&manifest.id);
+    let digest = tarmac_archive::tree_hash(&dir).map_err(|source| Error::Archive {
+        url: dir.display().to_string(),
+        source,
+    })?;
+    if digest.hash != manifest.tree_hash {
+        return Err(Error::Tampered {
+            path: dir,
+            expected: manifest.tree_hash.clone(),
+            actual: digest.hash,
+        });
+    }
+    Ok(())
+}
+
+/// Declared totals of the packages not yet on the host.
+fn missing_totals(host: &HostPaths, packages: &[PackageManifest]) -> (u64, u64) {
+    packages
+        .iter()
+        .filter(|p| !host.package(&p.id).is_dir())
+        .fold((0, 0), |(bytes, files), p| {
+            (bytes + p.bytes, files + p.files)
+        })
+}
+
+/// Refuses (exit 6) before writing when the declared content plus the
+/// reserve does not fit. Bytes are counted in whole blocks per file, since
+/// a 1-byte file costs a block.
+fn check_space(dir: &Path, bytes: u64, files: u64, settings: &Settings) -> Result<(), Error> {
+    let stat = nix::sys::statvfs::statvfs(dir).map_err(|e| {
+        Error::Fs(tarmac_fs::FsError::new(
+            "statvfs",
+            dir,
+            std::io::Error::from_raw_os_error(e as i32),
+        ))
+    })?;
+    let block = (stat.fragment_size() as u64).max(1);
+    let free_bytes = stat.blocks_available() as u64 * block;
+    let free_inodes = stat.files_available() as u64;
+    let need_bytes = bytes + files * block + settings.reserve_bytes;
+    // Filesystems without an inode limit (btrfs, some tmpfs) report 0 files.
+    let inode_limited = stat.files() > 0;
+    let need_inodes = files + settings.reserve_inodes;
+    if need_bytes > free_bytes || (inode_limited && need_inodes > free_inodes) {
+        return Err(Error::NoSpace {
+            path: dir.to_path_buf(),
+            need_bytes,
+            free_bytes,
+            need_inodes,
+            free_inodes,
+        });
+    }
+    Ok(())
+}
+
+/// Syncs staging once, records each manifest, renames each package into
+/// place, then fsyncs `packages/`. A crash in between leaves only complete
+/// packages published; the rest is re-fetched by the next run.
+fn publish(host: &HostPaths, staged: &[(PackageManifest, PathBuf)]) -> Result<(), Error> {
+    if staged.is_empty() {
+        return Ok(());
+    }
+    let packages = host.packages();
+    tarmac_fs::syncfs(&packages)?;
+    tarmac_fs::create_dir_all(&host.manifests())?;
+    for (manifest, dir) in staged {
+        let text = serde_json::to_string_pretty(&manifest.to_json()).expect("json");
+        tarmac_fs::write_atomic(
+            &host.manifests().join(format!("{}.json", manifest.id)),
+            text.as_bytes(),
+        )?;
+        tarmac_fs::rename(dir, &host.package(&manifest.id))?;
+    }
+    tarmac_fs::fsync_dir(&packages)?;
+    Ok(())
+}
+
+/// The space check run on bundle.json before any package is written.
+type Preflight<'a> = dyn Fn(&BundleManifest) -> Result<(), Error> + Sync + 'a;
+
+/// What the stream must contain.
+enum Limits<'a> {
+    /// A bundle; the closure is the space preflight run on bundle.json.
+    Bundle(&'a Preflight<'a>),
+    /// One package with its sidecar manifest.
+    Package(&'a PackageManifest),
+}
+
+/// Extracts the download into `staging` (which must not exist) with the
+/// archive crate's strict extractor, and names the true cause of a failure:
+/// our own network error, the preflight, a pinned-hash mismatch (a corrupt
+/// byte usually breaks the archive first, but it is an integrity failure),
+/// or the archive's policy.
+fn extract_stream(
+    download: &mut Download<'_>,
+    staging: &Path,
+    limits: Limits<'_>,
+    pin: Option<&str>,
+) -> Result<Option<BundleManifest>, Error> {
+    let (options, preflight) = match limits {
+        Limits::Bundle(check) => (
+            tarmac_archive::ExtractOptions {
+                expect: tarmac_archive::Expect::Bundle,
+                ..Default::default()
+            },
+            Some(check),
+        ),
+        Limits::Package(manifest) => (
+            tarmac_archive::ExtractOptions {
+                expect: tarmac_archive::Expect::Package(manifest.clone()),
+                ..Default::default()
+            },
+            None,
+        ),
+    };
+    let mut watch = Watch {
+        bundle_json: preflight.map(|_| staging.join("bundle.json")),
+        preflight,
+        download: &mut *download,
+        failed: None,
+    };
+    match tarmac_archive::extract(&mut watch, staging, &options) {
+        Ok(extracted) => Ok(extracted.bundle),
+        Err(source) => {
+            if let Some(error) = watch.failed.take() {
+                return Err(error);
+            }
+            if let Some(error) = download.take_error() {
+                return Err(error);
+            }
+            if let Some(pin) = pin {
+                // Read the rest so the verdict is about the bytes, not
+                // about where the archive broke.
+                let fetched = download.finish()?;
+                if fetched.blake3 != pin {
+                    return Err(Error::Checksum {
+                        url: fetched.url,
+                        expected: pin.to_string(),
+                        actual: fetched.blake3,
+                    });
+                }
+            }
+            Err(Error::Archive {
+                url: download.url(),
+                source,
+            })
+        }
+    }
+}
+
+/// Runs the space preflight as soon as the extractor has written
+/// `bundle.json` (the bundle's first entry), before any package content:
+/// until then reads are kept small so the extractor cannot run ahead.
+struct Watch<'a, 'd, 'r> {
+    bundle_json: Option<PathBuf>,
+    preflight: Option<&'a Preflight<'a>>,
+    download: &'d mut Download<'r>,
+    failed: Option<Error>,
+}
+
+impl Read for Watch<'_, '_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(path) = &self.bundle_json {
+            // Unparseable means not there yet (or not written completely).
+            let parsed = std::fs::read(path)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<BundleManifest>(&bytes).ok());
+            if let Some(manifest) = parsed {
+                self.bundle_json = None;
+                if let Some(check) = self.preflight {
+                    if let Err(error) = check(&manifest) {
+                        self.failed = Some(error);
+                        return Err(std::io::Error::other("space preflight failed"));
+                    }
+                }
+            } else {
+                let small = buf.len().min(16 * 1024);
+                return self.download.read(&mut buf[..small]);
+            }
+        }
+        self.download.read(buf)
+    }
+}

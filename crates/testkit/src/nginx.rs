@@ -1,0 +1,137 @@
+//! A real nginx serving one directory on a free loopback port, for tests.
+//!
+//! Each instance has its own temp prefix (config, logs, temp paths, pid), runs
+//! in the foreground as a single process (`master_process off`, so it never
+//! switches user and can read a 0700 temp dir), and is killed on `Drop`.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where the nginx binary is; `TARMAC_NGINX` overrides it.
+fn nginx_binary() -> PathBuf {
+    std::env::var_os("TARMAC_NGINX")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/sbin/nginx"))
+}
+
+/// A running nginx; stopped when dropped.
+pub struct Nginx {
+    child: Child,
+    addr: SocketAddr,
+    prefix: tempfile::TempDir,
+}
+
+impl Nginx {
+    /// Starts nginx serving `root` at `http://127.0.0.1:<port>/` and waits
+    /// until it accepts connections. Panics (a test setup failure) with the
+    /// error log if it does not come up.
+    pub fn serve(root: &Path) -> Nginx {
+        let prefix = tempfile::tempdir().expect("nginx prefix");
+        let port = free_port();
+        let conf = prefix.path().join("nginx.conf");
+        let p = prefix.path().display();
+        let text = format!(
+            "daemon off;\n\
+             master_process off;\n\
+             worker_processes 1;\n\
+             pid {p}/nginx.pid;\n\
+             error_log {p}/error.log warn;\n\
+             events {{ worker_connections 256; }}\n\
+             http {{\n\
+               access_log {p}/access.log;\n\
+               default_type application/octet-stream;\n\
+               sendfile on;\n\
+               client_body_temp_path {p}/client_body;\n\
+               proxy_temp_path {p}/proxy;\n\
+               fastcgi_temp_path {p}/fastcgi;\n\
+               uwsgi_temp_path {p}/uwsgi;\n\
+               scgi_temp_path {p}/scgi;\n\
+               server {{\n\
+                 listen 127.0.0.1:{port};\n\
+                 root {root};\n\
+                 location / {{ }}\n\
+               }}\n\
+             }}\n",
+            root = root.display()
+        );
+        std::fs::File::create(&conf)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .expect("write nginx.conf");
+        let child = Command::new(nginx_binary())
+            .arg("-p")
+            .arg(prefix.path())
+            .arg("-c")
+            .arg(&conf)
+            .arg("-e")
+            .arg(prefix.path().join("error.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn nginx (is it installed at /usr/sbin/nginx?)");
+        let mut nginx = Nginx {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            prefix,
+        };
+        nginx.wait_ready();
+        nginx
+    }
+
+    fn wait_ready(&mut self) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("nginx exited with {status}: {}", self.error_log());
+            }
+            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(100)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "nginx did not start listening on {}: {}",
+            self.addr,
+            self.error_log()
+        );
+    }
+
+    /// `http://127.0.0.1:<port>` (no trailing slash).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The access log so far (one line per request), for asserting what
+    /// was requested, e.g. Range requests.
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.prefix.path().join("access.log")).unwrap_or_default()
+    }
+
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.prefix.path().join("error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a free port")
+        .port()
+}
+
+/// A URL on loopback where nothing listens: connections are refused at once
+/// (a dead mirror).
+pub fn dead_url() -> String {
+    format!("http://127.0.0.1:{}", free_port())
+}

@@ -1,0 +1,194 @@
+//! Package, repository and bundle fixtures built with the real archive
+//! writer, so tests extract exactly what pkg-build and pkg-bundle produce.
+//!
+//! ```text
+//! let repo = Repo::new(dir);
+//! let a = Pkg::new("a--1").file("bin/a", b"#!/bin/sh\n", 0o755);
+//! repo.add(&a);                       // packages/a/a--1.tar.zst + a--1.json
+//! let bundle = repo.bundle(&[&a]);    // bootstrap/<bootstrap_id>.bootstrap.tar.zst
+//! ```
+
+use std::fs;
+use std::io::BufWriter;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use tarmac_archive::{ArchiveWriter, WriteOptions};
+use tarmac_model::{BundleManifest, PackageId, PackageManifest};
+
+/// A package tree described in the test.
+#[derive(Debug, Clone)]
+pub struct Pkg {
+    pub id: PackageId,
+    entries: Vec<(String, Entry)>,
+}
+
+#[derive(Debug, Clone)]
+enum Entry {
+    File(Vec<u8>, u32),
+    Symlink(String),
+}
+
+impl Pkg {
+    pub fn new(id: &str) -> Pkg {
+        Pkg {
+            id: PackageId::parse(id).expect("fixture id"),
+            entries: Vec::new(),
+        }
+    }
+
+    pub fn file(mut self, path: &str, bytes: &[u8], mode: u32) -> Pkg {
+        self.entries
+            .push((path.to_string(), Entry::File(bytes.to_vec(), mode)));
+        self
+    }
+
+    pub fn symlink(mut self, path: &str, target: &str) -> Pkg {
+        self.entries
+            .push((path.to_string(), Entry::Symlink(target.to_string())));
+        self
+    }
+
+    /// `count` files of `size` pseudo-random bytes under `dir/`: bulk for
+    /// resume and kill tests (incompressible, so the archive is as big).
+    pub fn bulk(mut self, dir: &str, count: usize, size: usize) -> Pkg {
+        let mut state = 0x2545_f491_4f6c_dd1du64 ^ (self.id.to_string().len() as u64);
+        for i in 0..count {
+            let bytes: Vec<u8> = (0..size)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state as u8
+                })
+                .collect();
+            self.entries
+                .push((format!("{dir}/f{i:05}"), Entry::File(bytes, 0o644)));
+        }
+        self
+    }
+
+    /// Writes the tree under `dir` (created).
+    pub fn materialize(&self, dir: &Path) {
+        fs::create_dir_all(dir).expect("fixture dir");
+        for (path, entry) in &self.entries {
+            let full = dir.join(path);
+            fs::create_dir_all(full.parent().unwrap()).expect("fixture parent");
+            match entry {
+                Entry::File(bytes, mode) => {
+                    fs::write(&full, bytes).expect("fixture file");
+                    fs::set_permissions(&full, fs::Permissions::from_mode(*mode)).unwrap();
+                }
+                Entry::Symlink(target) => {
+                    std::os::unix::fs::symlink(target, &full).expect("fixture symlink")
+                }
+            }
+        }
+    }
+}
+
+/// A bundle written by [`Repo::bundle`].
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// Path relative to the repository root: `bootstrap/<id>.bootstrap.tar.zst`.
+    pub relative: String,
+    pub path: PathBuf,
+    /// 64 hex digits of blake3 over the file.
+    pub blake3: String,
+    pub manifest: BundleManifest,
+}
+
+/// A repository directory laid out as DESIGN.md says (served by nginx).
+pub struct Repo {
+    pub root: PathBuf,
+    trees: PathBuf,
+}
+
+impl Repo {
+    /// Uses `root` (created) as the repository; package trees are kept in
+    /// `<root>.trees/`.
+    pub fn new(root: &Path) -> Repo {
+        fs::create_dir_all(root).expect("repo dir");
+        let trees = root.with_extension("trees");
+        fs::create_dir_all(&trees).expect("trees dir");
+        Repo {
+            root: root.to_path_buf(),
+            trees,
+        }
+    }
+
+    /// The materialized tree of a package (built on first use).
+    pub fn tree(&self, pkg: &Pkg) -> PathBuf {
+        let dir = self.trees.join(pkg.id.to_string());
+        if !dir.exists() {
+            pkg.materialize(&dir);
+        }
+        dir
+    }
+
+    /// Packs `pkg` into `packages/<name>/<id>.tar.zst` with its `<id>.json`.
+    pub fn add(&self, pkg: &Pkg) -> PackageManifest {
+        let dir = self.root.join("packages").join(pkg.id.name());
+        fs::create_dir_all(&dir).unwrap();
+        let out = dir.join(format!("{}.tar.zst", pkg.id));
+        let manifest = tarmac_archive::pack_dir(&pkg.id, &self.tree(pkg), &out, options())
+            .expect("pack fixture");
+        let json = serde_json::to_string_pretty(&manifest.to_json()).unwrap();
+        fs::write(dir.join(format!("{}.json", pkg.id)), json).unwrap();
+        manifest
+    }
+
+    /// Writes `bootstrap/<bootstrap_id>.bootstrap.tar.zst`: bundle.json
+    /// first, then `packages/<id>/...` in id order.
+    pub fn bundle(&self, pkgs: &[&Pkg]) -> Bundle {
+        let mut sorted: Vec<&Pkg> = pkgs.to_vec();
+        sorted.sort_by(|a, b| a.id.cmp(&b.id));
+        let manifests = sorted
+            .iter()
+            .map(|p| {
+                let digest = tarmac_archive::tree_hash(&self.tree(p)).expect("tree hash");
+                PackageManifest {
+                    id: p.id.clone(),
+                    tree_hash: digest.hash,
+                    files: digest.files,
+                    bytes: digest.bytes,
+                }
+            })
+            .collect();
+        let manifest = BundleManifest::new(manifests);
+        let json = serde_json::to_string_pretty(&manifest.to_json()).unwrap();
+        self.bundle_with(&manifest, json.as_bytes(), &sorted)
+    }
+
+    /// A bundle with an arbitrary bundle.json (for lying manifests).
+    pub fn bundle_with(&self, manifest: &BundleManifest, json: &[u8], pkgs: &[&Pkg]) -> Bundle {
+        let dir = self.root.join("bootstrap");
+        fs::create_dir_all(&dir).unwrap();
+        let relative = format!("bootstrap/{}.bootstrap.tar.zst", manifest.bootstrap_id);
+        let path = self.root.join(&relative);
+        let file = fs::File::create(&path).unwrap();
+        let mut writer = ArchiveWriter::new(BufWriter::new(file), options()).unwrap();
+        writer.add_bytes("bundle.json", json, 0o644).unwrap();
+        for pkg in pkgs {
+            writer
+                .add_tree(&format!("packages/{}", pkg.id), &self.tree(pkg))
+                .unwrap();
+        }
+        writer.finish().unwrap();
+        let blake3 = blake3::hash(&fs::read(&path).unwrap()).to_hex().to_string();
+        Bundle {
+            relative,
+            path,
+            blake3,
+            manifest: manifest.clone(),
+        }
+    }
+}
+
+fn options() -> WriteOptions {
+    WriteOptions {
+        level: 3,
+        threads: 1,
+        mtime: 0,
+    }
+}

@@ -1,0 +1,4 @@
+# libgreet: sourced by programs that greet.
+greet() {
+    printf 'Hello, %s!\n' "$1"
+}

@@ -1,0 +1,109 @@
+//! cfg-gen: validates genconf/ and writes the serve tree a cluster installs
+//! from (see docs/cfg-gen.md).
+
+mod args;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tarmac_cli::{ExitClass, ToolError};
+use tarmac_config::{serve, GenOptions};
+
+use args::Args;
+
+#[derive(Debug)]
+struct Failure(tarmac_config::Error);
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl ToolError for Failure {
+    fn class(&self) -> ExitClass {
+        self.0.class()
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let json = args.json;
+    let result = run(args);
+    if let Err(error) = &result {
+        if json {
+            if let Some(report) = error.0.report() {
+                tarmac_cli::print_json(&report);
+            }
+        }
+        // One line per problem after the summary line `finish` prints.
+        let lines = error.0.problem_lines();
+        let code = tarmac_cli::finish("cfg-gen", result);
+        for line in lines {
+            eprintln!("  {line}");
+        }
+        return code;
+    }
+    tarmac_cli::finish("cfg-gen", result)
+}
+
+fn run(args: Args) -> Result<(), Failure> {
+    let json = args.json;
+    let bin_dir = args.bin_dir.or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|p| p.to_path_buf()))
+    });
+    let options = GenOptions {
+        output: args.output.unwrap_or_else(|| args.genconf.join("serve")),
+        genconf: args.genconf,
+        dist: args.dist,
+        bootstrap_id: args.bootstrap_id,
+        bin_dir,
+    };
+    let bundle = match &options.dist {
+        Some(dist) => {
+            Some(serve::find_bundle(dist, options.bootstrap_id.as_deref()).map_err(Failure)?)
+        }
+        None => None,
+    };
+    let bootstrap_id = bundle.as_ref().map(|b| b.id.as_str());
+    if args.validate_only || args.print_config {
+        let validated = tarmac_config::validate(&options, bootstrap_id).map_err(Failure)?;
+        if args.print_config {
+            tarmac_cli::print_json(&validated.config_document());
+        } else if json {
+            tarmac_cli::print_json(&validated.report());
+        } else {
+            eprintln!(
+                "cfg-gen: {} is valid (config id {})",
+                options.config_file().display(),
+                validated.config_id
+            );
+        }
+        return Ok(());
+    }
+    let Some(bundle) = bundle else {
+        return Err(Failure(tarmac_config::Error::Input {
+            path: "--dist".into(),
+            reason: "the bundle directory is required to generate (or pass --validate-only)".into(),
+        }));
+    };
+    let repo = args
+        .repo
+        .or_else(|| options.dist.clone())
+        .unwrap_or_default();
+    let generated = serve::generate(&options, &repo, &bundle).map_err(Failure)?;
+    if json {
+        tarmac_cli::print_json(&generated);
+    } else {
+        tarmac_cli::print_lines(&generated.cluster_packages);
+    }
+    Ok(())
+}

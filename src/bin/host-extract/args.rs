@@ -1,0 +1,120 @@
+//! Command line of host-extract.
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Parser};
+use tarmac_model::PackageId;
+
+/// Download, verify and extract a bootstrap bundle or single packages into
+/// ROOT/packages/<id>/.
+///
+/// Bundle mode (`--url ... --blake3 HEX`) streams the bundle once: the bytes
+/// are hashed while they are extracted into ROOT/packages/.staging/, and
+/// packages are renamed into place only after the whole stream matched the
+/// pinned blake3 and every package its tree hash from bundle.json.
+/// Package mode (`--repository URL --package ID...`) fetches
+/// packages/<name>/<id>.json and packages/<name>/<id>.tar.zst for each id
+/// not already present. Packages already present are verified by their tree
+/// hash and never downloaded again; a second run is a no-op.
+///
+/// Several --url (or --repository) values are mirrors: tried in order, then
+/// round-robin. Failed attempts are retried with exponential backoff and
+/// full jitter, interrupted downloads resume with Range.
+///
+/// stdout: the ids now present, one per line (or one JSON document with
+/// --json). stderr: progress and errors.
+///
+/// Exit codes: 0 ok; 1 runtime failure; 2 usage; 3 invalid input (archive
+/// policy, bad manifest, HTTP 404/410 or a missing file: the URL or id names
+/// nothing); 4 integrity (blake3 or tree hash mismatch, a present package was
+/// modified); 5 the host lock is held (see --wait); 6 not enough space or
+/// inodes (checked before writing); 75 transient network failure after all
+/// retries (safe to run again).
+#[derive(Debug, Parser)]
+#[command(name = "host-extract", version)]
+#[command(group(ArgGroup::new("source").required(true).args(["url", "repository"])))]
+pub struct Args {
+    /// Bundle URL (http, https, file:// or a path); repeat for mirrors.
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "blake3",
+        conflicts_with = "package"
+    )]
+    pub url: Vec<String>,
+
+    /// The pinned blake3 (64 hex digits) of the bundle file.
+    #[arg(long, value_name = "HEX", value_parser = parse_blake3)]
+    pub blake3: Option<String>,
+
+    /// Repository root URL for package mode; repeat for mirrors.
+    #[arg(long, value_name = "URL", requires = "package")]
+    pub repository: Vec<String>,
+
+    /// Package ids to make present (package mode).
+    #[arg(long, value_name = "ID", num_args = 1.., requires = "repository")]
+    pub package: Vec<PackageId>,
+
+    /// Installation root.
+    #[arg(long, value_name = "DIR", default_value = "/opt/mesosphere")]
+    pub root: PathBuf,
+
+    /// Wait for the host lock (ROOT/.lock) instead of failing with exit 5.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// Consecutive failed attempts tolerated before giving up (exit 75).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub retries: u32,
+
+    /// First backoff ceiling in milliseconds (doubles per failure, full jitter).
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub backoff_ms: u64,
+
+    /// Largest backoff ceiling in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub backoff_max_ms: u64,
+
+    /// Seconds without a byte before an attempt counts as stalled.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_seconds)]
+    pub stall_timeout: f64,
+
+    /// TCP connect timeout in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_seconds)]
+    pub connect_timeout: f64,
+
+    /// Bound on the whole download, retries included, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600.0, value_parser = parse_seconds)]
+    pub total_timeout: f64,
+
+    /// Free bytes that must remain after extraction (space preflight).
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    pub reserve_bytes: u64,
+
+    /// Free inodes that must remain after extraction (space preflight).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub reserve_inodes: u64,
+
+    /// Print one JSON document instead of ids (no progress).
+    #[arg(long)]
+    pub json: bool,
+
+    /// No progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn parse_blake3(text: &str) -> Result<String, String> {
+    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err(format!("{text:?} is not 64 hex digits"))
+    }
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("{text:?} is not a positive number of seconds")),
+    }
+}

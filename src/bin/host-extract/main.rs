@@ -1,0 +1,89 @@
+//! host-extract: gets the bootstrap bundle or single packages onto a host,
+//! verified, under ROOT/packages/<id>/ (see docs/host-extract.md).
+
+mod args;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use tarmac_cli::{ExitClass, ToolError};
+use tarmac_fetch::host::{self, BundleRequest, HostPaths, PackagesRequest, Settings};
+use tarmac_fetch::{FetchOptions, Source};
+use tarmac_fs::LockWait;
+
+use args::Args;
+
+#[derive(Debug)]
+struct Failure(tarmac_fetch::Error);
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl ToolError for Failure {
+    fn class(&self) -> ExitClass {
+        self.0.class()
+    }
+    fn hints(&self) -> Vec<String> {
+        match self.0.class() {
+            ExitClass::Transient => {
+                vec!["the network failed; running the same command again is safe".into()]
+            }
+            ExitClass::Conflict => vec!["pass --wait to wait for the other process".into()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let settings = Settings {
+        host: HostPaths::new(&args.root),
+        fetch: FetchOptions {
+            connect_timeout: Duration::from_secs_f64(args.connect_timeout),
+            stall_timeout: Duration::from_secs_f64(args.stall_timeout),
+            retries: args.retries,
+            backoff_base: Duration::from_millis(args.backoff_ms),
+            backoff_max: Duration::from_millis(args.backoff_max_ms),
+            total_timeout: Duration::from_secs_f64(args.total_timeout),
+        },
+        wait: if args.wait {
+            LockWait::Wait
+        } else {
+            LockWait::NoWait
+        },
+        reserve_bytes: args.reserve_bytes,
+        reserve_inodes: args.reserve_inodes,
+    };
+    let reporter = tarmac_cli::reporter("host-extract", args.quiet, args.json);
+    let result = if let Some(blake3) = args.blake3.clone().filter(|_| !args.url.is_empty()) {
+        let request = BundleRequest {
+            mirrors: args.url.iter().map(|u| Source::parse(u)).collect(),
+            blake3,
+        };
+        host::extract_bundle(&settings, &request, reporter.as_ref())
+    } else {
+        let request = PackagesRequest {
+            repositories: args.repository.iter().map(|u| Source::parse(u)).collect(),
+            ids: args.package.clone(),
+        };
+        host::extract_packages(&settings, &request, reporter.as_ref())
+    };
+    let result = result.map(|outcome| {
+        if args.json {
+            tarmac_cli::print_json(&outcome);
+        } else {
+            tarmac_cli::print_lines(&outcome.packages);
+        }
+    });
+    tarmac_cli::finish("host-extract", result.map_err(Failure))
+}

@@ -1,0 +1,678 @@
+//! cfg-gen: the real binary on the repository's example genconf and on
+//! broken copies of it; a real (small) bundle and repository built with the
+//! archive crate's writer.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tarmac_archive::{ArchiveWriter, WriteOptions};
+use tarmac_model::{bootstrap_id, BundleManifest, PackageId, PackageManifest, MANIFEST_FORMAT};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cfg-gen");
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// A temp dir with a copy of the example genconf and a dist/repository
+/// holding a two-package bundle, plus a bin dir of fake host tools.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    let mut entries: Vec<_> = fs::read_dir(from)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            if path.file_name().unwrap() != "serve" {
+                copy_tree(&path, &target);
+            }
+        } else {
+            fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+fn write_package(repo: &Path, work: &Path, id: &str, files: &[(&str, &str)]) -> PackageManifest {
+    let id = PackageId::parse(id).unwrap();
+    let tree = work.join(id.to_string());
+    for (path, content) in files {
+        let path = tree.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, content).unwrap();
+    }
+    let dir = repo.join("packages").join(id.name());
+    fs::create_dir_all(&dir).unwrap();
+    let manifest = tarmac_archive::pack_dir(
+        &id,
+        &tree,
+        &dir.join(format!("{id}.tar.zst")),
+        WriteOptions::default(),
+    )
+    .unwrap();
+    fs::write(
+        dir.join(format!("{id}.json")),
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+    manifest
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let fixture = Fixture {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        copy_tree(&Path::new(REPO).join("genconf"), &fixture.genconf());
+        let work = fixture.path().join("work");
+        let dist = fixture.dist();
+        let mut manifests = vec![
+            write_package(
+                &dist,
+                &work,
+                "mesos--1.0",
+                &[("pkginfo.json", "{}"), ("bin/mesos", "#!/bin/sh\n")],
+            ),
+            write_package(
+                &dist,
+                &work,
+                "exhibitor--2.0",
+                &[("pkginfo.json", "{}"), ("lib/e.jar", "jar")],
+            ),
+        ];
+        manifests.sort_by(|a, b| a.id.cmp(&b.id));
+        let ids: Vec<PackageId> = manifests.iter().map(|m| m.id.clone()).collect();
+        let bid = bootstrap_id(&ids);
+        let bootstrap = dist.join("bootstrap");
+        fs::create_dir_all(&bootstrap).unwrap();
+        let bundle = BundleManifest {
+            format: MANIFEST_FORMAT,
+            bootstrap_id: bid.clone(),
+            packages: manifests.clone(),
+        };
+        let file = fs::File::create(bootstrap.join(format!("{bid}.bootstrap.tar.zst"))).unwrap();
+        let mut writer = ArchiveWriter::new(file, WriteOptions::default()).unwrap();
+        writer
+            .add_bytes("bundle.json", &serde_json::to_vec(&bundle).unwrap(), 0o644)
+            .unwrap();
+        for id in &ids {
+            writer
+                .add_tree(&format!("packages/{id}"), &work.join(id.to_string()))
+                .unwrap();
+        }
+        writer.finish().unwrap();
+        let active: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        fs::write(
+            bootstrap.join(format!("{bid}.active.json")),
+            serde_json::to_vec(&active).unwrap(),
+        )
+        .unwrap();
+        let bin = fixture.bin();
+        fs::create_dir_all(&bin).unwrap();
+        for tool in ["host-extract", "ip-detect-run", "pkg-activate"] {
+            fs::write(bin.join(tool), format!("#!/bin/sh\necho {tool}\n")).unwrap();
+            fs::set_permissions(bin.join(tool), fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        fixture
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    fn genconf(&self) -> PathBuf {
+        self.path().join("genconf")
+    }
+    fn dist(&self) -> PathBuf {
+        self.path().join("dist")
+    }
+    fn bin(&self) -> PathBuf {
+        self.path().join("tools")
+    }
+    fn serve(&self) -> PathBuf {
+        self.genconf().join("serve")
+    }
+
+    fn set_config(&self, text: &str) {
+        fs::write(self.genconf().join("config.yaml"), text).unwrap();
+    }
+
+    fn run(&self, extra: &[&str]) -> Output {
+        Command::new(BIN)
+            .current_dir(self.path())
+            .args(["--genconf", "genconf"])
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+
+    fn generate(&self) -> Output {
+        self.run(&["--dist", "dist", "--bin-dir", "tools"])
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+const BASE: &str = "bootstrap_url: http://192.0.2.10:8080
+cluster_name: test
+master_discovery: static
+exhibitor_storage_backend: static
+master_list: [192.0.2.11]
+resolvers: [8.8.8.8]
+";
+
+#[test]
+fn example_genconf_generates_a_serve_tree() {
+    let fixture = Fixture::new();
+    let output = fixture.generate();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let ids = String::from_utf8(output.stdout).unwrap();
+    let ids: Vec<&str> = ids.lines().collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids[0].starts_with("dcos-config--setup_"));
+    assert!(ids[1].starts_with("dcos-metadata--setup_"));
+
+    let serve = fixture.serve();
+    let config: serde_json::Value =
+        serde_json::from_slice(&fs::read(serve.join("config.json")).unwrap()).unwrap();
+    let config_id = config["config_id"].as_str().unwrap();
+    assert!(ids[0].ends_with(config_id));
+    let values = &config["values"];
+    assert_eq!(values["master_quorum"]["value"], "2");
+    assert_eq!(values["master_quorum"]["source"], "computed");
+    assert_eq!(values["telemetry_enabled"]["value"], "false");
+    assert_eq!(values["telemetry_enabled"]["source"], "user");
+    assert_eq!(values["check_time"]["value"], "true");
+    assert_eq!(values["enable_ipv6"]["source"], "default");
+    assert_eq!(
+        values["exhibitor_static_ensemble"]["value"],
+        "1:192.0.2.11,2:192.0.2.12,3:192.0.2.13"
+    );
+    assert_eq!(
+        values["master_list"]["value"],
+        r#"["192.0.2.11", "192.0.2.12", "192.0.2.13"]"#
+    );
+
+    // Bundle, active list and bundle packages are served.
+    let bid = values["bootstrap_id"]["value"].as_str().unwrap();
+    assert!(serve
+        .join(format!("bootstrap/{bid}.bootstrap.tar.zst"))
+        .is_file());
+    assert!(serve.join(format!("bootstrap/{bid}.active.json")).is_file());
+    assert!(serve.join("packages/mesos/mesos--1.0.tar.zst").is_file());
+    assert!(serve.join("packages/mesos/mesos--1.0.json").is_file());
+
+    // Config packages: real archives with manifests and rendered files.
+    let id = ids[0];
+    let archive = serve.join(format!("packages/dcos-config/{id}.tar.zst"));
+    let manifest: PackageManifest = serde_json::from_slice(
+        &fs::read(serve.join(format!("packages/dcos-config/{id}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest.id.to_string(), id);
+    let root = fixture.path().join("extracted");
+    fs::create_dir_all(&root).unwrap();
+    let status = Command::new("tar")
+        .args(["--zstd", "-xf"])
+        .arg(&archive)
+        .arg("-C")
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        tarmac_archive::tree_hash(&root).unwrap().hash,
+        manifest.tree_hash
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("etc_master/mesos-master")).unwrap(),
+        "MESOS_QUORUM=2\nMESOS_CLUSTER=tarmac-example\nMESOS_PORT=5050\n"
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("etc/dns_config")).unwrap(),
+        "MASTER_SOURCE=master_list\nRESOLVERS=8.8.8.8,8.8.4.4:53\nSEARCH=example.com corp.example.com\n"
+    );
+    let detect = root.join("bin/detect_ip");
+    assert_eq!(
+        fs::read(&detect).unwrap(),
+        fs::read(fixture.genconf().join("ip-detect")).unwrap()
+    );
+    assert_eq!(
+        fs::metadata(&detect).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("pkginfo.json")).unwrap(),
+        "{}\n"
+    );
+
+    // cluster-packages.json, bin/ with sums, the install script.
+    let cluster: serde_json::Value =
+        serde_json::from_slice(&fs::read(serve.join("cluster-packages.json")).unwrap()).unwrap();
+    assert_eq!(cluster["dcos-config"]["id"], id);
+    let sums = fs::read_to_string(serve.join("bin/SHA256SUMS")).unwrap();
+    assert_eq!(sums.lines().count(), 3);
+    assert!(sums.contains("  pkg-activate\n"));
+    let script = fs::read_to_string(serve.join("dcos_install.sh")).unwrap();
+    assert!(script.contains(&format!("BOOTSTRAP_ID='{bid}'")));
+    assert!(script.contains(&format!("CONFIG_ID='{config_id}'")));
+    let blake3 =
+        blake3::hash(&fs::read(serve.join(format!("bootstrap/{bid}.bootstrap.tar.zst"))).unwrap());
+    assert!(script.contains(&format!("BUNDLE_BLAKE3='{}'", blake3.to_hex())));
+    assert!(!script.contains("{{"));
+}
+
+/// Every file under `dir` with its bytes, sorted.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push((
+                    path.strip_prefix(dir).unwrap().to_path_buf(),
+                    fs::read(&path).unwrap(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn same_input_same_bytes_and_a_change_changes_the_id() {
+    let fixture = Fixture::new();
+    assert!(fixture.generate().status.success());
+    let first = snapshot(&fixture.serve());
+    let output = fixture.generate();
+    assert!(output.status.success());
+    assert_eq!(
+        first,
+        snapshot(&fixture.serve()),
+        "output bytes differ between runs"
+    );
+    let first_ids = String::from_utf8(output.stdout).unwrap();
+
+    let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
+    fixture.set_config(&text.replace("cluster_name: tarmac-example", "cluster_name: other"));
+    let output = fixture.generate();
+    assert!(output.status.success());
+    assert_ne!(first_ids, String::from_utf8(output.stdout).unwrap());
+    // No staging or aside directories are left next to serve/.
+    let leftovers: Vec<_> = fs::read_dir(fixture.genconf())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let fixture = Fixture::new();
+    fixture.set_config(
+        "bootstrap_url: http://192.0.2.10:8080/
+cluster_name: test
+master_discovery: static
+exhibitor_storage_backend: static
+master_list: [192.0.2.11, 192.0.2.12, 192.0.2.300]
+agent_list: [192.0.2.11]
+resolvers: {a: 1}
+master_lst: []
+oauth_enabled: maybe
+master_quorum: 2
+dns_search: a.com
+dns_search: b.com
+exhibitor_zk_hosts: 10.0.0.1:2181
+ip_detect_filename: genconf/missing
+",
+    );
+    let output = fixture.run(&["--validate-only"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let text = stderr(&output);
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with("cfg-gen: error: genconf/config.yaml: "),
+        "{first}"
+    );
+    for expected in [
+        "genconf/config.yaml:1: bootstrap_url = http://192.0.2.10:8080/: Must not end in a '/'",
+        "genconf/config.yaml:5: master_list = [\"192.0.2.11\", \"192.0.2.12\", \"192.0.2.300\"]: Invalid IPv4 addresses in list: 192.0.2.300",
+        "genconf/config.yaml:7: resolvers = {\"a\": 1}: must be a list, got a map",
+        "genconf/config.yaml:8: master_lst = []: unknown key (did you mean 'master_list'?)",
+        "genconf/config.yaml:9: oauth_enabled = maybe: Must be one of 'true', 'false'. Got 'maybe'.",
+        "genconf/config.yaml:10: master_quorum = 2: is computed by cfg-gen",
+        "genconf/config.yaml:12: dns_search: key 'dns_search' appears twice",
+        "genconf/config.yaml:13: exhibitor_zk_hosts = 10.0.0.1:2181: only used when exhibitor_storage_backend is zookeeper",
+        "ip_detect_filename = genconf/missing: ip-detect script",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+
+    let output = fixture.run(&["--validate-only", "--json"]);
+    assert_eq!(output.status.code(), Some(3));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    let problems = report["problems"].as_array().unwrap();
+    assert!(problems.len() >= 9, "{problems:?}");
+    let resolvers = problems.iter().find(|p| p["key"] == "resolvers").unwrap();
+    assert_eq!(resolvers["line"], 7);
+    assert_eq!(resolvers["value"], r#"{"a": 1}"#);
+}
+
+#[test]
+fn validation_cases() {
+    let fixture = Fixture::new();
+    let cases: &[(&str, &str, &str)] = &[
+        // (config.yaml, key, reason fragment)
+        (
+            "bootstrap_url: example.com\n",
+            "bootstrap_url",
+            "Must be a URL",
+        ),
+        (
+            "master_list: [192.0.2.11, 192.0.2.12]\n",
+            "num_masters",
+            "Must have 1, 3, 5, 7, or 9 masters. Found 2",
+        ),
+        (
+            "master_list: [192.0.2.11, 192.0.2.11, 192.0.2.12]\n",
+            "master_list",
+            "List cannot contain duplicates: 192.0.2.11 appears 2 times",
+        ),
+        (
+            "agent_list: [192.0.2.21]\npublic_agent_list: [192.0.2.21]\n",
+            "public_agent_list",
+            "duplicate hosts: 192.0.2.21 is also in agent_list",
+        ),
+        (
+            "master_discovery: dns\n",
+            "master_discovery",
+            "Must be one of 'static', 'master_http_loadbalancer'",
+        ),
+        (
+            "cluster_name: {a: b}\n",
+            "cluster_name",
+            "must be a string, got a map",
+        ),
+        ("cluster_name: ~\n", "cluster_name", "has no value (null)"),
+        (
+            "dns_search: 'a.com,b.com'\n",
+            "dns_search",
+            "Commas are not allowed",
+        ),
+        (
+            "resolvers: [198.51.100.1]\n",
+            "resolvers",
+            "Spartan addresses",
+        ),
+        ("calico_vxlan_vni: 1024\n", "calico_vxlan_vni", "conflicts"),
+        (
+            "mesos_container_log_sink: syslog\n",
+            "mesos_container_log_sink",
+            "Container logs must go to",
+        ),
+        (
+            "adminrouter_grpc_proxy_port: 70000\n",
+            "adminrouter_grpc_proxy_port",
+            "Must be between 1 and 65535",
+        ),
+        (
+            "oauth_enabled: 'yes'\n",
+            "oauth_enabled",
+            "Must be one of 'true', 'false'. Got 'yes'.",
+        ),
+        (
+            "num_masters: 3\n",
+            "num_masters",
+            "computed from master_list",
+        ),
+        (
+            "exhibitor_tls_enabled: 1.5\n",
+            "exhibitor_tls_enabled",
+            "float",
+        ),
+    ];
+    for (extra, key, reason) in cases {
+        // Later keys override BASE by removing its line for the same key.
+        let key_name = extra.split(':').next().unwrap();
+        let base: String = BASE
+            .lines()
+            .filter(|l| !l.starts_with(&format!("{key_name}:")))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        fixture.set_config(&format!("{base}{extra}"));
+        let output = fixture.run(&["--validate-only", "--json"]);
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{extra}: {}",
+            stderr(&output)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let problems = report["problems"].as_array().unwrap();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p["key"] == *key && p["reason"].as_str().unwrap().contains(reason)),
+            "{extra}: expected {key}: {reason}, got {problems:#?}"
+        );
+    }
+}
+
+#[test]
+fn yaml_1_1_booleans_are_read_like_dcos() {
+    let fixture = Fixture::new();
+    fixture.set_config(&format!(
+        "{BASE}oauth_enabled: off\ntelemetry_enabled: YES\ncheck_time: False\nenable_lb: On\n"
+    ));
+    let output = fixture.run(&["--print-config"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let config: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let values = &config["values"];
+    assert_eq!(values["oauth_enabled"]["value"], "false");
+    assert_eq!(values["adminrouter_auth_enabled"]["value"], "false");
+    assert_eq!(values["telemetry_enabled"]["value"], "true");
+    assert_eq!(values["check_time"]["value"], "false");
+    assert_eq!(values["enable_lb"]["value"], "true");
+}
+
+#[test]
+fn storage_backends_and_discovery() {
+    let fixture = Fixture::new();
+    let base = "bootstrap_url: file:///opt/dcos_install_tmp\ncluster_name: c\nresolvers: []\n";
+    // master_http_loadbalancer needs a non-static backend, exhibitor_address and num_masters.
+    fixture.set_config(&format!(
+        "{base}master_discovery: master_http_loadbalancer\nexhibitor_storage_backend: zookeeper\nexhibitor_zk_hosts: 10.0.0.1:2181\nexhibitor_zk_path: /dcos\nexhibitor_address: lb.example.com\nnum_masters: 3\n"
+    ));
+    // The example templates read master_list, which is out of scope here.
+    fs::remove_dir_all(fixture.genconf().join("templates")).unwrap();
+    let output = fixture.run(&["--print-config"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let config: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(config["values"]["master_quorum"]["value"], "2");
+    assert!(config["values"].get("master_list").is_none());
+
+    for (config, key, reason) in [
+        (
+            "master_discovery: master_http_loadbalancer\nexhibitor_storage_backend: static\nexhibitor_address: lb\nnum_masters: 3\n",
+            "exhibitor_storage_backend",
+            "must be non-static",
+        ),
+        (
+            "master_discovery: static\nmaster_list: [10.0.0.1]\nexhibitor_storage_backend: aws_s3\naws_region: us-west-2\ns3_bucket: b\ns3_prefix: p/\nexhibitor_explicit_keys: true\n",
+            "s3_prefix",
+            "cannot end in a /",
+        ),
+        (
+            "master_discovery: static\nmaster_list: [10.0.0.1]\nexhibitor_storage_backend: aws_s3\naws_region: us-west-2\ns3_bucket: b\ns3_prefix: p\nexhibitor_explicit_keys: true\n",
+            "aws_access_key_id",
+            "Must set aws_access_key_id",
+        ),
+        (
+            "master_discovery: static\nmaster_list: [10.0.0.1]\nexhibitor_storage_backend: azure\nexhibitor_azure_account_name: n\n",
+            "exhibitor_azure_prefix",
+            "Must set exhibitor_azure_prefix",
+        ),
+        (
+            "master_discovery: static\nmaster_list: [10.0.0.1]\nexhibitor_storage_backend: zookeeper\nexhibitor_zk_hosts: zk://10.0.0.1:2181\nexhibitor_zk_path: /dcos\n",
+            "exhibitor_zk_hosts",
+            "not start with zk://",
+        ),
+    ] {
+        fixture.set_config(&format!("{base}{config}"));
+        let output = fixture.run(&["--validate-only", "--json"]);
+        assert_eq!(output.status.code(), Some(3), "{config}");
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert!(
+            report["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["key"] == key && p["reason"].as_str().unwrap().contains(reason)),
+            "{config}: {report:#}"
+        );
+    }
+
+    // A secret given by the user is hidden in the printed config.
+    fixture.set_config(&format!(
+        "{base}master_discovery: static\nmaster_list: [10.0.0.1]\nexhibitor_storage_backend: azure\nexhibitor_azure_account_name: n\nexhibitor_azure_prefix: p\nexhibitor_azure_account_key: s3cret\n"
+    ));
+    let output = fixture.run(&["--print-config"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(!text.contains("s3cret"));
+    assert!(text.contains("**HIDDEN**"));
+}
+
+#[test]
+fn ip_detect_file_must_exist_and_not_be_empty() {
+    let fixture = Fixture::new();
+    fs::write(fixture.genconf().join("ip-detect"), "  \n").unwrap();
+    let output = fixture.run(&["--validate-only"]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(stderr(&output).contains("ip_detect_filename = genconf/ip-detect: ip-detect script"));
+    assert!(stderr(&output).contains("is empty"));
+}
+
+#[test]
+fn template_errors_name_the_file() {
+    let fixture = Fixture::new();
+    let file = fixture.genconf().join("templates/dcos-config/etc/broken");
+    fs::write(&file, "{{ cluster_name }\n").unwrap();
+    let output = fixture.run(&["--validate-only"]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("templates/dcos-config/etc/broken"),
+        "{}",
+        stderr(&output)
+    );
+
+    // A variable no key provides becomes a required key.
+    fs::write(&file, "{{ my_site_setting }}\n").unwrap();
+    let output = fixture.run(&["--validate-only"]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("my_site_setting: Must set my_site_setting"),
+        "{}",
+        stderr(&output)
+    );
+    let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
+    fixture.set_config(&format!("{text}my_site_setting: 42\n"));
+    let output = fixture.run(&["--validate-only"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+#[test]
+fn generation_needs_the_bundle_and_tools() {
+    let fixture = Fixture::new();
+    let output = fixture.run(&[]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(stderr(&output).contains("--dist"));
+    fs::remove_file(fixture.bin().join("pkg-activate")).unwrap();
+    let output = fixture.generate();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("tools/pkg-activate: host tool missing"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!fixture.serve().exists());
+}
+
+#[test]
+fn generated_install_script_is_shellcheck_clean() {
+    let fixture = Fixture::new();
+    assert!(fixture.generate().status.success());
+    for script in [
+        fixture.serve().join("dcos_install.sh"),
+        Path::new(REPO).join("scripts/dcos_install.sh"),
+    ] {
+        let output = Command::new("shellcheck")
+            .arg(&script)
+            .output()
+            .expect("shellcheck is installed");
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            script.display(),
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+}
+
+#[test]
+fn install_script_preflight_and_roles() {
+    let fixture = Fixture::new();
+    assert!(fixture.generate().status.success());
+    let script = fixture.serve().join("dcos_install.sh");
+    let root = fixture.path().join("host");
+    let run = |args: &[&str]| {
+        Command::new("bash")
+            .arg(&script)
+            .args(args)
+            .env("TARMAC_ROOT", root.join("opt"))
+            .env("TARMAC_CONFIG_DIR", root.join("etc"))
+            .env("TARMAC_SYSTEMD_DIR", root.join("systemd"))
+            .env("TARMAC_TOOLS_DIR", root.join("tools"))
+            .env("TARMAC_NO_SYSTEMD", "1")
+            .env("TARMAC_MIN_FREE_MB", "1")
+            .output()
+            .unwrap()
+    };
+    let output = run(&["--preflight-only", "master"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("preflight passed"));
+
+    let output = run(&["--preflight-only", "boss"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("invalid role 'boss'"));
+
+    let output = run(&["--preflight-only", "slave", "slave_public"]);
+    assert_eq!(output.status.code(), Some(1));
+
+    let output = run(&[]);
+    assert_eq!(output.status.code(), Some(2));
+
+    // An existing foreign install is detected.
+    fs::create_dir_all(root.join("opt/packages")).unwrap();
+    let output = run(&["--preflight-only", "slave"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("is not empty"),
+        "{}",
+        stderr(&output)
+    );
+    // Nothing was written by a preflight.
+    assert!(!root.join("etc").exists());
+}

@@ -1,0 +1,535 @@
+//! host-extract against real servers: nginx for the happy path, mirrors and
+//! resume; the fault server for cuts, stalls, truncation, corruption, error
+//! statuses and ignored Range. Every failure case also checks that nothing
+//! partial is visible under packages/ and that staging is gone.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use tarmac_testkit::fault_server::{Fault, FaultServer};
+use tarmac_testkit::nginx::{dead_url, Nginx};
+use tarmac_testkit::repo::{Bundle, Pkg, Repo};
+
+const BIN: &str = env!("CARGO_BIN_EXE_host-extract");
+
+/// Millisecond timings so retries and stalls cost little test time.
+const FAST: &[&str] = &[
+    "--retries",
+    "3",
+    "--backoff-ms",
+    "5",
+    "--backoff-max-ms",
+    "20",
+    "--stall-timeout",
+    "0.4",
+    "--connect-timeout",
+    "2",
+    "--total-timeout",
+    "60",
+    "--reserve-bytes",
+    "0",
+    "--reserve-inodes",
+    "0",
+];
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(root: &Path, args: &[&str]) -> Run {
+    run_with(root, FAST, args)
+}
+
+fn run_with(root: &Path, flags: &[&str], args: &[&str]) -> Run {
+    let output: Output = Command::new(BIN)
+        .arg("--root")
+        .arg(root)
+        .args(flags)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run host-extract");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn pkgs() -> Vec<Pkg> {
+    vec![
+        Pkg::new("alpha--1")
+            .file("bin/alpha", b"#!/bin/sh\necho alpha\n", 0o755)
+            .file("etc/alpha.conf", b"x=1\n", 0o644)
+            .symlink("lib/alias", "../etc/alpha.conf")
+            .bulk("share", 40, 8 * 1024),
+        Pkg::new("beta--2")
+            .file("pkginfo.json", b"{}", 0o644)
+            .bulk("lib", 60, 4 * 1024),
+    ]
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    repo: Repo,
+    root: PathBuf,
+    pkgs: Vec<Pkg>,
+    bundle: Bundle,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repo::new(&dir.path().join("repo"));
+    let pkgs = pkgs();
+    let bundle = repo.bundle(&pkgs.iter().collect::<Vec<_>>());
+    Fixture {
+        root: dir.path().join("host"),
+        _dir: dir,
+        repo,
+        pkgs,
+        bundle,
+    }
+}
+
+impl Fixture {
+    fn ids(&self) -> String {
+        self.pkgs.iter().map(|p| format!("{}\n", p.id)).collect()
+    }
+
+    fn bundle_bytes(&self) -> Vec<u8> {
+        std::fs::read(&self.bundle.path).unwrap()
+    }
+
+    fn extract(&self, urls: &[&str]) -> Run {
+        let mut args = vec!["--blake3", &self.bundle.blake3];
+        for url in urls {
+            args.push("--url");
+            args.push(url);
+        }
+        run(&self.root, &args)
+    }
+
+    /// Every package present, and each equal to its source tree.
+    fn assert_published(&self) {
+        for pkg in &self.pkgs {
+            let dir = self.root.join("packages").join(pkg.id.to_string());
+            let got = tarmac_archive::tree_hash(&dir).unwrap();
+            let want = tarmac_archive::tree_hash(&self.repo.tree(pkg)).unwrap();
+            assert_eq!(got, want, "{}", pkg.id);
+        }
+        assert!(!self.root.join("packages/.staging").exists());
+    }
+
+    /// Nothing published, nothing staged.
+    fn assert_untouched(&self) {
+        for pkg in &self.pkgs {
+            let dir = self.root.join("packages").join(pkg.id.to_string());
+            assert!(!dir.exists(), "{} published", dir.display());
+        }
+        assert!(
+            !self.root.join("packages/.staging").exists(),
+            "staging left"
+        );
+    }
+
+    fn fault_server(&self, faults: &[Fault]) -> (FaultServer, String) {
+        let path = format!("/{}", self.bundle.relative);
+        let server = FaultServer::builder()
+            .file(&path, self.bundle_bytes())
+            .script(&path, faults)
+            .start();
+        let url = format!("{}{path}", server.url());
+        (server, url)
+    }
+}
+
+/// The error line; progress lines may come before it on stderr.
+fn first_line(text: &str) -> &str {
+    text.lines()
+        .find(|l| l.starts_with("host-extract: error: "))
+        .unwrap_or_else(|| panic!("no error line in {text:?}"))
+}
+
+#[test]
+fn bundle_from_nginx_then_second_run_downloads_nothing() {
+    let f = fixture();
+    let nginx = Nginx::serve(&f.repo.root);
+    let url = format!("{}/{}", nginx.url(), f.bundle.relative);
+    let first = f.extract(&[&url]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(first.stdout, f.ids());
+    f.assert_published();
+    let requests = nginx.access_log().lines().count();
+
+    let second = f.extract(&[&url]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(second.stdout, first.stdout);
+    assert_eq!(
+        nginx.access_log().lines().count(),
+        requests,
+        "second run downloaded"
+    );
+
+    let json = run(
+        &f.root,
+        &["--blake3", &f.bundle.blake3, "--url", &url, "--json"],
+    );
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(value["format"], "host-extract/1");
+    assert_eq!(value["fetched"], serde_json::json!([]));
+    assert_eq!(value["present"], serde_json::json!(["alpha--1", "beta--2"]));
+    assert_eq!(value["downloaded_bytes"], 0);
+}
+
+#[test]
+fn tampered_present_package_is_reported() {
+    let f = fixture();
+    let url = f.bundle.path.display().to_string();
+    assert_eq!(f.extract(&[&url]).code, 0);
+    let conf = f.root.join("packages/alpha--1/etc/alpha.conf");
+    std::fs::write(&conf, b"x=2\n").unwrap();
+    let again = f.extract(&[&url]);
+    assert_eq!(again.code, 4, "{}", again.stderr);
+    let line = first_line(&again.stderr);
+    assert!(
+        line.starts_with("host-extract: error: ")
+            && line.contains("packages/alpha--1: present package was modified"),
+        "{line}"
+    );
+    assert_eq!(
+        std::fs::read(&conf).unwrap(),
+        b"x=2\n",
+        "tampered package replaced"
+    );
+}
+
+#[test]
+fn first_mirror_dead_second_serves() {
+    let f = fixture();
+    let nginx = Nginx::serve(&f.repo.root);
+    let dead = format!("{}/{}", dead_url(), f.bundle.relative);
+    let good = format!("{}/{}", nginx.url(), f.bundle.relative);
+    let out = f.extract(&[&dead, &good]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, f.ids());
+    f.assert_published();
+}
+
+#[test]
+fn cut_on_one_mirror_resumes_with_range_on_nginx() {
+    let f = fixture();
+    let nginx = Nginx::serve(&f.repo.root);
+    let (server, flaky) = f.fault_server(&[Fault::CutAfter(100_000)]);
+    let good = format!("{}/{}", nginx.url(), f.bundle.relative);
+    let out = f.extract(&[&flaky, &good]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    assert_eq!(server.requests().len(), 1);
+    // nginx answered the resume with 206 Partial Content.
+    let log = nginx.access_log();
+    assert!(log.contains("\" 206 "), "{log}");
+}
+
+#[test]
+fn cut_mid_body_resumes() {
+    let f = fixture();
+    let (server, url) = f.fault_server(&[Fault::CutAfter(50_000), Fault::CutAfter(70_000)]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    let starts: Vec<_> = server.requests().iter().map(|r| r.range_start).collect();
+    assert_eq!(starts, [None, Some(50_000), Some(120_000)]);
+}
+
+#[test]
+fn stall_is_detected_and_retried() {
+    let f = fixture();
+    let (server, url) = f.fault_server(&[Fault::StallAfter(30_000)]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    assert_eq!(server.requests()[1].range_start, Some(30_000));
+}
+
+#[test]
+fn range_ignored_restarts_and_verifies() {
+    let f = fixture();
+    let (server, url) = f.fault_server(&[Fault::CutAfter(60_000), Fault::IgnoreRange]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[test]
+fn server_error_then_success() {
+    let f = fixture();
+    let (server, url) = f.fault_server(&[Fault::Status(500), Fault::Status(503)]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[test]
+fn all_retries_exhausted_is_transient() {
+    let f = fixture();
+    let (server, url) = f.fault_server(&[Fault::Status(503); 20]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 75, "{}", out.stderr);
+    let line = first_line(&out.stderr);
+    assert!(
+        line.contains(&url) && line.contains("giving up after 4 attempts"),
+        "{line}"
+    );
+    f.assert_untouched();
+    assert_eq!(server.requests().len(), 4);
+}
+
+#[test]
+fn not_found_is_fatal_without_retry() {
+    let f = fixture();
+    let (server, url) = f.fault_server(&[Fault::Status(404)]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(first_line(&out.stderr).contains(&format!("{url}: HTTP status 404")));
+    f.assert_untouched();
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn corrupted_byte_is_integrity_failure() {
+    let f = fixture();
+    let middle = f.bundle_bytes().len() as u64 / 2;
+    let (_server, url) = f.fault_server(&[Fault::Corrupt(middle)]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    let line = first_line(&out.stderr);
+    assert!(
+        line.contains(&url) && line.contains(&format!("expected {}", f.bundle.blake3)),
+        "{line}"
+    );
+    f.assert_untouched();
+}
+
+#[test]
+fn truncated_artifact_is_integrity_failure() {
+    let f = fixture();
+    let len = f.bundle_bytes().len() as u64;
+    let (_server, url) = f.fault_server(&[Fault::Truncate(len - 1000)]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        first_line(&out.stderr).contains("blake3 mismatch"),
+        "{}",
+        out.stderr
+    );
+    f.assert_untouched();
+}
+
+#[test]
+fn space_preflight_refuses_before_writing() {
+    let f = fixture();
+    let out = run_with(
+        &f.root,
+        &FAST[..FAST.len() - 4],
+        &[
+            "--blake3",
+            &f.bundle.blake3,
+            "--url",
+            &f.bundle.path.display().to_string(),
+            "--reserve-bytes",
+            &(u64::MAX / 4).to_string(),
+        ],
+    );
+    assert_eq!(out.code, 6, "{}", out.stderr);
+    assert!(
+        first_line(&out.stderr).contains("not enough space"),
+        "{}",
+        out.stderr
+    );
+    f.assert_untouched();
+}
+
+#[test]
+fn lock_held_is_exit_5() {
+    let f = fixture();
+    let lock =
+        tarmac_fs::HostLock::acquire(&f.root.join(".lock"), tarmac_fs::LockWait::NoWait).unwrap();
+    let out = f.extract(&[&f.bundle.path.display().to_string()]);
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    drop(lock);
+    f.assert_untouched();
+}
+
+#[test]
+fn staging_leftovers_are_removed() {
+    let f = fixture();
+    let junk = f.root.join("packages/.staging/packages/alpha--1/half");
+    std::fs::create_dir_all(junk.parent().unwrap()).unwrap();
+    std::fs::write(&junk, b"partial").unwrap();
+    let out = f.extract(&[&format!("file://{}", f.bundle.path.display())]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+}
+
+#[test]
+fn wrong_pin_is_integrity_failure() {
+    let f = fixture();
+    let wrong = "0".repeat(64);
+    let path = f.bundle.path.display().to_string();
+    let out = run(&f.root, &["--blake3", &wrong, "--url", &path]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    let line = first_line(&out.stderr);
+    assert!(
+        line.contains(&path)
+            && line.contains(&format!("expected {wrong}, got {}", f.bundle.blake3)),
+        "{line}"
+    );
+    f.assert_untouched();
+}
+
+#[test]
+fn packages_from_repository_fetch_only_missing() {
+    let f = fixture();
+    let gamma = Pkg::new("gamma--3").file("bin/gamma", b"g", 0o755);
+    for pkg in f.pkgs.iter().chain([&gamma]) {
+        f.repo.add(pkg);
+    }
+    let nginx = Nginx::serve(&f.repo.root);
+    let repo = nginx.url();
+    let out = run(
+        &f.root,
+        &["--repository", &repo, "--package", "alpha--1", "beta--2"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "alpha--1\nbeta--2\n");
+    f.assert_published();
+
+    let before = nginx.access_log();
+    let out = run(
+        &f.root,
+        &[
+            "--repository",
+            &repo,
+            "--package",
+            "alpha--1",
+            "gamma--3",
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        value["packages"],
+        serde_json::json!(["alpha--1", "gamma--3"])
+    );
+    assert_eq!(value["fetched"], serde_json::json!(["gamma--3"]));
+    let new_requests: Vec<_> = nginx.access_log()[before.len()..]
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(
+        new_requests.iter().all(|l| l.contains("/packages/gamma/")),
+        "{new_requests:?}"
+    );
+    assert_eq!(new_requests.len(), 2, "{new_requests:?}");
+
+    let missing = run(&f.root, &["--repository", &repo, "--package", "delta--4"]);
+    assert_eq!(missing.code, 3, "{}", missing.stderr);
+    assert!(first_line(&missing.stderr).contains("/packages/delta/delta--4.json: HTTP status 404"));
+    assert!(!f.root.join("packages/delta--4").exists());
+}
+
+#[test]
+fn package_with_wrong_tree_hash_is_refused() {
+    let f = fixture();
+    let alpha = &f.pkgs[0];
+    f.repo.add(alpha);
+    // A sidecar that lies about the content.
+    let sidecar = f.repo.root.join("packages/alpha/alpha--1.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&sidecar).unwrap()).unwrap();
+    manifest["tree_hash"] = serde_json::Value::from("ab".repeat(32));
+    std::fs::write(&sidecar, manifest.to_string()).unwrap();
+    let out = run(
+        &f.root,
+        &[
+            "--repository",
+            &f.repo.root.display().to_string(),
+            "--package",
+            "alpha--1",
+        ],
+    );
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    f.assert_untouched();
+}
+
+#[test]
+fn kill_during_extraction_then_rerun_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repo::new(&dir.path().join("repo"));
+    let big = vec![
+        // Few big files: ext4 makes inode creation slow after the mass
+        // deletes of a test run, and bytes are what takes time to stream.
+        Pkg::new("big--1").bulk("data", 120, 48 * 1024),
+        Pkg::new("more--1").bulk("data", 120, 48 * 1024),
+    ];
+    let bundle = repo.bundle(&big.iter().collect::<Vec<_>>());
+    let nginx = Nginx::serve(&repo.root);
+    let url = format!("{}/{}", nginx.url(), bundle.relative);
+    let root = dir.path().join("host");
+    let iterations: u64 = std::env::var("TARMAC_KILL_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let mut landed = 0;
+    for i in 0..iterations {
+        let mut child = Command::new(BIN)
+            .arg("--root")
+            .arg(&root)
+            .args(FAST)
+            .args(["--quiet", "--blake3", &bundle.blake3, "--url", &url])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(2 + (i * 37) % 90));
+        if child.try_wait().unwrap().is_none() {
+            landed += 1;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        // Whatever is published is complete.
+        for pkg in &big {
+            let dir = root.join("packages").join(pkg.id.to_string());
+            if dir.exists() {
+                let got = tarmac_archive::tree_hash(&dir).unwrap();
+                assert_eq!(
+                    got,
+                    tarmac_archive::tree_hash(&repo.tree(pkg)).unwrap(),
+                    "iteration {i}"
+                );
+            }
+        }
+        let rerun = run(&root, &["--blake3", &bundle.blake3, "--url", &url]);
+        assert_eq!(rerun.code, 0, "iteration {i}: {}", rerun.stderr);
+        assert_eq!(rerun.stdout, "big--1\nmore--1\n");
+        assert!(!root.join("packages/.staging").exists());
+        for pkg in &big {
+            let dir = root.join("packages").join(pkg.id.to_string());
+            assert_eq!(
+                tarmac_archive::tree_hash(&dir).unwrap(),
+                tarmac_archive::tree_hash(&repo.tree(pkg)).unwrap()
+            );
+        }
+        // Start the next iteration from scratch (moved aside, not deleted).
+        let aside = dir.path().join(format!("old-{i}"));
+        std::fs::rename(&root, &aside).unwrap();
+    }
+    assert!(landed > 0, "no kill landed while host-extract was running");
+}

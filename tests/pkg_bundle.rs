@@ -1,0 +1,254 @@
+//! pkg-bundle: the real binary over a repository built by the real pkg-build
+//! from the example tree.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 stdout")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Builds the example tree (and `extra` packages by NAME[:VARIANT]) into
+/// `dir/repo`; returns the tree's ids and the package dir.
+fn built_repo(dir: &Path, extra: &[&str]) -> (Vec<String>, PathBuf) {
+    let packages = dir.join("packages");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("packages"),
+        &packages,
+    );
+    let mut ids = Vec::new();
+    for args in [vec!["--tree"], extra.to_vec()] {
+        if args.is_empty() {
+            continue;
+        }
+        let output = Command::new(env!("CARGO_BIN_EXE_pkg-build"))
+            .current_dir(dir)
+            .arg("--packages")
+            .arg(&packages)
+            .args(["--repo", "repo", "--cache", "cache", "-q"])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        ids.extend(stdout(&output).lines().map(str::to_string));
+    }
+    (ids, packages)
+}
+
+fn pkg_bundle(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pkg-bundle"))
+        .current_dir(dir)
+        .arg("-q")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                out.extend(files_under(&path));
+            } else {
+                out.push(path.display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn bundling_the_same_ids_twice_gives_identical_bytes() {
+    let temp = tempfile::tempdir().unwrap();
+    let (ids, _) = built_repo(temp.path(), &[]);
+    let mut args: Vec<&str> = vec!["--repo", "repo", "--out", "dist1"];
+    args.extend(ids.iter().map(String::as_str));
+    let first = pkg_bundle(temp.path(), &args);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let lines: Vec<String> = stdout(&first).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 2, "bootstrap id and blake3");
+    let bootstrap_id = &lines[0];
+    let parsed: Vec<tarmac_model::PackageId> = ids
+        .iter()
+        .map(|i| tarmac_model::PackageId::parse(i).unwrap())
+        .collect();
+    assert_eq!(bootstrap_id, &tarmac_model::bootstrap_id(&parsed));
+    let bundle = temp
+        .path()
+        .join(format!("dist1/bootstrap/{bootstrap_id}.bootstrap.tar.zst"));
+    let bytes = std::fs::read(&bundle).unwrap();
+    assert_eq!(lines[1], blake3::hash(&bytes).to_hex().to_string());
+
+    // The bundle passes the strict extractor: bundle.json first, every
+    // package matching its declared tree hash.
+    let extracted = tarmac_archive::extract(
+        std::fs::File::open(&bundle).unwrap(),
+        &temp.path().join("x"),
+        &tarmac_archive::ExtractOptions {
+            expect: tarmac_archive::Expect::Bundle,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(extracted.bundle.unwrap().bootstrap_id, *bootstrap_id);
+    assert_eq!(extracted.packages.len(), 4);
+
+    // active.json and the per-package layout.
+    let active: Value = serde_json::from_slice(
+        &std::fs::read(
+            temp.path()
+                .join(format!("dist1/bootstrap/{bootstrap_id}.active.json")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(active, serde_json::json!(sorted));
+    for id in &ids {
+        let name = id.split("--").next().unwrap();
+        for ext in ["tar.zst", "json"] {
+            let rel = format!("packages/{name}/{id}.{ext}");
+            assert_eq!(
+                std::fs::read(temp.path().join("dist1").join(&rel)).unwrap(),
+                std::fs::read(temp.path().join("repo").join(&rel)).unwrap()
+            );
+        }
+    }
+
+    // Elsewhere: a copied repo with other mtimes, ids in another order from
+    // a file, another thread count.
+    let other = tempfile::tempdir().unwrap();
+    copy_dir(&temp.path().join("repo"), &other.path().join("elsewhere"));
+    for path in files_under(&other.path().join("elsewhere")) {
+        let file = std::fs::File::options().append(true).open(&path).unwrap();
+        file.set_modified(
+            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(12345),
+        )
+        .unwrap();
+    }
+    let mut reversed = ids.clone();
+    reversed.reverse();
+    std::fs::write(other.path().join("ids"), reversed.join("\n") + "\n").unwrap();
+    let second = pkg_bundle(
+        other.path(),
+        &[
+            "--repo",
+            "elsewhere",
+            "--out",
+            "dist2",
+            "--ids-from",
+            "ids",
+            "--threads",
+            "1",
+            "--json",
+        ],
+    );
+    assert!(second.status.success(), "{}", stderr(&second));
+    let doc: Value = serde_json::from_str(&stdout(&second)).unwrap();
+    assert_eq!(doc["bootstrap_id"], bootstrap_id.as_str());
+    assert_eq!(doc["blake3"], lines[1].as_str());
+    for name in [
+        format!("{bootstrap_id}.bootstrap.tar.zst"),
+        format!("{bootstrap_id}.active.json"),
+    ] {
+        assert_eq!(
+            std::fs::read(temp.path().join("dist1/bootstrap").join(&name)).unwrap(),
+            std::fs::read(other.path().join("dist2/bootstrap").join(&name)).unwrap(),
+            "{name} differs"
+        );
+    }
+
+    // --tree bundles the tree's bootstrap set: here every package.
+    let tree = pkg_bundle(temp.path(), &["--repo", "repo", "--out", "dist3", "--tree"]);
+    assert!(tree.status.success(), "{}", stderr(&tree));
+    assert_eq!(stdout(&tree), stdout(&first));
+}
+
+#[test]
+fn an_open_closure_or_a_repeated_name_writes_nothing() {
+    let temp = tempfile::tempdir().unwrap();
+    // The default motd variant too: two packages named motd.
+    let (ids, _) = built_repo(temp.path(), &["motd"]);
+    let [libgreet, greeter, _hello, motd_custom, motd_default] = &ids[..] else {
+        panic!("{ids:?}")
+    };
+    let missing = pkg_bundle(temp.path(), &["--repo", "repo", "--out", "out", greeter]);
+    assert_eq!(missing.status.code(), Some(3), "{}", stderr(&missing));
+    assert_eq!(
+        stderr(&missing).lines().next().unwrap(),
+        format!(
+            "pkg-bundle: error: bundle: {greeter} requires libgreet, which is not in the bundle"
+        )
+    );
+    let twice = pkg_bundle(
+        temp.path(),
+        &[
+            "--repo",
+            "repo",
+            "--out",
+            "out",
+            libgreet,
+            motd_custom,
+            motd_default,
+        ],
+    );
+    assert_eq!(twice.status.code(), Some(5), "{}", stderr(&twice));
+    assert!(
+        stderr(&twice).contains("package motd given twice"),
+        "{}",
+        stderr(&twice)
+    );
+    let absent = pkg_bundle(
+        temp.path(),
+        &["--repo", "repo", "--out", "out", "nothere--1"],
+    );
+    assert_eq!(absent.status.code(), Some(3), "{}", stderr(&absent));
+    assert!(
+        stderr(&absent).contains("nothere--1 is not in the repository"),
+        "{}",
+        stderr(&absent)
+    );
+    let none = pkg_bundle(temp.path(), &["--repo", "repo", "--out", "out"]);
+    assert_eq!(none.status.code(), Some(2), "{}", stderr(&none));
+
+    // A repository archive that does not match its manifest: exit 4.
+    let manifest = temp
+        .path()
+        .join(format!("repo/packages/libgreet/{libgreet}.json"));
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    doc["tree_hash"] = Value::from("0".repeat(64));
+    std::fs::write(&manifest, doc.to_string()).unwrap();
+    let corrupt = pkg_bundle(
+        temp.path(),
+        &["--repo", "repo", "--out", "out", libgreet, greeter],
+    );
+    assert_eq!(corrupt.status.code(), Some(4), "{}", stderr(&corrupt));
+    assert_eq!(
+        files_under(&temp.path().join("out")),
+        Vec::<String>::new(),
+        "nothing written"
+    );
+}
