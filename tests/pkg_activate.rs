@@ -608,6 +608,36 @@ fn rollback_gc_and_remove() {
 }
 
 #[test]
+fn rollback_repairs_a_damaged_current_generation() {
+    let host = Host::new(&[]);
+    let a = host.add(PkgFixture::new("a", "1").file("bin/a", b"1", 0o755));
+    let a2 = host.add(PkgFixture::new("a", "2").file("bin/a", b"2", 0o755));
+    host.ok(&["activate", &a]);
+    host.ok(&["activate", &a2]);
+    std::fs::write(host.root().join("generations/2/generation.json"), "{").unwrap();
+    let status = host.status();
+    assert_eq!(status["healthy"], json!(false));
+    assert!(
+        status["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("generations/2/generation.json"),
+        "{status}"
+    );
+    assert_eq!(host.ok(&["rollback", "--to", "1"]), "1\n");
+    let status = host.status();
+    assert_eq!(status["healthy"], json!(true), "{status}");
+    assert!(
+        status["damaged"][0]
+            .as_str()
+            .unwrap()
+            .contains("generations/2/generation.json"),
+        "{status}"
+    );
+    assert_eq!(std::fs::read(host.root().join("bin/a")).unwrap(), b"1");
+}
+
+#[test]
 fn units_are_copied_and_only_ours_removed() {
     let host = Host::new(&["master"]);
     let (mesos, config) = pkgpanda_pair(&host);
@@ -673,6 +703,7 @@ fn lock_held_exits_5_and_wait_waits() {
     // status does not block: it reports the lock and skips recovery.
     let status = host.status();
     assert_eq!(status["locked"], json!(true));
+    assert_eq!(host.ok(&["active"]), "");
     let mut waiting = host
         .command(&["--wait", "activate", &id])
         .stdout(Stdio::piped())
