@@ -58,6 +58,13 @@ impl Host {
     }
 
     fn command(&self, args: &[&str]) -> Command {
+        let mut command = self.command_with_systemctl(args);
+        command.arg("--no-systemd");
+        command
+    }
+
+    /// Like [`Host::command`] but letting pkg-activate run `systemctl`.
+    fn command_with_systemctl(&self, args: &[&str]) -> Command {
         let mut command = Command::new(BIN);
         command
             .arg("--root")
@@ -70,7 +77,6 @@ impl Host {
             .arg(self.base.join("state"))
             .arg("--user-db-root")
             .arg(self.base.join("users"))
-            .arg("--no-systemd")
             .args(args)
             .env_remove("TARMAC_FAILPOINT");
         command
@@ -682,6 +688,71 @@ fn units_are_copied_and_only_ours_removed() {
         json!(["dcos-mesos-master.service"])
     );
     assert_eq!(host.status()["healthy"], json!(true));
+}
+
+/// systemd cannot run in a test; a stand-in `systemctl` first in PATH
+/// records the calls pkg-activate makes.
+#[test]
+fn systemctl_calls_stop_changed_units_then_reload_and_start() {
+    let host = Host::new(&["master"]);
+    let (mesos, config) = pkgpanda_pair(&host);
+    let changed = host.add(
+        PkgFixture::new("mesos", "0.23.0")
+            .file("bin/mesos", b"23", 0o755)
+            .file(
+                "dcos.target.wants_master/dcos-mesos-master.service",
+                b"[Service]\n#0.23\n",
+                0o644,
+            ),
+    );
+    let stub = host.base.join("stub");
+    std::fs::create_dir_all(&stub).unwrap();
+    let log = host.base.join("systemctl.log");
+    let script = format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(stub.join("systemctl"), script).unwrap();
+    std::fs::set_permissions(
+        stub.join("systemctl"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        stub.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |args: &[&str]| {
+        let out = host
+            .command_with_systemctl(args)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap().lines().count(),
+            1,
+            "systemctl output leaked to stdout"
+        );
+    };
+    run(&["activate", &mesos, &config]);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "daemon-reload\nstart --no-block dcos-mesos-master.service\n"
+    );
+    std::fs::remove_file(&log).unwrap();
+    // Nothing changes for the units: no systemctl call at all.
+    run(&["activate", &mesos]);
+    assert!(!log.exists());
+    std::fs::write(host.systemd().join("dcos.target"), "[Unit]\n").unwrap();
+    run(&["activate", &changed]);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "stop dcos-mesos-master.service\ndaemon-reload\nstart --no-block dcos.target\n"
+    );
 }
 
 #[test]
