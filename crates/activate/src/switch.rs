@@ -34,6 +34,10 @@ pub struct Options {
     pub wait: LockWait,
     /// Generations kept after an activation (current and previous always are).
     pub keep: usize,
+    /// syncfs the new generation before the commit. A host needs it; a
+    /// throw-away root (a build sandbox) may skip it: syncfs flushes the
+    /// whole filesystem, including everything else being written to it.
+    pub durable: bool,
 }
 
 impl Default for Options {
@@ -43,6 +47,7 @@ impl Default for Options {
             systemctl: false,
             wait: LockWait::NoWait,
             keep: 10,
+            durable: true,
         }
     }
 }
@@ -79,6 +84,23 @@ pub struct Collected {
     pub format: u32,
     pub generations: Vec<u64>,
     pub packages: Vec<PackageId>,
+}
+
+/// For commands that only read: takes the lock and recovers when the lock
+/// is free; when another process holds it, reads without recovering (the
+/// commit point is atomic, so what `current` names is whole) and says so.
+pub(crate) fn lock_for_reading(
+    host: &HostPaths,
+    options: &Options,
+) -> Result<(Option<HostLock>, bool)> {
+    match HostLock::acquire(&host.lock(), options.wait) {
+        Ok(lock) => {
+            recover_locked(host, options)?;
+            Ok((Some(lock), false))
+        }
+        Err(tarmac_fs::LockError::Held { .. }) => Ok((None, true)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Takes the host lock and repairs whatever an interrupted run left.
@@ -127,10 +149,16 @@ pub(crate) fn recover_locked(host: &HostPaths, options: &Options) -> Result<Reco
     if !recovered.removed.is_empty() {
         tarmac_fs::syncfs(&host.root)?;
     }
-    recovered.current = generation::current(host)?;
-    if let Some(n) = recovered.current {
+    // A damaged `current` (pointing nowhere sensible, or at a generation
+    // without a readable record) must not block the command that repairs it
+    // (rollback, activate): recovery skips what it cannot know, and status
+    // reports the damage.
+    recovered.current = generation::current(host).ok().flatten();
+    let record = recovered
+        .current
+        .and_then(|n| GenerationRecord::read(&host.generation(n)).ok());
+    if let Some(record) = record {
         recovered.links = ensure_fixed_links(host)?;
-        let record = GenerationRecord::read(&host.generation(n))?;
         if let Some(systemd_dir) = &host.systemd_dir {
             recovered.removed.extend(units::remove_temporaries(
                 systemd_dir,
@@ -199,7 +227,10 @@ fn parse_ids(ids: &[String]) -> Result<Vec<PackageId>> {
 /// farm). `roles` are the host's roles (see `roles_from_config_dir`).
 ///
 /// This is also what a build sandbox calls to activate dependency packages
-/// into a temporary root: pass [`HostPaths::bare`] and default [`Options`].
+/// into a temporary root: pass [`HostPaths::bare`] (no systemd, users or
+/// state directories) and `Options { durable: false, ..Default::default() }`;
+/// the result is `<root>/bin`, `<root>/lib`, ... and `<root>/environment`
+/// exactly as on a host.
 pub fn activate(
     host: &HostPaths,
     ids: &[String],
@@ -294,7 +325,9 @@ fn activate_locked(
     };
     failpoint::hit("before-sync");
     // One syncfs instead of an fsync per file (DESIGN.md: unaffordable at 100k).
-    tarmac_fs::syncfs(&staging)?;
+    if options.durable {
+        tarmac_fs::syncfs(&staging)?;
+    }
     failpoint::hit("before-rename");
     tarmac_fs::rename(&staging, &host.generation(n))?;
     tarmac_fs::fsync_dir(&host.generations())?;

@@ -512,3 +512,83 @@ fn level_19_archives_decode_within_the_window_limit() {
     .unwrap();
     assert_eq!(got.tree.hash, manifest.tree_hash);
 }
+
+#[test]
+fn the_bundle_hook_sees_the_manifest_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (bytes, manifest) = bundle_bytes(tmp.path(), None);
+    let staging = tmp.path().join("staging");
+    let opts = ExtractOptions {
+        expect: Expect::Bundle,
+        ..ExtractOptions::default()
+    };
+    let mut seen = None;
+    let err = tarmac_archive::extract_with(&bytes[..], &staging, &opts, &mut |m| {
+        seen = Some(m.clone());
+        // Nothing of the bundle exists yet when the hook runs.
+        assert_eq!(fs::read_dir(&staging).unwrap().count(), 0);
+        Err(tarmac_archive::Rejected {
+            class: ExitClass::NoSpace,
+            reason: "needs 1 GB, 10 MB free".into(),
+        })
+    })
+    .unwrap_err();
+    assert_eq!(seen.as_ref(), Some(&manifest));
+    assert_eq!(err.class(), ExitClass::NoSpace);
+    assert_eq!(err.to_string(), "bundle.json: needs 1 GB, 10 MB free");
+    assert!(!staging.exists());
+
+    let mut calls = 0;
+    tarmac_archive::extract_with(&bytes[..], &staging, &opts, &mut |_| {
+        calls += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(calls, 1);
+}
+
+#[test]
+fn modes_are_exact_under_a_restrictive_umask() {
+    // The umask is per process: the check runs in a child of this test
+    // binary started under `umask 077`.
+    const CHILD: &str = "TARMAC_ARCHIVE_UMASK_CHILD";
+    if std::env::var_os(CHILD).is_none() {
+        let status = std::process::Command::new("sh")
+            .args(["-c", "umask 077; exec \"$0\" \"$@\""])
+            .arg(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "roundtrip::modes_are_exact_under_a_restrictive_umask",
+            ])
+            .env(CHILD, "1")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = RawTar::new()
+        .dir("d/")
+        .entry(
+            tarmac_testkit::hostile::Header::file("d/x")
+                .mode(0o700)
+                .size(1),
+            b"x",
+        )
+        .file("d/e/f", b"implicit parent")
+        .end()
+        .into_bytes();
+    let staging = tmp.path().join("staging");
+    extract(&tar[..], &staging, &ExtractOptions::default()).unwrap();
+    let mode = |rel: &str| {
+        fs::metadata(staging.join(rel))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(
+        [mode(""), mode("d"), mode("d/x"), mode("d/e"), mode("d/e/f")],
+        [0o755, 0o755, 0o755, 0o755, 0o644]
+    );
+}
