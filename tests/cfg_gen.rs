@@ -676,3 +676,117 @@ fn install_script_preflight_and_roles() {
     // Nothing was written by a preflight.
     assert!(!root.join("etc").exists());
 }
+
+/// The generated dcos_install.sh, end to end: nginx serves genconf/serve,
+/// the real host tools download, extract and activate into temp roots.
+#[test]
+fn install_script_end_to_end_against_nginx() {
+    let fixture = Fixture::new();
+    let nginx = tarmac_testkit::nginx::Nginx::serve(&fixture.serve());
+    let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
+    fixture.set_config(&text.replace("http://192.0.2.10:8080", &nginx.url()));
+    // TEST-NET address, accepted with --no-require-local (passed below).
+    fs::write(
+        fixture.genconf().join("ip-detect"),
+        "#!/bin/sh\necho 203.0.113.9\n",
+    )
+    .unwrap();
+    let tools = Path::new(env!("CARGO_BIN_EXE_host-extract"))
+        .parent()
+        .unwrap();
+    let output = fixture.run(&["--dist", "dist", "--bin-dir", tools.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let script = fixture.serve().join("dcos_install.sh");
+
+    let install = |host: &Path, role: &str, url: Option<&str>| {
+        let mut command = Command::new("bash");
+        command
+            .arg(&script)
+            .arg(role)
+            .env("TARMAC_ROOT", host.join("opt/mesosphere"))
+            .env("TARMAC_CONFIG_DIR", host.join("etc/mesosphere"))
+            .env("TARMAC_SYSTEMD_DIR", host.join("etc/systemd/system"))
+            .env("TARMAC_STATE_DIR_ROOT", host.join("var/lib/dcos"))
+            .env("TARMAC_USER_DB_ROOT", host.join("userdb"))
+            .env("TARMAC_TOOLS_DIR", host.join("var/lib/tarmac/bin"))
+            .env("TARMAC_NO_SYSTEMD", "1")
+            .env("TARMAC_MIN_FREE_MB", "1")
+            .env("TARMAC_IP_DETECT_ARGS", "--no-require-local");
+        if let Some(url) = url {
+            command.env("TARMAC_BOOTSTRAP_URL", url);
+        }
+        command.output().unwrap()
+    };
+
+    // A failure names its step and how to retry, and a rerun resumes.
+    let master = fixture.path().join("master");
+    let output = install(&master, "master", Some("http://127.0.0.1:9"));
+    assert_eq!(output.status.code(), Some(75), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.contains("step 'download tools' failed (exit 75)"),
+        "{text}"
+    );
+    assert!(text.contains("then rerun: "), "{text}");
+
+    let output = install(&master, "master", None);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stderr(&output);
+    for step in [
+        "preflight",
+        "download tools",
+        "detect IP",
+        "extract bundle",
+        "activate",
+    ] {
+        assert!(
+            text.contains(&format!("dcos_install: step: {step}\n")),
+            "{text}"
+        );
+    }
+    let root = master.join("opt/mesosphere");
+    assert!(root.join("bin/mesos").exists());
+    assert!(root.join("bin/detect_ip").exists());
+    assert_eq!(
+        fs::read_to_string(root.join("etc/mesos-master")).unwrap(),
+        "MESOS_QUORUM=2\nMESOS_CLUSTER=tarmac-example\nMESOS_PORT=5050\n"
+    );
+    let flags = master.join("etc/mesosphere/setup-flags");
+    assert!(master.join("etc/mesosphere/roles/master").exists());
+    assert_eq!(
+        fs::read_to_string(flags.join("detected-ip")).unwrap(),
+        "203.0.113.9\n"
+    );
+    assert_eq!(
+        fs::read_to_string(flags.join("repository-url")).unwrap(),
+        nginx.url()
+    );
+    let cluster: serde_json::Value =
+        serde_json::from_slice(&fs::read(flags.join("cluster-packages.json")).unwrap()).unwrap();
+    assert!(cluster["dcos-config"]["id"]
+        .as_str()
+        .unwrap()
+        .starts_with("dcos-config--setup_"));
+
+    // Rerun after success: nothing to do.
+    let output = install(&master, "master", None);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("nothing to do"),
+        "{}",
+        stderr(&output)
+    );
+
+    // An agent gets the common files but not the master-only ones.
+    let agent = fixture.path().join("agent");
+    let output = install(&agent, "slave", None);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let root = agent.join("opt/mesosphere");
+    assert!(root.join("etc/dns_config").exists());
+    assert!(!root.join("etc/mesos-master").exists());
+}
+
+#[test]
+fn docs_cfg_gen_reference_matches_help() {
+    crate::pkg_build::check_help_doc(BIN, "cfg-gen.md");
+}

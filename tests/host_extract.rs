@@ -533,3 +533,93 @@ fn kill_during_extraction_then_rerun_completes() {
     }
     assert!(landed > 0, "no kill landed while host-extract was running");
 }
+
+#[test]
+fn docs_show_current_help() {
+    let help = Command::new(BIN)
+        .arg("--help")
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/host-extract.md"))
+            .unwrap();
+    assert!(
+        docs.contains(&format!("```text\n{help}```")),
+        "docs/host-extract.md is stale: regenerate its --help block with `COLUMNS=100 host-extract --help`"
+    );
+}
+
+#[test]
+fn usage_errors_are_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_pin = run(
+        dir.path(),
+        &["--url", "http://127.0.0.1:1/x", "--blake3", "xyz"],
+    );
+    assert_eq!(bad_pin.code, 2, "{}", bad_pin.stderr);
+    let no_pin = run(dir.path(), &["--url", "http://127.0.0.1:1/x"]);
+    assert_eq!(no_pin.code, 2, "{}", no_pin.stderr);
+    let bad_id = run(
+        dir.path(),
+        &["--repository", "http://127.0.0.1:1", "--package", "nodash"],
+    );
+    assert_eq!(bad_id.code, 2, "{}", bad_id.stderr);
+    assert!(!dir.path().join("packages").exists());
+}
+
+#[test]
+fn plain_progress_lines_when_not_a_terminal() {
+    let f = fixture();
+    let path = f.bundle.path.display().to_string();
+    let output = Command::new(BIN)
+        .args([
+            "--root",
+            &f.root.display().to_string(),
+            "--blake3",
+            &f.bundle.blake3,
+            "--url",
+            &path,
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.starts_with("host-extract: download"), "{stderr}");
+    assert!(
+        !stderr.contains('\r') && !stderr.contains('\x1b'),
+        "terminal codes in {stderr:?}"
+    );
+}
+
+#[test]
+fn package_space_preflight_refuses_before_downloading_archives() {
+    let f = fixture();
+    for pkg in &f.pkgs {
+        f.repo.add(pkg);
+    }
+    let nginx = Nginx::serve(&f.repo.root);
+    let out = run_with(
+        &f.root,
+        &FAST[..FAST.len() - 4],
+        &[
+            "--repository",
+            &nginx.url(),
+            "--package",
+            "alpha--1",
+            "beta--2",
+            "--reserve-inodes",
+            &(u64::MAX / 4).to_string(),
+        ],
+    );
+    assert_eq!(out.code, 6, "{}", out.stderr);
+    assert!(
+        first_line(&out.stderr).contains("not enough space"),
+        "{}",
+        out.stderr
+    );
+    f.assert_untouched();
+    let log = nginx.access_log();
+    assert!(!log.contains(".tar.zst"), "archives downloaded: {log}");
+}

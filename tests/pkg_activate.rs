@@ -420,7 +420,8 @@ fn empty_activation_yields_an_empty_farm() {
     );
     assert_eq!(
         std::fs::read_to_string(root.join("etc/dcos-service-configuration.json")).unwrap(),
-        "{\n  \"sysctl\": {}\n}\n"
+        // pkgpanda's json_prettyprint: sorted, indent 2, "key":value, no newline.
+        "{\n  \"sysctl\":{}\n}"
     );
     assert_eq!(host.ok(&["active"]), "");
 }
@@ -897,7 +898,12 @@ fn crash_loop_sigkill_at_random_moments() {
     args_a.extend(a.iter().map(String::as_str));
     let mut args_b = vec!["activate"];
     args_b.extend(b.iter().map(String::as_str));
+    let started = std::time::Instant::now();
     host.ok(&args_a);
+    // Kill within about twice the length of one whole run (at most 20 ms),
+    // so some runs die before the commit and some after, on slow and fast
+    // machines alike.
+    let window = (started.elapsed().as_micros() as u64 * 2).clamp(1_000, 20_000);
     let iterations: u64 = std::env::var("TARMAC_CRASH_ITERATIONS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -910,7 +916,9 @@ fn crash_loop_sigkill_at_random_moments() {
         state ^= state << 17;
         state
     };
-    let mut kills = 0;
+    let mut kills = 0u64;
+    // Killed runs that left the old generation / the new one.
+    let mut outcomes = [0u64; 2];
     for i in 0..iterations {
         let before: Value = host.status();
         let old = before["current"].as_u64().unwrap();
@@ -926,10 +934,9 @@ fn crash_loop_sigkill_at_random_moments() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_micros(next() % 20_000));
-        if child.try_wait().unwrap().is_none() {
-            kills += 1;
-        }
+        std::thread::sleep(std::time::Duration::from_micros(next() % window));
+        let killed = child.try_wait().unwrap().is_none();
+        kills += u64::from(killed);
         let _ = child.kill();
         let _ = child.wait();
         let status_after = {
@@ -949,6 +956,9 @@ fn crash_loop_sigkill_at_random_moments() {
         let now = status_after["current"].as_u64().unwrap();
         let now_ids: Vec<String> =
             serde_json::from_value(status_after["packages"].clone()).unwrap();
+        if killed {
+            outcomes[usize::from(now != old)] += 1;
+        }
         if now == old {
             assert_eq!(now_ids, old_ids, "iteration {i}");
         } else if i % 3 == 2 {
@@ -971,5 +981,33 @@ fn crash_loop_sigkill_at_random_moments() {
             "iteration {i}: {generations:?}"
         );
     }
+    eprintln!(
+        "crash loop: {iterations} runs, {kills} killed ({} kept the old generation, {} the new), window {window} us",
+        outcomes[0], outcomes[1]
+    );
     assert!(kills > 0, "no run was ever interrupted");
+}
+
+#[test]
+fn docs_match_help() {
+    let help = Command::new(BIN)
+        .arg("--help")
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let block = format!("<!-- help:start -->\n```text\n{help}```\n<!-- help:end -->");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/pkg-activate.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let start = doc.find("<!-- help:start -->").expect("start marker");
+    let end = doc.find("<!-- help:end -->").expect("end marker") + "<!-- help:end -->".len();
+    if std::env::var_os("TARMAC_BLESS").is_some() {
+        std::fs::write(&path, format!("{}{block}{}", &doc[..start], &doc[end..])).unwrap();
+        return;
+    }
+    assert_eq!(
+        &doc[start..end],
+        block,
+        "docs/pkg-activate.md is stale: rerun with TARMAC_BLESS=1"
+    );
 }

@@ -252,3 +252,8 @@ fn an_open_closure_or_a_repeated_name_writes_nothing() {
         "nothing written"
     );
 }
+
+#[test]
+fn docs_pkg_bundle_reference_matches_help() {
+    crate::pkg_build::check_help_doc(env!("CARGO_BIN_EXE_pkg-bundle"), "pkg-bundle.md");
+}

@@ -61,10 +61,71 @@ pub fn environment_files(plan: &Plan, root: &Path) -> (String, String) {
     (env, export)
 }
 
-fn pretty(value: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(value).expect("JSON values serialize");
-    text.push('\n');
-    text
+/// JSON as pkgpanda writes it (`json.dumps(sort_keys=True, indent=2,
+/// separators=(',', ':'))`, ASCII only, no trailing newline), so the files
+/// of a generation are byte-identical to pkgpanda's.
+pub fn pkgpanda_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_json(value, 0, &mut out);
+    out
+}
+
+fn write_json(value: &Value, indent: usize, out: &mut String) {
+    let pad = |out: &mut String, n: usize| out.extend(std::iter::repeat_n(' ', n));
+    match value {
+        Value::Object(map) if map.is_empty() => out.push_str("{}"),
+        Value::Array(items) if items.is_empty() => out.push_str("[]"),
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push_str("{\n");
+            for (i, key) in keys.iter().enumerate() {
+                pad(out, indent + 2);
+                write_string(key, out);
+                out.push(':');
+                write_json(&map[key.as_str()], indent + 2, out);
+                out.push_str(if i + 1 < keys.len() { ",\n" } else { "\n" });
+            }
+            pad(out, indent);
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push_str("[\n");
+            for (i, item) in items.iter().enumerate() {
+                pad(out, indent + 2);
+                write_json(item, indent + 2, out);
+                out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+            }
+            pad(out, indent);
+            out.push(']');
+        }
+        Value::String(s) => write_string(s, out),
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// Python's `json.dumps` string escaping with `ensure_ascii=True`.
+fn write_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -108,8 +169,14 @@ pub fn build(
     };
     put("environment", env.as_bytes())?;
     put("environment.export", export.as_bytes())?;
-    put("active.buildinfo.full.json", pretty(buildinfo).as_bytes())?;
-    put(SERVICE_CONFIG, pretty(&plan.service_config).as_bytes())?;
+    put(
+        "active.buildinfo.full.json",
+        pkgpanda_json(buildinfo).as_bytes(),
+    )?;
+    put(
+        SERVICE_CONFIG,
+        pkgpanda_json(&plan.service_config).as_bytes(),
+    )?;
 
     let record = GenerationRecord {
         format: GENERATION_FORMAT,
@@ -123,7 +190,9 @@ pub fn build(
         listings: plan.listings.clone(),
     };
     let json = serde_json::to_value(&record).expect("record serializes");
-    write(&staging.join(RECORD_FILE), pretty(&json).as_bytes())?;
+    let mut text = serde_json::to_string_pretty(&json).expect("record serializes");
+    text.push('\n');
+    write(&staging.join(RECORD_FILE), text.as_bytes())?;
     Ok(record)
 }
 
@@ -160,4 +229,23 @@ fn write_links(plan: &Plan, staging: &Path, fold: bool) -> Result<u64> {
         }
     }
     Ok(links)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_is_written_like_pkgpanda() {
+        // Expected bytes from Python: json.dumps(v, sort_keys=True, indent=2, separators=(',', ':'))
+        let value = serde_json::json!({"sysctl": {"b": {"k": 1, "j": "1"}, "a": {}}, "l": [1, "é\n"], "e": []});
+        assert_eq!(
+            pkgpanda_json(&value),
+            "{\n  \"e\":[],\n  \"l\":[\n    1,\n    \"\\u00e9\\n\"\n  ],\n  \"sysctl\":{\n    \"a\":{},\n    \"b\":{\n      \"j\":\"1\",\n      \"k\":1\n    }\n  }\n}"
+        );
+        assert_eq!(
+            pkgpanda_json(&serde_json::json!("\u{1F600}\u{1}")),
+            "\"\\ud83d\\ude00\\u0001\""
+        );
+    }
 }

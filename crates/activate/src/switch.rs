@@ -34,6 +34,10 @@ pub struct Options {
     pub wait: LockWait,
     /// Generations kept after an activation (current and previous always are).
     pub keep: usize,
+    /// syncfs the new generation before the commit. A host needs it; a
+    /// throw-away root (a build sandbox) may skip it: syncfs flushes the
+    /// whole filesystem, including everything else being written to it.
+    pub durable: bool,
 }
 
 impl Default for Options {
@@ -43,6 +47,7 @@ impl Default for Options {
             systemctl: false,
             wait: LockWait::NoWait,
             keep: 10,
+            durable: true,
         }
     }
 }
@@ -199,7 +204,10 @@ fn parse_ids(ids: &[String]) -> Result<Vec<PackageId>> {
 /// farm). `roles` are the host's roles (see `roles_from_config_dir`).
 ///
 /// This is also what a build sandbox calls to activate dependency packages
-/// into a temporary root: pass [`HostPaths::bare`] and default [`Options`].
+/// into a temporary root: pass [`HostPaths::bare`] (no systemd, users or
+/// state directories) and `Options { durable: false, ..Default::default() }`;
+/// the result is `<root>/bin`, `<root>/lib`, ... and `<root>/environment`
+/// exactly as on a host.
 pub fn activate(
     host: &HostPaths,
     ids: &[String],
@@ -294,7 +302,9 @@ fn activate_locked(
     };
     failpoint::hit("before-sync");
     // One syncfs instead of an fsync per file (DESIGN.md: unaffordable at 100k).
-    tarmac_fs::syncfs(&staging)?;
+    if options.durable {
+        tarmac_fs::syncfs(&staging)?;
+    }
     failpoint::hit("before-rename");
     tarmac_fs::rename(&staging, &host.generation(n))?;
     tarmac_fs::fsync_dir(&host.generations())?;

@@ -62,6 +62,10 @@ pub enum Error {
     #[error("zstd level {level} is not supported: use 1 to 19 (higher levels need more than 16 MiB of memory to decompress)")]
     Level { level: i32 },
 
+    /// The caller's `on_bundle` hook refused the bundle.
+    #[error("bundle.json: {}", .0.reason)]
+    Rejected(crate::Rejected),
+
     /// The staging directory must be new: extraction never writes into an
     /// existing directory.
     #[error("{}: staging directory already exists", path.display())]
@@ -95,6 +99,7 @@ impl Error {
             | Error::Unsupported { .. } => ExitClass::Invalid,
             Error::Integrity { .. } => ExitClass::Integrity,
             Error::Level { .. } => ExitClass::Usage,
+            Error::Rejected(rejected) => rejected.class,
             Error::Order { .. } | Error::StagingExists { .. } | Error::Source(_) => {
                 ExitClass::Runtime
             }

@@ -100,6 +100,28 @@ pub fn extract<R: Read + Send>(
     staging: &Path,
     opts: &ExtractOptions,
 ) -> Result<Extracted> {
+    extract_with(reader, staging, opts, &mut |_| Ok(()))
+}
+
+/// A caller's refusal from the `on_bundle` hook of [`extract_with`], with
+/// the exit class the caller chose (e.g. `NoSpace` from a space preflight).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub class: tarmac_model::ExitClass,
+    pub reason: String,
+}
+
+/// [`extract`], plus a hook called with the parsed `bundle.json` (with
+/// [`Expect::Bundle`]) before anything of the bundle is written, on the
+/// extracting thread: the place for a disk-space preflight against the
+/// declared sizes. Its refusal aborts the extraction as
+/// [`Error::Rejected`]; nothing but the (removed) staging was written.
+pub fn extract_with<R: Read + Send>(
+    reader: R,
+    staging: &Path,
+    opts: &ExtractOptions,
+    on_bundle: &mut dyn FnMut(&BundleManifest) -> Result<(), Rejected>,
+) -> Result<Extracted> {
     match DirBuilder::new().mode(0o755).create(staging) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -116,7 +138,7 @@ pub fn extract<R: Read + Send>(
         let (container, decoded) = container::open(reader, &failure)?;
         container::pipelined(decoded, |decoded| {
             let mut tar = TarReader::new(decoded, container, failure);
-            let mut extractor = Extractor::new(staging, opts);
+            let mut extractor = Extractor::new(staging, opts, on_bundle);
             extractor.run(&mut tar)?;
             extractor.finish(container)
         })
@@ -157,6 +179,7 @@ enum Scope {
 
 struct Extractor<'a> {
     staging: &'a Path,
+    on_bundle: &'a mut dyn FnMut(&BundleManifest) -> Result<(), Rejected>,
     nodes: BTreeMap<Box<[u8]>, Slot>,
     entries: u64,
     bytes: u64,
@@ -171,7 +194,11 @@ struct Extractor<'a> {
 }
 
 impl<'a> Extractor<'a> {
-    fn new(staging: &'a Path, opts: &ExtractOptions) -> Extractor<'a> {
+    fn new(
+        staging: &'a Path,
+        opts: &ExtractOptions,
+        on_bundle: &'a mut dyn FnMut(&BundleManifest) -> Result<(), Rejected>,
+    ) -> Extractor<'a> {
         let scope = match &opts.expect {
             Expect::Nothing => Scope::Nothing,
             Expect::Package(declared) => Scope::Package {
@@ -186,6 +213,7 @@ impl<'a> Extractor<'a> {
         };
         Extractor {
             staging,
+            on_bundle,
             nodes: BTreeMap::new(),
             entries: 0,
             bytes: 0,
@@ -331,6 +359,8 @@ impl<'a> Extractor<'a> {
             return Ok(false);
         };
         if manifest.is_none() {
+            // The first entry: bundle.json, read whole, parsed, checked,
+            // handed to the caller's hook, and only then written.
             if path != "bundle.json" || kind != Kind::File {
                 return Err(Error::policy(
                     path.as_bytes(),
@@ -346,6 +376,7 @@ impl<'a> Extractor<'a> {
                 got += tar.read_data(&mut bytes[got..])?;
             }
             let parsed = parse_bundle(&bytes)?;
+            (self.on_bundle)(&parsed).map_err(Error::Rejected)?;
             let declared_files: u64 = parsed.packages.iter().map(|p| p.files).sum();
             let declared_bytes: u64 = parsed.packages.iter().map(|p| p.bytes).sum();
             // bundle.json, packages/, ./ and one directory per package.

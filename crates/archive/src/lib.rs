@@ -51,6 +51,6 @@ mod write;
 
 pub use container::Container;
 pub use error::{Error, Result};
-pub use extract::{extract, Expect, ExtractOptions, Extracted};
+pub use extract::{extract, extract_with, Expect, ExtractOptions, Extracted, Rejected};
 pub use tree::{tree_hash, TreeDigest};
 pub use write::{pack_dir, ArchiveWriter, WriteOptions, MAX_LEVEL};

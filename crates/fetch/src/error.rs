@@ -73,6 +73,13 @@ pub enum Error {
         need_inodes: u64,
         free_inodes: u64,
     },
+    /// The stream outgrew the free space less the reserve.
+    #[error("{}: not enough space: the bundle outgrew the {limit} free ({what}, reserve excluded)", path.display())]
+    OutOfSpace {
+        path: PathBuf,
+        what: String,
+        limit: u64,
+    },
     #[error(transparent)]
     Lock(#[from] tarmac_fs::LockError),
     #[error(transparent)]
@@ -95,7 +102,7 @@ impl Error {
             }
             Error::Archive { source, .. } => source.class(),
             Error::Manifest { .. } => ExitClass::Invalid,
-            Error::NoSpace { .. } => ExitClass::NoSpace,
+            Error::NoSpace { .. } | Error::OutOfSpace { .. } => ExitClass::NoSpace,
             Error::Lock(e) => e.class(),
             Error::Fs(e) => e.class(),
         }

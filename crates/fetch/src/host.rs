@@ -135,6 +135,7 @@ pub fn extract_bundle(
         }
     }
 
+    let space = free_space(&host.packages(), settings)?;
     reporter.step("download");
     let mut download = Download::open(request.mirrors.clone(), &settings.fetch, reporter)?;
     let staging = host.staging();
@@ -145,7 +146,7 @@ pub fn extract_bundle(
     let extracted = extract_stream(
         &mut download,
         &staging,
-        Limits::Bundle(&preflight),
+        Limits::Bundle(&preflight, space),
         Some(&request.blake3),
     );
     let result = extracted.and_then(|manifest| {
@@ -390,9 +391,42 @@ fn missing_totals(host: &HostPaths, packages: &[PackageManifest]) -> (u64, u64) 
         })
 }
 
+/// What may still be written under `dir` keeping the reserve free: the
+/// backstop limits of a bundle extraction, whatever bundle.json declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Space {
+    bytes: u64,
+    entries: u64,
+}
+
+fn statvfs(dir: &Path) -> Result<nix::sys::statvfs::Statvfs, Error> {
+    nix::sys::statvfs::statvfs(dir).map_err(|e| {
+        Error::Fs(tarmac_fs::FsError::new(
+            "statvfs",
+            dir,
+            std::io::Error::from_raw_os_error(e as i32),
+        ))
+    })
+}
+
+// fsblkcnt_t and friends are 32-bit on some targets: keep the casts.
+#[allow(clippy::unnecessary_cast)]
+fn free_space(dir: &Path, settings: &Settings) -> Result<Space, Error> {
+    let stat = statvfs(dir)?;
+    let block = (stat.fragment_size() as u64).max(1);
+    let bytes = (stat.blocks_available() as u64 * block).saturating_sub(settings.reserve_bytes);
+    let entries = if stat.files() > 0 {
+        (stat.files_available() as u64).saturating_sub(settings.reserve_inodes)
+    } else {
+        u64::MAX
+    };
+    Ok(Space { bytes, entries })
+}
+
 /// Refuses (exit 6) before writing when the declared content plus the
 /// reserve does not fit. Bytes are counted in whole blocks per file, since
 /// a 1-byte file costs a block.
+#[allow(clippy::unnecessary_cast)]
 fn check_space(dir: &Path, bytes: u64, files: u64, settings: &Settings) -> Result<(), Error> {
     let stat = nix::sys::statvfs::statvfs(dir).map_err(|e| {
         Error::Fs(tarmac_fs::FsError::new(
@@ -447,8 +481,9 @@ type Preflight<'a> = dyn Fn(&BundleManifest) -> Result<(), Error> + Sync + 'a;
 
 /// What the stream must contain.
 enum Limits<'a> {
-    /// A bundle; the closure is the space preflight run on bundle.json.
-    Bundle(&'a Preflight<'a>),
+    /// A bundle; the closure is the space preflight run on bundle.json, and
+    /// the space the backstop limits of the extractor.
+    Bundle(&'a Preflight<'a>, Space),
     /// One package with its sidecar manifest.
     Package(&'a PackageManifest),
 }
@@ -464,19 +499,23 @@ fn extract_stream(
     limits: Limits<'_>,
     pin: Option<&str>,
 ) -> Result<Option<BundleManifest>, Error> {
-    let (options, preflight) = match limits {
-        Limits::Bundle(check) => (
+    let defaults = tarmac_archive::ExtractOptions::default();
+    let (options, preflight, space) = match limits {
+        Limits::Bundle(check, space) => (
             tarmac_archive::ExtractOptions {
                 expect: tarmac_archive::Expect::Bundle,
-                ..Default::default()
+                max_bytes: space.bytes,
+                max_entries: defaults.max_entries.min(space.entries),
             },
             Some(check),
+            Some(space),
         ),
         Limits::Package(manifest) => (
             tarmac_archive::ExtractOptions {
                 expect: tarmac_archive::Expect::Package(manifest.clone()),
-                ..Default::default()
+                ..defaults
             },
+            None,
             None,
         ),
     };
@@ -507,6 +546,21 @@ fn extract_stream(
                     });
                 }
             }
+            // The backstop: the stream outgrew the free space (less the
+            // reserve) before the preflight saw bundle.json.
+            if let (Some(space), tarmac_archive::Error::Limit { limit, what, .. }) =
+                (space, &source)
+            {
+                if (what == "content size" && *limit == space.bytes)
+                    || (what == "entry count" && *limit == space.entries)
+                {
+                    return Err(Error::OutOfSpace {
+                        path: staging.to_path_buf(),
+                        what: what.clone(),
+                        limit: *limit,
+                    });
+                }
+            }
             Err(Error::Archive {
                 url: download.url(),
                 source,
@@ -516,8 +570,10 @@ fn extract_stream(
 }
 
 /// Runs the space preflight as soon as the extractor has written
-/// `bundle.json` (the bundle's first entry), before any package content:
-/// until then reads are kept small so the extractor cannot run ahead.
+/// `bundle.json` (the bundle's first entry). The extractor decodes in a
+/// second thread a few MiB ahead of its writes, so the check fires at most
+/// that far into the package content; the extractor's byte and entry
+/// limits (free space less the reserve) are the backstop for the rest.
 struct Watch<'a, 'd, 'r> {
     bundle_json: Option<PathBuf>,
     preflight: Option<&'a Preflight<'a>>,
@@ -540,9 +596,6 @@ impl Read for Watch<'_, '_, '_> {
                         return Err(std::io::Error::other("space preflight failed"));
                     }
                 }
-            } else {
-                let small = buf.len().min(16 * 1024);
-                return self.download.read(&mut buf[..small]);
             }
         }
         self.download.read(buf)

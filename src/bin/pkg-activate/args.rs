@@ -67,6 +67,7 @@ pub enum Command {
     /// Make exactly these package ids active (none: an empty farm). Prints
     /// the new generation number.
     Activate {
+        /// Package ids (name--version), each extracted in <root>/packages/<id>/.
         ids: Vec<String>,
         /// Generations to keep afterwards (current and previous always stay).
         #[arg(long, default_value_t = 10)]
@@ -74,7 +75,9 @@ pub enum Command {
     },
     /// Replace the active package of the same name by this id.
     Swap {
+        /// The new package id; its name must be active.
         id: String,
+        /// Generations to keep afterwards (current and previous always stay).
         #[arg(long, default_value_t = 10)]
         keep: usize,
     },
@@ -87,12 +90,14 @@ pub enum Command {
     Status,
     /// Switch back to the previous generation (or --to N). Offline.
     Rollback {
+        /// Generation number to switch to (default: the newest older than current).
         #[arg(long)]
         to: Option<u64>,
     },
     /// Remove old generations (keeping the newest N, current and previous)
     /// and every package no remaining generation uses.
     Gc {
+        /// Generations to keep, newest first.
         #[arg(long, default_value_t = 3)]
         keep: usize,
     },
@@ -106,6 +111,7 @@ pub enum Command {
     },
     /// Remove packages from the repository (refused while a generation uses one).
     Remove {
+        /// Package ids to remove from <root>/packages/.
         #[arg(required = true)]
         ids: Vec<String>,
     },

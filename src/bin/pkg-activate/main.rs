@@ -61,6 +61,7 @@ fn options(global: &Global, keep: usize) -> Options {
             LockWait::NoWait
         },
         keep,
+        durable: true,
     }
 }
 

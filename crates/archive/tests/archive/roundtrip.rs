@@ -512,3 +512,37 @@ fn level_19_archives_decode_within_the_window_limit() {
     .unwrap();
     assert_eq!(got.tree.hash, manifest.tree_hash);
 }
+
+#[test]
+fn the_bundle_hook_sees_the_manifest_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (bytes, manifest) = bundle_bytes(tmp.path(), None);
+    let staging = tmp.path().join("staging");
+    let opts = ExtractOptions {
+        expect: Expect::Bundle,
+        ..ExtractOptions::default()
+    };
+    let mut seen = None;
+    let err = tarmac_archive::extract_with(&bytes[..], &staging, &opts, &mut |m| {
+        seen = Some(m.clone());
+        // Nothing of the bundle exists yet when the hook runs.
+        assert_eq!(fs::read_dir(&staging).unwrap().count(), 0);
+        Err(tarmac_archive::Rejected {
+            class: ExitClass::NoSpace,
+            reason: "needs 1 GB, 10 MB free".into(),
+        })
+    })
+    .unwrap_err();
+    assert_eq!(seen.as_ref(), Some(&manifest));
+    assert_eq!(err.class(), ExitClass::NoSpace);
+    assert_eq!(err.to_string(), "bundle.json: needs 1 GB, 10 MB free");
+    assert!(!staging.exists());
+
+    let mut calls = 0;
+    tarmac_archive::extract_with(&bytes[..], &staging, &opts, &mut |_| {
+        calls += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(calls, 1);
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# pkg-bundle against what DC/OS did (`tar -cJf`, xz -6) and against
+# `tar -c | zstd -L -T0` at the same level, on the synthetic tree of
+# ../shared/bench/gen-tree.py; plus the no-op `pkg-build --tree` over it.
+# A benchmark, not a test: ratios are measured in one run, on one machine.
+#
+# usage: bench/bundle.sh [SCALE]        (default 0.1; 1 = 60 packages, 1.5 GB)
+# env:   LEVEL (9), WORK (target/bench-bundle), XZ=1 to also run xz at scale > 0.1
+#        GEN_TREE (path of gen-tree.py)
+#
+# The setup turns each generated package directory into a source tarball and
+# a package tree whose build scripts unpack it, then builds that tree with
+# pkg-build (archives at level 1: the bundle recompresses anyway). Nothing big
+# is deleted right before a timing (ext4 slows after mass deletes: see
+# ../shared/bench/README.md); old outputs are moved aside.
+set -euo pipefail
+
+SCALE=${1:-0.1}
+LEVEL=${LEVEL:-9}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=${WORK:-$ROOT/target/bench-bundle}
+GEN_TREE=${GEN_TREE:-}
+if [ -z "$GEN_TREE" ]; then
+    for candidate in "$ROOT/../shared/bench/gen-tree.py" "$ROOT/../../shared/bench/gen-tree.py"; do
+        [ -f "$candidate" ] && GEN_TREE=$candidate && break
+    done
+fi
+[ -n "$GEN_TREE" ] || { echo "gen-tree.py not found: set GEN_TREE" >&2; exit 2; }
+
+mkdir -p "$WORK"
+WORK=$(cd "$WORK" && pwd)
+TREE=$WORK/tree-$SCALE
+SRC=$WORK/src-$SCALE
+PKGS=$WORK/pkgs-$SCALE
+REPO=$WORK/repo-$SCALE
+RUN=$WORK/run-$SCALE.$$
+
+(cd "$ROOT" && cargo build --release -q --bin pkg-build --bin pkg-bundle)
+BIN=$ROOT/target/release
+
+now() { date +%s.%N; }
+elapsed() { echo "$2 - $1" | bc; }
+size() { stat -c %s "$1"; }
+fs() { findmnt -n -o FSTYPE,OPTIONS --target "$1" | cut -c1-60; }
+
+if [ ! -d "$TREE/packages" ]; then
+    echo "generating the tree (scale $SCALE) in $TREE" >&2
+    python3 "$GEN_TREE" "$TREE" --scale "$SCALE" --jobs 2 >&2
+fi
+
+if [ ! -f "$PKGS/.done" ]; then
+    echo "making source tarballs and a package tree" >&2
+    mkdir -p "$SRC" "$PKGS"
+    for dir in "$TREE"/packages/*; do
+        id=$(basename "$dir")
+        [ -f "$SRC/$id.tar" ] || tar -C "$TREE/packages" --exclude "$id/pkginfo.json" \
+            --exclude "$id/buildinfo.full.json" -cf "$SRC/$id.tar" "$id"
+    done
+    python3 - "$TREE/packages" "$SRC" "$PKGS" <<'PY'
+import hashlib, json, os, sys
+tree, src, pkgs = sys.argv[1:]
+for pid in sorted(os.listdir(tree)):
+    name = pid.split("--")[0]
+    info = json.load(open(os.path.join(tree, pid, "pkginfo.json")))
+    tarball = os.path.join(src, pid + ".tar")
+    h = hashlib.sha1()
+    with open(tarball, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    build = {"single_source": {"kind": "url_extract", "url": "file://" + tarball, "sha1": h.hexdigest()},
+             "requires": info.get("requires", []), "environment": info.get("environment", {})}
+    if info.get("state_directory"):
+        build["state_directory"] = True
+    os.makedirs(os.path.join(pkgs, name), exist_ok=True)
+    with open(os.path.join(pkgs, name, "buildinfo.json"), "w") as f:
+        json.dump(build, f, indent=2)
+    script = os.path.join(pkgs, name, "build")
+    with open(script, "w") as f:
+        f.write('#!/bin/sh\nset -e\ncp -a "$PKG_SRC/$PKG_NAME/." "$PKG_PATH/"\n')
+    os.chmod(script, 0o755)
+with open(os.path.join(pkgs, "treeinfo.json"), "w") as f:
+    f.write("{}\n")
+PY
+    touch "$PKGS/.done"
+fi
+
+if [ ! -f "$REPO/.done" ]; then
+    echo "building the package tree (pkg-build, level 1)" >&2
+    start=$(now)
+    "$BIN/pkg-build" -q --packages "$PKGS" --repo "$REPO" --cache "$WORK/cache-$SCALE" \
+        --tree --level 1 -j 2 > "$WORK/ids-$SCALE"
+    echo "setup build: $(elapsed "$start" "$(now)") s" >&2
+    touch "$REPO/.done"
+fi
+count=$(wc -l < "$WORK/ids-$SCALE")
+bytes=$(du -sb "$TREE/packages" | cut -f1)
+
+mkdir -p "$RUN"
+# Warm the page cache for everyone alike.
+cat "$REPO"/packages/*/*.tar.zst > /dev/null
+tar -C "$TREE" -cf - packages > /dev/null
+
+echo
+echo "tree: scale $SCALE, $count packages, $bytes bytes; level $LEVEL; $(nproc) cores"
+echo "filesystem of $WORK: $(fs "$WORK")"
+echo
+
+start=$(now)
+"$BIN/pkg-build" -q --packages "$PKGS" --repo "$REPO" --cache "$WORK/cache-$SCALE" --tree > /dev/null
+noop=$(elapsed "$start" "$(now)")
+printf '%-34s %8.2f s\n' "pkg-build --tree, nothing changed" "$noop"
+
+start=$(now)
+"$BIN/pkg-bundle" -q --repo "$REPO" --out "$RUN/dist" --level "$LEVEL" --ids-from "$WORK/ids-$SCALE" > "$RUN/bundle.out"
+t_bundle=$(elapsed "$start" "$(now)")
+s_bundle=$(size "$RUN/dist/bootstrap/$(head -1 "$RUN/bundle.out").bootstrap.tar.zst")
+
+start=$(now)
+tar -C "$TREE" -cf - packages | zstd -q -"$LEVEL" -T0 -o "$RUN/tar.zst"
+t_zstd=$(elapsed "$start" "$(now)")
+s_zstd=$(size "$RUN/tar.zst")
+
+printf '%-34s %8.2f s %12d bytes\n' "pkg-bundle --level $LEVEL" "$t_bundle" "$s_bundle"
+printf '%-34s %8.2f s %12d bytes\n' "tar -c | zstd -$LEVEL -T0" "$t_zstd" "$s_zstd"
+printf '%-34s %8.2f x time, %6.3f x size\n' "pkg-bundle / tar|zstd" \
+    "$(echo "$t_bundle / $t_zstd" | bc -l)" "$(echo "$s_bundle / $s_zstd" | bc -l)"
+
+if [ "${XZ:-}" = 1 ] || [ "$(echo "$SCALE <= 0.1" | bc)" = 1 ]; then
+    start=$(now)
+    tar -C "$TREE" -cJf "$RUN/tar.xz" packages
+    t_xz=$(elapsed "$start" "$(now)")
+    s_xz=$(size "$RUN/tar.xz")
+    printf '%-34s %8.2f s %12d bytes\n' "tar -cJf (xz -6, DC/OS)" "$t_xz" "$s_xz"
+    printf '%-34s %8.2f x faster, %6.3f x size\n' "pkg-bundle vs xz" \
+        "$(echo "$t_xz / $t_bundle" | bc -l)" "$(echo "$s_bundle / $s_xz" | bc -l)"
+else
+    echo "tar -cJf skipped at scale $SCALE (about 2.7 MB/s here; XZ=1 runs it)"
+fi
+echo "outputs in $RUN (move aside or delete later, not before a timing)"
