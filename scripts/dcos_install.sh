@@ -7,6 +7,10 @@
 #
 # Usage: dcos_install.sh [--preflight-only | --disable-preflight] ROLE...
 #   ROLE is master, slave or slave_public.
+# The same template, generated with MODE=upgrade by `cfg-gen --upgrade-from`,
+# is upgrade/<old config id>/dcos_node_upgrade.sh: no ROLE arguments (the
+# host keeps its roles); it fetches only the packages the host lacks and
+# switches to the new set in one atomic activation.
 #
 # Steps (each names itself on stderr; a failure names the step and how to
 # retry; a rerun after a failure resumes, a rerun after success does nothing):
@@ -29,6 +33,9 @@
 set -o errexit -o nounset -o pipefail
 
 # ---- Pinned by cfg-gen ------------------------------------------------------
+# install, or upgrade (from the config id UPGRADE_FROM).
+MODE='{{ mode }}'
+UPGRADE_FROM='{{ upgrade_from }}'
 BOOTSTRAP_URL='{{ bootstrap_url }}'
 BOOTSTRAP_ID='{{ bootstrap_id }}'
 BUNDLE_BLAKE3='{{ bundle_blake3 }}'
@@ -85,10 +92,14 @@ step() {
 }
 
 usage() {
-    cat >&2 <<'EOF'
+    if [ "$MODE" = upgrade ]; then
+        echo "usage: dcos_node_upgrade.sh [--preflight-only | --disable-preflight]" >&2
+    else
+        cat >&2 <<'EOF'
 usage: dcos_install.sh [--preflight-only | --disable-preflight] ROLE...
   ROLE: master, slave or slave_public
 EOF
+    fi
     exit 2
 }
 
@@ -104,7 +115,11 @@ parse_args() {
         esac
         shift
     done
-    [ "${#ROLES[@]}" -gt 0 ] || { log "no role given"; usage; }
+    if [ "$MODE" = upgrade ]; then
+        [ "${#ROLES[@]}" -eq 0 ] || { log "an upgrade keeps the host's roles: give none"; usage; }
+    else
+        [ "${#ROLES[@]}" -gt 0 ] || { log "no role given"; usage; }
+    fi
 }
 
 roles_valid() {
@@ -284,10 +299,100 @@ start_services() {
     fi
 }
 
+upgrade_preflight() {
+    local failed=0 tool current
+    if [ "${TARMAC_SKIP_ROOT_CHECK:-0}" != 1 ] && [ "$(id -u)" != 0 ]; then
+        log "must run as root (TARMAC_SKIP_ROOT_CHECK=1 only for temp roots)"
+        failed=1
+    fi
+    for tool in curl bash sha256sum; do
+        if ! command -v "$tool" >/dev/null 2>&1; then
+            log "required command not found: $tool"
+            failed=1
+        fi
+    done
+    current=$(cat "$DONE_MARKER" 2>/dev/null || true)
+    if [ -z "$current" ]; then
+        log "no finished install here ($DONE_MARKER missing): install with dcos_install.sh"
+        failed=1
+    elif [ "$current" != "$UPGRADE_FROM" ]; then
+        log "this host is at config $current; this script upgrades from $UPGRADE_FROM"
+        failed=1
+    fi
+    if [ -z "$(installed_roles)" ]; then
+        log "no roles in $CONFIG_DIR/roles"
+        failed=1
+    fi
+    return "$failed"
+}
+
+fetch_packages() {
+    local ids
+    read -r -a ids <<<"$BUNDLE_PACKAGES $CLUSTER_PACKAGES"
+    # host-extract verifies the packages already present and downloads only
+    # the others.
+    "$TOOLS_DIR/host-extract" --root "$ROOT" --wait --quiet \
+        --repository "$URL" --package "${ids[@]}" >/dev/null
+}
+
+restart_services() {
+    local unit
+    if [ "$NO_SYSTEMD" = 1 ]; then
+        log "TARMAC_NO_SYSTEMD=1: not restarting services"
+        return 0
+    fi
+    systemctl daemon-reload
+    if [ -d "$SYSTEMD_DIR/dcos.target.wants" ]; then
+        for unit in "$SYSTEMD_DIR"/dcos.target.wants/*; do
+            [ -e "$unit" ] || continue
+            systemctl restart --no-block "$(basename "$unit")"
+        done
+    fi
+}
+
+upgrade_main() {
+    if [ "$(cat "$DONE_MARKER" 2>/dev/null || true)" = "$CONFIG_ID" ]; then
+        log "config $CONFIG_ID is already active here; nothing to do"
+        exit 0
+    fi
+    case "$PREFLIGHT" in
+    only)
+        step preflight
+        if upgrade_preflight; then log "preflight passed"; CURRENT_STEP=""; exit 0; fi
+        CURRENT_STEP=""
+        die "preflight failed"
+        ;;
+    run)
+        step preflight
+        upgrade_preflight || exit 3
+        ;;
+    skip) ;;
+    esac
+    step "download tools"
+    download_tools
+    step "detect IP"
+    detect_ip
+    step "fetch missing packages"
+    fetch_packages
+    step "activate"
+    activate
+    step "write setup flags"
+    write_flags
+    step "restart services"
+    restart_services
+    printf '%s' "$CONFIG_ID" | write_file "$DONE_MARKER"
+    CURRENT_STEP=""
+    log "upgraded from config $UPGRADE_FROM to $CONFIG_ID (bootstrap $BOOTSTRAP_ID)"
+}
+
 main() {
     COMMAND_LINE="$0 $*"
     parse_args "$@"
     trap 'on_exit $?' EXIT
+    if [ "$MODE" = upgrade ]; then
+        upgrade_main
+        return
+    fi
     if already_installed; then
         log "config $CONFIG_ID is already installed (roles: $(wanted_roles)); nothing to do"
         exit 0

@@ -435,7 +435,32 @@ fn validation_cases() {
         (
             "num_masters: 3\n",
             "num_masters",
-            "computed from master_list",
+            "is computed by cfg-gen when master_discovery is 'static'",
+        ),
+        (
+            "rexray_config_preset: aws\nrexray_config: {a: 1}\n",
+            "rexray_config",
+            "is computed by cfg-gen when rexray_config_preset is 'aws'",
+        ),
+        (
+            "dcos_overlay_network_default_name: nope\n",
+            "dcos_overlay_network_default_name",
+            "does not reference a defined overlay",
+        ),
+        (
+            "calico_network_cidr: 9.1.0.0/16\n",
+            "calico_network_cidr",
+            "overlaps calico network",
+        ),
+        (
+            "mesos_default_container_shm_size: 1.5GB\n",
+            "mesos_default_container_shm_size",
+            "Fractional bytes",
+        ),
+        (
+            "marathon_new_group_enforce_role: all\n",
+            "marathon_new_group_enforce_role",
+            "Must be one of 'top', 'off', ''",
         ),
         (
             "exhibitor_tls_enabled: 1.5\n",
@@ -599,6 +624,13 @@ fn generation_needs_the_bundle_and_tools() {
     let output = fixture.run(&[]);
     assert_eq!(output.status.code(), Some(3));
     assert!(stderr(&output).contains("--dist"));
+    let output = fixture.run(&["--dist", "nowhere", "--bin-dir", "tools"]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("nowhere/bootstrap: no bundle directory"),
+        "{}",
+        stderr(&output)
+    );
     fs::remove_file(fixture.bin().join("pkg-activate")).unwrap();
     let output = fixture.generate();
     assert_eq!(output.status.code(), Some(3));
@@ -691,9 +723,18 @@ fn install_script_end_to_end_against_nginx() {
         "#!/bin/sh\necho 203.0.113.9\n",
     )
     .unwrap();
-    let tools = Path::new(env!("CARGO_BIN_EXE_host-extract"))
-        .parent()
-        .unwrap();
+    // The real host tools, stripped when `strip` exists: debug builds are
+    // 30-60 MB each and every install downloads them.
+    let tools = fixture.path().join("real-tools");
+    fs::create_dir_all(&tools).unwrap();
+    for (name, exe) in [
+        ("host-extract", env!("CARGO_BIN_EXE_host-extract")),
+        ("ip-detect-run", env!("CARGO_BIN_EXE_ip-detect-run")),
+        ("pkg-activate", env!("CARGO_BIN_EXE_pkg-activate")),
+    ] {
+        fs::copy(exe, tools.join(name)).unwrap();
+        let _ = Command::new("strip").arg(tools.join(name)).status();
+    }
     let output = fixture.run(&["--dist", "dist", "--bin-dir", tools.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let script = fixture.serve().join("dcos_install.sh");
@@ -784,6 +825,79 @@ fn install_script_end_to_end_against_nginx() {
     let root = agent.join("opt/mesosphere");
     assert!(root.join("etc/dns_config").exists());
     assert!(!root.join("etc/mesos-master").exists());
+
+    // Upgrade: a new config, generated with --upgrade-from the old serve
+    // tree; the node upgrade script fetches only the new config packages.
+    let old_id = fs::read_to_string(flags.join("tarmac-installed")).unwrap();
+    let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
+    fixture.set_config(&text.replace("cluster_name: tarmac-example", "cluster_name: renamed"));
+    let output = fixture.run(&[
+        "--dist",
+        "dist",
+        "--bin-dir",
+        tools.to_str().unwrap(),
+        "--upgrade-from",
+        "genconf/serve",
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let generated: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let relative = format!("upgrade/{old_id}/dcos_node_upgrade.sh");
+    assert_eq!(generated["upgrade_script"], relative.as_str());
+    let upgrade = fixture.serve().join(&relative);
+    let before = nginx.access_log().lines().count();
+    let run_upgrade = |host: &Path, args: &[&str]| {
+        Command::new("bash")
+            .arg(&upgrade)
+            .args(args)
+            .env("TARMAC_ROOT", host.join("opt/mesosphere"))
+            .env("TARMAC_CONFIG_DIR", host.join("etc/mesosphere"))
+            .env("TARMAC_SYSTEMD_DIR", host.join("etc/systemd/system"))
+            .env("TARMAC_STATE_DIR_ROOT", host.join("var/lib/dcos"))
+            .env("TARMAC_USER_DB_ROOT", host.join("userdb"))
+            .env("TARMAC_TOOLS_DIR", host.join("var/lib/tarmac/bin"))
+            .env("TARMAC_NO_SYSTEMD", "1")
+            .env("TARMAC_IP_DETECT_ARGS", "--no-require-local")
+            .output()
+            .unwrap()
+    };
+    let output = run_upgrade(&master, &["master"]);
+    assert_eq!(output.status.code(), Some(2), "roles are kept, not given");
+    let output = run_upgrade(&master, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        fs::read_to_string(master.join("opt/mesosphere/etc/mesos-master")).unwrap(),
+        "MESOS_QUORUM=2\nMESOS_CLUSTER=renamed\nMESOS_PORT=5050\n"
+    );
+    let requests: Vec<String> = nginx
+        .access_log()
+        .lines()
+        .skip(before)
+        .map(String::from)
+        .collect();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains("/packages/dcos-config/dcos-config--setup_")),
+        "{requests:#?}"
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.contains("mesos--1.0.tar.zst") || r.contains(".bootstrap.tar.zst")),
+        "an upgrade downloaded a package the host has: {requests:#?}"
+    );
+    let new_id = fs::read_to_string(flags.join("tarmac-installed")).unwrap();
+    assert_ne!(new_id, old_id);
+    assert_eq!(generated["config_id"], new_id.as_str());
+    // Rerun: nothing to do.
+    let output = run_upgrade(&master, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("nothing to do"));
+    // A host at another config is refused by the preflight.
+    let output = run_upgrade(&fixture.path().join("fresh"), &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("no finished install here"));
 }
 
 #[test]

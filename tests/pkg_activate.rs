@@ -58,6 +58,13 @@ impl Host {
     }
 
     fn command(&self, args: &[&str]) -> Command {
+        let mut command = self.command_with_systemctl(args);
+        command.arg("--no-systemd");
+        command
+    }
+
+    /// Like [`Host::command`] but letting pkg-activate run `systemctl`.
+    fn command_with_systemctl(&self, args: &[&str]) -> Command {
         let mut command = Command::new(BIN);
         command
             .arg("--root")
@@ -70,7 +77,6 @@ impl Host {
             .arg(self.base.join("state"))
             .arg("--user-db-root")
             .arg(self.base.join("users"))
-            .arg("--no-systemd")
             .args(args)
             .env_remove("TARMAC_FAILPOINT");
         command
@@ -608,6 +614,36 @@ fn rollback_gc_and_remove() {
 }
 
 #[test]
+fn rollback_repairs_a_damaged_current_generation() {
+    let host = Host::new(&[]);
+    let a = host.add(PkgFixture::new("a", "1").file("bin/a", b"1", 0o755));
+    let a2 = host.add(PkgFixture::new("a", "2").file("bin/a", b"2", 0o755));
+    host.ok(&["activate", &a]);
+    host.ok(&["activate", &a2]);
+    std::fs::write(host.root().join("generations/2/generation.json"), "{").unwrap();
+    let status = host.status();
+    assert_eq!(status["healthy"], json!(false));
+    assert!(
+        status["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("generations/2/generation.json"),
+        "{status}"
+    );
+    assert_eq!(host.ok(&["rollback", "--to", "1"]), "1\n");
+    let status = host.status();
+    assert_eq!(status["healthy"], json!(true), "{status}");
+    assert!(
+        status["damaged"][0]
+            .as_str()
+            .unwrap()
+            .contains("generations/2/generation.json"),
+        "{status}"
+    );
+    assert_eq!(std::fs::read(host.root().join("bin/a")).unwrap(), b"1");
+}
+
+#[test]
 fn units_are_copied_and_only_ours_removed() {
     let host = Host::new(&["master"]);
     let (mesos, config) = pkgpanda_pair(&host);
@@ -654,6 +690,71 @@ fn units_are_copied_and_only_ours_removed() {
     assert_eq!(host.status()["healthy"], json!(true));
 }
 
+/// systemd cannot run in a test; a stand-in `systemctl` first in PATH
+/// records the calls pkg-activate makes.
+#[test]
+fn systemctl_calls_stop_changed_units_then_reload_and_start() {
+    let host = Host::new(&["master"]);
+    let (mesos, config) = pkgpanda_pair(&host);
+    let changed = host.add(
+        PkgFixture::new("mesos", "0.23.0")
+            .file("bin/mesos", b"23", 0o755)
+            .file(
+                "dcos.target.wants_master/dcos-mesos-master.service",
+                b"[Service]\n#0.23\n",
+                0o644,
+            ),
+    );
+    let stub = host.base.join("stub");
+    std::fs::create_dir_all(&stub).unwrap();
+    let log = host.base.join("systemctl.log");
+    let script = format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(stub.join("systemctl"), script).unwrap();
+    std::fs::set_permissions(
+        stub.join("systemctl"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        stub.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |args: &[&str]| {
+        let out = host
+            .command_with_systemctl(args)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap().lines().count(),
+            1,
+            "systemctl output leaked to stdout"
+        );
+    };
+    run(&["activate", &mesos, &config]);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "daemon-reload\nstart --no-block dcos-mesos-master.service\n"
+    );
+    std::fs::remove_file(&log).unwrap();
+    // Nothing changes for the units: no systemctl call at all.
+    run(&["activate", &mesos]);
+    assert!(!log.exists());
+    std::fs::write(host.systemd().join("dcos.target"), "[Unit]\n").unwrap();
+    run(&["activate", &changed]);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "stop dcos-mesos-master.service\ndaemon-reload\nstart --no-block dcos.target\n"
+    );
+}
+
 #[test]
 fn lock_held_exits_5_and_wait_waits() {
     let host = Host::new(&[]);
@@ -673,6 +774,7 @@ fn lock_held_exits_5_and_wait_waits() {
     // status does not block: it reports the lock and skips recovery.
     let status = host.status();
     assert_eq!(status["locked"], json!(true));
+    assert_eq!(host.ok(&["active"]), "");
     let mut waiting = host
         .command(&["--wait", "activate", &id])
         .stdout(Stdio::piped())

@@ -10,13 +10,13 @@ use tarmac_model::PackageId;
 use crate::error::{Error, Result};
 use crate::generation::{self, GenerationRecord};
 use crate::paths::{HostPaths, FIXED_LINKS};
-use crate::switch::{lock_and_recover, remove_package_dir, Options};
+use crate::switch::{lock_and_recover, lock_for_reading, remove_package_dir, Options};
 use crate::units;
 
 /// The active package ids (of `current`), sorted; empty when nothing is.
 pub fn active(host: &HostPaths, options: &Options) -> Result<Vec<PackageId>> {
-    let (_lock, recovered) = lock_and_recover(host, options)?;
-    match recovered.current {
+    let _lock = lock_for_reading(host, options)?;
+    match generation::current(host)? {
         Some(n) => Ok(GenerationRecord::read(&host.generation(n))?.packages),
         None => Ok(Vec::new()),
     }
@@ -24,7 +24,7 @@ pub fn active(host: &HostPaths, options: &Options) -> Result<Vec<PackageId>> {
 
 /// The packages present in the repository (`<root>/packages/<id>/`), sorted.
 pub fn list(host: &HostPaths, options: &Options) -> Result<Vec<PackageId>> {
-    let (_lock, _) = lock_and_recover(host, options)?;
+    let _lock = lock_for_reading(host, options)?;
     let dir = host.packages();
     let read = match std::fs::read_dir(&dir) {
         Ok(read) => read,

@@ -11,14 +11,13 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use tarmac_fs::{HostLock, LockError};
 use tarmac_model::PackageId;
 
 use crate::error::Result;
 use crate::generation::{self, GenerationRecord};
 use crate::paths::{HostPaths, FIXED_LINKS};
 use crate::plan::{self, WELL_KNOWN};
-use crate::switch::{recover_locked, Options};
+use crate::switch::{lock_for_reading, Options};
 
 /// The `format` of the `status --json` document.
 pub const STATUS_FORMAT: u32 = 1;
@@ -38,9 +37,13 @@ pub struct Status {
     pub generations: Vec<GenerationSummary>,
     /// Another process held the host lock, so recovery was skipped.
     pub locked: bool,
+    /// The current generation is whole (see the module doc).
     pub healthy: bool,
-    /// One line per problem, path first.
+    /// One line per problem of the current generation, path first.
     pub problems: Vec<String>,
+    /// Other generations whose `generation.json` does not read (they
+    /// cannot be rolled back to); one line each.
+    pub damaged: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -63,14 +66,7 @@ pub fn verify(host: &HostPaths, options: &Options) -> Result<Status> {
 }
 
 fn inspect(host: &HostPaths, options: &Options, deep: bool) -> Result<Status> {
-    let (_lock, locked) = match HostLock::acquire(&host.lock(), options.wait) {
-        Ok(lock) => {
-            recover_locked(host, options)?;
-            (Some(lock), false)
-        }
-        Err(LockError::Held { .. }) => (None, true),
-        Err(e) => return Err(e.into()),
-    };
+    let (_lock, locked) = lock_for_reading(host, options)?;
     let current = generation::current(host)?;
     let mut status = Status {
         format: STATUS_FORMAT,
@@ -84,6 +80,7 @@ fn inspect(host: &HostPaths, options: &Options, deep: bool) -> Result<Status> {
         locked,
         healthy: true,
         problems: Vec::new(),
+        damaged: Vec::new(),
     };
     for n in generation::list(host)? {
         match GenerationRecord::read(&host.generation(n)) {
@@ -93,7 +90,8 @@ fn inspect(host: &HostPaths, options: &Options, deep: bool) -> Result<Status> {
                 folded: record.folded,
                 current: Some(n) == current,
             }),
-            Err(e) => status.problems.push(e.to_string()),
+            Err(e) if Some(n) != current => status.damaged.push(e.to_string()),
+            Err(_) => {} // reported below, as a problem of the current one
         }
     }
     if let Some(n) = current {

@@ -86,6 +86,23 @@ pub struct Collected {
     pub packages: Vec<PackageId>,
 }
 
+/// For commands that only read: takes the lock and recovers when the lock
+/// is free; when another process holds it, reads without recovering (the
+/// commit point is atomic, so what `current` names is whole) and says so.
+pub(crate) fn lock_for_reading(
+    host: &HostPaths,
+    options: &Options,
+) -> Result<(Option<HostLock>, bool)> {
+    match HostLock::acquire(&host.lock(), options.wait) {
+        Ok(lock) => {
+            recover_locked(host, options)?;
+            Ok((Some(lock), false))
+        }
+        Err(tarmac_fs::LockError::Held { .. }) => Ok((None, true)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Takes the host lock and repairs whatever an interrupted run left.
 pub(crate) fn lock_and_recover(
     host: &HostPaths,
@@ -132,10 +149,16 @@ pub(crate) fn recover_locked(host: &HostPaths, options: &Options) -> Result<Reco
     if !recovered.removed.is_empty() {
         tarmac_fs::syncfs(&host.root)?;
     }
-    recovered.current = generation::current(host)?;
-    if let Some(n) = recovered.current {
+    // A damaged `current` (pointing nowhere sensible, or at a generation
+    // without a readable record) must not block the command that repairs it
+    // (rollback, activate): recovery skips what it cannot know, and status
+    // reports the damage.
+    recovered.current = generation::current(host).ok().flatten();
+    let record = recovered
+        .current
+        .and_then(|n| GenerationRecord::read(&host.generation(n)).ok());
+    if let Some(record) = record {
         recovered.links = ensure_fixed_links(host)?;
-        let record = GenerationRecord::read(&host.generation(n))?;
         if let Some(systemd_dir) = &host.systemd_dir {
             recovered.removed.extend(units::remove_temporaries(
                 systemd_dir,

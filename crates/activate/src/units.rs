@@ -158,6 +158,20 @@ pub fn sync(
     }
 
     tarmac_fs::create_dir_all(&wants)?;
+    if systemctl {
+        // pkgpanda stops every unit before a swap and starts dcos.target
+        // after; stopping only the units that change or go is enough for
+        // them to come back with their new files.
+        let stop: Vec<&String> = stale
+            .iter()
+            .chain(to_copy.iter().filter(|u| systemd_dir.join(u).exists()))
+            .collect();
+        if !stop.is_empty() {
+            // Exit 5 (unit not loaded) is fine, as in pkgpanda; a unit that
+            // will not stop must not block the file sync either.
+            let _ = Command::new("systemctl").arg("stop").args(&stop).output();
+        }
+    }
     for (index, name) in to_copy.iter().enumerate() {
         copy_unit(&desired[name], &systemd_dir.join(name))?;
         if index == 0 {
@@ -166,12 +180,6 @@ pub fn sync(
     }
     for name in &to_link {
         tarmac_fs::replace_symlink(&Path::new("..").join(name), &wants.join(name))?;
-    }
-    if systemctl && !stale.is_empty() {
-        // Exit 5: the unit is not loaded (never started); fine, as in pkgpanda.
-        let mut stop = Command::new("systemctl");
-        stop.arg("stop").args(&stale);
-        let _ = stop.status();
     }
     for name in &stale {
         tarmac_fs::remove_all(&wants.join(name))?;
@@ -182,7 +190,7 @@ pub fn sync(
     failpoint::hit("units-before-record");
 
     if systemctl {
-        reload_and_start()?;
+        reload_and_start(systemd_dir, desired)?;
     }
     let done = Installed {
         format: 1,
@@ -206,15 +214,21 @@ fn copy_unit(src: &Path, dest: &Path) -> Result<()> {
     Ok(())
 }
 
-fn reload_and_start() -> Result<()> {
-    for args in [
-        &["daemon-reload"][..],
-        &["enable", "dcos.target", "--no-reload"][..],
-        &["start", "dcos.target", "--no-block"][..],
-    ] {
-        let mut command = Command::new("systemctl");
-        command.args(args);
-        crate::users::run(command)?;
+/// `daemon-reload`, then start `dcos.target` if the systemd dir has one
+/// (pkg-activate does not write it; dcos_install.sh does), else each
+/// wanted unit. `--no-block`: a slow unit must not hold the host lock.
+fn reload_and_start(systemd_dir: &Path, desired: &BTreeMap<String, PathBuf>) -> Result<()> {
+    let mut reload = Command::new("systemctl");
+    reload.arg("daemon-reload");
+    crate::users::run(reload)?;
+    let mut start = Command::new("systemctl");
+    start.args(["start", "--no-block"]);
+    if systemd_dir.join("dcos.target").exists() {
+        start.arg("dcos.target");
+    } else if desired.is_empty() {
+        return Ok(());
+    } else {
+        start.args(desired.keys());
     }
-    Ok(())
+    crate::users::run(start)
 }

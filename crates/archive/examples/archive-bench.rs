@@ -2,6 +2,7 @@
 //! extracts an archive with the library, printing the tree hash.
 //!
 //! `archive-bench pack DIR OUT [LEVEL]` · `archive-bench extract ARCHIVE STAGING`
+//! · `archive-bench hash DIR`
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -31,8 +32,11 @@ fn main() -> ExitCode {
                 )
             })
             .map(|x| x.tree.hash),
+        ["hash", dir] => tarmac_archive::tree_hash(Path::new(dir)).map(|d| d.hash),
         _ => {
-            eprintln!("usage: archive-bench pack DIR OUT [LEVEL] | extract ARCHIVE STAGING");
+            eprintln!(
+                "usage: archive-bench pack DIR OUT [LEVEL] | extract ARCHIVE STAGING | hash DIR"
+            );
             return ExitCode::from(2);
         }
     };

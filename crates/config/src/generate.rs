@@ -29,6 +29,9 @@ pub struct GenOptions {
     pub bin_dir: Option<PathBuf>,
     /// Where to write the serve tree (default genconf/serve).
     pub output: PathBuf,
+    /// A previous serve directory (or its config.json): also write
+    /// upgrade/<its config id>/dcos_node_upgrade.sh.
+    pub upgrade_from: Option<PathBuf>,
 }
 
 impl GenOptions {
@@ -277,4 +280,7 @@ pub struct Generated {
     pub output: PathBuf,
     /// Config package ids (cluster-packages.json), sorted.
     pub cluster_packages: Vec<String>,
+    /// The node upgrade script written for --upgrade-from, relative to output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade_script: Option<PathBuf>,
 }

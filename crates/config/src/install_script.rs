@@ -13,6 +13,9 @@ pub const TEMPLATE: &str = include_str!("../../../scripts/dcos_install.sh");
 /// The values pinned into the script.
 #[derive(Debug, Clone)]
 pub struct ScriptValues {
+    /// `install`, or `upgrade` from the config id `upgrade_from`.
+    pub mode: &'static str,
+    pub upgrade_from: String,
     pub bootstrap_url: String,
     pub bootstrap_id: String,
     pub bundle_blake3: String,
@@ -39,6 +42,8 @@ pub fn render(values: &ScriptValues) -> String {
         .map(|(sum, name)| format!("{sum} {name}"))
         .collect();
     let replacements = [
+        ("mode", values.mode.to_string()),
+        ("upgrade_from", single_quoted(&values.upgrade_from)),
         ("bootstrap_url", single_quoted(&values.bootstrap_url)),
         ("bootstrap_id", single_quoted(&values.bootstrap_id)),
         ("bundle_blake3", single_quoted(&values.bundle_blake3)),
@@ -74,6 +79,8 @@ mod tests {
 
     fn values() -> ScriptValues {
         ScriptValues {
+            mode: "install",
+            upgrade_from: String::new(),
             bootstrap_url: "http://x/it's".into(),
             bootstrap_id: "b".repeat(40),
             bundle_blake3: "c".repeat(64),

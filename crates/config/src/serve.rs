@@ -44,6 +44,12 @@ pub struct Bundle {
 /// Finds the bundle in `dist/bootstrap/` (the one named, or the only one).
 pub fn find_bundle(dist: &Path, wanted: Option<&str>) -> Result<Bundle, Error> {
     let dir = dist.join("bootstrap");
+    if !dir.is_dir() {
+        return Err(Error::Input {
+            path: dir,
+            reason: "no bundle directory here: --dist names pkg-bundle's output directory".into(),
+        });
+    }
     let id = match wanted {
         Some(id) => id.to_string(),
         None => {
@@ -113,6 +119,10 @@ pub fn generate(options: &GenOptions, repo: &Path, bundle: &Bundle) -> Result<Ge
         }
     }
     let tools = find_tools(options)?;
+    let upgrade_from = match &options.upgrade_from {
+        Some(path) => Some(previous_config_id(path)?),
+        None => None,
+    };
 
     let output = &options.output;
     let parent = match output.parent() {
@@ -126,7 +136,15 @@ pub fn generate(options: &GenOptions, repo: &Path, bundle: &Bundle) -> Result<Ge
         .unwrap_or_else(|| "serve".into());
     let staging = parent.join(format!(".{name}.tmp.{}", std::process::id()));
     tarmac_fs::remove_all(&staging)?;
-    let result = build(options, repo, bundle, &validated, &tools, &staging);
+    let result = build(
+        options,
+        repo,
+        bundle,
+        &validated,
+        &tools,
+        upgrade_from.as_deref(),
+        &staging,
+    );
     let generated = match result {
         Ok(generated) => generated,
         Err(e) => {
@@ -193,6 +211,7 @@ fn build(
     bundle: &Bundle,
     validated: &Validated,
     tools: &[Tool],
+    upgrade_from: Option<&str>,
     staging: &Path,
 ) -> Result<Generated, Error> {
     let config_id = &validated.config_id;
@@ -321,7 +340,9 @@ fn build(
 
     let mut cluster_ids: Vec<String> = config_ids.iter().map(ToString::to_string).collect();
     cluster_ids.sort();
-    let script = install_script::render(&ScriptValues {
+    let mut values = ScriptValues {
+        mode: "install",
+        upgrade_from: String::new(),
         bootstrap_url: validated
             .resolved
             .get("bootstrap_url")
@@ -339,8 +360,21 @@ fn build(
             .map(|t| (t.sha256.clone(), t.name.to_string()))
             .collect(),
         ip_detect_sha256: hex::encode(Sha256::digest(ip_detect.as_bytes())),
-    });
+    };
+    let script = install_script::render(&values);
     write_bytes(&staging.join("dcos_install.sh"), script.as_bytes(), true)?;
+    let upgrade_script = match upgrade_from {
+        Some(old) => {
+            values.mode = "upgrade";
+            values.upgrade_from = old.to_string();
+            let relative = PathBuf::from(format!("upgrade/{old}/dcos_node_upgrade.sh"));
+            let path = staging.join(&relative);
+            tarmac_fs::create_dir_all(path.parent().expect("has a parent"))?;
+            write_bytes(&path, install_script::render(&values).as_bytes(), true)?;
+            Some(relative)
+        }
+        None => None,
+    };
     tarmac_fs::syncfs(staging)?;
 
     Ok(Generated {
@@ -349,7 +383,35 @@ fn build(
         bootstrap_id: bundle.id.clone(),
         output: options.output.clone(),
         cluster_packages: cluster_ids,
+        upgrade_script,
     })
+}
+
+/// The config id of a previous cfg-gen run: `config.json` in `path` (a
+/// serve directory) or `path` itself.
+fn previous_config_id(path: &Path) -> Result<String, Error> {
+    let file = if path.is_dir() {
+        path.join("config.json")
+    } else {
+        path.to_path_buf()
+    };
+    let bytes = std::fs::read(&file).map_err(|e| Error::Input {
+        path: file.clone(),
+        reason: format!("cannot read the previous config.json: {e}"),
+    })?;
+    let document: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Input {
+        path: file.clone(),
+        reason: format!("not a cfg-gen config.json: {e}"),
+    })?;
+    match document["config_id"].as_str() {
+        Some(id) if id.len() == 40 && id.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Ok(id.to_string())
+        }
+        _ => Err(Error::Input {
+            path: file,
+            reason: "no 40-hex config_id: not a cfg-gen config.json".into(),
+        }),
+    }
 }
 
 /// Adds `bin/detect_ip` and `bin/detect_ip_public` (0755) to the config

@@ -55,6 +55,13 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub output: Option<PathBuf>,
 
+    /// A previous serve directory (or its config.json): also write
+    /// upgrade/<previous config id>/dcos_node_upgrade.sh, which moves hosts
+    /// installed from it to this configuration, downloading only the
+    /// packages they lack and switching in one atomic activation.
+    #[arg(long, value_name = "DIR")]
+    pub upgrade_from: Option<std::path::PathBuf>,
+
     /// Only validate: report problems (or the config id), write nothing.
     #[arg(long, conflicts_with = "print_config")]
     pub validate_only: bool,

@@ -66,6 +66,7 @@ fn run(args: Args) -> Result<(), Failure> {
         dist: args.dist,
         bootstrap_id: args.bootstrap_id,
         bin_dir,
+        upgrade_from: args.upgrade_from,
     };
     let bundle = match &options.dist {
         Some(dist) => {

@@ -546,3 +546,49 @@ fn the_bundle_hook_sees_the_manifest_before_anything_is_written() {
     .unwrap();
     assert_eq!(calls, 1);
 }
+
+#[test]
+fn modes_are_exact_under_a_restrictive_umask() {
+    // The umask is per process: the check runs in a child of this test
+    // binary started under `umask 077`.
+    const CHILD: &str = "TARMAC_ARCHIVE_UMASK_CHILD";
+    if std::env::var_os(CHILD).is_none() {
+        let status = std::process::Command::new("sh")
+            .args(["-c", "umask 077; exec \"$0\" \"$@\""])
+            .arg(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "roundtrip::modes_are_exact_under_a_restrictive_umask",
+            ])
+            .env(CHILD, "1")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = RawTar::new()
+        .dir("d/")
+        .entry(
+            tarmac_testkit::hostile::Header::file("d/x")
+                .mode(0o700)
+                .size(1),
+            b"x",
+        )
+        .file("d/e/f", b"implicit parent")
+        .end()
+        .into_bytes();
+    let staging = tmp.path().join("staging");
+    extract(&tar[..], &staging, &ExtractOptions::default()).unwrap();
+    let mode = |rel: &str| {
+        fs::metadata(staging.join(rel))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(
+        [mode(""), mode("d"), mode("d/x"), mode("d/e"), mode("d/e/f")],
+        [0o755, 0o755, 0o755, 0o755, 0o644]
+    );
+}
