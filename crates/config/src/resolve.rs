@@ -609,3 +609,80 @@ fn compute(input: &Input, state: &mut State) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> Result<Resolved, Vec<Problem>> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("genconf")).unwrap();
+        std::fs::write(
+            dir.path().join("genconf/ip-detect"),
+            "#!/bin/sh\necho 10.0.0.1\n",
+        )
+        .unwrap();
+        let variables = BTreeSet::from(["site_motd".to_string()]);
+        resolve(&Input {
+            text,
+            base_dir: dir.path(),
+            template_variables: &variables,
+            bootstrap_id: Some("b"),
+        })
+    }
+
+    const BASE: &str = "bootstrap_url: http://b\ncluster_name: c\nresolvers: []\nsite_motd: hi\n";
+
+    #[test]
+    fn a_bad_switch_value_is_one_problem_not_many() {
+        let problems = run(&format!(
+            "{BASE}master_discovery: statc\nexhibitor_storage_backend: static\nmaster_list: [10.0.0.1]\n"
+        ))
+        .unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key, "master_discovery");
+        assert_eq!(problems[0].line, Some(5));
+    }
+
+    #[test]
+    fn provenance_and_computed_values() {
+        let resolved = run(&format!(
+            "{BASE}master_discovery: static\nexhibitor_storage_backend: static\nmaster_list: [10.0.0.3, 10.0.0.1, 10.0.0.2]\noauth_enabled: no\n"
+        ))
+        .unwrap();
+        let source = |k: &str| resolved.values[k].source;
+        assert_eq!(resolved.get("num_masters"), Some("3"));
+        assert_eq!(resolved.get("master_quorum"), Some("2"));
+        assert_eq!(
+            resolved.get("exhibitor_static_ensemble"),
+            Some("1:10.0.0.1,2:10.0.0.2,3:10.0.0.3")
+        );
+        assert_eq!(source("master_quorum"), Source::Computed);
+        assert_eq!(resolved.get("oauth_enabled"), Some("false"));
+        assert_eq!(source("oauth_enabled"), Source::User);
+        // adminrouter_auth_enabled defaults to oauth_enabled, as in gen.
+        assert_eq!(resolved.get("adminrouter_auth_enabled"), Some("false"));
+        assert_eq!(source("adminrouter_auth_enabled"), Source::Default);
+        assert_eq!(
+            resolved.get("mesos_dns_resolvers_str"),
+            Some("\"externalOn\": false")
+        );
+        assert_eq!(resolved.get("site_motd"), Some("hi"));
+        assert_eq!(resolved.get("bootstrap_id"), Some("b"));
+        assert_eq!(
+            resolved.get("ip_detect_contents"),
+            Some("#!/bin/sh\necho 10.0.0.1\n")
+        );
+    }
+
+    #[test]
+    fn load_balancer_discovery_takes_num_masters_from_the_user() {
+        let resolved = run(&format!(
+            "{BASE}master_discovery: master_http_loadbalancer\nexhibitor_storage_backend: zookeeper\nexhibitor_zk_hosts: z:2181\nexhibitor_zk_path: /p\nexhibitor_address: lb\nnum_masters: 5\n"
+        ))
+        .unwrap();
+        assert_eq!(resolved.get("master_quorum"), Some("3"));
+        assert_eq!(resolved.values["num_masters"].source, Source::User);
+        assert!(resolved.get("exhibitor_static_ensemble").is_none());
+    }
+}
