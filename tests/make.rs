@@ -72,11 +72,7 @@ fn make(dir: &Path, args: &[&str]) -> Output {
 
 /// `make -q`: 0 when every target is up to date.
 fn make_q(dir: &Path) -> i32 {
-    make_command(dir, &["-q"])
-        .status()
-        .unwrap()
-        .code()
-        .unwrap()
+    make_command(dir, &["-q"]).status().unwrap().code().unwrap()
 }
 
 /// Every stamp by file name, with its inode (a rebuilt stamp is a new file).
@@ -181,15 +177,13 @@ fn make_builds_once_and_rebuilds_exactly_what_an_edit_reaches() {
     // `make -n` prints the whole pipeline step by step, runs nothing.
     let dry = make_command(dir, &["-n", "-B"]).output().unwrap();
     let dry = String::from_utf8_lossy(&dry.stdout);
-    let order: Vec<usize> = [
-        "libgreet >",
-        "greeter >",
-        "pkg-bundle",
-        "cfg-gen",
-    ]
-    .iter()
-    .map(|step| dry.find(step).unwrap_or_else(|| panic!("{step} not in\n{dry}")))
-    .collect();
+    let order: Vec<usize> = ["libgreet >", "greeter >", "pkg-bundle", "cfg-gen"]
+        .iter()
+        .map(|step| {
+            dry.find(step)
+                .unwrap_or_else(|| panic!("{step} not in\n{dry}"))
+        })
+        .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{dry}");
     assert_eq!(stamps(dir), built);
 
