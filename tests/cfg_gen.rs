@@ -787,6 +787,10 @@ fn install_script_end_to_end_against_nginx() {
     }
     let root = master.join("opt/mesosphere");
     assert!(root.join("bin/mesos").exists());
+    assert_eq!(
+        fs::read_to_string(master.join("etc/systemd/system/dcos.target")).unwrap(),
+        "[Install]\nWantedBy=multi-user.target\n"
+    );
     assert!(root.join("bin/detect_ip").exists());
     assert_eq!(
         fs::read_to_string(root.join("etc/mesos-master")).unwrap(),
