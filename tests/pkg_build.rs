@@ -243,6 +243,11 @@ fn builds_the_example_tree_reproducibly_and_caches_it() {
         .mode();
     assert_eq!(mode & 0o111, 0o111);
     assert!(greeter.join("bin_master/greeter-admin").is_file());
+    // The script linked to "$PKG_PATH/bin/greet": archived relative.
+    assert_eq!(
+        std::fs::read_link(greeter.join("bin/greet-cluster")).unwrap(),
+        Path::new("greet")
+    );
     assert!(greeter
         .join("dcos.target.wants_master/dcos-greeter.service")
         .is_file());

@@ -14,7 +14,7 @@ use std::sync::{Condvar, Mutex};
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use tarmac_archive::{pack_dir, WriteOptions};
+use tarmac_archive::{pack_dir_relocated, WriteOptions};
 use tarmac_model::{PackageId, Reporter};
 
 use crate::deps;
@@ -288,6 +288,12 @@ fn build_one(
         .unwrap_or(&script)
         .to_path_buf();
 
+    // $PKG_PATH as the script saw it: absolute links into it are archived
+    // as relative ones (the package lives elsewhere on a host).
+    let pkg_path_seen = match isolation {
+        Isolation::Namespace => Path::new("/opt/mesosphere/packages").join(id.to_string()),
+        Isolation::Host => out.clone(),
+    };
     let status = match isolation {
         Isolation::Namespace => {
             let inside = |p: &Path| Path::new("/").join(p.strip_prefix(&root).expect("under root"));
@@ -361,7 +367,13 @@ fn build_one(
         threads: 0,
         mtime: opts.source_date_epoch,
     };
-    let manifest = pack_dir(id, &out, &archive, options)?;
+    let manifest = pack_dir_relocated(
+        id,
+        &out,
+        &archive,
+        options,
+        &pkg_path_seen.display().to_string(),
+    )?;
     let text =
         serde_json::to_string_pretty(&manifest.to_json()).expect("manifest serializes") + "\n";
     tarmac_fs::write_atomic(&manifest_path(&opts.repo, id), text.as_bytes())?;
