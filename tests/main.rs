@@ -4,6 +4,7 @@
 mod cfg_gen;
 mod host_extract;
 mod ip_detect_run;
+mod make;
 mod pkg_activate;
 mod pkg_build;
 mod pkg_bundle;

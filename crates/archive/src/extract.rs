@@ -131,6 +131,11 @@ pub fn extract_with<R: Read + Send>(
         }
         Err(e) => return Err(FsError::new("create directory", staging, e).into()),
     }
+    // Removes staging on every failure, a panic included.
+    let mut guard = StagingGuard {
+        path: staging,
+        keep: false,
+    };
     let result = (|| {
         // If the umask left 0755 intact on staging, it leaves 0755 and 0644
         // intact everywhere: then the chmod after each create (one syscall
@@ -154,12 +159,23 @@ pub fn extract_with<R: Read + Send>(
             extractor.finish(container)
         })
     })();
-    if result.is_err() {
-        // Best effort: the error being returned matters more than a
-        // failure to clean up, and the next run removes leftover staging.
-        let _ = fs::remove_dir_all(staging);
-    }
+    guard.keep = result.is_ok();
     result
+}
+
+struct StagingGuard<'a> {
+    path: &'a Path,
+    keep: bool,
+}
+
+impl Drop for StagingGuard<'_> {
+    fn drop(&mut self) {
+        if !self.keep {
+            // Best effort: the error being returned matters more than a
+            // failure to clean up, and the next run removes leftover staging.
+            let _ = fs::remove_dir_all(self.path);
+        }
+    }
 }
 
 #[derive(Debug)]
