@@ -8,6 +8,8 @@
 //! ustar field use GNU long-name records. Compression is zstd with at
 //! least one worker thread: zstd's multithreaded output does not depend on
 //! the number of workers, so `--threads` never changes the bytes.
+//! (pkgpanda packs with Python's tarfile, keeping mtimes and user names:
+//! two builds of the same tree differ.)
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
