@@ -345,6 +345,16 @@ fn sample_scripts_in_a_network_namespace() {
                 && request.contains("X-aws-ec2-metadata-token: token-1")
             {
                 served.clone()
+            } else if request
+                .starts_with("GET /computeMetadata/v1/instance/network-interfaces/0/ip ")
+                && request.contains("Metadata-Flavor: Google")
+            {
+                served.clone()
+            } else if request.starts_with(
+                "GET /metadata/instance/network/interface/0/ipv4/ipAddress/0/privateIpAddress?",
+            ) && request.contains("Metadata: true")
+            {
+                served.clone()
             } else {
                 let _ = stream.write_all(
                     b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -359,10 +369,21 @@ fn sample_scripts_in_a_network_namespace() {
         }
     });
     let base = format!("http://10.214.{k}.1:{port}");
-    assert_detects(
-        ns.detect("cloud-metadata.sh", &[("METADATA_URL", &base)]),
-        answer,
+    for cloud in ["aws", "gcp", "azure"] {
+        assert_detects(
+            ns.detect(
+                "cloud-metadata.sh",
+                &[("METADATA_URL", &base), ("CLOUD", cloud)],
+            ),
+            answer.clone(),
+        );
+    }
+    // No metadata service: the script fails (curl), ip-detect-run exits 1.
+    let output = ns.detect(
+        "cloud-metadata.sh",
+        &[("METADATA_URL", &format!("http://10.214.{k}.1:1"))],
     );
+    assert_eq!(output.status.code(), Some(1));
 }
 
 #[test]
