@@ -48,6 +48,9 @@ pub struct BuildOptions {
     pub source_date_epoch: u64,
     /// zstd level of package archives.
     pub level: i32,
+    /// A repository to fetch prebuilt packages from by id before building
+    /// (`<url>/packages/<name>/<id>.tar.zst` and `.json`).
+    pub cache_url: Option<String>,
     /// Cores reported to build scripts as `$NUM_CORES`.
     pub num_cores: usize,
 }
@@ -58,6 +61,8 @@ pub struct BuildOptions {
 pub enum Status {
     /// Its archive was already in the repository.
     Cached,
+    /// Downloaded from `--cache-url` (verified against its manifest).
+    Fetched,
     /// Built now.
     Built,
 }
@@ -246,6 +251,17 @@ fn build_one(
     if is_cached(&opts.repo, id) {
         reporter.note(&format!("{id}: cached"));
         return Ok(Status::Cached);
+    }
+    if let Some(url) = &opts.cache_url {
+        match crate::remote::fetch_package(url, &opts.repo, &opts.work, id) {
+            Ok(true) => {
+                reporter.note(&format!("{id}: fetched from {url}"));
+                return Ok(Status::Fetched);
+            }
+            Ok(false) => {}
+            // A bad or unreachable cache is no reason not to build.
+            Err(e) => reporter.note(&format!("{id}: not fetched from {url}: {e}")),
+        }
     }
     let script = package.build_script.clone().ok_or_else(|| Error::Tree {
         file: package.recipe.dir.join(
