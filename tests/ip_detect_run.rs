@@ -339,21 +339,17 @@ fn sample_scripts_in_a_network_namespace() {
             let mut request = [0u8; 4096];
             let n = stream.read(&mut request).unwrap_or(0);
             let request = String::from_utf8_lossy(&request[..n]);
+            let aws = request.starts_with("GET /latest/meta-data/local-ipv4")
+                && request.contains("X-aws-ec2-metadata-token: token-1");
+            let gcp = request
+                .starts_with("GET /computeMetadata/v1/instance/network-interfaces/0/ip ")
+                && request.contains("Metadata-Flavor: Google");
+            let azure = request.starts_with(
+                "GET /metadata/instance/network/interface/0/ipv4/ipAddress/0/privateIpAddress?",
+            ) && request.contains("Metadata: true");
             let body = if request.starts_with("PUT /latest/api/token") {
                 "token-1".to_string()
-            } else if request.starts_with("GET /latest/meta-data/local-ipv4")
-                && request.contains("X-aws-ec2-metadata-token: token-1")
-            {
-                served.clone()
-            } else if request
-                .starts_with("GET /computeMetadata/v1/instance/network-interfaces/0/ip ")
-                && request.contains("Metadata-Flavor: Google")
-            {
-                served.clone()
-            } else if request.starts_with(
-                "GET /metadata/instance/network/interface/0/ipv4/ipAddress/0/privateIpAddress?",
-            ) && request.contains("Metadata: true")
-            {
+            } else if aws || gcp || azure {
                 served.clone()
             } else {
                 let _ = stream.write_all(
