@@ -435,7 +435,32 @@ fn validation_cases() {
         (
             "num_masters: 3\n",
             "num_masters",
-            "computed from master_list",
+            "is computed by cfg-gen when master_discovery is 'static'",
+        ),
+        (
+            "rexray_config_preset: aws\nrexray_config: {a: 1}\n",
+            "rexray_config",
+            "is computed by cfg-gen when rexray_config_preset is 'aws'",
+        ),
+        (
+            "dcos_overlay_network_default_name: nope\n",
+            "dcos_overlay_network_default_name",
+            "does not reference a defined overlay",
+        ),
+        (
+            "calico_network_cidr: 9.1.0.0/16\n",
+            "calico_network_cidr",
+            "overlaps calico network",
+        ),
+        (
+            "mesos_default_container_shm_size: 1.5GB\n",
+            "mesos_default_container_shm_size",
+            "Fractional bytes",
+        ),
+        (
+            "marathon_new_group_enforce_role: all\n",
+            "marathon_new_group_enforce_role",
+            "Must be one of 'top', 'off', ''",
         ),
         (
             "exhibitor_tls_enabled: 1.5\n",
@@ -599,6 +624,13 @@ fn generation_needs_the_bundle_and_tools() {
     let output = fixture.run(&[]);
     assert_eq!(output.status.code(), Some(3));
     assert!(stderr(&output).contains("--dist"));
+    let output = fixture.run(&["--dist", "nowhere", "--bin-dir", "tools"]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("nowhere/bootstrap: no bundle directory"),
+        "{}",
+        stderr(&output)
+    );
     fs::remove_file(fixture.bin().join("pkg-activate")).unwrap();
     let output = fixture.generate();
     assert_eq!(output.status.code(), Some(3));
@@ -755,6 +787,10 @@ fn install_script_end_to_end_against_nginx() {
     }
     let root = master.join("opt/mesosphere");
     assert!(root.join("bin/mesos").exists());
+    assert_eq!(
+        fs::read_to_string(master.join("etc/systemd/system/dcos.target")).unwrap(),
+        "[Install]\nWantedBy=multi-user.target\n"
+    );
     assert!(root.join("bin/detect_ip").exists());
     assert_eq!(
         fs::read_to_string(root.join("etc/mesos-master")).unwrap(),

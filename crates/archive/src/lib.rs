@@ -53,4 +53,4 @@ pub use container::Container;
 pub use error::{Error, Result};
 pub use extract::{extract, extract_with, Expect, ExtractOptions, Extracted, Rejected};
 pub use tree::{tree_hash, TreeDigest};
-pub use write::{pack_dir, ArchiveWriter, WriteOptions, MAX_LEVEL};
+pub use write::{pack_dir, pack_dir_relocated, ArchiveWriter, WriteOptions, MAX_LEVEL};

@@ -82,6 +82,9 @@ pub struct ArchiveWriter<W: Write> {
     last: Option<Box<[u8]>>,
     /// Directories written so far, so parents of a prefix are written once.
     dirs: BTreeSet<String>,
+    /// Where the package will live on a host: absolute symlinks into it
+    /// are written as relative ones (see [`ArchiveWriter::relocate_links`]).
+    install_path: Option<String>,
     buf: Vec<u8>,
 }
 
@@ -114,8 +117,21 @@ impl<W: Write> ArchiveWriter<W> {
             mtime,
             last: None,
             dirs: BTreeSet::new(),
+            install_path: None,
             buf: vec![0u8; 256 * 1024],
         }
+    }
+
+    /// Makes [`ArchiveWriter::add_tree`] write an absolute symlink whose
+    /// target lies inside `install_path` as the equivalent relative link
+    /// (DC/OS build scripts run `ln -s "$PKG_PATH/usr/java/bin/java"
+    /// "$PKG_PATH/bin/java"`, with PKG_PATH the package's final location):
+    /// `bin/java -> ../usr/java/bin/java`. It resolves to the same file
+    /// once installed, and the archive policy (relative targets only)
+    /// holds. Any other absolute symlink is still refused. The tree hash
+    /// returned by `add_tree` is of the tree as archived.
+    pub fn relocate_links(&mut self, install_path: &str) {
+        self.install_path = Some(install_path.trim_end_matches('/').to_string());
     }
 
     /// Adds the tree `dir` under `prefix` ("" for the archive root, or e.g.
@@ -144,6 +160,18 @@ impl<W: Write> ArchiveWriter<W> {
                     Node::File { exec, size, hash }
                 }
                 Walked::Symlink { target } => {
+                    let target = match &self.install_path {
+                        Some(install) if target.starts_with('/') => {
+                            relocate(rel, &target, install).unwrap_or(target)
+                        }
+                        _ => target,
+                    };
+                    name::check_link_target(target.as_bytes()).map_err(|reason| {
+                        Error::Unsupported {
+                            path: full.to_path_buf(),
+                            reason,
+                        }
+                    })?;
                     self.add_symlink(&path, &target)?;
                     Node::Symlink {
                         target: target.into(),
@@ -354,6 +382,35 @@ impl<W: Write> ArchiveWriter<W> {
     }
 }
 
+/// The relative form of the absolute symlink `target` of the entry `link`
+/// (relative to the archived tree), if `target` is `install` or lies inside
+/// it without `.`/`..`/empty components; `None` otherwise.
+fn relocate(link: &str, target: &str, install: &str) -> Option<String> {
+    let inner = if target == install {
+        ""
+    } else {
+        target.strip_prefix(install)?.strip_prefix('/')?
+    };
+    let inner: Vec<&str> = if inner.is_empty() {
+        Vec::new()
+    } else {
+        inner.split('/').collect()
+    };
+    if inner.iter().any(|c| matches!(*c, "" | "." | "..")) {
+        return None;
+    }
+    let mut dir: Vec<&str> = link.split('/').collect();
+    dir.pop();
+    let common = dir.iter().zip(&inner).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; dir.len() - common];
+    parts.extend(&inner[common..]);
+    Some(if parts.is_empty() {
+        ".".to_string()
+    } else {
+        parts.join("/")
+    })
+}
+
 /// Packs the package tree `dir` into `out` (a `.tar.zst`) atomically: a
 /// sibling temp file is written, fsynced and renamed into place, so `out`
 /// is either absent/old or complete. Returns the package manifest (the
@@ -364,6 +421,29 @@ pub fn pack_dir(
     out: &Path,
     opts: WriteOptions,
 ) -> Result<PackageManifest> {
+    pack(id, dir, out, opts, None)
+}
+
+/// [`pack_dir`] for a tree built to live at `install_path` (e.g.
+/// `/opt/mesosphere/packages/<id>`): absolute symlinks into it are archived
+/// as relative ones ([`ArchiveWriter::relocate_links`]).
+pub fn pack_dir_relocated(
+    id: &PackageId,
+    dir: &Path,
+    out: &Path,
+    opts: WriteOptions,
+    install_path: &str,
+) -> Result<PackageManifest> {
+    pack(id, dir, out, opts, Some(install_path))
+}
+
+fn pack(
+    id: &PackageId,
+    dir: &Path,
+    out: &Path,
+    opts: WriteOptions,
+    install_path: Option<&str>,
+) -> Result<PackageManifest> {
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -373,6 +453,9 @@ pub fn pack_dir(
     let result = (|| {
         let file = File::create(&temp).with_path("create", &temp)?;
         let mut writer = ArchiveWriter::new(BufWriter::with_capacity(1 << 20, file), opts)?;
+        if let Some(install_path) = install_path {
+            writer.relocate_links(install_path);
+        }
         let digest = writer
             .add_tree("", dir)
             .map_err(|e| output_error(e, &temp))?;
@@ -400,5 +483,49 @@ fn output_error(e: Error, path: &Path) -> Error {
     match e {
         Error::Output(source) => tarmac_fs::FsError::new("write", path, source).into(),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relocate;
+
+    #[test]
+    fn absolute_links_into_the_package_become_relative() {
+        let pkg = "/opt/mesosphere/packages/java--1";
+        let cases = [
+            (
+                "bin/java",
+                "/opt/mesosphere/packages/java--1/usr/java/bin/java",
+                Some("../usr/java/bin/java"),
+            ),
+            (
+                "usr/java/bin/x",
+                "/opt/mesosphere/packages/java--1/usr/java/lib/y",
+                Some("../lib/y"),
+            ),
+            (
+                "top",
+                "/opt/mesosphere/packages/java--1/bin/tool",
+                Some("bin/tool"),
+            ),
+            ("bin/root", "/opt/mesosphere/packages/java--1", Some("..")),
+            ("a/b", "/opt/mesosphere/packages/java--1/a", Some(".")),
+            (
+                "a/self",
+                "/opt/mesosphere/packages/java--1/a/self",
+                Some("self"),
+            ),
+            ("bin/x", "/opt/mesosphere/packages/java--10/bin/x", None),
+            ("bin/x", "/opt/mesosphere/packages/java--1/../other/x", None),
+            ("bin/x", "/etc/passwd", None),
+        ];
+        for (link, target, want) in cases {
+            assert_eq!(
+                relocate(link, target, pkg).as_deref(),
+                want,
+                "{link} -> {target}"
+            );
+        }
     }
 }

@@ -172,6 +172,27 @@ enum Isolation {
     Host,
 }
 
+/// Resolves `SandboxMode::Auto` for this machine: `Namespace` when a mount
+/// namespace can be made here, else `None` plus the warning the caller must
+/// show (a library never prints; the warning matters even with `--quiet`).
+pub fn resolve_sandbox(opts: &BuildOptions) -> Result<(SandboxMode, Option<String>), Error> {
+    if opts.sandbox != SandboxMode::Auto {
+        return Ok((opts.sandbox, None));
+    }
+    tarmac_fs::create_dir_all(&opts.work)?;
+    match sandbox::probe(&opts.work) {
+        Ok(()) => Ok((SandboxMode::Namespace, None)),
+        Err(e) => Ok((
+            SandboxMode::None,
+            Some(format!(
+                "warning: mount namespaces are unavailable here ({e}); build scripts run UNSANDBOXED \
+                 on the host: use $PKG_SRC, $PKG_EXTRA, $PKG_INSTALL_ROOT and $PKG_PATH instead of \
+                 /pkg/src, /pkg/extra and /opt/mesosphere"
+            )),
+        )),
+    }
+}
+
 /// Decides once per run whether builds get a namespace: probing costs one
 /// fork, and is skipped when nothing needs building.
 fn choose_isolation(
@@ -186,16 +207,18 @@ fn choose_isolation(
         return Ok(Isolation::Host);
     }
     tarmac_fs::create_dir_all(&opts.work)?;
+    if opts.sandbox == SandboxMode::Auto {
+        let (mode, warning) = resolve_sandbox(opts)?;
+        if let Some(warning) = warning {
+            reporter.note(&warning);
+        }
+        return Ok(match mode {
+            SandboxMode::Namespace => Isolation::Namespace,
+            _ => Isolation::Host,
+        });
+    }
     match sandbox::probe(&opts.work) {
         Ok(()) => Ok(Isolation::Namespace),
-        Err(e) if opts.sandbox == SandboxMode::Auto => {
-            reporter.note(&format!(
-                "warning: mount namespaces are unavailable here ({e}); build scripts run UNSANDBOXED \
-                 on the host: use $PKG_SRC, $PKG_EXTRA, $PKG_INSTALL_ROOT and $PKG_PATH instead of \
-                 /pkg/src, /pkg/extra and /opt/mesosphere"
-            ));
-            Ok(Isolation::Host)
-        }
         Err(e) => Err(Error::Sandbox {
             reason: format!("mount namespace unavailable: {e}"),
         }),
@@ -235,7 +258,8 @@ fn build_one(
     }
     reporter.note(&format!("{id}: building"));
 
-    let work = opts.work.join(id.to_string());
+    // Absolute: the unsandboxed script runs in another working directory.
+    let work = absolute(&opts.work.join(id.to_string()))?;
     tarmac_fs::remove_all(&work)?;
     let root = work.join("root");
     let src = root.join("pkg").join("src");
@@ -471,6 +495,10 @@ fn write_generated(package: &PlannedPackage, out: &Path) -> Result<(), Error> {
         std::fs::write(&path, text).map_err(|e| tarmac_fs::FsError::new("write", &path, e))?;
     }
     Ok(())
+}
+
+fn absolute(path: &Path) -> Result<PathBuf, Error> {
+    std::path::absolute(path).map_err(|e| tarmac_fs::FsError::new("absolute path", path, e).into())
 }
 
 fn log_tail(log: &Path, lines: usize) -> Vec<String> {

@@ -44,6 +44,12 @@ pub struct Bundle {
 /// Finds the bundle in `dist/bootstrap/` (the one named, or the only one).
 pub fn find_bundle(dist: &Path, wanted: Option<&str>) -> Result<Bundle, Error> {
     let dir = dist.join("bootstrap");
+    if !dir.is_dir() {
+        return Err(Error::Input {
+            path: dir,
+            reason: "no bundle directory here: --dist names pkg-bundle's output directory".into(),
+        });
+    }
     let id = match wanted {
         Some(id) => id.to_string(),
         None => {

@@ -71,7 +71,7 @@ pub struct YamlProblem {
 pub fn load(text: &str) -> Result<(Vec<Entry>, Vec<YamlProblem>), YamlProblem> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    parser.load(&mut builder, false).map_err(|e| YamlProblem {
+    parser.load(&mut builder, true).map_err(|e| YamlProblem {
         line: e.marker().line(),
         key: None,
         message: format!("YAML syntax error: {}", e.info()),
@@ -81,6 +81,18 @@ pub fn load(text: &str) -> Result<(Vec<Entry>, Vec<YamlProblem>), YamlProblem> {
         mut problems,
         ..
     } = builder;
+    if roots.len() > 1 {
+        // PyYAML's safe_load refuses a stream of several documents too.
+        problems.push(YamlProblem {
+            line: roots[1].line,
+            key: None,
+            message: format!(
+                "expected a single document, found {}; remove the extra '---'",
+                roots.len()
+            ),
+        });
+    }
+    roots.truncate(1);
     let root = match roots.pop() {
         None => return Ok((Vec::new(), problems)),
         Some(root) => root,
@@ -565,5 +577,15 @@ mod tests {
         assert!(load("").unwrap().0.is_empty());
         let (_, problems) = load("- a\n- b\n").unwrap();
         assert!(problems[0].message.contains("must be a map"));
+        let (entries, problems) = load("a: 1\n---\nb: 2\n").unwrap();
+        assert_eq!(entries.len(), 1);
+        assert!(
+            problems[0].message.contains("single document"),
+            "{problems:?}"
+        );
+        // An explicit document start alone is one document.
+        let (entries, problems) = load("---\na: 1\n").unwrap();
+        assert_eq!(entries.len(), 1);
+        assert!(problems.is_empty());
     }
 }
