@@ -92,7 +92,9 @@ done
 
 # A host: its own root, config dir, systemd dir, state dirs and user
 # database. The user database starts as a copy of this machine's, so
-# pkg-activate can add the packages' dcos_* users without touching /etc.
+# pkg-activate can add the packages' dcos_* users without touching /etc
+# (for a user db root other than /, it appends the entries itself: no
+# useradd, no root; state dirs stay owned by whoever runs the demo).
 install_host() {
     local name=$1 role=$2 host="$work/hosts/$1"
     mkdir -p "$host/userdb/etc"
