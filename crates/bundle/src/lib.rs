@@ -176,6 +176,9 @@ pub fn bundle(
     })
 }
 
+/// One package's verification result, filled by whichever worker took it.
+type Slot = std::sync::Mutex<Option<Result<Vec<Requirement>, Error>>>;
+
 /// Extracts every package under `work` with the strict extractor, checked
 /// against its manifest, and reads its requires. Packages are spread over
 /// `threads` workers (0: one per core); the error reported is the one of the
@@ -192,7 +195,7 @@ fn verify_all(
     }
     .clamp(1, manifests.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<Result<Vec<Requirement>, Error>>>> = manifests
+    let results: Vec<Slot> = manifests
         .iter()
         .map(|_| std::sync::Mutex::new(None))
         .collect();
