@@ -5,6 +5,7 @@ mod cfg_gen;
 mod e2e;
 mod host_extract;
 mod ip_detect_run;
+mod make;
 mod pkg_activate;
 mod pkg_build;
 mod pkg_bundle;
