@@ -3,6 +3,7 @@
 
 mod cfg_gen;
 mod host_extract;
+mod integrations;
 mod ip_detect_run;
 mod make;
 mod pkg_activate;
