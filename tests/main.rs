@@ -2,6 +2,7 @@
 //! roots (and real HTTP servers where the tool downloads).
 
 mod cfg_gen;
+mod e2e;
 mod host_extract;
 mod integrations;
 mod ip_detect_run;

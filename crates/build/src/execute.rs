@@ -100,6 +100,17 @@ pub fn build(
 ) -> Result<Vec<Built>, Error> {
     let count = plan.packages.len();
     let isolation = choose_isolation(plan, opts, reporter)?;
+    // Two pkg-build runs sharing a cache would share work directories: the
+    // second waits. Skipped when everything is cached (a no-op stays fast).
+    let _lock = if plan.packages.iter().all(|p| is_cached(&opts.repo, &p.id)) {
+        None
+    } else {
+        tarmac_fs::create_dir_all(&opts.work)?;
+        Some(tarmac_fs::HostLock::acquire(
+            &opts.work.join(".lock"),
+            tarmac_fs::LockWait::Wait,
+        )?)
+    };
     let schedule = Mutex::new(Schedule {
         state: vec![State::Pending; count],
         results: vec![None; count],
