@@ -308,13 +308,30 @@ fn same_input_same_bytes_and_a_change_changes_the_id() {
     let output = fixture.generate();
     assert!(output.status.success());
     assert_ne!(first_ids, String::from_utf8(output.stdout).unwrap());
-    // No staging or aside directories are left next to serve/.
-    let leftovers: Vec<_> = fs::read_dir(fixture.genconf())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with('.'))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // No staging or aside directories are left next to serve/ (the lock
+    // file stays, like every tarmac lock).
+    let leftovers = || -> Vec<String> {
+        fs::read_dir(fixture.genconf())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.') && n != ".serve.lock")
+            .collect()
+    };
+    assert!(leftovers().is_empty(), "{:?}", leftovers());
+    // What a crashed run left is cleaned by the next run.
+    fs::create_dir_all(fixture.genconf().join(".serve.tmp.99999/bootstrap")).unwrap();
+    fs::create_dir_all(fixture.genconf().join(".serve.old.99999")).unwrap();
+    assert!(fixture.generate().status.success());
+    assert!(leftovers().is_empty(), "{:?}", leftovers());
+    // A concurrent run is refused (exit 5) while the lock is held.
+    let _lock = tarmac_fs::HostLock::acquire(
+        &fixture.genconf().join(".serve.lock"),
+        tarmac_fs::LockWait::NoWait,
+    )
+    .unwrap();
+    let output = fixture.generate();
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(stderr(&output).contains("another cfg-gen is writing"));
 }
 
 #[test]

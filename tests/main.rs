@@ -2,8 +2,10 @@
 //! roots (and real HTTP servers where the tool downloads).
 
 mod cfg_gen;
+mod e2e;
 mod host_extract;
 mod ip_detect_run;
+mod make;
 mod pkg_activate;
 mod pkg_build;
 mod pkg_bundle;

@@ -5,3 +5,4 @@ mod common;
 mod hostile;
 mod mutate;
 mod roundtrip;
+mod transcode;
