@@ -611,7 +611,7 @@ mod tests {
         let mut text = String::from("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
         for level in 1..9 {
             let previous = format!("*l{}", level - 1);
-            let items = vec![previous.as_str(); 10].join(", ");
+            let items = [previous.as_str(); 10].join(", ");
             text.push_str(&format!("l{level}: &l{level} [{items}]\n"));
         }
         // 10^9 nodes if expanded: this returns at once only because of the bound.
