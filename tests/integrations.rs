@@ -41,7 +41,6 @@ fn run(command: &mut Command) -> Output {
 struct Served {
     nginx: Nginx,
     _dir: tempfile::TempDir,
-    serve: PathBuf,
     bootstrap_id: String,
     bundle_blake3: String,
     bundle_ids: Vec<String>,
@@ -109,7 +108,6 @@ fn served() -> Served {
         bundle_blake3: pinned("BUNDLE_BLAKE3"),
         bundle_ids: list("BUNDLE_PACKAGES"),
         cluster_ids: list("CLUSTER_PACKAGES"),
-        serve,
         _dir: dir,
     }
 }
