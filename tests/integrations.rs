@@ -1,7 +1,8 @@
 //! The configuration-management integrations under `scripts/integrations/`
 //! against the real host tools: a serve tree is made with the real
 //! pkg-build, pkg-bundle and cfg-gen from the example tree; each integration
-//! installs it into a temp host (every path a flag) twice. The first run
+//! installs it into a temp host (every path a flag) twice, downloading from
+//! nginx on loopback. The first run
 //! changes the host, the second reports no change (Ansible: `changed=0` in
 //! the recap; Puppet: `--detailed-exitcodes` 2 then 0; Chef, which cannot be
 //! installed here: every guard false → command runs and succeeds → guard
@@ -10,6 +11,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use tarmac_testkit::nginx::Nginx;
 
 fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -33,10 +36,11 @@ fn run(command: &mut Command) -> Output {
     output
 }
 
-/// A serve tree and the values cfg-gen pinned in its dcos_install.sh.
+/// A serve tree served by nginx on loopback, and the values cfg-gen pinned
+/// in its dcos_install.sh.
 struct Served {
+    nginx: Nginx,
     _dir: tempfile::TempDir,
-    serve: PathBuf,
     bootstrap_id: String,
     bundle_blake3: String,
     bundle_ids: Vec<String>,
@@ -53,6 +57,15 @@ impl Served {
             .collect();
         ids.sort();
         ids
+    }
+
+    /// Archives downloaded so far (nginx's access log).
+    fn downloads(&self) -> usize {
+        self.nginx
+            .access_log()
+            .lines()
+            .filter(|line| line.contains(".tar.zst"))
+            .count()
     }
 }
 
@@ -90,11 +103,11 @@ fn served() -> Served {
     let list =
         |key: &str| -> Vec<String> { pinned(key).split_whitespace().map(str::to_string).collect() };
     Served {
+        nginx: Nginx::serve(&serve),
         bootstrap_id: pinned("BOOTSTRAP_ID"),
         bundle_blake3: pinned("BUNDLE_BLAKE3"),
         bundle_ids: list("BUNDLE_PACKAGES"),
         cluster_ids: list("CLUSTER_PACKAGES"),
-        serve,
         _dir: dir,
     }
 }
@@ -104,12 +117,13 @@ fn served() -> Served {
 /// there), and an ip-detect script printing a documentation address.
 struct Host {
     dir: tempfile::TempDir,
+    role: &'static str,
 }
 
 const HOST_IP: &str = "192.0.2.10";
 
 impl Host {
-    fn new() -> Host {
+    fn new(role: &'static str) -> Host {
         let dir = tempfile::tempdir().unwrap();
         // A real host has /etc; Puppet's `file` does not make parents.
         std::fs::create_dir_all(dir.path().join("etc")).unwrap();
@@ -122,7 +136,7 @@ impl Host {
         std::fs::write(&ip_detect, format!("#!/bin/sh\necho {HOST_IP}\n")).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&ip_detect, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Host { dir }
+        Host { dir, role }
     }
 
     fn path(&self, name: &str) -> String {
@@ -133,12 +147,12 @@ impl Host {
     fn attributes(&self, served: &Served) -> BTreeMap<&'static str, Value> {
         let s = |v: String| Value::Str(v);
         BTreeMap::from([
-            ("bootstrap_url", s(served.serve.display().to_string())),
+            ("bootstrap_url", s(served.nginx.url())),
             ("bootstrap_id", s(served.bootstrap_id.clone())),
             ("bundle_blake3", s(served.bundle_blake3.clone())),
             ("bundle_ids", Value::List(served.bundle_ids.clone())),
             ("cluster_ids", Value::List(served.cluster_ids.clone())),
-            ("roles", Value::List(vec!["master".into()])),
+            ("roles", Value::List(vec![self.role.into()])),
             ("bin", s(bin_dir().display().to_string())),
             ("ip_detect", s(self.path("ip-detect"))),
             ("root", s(self.path("opt/mesosphere"))),
@@ -162,7 +176,7 @@ impl Host {
             .unwrap()
     }
 
-    /// The host runs exactly the served packages as a master.
+    /// The host runs exactly the served packages in its role.
     fn assert_installed(&self, served: &Served) {
         let active = run(Command::new(env!("CARGO_BIN_EXE_pkg-activate"))
             .arg("--root")
@@ -181,16 +195,20 @@ impl Host {
             "{}",
             String::from_utf8_lossy(&status.stderr)
         );
-        assert!(self
-            .dir
-            .path()
-            .join("etc/mesosphere/roles/master")
-            .is_file());
+        let roles = self.dir.path().join("etc/mesosphere/roles");
+        let roles: Vec<String> = std::fs::read_dir(roles)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(roles, [self.role]);
         let ip = std::fs::read_to_string(self.path("etc/mesosphere/setup-flags/detected-ip"));
         assert_eq!(ip.unwrap().trim_end(), HOST_IP);
-        // The master-only unit of the greeter package was copied.
-        let units = self.dir.path().join("etc/systemd/system");
-        assert!(units.join("dcos-greeter.service").is_file());
+        // The greeter package's unit is master-only (dcos.target.wants_master).
+        let unit = self
+            .dir
+            .path()
+            .join("etc/systemd/system/dcos-greeter.service");
+        assert_eq!(unit.is_file(), self.role == "master", "{}", unit.display());
     }
 }
 
@@ -242,63 +260,88 @@ fn require_tool(tool: &str) {
 }
 
 #[test]
-fn ansible_playbook_installs_then_reports_no_change() {
+fn ansible_playbook_installs_two_hosts_then_reports_no_change() {
     require_tool("ansible-playbook");
     let served = served();
-    let host = Host::new();
-    let mut vars = serde_json::Map::new();
-    for (key, value) in host.attributes(&served) {
-        vars.insert(format!("tarmac_{key}"), value.json());
+    // Two hosts of one inventory, each its own root (connection local).
+    let hosts = [
+        ("master-1", Host::new("master")),
+        ("agent-1", Host::new("slave")),
+    ];
+    let mut inventory = serde_json::Map::new();
+    for (name, host) in &hosts {
+        let mut vars = serde_json::Map::new();
+        for (key, value) in host.attributes(&served) {
+            vars.insert(format!("tarmac_{key}"), value.json());
+        }
+        vars.insert(
+            "tarmac_ip_detect_args".into(),
+            vec!["--no-require-local"].into(),
+        );
+        vars.insert("tarmac_no_systemd".into(), true.into());
+        vars.insert("ansible_connection".into(), "local".into());
+        vars.insert(
+            "ansible_python_interpreter".into(),
+            "/usr/bin/python3".into(),
+        );
+        inventory.insert(name.to_string(), vars.into());
     }
-    vars.insert(
-        "tarmac_ip_detect_args".into(),
-        vec!["--no-require-local"].into(),
-    );
-    vars.insert("tarmac_no_systemd".into(), true.into());
-    vars.insert(
-        "ansible_python_interpreter".into(),
-        "/usr/bin/python3".into(),
-    );
-    let vars_file = host.dir.path().join("vars.json");
-    std::fs::write(&vars_file, serde_json::to_vec(&vars).unwrap()).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let inventory_file = work.path().join("inventory.json");
+    let inventory = serde_json::json!({ "all": { "hosts": inventory } });
+    std::fs::write(&inventory_file, inventory.to_string()).unwrap();
 
-    let play = || -> String {
-        let ansible = host.path("ansible");
+    // The recap line of each host.
+    let play = || -> Vec<String> {
+        let ansible = work.path().join("ansible");
         let output = run(Command::new("ansible-playbook")
-            .args(["-i", "localhost,", "-c", "local"])
+            .arg("-i")
+            .arg(&inventory_file)
             .arg(integration("ansible/tarmac-host.yml"))
-            .arg("-e")
-            .arg(format!("@{}", vars_file.display()))
             .env("ANSIBLE_HOME", &ansible)
-            .env("ANSIBLE_LOCAL_TEMP", format!("{ansible}/tmp"))
-            .env("ANSIBLE_REMOTE_TEMP", format!("{ansible}/tmp"))
+            .env("ANSIBLE_LOCAL_TEMP", ansible.join("tmp"))
+            .env("ANSIBLE_REMOTE_TEMP", ansible.join("tmp"))
             .env("ANSIBLE_NOCOLOR", "1")
             .env("ANSIBLE_RETRY_FILES_ENABLED", "0"));
         let stdout = String::from_utf8(output.stdout).unwrap();
-        let recap = stdout
-            .lines()
-            .find(|line| line.starts_with("localhost") && line.contains("changed="))
-            .unwrap_or_else(|| panic!("no recap in\n{stdout}"))
-            .to_string();
-        assert!(recap.contains("failed=0"), "{recap}");
-        recap
+        hosts
+            .iter()
+            .map(|(name, _)| {
+                let recap = stdout
+                    .lines()
+                    .find(|line| line.starts_with(&format!("{name} ")) && line.contains("changed="))
+                    .unwrap_or_else(|| panic!("no recap for {name} in\n{stdout}"))
+                    .to_string();
+                assert!(recap.contains("failed=0"), "{recap}");
+                recap
+            })
+            .collect()
     };
-    let first = play();
-    assert!(
-        !first.contains("changed=0 "),
-        "first run changed nothing: {first}"
-    );
-    host.assert_installed(&served);
-    let second = play();
-    assert!(second.contains("changed=0 "), "second run: {second}");
-    host.assert_installed(&served);
+    for recap in play() {
+        assert!(
+            !recap.contains("changed=0 "),
+            "first run changed nothing: {recap}"
+        );
+    }
+    for (_, host) in &hosts {
+        host.assert_installed(&served);
+    }
+    let downloads = served.downloads();
+    assert!(downloads > 0);
+    for recap in play() {
+        assert!(recap.contains("changed=0 "), "second run: {recap}");
+    }
+    assert_eq!(served.downloads(), downloads, "the second run downloaded");
+    for (_, host) in &hosts {
+        host.assert_installed(&served);
+    }
 }
 
 #[test]
 fn puppet_manifest_installs_then_reports_no_change() {
     require_tool("puppet");
     let served = served();
-    let host = Host::new();
+    let host = Host::new("master");
     let mut params: Vec<String> = host
         .attributes(&served)
         .iter()
@@ -334,7 +377,10 @@ fn puppet_manifest_installs_then_reports_no_change() {
     // --detailed-exitcodes: 2 = changes applied, 0 = nothing to change.
     assert_eq!(apply(), 2);
     host.assert_installed(&served);
+    let downloads = served.downloads();
+    assert!(downloads > 0);
     assert_eq!(apply(), 0);
+    assert_eq!(served.downloads(), downloads, "the second run downloaded");
     host.assert_installed(&served);
 }
 
@@ -450,7 +496,7 @@ fn guard_holds(execute: &Execute) -> bool {
 fn chef_recipe_commands_and_guards_work_against_the_tools() {
     let recipe = std::fs::read_to_string(integration("chef/tarmac/recipes/default.rb")).unwrap();
     let served = served();
-    let host = Host::new();
+    let host = Host::new("master");
     let mut attributes = host.attributes(&served);
     attributes.insert("ip_detect_args", Value::Str("--no-require-local".into()));
     attributes.insert("activate_flags", Value::Str("--no-systemd".into()));
@@ -510,8 +556,11 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
         );
     }
     host.assert_installed(&served);
+    let downloads = served.downloads();
+    assert!(downloads > 0);
     // Second run: nothing to do.
     for execute in &executes {
         assert!(guard_holds(execute), "{}", execute.title);
     }
+    assert_eq!(served.downloads(), downloads, "a guard downloaded");
 }
