@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # host-extract of the bootstrap bundle from nginx on loopback, against, in
 # the same run and on the same content:
-#   floor: curl -s URL | zstd -dc | tar -x && sync      (DESIGN.md: target <= 1.0x)
-#   dcos:  curl -s URL.xz | tar -xJf - && sync          (what DC/OS did; issue 3: >= 5x faster)
+#   floor: curl -s URL | zstd -dc | tar -x && sync -f   (DESIGN.md: target <= 1.0x)
+#   dcos:  curl -s URL.xz | tar -xJf - && sync -f       (what DC/OS did; issue 3: >= 5x faster)
+# (`sync -f DEST` is syncfs(2) of the destination's filesystem, exactly what
+# host-extract does before publishing; a plain `sync` would also flush every
+# other filesystem.)
 # host-extract also verifies (blake3 of the raw bytes, tree hash of every
 # package) and publishes durably (syncfs). Peak RSS of host-extract is
 # reported too (DESIGN.md: under 64 MiB).
@@ -10,6 +13,8 @@
 #
 # usage: bench/host-extract.sh [SCALE]   (default 0.1; 1 = 60 packages, 1.5 GB)
 # env:   RUNS (3), LEVEL (9, the bundle's zstd level), WORK (target/bench-host-extract),
+#        EXTRACT_DIR (where the timed extractions go; default WORK: give a
+#        tmpfs or a loop-mounted ext4 when the disk is short, and say so),
 #        GEN_TREE (path of gen-tree.py), DROP_CACHES=1 to drop the page cache
 #        before each timed run (affects everything else on the machine).
 #
@@ -37,6 +42,8 @@ TREE=$WORK/tree-$SCALE
 SERVE=$WORK/serve-$SCALE-$LEVEL
 RUN=$WORK/run.$$
 mkdir -p "$RUN"
+EXTRACT=${EXTRACT_DIR:-$WORK}/extract.$$
+mkdir -p "$EXTRACT"
 
 (cd "$ROOT" && cargo build --release -q --bin host-extract && cargo build --release -q -p tarmac-testkit --example make-bundle)
 BIN=$ROOT/target/release
@@ -91,13 +98,13 @@ n=0
 for _ in $(seq "$RUNS"); do
     for what in floor dcos host; do
         n=$((n + 1))
-        dest=$RUN/$what.$n
+        dest=$EXTRACT/$what.$n
         mkdir -p "$dest"
         prepare
         start=$(now)
         case $what in
-            floor) curl -s "$URL" | zstd -dc | tar -x -C "$dest" && sync ;;
-            dcos) curl -s "$XZURL" | tar -xJf - -C "$dest" && sync ;;
+            floor) curl -s "$URL" | zstd -dc | tar -x -C "$dest" && sync -f "$dest" ;;
+            dcos) curl -s "$XZURL" | tar -xJf - -C "$dest" && sync -f "$dest" ;;
             host) /usr/bin/time -f %M -o "$RUN/rss.$n" \
                       "$BIN/host-extract" --quiet --root "$dest" --url "$URL" --blake3 "$PIN" > /dev/null ;;
         esac
@@ -116,12 +123,12 @@ host=$(echo "${T[host]}" | median)
 rss=$(echo "$RSS" | tr ' ' '\n' | grep . | sort -n | tail -1)
 
 echo "host-extract benchmark: scale $SCALE, bundle $(stat -c %s "$SERVE/$REL") bytes (zstd -$LEVEL), xz $(stat -c %s "$SERVE/bundle.tar.xz") bytes, $RUNS runs"
-echo "filesystem: $(fs "$RUN")"
-printf '%-46s %8s s  (%s)\n' "curl | zstd -dc | tar -x && sync (floor)" "$floor" "$(echo "${T[floor]}" | range)"
-printf '%-46s %8s s  (%s)\n' "curl | tar -xJf && sync (DC/OS)" "$dcos" "$(echo "${T[dcos]}" | range)"
+echo "filesystem of the extractions: $(fs "$EXTRACT")"
+printf '%-46s %8s s  (%s)\n' "curl | zstd -dc | tar -x && sync -f (floor)" "$floor" "$(echo "${T[floor]}" | range)"
+printf '%-46s %8s s  (%s)\n' "curl | tar -xJf && sync -f (DC/OS)" "$dcos" "$(echo "${T[dcos]}" | range)"
 printf '%-46s %8s s  (%s)\n' "host-extract (download+blake3+extract+verify)" "$host" "$(echo "${T[host]}" | range)"
 echo "host-extract / floor: $(echo "scale=2; $host / $floor" | bc)x   (target <= 1.0x; issue 3: <= 1.3x)"
 echo "DC/OS path / host-extract: $(echo "scale=2; $dcos / $host" | bc)x   (target >= 5x)"
 echo "host-extract peak RSS: $((rss / 1024)) MiB   (target < 64 MiB)"
 
-rm -rf "$RUN"
+rm -rf "$RUN" "$EXTRACT"

@@ -88,10 +88,17 @@ fn failing_script_passes_stderr_and_exits_1() {
 }
 
 #[test]
-fn missing_script_is_exit_3() {
+fn missing_or_unexecutable_script_is_exit_3() {
     let output = run(&["/nonexistent/ip-detect"]);
     assert_eq!(output.status.code(), Some(3));
     assert!(stderr(&output).contains("/nonexistent/ip-detect: ip-detect script not found"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let script = write_script(dir.path(), "plain", "echo 10.0.0.1");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = run(&[script.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(stderr(&output).contains("ip-detect script is not executable"));
 }
 
 #[test]

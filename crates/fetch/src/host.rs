@@ -297,6 +297,7 @@ fn fetch_manifest(
     settings: &Settings,
     reporter: &dyn Reporter,
 ) -> Result<(PackageManifest, u64), Error> {
+    reporter.step(&format!("manifest {id}"));
     let mut download = Download::open(manifest_sources(request, id), &settings.fetch, reporter)?;
     let url = download.url();
     let mut bytes = Vec::new();
@@ -317,6 +318,7 @@ fn fetch_manifest(
         });
     }
     let fetched = download.finish()?;
+    reporter.finish_step();
     let manifest = PackageManifest::parse(&fetched.url, &bytes).map_err(|e| Error::Manifest {
         url: fetched.url.clone(),
         reason: e.to_string(),
