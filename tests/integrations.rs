@@ -45,6 +45,9 @@ struct Served {
     bundle_blake3: String,
     bundle_ids: Vec<String>,
     cluster_ids: Vec<String>,
+    /// Host tool name -> sha256, served under bin/.
+    tools: BTreeMap<String, String>,
+    ip_detect_sha256: String,
 }
 
 impl Served {
@@ -59,13 +62,12 @@ impl Served {
         ids
     }
 
-    /// Archives downloaded so far (nginx's access log).
-    fn downloads(&self) -> usize {
-        self.nginx
-            .access_log()
-            .lines()
-            .filter(|line| line.contains(".tar.zst"))
-            .count()
+    /// HTTP requests so far (nginx's access log), and how many of them
+    /// fetched a package archive.
+    fn requests(&self) -> (usize, usize) {
+        let log = self.nginx.access_log();
+        let archives = log.lines().filter(|l| l.contains(".tar.zst")).count();
+        (log.lines().count(), archives)
     }
 }
 
@@ -102,8 +104,24 @@ fn served() -> Served {
     };
     let list =
         |key: &str| -> Vec<String> { pinned(key).split_whitespace().map(str::to_string).collect() };
+    // TOOLS='SHA256 NAME\nSHA256 NAME...': several lines.
+    let tools_start = script.find("\nTOOLS='").expect("TOOLS pinned") + "\nTOOLS='".len();
+    let tools_len = script[tools_start..].find('\'').unwrap();
+    let tools = script[tools_start..tools_start + tools_len]
+        .lines()
+        .map(|line| {
+            let (sha, name) = line.split_once(' ').unwrap();
+            (name.to_string(), sha.to_string())
+        })
+        .collect::<BTreeMap<_, _>>();
+    assert_eq!(
+        tools.keys().collect::<Vec<_>>(),
+        ["host-extract", "ip-detect-run", "pkg-activate"]
+    );
     Served {
         nginx: Nginx::serve(&serve),
+        tools,
+        ip_detect_sha256: pinned("IP_DETECT_SHA256"),
         bootstrap_id: pinned("BOOTSTRAP_ID"),
         bundle_blake3: pinned("BUNDLE_BLAKE3"),
         bundle_ids: list("BUNDLE_PACKAGES"),
@@ -153,7 +171,9 @@ impl Host {
             ("bundle_ids", Value::List(served.bundle_ids.clone())),
             ("cluster_ids", Value::List(served.cluster_ids.clone())),
             ("roles", Value::List(vec![self.role.into()])),
-            ("bin", s(bin_dir().display().to_string())),
+            ("tools", Value::Map(served.tools.clone())),
+            ("ip_detect_sha256", s(served.ip_detect_sha256.clone())),
+            ("bin", s(self.path("tools"))),
             ("ip_detect", s(self.path("ip-detect"))),
             ("root", s(self.path("opt/mesosphere"))),
             ("config_dir", s(self.path("etc/mesosphere"))),
@@ -215,6 +235,7 @@ impl Host {
 enum Value {
     Str(String),
     List(Vec<String>),
+    Map(BTreeMap<String, String>),
 }
 
 impl Value {
@@ -222,6 +243,7 @@ impl Value {
         match self {
             Value::Str(s) => s.clone().into(),
             Value::List(l) => l.clone().into(),
+            Value::Map(m) => serde_json::to_value(m).unwrap(),
         }
     }
 
@@ -232,6 +254,10 @@ impl Value {
                 let items: Vec<String> = l.iter().map(|s| format!("'{s}'")).collect();
                 format!("[{}]", items.join(", "))
             }
+            Value::Map(m) => {
+                let items: Vec<String> = m.iter().map(|(k, v)| format!("'{k}' => '{v}'")).collect();
+                format!("{{{}}}", items.join(", "))
+            }
         }
     }
 
@@ -240,6 +266,7 @@ impl Value {
         match self {
             Value::Str(s) => s.clone(),
             Value::List(l) => l.join(" "),
+            Value::Map(_) => panic!("a map attribute is not in the documented parse"),
         }
     }
 }
@@ -326,12 +353,16 @@ fn ansible_playbook_installs_two_hosts_then_reports_no_change() {
     for (_, host) in &hosts {
         host.assert_installed(&served);
     }
-    let downloads = served.downloads();
-    assert!(downloads > 0);
+    let requests = served.requests();
+    assert!(requests.1 > 0, "no package downloaded: {requests:?}");
     for recap in play() {
         assert!(recap.contains("changed=0 "), "second run: {recap}");
     }
-    assert_eq!(served.downloads(), downloads, "the second run downloaded");
+    assert_eq!(
+        served.requests(),
+        requests,
+        "the second run made HTTP requests"
+    );
     for (_, host) in &hosts {
         host.assert_installed(&served);
     }
@@ -377,10 +408,14 @@ fn puppet_manifest_installs_then_reports_no_change() {
     // --detailed-exitcodes: 2 = changes applied, 0 = nothing to change.
     assert_eq!(apply(), 2);
     host.assert_installed(&served);
-    let downloads = served.downloads();
-    assert!(downloads > 0);
+    let requests = served.requests();
+    assert!(requests.1 > 0, "no package downloaded: {requests:?}");
     assert_eq!(apply(), 0);
-    assert_eq!(served.downloads(), downloads, "the second run downloaded");
+    assert_eq!(
+        served.requests(),
+        requests,
+        "the second run made HTTP requests"
+    );
     host.assert_installed(&served);
 }
 
@@ -521,7 +556,31 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
         ]
     );
 
-    // Chef's own directory and file resources of the recipe, done by hand.
+    // Chef's own remote_file, directory and file resources of the recipe,
+    // done by hand: download each tool and ip-detect, check the sha256.
+    assert!(recipe.contains("remote_file \"#{bin}/#{tool}\""));
+    assert!(recipe.contains("source \"#{bootstrap_url}/bin/#{tool}\""));
+    assert!(recipe.contains("remote_file \"#{bin}/ip-detect\""));
+    let tools = host.dir.path().join("tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    let mut files: Vec<(String, String)> = served
+        .tools
+        .iter()
+        .map(|(name, sha)| (format!("bin/{name}"), sha.clone()))
+        .collect();
+    files.push(("ip-detect".into(), served.ip_detect_sha256.clone()));
+    for (path, sha256) in files {
+        let name = path.rsplit('/').next().unwrap();
+        let dest = tools.join(name);
+        run(Command::new("curl")
+            .args(["-fsS", "-o"])
+            .arg(&dest)
+            .arg(format!("{}/{path}", served.nginx.url())));
+        let sum = run(Command::new("sha256sum").arg(&dest));
+        assert!(String::from_utf8(sum.stdout).unwrap().starts_with(&sha256));
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     assert!(recipe.contains("directory \"#{config_dir}/roles\""));
     assert!(recipe.contains("file \"#{config_dir}/roles/#{role}\""));
     let roles = host.dir.path().join("etc/mesosphere/roles");
@@ -556,11 +615,11 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
         );
     }
     host.assert_installed(&served);
-    let downloads = served.downloads();
-    assert!(downloads > 0);
+    let requests = served.requests();
+    assert!(requests.1 > 0, "no package downloaded: {requests:?}");
     // Second run: nothing to do.
     for execute in &executes {
         assert!(guard_holds(execute), "{}", execute.title);
     }
-    assert_eq!(served.downloads(), downloads, "a guard downloaded");
+    assert_eq!(served.requests(), requests, "a guard made HTTP requests");
 }

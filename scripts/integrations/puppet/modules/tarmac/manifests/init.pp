@@ -11,7 +11,10 @@
 #
 # The pinned values are those of the "Pinned by cfg-gen" block of the serve
 # tree's dcos_install.sh: BOOTSTRAP_ID, BUNDLE_BLAKE3, BUNDLE_PACKAGES and
-# CLUSTER_PACKAGES (as arrays).
+# CLUSTER_PACKAGES (as arrays), TOOLS (as a hash: tool => sha256) and
+# IP_DETECT_SHA256. The host tools and the cluster's ip-detect script are
+# downloaded from the serve tree into $bin and checked against those sha256
+# (a file that already matches is not fetched again).
 #
 #   puppet apply --modulepath scripts/integrations/puppet/modules \
 #     -e "class { 'tarmac': bootstrap_url => ..., bootstrap_id => ..., ... }"
@@ -21,9 +24,11 @@ class tarmac (
   String        $bundle_blake3,
   Array[String] $bundle_ids,
   Array[String] $cluster_ids,
+  Hash[String, String] $tools,
+  String        $ip_detect_sha256,
   Array[String] $roles           = ['slave'],
   String        $bin             = '/var/lib/tarmac/bin',
-  String        $ip_detect       = '/opt/mesosphere/bin/detect_ip',
+  Optional[String] $ip_detect    = undef,
   String        $ip_detect_args  = '',
   String        $root            = '/opt/mesosphere',
   String        $config_dir      = '/etc/mesosphere',
@@ -43,9 +48,31 @@ class tarmac (
   # Exit 0 when exactly the wanted ids are active.
   $active_is_wanted = "test \"$(${pkg_activate} active | LC_ALL=C sort | paste -sd' ' -)\" = '${join($wanted, ' ')}'"
 
-  file { ["${config_dir}", "${config_dir}/roles", "${config_dir}/setup-flags"]:
+  $ip_detect_script = $ip_detect ? { undef => "${bin}/ip-detect", default => $ip_detect }
+
+  file { [$bin, $config_dir, "${config_dir}/roles", "${config_dir}/setup-flags"]:
     ensure => directory,
     mode   => '0755',
+  }
+
+  $tools.each |String $tool, String $sha256| {
+    file { "${bin}/${tool}":
+      ensure         => file,
+      source         => "${bootstrap_url}/bin/${tool}",
+      checksum       => 'sha256',
+      checksum_value => $sha256,
+      mode           => '0755',
+      before         => [Exec['tarmac ip-detect'], Exec['tarmac extract bundle'], Exec['tarmac activate']],
+    }
+  }
+
+  file { "${bin}/ip-detect":
+    ensure         => file,
+    source         => "${bootstrap_url}/ip-detect",
+    checksum       => 'sha256',
+    checksum_value => $ip_detect_sha256,
+    mode           => '0755',
+    before         => Exec['tarmac ip-detect'],
   }
 
   $roles.each |String $role| {
@@ -59,7 +86,7 @@ class tarmac (
 
   # ip-detect-run --pin records the address once and never rewrites it.
   exec { 'tarmac ip-detect':
-    command => "${bin}/ip-detect-run --pin ${config_dir}/setup-flags/detected-ip ${ip_detect_args} ${ip_detect}",
+    command => "${bin}/ip-detect-run --pin ${config_dir}/setup-flags/detected-ip ${ip_detect_args} ${ip_detect_script}",
     creates => "${config_dir}/setup-flags/detected-ip",
     require => File["${config_dir}/setup-flags"],
   }
