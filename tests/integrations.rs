@@ -513,6 +513,75 @@ fn parse_recipe(recipe: &str, attributes: &BTreeMap<&str, Value>) -> Vec<Execute
     executes
 }
 
+/// Cross-checks the documented parse against Ruby itself: evaluates the
+/// recipe with a stub of Chef's DSL (`node` from the attributes, `execute`
+/// records its block's properties; other resources are no-ops) and compares
+/// every command and guard string.
+fn assert_parse_matches_ruby(
+    recipe: &str,
+    attributes: &BTreeMap<&str, Value>,
+    executes: &[Execute],
+) {
+    require_tool("ruby");
+    let dir = tempfile::tempdir().unwrap();
+    let attrs: serde_json::Map<String, serde_json::Value> = attributes
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.json()))
+        .collect();
+    std::fs::write(
+        dir.path().join("attributes.json"),
+        serde_json::to_vec(&attrs).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("recipe.rb"), recipe).unwrap();
+    let stub = r#"
+require 'json'
+ATTRS = JSON.parse(File.read(ARGV[1]))
+class Props
+  attr_reader :props
+  def initialize; @props = {}; end
+  def method_missing(name, *args); @props[name.to_s] = args.first; end
+  def respond_to_missing?(*) = true
+end
+$executes = []
+def node = { 'tarmac' => ATTRS }
+def execute(title, &block)
+  r = Props.new
+  r.instance_eval(&block)
+  $executes << { 'title' => title }.merge(r.props)
+end
+def directory(*) = nil
+def file(*) = nil
+def remote_file(*) = nil
+eval(File.read(ARGV[0]), binding, ARGV[0])
+puts JSON.generate($executes)
+"#;
+    std::fs::write(dir.path().join("stub.rb"), stub).unwrap();
+    let output = run(Command::new("ruby").current_dir(dir.path()).args([
+        "stub.rb",
+        "recipe.rb",
+        "attributes.json",
+    ]));
+    let ruby: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(ruby.len(), executes.len());
+    for (ruby, ours) in ruby.iter().zip(executes) {
+        assert_eq!(ruby["title"], ours.title.as_str());
+        assert_eq!(ruby["command"], ours.command.as_str(), "{}", ours.title);
+        assert_eq!(
+            ruby["creates"].as_str(),
+            ours.creates.as_deref(),
+            "{}",
+            ours.title
+        );
+        assert_eq!(
+            ruby["not_if"].as_str(),
+            ours.not_if.as_deref(),
+            "{}",
+            ours.title
+        );
+    }
+}
+
 /// Runs a guard as Chef does (`/bin/sh -c`): true when the step is done.
 fn guard_holds(execute: &Execute) -> bool {
     if let Some(path) = &execute.creates {
@@ -545,6 +614,7 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
         );
     }
     let executes = parse_recipe(&recipe, &attributes);
+    assert_parse_matches_ruby(&recipe, &attributes, &executes);
     let titles: Vec<&str> = executes.iter().map(|e| e.title.as_str()).collect();
     assert_eq!(
         titles,
