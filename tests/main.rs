@@ -3,7 +3,9 @@
 
 mod cfg_gen;
 mod e2e;
+mod fleet;
 mod host_extract;
+mod integrations;
 mod ip_detect_run;
 mod make;
 mod pkg_activate;

@@ -243,6 +243,11 @@ fn builds_the_example_tree_reproducibly_and_caches_it() {
         .mode();
     assert_eq!(mode & 0o111, 0o111);
     assert!(greeter.join("bin_master/greeter-admin").is_file());
+    // The script linked to "$PKG_PATH/bin/greet": archived relative.
+    assert_eq!(
+        std::fs::read_link(greeter.join("bin/greet-cluster")).unwrap(),
+        Path::new("greet")
+    );
     assert!(greeter
         .join("dcos.target.wants_master/dcos-greeter.service")
         .is_file());
@@ -625,4 +630,65 @@ fn http_sources_are_verified_cached_by_checksum_and_failures_classified() {
     assert!(std::fs::read_to_string(too.join("etc/motd"))
         .unwrap()
         .starts_with("Custom"));
+}
+
+#[test]
+fn cache_url_fetches_verified_prebuilt_packages_and_builds_bad_ones() {
+    use tarmac_testkit::fault_server::{Fault, FaultServer};
+    let first = tempfile::tempdir().unwrap();
+    let packages = example_tree(first.path());
+    let built = build_in(first.path(), &packages, &["--tree", "-q"]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    let ids = lines(&built);
+    let mut server = FaultServer::builder();
+    for id in &ids {
+        let name = id.split("--").next().unwrap();
+        for ext in ["tar.zst", "json"] {
+            let rel = format!("packages/{name}/{id}.{ext}");
+            server = server.file(
+                &format!("/{rel}"),
+                std::fs::read(first.path().join("repo").join(&rel)).unwrap(),
+            );
+        }
+    }
+    // The copy of libgreet is damaged in transit: refused, built instead.
+    let server = server
+        .script(
+            &format!("/packages/libgreet/{}.tar.zst", ids[0]),
+            &[Fault::Corrupt(40)],
+        )
+        .start();
+
+    let second = tempfile::tempdir().unwrap();
+    let packages2 = example_tree(second.path());
+    let output = build_in(
+        second.path(),
+        &packages2,
+        &["--tree", "--json", "--cache-url", &server.url()],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let doc: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let statuses: Vec<(&str, &str)> = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("libgreet", "built"),
+            ("greeter", "fetched"),
+            ("hello-git", "fetched"),
+            ("motd", "fetched")
+        ]
+    );
+    for id in &ids {
+        let name = id.split("--").next().unwrap();
+        let rel = format!("packages/{name}/{id}.tar.zst");
+        assert_eq!(
+            std::fs::read(first.path().join("repo").join(&rel)).unwrap(),
+            std::fs::read(second.path().join("repo").join(&rel)).unwrap()
+        );
+    }
 }
