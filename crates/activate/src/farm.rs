@@ -8,14 +8,14 @@
 //! The plan has already checked the full per-file map for conflicts.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::generation::{GenerationRecord, GENERATION_FORMAT, RECORD_FILE};
-use crate::plan::{Plan, Source, SERVICE_CONFIG, UNIT_DIR, WELL_KNOWN};
+use crate::plan::{FarmPath, Plan, Source, SERVICE_CONFIG, UNIT_DIR, WELL_KNOWN};
 
 /// Reads every package's `buildinfo.full.json` (null when absent, as
 /// pkgpanda does for setup packages), keyed by package name.
@@ -202,14 +202,15 @@ pub fn build(
 /// nearly twice as fast; the walk and the decisions stay sequential.
 fn write_links(plan: &Plan, staging: &Path, fold: bool) -> Result<u64> {
     let mut links: Vec<(&Path, Source)> = Vec::with_capacity(plan.nodes.len());
-    let mut folded_at: Option<&PathBuf> = None;
-    for (rel, node) in &plan.nodes {
-        if let Some(prefix) = folded_at {
-            if rel.starts_with(prefix) {
+    let mut folded_at: Option<&FarmPath> = None;
+    for (key, node) in &plan.nodes {
+        if let Some(dir) = folded_at {
+            if key.is_below(dir) {
                 continue;
             }
             folded_at = None;
         }
+        let rel = key.0.as_path();
         if node.dir {
             let foldable = fold
                 && node.sources.len() == 1
@@ -217,7 +218,7 @@ fn write_links(plan: &Plan, staging: &Path, fold: bool) -> Result<u64> {
                 && rel.components().count() > 1;
             if foldable {
                 links.push((rel, node.sources[0]));
-                folded_at = Some(rel);
+                folded_at = Some(key);
             } else {
                 mkdir(&staging.join(rel))?;
             }
