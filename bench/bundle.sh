@@ -13,6 +13,8 @@
 # pkg-build (archives at level 1: the bundle recompresses anyway). Nothing big
 # is deleted right before a timing (ext4 slows after mass deletes: see
 # ../shared/bench/README.md); old outputs are moved aside.
+# T_<name>/C_<name> are assigned by measure() through printf -v.
+# shellcheck disable=SC2154
 set -euo pipefail
 
 SCALE=${1:-0.1}
@@ -40,6 +42,17 @@ BIN=$ROOT/target/release
 
 now() { date +%s.%N; }
 elapsed() { echo "$2 - $1" | bc; }
+# measure NAME CMD...: runs CMD under /usr/bin/time; sets T_<NAME> (wall s)
+# and C_<NAME> (user+sys CPU s). CPU time is the fairer figure when other
+# work shares the cores (say which one you quote).
+measure() {
+    local name=$1
+    shift
+    /usr/bin/time -f "%e %U %S" -o "$RUN/time.$name" "$@" > "$RUN/out.$name"
+    read -r wall user sys < "$RUN/time.$name"
+    printf -v "T_$name" '%s' "$wall"
+    printf -v "C_$name" '%s' "$(echo "$user + $sys" | bc)"
+}
 size() { stat -c %s "$1"; }
 fs() { findmnt -n -o FSTYPE,OPTIONS --target "$1" | cut -c1-60; }
 
@@ -105,34 +118,31 @@ echo "tree: scale $SCALE, $count packages, $bytes bytes; level $LEVEL; $(nproc) 
 echo "filesystem of $WORK: $(fs "$WORK")"
 echo
 
-start=$(now)
-"$BIN/pkg-build" -q --packages "$PKGS" --repo "$REPO" --cache "$WORK/cache-$SCALE" --tree > /dev/null
-noop=$(elapsed "$start" "$(now)")
-printf '%-34s %8.2f s\n' "pkg-build --tree, nothing changed" "$noop"
+measure noop "$BIN/pkg-build" -q --packages "$PKGS" --repo "$REPO" --cache "$WORK/cache-$SCALE" --tree
+printf '%-34s %9.2f %9.2f   (%d packages, all cached)\n' "pkg-build --tree, nothing changed" \
+    "$T_noop" "$C_noop" "$count"
 
-start=$(now)
-"$BIN/pkg-bundle" -q --repo "$REPO" --out "$RUN/dist" --level "$LEVEL" --ids-from "$WORK/ids-$SCALE" > "$RUN/bundle.out"
-t_bundle=$(elapsed "$start" "$(now)")
-s_bundle=$(size "$RUN/dist/bootstrap/$(head -1 "$RUN/bundle.out").bootstrap.tar.zst")
-
-start=$(now)
-tar -C "$TREE" -cf - packages | zstd -q -"$LEVEL" -T0 -o "$RUN/tar.zst"
-t_zstd=$(elapsed "$start" "$(now)")
+echo "load average before timing: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-34s %9s %9s %12s\n' "" "wall s" "cpu s" "bytes"
+measure bundle "$BIN/pkg-bundle" -q --repo "$REPO" --out "$RUN/dist" --level "$LEVEL" \
+    --ids-from "$WORK/ids-$SCALE" --json
+s_bundle=$(size "$RUN/dist/bootstrap/"*.bootstrap.tar.zst)
+measure zstd sh -c "tar -C '$TREE' -cf - packages | zstd -q -$LEVEL -T0 -o '$RUN/tar.zst'"
 s_zstd=$(size "$RUN/tar.zst")
 
-printf '%-34s %8.2f s %12d bytes\n' "pkg-bundle --level $LEVEL" "$t_bundle" "$s_bundle"
-printf '%-34s %8.2f s %12d bytes\n' "tar -c | zstd -$LEVEL -T0" "$t_zstd" "$s_zstd"
-printf '%-34s %8.2f x time, %6.3f x size\n' "pkg-bundle / tar|zstd" \
-    "$(echo "$t_bundle / $t_zstd" | bc -l)" "$(echo "$s_bundle / $s_zstd" | bc -l)"
+printf '%-34s %9.2f %9.2f %12d\n' "pkg-bundle --level $LEVEL" "$T_bundle" "$C_bundle" "$s_bundle"
+printf '%-34s %9.2f %9.2f %12d\n' "tar -c | zstd -$LEVEL -T0" "$T_zstd" "$C_zstd" "$s_zstd"
+printf '%-34s %9.2f %9.2f %12.3f\n' "ratio pkg-bundle / tar|zstd" \
+    "$(echo "$T_bundle / $T_zstd" | bc -l)" "$(echo "$C_bundle / $C_zstd" | bc -l)" \
+    "$(echo "$s_bundle / $s_zstd" | bc -l)"
 
 if [ "${XZ:-}" = 1 ] || [ "$(echo "$SCALE <= 0.1" | bc)" = 1 ]; then
-    start=$(now)
-    tar -C "$TREE" -cJf "$RUN/tar.xz" packages
-    t_xz=$(elapsed "$start" "$(now)")
+    measure xz tar -C "$TREE" -cJf "$RUN/tar.xz" packages
     s_xz=$(size "$RUN/tar.xz")
-    printf '%-34s %8.2f s %12d bytes\n' "tar -cJf (xz -6, DC/OS)" "$t_xz" "$s_xz"
-    printf '%-34s %8.2f x faster, %6.3f x size\n' "pkg-bundle vs xz" \
-        "$(echo "$t_xz / $t_bundle" | bc -l)" "$(echo "$s_bundle / $s_xz" | bc -l)"
+    printf '%-34s %9.2f %9.2f %12d\n' "tar -cJf (xz -6, DC/OS)" "$T_xz" "$C_xz" "$s_xz"
+    printf '%-34s %9.2f %9.2f %12.3f\n' "ratio xz / pkg-bundle (size: ours/xz)" \
+        "$(echo "$T_xz / $T_bundle" | bc -l)" "$(echo "$C_xz / $C_bundle" | bc -l)" \
+        "$(echo "$s_bundle / $s_xz" | bc -l)"
 else
     echo "tar -cJf skipped at scale $SCALE (about 2.7 MB/s here; XZ=1 runs it)"
 fi

@@ -195,6 +195,9 @@ preflight() {
     elif [ -d "$ROOT" ] && [ -n "$(find "$ROOT" -mindepth 1 -maxdepth 1 -print -quit)" ]; then
         log "$ROOT exists and is not empty: an existing install? remove it first"
         failed=1
+    elif [ -e "$SYSTEMD_DIR/dcos.target" ] || [ -d "$SYSTEMD_DIR/dcos.target.wants" ]; then
+        log "$SYSTEMD_DIR/dcos.target exists: an existing DC/OS install? remove it first"
+        failed=1
     fi
     return "$failed"
 }
@@ -273,8 +276,15 @@ extract_cluster_packages() {
         --repository "$URL" --package "${ids[@]}" >/dev/null
 }
 
+# pkgpanda's dcos.target: pkg-activate starts it once the units are in place.
+write_dcos_target() {
+    mkdir -p "$SYSTEMD_DIR"
+    printf '[Install]\nWantedBy=multi-user.target\n' | write_file "$SYSTEMD_DIR/dcos.target"
+}
+
 activate() {
     local ids systemd_flag=()
+    write_dcos_target
     read -r -a ids <<<"$BUNDLE_PACKAGES $CLUSTER_PACKAGES"
     [ "$NO_SYSTEMD" = 1 ] && systemd_flag=(--no-systemd)
     "$TOOLS_DIR/pkg-activate" --root "$ROOT" --config-dir "$CONFIG_DIR" \
@@ -288,15 +298,11 @@ start_services() {
         log "TARMAC_NO_SYSTEMD=1: not starting services"
         return 0
     fi
+    # As pkgpanda: enable for the next boot, start now (pkg-activate has
+    # already asked for it; starting again is harmless).
     systemctl daemon-reload
-    if [ -e "$SYSTEMD_DIR/dcos.target" ]; then
-        systemctl start --no-block dcos.target
-    elif [ -d "$SYSTEMD_DIR/dcos.target.wants" ]; then
-        for unit in "$SYSTEMD_DIR"/dcos.target.wants/*; do
-            [ -e "$unit" ] || continue
-            systemctl start --no-block "$(basename "$unit")"
-        done
-    fi
+    systemctl enable dcos.target --no-reload
+    systemctl start --no-block dcos.target
 }
 
 upgrade_preflight() {

@@ -308,13 +308,30 @@ fn same_input_same_bytes_and_a_change_changes_the_id() {
     let output = fixture.generate();
     assert!(output.status.success());
     assert_ne!(first_ids, String::from_utf8(output.stdout).unwrap());
-    // No staging or aside directories are left next to serve/.
-    let leftovers: Vec<_> = fs::read_dir(fixture.genconf())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with('.'))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // No staging or aside directories are left next to serve/ (the lock
+    // file stays, like every tarmac lock).
+    let leftovers = || -> Vec<String> {
+        fs::read_dir(fixture.genconf())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.') && n != ".serve.lock")
+            .collect()
+    };
+    assert!(leftovers().is_empty(), "{:?}", leftovers());
+    // What a crashed run left is cleaned by the next run.
+    fs::create_dir_all(fixture.genconf().join(".serve.tmp.99999/bootstrap")).unwrap();
+    fs::create_dir_all(fixture.genconf().join(".serve.old.99999")).unwrap();
+    assert!(fixture.generate().status.success());
+    assert!(leftovers().is_empty(), "{:?}", leftovers());
+    // A concurrent run is refused (exit 5) while the lock is held.
+    let _lock = tarmac_fs::HostLock::acquire(
+        &fixture.genconf().join(".serve.lock"),
+        tarmac_fs::LockWait::NoWait,
+    )
+    .unwrap();
+    let output = fixture.generate();
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(stderr(&output).contains("another cfg-gen is writing"));
 }
 
 #[test]
@@ -435,7 +452,32 @@ fn validation_cases() {
         (
             "num_masters: 3\n",
             "num_masters",
-            "computed from master_list",
+            "is computed by cfg-gen when master_discovery is 'static'",
+        ),
+        (
+            "rexray_config_preset: aws\nrexray_config: {a: 1}\n",
+            "rexray_config",
+            "is computed by cfg-gen when rexray_config_preset is 'aws'",
+        ),
+        (
+            "dcos_overlay_network_default_name: nope\n",
+            "dcos_overlay_network_default_name",
+            "does not reference a defined overlay",
+        ),
+        (
+            "calico_network_cidr: 9.1.0.0/16\n",
+            "calico_network_cidr",
+            "overlaps calico network",
+        ),
+        (
+            "mesos_default_container_shm_size: 1.5GB\n",
+            "mesos_default_container_shm_size",
+            "Fractional bytes",
+        ),
+        (
+            "marathon_new_group_enforce_role: all\n",
+            "marathon_new_group_enforce_role",
+            "Must be one of 'top', 'off', ''",
         ),
         (
             "exhibitor_tls_enabled: 1.5\n",
@@ -599,6 +641,13 @@ fn generation_needs_the_bundle_and_tools() {
     let output = fixture.run(&[]);
     assert_eq!(output.status.code(), Some(3));
     assert!(stderr(&output).contains("--dist"));
+    let output = fixture.run(&["--dist", "nowhere", "--bin-dir", "tools"]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("nowhere/bootstrap: no bundle directory"),
+        "{}",
+        stderr(&output)
+    );
     fs::remove_file(fixture.bin().join("pkg-activate")).unwrap();
     let output = fixture.generate();
     assert_eq!(output.status.code(), Some(3));
@@ -755,6 +804,10 @@ fn install_script_end_to_end_against_nginx() {
     }
     let root = master.join("opt/mesosphere");
     assert!(root.join("bin/mesos").exists());
+    assert_eq!(
+        fs::read_to_string(master.join("etc/systemd/system/dcos.target")).unwrap(),
+        "[Install]\nWantedBy=multi-user.target\n"
+    );
     assert!(root.join("bin/detect_ip").exists());
     assert_eq!(
         fs::read_to_string(root.join("etc/mesos-master")).unwrap(),
@@ -786,8 +839,51 @@ fn install_script_end_to_end_against_nginx() {
         stderr(&output)
     );
 
-    // An agent gets the common files but not the master-only ones.
+    // A served tool that does not match its pinned sha256 stops the install
+    // (exit 4) before anything runs; once fixed, a rerun resumes.
     let agent = fixture.path().join("agent");
+    let served_tool = fixture.serve().join("bin/pkg-activate");
+    let good = fs::read(&served_tool).unwrap();
+    fs::write(&served_tool, b"#!/bin/sh\necho tampered\n").unwrap();
+    let output = install(&agent, "slave", None);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("bin/pkg-activate: sha256 does not match"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!agent.join("var/lib/tarmac/bin/pkg-activate").exists());
+    fs::write(&served_tool, good).unwrap();
+
+    // A truncated download of the script runs nothing: the body is one
+    // function called on the last line.
+    let text = fs::read(&script).unwrap();
+    let truncated = fixture.path().join("truncated.sh");
+    fs::write(&truncated, &text[..text.len() * 2 / 3]).unwrap();
+    let output = Command::new("bash")
+        .arg(&truncated)
+        .arg("slave")
+        .env("TARMAC_ROOT", fixture.path().join("truncated-root"))
+        .env("TARMAC_CONFIG_DIR", fixture.path().join("truncated-etc"))
+        .env("TARMAC_SYSTEMD_DIR", fixture.path().join("truncated-etc"))
+        .env(
+            "TARMAC_STATE_DIR_ROOT",
+            fixture.path().join("truncated-etc"),
+        )
+        .env("TARMAC_USER_DB_ROOT", fixture.path().join("truncated-etc"))
+        .env("TARMAC_TOOLS_DIR", fixture.path().join("truncated-etc"))
+        .env("TARMAC_NO_SYSTEMD", "1")
+        .output()
+        .unwrap();
+    assert!(!fixture.path().join("truncated-root").exists());
+    assert!(!fixture.path().join("truncated-etc").exists());
+    assert!(
+        !stderr(&output).contains("dcos_install: step"),
+        "{}",
+        stderr(&output)
+    );
+
+    // An agent gets the common files but not the master-only ones.
     let output = install(&agent, "slave", None);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let root = agent.join("opt/mesosphere");

@@ -623,3 +623,28 @@ fn package_space_preflight_refuses_before_downloading_archives() {
     let log = nginx.access_log();
     assert!(!log.contains(".tar.zst"), "archives downloaded: {log}");
 }
+
+#[test]
+fn wait_blocks_until_the_lock_is_released() {
+    let f = fixture();
+    let lock =
+        tarmac_fs::HostLock::acquire(&f.root.join(".lock"), tarmac_fs::LockWait::NoWait).unwrap();
+    let path = f.bundle.path.display().to_string();
+    let mut child = Command::new(BIN)
+        .args(["--root", &f.root.display().to_string(), "--quiet", "--wait"])
+        .args(["--blake3", &f.bundle.blake3, "--url", &path])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "did not wait for the lock"
+    );
+    f.assert_untouched();
+    drop(lock);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout), f.ids());
+    f.assert_published();
+}

@@ -2,8 +2,12 @@
 //! roots (and real HTTP servers where the tool downloads).
 
 mod cfg_gen;
+mod e2e;
+mod fleet;
 mod host_extract;
+mod integrations;
 mod ip_detect_run;
+mod make;
 mod pkg_activate;
 mod pkg_build;
 mod pkg_bundle;

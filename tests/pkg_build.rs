@@ -243,6 +243,11 @@ fn builds_the_example_tree_reproducibly_and_caches_it() {
         .mode();
     assert_eq!(mode & 0o111, 0o111);
     assert!(greeter.join("bin_master/greeter-admin").is_file());
+    // The script linked to "$PKG_PATH/bin/greet": archived relative.
+    assert_eq!(
+        std::fs::read_link(greeter.join("bin/greet-cluster")).unwrap(),
+        Path::new("greet")
+    );
     assert!(greeter
         .join("dcos.target.wants_master/dcos-greeter.service")
         .is_file());
@@ -280,7 +285,8 @@ fn builds_the_example_tree_reproducibly_and_caches_it() {
         .collect();
     assert_eq!(statuses, ["cached"; 4]);
 
-    // The same tree elsewhere, with other mtimes, builds the same bytes.
+    // The same tree elsewhere, with other mtimes, built unsandboxed (the
+    // fallback: the example scripts use $PKG_SRC etc.), gives the same bytes.
     let other = tempfile::tempdir().unwrap();
     let packages2 = example_tree(other.path());
     let script = packages2.join("greeter/build");
@@ -288,7 +294,11 @@ fn builds_the_example_tree_reproducibly_and_caches_it() {
     file.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30))
         .unwrap();
     drop(file);
-    let second = build_in(other.path(), &packages2, &["--tree", "-j", "1"]);
+    let second = build_in(
+        other.path(),
+        &packages2,
+        &["--tree", "-j", "1", "--sandbox", "none"],
+    );
     assert!(second.status.success(), "{}", stderr(&second));
     assert_eq!(lines(&second), ids);
     for id in &ids {
@@ -558,4 +568,127 @@ pub fn check_help_doc(exe: &str, doc: &str) {
 #[test]
 fn docs_pkg_build_reference_matches_help() {
     check_help_doc(env!("CARGO_BIN_EXE_pkg-build"), "pkg-build.md");
+}
+
+#[test]
+fn http_sources_are_verified_cached_by_checksum_and_failures_classified() {
+    use tarmac_testkit::fault_server::{Fault, FaultServer};
+    let temp = tempfile::tempdir().unwrap();
+    let packages = temp.path().join("packages");
+    let tarball =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("packages/motd/motd-1.0.tar.gz"))
+            .unwrap();
+    let server = FaultServer::builder()
+        .file("/motd-1.0.tar.gz", tarball)
+        .script(
+            "/motd-1.0.tar.gz",
+            &[Fault::Status(503), Fault::Corrupt(100)],
+        )
+        .start();
+    let sha1 = "8e6732e7082d0e2af70062e1140f448c88e33746";
+    for (name, file) in [("fetched", "motd.txt"), ("fetched-too", "motd-custom.txt")] {
+        let buildinfo = format!(
+            r#"{{"single_source": {{"kind": "url_extract", "url": "{}/motd-1.0.tar.gz", "sha1": "{sha1}"}}}}"#,
+            server.url()
+        );
+        let script = format!("#!/bin/sh\nset -e\nmkdir -p $PKG_PATH/etc\ncp $PKG_SRC/{name}/{file} $PKG_PATH/etc/motd\n");
+        add_package(&packages, name, &buildinfo, &script);
+    }
+    let unavailable = build_in(temp.path(), &packages, &["fetched", "-q"]);
+    assert_eq!(
+        unavailable.status.code(),
+        Some(75),
+        "{}",
+        stderr(&unavailable)
+    );
+    assert!(
+        stderr(&unavailable).contains("503"),
+        "{}",
+        stderr(&unavailable)
+    );
+
+    let corrupt = build_in(temp.path(), &packages, &["fetched", "-q"]);
+    assert_eq!(corrupt.status.code(), Some(4), "{}", stderr(&corrupt));
+    let kept = temp
+        .path()
+        .join(format!("cache/sources/{sha1}/motd-1.0.tar.gz.corrupt"));
+    assert!(kept.is_file(), "corrupt download kept aside");
+
+    let good = build_in(temp.path(), &packages, &["fetched"]);
+    assert!(good.status.success(), "{}", stderr(&good));
+    // A second package with the same checksum uses the cached download.
+    let cached = build_in(temp.path(), &packages, &["fetched-too"]);
+    assert!(cached.status.success(), "{}", stderr(&cached));
+    assert_eq!(server.requests().len(), 3, "{:?}", server.requests());
+    let out = temp.path().join("out");
+    let ids: Vec<String> = lines(&good).into_iter().chain(lines(&cached)).collect();
+    let fetched = unpack(&temp.path().join("repo"), &ids[0], &out);
+    assert!(std::fs::read_to_string(fetched.join("etc/motd"))
+        .unwrap()
+        .starts_with("Welcome"));
+    let too = unpack(&temp.path().join("repo"), &ids[1], &out);
+    assert!(std::fs::read_to_string(too.join("etc/motd"))
+        .unwrap()
+        .starts_with("Custom"));
+}
+
+#[test]
+fn cache_url_fetches_verified_prebuilt_packages_and_builds_bad_ones() {
+    use tarmac_testkit::fault_server::{Fault, FaultServer};
+    let first = tempfile::tempdir().unwrap();
+    let packages = example_tree(first.path());
+    let built = build_in(first.path(), &packages, &["--tree", "-q"]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    let ids = lines(&built);
+    let mut server = FaultServer::builder();
+    for id in &ids {
+        let name = id.split("--").next().unwrap();
+        for ext in ["tar.zst", "json"] {
+            let rel = format!("packages/{name}/{id}.{ext}");
+            server = server.file(
+                &format!("/{rel}"),
+                std::fs::read(first.path().join("repo").join(&rel)).unwrap(),
+            );
+        }
+    }
+    // The copy of libgreet is damaged in transit: refused, built instead.
+    let server = server
+        .script(
+            &format!("/packages/libgreet/{}.tar.zst", ids[0]),
+            &[Fault::Corrupt(40)],
+        )
+        .start();
+
+    let second = tempfile::tempdir().unwrap();
+    let packages2 = example_tree(second.path());
+    let output = build_in(
+        second.path(),
+        &packages2,
+        &["--tree", "--json", "--cache-url", &server.url()],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let doc: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let statuses: Vec<(&str, &str)> = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("libgreet", "built"),
+            ("greeter", "fetched"),
+            ("hello-git", "fetched"),
+            ("motd", "fetched")
+        ]
+    );
+    for id in &ids {
+        let name = id.split("--").next().unwrap();
+        let rel = format!("packages/{name}/{id}.tar.zst");
+        assert_eq!(
+            std::fs::read(first.path().join("repo").join(&rel)).unwrap(),
+            std::fs::read(second.path().join("repo").join(&rel)).unwrap()
+        );
+    }
 }

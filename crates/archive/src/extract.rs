@@ -131,6 +131,11 @@ pub fn extract_with<R: Read + Send>(
         }
         Err(e) => return Err(FsError::new("create directory", staging, e).into()),
     }
+    // Removes staging on every failure, a panic included.
+    let mut guard = StagingGuard {
+        path: staging,
+        keep: false,
+    };
     let result = (|| {
         // If the umask left 0755 intact on staging, it leaves 0755 and 0644
         // intact everywhere: then the chmod after each create (one syscall
@@ -154,12 +159,23 @@ pub fn extract_with<R: Read + Send>(
             extractor.finish(container)
         })
     })();
-    if result.is_err() {
-        // Best effort: the error being returned matters more than a
-        // failure to clean up, and the next run removes leftover staging.
-        let _ = fs::remove_dir_all(staging);
-    }
+    guard.keep = result.is_ok();
     result
+}
+
+struct StagingGuard<'a> {
+    path: &'a Path,
+    keep: bool,
+}
+
+impl Drop for StagingGuard<'_> {
+    fn drop(&mut self) {
+        if !self.keep {
+            // Best effort: the error being returned matters more than a
+            // failure to clean up, and the next run removes leftover staging.
+            let _ = fs::remove_dir_all(self.path);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -252,43 +268,8 @@ impl<'a> Extractor<'a> {
         if self.entries > self.max_entries {
             return Err(limit(&raw.name, "entry count", self.max_entries));
         }
-        let name = name::entry_name(&raw.name).map_err(|rule| Error::policy(&raw.name, rule))?;
-        let path = name.path;
+        let (path, kind) = classify(&raw)?;
         let entry = |rule: String| Error::policy(path.as_bytes(), rule);
-        if raw.mode & 0o7000 != 0 {
-            return Err(entry(format!(
-                "setuid, setgid or sticky bit set (mode {:04o})",
-                raw.mode & 0o7777
-            )));
-        }
-        let kind = match raw.kind {
-            b'0' | b'\0' => Kind::File,
-            b'1' => Kind::Hardlink,
-            b'2' => Kind::Symlink,
-            b'5' => Kind::Dir,
-            b'3' => return Err(entry("character device node".into())),
-            b'4' => return Err(entry("block device node".into())),
-            b'6' => return Err(entry("FIFO".into())),
-            b'S' => return Err(entry("sparse file (GNU type 'S')".into())),
-            other => {
-                return Err(entry(format!(
-                    "unsupported entry type {:?}",
-                    char::from(other)
-                )))
-            }
-        };
-        if name.trailing_slash && kind != Kind::Dir {
-            return Err(entry(
-                "a name ending in \"/\" that is not a directory".into(),
-            ));
-        }
-        if raw.size != 0 && kind != Kind::File {
-            return Err(entry(format!(
-                "a {} entry that declares {} bytes of data",
-                kind.noun(),
-                raw.size
-            )));
-        }
         if path.is_empty() {
             if kind != Kind::Dir {
                 return Err(entry("the archive root \".\" must be a directory".into()));
@@ -697,57 +678,112 @@ impl<'a> Extractor<'a> {
         for (key, slot) in &self.nodes {
             if let Node::Symlink { target } = &slot.node {
                 let path = key_path(key);
-                self.resolve(&path, target, depth).map_err(|rule| {
+                let symlink_at = |path: &str| match self.nodes.get(&sort_key(path)) {
+                    Some(Slot {
+                        node: Node::Symlink { target },
+                        ..
+                    }) => Some(target.to_string()),
+                    _ => None,
+                };
+                resolve(&path, target, depth, &symlink_at).map_err(|rule| {
                     Error::policy(path.as_bytes(), format!("symlink target {target:?} {rule}"))
                 })?;
             }
         }
         Ok(())
     }
+}
 
-    fn resolve(&self, link: &str, target: &str, root_depth: usize) -> Result<(), String> {
-        // The directory being resolved in, as components; starts at the
-        // link's own directory, like the kernel does.
-        let mut current: Vec<String> = link.split('/').map(str::to_string).collect();
-        current.pop();
-        let root_depth = root_depth.min(current.len());
-        let mut queue: VecDeque<String> = target.split('/').map(str::to_string).collect();
-        let mut hops = 0;
-        while let Some(component) = queue.pop_front() {
-            match component.as_str() {
-                "" | "." => {}
-                ".." => {
-                    if current.len() <= root_depth {
-                        return Err("escapes the package".into());
+/// Resolves the symlink `link -> target` like the kernel would, following
+/// the archive's own symlinks (`symlink_at` gives the target of a path that
+/// is a symlink of the archive), and refuses it if it climbs above the
+/// first `root_depth` components of `link` (the package root).
+pub(crate) fn resolve(
+    link: &str,
+    target: &str,
+    root_depth: usize,
+    symlink_at: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    // The directory being resolved in, as components; starts at the link's
+    // own directory, like the kernel does.
+    let mut current: Vec<String> = link.split('/').map(str::to_string).collect();
+    current.pop();
+    let root_depth = root_depth.min(current.len());
+    let mut queue: VecDeque<String> = target.split('/').map(str::to_string).collect();
+    let mut hops = 0;
+    while let Some(component) = queue.pop_front() {
+        match component.as_str() {
+            "" | "." => {}
+            ".." => {
+                if current.len() <= root_depth {
+                    return Err("escapes the package".into());
+                }
+                current.pop();
+            }
+            name => {
+                current.push(name.to_string());
+                if let Some(target) = symlink_at(&current.join("/")) {
+                    hops += 1;
+                    if hops > MAX_SYMLINK_HOPS {
+                        return Err("goes through too many levels of symlinks".into());
                     }
                     current.pop();
-                }
-                name => {
-                    current.push(name.to_string());
-                    let key = sort_key(&current.join("/"));
-                    if let Some(Slot {
-                        node: Node::Symlink { target },
-                        ..
-                    }) = self.nodes.get(&key)
-                    {
-                        hops += 1;
-                        if hops > MAX_SYMLINK_HOPS {
-                            return Err("goes through too many levels of symlinks".into());
-                        }
-                        current.pop();
-                        for part in target.rsplit('/') {
-                            queue.push_front(part.to_string());
-                        }
+                    for part in target.rsplit('/') {
+                        queue.push_front(part.to_string());
                     }
                 }
             }
         }
-        Ok(())
     }
+    Ok(())
+}
+
+/// The checks every entry passes whatever the context: its name, its
+/// mode bits, its type, and that only directories end in `/` and only
+/// files carry data. Returns the validated path ("" for the root).
+pub(crate) fn classify(raw: &RawEntry) -> Result<(String, Kind)> {
+    let name = name::entry_name(&raw.name).map_err(|rule| Error::policy(&raw.name, rule))?;
+    let path = name.path;
+    let entry = |rule: String| Error::policy(path.as_bytes(), rule);
+    if raw.mode & 0o7000 != 0 {
+        return Err(entry(format!(
+            "setuid, setgid or sticky bit set (mode {:04o})",
+            raw.mode & 0o7777
+        )));
+    }
+    let kind = match raw.kind {
+        b'0' | b'\0' => Kind::File,
+        b'1' => Kind::Hardlink,
+        b'2' => Kind::Symlink,
+        b'5' => Kind::Dir,
+        b'3' => return Err(entry("character device node".into())),
+        b'4' => return Err(entry("block device node".into())),
+        b'6' => return Err(entry("FIFO".into())),
+        b'S' => return Err(entry("sparse file (GNU type 'S')".into())),
+        other => {
+            return Err(entry(format!(
+                "unsupported entry type {:?}",
+                char::from(other)
+            )))
+        }
+    };
+    if name.trailing_slash && kind != Kind::Dir {
+        return Err(entry(
+            "a name ending in \"/\" that is not a directory".into(),
+        ));
+    }
+    if raw.size != 0 && kind != Kind::File {
+        return Err(entry(format!(
+            "a {} entry that declares {} bytes of data",
+            kind.noun(),
+            raw.size
+        )));
+    }
+    Ok((path, kind))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     File,
     Hardlink,
     Symlink,

@@ -11,14 +11,17 @@
 //!
 //! # The extraction policy, and why
 //!
-//! pkgpanda extracts with Python's `tarfile` (`extractall`), and most Rust
-//! code with the `tar` crate's `Archive::unpack`. Both are lenient in ways a
-//! package installer cannot afford: `unpack` silently re-roots absolute paths
-//! and *skips* entries containing `..`, so a hostile or broken archive
-//! "succeeds" with files missing; `tarfile` (before its 2023 filters) follows
-//! `..`, absolute paths and links out of the destination. tarmac refuses
-//! instead of repairing, and refuses the whole archive, so what is installed
-//! is exactly what was built or nothing (COMPAT.md § Archives):
+//! pkgpanda extracts with GNU `tar -xf` straight into the final package
+//! directory (pkgpanda/util.py `extract_tarball`; its own TODO notes that a
+//! partial extraction can be left lying around), and GNU tar repairs rather
+//! than refuses: it strips a leading `/` and still exits 0, so an absolute
+//! member lands somewhere other than declared. Most Rust code uses the `tar`
+//! crate's `Archive::unpack`, which silently re-roots absolute paths and
+//! *skips* entries containing `..`, so a hostile or broken archive
+//! "succeeds" with files missing. tarmac refuses instead of repairing, and
+//! refuses the whole archive, extracting into a staging directory that it
+//! removes on refusal, so what is installed is exactly what was built or
+//! nothing (COMPAT.md § Archives):
 //!
 //! - container by magic bytes (zstd, gzip incl. multi-member, xz, plain tar);
 //!   bytes after the last frame, or non-zero bytes after the tar end marker,
@@ -53,4 +56,4 @@ pub use container::Container;
 pub use error::{Error, Result};
 pub use extract::{extract, extract_with, Expect, ExtractOptions, Extracted, Rejected};
 pub use tree::{tree_hash, TreeDigest};
-pub use write::{pack_dir, ArchiveWriter, WriteOptions, MAX_LEVEL};
+pub use write::{pack_dir, pack_dir_relocated, ArchiveWriter, WriteOptions, MAX_LEVEL};

@@ -183,10 +183,11 @@ fn walk_dir(
             visit(&rel, &full, Walked::File { file, meta: &meta })?;
         } else if kind.is_symlink() {
             let target = fs::read_link(&full).with_path("read link", &full)?;
+            // The visitor checks the target: the writer may first relocate
+            // an absolute one.
             let target = target
                 .to_str()
                 .ok_or_else(|| unsupported("symlink target is not UTF-8".into()))?;
-            name::check_link_target(target.as_bytes()).map_err(unsupported)?;
             visit(
                 &rel,
                 &full,
@@ -244,9 +245,17 @@ pub fn tree_hash(dir: &Path) -> Result<TreeDigest> {
                     hash,
                 }
             }
-            Walked::Symlink { target } => Node::Symlink {
-                target: target.into(),
-            },
+            Walked::Symlink { target } => {
+                name::check_link_target(target.as_bytes()).map_err(|reason| {
+                    Error::Unsupported {
+                        path: full.to_path_buf(),
+                        reason,
+                    }
+                })?;
+                Node::Symlink {
+                    target: target.into(),
+                }
+            }
         };
         hasher.add(rel, &node);
         Ok(())

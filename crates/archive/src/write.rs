@@ -8,8 +8,10 @@
 //! ustar field use GNU long-name records. Compression is zstd with at
 //! least one worker thread: zstd's multithreaded output does not depend on
 //! the number of workers, so `--threads` never changes the bytes.
+//! (pkgpanda packs with Python's tarfile, keeping mtimes and user names:
+//! two builds of the same tree differ.)
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -18,8 +20,11 @@ use std::path::Path;
 use tarmac_fs::Context;
 use tarmac_model::{PackageId, PackageManifest};
 
+use crate::container::{self, SourceFailure};
 use crate::error::{Error, Result};
+use crate::extract::{classify, resolve, Kind};
 use crate::name::{self, sort_key};
+use crate::tar_read::TarReader;
 use crate::tree::{file_mode, is_exec, walk, Node, TreeDigest, TreeHasher, Walked};
 
 const BLOCK: usize = 512;
@@ -82,6 +87,9 @@ pub struct ArchiveWriter<W: Write> {
     last: Option<Box<[u8]>>,
     /// Directories written so far, so parents of a prefix are written once.
     dirs: BTreeSet<String>,
+    /// Where the package will live on a host: absolute symlinks into it
+    /// are written as relative ones (see [`ArchiveWriter::relocate_links`]).
+    install_path: Option<String>,
     buf: Vec<u8>,
 }
 
@@ -114,8 +122,21 @@ impl<W: Write> ArchiveWriter<W> {
             mtime,
             last: None,
             dirs: BTreeSet::new(),
+            install_path: None,
             buf: vec![0u8; 256 * 1024],
         }
+    }
+
+    /// Makes [`ArchiveWriter::add_tree`] write an absolute symlink whose
+    /// target lies inside `install_path` as the equivalent relative link
+    /// (DC/OS build scripts run `ln -s "$PKG_PATH/usr/java/bin/java"
+    /// "$PKG_PATH/bin/java"`, with PKG_PATH the package's final location):
+    /// `bin/java -> ../usr/java/bin/java`. It resolves to the same file
+    /// once installed, and the archive policy (relative targets only)
+    /// holds. Any other absolute symlink is still refused. The tree hash
+    /// returned by `add_tree` is of the tree as archived.
+    pub fn relocate_links(&mut self, install_path: &str) {
+        self.install_path = Some(install_path.trim_end_matches('/').to_string());
     }
 
     /// Adds the tree `dir` under `prefix` ("" for the archive root, or e.g.
@@ -144,6 +165,18 @@ impl<W: Write> ArchiveWriter<W> {
                     Node::File { exec, size, hash }
                 }
                 Walked::Symlink { target } => {
+                    let target = match &self.install_path {
+                        Some(install) if target.starts_with('/') => {
+                            relocate(rel, &target, install).unwrap_or(target)
+                        }
+                        _ => target,
+                    };
+                    name::check_link_target(target.as_bytes()).map_err(|reason| {
+                        Error::Unsupported {
+                            path: full.to_path_buf(),
+                            reason,
+                        }
+                    })?;
                     self.add_symlink(&path, &target)?;
                     Node::Symlink {
                         target: target.into(),
@@ -153,6 +186,181 @@ impl<W: Write> ArchiveWriter<W> {
             hasher.add(rel, &node);
             Ok(())
         })?;
+        Ok(hasher.finish())
+    }
+
+    /// Copies a package archive written by this writer (any container the
+    /// extractor reads) into this one under `prefix`, without extracting it:
+    /// the bytes written are exactly those `add_tree(prefix, dir)` writes for
+    /// the extracted tree. The archive is checked on the way with the
+    /// extraction policy, must be in this writer's canonical order with
+    /// every parent directory present (a tarmac archive is), may not outgrow
+    /// `expect`'s counts (exit 3, at once), and its tree hash must equal
+    /// `expect.tree_hash` (exit 4). On error the output is unusable: callers
+    /// write to a temp file (as [`pack_dir`] does) and discard it.
+    pub fn add_archive<R: Read + Send>(
+        &mut self,
+        prefix: &str,
+        reader: R,
+        expect: &PackageManifest,
+    ) -> Result<TreeDigest> {
+        if !prefix.is_empty() {
+            self.add_dir(prefix)?;
+        }
+        let failure = SourceFailure::default();
+        let (container, decoded) = container::open(reader, &failure)?;
+        let digest = container::pipelined(decoded, |decoded| {
+            let mut tar = TarReader::new(decoded, container, failure);
+            self.copy_entries(prefix, &mut tar, expect)
+        })?;
+        if digest.hash != expect.tree_hash
+            || digest.files != expect.files
+            || digest.bytes != expect.bytes
+        {
+            return Err(Error::Integrity {
+                what: format!("{}.json", expect.id),
+                expected: format!(
+                    "{} ({} entries, {} bytes)",
+                    expect.tree_hash, expect.files, expect.bytes
+                ),
+                actual: format!(
+                    "{} ({} entries, {} bytes)",
+                    digest.hash, digest.files, digest.bytes
+                ),
+            });
+        }
+        Ok(digest)
+    }
+
+    fn copy_entries<R: Read>(
+        &mut self,
+        prefix: &str,
+        tar: &mut TarReader<R>,
+        expect: &PackageManifest,
+    ) -> Result<TreeDigest> {
+        let mut hasher = TreeHasher::new();
+        // Key and kind of the previous entry: canonical order makes
+        // "duplicate" and "under a file" checks local.
+        let mut last: Option<(Box<[u8]>, bool)> = None;
+        // The directories enclosing the current entry, innermost last.
+        let mut open_dirs: Vec<String> = Vec::new();
+        let mut symlinks: BTreeMap<String, String> = BTreeMap::new();
+        let (mut files, mut bytes) = (0u64, 0u64);
+        let mut root_seen = false;
+        while let Some(raw) = tar.next_entry()? {
+            let (path, kind) = classify(&raw)?;
+            let refuse = |rule: String| Error::policy(path.as_bytes(), rule);
+            if path.is_empty() {
+                if kind != Kind::Dir || root_seen {
+                    return Err(refuse(
+                        "the archive root \".\" must be one directory".into(),
+                    ));
+                }
+                root_seen = true;
+                continue;
+            }
+            let key = sort_key(&path);
+            if let Some((last_key, last_is_dir)) = &last {
+                if key <= *last_key {
+                    return Err(refuse(format!(
+                        "duplicate or out of canonical order after {:?} (not an archive written by tarmac)",
+                        name::key_path(last_key)
+                    )));
+                }
+                if !last_is_dir && key.starts_with(last_key) && key.get(last_key.len()) == Some(&0)
+                {
+                    return Err(refuse(format!(
+                        "lies under the file or symlink {:?} of this archive",
+                        name::key_path(last_key)
+                    )));
+                }
+            }
+            let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+            while let Some(top) = open_dirs.last() {
+                if parent == top || parent.starts_with(&format!("{top}/")) {
+                    break;
+                }
+                open_dirs.pop();
+            }
+            if !parent.is_empty() && open_dirs.last().map(String::as_str) != Some(parent) {
+                return Err(refuse(format!(
+                    "its directory {parent:?} has no entry of its own (not an archive written by tarmac)"
+                )));
+            }
+            files += 1;
+            if files > expect.files {
+                return Err(Error::Limit {
+                    entry: path,
+                    what: format!("entry count declared in {}.json", expect.id),
+                    limit: expect.files,
+                });
+            }
+            let full = if prefix.is_empty() {
+                path.clone()
+            } else {
+                format!("{prefix}/{path}")
+            };
+            let node = match kind {
+                Kind::Dir => {
+                    self.add_dir(&full)?;
+                    open_dirs.push(path.clone());
+                    Node::Dir
+                }
+                Kind::Symlink => {
+                    let target = raw.link.as_deref().unwrap_or_default();
+                    let target = name::check_link_target(target)
+                        .map_err(&refuse)?
+                        .to_string();
+                    self.add_symlink(&full, &target)?;
+                    symlinks.insert(path.clone(), target.clone());
+                    Node::Symlink {
+                        target: target.into(),
+                    }
+                }
+                Kind::Hardlink => {
+                    return Err(refuse(
+                        "hardlink (archives written by tarmac have none)".into(),
+                    ))
+                }
+                Kind::File => {
+                    bytes = bytes.saturating_add(raw.size);
+                    if bytes > expect.bytes {
+                        return Err(Error::Limit {
+                            entry: path,
+                            what: format!("content size declared in {}.json", expect.id),
+                            limit: expect.bytes,
+                        });
+                    }
+                    let exec = is_exec(raw.mode);
+                    self.check_order(&full)?;
+                    self.header(&full, b'0', raw.size, file_mode(exec), None)?;
+                    let mut content = blake3::Hasher::new();
+                    loop {
+                        let n = tar.read_data(&mut self.buf)?;
+                        if n == 0 {
+                            break;
+                        }
+                        content.update(&self.buf[..n]);
+                        self.sink.write_all(&self.buf[..n]).map_err(Error::Output)?;
+                    }
+                    self.pad(raw.size)?;
+                    Node::File {
+                        exec,
+                        size: raw.size,
+                        hash: *content.finalize().as_bytes(),
+                    }
+                }
+            };
+            hasher.add(&path, &node);
+            last = Some((key, kind == Kind::Dir));
+        }
+        tar.finish()?;
+        let symlink_at = |path: &str| symlinks.get(path).cloned();
+        for (path, target) in &symlinks {
+            resolve(path, target, 0, &symlink_at).map_err(|rule| {
+                Error::policy(path.as_bytes(), format!("symlink target {target:?} {rule}"))
+            })?;
+        }
         Ok(hasher.finish())
     }
 
@@ -354,6 +562,35 @@ impl<W: Write> ArchiveWriter<W> {
     }
 }
 
+/// The relative form of the absolute symlink `target` of the entry `link`
+/// (relative to the archived tree), if `target` is `install` or lies inside
+/// it without `.`/`..`/empty components; `None` otherwise.
+fn relocate(link: &str, target: &str, install: &str) -> Option<String> {
+    let inner = if target == install {
+        ""
+    } else {
+        target.strip_prefix(install)?.strip_prefix('/')?
+    };
+    let inner: Vec<&str> = if inner.is_empty() {
+        Vec::new()
+    } else {
+        inner.split('/').collect()
+    };
+    if inner.iter().any(|c| matches!(*c, "" | "." | "..")) {
+        return None;
+    }
+    let mut dir: Vec<&str> = link.split('/').collect();
+    dir.pop();
+    let common = dir.iter().zip(&inner).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; dir.len() - common];
+    parts.extend(&inner[common..]);
+    Some(if parts.is_empty() {
+        ".".to_string()
+    } else {
+        parts.join("/")
+    })
+}
+
 /// Packs the package tree `dir` into `out` (a `.tar.zst`) atomically: a
 /// sibling temp file is written, fsynced and renamed into place, so `out`
 /// is either absent/old or complete. Returns the package manifest (the
@@ -364,6 +601,29 @@ pub fn pack_dir(
     out: &Path,
     opts: WriteOptions,
 ) -> Result<PackageManifest> {
+    pack(id, dir, out, opts, None)
+}
+
+/// [`pack_dir`] for a tree built to live at `install_path` (e.g.
+/// `/opt/mesosphere/packages/<id>`): absolute symlinks into it are archived
+/// as relative ones ([`ArchiveWriter::relocate_links`]).
+pub fn pack_dir_relocated(
+    id: &PackageId,
+    dir: &Path,
+    out: &Path,
+    opts: WriteOptions,
+    install_path: &str,
+) -> Result<PackageManifest> {
+    pack(id, dir, out, opts, Some(install_path))
+}
+
+fn pack(
+    id: &PackageId,
+    dir: &Path,
+    out: &Path,
+    opts: WriteOptions,
+    install_path: Option<&str>,
+) -> Result<PackageManifest> {
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -373,6 +633,9 @@ pub fn pack_dir(
     let result = (|| {
         let file = File::create(&temp).with_path("create", &temp)?;
         let mut writer = ArchiveWriter::new(BufWriter::with_capacity(1 << 20, file), opts)?;
+        if let Some(install_path) = install_path {
+            writer.relocate_links(install_path);
+        }
         let digest = writer
             .add_tree("", dir)
             .map_err(|e| output_error(e, &temp))?;
@@ -400,5 +663,49 @@ fn output_error(e: Error, path: &Path) -> Error {
     match e {
         Error::Output(source) => tarmac_fs::FsError::new("write", path, source).into(),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relocate;
+
+    #[test]
+    fn absolute_links_into_the_package_become_relative() {
+        let pkg = "/opt/mesosphere/packages/java--1";
+        let cases = [
+            (
+                "bin/java",
+                "/opt/mesosphere/packages/java--1/usr/java/bin/java",
+                Some("../usr/java/bin/java"),
+            ),
+            (
+                "usr/java/bin/x",
+                "/opt/mesosphere/packages/java--1/usr/java/lib/y",
+                Some("../lib/y"),
+            ),
+            (
+                "top",
+                "/opt/mesosphere/packages/java--1/bin/tool",
+                Some("bin/tool"),
+            ),
+            ("bin/root", "/opt/mesosphere/packages/java--1", Some("..")),
+            ("a/b", "/opt/mesosphere/packages/java--1/a", Some(".")),
+            (
+                "a/self",
+                "/opt/mesosphere/packages/java--1/a/self",
+                Some("self"),
+            ),
+            ("bin/x", "/opt/mesosphere/packages/java--10/bin/x", None),
+            ("bin/x", "/opt/mesosphere/packages/java--1/../other/x", None),
+            ("bin/x", "/etc/passwd", None),
+        ];
+        for (link, target, want) in cases {
+            assert_eq!(
+                relocate(link, target, pkg).as_deref(),
+                want,
+                "{link} -> {target}"
+            );
+        }
     }
 }

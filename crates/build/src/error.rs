@@ -18,6 +18,9 @@ pub enum Error {
     #[error(transparent)]
     Archive(#[from] tarmac_archive::Error),
 
+    #[error(transparent)]
+    Lock(#[from] tarmac_fs::LockError),
+
     /// The package tree is inconsistent: a missing package, a cycle, an
     /// excluded or wrongly-variant package.
     #[error("{}: {reason}", file.display())]
@@ -94,6 +97,7 @@ impl Error {
             Error::Fs(e) => e.class(),
             Error::Model(e) => e.class(),
             Error::Archive(e) => e.class(),
+            Error::Lock(e) => e.class(),
             Error::Tree { .. } => ExitClass::Invalid,
             Error::Source { .. } => ExitClass::Invalid,
             Error::GitDirty { .. } => ExitClass::Invalid,

@@ -14,7 +14,7 @@ use std::sync::{Condvar, Mutex};
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use tarmac_archive::{pack_dir, WriteOptions};
+use tarmac_archive::{pack_dir_relocated, WriteOptions};
 use tarmac_model::{PackageId, Reporter};
 
 use crate::deps;
@@ -48,6 +48,9 @@ pub struct BuildOptions {
     pub source_date_epoch: u64,
     /// zstd level of package archives.
     pub level: i32,
+    /// A repository to fetch prebuilt packages from by id before building
+    /// (`<url>/packages/<name>/<id>.tar.zst` and `.json`).
+    pub cache_url: Option<String>,
     /// Cores reported to build scripts as `$NUM_CORES`.
     pub num_cores: usize,
 }
@@ -58,6 +61,8 @@ pub struct BuildOptions {
 pub enum Status {
     /// Its archive was already in the repository.
     Cached,
+    /// Downloaded from `--cache-url` (verified against its manifest).
+    Fetched,
     /// Built now.
     Built,
 }
@@ -100,6 +105,17 @@ pub fn build(
 ) -> Result<Vec<Built>, Error> {
     let count = plan.packages.len();
     let isolation = choose_isolation(plan, opts, reporter)?;
+    // Two pkg-build runs sharing a cache would share work directories: the
+    // second waits. Skipped when everything is cached (a no-op stays fast).
+    let _lock = if plan.packages.iter().all(|p| is_cached(&opts.repo, &p.id)) {
+        None
+    } else {
+        tarmac_fs::create_dir_all(&opts.work)?;
+        Some(tarmac_fs::HostLock::acquire(
+            &opts.work.join(".lock"),
+            tarmac_fs::LockWait::Wait,
+        )?)
+    };
     let schedule = Mutex::new(Schedule {
         state: vec![State::Pending; count],
         results: vec![None; count],
@@ -172,6 +188,27 @@ enum Isolation {
     Host,
 }
 
+/// Resolves `SandboxMode::Auto` for this machine: `Namespace` when a mount
+/// namespace can be made here, else `None` plus the warning the caller must
+/// show (a library never prints; the warning matters even with `--quiet`).
+pub fn resolve_sandbox(opts: &BuildOptions) -> Result<(SandboxMode, Option<String>), Error> {
+    if opts.sandbox != SandboxMode::Auto {
+        return Ok((opts.sandbox, None));
+    }
+    tarmac_fs::create_dir_all(&opts.work)?;
+    match sandbox::probe(&opts.work) {
+        Ok(()) => Ok((SandboxMode::Namespace, None)),
+        Err(e) => Ok((
+            SandboxMode::None,
+            Some(format!(
+                "warning: mount namespaces are unavailable here ({e}); build scripts run UNSANDBOXED \
+                 on the host: use $PKG_SRC, $PKG_EXTRA, $PKG_INSTALL_ROOT and $PKG_PATH instead of \
+                 /pkg/src, /pkg/extra and /opt/mesosphere"
+            )),
+        )),
+    }
+}
+
 /// Decides once per run whether builds get a namespace: probing costs one
 /// fork, and is skipped when nothing needs building.
 fn choose_isolation(
@@ -186,16 +223,18 @@ fn choose_isolation(
         return Ok(Isolation::Host);
     }
     tarmac_fs::create_dir_all(&opts.work)?;
+    if opts.sandbox == SandboxMode::Auto {
+        let (mode, warning) = resolve_sandbox(opts)?;
+        if let Some(warning) = warning {
+            reporter.note(&warning);
+        }
+        return Ok(match mode {
+            SandboxMode::Namespace => Isolation::Namespace,
+            _ => Isolation::Host,
+        });
+    }
     match sandbox::probe(&opts.work) {
         Ok(()) => Ok(Isolation::Namespace),
-        Err(e) if opts.sandbox == SandboxMode::Auto => {
-            reporter.note(&format!(
-                "warning: mount namespaces are unavailable here ({e}); build scripts run UNSANDBOXED \
-                 on the host: use $PKG_SRC, $PKG_EXTRA, $PKG_INSTALL_ROOT and $PKG_PATH instead of \
-                 /pkg/src, /pkg/extra and /opt/mesosphere"
-            ));
-            Ok(Isolation::Host)
-        }
         Err(e) => Err(Error::Sandbox {
             reason: format!("mount namespace unavailable: {e}"),
         }),
@@ -212,6 +251,17 @@ fn build_one(
     if is_cached(&opts.repo, id) {
         reporter.note(&format!("{id}: cached"));
         return Ok(Status::Cached);
+    }
+    if let Some(url) = &opts.cache_url {
+        match crate::remote::fetch_package(url, &opts.repo, &opts.work, id) {
+            Ok(true) => {
+                reporter.note(&format!("{id}: fetched from {url}"));
+                return Ok(Status::Fetched);
+            }
+            Ok(false) => {}
+            // A bad or unreachable cache is no reason not to build.
+            Err(e) => reporter.note(&format!("{id}: not fetched from {url}: {e}")),
+        }
     }
     let script = package.build_script.clone().ok_or_else(|| Error::Tree {
         file: package.recipe.dir.join(
@@ -235,7 +285,8 @@ fn build_one(
     }
     reporter.note(&format!("{id}: building"));
 
-    let work = opts.work.join(id.to_string());
+    // Absolute: the unsandboxed script runs in another working directory.
+    let work = absolute(&opts.work.join(id.to_string()))?;
     tarmac_fs::remove_all(&work)?;
     let root = work.join("root");
     let src = root.join("pkg").join("src");
@@ -253,6 +304,12 @@ fn build_one(
         .unwrap_or(&script)
         .to_path_buf();
 
+    // $PKG_PATH as the script saw it: absolute links into it are archived
+    // as relative ones (the package lives elsewhere on a host).
+    let pkg_path_seen = match isolation {
+        Isolation::Namespace => Path::new("/opt/mesosphere/packages").join(id.to_string()),
+        Isolation::Host => out.clone(),
+    };
     let status = match isolation {
         Isolation::Namespace => {
             let inside = |p: &Path| Path::new("/").join(p.strip_prefix(&root).expect("under root"));
@@ -326,7 +383,13 @@ fn build_one(
         threads: 0,
         mtime: opts.source_date_epoch,
     };
-    let manifest = pack_dir(id, &out, &archive, options)?;
+    let manifest = pack_dir_relocated(
+        id,
+        &out,
+        &archive,
+        options,
+        &pkg_path_seen.display().to_string(),
+    )?;
     let text =
         serde_json::to_string_pretty(&manifest.to_json()).expect("manifest serializes") + "\n";
     tarmac_fs::write_atomic(&manifest_path(&opts.repo, id), text.as_bytes())?;
@@ -471,6 +534,10 @@ fn write_generated(package: &PlannedPackage, out: &Path) -> Result<(), Error> {
         std::fs::write(&path, text).map_err(|e| tarmac_fs::FsError::new("write", &path, e))?;
     }
     Ok(())
+}
+
+fn absolute(path: &Path) -> Result<PathBuf, Error> {
+    std::path::absolute(path).map_err(|e| tarmac_fs::FsError::new("absolute path", path, e).into())
 }
 
 fn log_tail(log: &Path, lines: usize) -> Vec<String> {

@@ -19,6 +19,7 @@ mod execute;
 mod extract;
 mod layout;
 mod plan;
+mod remote;
 mod sandbox;
 mod source;
 mod tree;
@@ -28,7 +29,9 @@ mod version;
 use std::collections::BTreeSet;
 
 pub use error::Error;
-pub use execute::{build, is_cached, BuildOptions, Built, Status, RESERVED_UNIT_NAMES};
+pub use execute::{
+    build, is_cached, resolve_sandbox, BuildOptions, Built, Status, RESERVED_UNIT_NAMES,
+};
 pub use layout::{archive_path, manifest_path, read_manifest};
 pub use plan::{plan, Plan, PlannedPackage};
 pub use sandbox::SandboxMode;

@@ -27,7 +27,10 @@ use serde::Serialize;
 use tarmac_archive::{extract, ArchiveWriter, Expect, ExtractOptions, WriteOptions};
 use tarmac_build::{archive_path, manifest_path, read_manifest};
 use tarmac_fs::{Context, FsError};
-use tarmac_model::{BundleManifest, ExitClass, ModelError, PackageId, PkgInfo, Reporter};
+use tarmac_model::{
+    BundleManifest, ExitClass, ModelError, PackageId, PackageManifest, PkgInfo, Reporter,
+    Requirement,
+};
 
 /// The one error type of tarmac-bundle.
 #[derive(Debug, thiserror::Error)]
@@ -135,21 +138,7 @@ pub fn bundle(
     tarmac_fs::create_dir_all(&work)?;
     let result = (|| {
         reporter.step("verify");
-        let mut requires = BTreeMap::new();
-        for package in &manifests {
-            let dir = work.join(package.id.to_string());
-            let archive = archive_path(&opts.repo, &package.id);
-            let file = tarmac_fs::open(&archive)?;
-            let options = ExtractOptions {
-                expect: Expect::Package(package.clone()),
-                ..ExtractOptions::default()
-            };
-            extract(io::BufReader::with_capacity(1 << 20, file), &dir, &options)?;
-            let pkginfo_path = dir.join("pkginfo.json");
-            let bytes = tarmac_fs::read(&pkginfo_path)?;
-            let info = PkgInfo::parse(&format!("{}:pkginfo.json", archive.display()), &bytes)?;
-            requires.insert(package.id.clone(), info.requires);
-        }
+        let requires = verify_all(&manifests, &opts.repo, &work, opts.threads)?;
         check_closure(&requires)?;
         reporter.finish_step();
         reporter.step("compress");
@@ -185,6 +174,68 @@ pub fn bundle(
         size,
         packages: ids,
     })
+}
+
+/// One package's verification result, filled by whichever worker took it.
+type Slot = std::sync::Mutex<Option<Result<Vec<Requirement>, Error>>>;
+
+/// Extracts every package under `work` with the strict extractor, checked
+/// against its manifest, and reads its requires. Packages are spread over
+/// `threads` workers (0: one per core); the error reported is the one of the
+/// first package in id order, so it does not depend on scheduling.
+fn verify_all(
+    manifests: &[PackageManifest],
+    repo: &Path,
+    work: &Path,
+    threads: u32,
+) -> Result<BTreeMap<PackageId, Vec<Requirement>>, Error> {
+    let workers = match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n as usize,
+    }
+    .clamp(1, manifests.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Slot> = manifests
+        .iter()
+        .map(|_| std::sync::Mutex::new(None))
+        .collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(package) = manifests.get(i) else {
+                    return;
+                };
+                let result = verify_one(package, repo, work);
+                *results[i].lock().expect("no panics while locked") = Some(result);
+            });
+        }
+    });
+    let mut requires = BTreeMap::new();
+    for (package, result) in manifests.iter().zip(results) {
+        let result = result.into_inner().expect("no panics while locked");
+        requires.insert(package.id.clone(), result.expect("every package verified")?);
+    }
+    Ok(requires)
+}
+
+fn verify_one(
+    package: &PackageManifest,
+    repo: &Path,
+    work: &Path,
+) -> Result<Vec<Requirement>, Error> {
+    let dir = work.join(package.id.to_string());
+    let archive = archive_path(repo, &package.id);
+    let file = tarmac_fs::open(&archive)?;
+    let options = ExtractOptions {
+        expect: Expect::Package(package.clone()),
+        ..ExtractOptions::default()
+    };
+    extract(io::BufReader::with_capacity(1 << 20, file), &dir, &options)?;
+    let pkginfo_path = dir.join("pkginfo.json");
+    let bytes = tarmac_fs::read(&pkginfo_path)?;
+    let info = PkgInfo::parse(&format!("{}:pkginfo.json", archive.display()), &bytes)?;
+    Ok(info.requires)
 }
 
 /// Sorts and de-duplicates ids; two ids of one name is an error.

@@ -280,6 +280,17 @@ pub fn s3_prefix(value: &str) -> Result<(), String> {
     }
 }
 
+/// gen's validate_bootstrap_tmp_dir: non-empty, relative, no trailing `/`.
+pub fn bootstrap_tmp_dir(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err("Must not be empty".into());
+    }
+    if value.starts_with('/') || value.ends_with('/') {
+        return Err("Must be an absolute path to a directory, although leave off the `/` at the beginning and end.".into());
+    }
+    Ok(())
+}
+
 pub fn not_empty(value: &str) -> Result<(), String> {
     if value.is_empty() {
         Err("Must not be empty".into())
@@ -450,6 +461,53 @@ pub fn mesos_recovery_timeout(value: &str) -> Result<(), String> {
         return Err(format!("Unit '{unit}' not in {UNITS:?}."));
     }
     Ok(())
+}
+
+/// `mesos_default_container_shm_size`: empty, or a whole number and a unit.
+pub fn shm_size(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let split = value
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    if number.is_empty() || unit.is_empty() {
+        return Err(format!(
+            "Error parsing 'mesos_default_container_shm_size' value: {value}."
+        ));
+    }
+    if number.contains('.') {
+        return Err(format!("Fractional bytes: {number}."));
+    }
+    let unit = unit.to_ascii_uppercase();
+    if !UNITS.contains(&unit.as_str()) {
+        return Err(format!("Unit '{unit}' not in {UNITS:?}."));
+    }
+    Ok(())
+}
+
+/// The IPv4 networks of two CIDRs overlap.
+pub fn subnets_overlap(a: &str, b: &str) -> bool {
+    let parse = |text: &str| -> Option<(u32, u32)> {
+        let (address, prefix) = text.split_once('/')?;
+        let address = u32::from(address.parse::<Ipv4Addr>().ok()?);
+        let prefix: u32 = prefix.parse().ok().filter(|p| *p <= 32)?;
+        let mask = if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - prefix)
+        };
+        Some((address & mask, mask))
+    };
+    match (parse(a), parse(b)) {
+        (Some((a, mask_a)), Some((b, mask_b))) => {
+            let mask = mask_a & mask_b;
+            a & mask == b & mask
+        }
+        _ => false,
+    }
 }
 
 pub fn json_dict_check(value: &str) -> Result<(), String> {

@@ -60,6 +60,8 @@ pub enum Error {
     },
     #[error("{}: {reason}", path.display())]
     Input { path: PathBuf, reason: String },
+    #[error("{}: another cfg-gen is writing this serve tree", path.display())]
+    Busy { path: PathBuf },
     #[error(transparent)]
     Template(#[from] TemplateError),
     #[error("{}: {reason}", package)]
@@ -73,6 +75,7 @@ impl Error {
         match self {
             Error::Invalid { .. } => ExitClass::Invalid,
             Error::Input { .. } => ExitClass::Invalid,
+            Error::Busy { .. } => ExitClass::Conflict,
             Error::Template(TemplateError::Problem(_)) => ExitClass::Invalid,
             Error::Template(TemplateError::Fs(e)) => e.class(),
             Error::Package { .. } => ExitClass::Invalid,

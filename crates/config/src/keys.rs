@@ -113,6 +113,13 @@ pub static KEYS: &[KeySpec] = &[
     key("dns_bind_ip_blacklist", List, Value("[]")).check(checks::ip_list),
     key("ip_detect_filename", Str, Value("genconf/ip-detect")).check(checks::not_empty),
     key("ip_detect_public_filename", Str, Value("")),
+    key("ip6_detect_filename", Str, Value("")),
+    key(
+        "fault_domain_detect_filename",
+        Str,
+        Value("genconf/fault-domain-detect"),
+    ),
+    key("dns_bind_ip_reserved", List, Value(r#"["198.51.100.4"]"#)).check(checks::ip_list),
     // exhibitor_storage_backend: zookeeper
     key("exhibitor_zk_hosts", Str, Required)
         .check(checks::zk_hosts)
@@ -265,7 +272,72 @@ pub static KEYS: &[KeySpec] = &[
     key("zk_client_port", Int, Value("2181")).check(checks::port),
     // Storage
     key("rexray_config_preset", Str, Value("")).check(|v| checks::one_of(v, &["", "aws"])),
-    key("rexray_config", Map, Value(DEFAULT_REXRAY)).check(checks::json_dict_check),
+    // With the aws preset, gen computes rexray_config: the user may not set it.
+    key("rexray_config", Map, Value(DEFAULT_REXRAY))
+        .check(checks::json_dict_check)
+        .when("rexray_config_preset", &[""]),
+    // More of gen's defaults and validators (calc.py `entry`).
+    boolean("dcos_net_cluster_identity", "false"),
+    boolean("dcos_net_rest_enable", "true"),
+    boolean("dcos_net_watchdog", "true"),
+    boolean("dcos_remove_dockercfg_enable", "false"),
+    boolean("dcos_l4lb_enable_ipset", "true"),
+    key("dcos_net_push_ops_timeout", Int, Value("1000"))
+        .check(|v| checks::int_in_range(v, 50, Some(120_000))),
+    key("dcos_overlay_network_default_name", Str, Value("dcos")),
+    key(
+        "dcos_ucr_default_bridge_subnet",
+        Str,
+        Value("172.31.254.0/24"),
+    )
+    .check(checks::subnet4),
+    key(
+        "dcos_ucr_default_bridge_network_name",
+        Str,
+        Value("mesos-bridge"),
+    ),
+    key(
+        "dcos_cni_data_dir",
+        Str,
+        Value("/var/run/dcos/cni/networks"),
+    )
+    .check(checks::absolute_path),
+    boolean("aws_masters_have_public_ip", "false"),
+    boolean("mesos_docker_volume_chown", "false"),
+    boolean("mesos_disallow_sharing_agent_ipc_namespace", "false"),
+    boolean("mesos_http_executor_domain_sockets", "true"),
+    boolean("enable_mesos_ipv6_discovery", "false"),
+    boolean("log_offers", "true"),
+    boolean("mesos_cni_root_dir_persist", "false"),
+    boolean("enable_mesos_input_plugin", "true"),
+    boolean("intercom_enabled", "true"),
+    key("mesos_logrotate_file_size_mb", Int, Value("2")).check(checks::integer),
+    key("mesos_default_container_shm_size", Str, Value("")).check(checks::shm_size),
+    key("marathon_new_group_enforce_role", Str, Value("top"))
+        .check(|v| checks::one_of(v, &["top", "off", ""])),
+    key(
+        "metronome_gpu_scheduling_behavior",
+        Str,
+        Value("restricted"),
+    )
+    .check(|v| checks::one_of(v, &["restricted", "unrestricted", ""])),
+    key("marathon_gpu_scheduling_behavior", Str, Value("restricted"))
+        .check(|v| checks::one_of(v, &["restricted", "unrestricted", ""])),
+    key("marathon_java_args", Str, Value("")),
+    key("weights", Str, Value("")),
+    key("bootstrap_tmp_dir", Str, Value("tmp")).check(checks::bootstrap_tmp_dir),
+    key("custom_checks", Map, Value("{}")).check(checks::json_dict_check),
+    key("license_key_contents", Str, Value("")).secret(),
+    key("ui_banner_background_color", Str, Value("#1E232F")),
+    key("ui_banner_foreground_color", Str, Value("#FFFFFF")),
+    key("ui_banner_header_title", Str, Value("null")),
+    key("ui_banner_header_content", Str, Value("null")),
+    key("ui_banner_footer_content", Str, Value("null")),
+    key("ui_banner_image_path", Str, Value("null")),
+    key("ui_banner_dismissible", Str, Value("null")),
+    key("ui_banner", Bool, Value("false")).check(checks::true_false),
+    key("ui_tracking", Bool, Value("true")).check(checks::true_false),
+    key("ui_update_enabled", Bool, Value("true")).check(checks::true_false),
     // Installer (SSH deployment keys of dcos_installer; accepted, unused here)
     key("process_timeout", Int, Value("10000")).check(checks::integer),
     key("ssh_user", Str, Value("")),
@@ -276,9 +348,11 @@ pub static KEYS: &[KeySpec] = &[
 
 /// Keys cfg-gen computes; setting one in config.yaml is an error.
 pub static COMPUTED: &[&str] = &[
+    "_superuser_service_account_public_key_json",
     "adminrouter_tls_version_override",
     "bootstrap_id",
     "cluster_docker_credentials_dcos_owned",
+    "cluster_docker_credentials_path",
     "cluster_docker_registry_enabled",
     "curly_pound",
     "dcos_gen_resolvconf_search_str",
@@ -287,18 +361,22 @@ pub static COMPUTED: &[&str] = &[
     "exhibitor_admin_password_enabled",
     "exhibitor_port",
     "exhibitor_static_ensemble",
+    "fault_domain_detect_contents",
     "has_master_external_loadbalancer",
     "ip_detect_contents",
     "ip_detect_public_contents",
+    "ip6_detect_contents",
     "marathon_port",
     "master_quorum",
     "mesos_agent_port",
     "mesos_dns_port",
     "mesos_dns_resolvers_str",
+    "mesos_isolation",
     "mesos_master_port",
     "metronome_port",
     "num_masters",
     "resolvers_str",
+    "rexray_config",
 ];
 
 pub fn spec(name: &str) -> Option<&'static KeySpec> {

@@ -174,8 +174,9 @@ fn check_unknown_and_computed(user: &BTreeMap<String, Node>, input: &Input, stat
     let extra: Vec<String> = input.template_variables.iter().cloned().collect();
     for (key, node) in user {
         let value = Some(python_json_or_plain(node));
-        let settable_num_masters = key == "num_masters";
-        if keys::COMPUTED.contains(&key.as_str()) && !settable_num_masters {
+        // A key that is settable in one switch case and computed in another
+        // (num_masters, rexray_config) is judged in resolve_table.
+        if keys::COMPUTED.contains(&key.as_str()) && keys::spec(key).is_none() {
             state.problem(
                 key,
                 value.as_deref(),
@@ -212,22 +213,18 @@ fn resolve_table(user: &BTreeMap<String, Node>, state: &mut State) {
             };
             if !in_scope {
                 if let Some(node) = given {
-                    // num_masters under static discovery is a computed key.
-                    if !(spec.name == "num_masters" && state.values[switch].value == "static") {
-                        let actual = state.values[switch].value.clone();
-                        let reason = format!(
+                    let actual = state.values[switch].value.clone();
+                    let reason = if keys::COMPUTED.contains(&spec.name) {
+                        format!(
+                            "is computed by cfg-gen when {switch} is '{actual}' and cannot be set"
+                        )
+                    } else {
+                        format!(
                             "only used when {switch} is {}; {switch} is '{actual}'",
                             cases.join(" or ")
-                        );
-                        state.problem(spec.name, Some(&python_json_or_plain(node)), reason);
-                    } else {
-                        let value = python_json_or_plain(node);
-                        state.problem(
-                            spec.name,
-                            Some(&value),
-                            "is computed from master_list when master_discovery is static and cannot be set",
-                        );
-                    }
+                        )
+                    };
+                    state.problem(spec.name, Some(&python_json_or_plain(node)), reason);
                 }
                 continue;
             }
@@ -365,6 +362,52 @@ fn cross_checks(state: &mut State) {
         );
     }
 
+    // gen: the default overlay must name a defined overlay network.
+    if let (Some(name), Some(network)) = (
+        state
+            .valid("dcos_overlay_network_default_name")
+            .map(str::to_string),
+        state.valid("dcos_overlay_network").map(str::to_string),
+    ) {
+        let names: Vec<String> = checks::json_dict(&network)
+            .ok()
+            .and_then(|n| n.get("overlays").and_then(|o| o.as_array()).cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|o| o.get("name").and_then(|n| n.as_str()).map(String::from))
+            .collect();
+        if !names.contains(&name) {
+            state.problem(
+                "dcos_overlay_network_default_name",
+                Some(&name),
+                format!("Default overlay network name does not reference a defined overlay network: {name}"),
+            );
+        }
+        // gen: with both enabled, no IPv4 overlay subnet may overlap calico's.
+        if state.valid("calico_enabled") == Some("true")
+            && state.valid("dcos_overlay_enable") == Some("true")
+        {
+            if let Some(cidr) = state.valid("calico_network_cidr").map(str::to_string) {
+                let subnets: Vec<String> = checks::json_dict(&network)
+                    .ok()
+                    .and_then(|n| n.get("overlays").and_then(|o| o.as_array()).cloned())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|o| o.get("subnet").and_then(|s| s.as_str()).map(String::from))
+                    .collect();
+                for subnet in subnets {
+                    if checks::subnets_overlap(&subnet, &cidr) {
+                        state.problem(
+                            "calico_network_cidr",
+                            Some(&cidr),
+                            format!("overlay subnet {subnet} overlaps calico network {cidr}"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     let uid = state
         .valid("superuser_service_account_uid")
         .unwrap_or("")
@@ -384,6 +427,11 @@ fn cross_checks(state: &mut State) {
 
 /// Reads an ip-detect script named by `key`; missing or empty is a problem.
 fn read_script(state: &mut State, base: &Path, key: &str, value: &str) -> Option<String> {
+    let what = if key.starts_with("fault_domain") {
+        "fault-domain-detect script"
+    } else {
+        "ip-detect script"
+    };
     let path = if Path::new(value).is_absolute() {
         PathBuf::from(value)
     } else {
@@ -395,7 +443,7 @@ fn read_script(state: &mut State, base: &Path, key: &str, value: &str) -> Option
                 state.problem(
                     key,
                     Some(value),
-                    format!("ip-detect script `{}` is empty", path.display()),
+                    format!("{what} `{}` is empty", path.display()),
                 );
                 None
             }
@@ -404,7 +452,7 @@ fn read_script(state: &mut State, base: &Path, key: &str, value: &str) -> Option
                 state.problem(
                     key,
                     Some(value),
-                    format!("ip-detect script `{}` is not UTF-8 text", path.display()),
+                    format!("{what} `{}` is not UTF-8 text", path.display()),
                 );
                 None
             }
@@ -413,12 +461,15 @@ fn read_script(state: &mut State, base: &Path, key: &str, value: &str) -> Option
             state.problem(
                 key,
                 Some(value),
-                format!("ip-detect script `{}` must exist: {e}", path.display()),
+                format!("{what} `{}` must exist: {e}", path.display()),
             );
             None
         }
     }
 }
+
+/// gen's rexray_config for `rexray_config_preset: aws`.
+const AWS_REXRAY: &str = r#"{"rexray": {"loglevel": "info", "service": "ebs"}, "libstorage": {"server": {"tasks": {"logTimeout": "5m"}}, "integration": {"volume": {"operations": {"unmount": {"ignoreusedcount": true}}}}}}"#;
 
 fn compute(input: &Input, state: &mut State) {
     for (key, value) in [
@@ -485,8 +536,12 @@ fn compute(input: &Input, state: &mut State) {
         };
         state.computed("dcos_gen_resolvconf_search_str", line);
     }
-    if let Some(blacklist) = list(state, "dns_bind_ip_blacklist") {
-        let all: Vec<Node> = std::iter::once("198.51.100.4".to_string())
+    if let (Some(reserved), Some(blacklist)) = (
+        list(state, "dns_bind_ip_reserved"),
+        list(state, "dns_bind_ip_blacklist"),
+    ) {
+        let all: Vec<Node> = reserved
+            .into_iter()
             .chain(blacklist)
             .map(Node::Str)
             .collect();
@@ -508,6 +563,39 @@ fn compute(input: &Input, state: &mut State) {
         let enabled = (!url.is_empty()).to_string();
         state.computed("cluster_docker_registry_enabled", enabled);
     }
+    if let Some(key) = state
+        .valid("superuser_service_account_public_key")
+        .map(str::to_string)
+    {
+        state.computed(
+            "_superuser_service_account_public_key_json",
+            python_json(&Node::Str(key)),
+        );
+    }
+    if let Some(owned) = state.valid("cluster_docker_credentials_dcos_owned") {
+        let path = if owned == "true" {
+            "/opt/mesosphere/etc/docker_credentials"
+        } else {
+            "/etc/mesosphere/docker_credentials"
+        };
+        state.computed("cluster_docker_credentials_path", path);
+    }
+    if let (Some(gpu), Some(seccomp)) = (
+        state.valid("enable_gpu_isolation").map(str::to_string),
+        state.valid("mesos_seccomp_enabled").map(str::to_string),
+    ) {
+        let mut isolation = "cgroups/all,disk/du,network/cni,filesystem/linux,docker/runtime,docker/volume,volume/sandbox_path,volume/secret,volume/csi,posix/rlimits,namespaces/pid,namespaces/ipc,linux/capabilities,com_mesosphere_dcos_MetricsIsolatorModule".to_string();
+        if gpu == "true" {
+            isolation.push_str(",gpu/nvidia");
+        }
+        if seccomp == "true" {
+            isolation.push_str(",linux/seccomp");
+        }
+        state.computed("mesos_isolation", isolation);
+    }
+    if state.valid("rexray_config_preset") == Some("aws") {
+        state.computed("rexray_config", AWS_REXRAY);
+    }
     let versions: Vec<&str> = [("1_0", "TLSv1"), ("1_1", "TLSv1.1"), ("1_2", "TLSv1.2")]
         .iter()
         .filter(|(v, _)| state.valid(&format!("adminrouter_tls_{v}_enabled")) == Some("true"))
@@ -515,6 +603,30 @@ fn compute(input: &Input, state: &mut State) {
         .collect();
     state.computed("adminrouter_tls_version_override", versions.join(" "));
 
+    // Optional scripts: ip6-detect must exist when named; the fault domain
+    // script is used when its (default) file exists, as in gen.
+    if let Some(file) = state.valid("ip6_detect_filename").map(str::to_string) {
+        if file.is_empty() {
+            state.computed("ip6_detect_contents", "");
+        } else if let Some(text) = read_script(state, input.base_dir, "ip6_detect_filename", &file)
+        {
+            state.computed("ip6_detect_contents", text);
+        }
+    }
+    if let Some(file) = state
+        .valid("fault_domain_detect_filename")
+        .map(str::to_string)
+    {
+        let path = input.base_dir.join(&file);
+        let text = if path.exists() {
+            read_script(state, input.base_dir, "fault_domain_detect_filename", &file)
+        } else {
+            Some(String::new())
+        };
+        if let Some(text) = text {
+            state.computed("fault_domain_detect_contents", text);
+        }
+    }
     if let Some(file) = state.valid("ip_detect_filename").map(str::to_string) {
         if let Some(text) = read_script(state, input.base_dir, "ip_detect_filename", &file) {
             let public = match state.valid("ip_detect_public_filename").map(str::to_string) {
@@ -528,5 +640,82 @@ fn compute(input: &Input, state: &mut State) {
                 state.computed("ip_detect_public_contents", public);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> Result<Resolved, Vec<Problem>> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("genconf")).unwrap();
+        std::fs::write(
+            dir.path().join("genconf/ip-detect"),
+            "#!/bin/sh\necho 10.0.0.1\n",
+        )
+        .unwrap();
+        let variables = BTreeSet::from(["site_motd".to_string()]);
+        resolve(&Input {
+            text,
+            base_dir: dir.path(),
+            template_variables: &variables,
+            bootstrap_id: Some("b"),
+        })
+    }
+
+    const BASE: &str = "bootstrap_url: http://b\ncluster_name: c\nresolvers: []\nsite_motd: hi\n";
+
+    #[test]
+    fn a_bad_switch_value_is_one_problem_not_many() {
+        let problems = run(&format!(
+            "{BASE}master_discovery: statc\nexhibitor_storage_backend: static\nmaster_list: [10.0.0.1]\n"
+        ))
+        .unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key, "master_discovery");
+        assert_eq!(problems[0].line, Some(5));
+    }
+
+    #[test]
+    fn provenance_and_computed_values() {
+        let resolved = run(&format!(
+            "{BASE}master_discovery: static\nexhibitor_storage_backend: static\nmaster_list: [10.0.0.3, 10.0.0.1, 10.0.0.2]\noauth_enabled: no\n"
+        ))
+        .unwrap();
+        let source = |k: &str| resolved.values[k].source;
+        assert_eq!(resolved.get("num_masters"), Some("3"));
+        assert_eq!(resolved.get("master_quorum"), Some("2"));
+        assert_eq!(
+            resolved.get("exhibitor_static_ensemble"),
+            Some("1:10.0.0.1,2:10.0.0.2,3:10.0.0.3")
+        );
+        assert_eq!(source("master_quorum"), Source::Computed);
+        assert_eq!(resolved.get("oauth_enabled"), Some("false"));
+        assert_eq!(source("oauth_enabled"), Source::User);
+        // adminrouter_auth_enabled defaults to oauth_enabled, as in gen.
+        assert_eq!(resolved.get("adminrouter_auth_enabled"), Some("false"));
+        assert_eq!(source("adminrouter_auth_enabled"), Source::Default);
+        assert_eq!(
+            resolved.get("mesos_dns_resolvers_str"),
+            Some("\"externalOn\": false")
+        );
+        assert_eq!(resolved.get("site_motd"), Some("hi"));
+        assert_eq!(resolved.get("bootstrap_id"), Some("b"));
+        assert_eq!(
+            resolved.get("ip_detect_contents"),
+            Some("#!/bin/sh\necho 10.0.0.1\n")
+        );
+    }
+
+    #[test]
+    fn load_balancer_discovery_takes_num_masters_from_the_user() {
+        let resolved = run(&format!(
+            "{BASE}master_discovery: master_http_loadbalancer\nexhibitor_storage_backend: zookeeper\nexhibitor_zk_hosts: z:2181\nexhibitor_zk_path: /p\nexhibitor_address: lb\nnum_masters: 5\n"
+        ))
+        .unwrap();
+        assert_eq!(resolved.get("master_quorum"), Some("3"));
+        assert_eq!(resolved.values["num_masters"].source, Source::User);
+        assert!(resolved.get("exhibitor_static_ensemble").is_none());
     }
 }

@@ -44,6 +44,12 @@ pub struct Bundle {
 /// Finds the bundle in `dist/bootstrap/` (the one named, or the only one).
 pub fn find_bundle(dist: &Path, wanted: Option<&str>) -> Result<Bundle, Error> {
     let dir = dist.join("bootstrap");
+    if !dir.is_dir() {
+        return Err(Error::Input {
+            path: dir,
+            reason: "no bundle directory here: --dist names pkg-bundle's output directory".into(),
+        });
+    }
     let id = match wanted {
         Some(id) => id.to_string(),
         None => {
@@ -128,8 +134,17 @@ pub fn generate(options: &GenOptions, repo: &Path, bundle: &Bundle) -> Result<Ge
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "serve".into());
+    // One cfg-gen per serve tree; under the lock, what a crashed run left
+    // (staging or the aside copy of an old tree) can safely be removed.
+    let lock_path = parent.join(format!(".{name}.lock"));
+    let _lock = tarmac_fs::HostLock::acquire(&lock_path, tarmac_fs::LockWait::NoWait).map_err(
+        |e| match e {
+            tarmac_fs::LockError::Held { path } => Error::Busy { path },
+            tarmac_fs::LockError::Fs(e) => Error::Fs(e),
+        },
+    )?;
+    remove_leftovers(&parent, &name)?;
     let staging = parent.join(format!(".{name}.tmp.{}", std::process::id()));
-    tarmac_fs::remove_all(&staging)?;
     let result = build(
         options,
         repo,
@@ -148,6 +163,19 @@ pub fn generate(options: &GenOptions, repo: &Path, bundle: &Bundle) -> Result<Ge
     };
     swap_in(&staging, output, &name)?;
     Ok(generated)
+}
+
+/// Removes `.<name>.tmp.*` and `.<name>.old.*` left by interrupted runs.
+fn remove_leftovers(parent: &Path, name: &str) -> Result<(), FsError> {
+    let prefixes = [format!(".{name}.tmp."), format!(".{name}.old.")];
+    for entry in fs::read_dir(parent).with_path("read directory", parent)? {
+        let entry = entry.with_path("read directory", parent)?;
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        if prefixes.iter().any(|p| file_name.starts_with(p.as_str())) {
+            tarmac_fs::remove_all(&entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// A host tool to serve: its file and sha256.

@@ -71,7 +71,7 @@ pub struct YamlProblem {
 pub fn load(text: &str) -> Result<(Vec<Entry>, Vec<YamlProblem>), YamlProblem> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    parser.load(&mut builder, false).map_err(|e| YamlProblem {
+    parser.load(&mut builder, true).map_err(|e| YamlProblem {
         line: e.marker().line(),
         key: None,
         message: format!("YAML syntax error: {}", e.info()),
@@ -81,6 +81,18 @@ pub fn load(text: &str) -> Result<(Vec<Entry>, Vec<YamlProblem>), YamlProblem> {
         mut problems,
         ..
     } = builder;
+    if roots.len() > 1 {
+        // PyYAML's safe_load refuses a stream of several documents too.
+        problems.push(YamlProblem {
+            line: roots[1].line,
+            key: None,
+            message: format!(
+                "expected a single document, found {}; remove the extra '---'",
+                roots.len()
+            ),
+        });
+    }
+    roots.truncate(1);
     let root = match roots.pop() {
         None => return Ok((Vec::new(), problems)),
         Some(root) => root,
@@ -134,12 +146,31 @@ enum Frame {
     },
 }
 
+/// The most nodes a document may hold once aliases are expanded. A real
+/// config.yaml has hundreds; nested aliases ("billion laughs") would
+/// otherwise grow exponentially, since expansion copies (PyYAML shares).
+pub const MAX_NODES: usize = 100_000;
+
 #[derive(Debug, Default)]
 struct Builder {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes with their size in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
     roots: Vec<Built>,
     problems: Vec<YamlProblem>,
+    /// Nodes built so far, aliases counted at their expanded size.
+    nodes: usize,
+    /// Set once MAX_NODES was passed: aliases are no longer expanded.
+    too_big: bool,
+}
+
+/// Nodes in a tree (the node itself included).
+fn size(node: &Node) -> usize {
+    match node {
+        Node::List(items) => 1 + items.iter().map(size).sum::<usize>(),
+        Node::Map(items) => 1 + items.iter().map(|(_, v)| 1 + size(v)).sum::<usize>(),
+        _ => 1,
+    }
 }
 
 impl Builder {
@@ -239,13 +270,28 @@ impl MarkedEventReceiver for Builder {
                         Node::Str(value)
                     }
                 };
+                self.nodes += 1;
                 if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
+                    self.anchors.insert(anchor, (node.clone(), 1));
                 }
                 self.push(node, line, Vec::new());
             }
             Event::Alias(anchor) => {
-                let node = self.anchors.get(&anchor).cloned().unwrap_or(Node::Null);
+                let (node, count) = match self.anchors.get(&anchor) {
+                    Some((_, count)) if self.too_big || self.nodes + count > MAX_NODES => {
+                        if !self.too_big {
+                            self.too_big = true;
+                            self.problem(
+                                line,
+                                format!("aliases expand to more than {MAX_NODES} nodes; config.yaml needs no aliases"),
+                            );
+                        }
+                        (Node::Null, 1)
+                    }
+                    Some((node, count)) => (node.clone(), *count),
+                    None => (Node::Null, 1),
+                };
+                self.nodes += count;
                 self.push(node, line, Vec::new());
             }
             Event::SequenceStart(anchor, tag) => {
@@ -297,8 +343,9 @@ impl MarkedEventReceiver for Builder {
                     }) => (Node::Map(items), anchor, line, key_lines),
                     None => return,
                 };
-                if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
+                if anchor > 0 && !self.too_big {
+                    let count = size(&node);
+                    self.anchors.insert(anchor, (node.clone(), count));
                 }
                 self.push(node, start, key_lines);
             }
@@ -560,10 +607,36 @@ mod tests {
             entries[1].value,
             Node::List(vec![Node::Int(1), Node::Int(2)])
         );
+        // Nested aliases ("billion laughs"): refused, not expanded.
+        let mut text = String::from("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..9 {
+            let previous = format!("*l{}", level - 1);
+            let items = [previous.as_str(); 10].join(", ");
+            text.push_str(&format!("l{level}: &l{level} [{items}]\n"));
+        }
+        // 10^9 nodes if expanded: this returns at once only because of the bound.
+        let (_, problems) = load(&text).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].message.contains("aliases expand to more than"));
+        assert_eq!(problems[0].key.as_deref(), Some("l4"));
+        assert_eq!(
+            entries[1].value,
+            Node::List(vec![Node::Int(1), Node::Int(2)])
+        );
         let error = load("a: [1, 2\n").unwrap_err();
         assert!(error.message.starts_with("YAML syntax error"));
         assert!(load("").unwrap().0.is_empty());
         let (_, problems) = load("- a\n- b\n").unwrap();
         assert!(problems[0].message.contains("must be a map"));
+        let (entries, problems) = load("a: 1\n---\nb: 2\n").unwrap();
+        assert_eq!(entries.len(), 1);
+        assert!(
+            problems[0].message.contains("single document"),
+            "{problems:?}"
+        );
+        // An explicit document start alone is one document.
+        let (entries, problems) = load("---\na: 1\n").unwrap();
+        assert_eq!(entries.len(), 1);
+        assert!(problems.is_empty());
     }
 }

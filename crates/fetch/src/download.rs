@@ -656,6 +656,28 @@ mod tests {
     }
 
     #[test]
+    fn range_not_satisfiable_at_the_end_means_done() {
+        let server = server(&[]);
+        let url = format!("{}/f", server.url());
+        let len = payload().len() as u64;
+        let mut download = Download::open(vec![Source::parse(&url)], &fast(), &Silent).unwrap();
+        // As if every byte had arrived and the connection died before EOF.
+        download.body = None;
+        download.offset = len;
+        assert_eq!(download.read(&mut [0u8; 16]).unwrap(), 0);
+        assert_eq!(server.requests().last().unwrap().range_start, Some(len));
+
+        // A resume beyond what the server now has: the artifact changed.
+        let mut download = Download::open(vec![Source::parse(&url)], &fast(), &Silent).unwrap();
+        download.body = None;
+        download.offset = len + 10;
+        download.total = None;
+        assert!(download.read(&mut [0u8; 16]).is_err());
+        let error = download.take_error().unwrap();
+        assert!(matches!(error, Error::ContentChanged { .. }), "{error}");
+    }
+
+    #[test]
     fn stall_is_detected_and_retried() {
         let server = server(&[Fault::StallAfter(10_000)]);
         check_ok(&server);

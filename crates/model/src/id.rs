@@ -8,7 +8,7 @@ use std::str::FromStr;
 pub enum IdError {
     #[error("invalid package id {0:?}: must be name--version with exactly one \"--\"")]
     Separator(String),
-    #[error("invalid package name {0:?}: must match ^[a-zA-Z0-9@_+][a-zA-Z0-9@._+-]*$ and not contain \"--\"")]
+    #[error("invalid package name {0:?}: must match ^[a-zA-Z0-9@_+][a-zA-Z0-9@._+-]*$, not contain \"--\" and not end with \"-\"")]
     Name(String),
     #[error("invalid package version {0:?}: must match ^[a-zA-Z0-9@_+:.]+$")]
     Version(String),
@@ -49,14 +49,17 @@ impl PackageId {
     }
 }
 
-/// Checks a package name: `^[a-zA-Z0-9@_+][a-zA-Z0-9@._+-]*$` without `--`.
+/// Checks a package name: `^[a-zA-Z0-9@_+][a-zA-Z0-9@._+-]*$` without `--`,
+/// and not ending in `-`: `a-` + `--` + `1` is `a---1`, which splits into
+/// `a` and `-1`, so such a name could never be read back from its id
+/// (pkgpanda has the same hole; found by crates/model/tests/fuzz.rs).
 pub fn validate_name(name: &str) -> Result<(), IdError> {
     let mut chars = name.chars();
     let first_ok = chars
         .next()
         .is_some_and(|c| c.is_ascii_alphanumeric() || "@_+".contains(c));
     let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || "@._+-".contains(c));
-    if first_ok && rest_ok && !name.contains("--") {
+    if first_ok && rest_ok && !name.contains("--") && !name.ends_with('-') {
         Ok(())
     } else {
         Err(IdError::Name(name.to_string()))
@@ -123,5 +126,19 @@ mod tests {
         ] {
             assert!(PackageId::parse(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    /// Regression (fuzz): a name ending in `-` gives an id that does not
+    /// parse back, so it is refused when the id is built.
+    #[test]
+    fn name_ending_in_dash_is_refused() {
+        assert_eq!(
+            PackageId::new("a-", "1"),
+            Err(IdError::Name("a-".to_string()))
+        );
+        assert!(validate_name("a-").is_err());
+        assert!(validate_name("a-b").is_ok());
+        let id = PackageId::new("a-b", "1").unwrap();
+        assert_eq!(PackageId::parse(&id.to_string()), Ok(id));
     }
 }

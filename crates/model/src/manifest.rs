@@ -5,12 +5,18 @@
 //! declared file count and byte total are hard limits during extraction, and
 //! the tree hash verifies a package already present on a host without
 //! downloading it again.
+//!
+//! Parsing reads through the same strict reader as the other formats
+//! (duplicate and unknown keys refused), so every error names the key path
+//! (`packages[2].files`); serde's derived `Deserialize` is kept for callers
+//! that embed a manifest in their own types, but does not check as much.
 
 use serde::{Deserialize, Serialize};
 
 use serde_json::Value;
 
 use crate::error::ModelError;
+use crate::object::{parse_bytes, At, Object};
 use crate::PackageId;
 
 /// The current `format` of [`PackageManifest`] and [`BundleManifest`].
@@ -43,25 +49,36 @@ pub struct BundleManifest {
 impl PackageManifest {
     /// Parses and checks a sidecar `<id>.json`.
     pub fn parse(file: &str, bytes: &[u8]) -> Result<PackageManifest, ModelError> {
-        let manifest: PackageManifest = from_bytes(file, bytes)?;
-        manifest.check(file, "")?;
-        Ok(manifest)
+        let value = parse_bytes(file, bytes, false)?;
+        PackageManifest::read(&Object::root(file, &value)?)
+    }
+
+    /// Reads one manifest object (a sidecar, or an entry of `bundle.json`).
+    fn read(object: &Object<'_>) -> Result<PackageManifest, ModelError> {
+        object.only(&["id", "tree_hash", "files", "bytes"])?;
+        let id = read_key(object, "id", |at, v| {
+            let text = at.string(v)?;
+            PackageId::parse(&text).map_err(|e| at.invalid(v, e.to_string()))
+        })?;
+        let tree_hash = read_key(object, "tree_hash", |at, v| {
+            let hash = at.string(v)?;
+            if !is_hex(&hash) {
+                return Err(at.invalid(v, "expected lowercase hex"));
+            }
+            Ok(hash)
+        })?;
+        let files = read_key(object, "files", count)?;
+        let bytes = read_key(object, "bytes", count)?;
+        Ok(PackageManifest {
+            id,
+            tree_hash,
+            files,
+            bytes,
+        })
     }
 
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
-    }
-
-    fn check(&self, file: &str, prefix: &str) -> Result<(), ModelError> {
-        if !is_hex(&self.tree_hash) {
-            return Err(ModelError::Invalid {
-                file: file.to_string(),
-                key: format!("{prefix}tree_hash"),
-                value: Value::String(self.tree_hash.clone()).to_string(),
-                reason: "expected lowercase hex".to_string(),
-            });
-        }
-        Ok(())
     }
 }
 
@@ -81,37 +98,60 @@ impl BundleManifest {
     /// Parses `bundle.json` and checks its format, that packages are sorted
     /// and unique, and that its bootstrap id matches its packages.
     pub fn parse(file: &str, bytes: &[u8]) -> Result<BundleManifest, ModelError> {
-        let manifest: BundleManifest = from_bytes(file, bytes)?;
-        if manifest.format != MANIFEST_FORMAT {
-            return Err(ModelError::Invalid {
-                file: file.to_string(),
-                key: "format".to_string(),
-                value: manifest.format.to_string(),
-                reason: format!("unsupported manifest format (this tool reads {MANIFEST_FORMAT})"),
-            });
-        }
-        for (i, package) in manifest.packages.iter().enumerate() {
-            package.check(file, &format!("packages[{i}]."))?;
-            if i > 0 && manifest.packages[i - 1].id >= package.id {
-                return Err(ModelError::Invalid {
-                    file: file.to_string(),
-                    key: format!("packages[{i}].id"),
-                    value: Value::String(package.id.to_string()).to_string(),
-                    reason: "packages must be sorted by id and unique".to_string(),
-                });
+        let value = parse_bytes(file, bytes, false)?;
+        let root = Object::root(file, &value)?;
+        root.only(&["format", "bootstrap_id", "packages"])?;
+        let format = read_key(&root, "format", |at, v| {
+            let format = v.as_u64().ok_or_else(|| at.type_error("an integer", v))?;
+            if format != u64::from(MANIFEST_FORMAT) {
+                return Err(at.invalid(
+                    v,
+                    format!("unsupported manifest format (this tool reads {MANIFEST_FORMAT})"),
+                ));
             }
-        }
-        let ids: Vec<PackageId> = manifest.packages.iter().map(|p| p.id.clone()).collect();
+            Ok(MANIFEST_FORMAT)
+        })?;
+        let declared_id = read_key(&root, "bootstrap_id", |at, v| at.string(v))?;
+        let packages = read_key(&root, "packages", |at, v| {
+            let items = at.array(v)?;
+            let mut packages: Vec<PackageManifest> = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let path = format!("{}[{i}]", at.path);
+                let item_at = At {
+                    file: at.file,
+                    path: &path,
+                };
+                let package = PackageManifest::read(&item_at.object(item)?)?;
+                if packages.last().is_some_and(|last| last.id >= package.id) {
+                    let id_path = format!("{path}.id");
+                    return Err(At {
+                        file: at.file,
+                        path: &id_path,
+                    }
+                    .invalid(
+                        &Value::String(package.id.to_string()),
+                        "packages must be sorted by id and unique",
+                    ));
+                }
+                packages.push(package);
+            }
+            Ok(packages)
+        })?;
+        let ids: Vec<PackageId> = packages.iter().map(|p| p.id.clone()).collect();
         let expected = bootstrap_id(&ids);
-        if manifest.bootstrap_id != expected {
+        if declared_id != expected {
             return Err(ModelError::Invalid {
                 file: file.to_string(),
                 key: "bootstrap_id".to_string(),
-                value: Value::String(manifest.bootstrap_id.clone()).to_string(),
+                value: Value::String(declared_id).to_string(),
                 reason: format!("does not match its packages (expected {expected})"),
             });
         }
-        Ok(manifest)
+        Ok(BundleManifest {
+            format,
+            bootstrap_id: declared_id,
+            packages,
+        })
     }
 
     pub fn to_json(&self) -> Value {
@@ -138,11 +178,29 @@ pub fn bootstrap_id(ids: &[PackageId]) -> String {
     crate::content_hash(&serde_json::json!(sorted))
 }
 
-fn from_bytes<T: serde::de::DeserializeOwned>(file: &str, bytes: &[u8]) -> Result<T, ModelError> {
-    serde_json::from_slice(bytes).map_err(|e| ModelError::Json {
-        file: file.to_string(),
-        value: e.to_string(),
-    })
+/// Reads the required `key` of `object` with `read`, which gets the key's
+/// path for its errors.
+fn read_key<T>(
+    object: &Object<'_>,
+    key: &str,
+    read: impl FnOnce(At<'_>, &Value) -> Result<T, ModelError>,
+) -> Result<T, ModelError> {
+    let value = object.require(key)?;
+    let path = object.key_path(key);
+    read(
+        At {
+            file: &object.file,
+            path: &path,
+        },
+        value,
+    )
+}
+
+/// A file or byte count: a JSON integer from 0 to 2^64-1.
+fn count(at: At<'_>, value: &Value) -> Result<u64, ModelError> {
+    value
+        .as_u64()
+        .ok_or_else(|| at.type_error("a non-negative integer", value))
 }
 
 fn is_hex(s: &str) -> bool {

@@ -111,12 +111,23 @@ impl<'de> Visitor<'de> for StrictSeed {
 }
 
 /// Joins a key onto a JSON path: `a` + `b` = `a.b`, root + `b` = `b`.
+/// Control characters in the key are escaped (`\n`, `\u{1}`): the path
+/// goes into a one-line error message, and a key read from a hostile file
+/// must not add lines to it (found by crates/model/tests/fuzz.rs).
 pub(crate) fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
+    let mut out = String::with_capacity(path.len() + key.len() + 1);
+    if !path.is_empty() {
+        out.push_str(path);
+        out.push('.');
     }
+    for c in key.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Where a value sits: the file and its key path.

@@ -241,7 +241,7 @@ fn parse_requirement(at: At<'_>, value: &Value) -> Result<Requirement, ModelErro
         let reason = if name.contains("--") {
             "requires names a package, not a package id"
         } else {
-            "package names must match ^[a-zA-Z0-9@_+][a-zA-Z0-9@._+-]*$"
+            "package names must match ^[a-zA-Z0-9@_+][a-zA-Z0-9@._+-]*$ and not end with '-'"
         };
         return Err(at.invalid(&json!(name), reason));
     }
@@ -254,7 +254,7 @@ pub(crate) fn validate_variant(at: At<'_>, value: &Value, variant: &str) -> Resu
     if validate_name(variant).is_err() {
         return Err(at.invalid(
             value,
-            "variant names must match ^[a-zA-Z0-9@_+][a-zA-Z0-9@._+-]*$",
+            "variant names must match ^[a-zA-Z0-9@_+][a-zA-Z0-9@._+-]*$ and not end with '-'",
         ));
     }
     Ok(())

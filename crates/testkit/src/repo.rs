@@ -162,27 +162,65 @@ impl Repo {
 
     /// A bundle with an arbitrary bundle.json (for lying manifests).
     pub fn bundle_with(&self, manifest: &BundleManifest, json: &[u8], pkgs: &[&Pkg]) -> Bundle {
-        let dir = self.root.join("bootstrap");
-        fs::create_dir_all(&dir).unwrap();
-        let relative = format!("bootstrap/{}.bootstrap.tar.zst", manifest.bootstrap_id);
-        let path = self.root.join(&relative);
-        let file = fs::File::create(&path).unwrap();
-        let mut writer = ArchiveWriter::new(BufWriter::new(file), options()).unwrap();
-        writer.add_bytes("bundle.json", json, 0o644).unwrap();
-        for pkg in pkgs {
-            writer
-                .add_tree(&format!("packages/{}", pkg.id), &self.tree(pkg))
-                .unwrap();
-        }
-        writer.finish().unwrap();
-        let blake3 = blake3::hash(&fs::read(&path).unwrap()).to_hex().to_string();
-        Bundle {
-            relative,
-            path,
-            blake3,
-            manifest: manifest.clone(),
-        }
+        let dirs: Vec<(PackageId, PathBuf)> =
+            pkgs.iter().map(|p| (p.id.clone(), self.tree(p))).collect();
+        write_bundle(&self.root, manifest, json, &dirs, options())
     }
+}
+
+/// Writes `<repo>/bootstrap/<bootstrap_id>.bootstrap.tar.zst` from package
+/// trees on disk: `json` as bundle.json, then each `(id, dir)` (sorted by
+/// id) as `packages/<id>/`.
+pub fn write_bundle(
+    repo: &Path,
+    manifest: &BundleManifest,
+    json: &[u8],
+    packages: &[(PackageId, PathBuf)],
+    options: WriteOptions,
+) -> Bundle {
+    let dir = repo.join("bootstrap");
+    fs::create_dir_all(&dir).unwrap();
+    let relative = format!("bootstrap/{}.bootstrap.tar.zst", manifest.bootstrap_id);
+    let path = repo.join(&relative);
+    let file = fs::File::create(&path).unwrap();
+    let mut writer = ArchiveWriter::new(BufWriter::with_capacity(1 << 20, file), options).unwrap();
+    writer.add_bytes("bundle.json", json, 0o644).unwrap();
+    let mut sorted: Vec<&(PackageId, PathBuf)> = packages.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    for (id, tree) in sorted {
+        writer.add_tree(&format!("packages/{id}"), tree).unwrap();
+    }
+    let mut out = writer.finish().unwrap();
+    std::io::Write::flush(&mut out).unwrap();
+    drop(out);
+    let mut hasher = blake3::Hasher::new();
+    hasher
+        .update_reader(fs::File::open(&path).unwrap())
+        .unwrap();
+    Bundle {
+        relative,
+        path,
+        blake3: hasher.finalize().to_hex().to_string(),
+        manifest: manifest.clone(),
+    }
+}
+
+/// The manifest of package trees on disk (tree hashes computed).
+pub fn manifest_of(packages: &[(PackageId, PathBuf)]) -> BundleManifest {
+    BundleManifest::new(
+        packages
+            .iter()
+            .map(|(id, dir)| {
+                let digest = tarmac_archive::tree_hash(dir).expect("tree hash");
+                PackageManifest {
+                    id: id.clone(),
+                    tree_hash: digest.hash,
+                    files: digest.files,
+                    bytes: digest.bytes,
+                }
+            })
+            .collect(),
+    )
 }
 
 fn options() -> WriteOptions {

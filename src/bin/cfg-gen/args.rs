@@ -23,7 +23,7 @@ use clap::Parser;
 ///
 /// stdout: the config package ids, one per line (--json: one document).
 /// Exit codes: 0 ok; 1 runtime failure; 2 usage; 3 invalid configuration,
-/// templates or inputs; 6 no space.
+/// templates or inputs; 5 another cfg-gen is writing OUTPUT; 6 no space.
 #[derive(Debug, Parser)]
 #[command(name = "cfg-gen", version)]
 pub struct Args {

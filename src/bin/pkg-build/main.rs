@@ -70,8 +70,7 @@ fn run(args: Args) -> Result<(), tarmac_build::Error> {
                 name: p.key.name.clone(),
                 variant: p.key.variant.clone(),
                 requires: p.closure.iter().map(ToString::to_string).collect(),
-                cached: tarmac_build::manifest_path(&args.repo, &p.id).is_file()
-                    && tarmac_build::archive_path(&args.repo, &p.id).is_file(),
+                cached: tarmac_build::is_cached(&args.repo, &p.id),
             })
             .collect();
         if args.json {
@@ -82,7 +81,7 @@ fn run(args: Args) -> Result<(), tarmac_build::Error> {
         return Ok(());
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let options = BuildOptions {
+    let mut options = BuildOptions {
         repo: args.repo.clone(),
         cache: SourceCache {
             dir: args.cache.clone(),
@@ -96,8 +95,20 @@ fn run(args: Args) -> Result<(), tarmac_build::Error> {
         },
         source_date_epoch: args.source_date_epoch.unwrap_or_else(source_date_epoch),
         level: args.level,
+        cache_url: args.cache_url.clone(),
         num_cores: cores,
     };
+    if !plan
+        .packages
+        .iter()
+        .all(|p| tarmac_build::is_cached(&options.repo, &p.id))
+    {
+        let (mode, warning) = tarmac_build::resolve_sandbox(&options)?;
+        if let Some(warning) = warning {
+            eprintln!("pkg-build: {warning}");
+        }
+        options.sandbox = mode;
+    }
     let reporter = tarmac_cli::reporter("pkg-build", args.quiet, args.json);
     let built = tarmac_build::build(&plan, &options, reporter.as_ref())?;
     if args.json {

@@ -3,4 +3,6 @@
 
 mod common;
 mod hostile;
+mod mutate;
 mod roundtrip;
+mod transcode;

@@ -592,3 +592,62 @@ fn modes_are_exact_under_a_restrictive_umask() {
         [0o755, 0o755, 0o755, 0o755, 0o644]
     );
 }
+
+#[test]
+fn absolute_links_into_the_install_path_are_archived_relative() {
+    // What DC/OS's java build does: ln -s "$PKG_PATH/usr/java/bin/java" "$PKG_PATH/bin/java".
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    fs::create_dir_all(src.join("usr/java/bin")).unwrap();
+    fs::create_dir_all(src.join("bin")).unwrap();
+    write(&src, "usr/java/bin/java", b"#!/bin/sh\n", 0o755);
+    let install = "/opt/mesosphere/packages/java--1";
+    std::os::unix::fs::symlink(format!("{install}/usr/java/bin/java"), src.join("bin/java"))
+        .unwrap();
+    let out = tmp.path().join("java--1.tar.zst");
+
+    let err = pack_dir(&id("java--1"), &src, &out, WriteOptions::default()).unwrap_err();
+    assert_eq!(err.class(), ExitClass::Invalid);
+    assert!(
+        err.to_string()
+            .contains("bin/java: absolute symlink target"),
+        "{err}"
+    );
+    assert!(!out.exists());
+
+    let manifest = tarmac_archive::pack_dir_relocated(
+        &id("java--1"),
+        &src,
+        &out,
+        WriteOptions::default(),
+        install,
+    )
+    .unwrap();
+    let staging = tmp.path().join("staging");
+    let opts = ExtractOptions {
+        expect: Expect::Package(manifest),
+        ..ExtractOptions::default()
+    };
+    extract(fs::File::open(&out).unwrap(), &staging, &opts).unwrap();
+    assert_eq!(
+        fs::read_link(staging.join("bin/java")).unwrap(),
+        Path::new("../usr/java/bin/java")
+    );
+    assert_eq!(fs::read(staging.join("bin/java")).unwrap(), b"#!/bin/sh\n");
+
+    // Absolute links elsewhere stay refused.
+    std::os::unix::fs::symlink("/etc/passwd", src.join("bin/passwd")).unwrap();
+    let err = tarmac_archive::pack_dir_relocated(
+        &id("java--1"),
+        &src,
+        &out,
+        WriteOptions::default(),
+        install,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("bin/passwd: absolute symlink target \"/etc/passwd\""),
+        "{err}"
+    );
+}
