@@ -187,7 +187,10 @@ pub fn extract_bundle(
         .collect();
     publish(host, &staged)?;
     tarmac_fs::create_dir_all(&host.bundles())?;
-    let text = serde_json::to_string_pretty(&manifest.to_json()).expect("json");
+    // Recorded in canonical (sorted) form, which BundleManifest::parse
+    // requires; the extractor accepts any order.
+    let sorted = BundleManifest::new(manifest.packages.clone());
+    let text = serde_json::to_string_pretty(&sorted.to_json()).expect("json");
     tarmac_fs::write_atomic(&record, text.as_bytes())?;
     tarmac_fs::remove_all(&staging)?;
     Ok(outcome(
