@@ -71,11 +71,31 @@ impl Served {
     }
 }
 
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
 /// Builds, bundles and renders the example tree with the real tools.
 fn served() -> Served {
+    served_with(|_| {})
+}
+
+/// As [`served`], from a copy of the example tree changed by `edit`.
+fn served_with(edit: impl FnOnce(&Path)) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let packages = repo_root().join("packages");
+    let packages = d.join("packages");
+    copy_dir(&repo_root().join("packages"), &packages);
+    edit(&packages);
     run(Command::new(env!("CARGO_BIN_EXE_pkg-build"))
         .current_dir(d)
         .arg("--packages")
@@ -369,21 +389,22 @@ fn ansible_playbook_installs_two_hosts_then_reports_no_change() {
 }
 
 #[test]
-fn puppet_manifest_installs_then_reports_no_change() {
+fn puppet_manifest_installs_upgrades_then_reports_no_change() {
     require_tool("puppet");
     let served = served();
     let host = Host::new("master");
-    let mut params: Vec<String> = host
-        .attributes(&served)
-        .iter()
-        .map(|(key, value)| format!("{key} => {}", value.puppet()))
-        .collect();
-    params.push("ip_detect_args => '--no-require-local'".into());
-    params.push("no_systemd => true".into());
-    let class = format!("class {{ 'tarmac': {} }}", params.join(", "));
     let puppet = host.path("puppet");
-
-    let apply = || -> i32 {
+    // `puppet apply --detailed-exitcodes` of the class for a serve tree:
+    // 2 = changes applied, 0 = nothing to change.
+    let apply = |served: &Served| -> i32 {
+        let mut params: Vec<String> = host
+            .attributes(served)
+            .iter()
+            .map(|(key, value)| format!("{key} => {}", value.puppet()))
+            .collect();
+        params.push("ip_detect_args => '--no-require-local'".into());
+        params.push("no_systemd => true".into());
+        let class = format!("class {{ 'tarmac': {} }}", params.join(", "));
         let output = Command::new("puppet")
             .arg("apply")
             .arg("--modulepath")
@@ -405,18 +426,37 @@ fn puppet_manifest_installs_then_reports_no_change() {
         );
         code
     };
-    // --detailed-exitcodes: 2 = changes applied, 0 = nothing to change.
-    assert_eq!(apply(), 2);
+    assert_eq!(apply(&served), 2);
     host.assert_installed(&served);
     let requests = served.requests();
     assert!(requests.1 > 0, "no package downloaded: {requests:?}");
-    assert_eq!(apply(), 0);
+    assert_eq!(apply(&served), 0);
     assert_eq!(
         served.requests(),
         requests,
         "the second run made HTTP requests"
     );
     host.assert_installed(&served);
+
+    // Upgrade: a serve tree where libgreet changed (so greeter, which
+    // requires it, too). The guards see new ids: extract and activate.
+    let upgraded = served_with(|packages| {
+        let script = packages.join("libgreet/extra/greet.sh");
+        let mut text = std::fs::read_to_string(&script).unwrap();
+        text.push_str("# upgraded\n");
+        std::fs::write(&script, text).unwrap();
+    });
+    assert_ne!(upgraded.bootstrap_id, served.bootstrap_id);
+    assert_eq!(apply(&upgraded), 2);
+    host.assert_installed(&upgraded);
+    let requests = upgraded.requests();
+    assert_eq!(apply(&upgraded), 0);
+    assert_eq!(
+        upgraded.requests(),
+        requests,
+        "the second run made HTTP requests"
+    );
+    host.assert_installed(&upgraded);
 }
 
 /// One `execute` resource of the Chef recipe, interpolated.
