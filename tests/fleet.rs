@@ -686,6 +686,25 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
         "a rollback downloads nothing"
     );
     assert_state(&hosts, &packages1, 1, &[1, 2]);
+    // The setup flags still name the newer config (docs/upgrade-rollback.md):
+    // its upgrade script finds nothing to do; roll forward with
+    // `rollback --to 2` instead.
+    let output = hosts[0]
+        .command(&[
+            "env",
+            "TARMAC_NO_SYSTEMD=1",
+            "bash",
+            hosts[0].dir.join("dcos_node_upgrade.sh").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("nothing to do"),
+        "{}",
+        stderr(&output)
+    );
+    assert_state(&hosts[..1], &packages1, 1, &[1, 2]);
 
     // ---- fleet-status over every host's status document ----
     let statuses = work.join("status");
