@@ -110,3 +110,37 @@ fn demo_installs_three_hosts_without_root() {
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
     assert!(left.is_empty(), "demo left {left:?}");
 }
+
+/// docs/README.md is the index: it links every page in docs/, and every
+/// relative `.md` link of a docs page names a file that exists.
+#[test]
+fn docs_index_links_every_page_and_no_link_is_dead() {
+    let docs = Path::new(REPO).join("docs");
+    let index = std::fs::read_to_string(docs.join("README.md")).unwrap();
+    let mut pages: Vec<String> = std::fs::read_dir(&docs)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".md") && name != "README.md")
+        .collect();
+    pages.sort();
+    for page in &pages {
+        assert!(
+            index.contains(&format!("]({page})")),
+            "docs/README.md does not link {page}"
+        );
+    }
+    for page in pages.iter().map(String::as_str).chain(["README.md"]) {
+        let text = std::fs::read_to_string(docs.join(page)).unwrap();
+        for link in text.split("](").skip(1) {
+            let target = link.split([')', '#']).next().unwrap();
+            if target.contains("://") || !target.ends_with(".md") {
+                continue;
+            }
+            assert!(
+                docs.join(target).exists(),
+                "docs/{page}: dead link to {target}"
+            );
+        }
+    }
+}

@@ -648,3 +648,50 @@ fn wait_blocks_until_the_lock_is_released() {
     assert_eq!(String::from_utf8_lossy(&output.stdout), f.ids());
     f.assert_published();
 }
+
+#[test]
+fn bundle_json_that_lies_is_refused_and_unsorted_is_accepted() {
+    let f = fixture();
+    let refs: Vec<&Pkg> = f.pkgs.iter().collect();
+    let honest = f.repo.bundle(&refs);
+    // Declared packages in reverse order: valid for the extractor; the
+    // second run must still recognise the published bundle.
+    let mut value = honest.manifest.to_json();
+    value["packages"].as_array_mut().unwrap().reverse();
+    let reversed = f
+        .repo
+        .bundle_with(&honest.manifest, value.to_string().as_bytes(), &refs);
+    let path = reversed.path.display().to_string();
+    for _ in 0..2 {
+        let out = run(&f.root, &["--blake3", &reversed.blake3, "--url", &path]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(out.stdout, f.ids());
+    }
+
+    // A tree hash that does not match the content: refused, nothing published.
+    let other = tempfile::tempdir().unwrap();
+    let root = other.path().join("host");
+    let mut value = honest.manifest.to_json();
+    value["packages"][1]["tree_hash"] = serde_json::Value::from("cd".repeat(32));
+    let lying = f
+        .repo
+        .bundle_with(&honest.manifest, value.to_string().as_bytes(), &refs);
+    let out = run(
+        &root,
+        &[
+            "--blake3",
+            &lying.blake3,
+            "--url",
+            &lying.path.display().to_string(),
+        ],
+    );
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        first_line(&out.stderr).contains("beta--2"),
+        "{}",
+        out.stderr
+    );
+    assert!(!root.join("packages/alpha--1").exists());
+    assert!(!root.join("packages/beta--2").exists());
+    assert!(!root.join("packages/.staging").exists());
+}

@@ -45,6 +45,9 @@ struct Served {
     bundle_blake3: String,
     bundle_ids: Vec<String>,
     cluster_ids: Vec<String>,
+    /// Host tool name -> sha256, served under bin/.
+    tools: BTreeMap<String, String>,
+    ip_detect_sha256: String,
 }
 
 impl Served {
@@ -59,21 +62,40 @@ impl Served {
         ids
     }
 
-    /// Archives downloaded so far (nginx's access log).
-    fn downloads(&self) -> usize {
-        self.nginx
-            .access_log()
-            .lines()
-            .filter(|line| line.contains(".tar.zst"))
-            .count()
+    /// HTTP requests so far (nginx's access log), and how many of them
+    /// fetched a package archive.
+    fn requests(&self) -> (usize, usize) {
+        let log = self.nginx.access_log();
+        let archives = log.lines().filter(|l| l.contains(".tar.zst")).count();
+        (log.lines().count(), archives)
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
     }
 }
 
 /// Builds, bundles and renders the example tree with the real tools.
 fn served() -> Served {
+    served_with(|_| {})
+}
+
+/// As [`served`], from a copy of the example tree changed by `edit`.
+fn served_with(edit: impl FnOnce(&Path)) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let packages = repo_root().join("packages");
+    let packages = d.join("packages");
+    copy_dir(&repo_root().join("packages"), &packages);
+    edit(&packages);
     run(Command::new(env!("CARGO_BIN_EXE_pkg-build"))
         .current_dir(d)
         .arg("--packages")
@@ -102,8 +124,24 @@ fn served() -> Served {
     };
     let list =
         |key: &str| -> Vec<String> { pinned(key).split_whitespace().map(str::to_string).collect() };
+    // TOOLS='SHA256 NAME\nSHA256 NAME...': several lines.
+    let tools_start = script.find("\nTOOLS='").expect("TOOLS pinned") + "\nTOOLS='".len();
+    let tools_len = script[tools_start..].find('\'').unwrap();
+    let tools = script[tools_start..tools_start + tools_len]
+        .lines()
+        .map(|line| {
+            let (sha, name) = line.split_once(' ').unwrap();
+            (name.to_string(), sha.to_string())
+        })
+        .collect::<BTreeMap<_, _>>();
+    assert_eq!(
+        tools.keys().collect::<Vec<_>>(),
+        ["host-extract", "ip-detect-run", "pkg-activate"]
+    );
     Served {
         nginx: Nginx::serve(&serve),
+        tools,
+        ip_detect_sha256: pinned("IP_DETECT_SHA256"),
         bootstrap_id: pinned("BOOTSTRAP_ID"),
         bundle_blake3: pinned("BUNDLE_BLAKE3"),
         bundle_ids: list("BUNDLE_PACKAGES"),
@@ -153,7 +191,9 @@ impl Host {
             ("bundle_ids", Value::List(served.bundle_ids.clone())),
             ("cluster_ids", Value::List(served.cluster_ids.clone())),
             ("roles", Value::List(vec![self.role.into()])),
-            ("bin", s(bin_dir().display().to_string())),
+            ("tools", Value::Map(served.tools.clone())),
+            ("ip_detect_sha256", s(served.ip_detect_sha256.clone())),
+            ("bin", s(self.path("tools"))),
             ("ip_detect", s(self.path("ip-detect"))),
             ("root", s(self.path("opt/mesosphere"))),
             ("config_dir", s(self.path("etc/mesosphere"))),
@@ -215,6 +255,7 @@ impl Host {
 enum Value {
     Str(String),
     List(Vec<String>),
+    Map(BTreeMap<String, String>),
 }
 
 impl Value {
@@ -222,6 +263,7 @@ impl Value {
         match self {
             Value::Str(s) => s.clone().into(),
             Value::List(l) => l.clone().into(),
+            Value::Map(m) => serde_json::to_value(m).unwrap(),
         }
     }
 
@@ -232,6 +274,10 @@ impl Value {
                 let items: Vec<String> = l.iter().map(|s| format!("'{s}'")).collect();
                 format!("[{}]", items.join(", "))
             }
+            Value::Map(m) => {
+                let items: Vec<String> = m.iter().map(|(k, v)| format!("'{k}' => '{v}'")).collect();
+                format!("{{{}}}", items.join(", "))
+            }
         }
     }
 
@@ -240,6 +286,7 @@ impl Value {
         match self {
             Value::Str(s) => s.clone(),
             Value::List(l) => l.join(" "),
+            Value::Map(_) => panic!("a map attribute is not in the documented parse"),
         }
     }
 }
@@ -326,33 +373,38 @@ fn ansible_playbook_installs_two_hosts_then_reports_no_change() {
     for (_, host) in &hosts {
         host.assert_installed(&served);
     }
-    let downloads = served.downloads();
-    assert!(downloads > 0);
+    let requests = served.requests();
+    assert!(requests.1 > 0, "no package downloaded: {requests:?}");
     for recap in play() {
         assert!(recap.contains("changed=0 "), "second run: {recap}");
     }
-    assert_eq!(served.downloads(), downloads, "the second run downloaded");
+    assert_eq!(
+        served.requests(),
+        requests,
+        "the second run made HTTP requests"
+    );
     for (_, host) in &hosts {
         host.assert_installed(&served);
     }
 }
 
 #[test]
-fn puppet_manifest_installs_then_reports_no_change() {
+fn puppet_manifest_installs_upgrades_then_reports_no_change() {
     require_tool("puppet");
     let served = served();
     let host = Host::new("master");
-    let mut params: Vec<String> = host
-        .attributes(&served)
-        .iter()
-        .map(|(key, value)| format!("{key} => {}", value.puppet()))
-        .collect();
-    params.push("ip_detect_args => '--no-require-local'".into());
-    params.push("no_systemd => true".into());
-    let class = format!("class {{ 'tarmac': {} }}", params.join(", "));
     let puppet = host.path("puppet");
-
-    let apply = || -> i32 {
+    // `puppet apply --detailed-exitcodes` of the class for a serve tree:
+    // 2 = changes applied, 0 = nothing to change.
+    let apply = |served: &Served| -> i32 {
+        let mut params: Vec<String> = host
+            .attributes(served)
+            .iter()
+            .map(|(key, value)| format!("{key} => {}", value.puppet()))
+            .collect();
+        params.push("ip_detect_args => '--no-require-local'".into());
+        params.push("no_systemd => true".into());
+        let class = format!("class {{ 'tarmac': {} }}", params.join(", "));
         let output = Command::new("puppet")
             .arg("apply")
             .arg("--modulepath")
@@ -374,14 +426,37 @@ fn puppet_manifest_installs_then_reports_no_change() {
         );
         code
     };
-    // --detailed-exitcodes: 2 = changes applied, 0 = nothing to change.
-    assert_eq!(apply(), 2);
+    assert_eq!(apply(&served), 2);
     host.assert_installed(&served);
-    let downloads = served.downloads();
-    assert!(downloads > 0);
-    assert_eq!(apply(), 0);
-    assert_eq!(served.downloads(), downloads, "the second run downloaded");
+    let requests = served.requests();
+    assert!(requests.1 > 0, "no package downloaded: {requests:?}");
+    assert_eq!(apply(&served), 0);
+    assert_eq!(
+        served.requests(),
+        requests,
+        "the second run made HTTP requests"
+    );
     host.assert_installed(&served);
+
+    // Upgrade: a serve tree where libgreet changed (so greeter, which
+    // requires it, too). The guards see new ids: extract and activate.
+    let upgraded = served_with(|packages| {
+        let script = packages.join("libgreet/extra/greet.sh");
+        let mut text = std::fs::read_to_string(&script).unwrap();
+        text.push_str("# upgraded\n");
+        std::fs::write(&script, text).unwrap();
+    });
+    assert_ne!(upgraded.bootstrap_id, served.bootstrap_id);
+    assert_eq!(apply(&upgraded), 2);
+    host.assert_installed(&upgraded);
+    let requests = upgraded.requests();
+    assert_eq!(apply(&upgraded), 0);
+    assert_eq!(
+        upgraded.requests(),
+        requests,
+        "the second run made HTTP requests"
+    );
+    host.assert_installed(&upgraded);
 }
 
 /// One `execute` resource of the Chef recipe, interpolated.
@@ -478,6 +553,75 @@ fn parse_recipe(recipe: &str, attributes: &BTreeMap<&str, Value>) -> Vec<Execute
     executes
 }
 
+/// Cross-checks the documented parse against Ruby itself: evaluates the
+/// recipe with a stub of Chef's DSL (`node` from the attributes, `execute`
+/// records its block's properties; other resources are no-ops) and compares
+/// every command and guard string.
+fn assert_parse_matches_ruby(
+    recipe: &str,
+    attributes: &BTreeMap<&str, Value>,
+    executes: &[Execute],
+) {
+    require_tool("ruby");
+    let dir = tempfile::tempdir().unwrap();
+    let attrs: serde_json::Map<String, serde_json::Value> = attributes
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.json()))
+        .collect();
+    std::fs::write(
+        dir.path().join("attributes.json"),
+        serde_json::to_vec(&attrs).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("recipe.rb"), recipe).unwrap();
+    let stub = r#"
+require 'json'
+ATTRS = JSON.parse(File.read(ARGV[1]))
+class Props
+  attr_reader :props
+  def initialize; @props = {}; end
+  def method_missing(name, *args); @props[name.to_s] = args.first; end
+  def respond_to_missing?(*) = true
+end
+$executes = []
+def node = { 'tarmac' => ATTRS }
+def execute(title, &block)
+  r = Props.new
+  r.instance_eval(&block)
+  $executes << { 'title' => title }.merge(r.props)
+end
+def directory(*) = nil
+def file(*) = nil
+def remote_file(*) = nil
+eval(File.read(ARGV[0]), binding, ARGV[0])
+puts JSON.generate($executes)
+"#;
+    std::fs::write(dir.path().join("stub.rb"), stub).unwrap();
+    let output = run(Command::new("ruby").current_dir(dir.path()).args([
+        "stub.rb",
+        "recipe.rb",
+        "attributes.json",
+    ]));
+    let ruby: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(ruby.len(), executes.len());
+    for (ruby, ours) in ruby.iter().zip(executes) {
+        assert_eq!(ruby["title"], ours.title.as_str());
+        assert_eq!(ruby["command"], ours.command.as_str(), "{}", ours.title);
+        assert_eq!(
+            ruby["creates"].as_str(),
+            ours.creates.as_deref(),
+            "{}",
+            ours.title
+        );
+        assert_eq!(
+            ruby["not_if"].as_str(),
+            ours.not_if.as_deref(),
+            "{}",
+            ours.title
+        );
+    }
+}
+
 /// Runs a guard as Chef does (`/bin/sh -c`): true when the step is done.
 fn guard_holds(execute: &Execute) -> bool {
     if let Some(path) = &execute.creates {
@@ -510,6 +654,7 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
         );
     }
     let executes = parse_recipe(&recipe, &attributes);
+    assert_parse_matches_ruby(&recipe, &attributes, &executes);
     let titles: Vec<&str> = executes.iter().map(|e| e.title.as_str()).collect();
     assert_eq!(
         titles,
@@ -521,7 +666,31 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
         ]
     );
 
-    // Chef's own directory and file resources of the recipe, done by hand.
+    // Chef's own remote_file, directory and file resources of the recipe,
+    // done by hand: download each tool and ip-detect, check the sha256.
+    assert!(recipe.contains("remote_file \"#{bin}/#{tool}\""));
+    assert!(recipe.contains("source \"#{bootstrap_url}/bin/#{tool}\""));
+    assert!(recipe.contains("remote_file \"#{bin}/ip-detect\""));
+    let tools = host.dir.path().join("tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    let mut files: Vec<(String, String)> = served
+        .tools
+        .iter()
+        .map(|(name, sha)| (format!("bin/{name}"), sha.clone()))
+        .collect();
+    files.push(("ip-detect".into(), served.ip_detect_sha256.clone()));
+    for (path, sha256) in files {
+        let name = path.rsplit('/').next().unwrap();
+        let dest = tools.join(name);
+        run(Command::new("curl")
+            .args(["-fsS", "-o"])
+            .arg(&dest)
+            .arg(format!("{}/{path}", served.nginx.url())));
+        let sum = run(Command::new("sha256sum").arg(&dest));
+        assert!(String::from_utf8(sum.stdout).unwrap().starts_with(&sha256));
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     assert!(recipe.contains("directory \"#{config_dir}/roles\""));
     assert!(recipe.contains("file \"#{config_dir}/roles/#{role}\""));
     let roles = host.dir.path().join("etc/mesosphere/roles");
@@ -556,11 +725,11 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
         );
     }
     host.assert_installed(&served);
-    let downloads = served.downloads();
-    assert!(downloads > 0);
+    let requests = served.requests();
+    assert!(requests.1 > 0, "no package downloaded: {requests:?}");
     // Second run: nothing to do.
     for execute in &executes {
         assert!(guard_holds(execute), "{}", execute.title);
     }
-    assert_eq!(served.downloads(), downloads, "a guard downloaded");
+    assert_eq!(served.requests(), requests, "a guard made HTTP requests");
 }

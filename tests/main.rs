@@ -3,6 +3,7 @@
 
 mod cfg_gen;
 mod e2e;
+mod fleet;
 mod host_extract;
 mod integrations;
 mod ip_detect_run;

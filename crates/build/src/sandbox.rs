@@ -281,6 +281,11 @@ fn enter(
     Ok(())
 }
 
+/// `ST_RELATIME` (0x1000, linux/statfs.h): nix names it only for glibc
+/// targets, and the static musl build (scripts/build-static.sh) must compile
+/// too; the kernel reports the same bit under both libcs.
+const ST_RELATIME: FsFlags = FsFlags::from_bits_retain(0x1000);
+
 /// Makes a bind mount read-only, keeping the flags the kernel locks in a
 /// user namespace (nosuid, nodev, noexec, atime): dropping one is EPERM.
 fn remount_read_only(target: &CString) -> Result<(), nix::errno::Errno> {
@@ -292,7 +297,7 @@ fn remount_read_only(target: &CString) -> Result<(), nix::errno::Errno> {
         (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
         (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
         (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        (ST_RELATIME, MsFlags::MS_RELATIME),
     ] {
         if current.contains(have) {
             flags |= keep;

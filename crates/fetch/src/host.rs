@@ -187,7 +187,10 @@ pub fn extract_bundle(
         .collect();
     publish(host, &staged)?;
     tarmac_fs::create_dir_all(&host.bundles())?;
-    let text = serde_json::to_string_pretty(&manifest.to_json()).expect("json");
+    // Recorded in canonical (sorted) form, which BundleManifest::parse
+    // requires; the extractor accepts any order.
+    let sorted = BundleManifest::new(manifest.packages.clone());
+    let text = serde_json::to_string_pretty(&sorted.to_json()).expect("json");
     tarmac_fs::write_atomic(&record, text.as_bytes())?;
     tarmac_fs::remove_all(&staging)?;
     Ok(outcome(
@@ -456,22 +459,29 @@ fn check_space(dir: &Path, bytes: u64, files: u64, settings: &Settings) -> Resul
     Ok(())
 }
 
-/// Syncs staging once, records each manifest, renames each package into
-/// place, then fsyncs `packages/`. A crash in between leaves only complete
-/// packages published; the rest is re-fetched by the next run.
+/// Records each manifest, makes staging and the manifests durable with ONE
+/// syncfs (never an fsync per file: 120k files would take a minute), then
+/// renames each package into place and fsyncs `packages/`. A package is
+/// only ever renamed after its manifest is durable; a crash in between
+/// leaves only complete packages published, and the next run fetches the
+/// rest.
 fn publish(host: &HostPaths, staged: &[(PackageManifest, PathBuf)]) -> Result<(), Error> {
+    use tarmac_fs::Context;
     if staged.is_empty() {
         return Ok(());
     }
     let packages = host.packages();
-    tarmac_fs::syncfs(&packages)?;
-    tarmac_fs::create_dir_all(&host.manifests())?;
-    for (manifest, dir) in staged {
+    let manifests = host.manifests();
+    tarmac_fs::create_dir_all(&manifests)?;
+    for (manifest, _) in staged {
         let text = serde_json::to_string_pretty(&manifest.to_json()).expect("json");
-        tarmac_fs::write_atomic(
-            &host.manifests().join(format!("{}.json", manifest.id)),
-            text.as_bytes(),
-        )?;
+        let path = manifests.join(format!("{}.json", manifest.id));
+        let temp = manifests.join(format!(".{}.json.tmp", manifest.id));
+        std::fs::write(&temp, text.as_bytes()).with_path("write", &temp)?;
+        tarmac_fs::rename(&temp, &path)?;
+    }
+    tarmac_fs::syncfs(&packages)?;
+    for (manifest, dir) in staged {
         tarmac_fs::rename(dir, &host.package(&manifest.id))?;
     }
     tarmac_fs::fsync_dir(&packages)?;

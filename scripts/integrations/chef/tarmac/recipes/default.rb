@@ -13,7 +13,8 @@
 # the real tools, so keep to its parse: one `NAME = node['tarmac']['KEY']`
 # (optionally `.join(' ')`) or `NAME = "..."` per line, and inside each
 # `execute` block one-line `command "..."`, `creates "..."`, `not_if "..."`
-# whose strings only interpolate those NAMEs as #{NAME}.
+# whose strings only interpolate those NAMEs as #{NAME}. (The remote_file,
+# directory and file resources are Chef's own; the test does them by hand.)
 
 bin = node['tarmac']['bin']
 root = node['tarmac']['root']
@@ -30,6 +31,24 @@ state_dir_root = node['tarmac']['state_dir_root']
 user_db_root = node['tarmac']['user_db_root']
 activate_flags = node['tarmac']['activate_flags']
 pkg_activate = "#{bin}/pkg-activate --root #{root} --config-dir #{config_dir} --systemd-dir #{systemd_dir} --state-dir-root #{state_dir_root} --user-db-root #{user_db_root} --wait #{activate_flags}"
+
+# The host tools and the cluster's ip-detect script, checked against their
+# pinned sha256 (remote_file does not fetch a file that already matches).
+directory bin do
+  recursive true
+end
+node['tarmac']['tools'].each do |tool, sha256|
+  remote_file "#{bin}/#{tool}" do
+    source "#{bootstrap_url}/bin/#{tool}"
+    checksum sha256
+    mode '0755'
+  end
+end
+remote_file "#{bin}/ip-detect" do
+  source "#{bootstrap_url}/ip-detect"
+  checksum node['tarmac']['ip_detect_sha256']
+  mode '0755'
+end
 
 directory config_dir
 directory "#{config_dir}/roles"

@@ -11,7 +11,10 @@
 #
 # The pinned values are those of the "Pinned by cfg-gen" block of the serve
 # tree's dcos_install.sh: BOOTSTRAP_ID, BUNDLE_BLAKE3, BUNDLE_PACKAGES and
-# CLUSTER_PACKAGES (as arrays).
+# CLUSTER_PACKAGES (as arrays), TOOLS (as a hash: tool => sha256) and
+# IP_DETECT_SHA256. The host tools and the cluster's ip-detect script are
+# downloaded from the serve tree into $bin and checked against those sha256
+# (a file that already matches is not fetched again).
 #
 #   puppet apply --modulepath scripts/integrations/puppet/modules \
 #     -e "class { 'tarmac': bootstrap_url => ..., bootstrap_id => ..., ... }"
@@ -21,9 +24,11 @@ class tarmac (
   String        $bundle_blake3,
   Array[String] $bundle_ids,
   Array[String] $cluster_ids,
+  Hash[String, String] $tools,
+  String        $ip_detect_sha256,
   Array[String] $roles           = ['slave'],
   String        $bin             = '/var/lib/tarmac/bin',
-  String        $ip_detect       = '/opt/mesosphere/bin/detect_ip',
+  Optional[String] $ip_detect    = undef,
   String        $ip_detect_args  = '',
   String        $root            = '/opt/mesosphere',
   String        $config_dir      = '/etc/mesosphere',
@@ -35,6 +40,8 @@ class tarmac (
   $no_systemd_flag = $no_systemd ? { true => ' --no-systemd', default => '' }
   $pkg_activate = "${bin}/pkg-activate --root ${root} --config-dir ${config_dir} --systemd-dir ${systemd_dir} --state-dir-root ${state_dir_root} --user-db-root ${user_db_root} --wait${no_systemd_flag}"
   $wanted = sort($bundle_ids + $cluster_ids)
+  # The guards use test, grep, sort and paste.
+  $path = ['/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin']
 
   # Exit 0 when every id of the list is present in <root>/packages
   # (host-extract renames a package into place only once verified).
@@ -43,9 +50,31 @@ class tarmac (
   # Exit 0 when exactly the wanted ids are active.
   $active_is_wanted = "test \"$(${pkg_activate} active | LC_ALL=C sort | paste -sd' ' -)\" = '${join($wanted, ' ')}'"
 
-  file { ["${config_dir}", "${config_dir}/roles", "${config_dir}/setup-flags"]:
+  $ip_detect_script = $ip_detect ? { undef => "${bin}/ip-detect", default => $ip_detect }
+
+  file { [$bin, $config_dir, "${config_dir}/roles", "${config_dir}/setup-flags"]:
     ensure => directory,
     mode   => '0755',
+  }
+
+  $tools.each |String $tool, String $sha256| {
+    file { "${bin}/${tool}":
+      ensure         => file,
+      source         => "${bootstrap_url}/bin/${tool}",
+      checksum       => 'sha256',
+      checksum_value => $sha256,
+      mode           => '0755',
+      before         => [Exec['tarmac ip-detect'], Exec['tarmac extract bundle'], Exec['tarmac activate']],
+    }
+  }
+
+  file { "${bin}/ip-detect":
+    ensure         => file,
+    source         => "${bootstrap_url}/ip-detect",
+    checksum       => 'sha256',
+    checksum_value => $ip_detect_sha256,
+    mode           => '0755',
+    before         => Exec['tarmac ip-detect'],
   }
 
   $roles.each |String $role| {
@@ -59,8 +88,9 @@ class tarmac (
 
   # ip-detect-run --pin records the address once and never rewrites it.
   exec { 'tarmac ip-detect':
-    command => "${bin}/ip-detect-run --pin ${config_dir}/setup-flags/detected-ip ${ip_detect_args} ${ip_detect}",
+    command => "${bin}/ip-detect-run --pin ${config_dir}/setup-flags/detected-ip ${ip_detect_args} ${ip_detect_script}",
     creates => "${config_dir}/setup-flags/detected-ip",
+    path    => $path,
     require => File["${config_dir}/setup-flags"],
   }
 
@@ -68,6 +98,7 @@ class tarmac (
     command   => "${bin}/host-extract --root ${root} --wait --url ${bootstrap_url}/bootstrap/${bootstrap_id}.bootstrap.tar.zst --blake3 ${bundle_blake3}",
     unless    => $bundle_present,
     provider  => shell,
+    path      => $path,
     tries     => 3,
     try_sleep => 5,
   }
@@ -76,6 +107,7 @@ class tarmac (
     command   => "${bin}/host-extract --root ${root} --wait --repository ${bootstrap_url} --package ${join($cluster_ids, ' ')}",
     unless    => $cluster_present,
     provider  => shell,
+    path      => $path,
     tries     => 3,
     try_sleep => 5,
   }
@@ -84,6 +116,7 @@ class tarmac (
     command  => "${pkg_activate} activate ${join($wanted, ' ')}",
     unless   => $active_is_wanted,
     provider => shell,
+    path     => $path,
     require  => [Exec['tarmac extract bundle'], Exec['tarmac extract cluster packages'], Exec['tarmac ip-detect']],
   }
 }
