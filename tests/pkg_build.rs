@@ -749,3 +749,56 @@ fn tree_variants_honor_core_list_exclude_variants_and_bootstrap_list() {
         stderr(&output)
     );
 }
+
+#[test]
+fn git_sources_are_fetched_into_a_mirror_and_checked_out_at_the_ref() {
+    let temp = tempfile::tempdir().unwrap();
+    let upstream = temp.path().join("upstream");
+    std::fs::create_dir_all(&upstream).unwrap();
+    git(&upstream, &["init", "-q", "-b", "main"]);
+    std::fs::write(upstream.join("VERSION"), "1\n").unwrap();
+    git(&upstream, &["add", "-A"]);
+    git(&upstream, &["commit", "-q", "-m", "one"]);
+    let head = |dir: &Path| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let first = head(&upstream);
+    std::fs::write(upstream.join("VERSION"), "2\n").unwrap();
+    git(&upstream, &["commit", "-q", "-am", "two"]);
+
+    let packages = temp.path().join("packages");
+    let buildinfo = format!(
+        r#"{{"single_source": {{"kind": "git", "git": "file://{}", "ref": "{first}", "ref_origin": "main"}}}}"#,
+        upstream.display()
+    );
+    add_package(
+        &packages,
+        "pinned",
+        &buildinfo,
+        "#!/bin/sh\nset -e\nmkdir -p $PKG_PATH/etc\ncp $PKG_SRC/pinned/VERSION $PKG_PATH/etc/version\n",
+    );
+    let output = build_in(temp.path(), &packages, &["pinned"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // ref_origin moved on: a warning, and the pinned ref is what is built.
+    assert!(
+        stderr(&output).contains("is not ref_origin main"),
+        "{}",
+        stderr(&output)
+    );
+    let ids = lines(&output);
+    let out = unpack(&temp.path().join("repo"), &ids[0], &temp.path().join("out"));
+    assert_eq!(
+        std::fs::read_to_string(out.join("etc/version")).unwrap(),
+        "1\n"
+    );
+    let mirrors: Vec<_> = std::fs::read_dir(temp.path().join("cache/git"))
+        .unwrap()
+        .collect();
+    assert_eq!(mirrors.len(), 1, "one bare mirror in the cache");
+}
