@@ -50,6 +50,38 @@ struct State {
     files: BTreeMap<String, Arc<Vec<u8>>>,
     scripts: BTreeMap<String, Vec<Fault>>,
     log: Vec<Request>,
+    /// Random faults for unscripted requests: (rate per mille, xorshift state).
+    random: Option<(u64, u64)>,
+}
+
+impl State {
+    /// The fault of an unscripted request: with probability rate/1000 one
+    /// of every fault kind (cut, stall, truncation and corruption at a
+    /// random offset, 500, 503, ignored Range), else `Serve`.
+    fn random_fault(&mut self, len: u64) -> Fault {
+        let Some((rate, state)) = self.random.as_mut() else {
+            return Fault::Serve;
+        };
+        let mut next = || {
+            *state ^= *state << 13;
+            *state ^= *state >> 7;
+            *state ^= *state << 17;
+            *state
+        };
+        if next() % 1000 >= *rate {
+            return Fault::Serve;
+        }
+        let offset = next() % len.max(1);
+        match next() % 7 {
+            0 => Fault::Status(503),
+            1 => Fault::Status(500),
+            2 => Fault::CutAfter(offset),
+            3 => Fault::StallAfter(offset),
+            4 => Fault::Truncate(offset),
+            5 => Fault::Corrupt(offset),
+            _ => Fault::IgnoreRange,
+        }
+    }
 }
 
 /// Builds a [`FaultServer`].
@@ -68,6 +100,14 @@ impl FaultServerBuilder {
     /// The faults for the first requests to `path`, in order.
     pub fn script(mut self, path: &str, faults: &[Fault]) -> Self {
         self.state.scripts.insert(path.to_string(), faults.to_vec());
+        self
+    }
+
+    /// Every request without a script gets a random fault with
+    /// probability `per_mille`/1000 (see `State::random_fault`), drawn from
+    /// a generator seeded with `seed`: a fleet under a flaky network.
+    pub fn random_faults(mut self, per_mille: u64, seed: u64) -> Self {
+        self.state.random = Some((per_mille, seed | 1));
         self
     }
 
@@ -164,9 +204,10 @@ fn handle(stream: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -> std::io
     }
     let (file, fault) = {
         let mut state = state.lock().unwrap();
+        let len = state.files.get(&path).map_or(0, |f| f.len() as u64);
         let fault = match state.scripts.get_mut(&path) {
             Some(script) if !script.is_empty() => script.remove(0),
-            _ => Fault::Serve,
+            _ => state.random_fault(len),
         };
         state.log.push(Request {
             path: path.clone(),
