@@ -856,7 +856,7 @@ fn fleet_status_summarizes(
 fn installs_under_a_five_percent_fault_rate_end_whole_or_cleanly_failed() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
-    use tarmac_testkit::fault_server::FaultServer;
+    use tarmac_testkit::fault_server::{Fault, FaultServer};
     use tarmac_testkit::repo::{Pkg, Repo};
 
     let installs: usize = std::env::var("TARMAC_FLEET_INSTALLS")
@@ -884,7 +884,21 @@ fn installs_under_a_five_percent_fault_rate_end_whole_or_cleanly_failed() {
     for path in &served {
         builder = builder.file(path, std::fs::read(repo.root.join(&path[1..])).unwrap());
     }
-    let server = builder.random_faults(50, 0x7a2c_0e1f).start();
+    let server = builder
+        .random(
+            0.05,
+            &[
+                Fault::Status(503),
+                Fault::Status(500),
+                Fault::CutAfter(u64::MAX),
+                Fault::StallAfter(u64::MAX),
+                Fault::Truncate(u64::MAX),
+                Fault::Corrupt(u64::MAX),
+                Fault::IgnoreRange,
+            ],
+            0x7a2c_0e1f,
+        )
+        .start();
     let url = server.url();
     let ids = [
         app.id.to_string(),
@@ -1023,7 +1037,7 @@ fn installs_under_a_five_percent_fault_rate_end_whole_or_cleanly_failed() {
     let requests = server.requests();
     let faults = requests
         .iter()
-        .filter(|r| r.fault != tarmac_testkit::fault_server::Fault::Serve)
+        .filter(|r| r.fault != Fault::Serve)
         .count();
     eprintln!(
         "fleet faults: {installs} installs, {} requests, {faults} faulted; first-run outcomes by exit code {outcomes:?}; {} reruns, all installed",

@@ -40,6 +40,8 @@ class tarmac (
   $no_systemd_flag = $no_systemd ? { true => ' --no-systemd', default => '' }
   $pkg_activate = "${bin}/pkg-activate --root ${root} --config-dir ${config_dir} --systemd-dir ${systemd_dir} --state-dir-root ${state_dir_root} --user-db-root ${user_db_root} --wait${no_systemd_flag}"
   $wanted = sort($bundle_ids + $cluster_ids)
+  # The guards use test, grep, sort and paste.
+  $path = ['/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin']
 
   # Exit 0 when every id of the list is present in <root>/packages
   # (host-extract renames a package into place only once verified).
@@ -88,6 +90,7 @@ class tarmac (
   exec { 'tarmac ip-detect':
     command => "${bin}/ip-detect-run --pin ${config_dir}/setup-flags/detected-ip ${ip_detect_args} ${ip_detect_script}",
     creates => "${config_dir}/setup-flags/detected-ip",
+    path    => $path,
     require => File["${config_dir}/setup-flags"],
   }
 
@@ -95,6 +98,7 @@ class tarmac (
     command   => "${bin}/host-extract --root ${root} --wait --url ${bootstrap_url}/bootstrap/${bootstrap_id}.bootstrap.tar.zst --blake3 ${bundle_blake3}",
     unless    => $bundle_present,
     provider  => shell,
+    path      => $path,
     tries     => 3,
     try_sleep => 5,
   }
@@ -103,6 +107,7 @@ class tarmac (
     command   => "${bin}/host-extract --root ${root} --wait --repository ${bootstrap_url} --package ${join($cluster_ids, ' ')}",
     unless    => $cluster_present,
     provider  => shell,
+    path      => $path,
     tries     => 3,
     try_sleep => 5,
   }
@@ -111,6 +116,7 @@ class tarmac (
     command  => "${pkg_activate} activate ${join($wanted, ' ')}",
     unless   => $active_is_wanted,
     provider => shell,
+    path     => $path,
     require  => [Exec['tarmac extract bundle'], Exec['tarmac extract cluster packages'], Exec['tarmac ip-detect']],
   }
 }
