@@ -1035,10 +1035,7 @@ fn installs_under_a_five_percent_fault_rate_end_whole_or_cleanly_failed() {
     });
     let outcomes = outcomes.into_inner().unwrap();
     let requests = server.requests();
-    let faults = requests
-        .iter()
-        .filter(|r| r.fault != Fault::Serve)
-        .count();
+    let faults = requests.iter().filter(|r| r.fault != Fault::Serve).count();
     eprintln!(
         "fleet faults: {installs} installs, {} requests, {faults} faulted; first-run outcomes by exit code {outcomes:?}; {} reruns, all installed",
         requests.len(),
