@@ -48,7 +48,7 @@ mkdir -p "$EXTRACT"
 (cd "$ROOT" && cargo build --release -q --bin host-extract && cargo build --release -q -p tarmac-testkit --example make-bundle)
 BIN=$ROOT/target/release
 
-fs() { findmnt -n -o SOURCE,FSTYPE,OPTIONS --target "$1" | cut -c1-70; }
+fs() { findmnt -n -o SOURCE,FSTYPE,OPTIONS --target "$1" | head -1 | cut -c1-70; }
 
 if [ ! -d "$TREE/packages" ]; then
     echo "generating the tree (scale $SCALE) in $TREE" >&2

@@ -456,6 +456,7 @@ check write-extra 'touch /pkg/extra/x'
 check write-deps 'touch /opt/mesosphere/lib/x'
 check write-tmp 'touch /tmp/x'
 check write-src 'touch /pkg/src/probe/x'
+check network-only-lo '[ "$(grep -c : /proc/net/dev)" = 1 ]'
 "#,
     );
     std::fs::create_dir_all(packages.join("probe/src")).unwrap();
@@ -470,7 +471,8 @@ check write-src 'touch /pkg/src/probe/x'
     assert_eq!(
         report,
         "src-visible yes\nextra-visible yes\ndep-activated yes\npath-is-output yes\n\
-         write-usr no\nwrite-root no\nwrite-extra no\nwrite-deps no\nwrite-tmp yes\nwrite-src yes\n"
+         write-usr no\nwrite-root no\nwrite-extra no\nwrite-deps no\nwrite-tmp yes\nwrite-src yes\n\
+         network-only-lo yes\n"
     );
     assert!(!Path::new("/usr/tarmac-probe").exists());
     assert!(!Path::new("/tarmac-probe").exists());
@@ -691,4 +693,59 @@ fn cache_url_fetches_verified_prebuilt_packages_and_builds_bad_ones() {
             std::fs::read(second.path().join("repo").join(&rel)).unwrap()
         );
     }
+}
+
+#[test]
+fn tree_variants_honor_core_list_exclude_variants_and_bootstrap_list() {
+    let temp = tempfile::tempdir().unwrap();
+    let packages = example_tree(temp.path());
+    std::fs::write(
+        packages.join("ee.treeinfo.json"),
+        r#"{"core_package_list": ["greeter", "motd"], "exclude": ["hello-git"],
+            "bootstrap_package_list": ["libgreet"]}"#,
+    )
+    .unwrap();
+    let ee = plan_ids(&packages, &["--tree", "ee"]);
+    let names: Vec<&str> = ee.iter().map(|i| i.split("--").next().unwrap()).collect();
+    assert_eq!(names, ["libgreet", "greeter", "motd"]);
+    // ee names no variant for motd: the default one, unlike treeinfo.json.
+    assert_eq!(ee[2], plan_ids(&packages, &["motd"])[0]);
+    // Without a variant, every tree variant: the union.
+    let all = plan_ids(&packages, &["--tree"]);
+    assert_eq!(all.len(), 5, "{all:?}");
+
+    // pkg-bundle --tree ee: only the bootstrap list's closure.
+    let built = build_in(temp.path(), &packages, &["--tree", "ee", "-q"]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    let bundle = run(Command::new(env!("CARGO_BIN_EXE_pkg-bundle"))
+        .current_dir(temp.path())
+        .args([
+            "-q",
+            "--json",
+            "--repo",
+            "repo",
+            "--tree",
+            "ee",
+            "--packages",
+        ])
+        .arg(&packages));
+    assert!(bundle.status.success(), "{}", stderr(&bundle));
+    let doc: Value = serde_json::from_str(&stdout(&bundle)).unwrap();
+    assert_eq!(doc["packages"], serde_json::json!([ee[0]]));
+
+    // A required package that the tree excludes is refused.
+    std::fs::write(
+        packages.join("bad.treeinfo.json"),
+        r#"{"core_package_list": ["greeter"], "exclude": ["libgreet"]}"#,
+    )
+    .unwrap();
+    let output = run(pkg_build()
+        .args(["--plan", "--tree", "bad", "--packages"])
+        .arg(&packages));
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("libgreet is needed (listed or required) but excluded"),
+        "{}",
+        stderr(&output)
+    );
 }
