@@ -456,6 +456,7 @@ check write-extra 'touch /pkg/extra/x'
 check write-deps 'touch /opt/mesosphere/lib/x'
 check write-tmp 'touch /tmp/x'
 check write-src 'touch /pkg/src/probe/x'
+check network-only-lo '[ "$(grep -c : /proc/net/dev)" = 1 ]'
 "#,
     );
     std::fs::create_dir_all(packages.join("probe/src")).unwrap();
@@ -470,7 +471,8 @@ check write-src 'touch /pkg/src/probe/x'
     assert_eq!(
         report,
         "src-visible yes\nextra-visible yes\ndep-activated yes\npath-is-output yes\n\
-         write-usr no\nwrite-root no\nwrite-extra no\nwrite-deps no\nwrite-tmp yes\nwrite-src yes\n"
+         write-usr no\nwrite-root no\nwrite-extra no\nwrite-deps no\nwrite-tmp yes\nwrite-src yes\n\
+         network-only-lo yes\n"
     );
     assert!(!Path::new("/usr/tarmac-probe").exists());
     assert!(!Path::new("/tarmac-probe").exists());
