@@ -802,3 +802,35 @@ fn git_sources_are_fetched_into_a_mirror_and_checked_out_at_the_ref() {
         .collect();
     assert_eq!(mirrors.len(), 1, "one bare mirror in the cache");
 }
+
+/// `greeting-2.0/greeting.txt` ("hi from a zip\n") zipped (`zip -X`), 264 bytes.
+const GREETING_ZIP: &str = "504b03040a0000000000000022000000000000000000000000000d0000006772656574696e672d322e302f504b03040a0000000000000022008ffb3b3c0e0000000e000000190000006772656574696e672d322e302f6772656574696e672e74787468692066726f6d2061207a69700a504b01021e030a0000000000000022000000000000000000000000000d0000000000000000001000ed41000000006772656574696e672d322e302f504b01021e030a0000000000000022008ffb3b3c0e0000000e000000190000000000000001000000a4812b0000006772656574696e672d322e302f6772656574696e672e747874504b0506000000000200020082000000700000000000";
+
+#[test]
+fn zip_sources_are_extracted_with_their_top_directory_stripped() {
+    let temp = tempfile::tempdir().unwrap();
+    let packages = temp.path().join("packages");
+    add_package(
+        &packages,
+        "zipped",
+        r#"{"single_source": {"kind": "url_extract", "url": "file://greeting-2.0.zip",
+            "sha1": "21a161314c275f0911ceca2567a9e25db1af470a"}}"#,
+        "#!/bin/sh\nset -e\nmkdir -p $PKG_PATH/etc\ncp $PKG_SRC/zipped/greeting.txt $PKG_PATH/etc/greeting\n",
+    );
+    let bytes: Vec<u8> = (0..GREETING_ZIP.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&GREETING_ZIP[i..i + 2], 16).unwrap())
+        .collect();
+    std::fs::write(packages.join("zipped/greeting-2.0.zip"), bytes).unwrap();
+    let output = build_in(temp.path(), &packages, &["zipped"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = unpack(
+        &temp.path().join("repo"),
+        &lines(&output)[0],
+        &temp.path().join("out"),
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("etc/greeting")).unwrap(),
+        "hi from a zip\n"
+    );
+}
