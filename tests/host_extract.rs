@@ -721,10 +721,7 @@ fn fleet_on_a_flaky_network_installs_everywhere() {
             let root = f.root.with_file_name(format!("host-{i}"));
             let (url, pin) = (url.clone(), f.bundle.blake3.clone());
             std::thread::spawn(move || {
-                let out = run(
-                    &root,
-                    &["--quiet", "--blake3", &pin, "--url", &url],
-                );
+                let out = run(&root, &["--quiet", "--blake3", &pin, "--url", &url]);
                 (root, out)
             })
         })
