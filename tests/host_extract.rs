@@ -695,3 +695,54 @@ fn bundle_json_that_lies_is_refused_and_unsorted_is_accepted() {
     assert!(!root.join("packages/beta--2").exists());
     assert!(!root.join("packages/.staging").exists());
 }
+
+#[test]
+fn fleet_on_a_flaky_network_installs_everywhere() {
+    let f = fixture();
+    let path = format!("/{}", f.bundle.relative);
+    let len = f.bundle_bytes().len() as u64;
+    let server = FaultServer::builder()
+        .file(&path, f.bundle_bytes())
+        .random(
+            0.25,
+            &[
+                Fault::CutAfter(len),
+                Fault::StallAfter(len),
+                Fault::Status(503),
+                Fault::Status(500),
+                Fault::IgnoreRange,
+            ],
+            7,
+        )
+        .start();
+    let url = format!("{}{path}", server.url());
+    let hosts: Vec<_> = (0..12)
+        .map(|i| {
+            let root = f.root.with_file_name(format!("host-{i}"));
+            let (url, pin) = (url.clone(), f.bundle.blake3.clone());
+            std::thread::spawn(move || {
+                let out = run(&root, &["--quiet", "--blake3", &pin, "--url", &url]);
+                (root, out)
+            })
+        })
+        .collect();
+    for host in hosts {
+        let (root, out) = host.join().unwrap();
+        assert_eq!(out.code, 0, "{}: {}", root.display(), out.stderr);
+        assert_eq!(out.stdout, f.ids());
+        for pkg in &f.pkgs {
+            let dir = root.join("packages").join(pkg.id.to_string());
+            assert_eq!(
+                tarmac_archive::tree_hash(&dir).unwrap(),
+                tarmac_archive::tree_hash(&f.repo.tree(pkg)).unwrap()
+            );
+        }
+        assert!(!root.join("packages/.staging").exists());
+    }
+    let faults = server
+        .requests()
+        .iter()
+        .filter(|r| r.fault != Fault::Serve)
+        .count();
+    assert!(faults > 0, "no fault was injected");
+}

@@ -1086,6 +1086,46 @@ fn failpoints_leave_old_or_new_generation() {
 }
 
 #[test]
+fn interrupted_remove_leaves_the_package_whole_or_gone() {
+    let host = Host::new(&[]);
+    let kept = host.add(PkgFixture::new("kept", "1").file("bin/k", b"k", 0o755));
+    let doomed = host.add(
+        PkgFixture::new("doomed", "1")
+            .file("lib/big/a", b"a", 0o644)
+            .file("lib/big/b", b"b", 0o644),
+    );
+    host.ok(&["activate", &kept]);
+    let out = host
+        .command(&["remove", &doomed])
+        .env("TARMAC_FAILPOINT", "remove-renamed")
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_none(), "did not crash");
+    // The rename happened: the package is gone from the repository, and the
+    // half-deleted copy is removed by the next command (any command).
+    assert!(host
+        .root()
+        .join("packages")
+        .join(format!(".removing-{doomed}"))
+        .exists());
+    let recovered: Value = serde_json::from_str(&host.ok(&["recover", "--json"])).unwrap();
+    assert!(
+        recovered["removed"][0]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("packages/.removing-{doomed}")),
+        "{recovered}"
+    );
+    assert_eq!(host.ok(&["list"]), format!("{kept}\n"));
+    let left: Vec<String> = std::fs::read_dir(host.root().join("packages"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into())
+        .collect();
+    assert_eq!(left, [kept]);
+}
+
+#[test]
 fn crash_loop_sigkill_at_random_moments() {
     let host = Host::new(&[]);
     let (a, b) = crash_sets(&host);

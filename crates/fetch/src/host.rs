@@ -168,7 +168,6 @@ pub fn extract_bundle(
             return Err(error);
         }
     };
-    let mut present = Vec::new();
     let mut new = Vec::new();
     for package in &manifest.packages {
         if host.package(&package.id).is_dir() {
@@ -176,7 +175,6 @@ pub fn extract_bundle(
                 let _ = tarmac_fs::remove_all(&staging);
                 return Err(error);
             }
-            present.push(package.clone());
         } else {
             new.push(package.clone());
         }
@@ -185,7 +183,10 @@ pub fn extract_bundle(
         .iter()
         .map(|p| (p.clone(), staging.join("packages").join(p.id.to_string())))
         .collect();
-    publish(host, &staged)?;
+    if let Err(error) = publish(host, &staged) {
+        let _ = tarmac_fs::remove_all(&staging);
+        return Err(error);
+    }
     tarmac_fs::create_dir_all(&host.bundles())?;
     // Recorded in canonical (sorted) form, which BundleManifest::parse
     // requires; the extractor accepts any order.
@@ -248,7 +249,10 @@ pub fn extract_packages(
         }
         staged.push((manifest.clone(), dir));
     }
-    publish(host, &staged)?;
+    if let Err(error) = publish(host, &staged) {
+        let _ = tarmac_fs::remove_all(&staging);
+        return Err(error);
+    }
     tarmac_fs::remove_all(&staging)?;
     let fetched: Vec<PackageId> = wanted.into_iter().map(|m| m.id).collect();
     Ok(outcome(ids.into_iter().collect(), fetched, downloaded))
