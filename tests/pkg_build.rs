@@ -749,3 +749,88 @@ fn tree_variants_honor_core_list_exclude_variants_and_bootstrap_list() {
         stderr(&output)
     );
 }
+
+#[test]
+fn git_sources_are_fetched_into_a_mirror_and_checked_out_at_the_ref() {
+    let temp = tempfile::tempdir().unwrap();
+    let upstream = temp.path().join("upstream");
+    std::fs::create_dir_all(&upstream).unwrap();
+    git(&upstream, &["init", "-q", "-b", "main"]);
+    std::fs::write(upstream.join("VERSION"), "1\n").unwrap();
+    git(&upstream, &["add", "-A"]);
+    git(&upstream, &["commit", "-q", "-m", "one"]);
+    let head = |dir: &Path| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let first = head(&upstream);
+    std::fs::write(upstream.join("VERSION"), "2\n").unwrap();
+    git(&upstream, &["commit", "-q", "-am", "two"]);
+
+    let packages = temp.path().join("packages");
+    let buildinfo = format!(
+        r#"{{"single_source": {{"kind": "git", "git": "file://{}", "ref": "{first}", "ref_origin": "main"}}}}"#,
+        upstream.display()
+    );
+    add_package(
+        &packages,
+        "pinned",
+        &buildinfo,
+        "#!/bin/sh\nset -e\nmkdir -p $PKG_PATH/etc\ncp $PKG_SRC/pinned/VERSION $PKG_PATH/etc/version\n",
+    );
+    let output = build_in(temp.path(), &packages, &["pinned"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // ref_origin moved on: a warning, and the pinned ref is what is built.
+    assert!(
+        stderr(&output).contains("is not ref_origin main"),
+        "{}",
+        stderr(&output)
+    );
+    let ids = lines(&output);
+    let out = unpack(&temp.path().join("repo"), &ids[0], &temp.path().join("out"));
+    assert_eq!(
+        std::fs::read_to_string(out.join("etc/version")).unwrap(),
+        "1\n"
+    );
+    let mirrors: Vec<_> = std::fs::read_dir(temp.path().join("cache/git"))
+        .unwrap()
+        .collect();
+    assert_eq!(mirrors.len(), 1, "one bare mirror in the cache");
+}
+
+/// `greeting-2.0/greeting.txt` ("hi from a zip\n") zipped (`zip -X`), 264 bytes.
+const GREETING_ZIP: &str = "504b03040a0000000000000022000000000000000000000000000d0000006772656574696e672d322e302f504b03040a0000000000000022008ffb3b3c0e0000000e000000190000006772656574696e672d322e302f6772656574696e672e74787468692066726f6d2061207a69700a504b01021e030a0000000000000022000000000000000000000000000d0000000000000000001000ed41000000006772656574696e672d322e302f504b01021e030a0000000000000022008ffb3b3c0e0000000e000000190000000000000001000000a4812b0000006772656574696e672d322e302f6772656574696e672e747874504b0506000000000200020082000000700000000000";
+
+#[test]
+fn zip_sources_are_extracted_with_their_top_directory_stripped() {
+    let temp = tempfile::tempdir().unwrap();
+    let packages = temp.path().join("packages");
+    add_package(
+        &packages,
+        "zipped",
+        r#"{"single_source": {"kind": "url_extract", "url": "file://greeting-2.0.zip",
+            "sha1": "21a161314c275f0911ceca2567a9e25db1af470a"}}"#,
+        "#!/bin/sh\nset -e\nmkdir -p $PKG_PATH/etc\ncp $PKG_SRC/zipped/greeting.txt $PKG_PATH/etc/greeting\n",
+    );
+    let bytes: Vec<u8> = (0..GREETING_ZIP.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&GREETING_ZIP[i..i + 2], 16).unwrap())
+        .collect();
+    std::fs::write(packages.join("zipped/greeting-2.0.zip"), bytes).unwrap();
+    let output = build_in(temp.path(), &packages, &["zipped"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = unpack(
+        &temp.path().join("repo"),
+        &lines(&output)[0],
+        &temp.path().join("out"),
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("etc/greeting")).unwrap(),
+        "hi from a zip\n"
+    );
+}
