@@ -9,7 +9,10 @@
 #     (needs a venv with requests, retrying, teamcity-messages, pyyaml).
 # Prints medians of RUNS runs and the ratios. Old trees are moved aside, not
 # deleted, before timing (ext4 slows down after mass deletes: see
-# ../shared/bench/README.md).
+# ../shared/bench/README.md); everything but the generated packages is
+# deleted at the end. Space: symlink targets longer than 59 bytes take a
+# 4 KiB block each on ext4, so every per-file farm of the scale-1 tree is
+# about 420 MB: have about 7 GB free (1.5 GB tree + 11 per-file farms).
 #
 # Usage: bench/activate.sh [WORK_DIR]   (env: SCALE=1 RUNS=3 DCOS_SRC=<dcos checkout or git dir>)
 set -euo pipefail
@@ -138,5 +141,6 @@ PY
   fi
 fi
 
-# Old trees are deleted after timing, in the background of nothing.
-rm -rf "$old"
+# Timing is over: free the space (farms, floors, pkgpanda roots).
+rm -rf "$old" "$tree/generations" "$tree/current" "$work/floor" "$work/pkgpanda" "$work/entries-"*
+rm -f "$tree"/{bin,lib,etc,include,active,environment,environment.export,active.buildinfo.full.json,installed-units.json}

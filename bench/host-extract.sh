@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # host-extract of the bootstrap bundle from nginx on loopback, against, in
 # the same run and on the same content:
-#   floor: curl -s URL | zstd -dc | tar -x && sync      (DESIGN.md: target <= 1.0x)
-#   dcos:  curl -s URL.xz | tar -xJf - && sync          (what DC/OS did; issue 3: >= 5x faster)
+#   floor: curl -s URL | zstd -dc | tar -x && sync -f   (DESIGN.md: target <= 1.0x)
+#   dcos:  curl -s URL.xz | tar -xJf - && sync -f       (what DC/OS did; issue 3: >= 5x faster)
+# (`sync -f DEST` is syncfs(2) of the destination's filesystem, exactly what
+# host-extract does before publishing; a plain `sync` would also flush every
+# other filesystem.)
 # host-extract also verifies (blake3 of the raw bytes, tree hash of every
 # package) and publishes durably (syncfs). Peak RSS of host-extract is
 # reported too (DESIGN.md: under 64 MiB).
@@ -10,6 +13,8 @@
 #
 # usage: bench/host-extract.sh [SCALE]   (default 0.1; 1 = 60 packages, 1.5 GB)
 # env:   RUNS (3), LEVEL (9, the bundle's zstd level), WORK (target/bench-host-extract),
+#        EXTRACT_DIR (where the timed extractions go; default WORK: give a
+#        tmpfs or a loop-mounted ext4 when the disk is short, and say so),
 #        GEN_TREE (path of gen-tree.py), DROP_CACHES=1 to drop the page cache
 #        before each timed run (affects everything else on the machine).
 #
@@ -37,12 +42,13 @@ TREE=$WORK/tree-$SCALE
 SERVE=$WORK/serve-$SCALE-$LEVEL
 RUN=$WORK/run.$$
 mkdir -p "$RUN"
+EXTRACT=${EXTRACT_DIR:-$WORK}/extract.$$
+mkdir -p "$EXTRACT"
 
 (cd "$ROOT" && cargo build --release -q --bin host-extract && cargo build --release -q -p tarmac-testkit --example make-bundle)
 BIN=$ROOT/target/release
 
-now() { date +%s.%N; }
-fs() { findmnt -n -o SOURCE,FSTYPE,OPTIONS --target "$1" | cut -c1-70; }
+fs() { findmnt -n -o SOURCE,FSTYPE,OPTIONS --target "$1" | head -1 | cut -c1-70; }
 
 if [ ! -d "$TREE/packages" ]; then
     echo "generating the tree (scale $SCALE) in $TREE" >&2
@@ -85,25 +91,27 @@ prepare() {
     cat "$SERVE/$REL" "$SERVE/bundle.tar.xz" > /dev/null   # the server's files are warm
 }
 
-declare -A T=([floor]='' [dcos]='' [host]='')
+declare -A T=([floor]='' [dcos]='' [host]='') C=([floor]='' [dcos]='' [host]='')
 RSS=''
 n=0
 for _ in $(seq "$RUNS"); do
     for what in floor dcos host; do
         n=$((n + 1))
-        dest=$RUN/$what.$n
+        dest=$EXTRACT/$what.$n
         mkdir -p "$dest"
         prepare
-        start=$(now)
         case $what in
-            floor) curl -s "$URL" | zstd -dc | tar -x -C "$dest" && sync ;;
-            dcos) curl -s "$XZURL" | tar -xJf - -C "$dest" && sync ;;
-            host) /usr/bin/time -f %M -o "$RUN/rss.$n" \
-                      "$BIN/host-extract" --quiet --root "$dest" --url "$URL" --blake3 "$PIN" > /dev/null ;;
+            floor) cmd="curl -s '$URL' | zstd -dc | tar -x -C '$dest' && sync -f '$dest'" ;;
+            dcos) cmd="curl -s '$XZURL' | tar -xJf - -C '$dest' && sync -f '$dest'" ;;
+            host) cmd="'$BIN/host-extract' --quiet --root '$dest' --url '$URL' --blake3 '$PIN' > /dev/null" ;;
         esac
-        end=$(now)
-        T[$what]+="$(echo "$end - $start" | bc) "
-        [ "$what" = host ] && RSS+="$(cat "$RUN/rss.$n") "
+        # %e elapsed, %U+%S CPU of the shell and all its children, %M peak
+        # RSS of the largest child (host-extract itself in its case).
+        /usr/bin/time -f '%e %U %S %M' -o "$RUN/time.$n" sh -c "$cmd"
+        read -r e u s m < "$RUN/time.$n"
+        T[$what]+="$e "
+        C[$what]+="$(echo "$u + $s" | bc) "
+        [ "$what" = host ] && RSS+="$m "
         mv "$dest" "$dest.old"   # aside, deleted at the end
     done
 done
@@ -116,12 +124,18 @@ host=$(echo "${T[host]}" | median)
 rss=$(echo "$RSS" | tr ' ' '\n' | grep . | sort -n | tail -1)
 
 echo "host-extract benchmark: scale $SCALE, bundle $(stat -c %s "$SERVE/$REL") bytes (zstd -$LEVEL), xz $(stat -c %s "$SERVE/bundle.tar.xz") bytes, $RUNS runs"
-echo "filesystem: $(fs "$RUN")"
-printf '%-46s %8s s  (%s)\n' "curl | zstd -dc | tar -x && sync (floor)" "$floor" "$(echo "${T[floor]}" | range)"
-printf '%-46s %8s s  (%s)\n' "curl | tar -xJf && sync (DC/OS)" "$dcos" "$(echo "${T[dcos]}" | range)"
-printf '%-46s %8s s  (%s)\n' "host-extract (download+blake3+extract+verify)" "$host" "$(echo "${T[host]}" | range)"
-echo "host-extract / floor: $(echo "scale=2; $host / $floor" | bc)x   (target <= 1.0x; issue 3: <= 1.3x)"
-echo "DC/OS path / host-extract: $(echo "scale=2; $dcos / $host" | bc)x   (target >= 5x)"
+echo "filesystem of the extractions: $(fs "$EXTRACT"); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-46s %8s %18s %8s\n' "" "elapsed" "(range)" "CPU"
+for what in floor dcos host; do
+    case $what in
+        floor) label="curl | zstd -dc | tar -x && sync -f (floor)" ;;
+        dcos) label="curl | tar -xJf && sync -f (DC/OS)" ;;
+        host) label="host-extract (fetch+blake3+extract+verify)" ;;
+    esac
+    printf '%-46s %7ss %18s %7ss\n' "$label" "$(echo "${T[$what]}" | median)" "($(echo "${T[$what]}" | range))" "$(echo "${C[$what]}" | median)"
+done
+echo "host-extract / floor: $(echo "scale=2; $host / $floor" | bc)x elapsed, $(echo "scale=2; $(echo "${C[host]}" | median) / $(echo "${C[floor]}" | median)" | bc)x CPU   (target <= 1.0x; issue 3: <= 1.3x)"
+echo "DC/OS path / host-extract: $(echo "scale=2; $dcos / $host" | bc)x elapsed   (target >= 5x)"
 echo "host-extract peak RSS: $((rss / 1024)) MiB   (target < 64 MiB)"
 
-rm -rf "$RUN"
+rm -rf "$RUN" "$EXTRACT"

@@ -14,22 +14,38 @@
 # no service is started. Everything lives under one temp dir, removed at the
 # end (pass --keep to look at it afterwards).
 #
-# Usage: scripts/demo.sh [--keep]
+# Usage: scripts/demo.sh [--keep] [--bin-dir DIR]
+#   --keep         keep the temp dir (printed at the end)
+#   --bin-dir DIR  use the six tools already built in DIR instead of running
+#                  `cargo build` (e.g. as a user without a Rust toolchain)
 set -euo pipefail
 
 keep=0
-case "${1:-}" in
-    --keep) keep=1 ;;
-    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//; /^set -euo/d'; exit 0 ;;
-    "") ;;
-    *) echo "demo.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
-esac
+bin=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --keep) keep=1 ;;
+        --bin-dir)
+            [ $# -ge 2 ] || { echo "demo.sh: --bin-dir needs a directory" >&2; exit 2; }
+            bin=$(cd "$2" && pwd)
+            shift
+            ;;
+        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//; /^set -euo/d'; exit 0 ;;
+        *) echo "demo.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/tarmac-demo.XXXXXX")
 server_pid=""
+# The exit status is the script's: a killed server's 143 must not replace
+# it (nor, under errexit, skip the removal below).
 cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
     if [ "$keep" = 1 ]; then
         echo "demo: kept $work" >&2
     else
@@ -40,10 +56,15 @@ trap cleanup EXIT
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
-step "compile the tools"
-cargo build --quiet --bins --manifest-path "$repo/Cargo.toml"
-bin=$(cargo metadata --format-version 1 --no-deps --manifest-path "$repo/Cargo.toml" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug
+if [ -z "$bin" ]; then
+    step "compile the tools"
+    cargo build --quiet --bins --manifest-path "$repo/Cargo.toml"
+    bin=$(cargo metadata --format-version 1 --no-deps --manifest-path "$repo/Cargo.toml" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug
+fi
+for tool in pkg-build pkg-bundle cfg-gen ip-detect-run host-extract pkg-activate; do
+    [ -x "$bin/$tool" ] || { echo "demo.sh: $bin/$tool: not an executable" >&2; exit 2; }
+done
 
 step "pkg-build: build the example package tree"
 "$bin/pkg-build" --tree --packages "$repo/packages" --repo "$work/repo" --cache "$work/cache"
@@ -71,7 +92,9 @@ done
 
 # A host: its own root, config dir, systemd dir, state dirs and user
 # database. The user database starts as a copy of this machine's, so
-# pkg-activate can add the packages' dcos_* users without touching /etc.
+# pkg-activate can add the packages' dcos_* users without touching /etc
+# (for a user db root other than /, it appends the entries itself: no
+# useradd, no root; state dirs stay owned by whoever runs the demo).
 install_host() {
     local name=$1 role=$2 host="$work/hosts/$1"
     mkdir -p "$host/userdb/etc"

@@ -839,8 +839,51 @@ fn install_script_end_to_end_against_nginx() {
         stderr(&output)
     );
 
-    // An agent gets the common files but not the master-only ones.
+    // A served tool that does not match its pinned sha256 stops the install
+    // (exit 4) before anything runs; once fixed, a rerun resumes.
     let agent = fixture.path().join("agent");
+    let served_tool = fixture.serve().join("bin/pkg-activate");
+    let good = fs::read(&served_tool).unwrap();
+    fs::write(&served_tool, b"#!/bin/sh\necho tampered\n").unwrap();
+    let output = install(&agent, "slave", None);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("bin/pkg-activate: sha256 does not match"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!agent.join("var/lib/tarmac/bin/pkg-activate").exists());
+    fs::write(&served_tool, good).unwrap();
+
+    // A truncated download of the script runs nothing: the body is one
+    // function called on the last line.
+    let text = fs::read(&script).unwrap();
+    let truncated = fixture.path().join("truncated.sh");
+    fs::write(&truncated, &text[..text.len() * 2 / 3]).unwrap();
+    let output = Command::new("bash")
+        .arg(&truncated)
+        .arg("slave")
+        .env("TARMAC_ROOT", fixture.path().join("truncated-root"))
+        .env("TARMAC_CONFIG_DIR", fixture.path().join("truncated-etc"))
+        .env("TARMAC_SYSTEMD_DIR", fixture.path().join("truncated-etc"))
+        .env(
+            "TARMAC_STATE_DIR_ROOT",
+            fixture.path().join("truncated-etc"),
+        )
+        .env("TARMAC_USER_DB_ROOT", fixture.path().join("truncated-etc"))
+        .env("TARMAC_TOOLS_DIR", fixture.path().join("truncated-etc"))
+        .env("TARMAC_NO_SYSTEMD", "1")
+        .output()
+        .unwrap();
+    assert!(!fixture.path().join("truncated-root").exists());
+    assert!(!fixture.path().join("truncated-etc").exists());
+    assert!(
+        !stderr(&output).contains("dcos_install: step"),
+        "{}",
+        stderr(&output)
+    );
+
+    // An agent gets the common files but not the master-only ones.
     let output = install(&agent, "slave", None);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let root = agent.join("opt/mesosphere");

@@ -623,3 +623,126 @@ fn package_space_preflight_refuses_before_downloading_archives() {
     let log = nginx.access_log();
     assert!(!log.contains(".tar.zst"), "archives downloaded: {log}");
 }
+
+#[test]
+fn wait_blocks_until_the_lock_is_released() {
+    let f = fixture();
+    let lock =
+        tarmac_fs::HostLock::acquire(&f.root.join(".lock"), tarmac_fs::LockWait::NoWait).unwrap();
+    let path = f.bundle.path.display().to_string();
+    let mut child = Command::new(BIN)
+        .args(["--root", &f.root.display().to_string(), "--quiet", "--wait"])
+        .args(["--blake3", &f.bundle.blake3, "--url", &path])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "did not wait for the lock"
+    );
+    f.assert_untouched();
+    drop(lock);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout), f.ids());
+    f.assert_published();
+}
+
+#[test]
+fn bundle_json_that_lies_is_refused_and_unsorted_is_accepted() {
+    let f = fixture();
+    let refs: Vec<&Pkg> = f.pkgs.iter().collect();
+    let honest = f.repo.bundle(&refs);
+    // Declared packages in reverse order: valid for the extractor; the
+    // second run must still recognise the published bundle.
+    let mut value = honest.manifest.to_json();
+    value["packages"].as_array_mut().unwrap().reverse();
+    let reversed = f
+        .repo
+        .bundle_with(&honest.manifest, value.to_string().as_bytes(), &refs);
+    let path = reversed.path.display().to_string();
+    for _ in 0..2 {
+        let out = run(&f.root, &["--blake3", &reversed.blake3, "--url", &path]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(out.stdout, f.ids());
+    }
+
+    // A tree hash that does not match the content: refused, nothing published.
+    let other = tempfile::tempdir().unwrap();
+    let root = other.path().join("host");
+    let mut value = honest.manifest.to_json();
+    value["packages"][1]["tree_hash"] = serde_json::Value::from("cd".repeat(32));
+    let lying = f
+        .repo
+        .bundle_with(&honest.manifest, value.to_string().as_bytes(), &refs);
+    let out = run(
+        &root,
+        &[
+            "--blake3",
+            &lying.blake3,
+            "--url",
+            &lying.path.display().to_string(),
+        ],
+    );
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        first_line(&out.stderr).contains("beta--2"),
+        "{}",
+        out.stderr
+    );
+    assert!(!root.join("packages/alpha--1").exists());
+    assert!(!root.join("packages/beta--2").exists());
+    assert!(!root.join("packages/.staging").exists());
+}
+
+#[test]
+fn fleet_on_a_flaky_network_installs_everywhere() {
+    let f = fixture();
+    let path = format!("/{}", f.bundle.relative);
+    let len = f.bundle_bytes().len() as u64;
+    let server = FaultServer::builder()
+        .file(&path, f.bundle_bytes())
+        .random(
+            0.25,
+            &[
+                Fault::CutAfter(len),
+                Fault::StallAfter(len),
+                Fault::Status(503),
+                Fault::Status(500),
+                Fault::IgnoreRange,
+            ],
+            7,
+        )
+        .start();
+    let url = format!("{}{path}", server.url());
+    let hosts: Vec<_> = (0..12)
+        .map(|i| {
+            let root = f.root.with_file_name(format!("host-{i}"));
+            let (url, pin) = (url.clone(), f.bundle.blake3.clone());
+            std::thread::spawn(move || {
+                let out = run(&root, &["--quiet", "--blake3", &pin, "--url", &url]);
+                (root, out)
+            })
+        })
+        .collect();
+    for host in hosts {
+        let (root, out) = host.join().unwrap();
+        assert_eq!(out.code, 0, "{}: {}", root.display(), out.stderr);
+        assert_eq!(out.stdout, f.ids());
+        for pkg in &f.pkgs {
+            let dir = root.join("packages").join(pkg.id.to_string());
+            assert_eq!(
+                tarmac_archive::tree_hash(&dir).unwrap(),
+                tarmac_archive::tree_hash(&f.repo.tree(pkg)).unwrap()
+            );
+        }
+        assert!(!root.join("packages/.staging").exists());
+    }
+    let faults = server
+        .requests()
+        .iter()
+        .filter(|r| r.fault != Fault::Serve)
+        .count();
+    assert!(faults > 0, "no fault was injected");
+}

@@ -88,10 +88,17 @@ fn failing_script_passes_stderr_and_exits_1() {
 }
 
 #[test]
-fn missing_script_is_exit_3() {
+fn missing_or_unexecutable_script_is_exit_3() {
     let output = run(&["/nonexistent/ip-detect"]);
     assert_eq!(output.status.code(), Some(3));
     assert!(stderr(&output).contains("/nonexistent/ip-detect: ip-detect script not found"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let script = write_script(dir.path(), "plain", "echo 10.0.0.1");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = run(&[script.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(stderr(&output).contains("ip-detect script is not executable"));
 }
 
 #[test]
@@ -254,12 +261,25 @@ impl Netns {
             "dev",
             "eth1",
         ]);
+        // IPv6 likewise (nodad: usable at once, not "tentative").
+        for (dev, net) in [("eth0", "fd00:213"), ("eth1", "fd00:214")] {
+            let address = format!("{net}:{k:x}::2/64");
+            ip(&["-n", name, "addr", "add", &address, "dev", dev, "nodad"]);
+        }
+        let gateway = format!("fd00:214:{k:x}::1");
+        ip(&[
+            "-n", name, "-6", "route", "add", "default", "via", &gateway, "dev", "eth1",
+        ]);
         ns
     }
 
     /// Runs ip-detect-run inside the namespace on a copy of the sample
     /// whose interpreter is dash, whatever /bin/sh is.
     fn detect(&self, sample: &str, env: &[(&str, &str)]) -> Output {
+        self.detect_with(sample, env, &[])
+    }
+
+    fn detect_with(&self, sample: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
         let dash = which("dash").expect("dash is installed (apt-get install -y dash)");
         let text = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -276,6 +296,7 @@ impl Netns {
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         let mut command = Command::new("ip");
         command.args(["netns", "exec", &self.name, BIN, "--timeout", "20"]);
+        command.args(args);
         command.arg(&script);
         command.envs(env.iter().copied());
         command.output().unwrap()
@@ -327,6 +348,10 @@ fn sample_scripts_in_a_network_namespace() {
     );
     let output = ns.detect("named-interface.sh", &[("IP_DETECT_INTERFACE", "nope0")]);
     assert_eq!(output.status.code(), Some(1));
+    assert_detects(
+        ns.detect_with("default-route6.sh", &[], &["--family", "6"]),
+        format!("fd00:214:{k:x}::2"),
+    );
 
     // Cloud metadata: a tiny IMDSv2 server on the host side of eth1.
     let listener = TcpListener::bind(format!("10.214.{k}.1:0")).unwrap();

@@ -2,7 +2,10 @@
 //! roots (and real HTTP servers where the tool downloads).
 
 mod cfg_gen;
+mod e2e;
+mod fleet;
 mod host_extract;
+mod integrations;
 mod ip_detect_run;
 mod make;
 mod pkg_activate;

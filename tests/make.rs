@@ -367,3 +367,29 @@ fn make_interrupted_mid_build_leaves_no_false_stamp_and_finishes() {
         }
     }
 }
+
+#[test]
+fn make_stops_at_a_failed_build_and_finishes_once_fixed() {
+    let dir = checkout();
+    let dir = dir.path();
+    let build = dir.join("packages/greeter/build");
+    let script = std::fs::read_to_string(&build).unwrap();
+    std::fs::write(&build, script.replacen('\n', "\nexit 1\n", 1)).unwrap();
+    let failed = make_command(dir, &[]).output().unwrap();
+    assert!(!failed.status.success());
+    // pkg-build's own exit code for a failed build is 1; make reports it.
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("greeter"), "{stderr}");
+    let left = stamps(dir);
+    assert!(left.contains_key("libgreet.id"));
+    assert!(!left.contains_key("greeter.id") && !left.contains_key("bundle"));
+    assert_stamps_truthful(dir);
+    assert_ne!(make_q(dir), 0);
+
+    std::fs::write(&build, script).unwrap();
+    make(dir, &[]);
+    let done = stamps(dir);
+    assert_eq!(done["libgreet.id"], left["libgreet.id"], "libgreet redone");
+    assert_stamps_truthful(dir);
+    assert_eq!(make_q(dir), 0);
+}

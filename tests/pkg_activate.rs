@@ -555,6 +555,99 @@ fn package_users_and_state_directories_are_made_in_the_given_user_db() {
     );
 }
 
+/// Issue 6 "no root needed": with a private user database, pkg-activate
+/// appends the users itself (no `useradd`), keeps the files' modes, and
+/// leaves state directories to the caller. As root, the test drops to
+/// nobody (65534) with setpriv, on a copy of the binary nobody can run.
+#[test]
+fn package_users_are_appended_to_a_private_user_db_without_root() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let host = Host::new(&[]);
+    let id = host.add(
+        PkgFixture::new("svc", "1")
+            .username("dcos_svc")
+            .state_directory()
+            .file("bin/svc", b"x", 0o755),
+    );
+    let grouped = host.add(
+        PkgFixture::new("other", "1")
+            .username("dcos_other")
+            .group("docker"),
+    );
+    let users = host.base.join("users/etc");
+    std::fs::write(users.join("shadow"), "root:*:19000:0:99999:7:::\n").unwrap();
+    std::fs::set_permissions(users.join("shadow"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let bin = host.base.join("pkg-activate");
+    std::fs::copy(BIN, &bin).unwrap();
+    // /proc/self belongs to the effective uid.
+    let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    let mut command = if root {
+        let status = Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(&host.base)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin);
+        c
+    } else {
+        Command::new(&bin)
+    };
+    let out = command
+        .arg("--root")
+        .arg(host.root())
+        .arg("--config-dir")
+        .arg(host.base.join("config"))
+        .arg("--systemd-dir")
+        .arg(host.systemd())
+        .arg("--state-dir-root")
+        .arg(host.base.join("state"))
+        .arg("--user-db-root")
+        .arg(host.base.join("users"))
+        .args(["--no-systemd", "activate", &id, &grouped])
+        .env_remove("TARMAC_FAILPOINT")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |name: &str| std::fs::read_to_string(users.join(name)).unwrap();
+    // Sorted package order (other, svc); the highest free system ids first.
+    assert_eq!(
+        read("passwd"),
+        "root:x:0:0:root:/root:/bin/sh\n\
+         dcos_other:x:999:990:DCOS System User:/opt/mesosphere:/sbin/nologin\n\
+         dcos_svc:x:998:998:DCOS System User:/opt/mesosphere:/sbin/nologin\n"
+    );
+    assert_eq!(read("group"), "root:x:0:\ndocker:x:990:\ndcos_svc:x:998:\n");
+    assert_eq!(read("gshadow"), "dcos_svc:!::\n");
+    assert_eq!(
+        read("shadow"),
+        "root:*:19000:0:99999:7:::\ndcos_other:!:::::::\ndcos_svc:!:::::::\n"
+    );
+    let mode = std::fs::metadata(users.join("shadow"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o640);
+    let caller = std::fs::metadata(&host.base).unwrap().uid();
+    assert_eq!(
+        std::fs::metadata(host.base.join("state/svc"))
+            .unwrap()
+            .uid(),
+        caller
+    );
+    assert_eq!(
+        std::fs::read_dir(&users).unwrap().count(),
+        4,
+        "no temp file left"
+    );
+}
+
 #[test]
 fn swap_replaces_one_package_by_name() {
     let host = Host::new(&["master"]);
@@ -990,6 +1083,46 @@ fn failpoints_leave_old_or_new_generation() {
         // The one unit and dcos.target.wants/: nothing stale, no temporaries.
         assert_eq!(units.len(), 2, "{point}: {units:?}");
     }
+}
+
+#[test]
+fn interrupted_remove_leaves_the_package_whole_or_gone() {
+    let host = Host::new(&[]);
+    let kept = host.add(PkgFixture::new("kept", "1").file("bin/k", b"k", 0o755));
+    let doomed = host.add(
+        PkgFixture::new("doomed", "1")
+            .file("lib/big/a", b"a", 0o644)
+            .file("lib/big/b", b"b", 0o644),
+    );
+    host.ok(&["activate", &kept]);
+    let out = host
+        .command(&["remove", &doomed])
+        .env("TARMAC_FAILPOINT", "remove-renamed")
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_none(), "did not crash");
+    // The rename happened: the package is gone from the repository, and the
+    // half-deleted copy is removed by the next command (any command).
+    assert!(host
+        .root()
+        .join("packages")
+        .join(format!(".removing-{doomed}"))
+        .exists());
+    let recovered: Value = serde_json::from_str(&host.ok(&["recover", "--json"])).unwrap();
+    assert!(
+        recovered["removed"][0]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("packages/.removing-{doomed}")),
+        "{recovered}"
+    );
+    assert_eq!(host.ok(&["list"]), format!("{kept}\n"));
+    let left: Vec<String> = std::fs::read_dir(host.root().join("packages"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into())
+        .collect();
+    assert_eq!(left, [kept]);
 }
 
 #[test]

@@ -243,6 +243,11 @@ fn builds_the_example_tree_reproducibly_and_caches_it() {
         .mode();
     assert_eq!(mode & 0o111, 0o111);
     assert!(greeter.join("bin_master/greeter-admin").is_file());
+    // The script linked to "$PKG_PATH/bin/greet": archived relative.
+    assert_eq!(
+        std::fs::read_link(greeter.join("bin/greet-cluster")).unwrap(),
+        Path::new("greet")
+    );
     assert!(greeter
         .join("dcos.target.wants_master/dcos-greeter.service")
         .is_file());
@@ -451,6 +456,7 @@ check write-extra 'touch /pkg/extra/x'
 check write-deps 'touch /opt/mesosphere/lib/x'
 check write-tmp 'touch /tmp/x'
 check write-src 'touch /pkg/src/probe/x'
+check network-only-lo '[ "$(grep -c : /proc/net/dev)" = 1 ]'
 "#,
     );
     std::fs::create_dir_all(packages.join("probe/src")).unwrap();
@@ -465,7 +471,8 @@ check write-src 'touch /pkg/src/probe/x'
     assert_eq!(
         report,
         "src-visible yes\nextra-visible yes\ndep-activated yes\npath-is-output yes\n\
-         write-usr no\nwrite-root no\nwrite-extra no\nwrite-deps no\nwrite-tmp yes\nwrite-src yes\n"
+         write-usr no\nwrite-root no\nwrite-extra no\nwrite-deps no\nwrite-tmp yes\nwrite-src yes\n\
+         network-only-lo yes\n"
     );
     assert!(!Path::new("/usr/tarmac-probe").exists());
     assert!(!Path::new("/tarmac-probe").exists());
@@ -625,4 +632,205 @@ fn http_sources_are_verified_cached_by_checksum_and_failures_classified() {
     assert!(std::fs::read_to_string(too.join("etc/motd"))
         .unwrap()
         .starts_with("Custom"));
+}
+
+#[test]
+fn cache_url_fetches_verified_prebuilt_packages_and_builds_bad_ones() {
+    use tarmac_testkit::fault_server::{Fault, FaultServer};
+    let first = tempfile::tempdir().unwrap();
+    let packages = example_tree(first.path());
+    let built = build_in(first.path(), &packages, &["--tree", "-q"]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    let ids = lines(&built);
+    let mut server = FaultServer::builder();
+    for id in &ids {
+        let name = id.split("--").next().unwrap();
+        for ext in ["tar.zst", "json"] {
+            let rel = format!("packages/{name}/{id}.{ext}");
+            server = server.file(
+                &format!("/{rel}"),
+                std::fs::read(first.path().join("repo").join(&rel)).unwrap(),
+            );
+        }
+    }
+    // The copy of libgreet is damaged in transit: refused, built instead.
+    let server = server
+        .script(
+            &format!("/packages/libgreet/{}.tar.zst", ids[0]),
+            &[Fault::Corrupt(40)],
+        )
+        .start();
+
+    let second = tempfile::tempdir().unwrap();
+    let packages2 = example_tree(second.path());
+    let output = build_in(
+        second.path(),
+        &packages2,
+        &["--tree", "--json", "--cache-url", &server.url()],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let doc: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let statuses: Vec<(&str, &str)> = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("libgreet", "built"),
+            ("greeter", "fetched"),
+            ("hello-git", "fetched"),
+            ("motd", "fetched")
+        ]
+    );
+    for id in &ids {
+        let name = id.split("--").next().unwrap();
+        let rel = format!("packages/{name}/{id}.tar.zst");
+        assert_eq!(
+            std::fs::read(first.path().join("repo").join(&rel)).unwrap(),
+            std::fs::read(second.path().join("repo").join(&rel)).unwrap()
+        );
+    }
+}
+
+#[test]
+fn tree_variants_honor_core_list_exclude_variants_and_bootstrap_list() {
+    let temp = tempfile::tempdir().unwrap();
+    let packages = example_tree(temp.path());
+    std::fs::write(
+        packages.join("ee.treeinfo.json"),
+        r#"{"core_package_list": ["greeter", "motd"], "exclude": ["hello-git"],
+            "bootstrap_package_list": ["libgreet"]}"#,
+    )
+    .unwrap();
+    let ee = plan_ids(&packages, &["--tree", "ee"]);
+    let names: Vec<&str> = ee.iter().map(|i| i.split("--").next().unwrap()).collect();
+    assert_eq!(names, ["libgreet", "greeter", "motd"]);
+    // ee names no variant for motd: the default one, unlike treeinfo.json.
+    assert_eq!(ee[2], plan_ids(&packages, &["motd"])[0]);
+    // Without a variant, every tree variant: the union.
+    let all = plan_ids(&packages, &["--tree"]);
+    assert_eq!(all.len(), 5, "{all:?}");
+
+    // pkg-bundle --tree ee: only the bootstrap list's closure.
+    let built = build_in(temp.path(), &packages, &["--tree", "ee", "-q"]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    let bundle = run(Command::new(env!("CARGO_BIN_EXE_pkg-bundle"))
+        .current_dir(temp.path())
+        .args([
+            "-q",
+            "--json",
+            "--repo",
+            "repo",
+            "--tree",
+            "ee",
+            "--packages",
+        ])
+        .arg(&packages));
+    assert!(bundle.status.success(), "{}", stderr(&bundle));
+    let doc: Value = serde_json::from_str(&stdout(&bundle)).unwrap();
+    assert_eq!(doc["packages"], serde_json::json!([ee[0]]));
+
+    // A required package that the tree excludes is refused.
+    std::fs::write(
+        packages.join("bad.treeinfo.json"),
+        r#"{"core_package_list": ["greeter"], "exclude": ["libgreet"]}"#,
+    )
+    .unwrap();
+    let output = run(pkg_build()
+        .args(["--plan", "--tree", "bad", "--packages"])
+        .arg(&packages));
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("libgreet is needed (listed or required) but excluded"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn git_sources_are_fetched_into_a_mirror_and_checked_out_at_the_ref() {
+    let temp = tempfile::tempdir().unwrap();
+    let upstream = temp.path().join("upstream");
+    std::fs::create_dir_all(&upstream).unwrap();
+    git(&upstream, &["init", "-q", "-b", "main"]);
+    std::fs::write(upstream.join("VERSION"), "1\n").unwrap();
+    git(&upstream, &["add", "-A"]);
+    git(&upstream, &["commit", "-q", "-m", "one"]);
+    let head = |dir: &Path| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let first = head(&upstream);
+    std::fs::write(upstream.join("VERSION"), "2\n").unwrap();
+    git(&upstream, &["commit", "-q", "-am", "two"]);
+
+    let packages = temp.path().join("packages");
+    let buildinfo = format!(
+        r#"{{"single_source": {{"kind": "git", "git": "file://{}", "ref": "{first}", "ref_origin": "main"}}}}"#,
+        upstream.display()
+    );
+    add_package(
+        &packages,
+        "pinned",
+        &buildinfo,
+        "#!/bin/sh\nset -e\nmkdir -p $PKG_PATH/etc\ncp $PKG_SRC/pinned/VERSION $PKG_PATH/etc/version\n",
+    );
+    let output = build_in(temp.path(), &packages, &["pinned"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // ref_origin moved on: a warning, and the pinned ref is what is built.
+    assert!(
+        stderr(&output).contains("is not ref_origin main"),
+        "{}",
+        stderr(&output)
+    );
+    let ids = lines(&output);
+    let out = unpack(&temp.path().join("repo"), &ids[0], &temp.path().join("out"));
+    assert_eq!(
+        std::fs::read_to_string(out.join("etc/version")).unwrap(),
+        "1\n"
+    );
+    let mirrors: Vec<_> = std::fs::read_dir(temp.path().join("cache/git"))
+        .unwrap()
+        .collect();
+    assert_eq!(mirrors.len(), 1, "one bare mirror in the cache");
+}
+
+/// `greeting-2.0/greeting.txt` ("hi from a zip\n") zipped (`zip -X`), 264 bytes.
+const GREETING_ZIP: &str = "504b03040a0000000000000022000000000000000000000000000d0000006772656574696e672d322e302f504b03040a0000000000000022008ffb3b3c0e0000000e000000190000006772656574696e672d322e302f6772656574696e672e74787468692066726f6d2061207a69700a504b01021e030a0000000000000022000000000000000000000000000d0000000000000000001000ed41000000006772656574696e672d322e302f504b01021e030a0000000000000022008ffb3b3c0e0000000e000000190000000000000001000000a4812b0000006772656574696e672d322e302f6772656574696e672e747874504b0506000000000200020082000000700000000000";
+
+#[test]
+fn zip_sources_are_extracted_with_their_top_directory_stripped() {
+    let temp = tempfile::tempdir().unwrap();
+    let packages = temp.path().join("packages");
+    add_package(
+        &packages,
+        "zipped",
+        r#"{"single_source": {"kind": "url_extract", "url": "file://greeting-2.0.zip",
+            "sha1": "21a161314c275f0911ceca2567a9e25db1af470a"}}"#,
+        "#!/bin/sh\nset -e\nmkdir -p $PKG_PATH/etc\ncp $PKG_SRC/zipped/greeting.txt $PKG_PATH/etc/greeting\n",
+    );
+    let bytes: Vec<u8> = (0..GREETING_ZIP.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&GREETING_ZIP[i..i + 2], 16).unwrap())
+        .collect();
+    std::fs::write(packages.join("zipped/greeting-2.0.zip"), bytes).unwrap();
+    let output = build_in(temp.path(), &packages, &["zipped"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = unpack(
+        &temp.path().join("repo"),
+        &lines(&output)[0],
+        &temp.path().join("out"),
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("etc/greeting")).unwrap(),
+        "hi from a zip\n"
+    );
 }

@@ -257,3 +257,50 @@ fn an_open_closure_or_a_repeated_name_writes_nothing() {
 fn docs_pkg_bundle_reference_matches_help() {
     crate::pkg_build::check_help_doc(env!("CARGO_BIN_EXE_pkg-bundle"), "pkg-bundle.md");
 }
+
+/// Pinned hashes of the example `libgreet` package and its one-package
+/// bundle: a change here is a change of the version inputs, the package
+/// archive format or the bundle format (docs/pkg-build.md, docs/pkg-bundle.md)
+/// and must be deliberate.
+#[test]
+fn example_package_and_bundle_hashes_are_pinned() {
+    let temp = tempfile::tempdir().unwrap();
+    let packages = temp.path().join("packages");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("packages/libgreet"),
+        &packages.join("libgreet"),
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_pkg-build"))
+        .current_dir(temp.path())
+        .args([
+            "-q",
+            "--repo",
+            "repo",
+            "--cache",
+            "cache",
+            "--tree",
+            "--packages",
+            "packages",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let id = "libgreet--d33b334154e17901b23b9a9f31dda8803a0cfe24";
+    assert_eq!(stdout(&output), format!("{id}\n"));
+    let archive = std::fs::read(
+        temp.path()
+            .join(format!("repo/packages/libgreet/{id}.tar.zst")),
+    )
+    .unwrap();
+    assert_eq!(
+        blake3::hash(&archive).to_hex().as_str(),
+        "3fe60f1bb4921335e5e0d97d17abaad4b2fe5b59843c7648e0f3d04a5dd45c0b"
+    );
+    let bundle = pkg_bundle(temp.path(), &["--repo", "repo", id]);
+    assert!(bundle.status.success(), "{}", stderr(&bundle));
+    assert_eq!(
+        stdout(&bundle),
+        "08960775ff470473c6fb0f4183842e67262a7a72\n\
+         5f493d836f9ea12fa1e527ee02f44951e02ca787f22873a223d1a64d84a610d7\n"
+    );
+}

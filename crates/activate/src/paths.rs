@@ -15,8 +15,9 @@ pub struct HostPaths {
     pub systemd_dir: Option<PathBuf>,
     /// `--state-dir-root` (`/var/lib/dcos`); `None` skips state directories.
     pub state_dir_root: Option<PathBuf>,
-    /// `--user-db-root` (`/`): where `etc/passwd` and `etc/group` live,
-    /// passed to `useradd --prefix`; `None` skips user handling entirely.
+    /// `--user-db-root` (`/`): where `etc/passwd` and `etc/group` live
+    /// (`/`: users made by `useradd`; any other root: entries appended by
+    /// pkg-activate itself, see `users`); `None` skips user handling entirely.
     pub user_db_root: Option<PathBuf>,
 }
 

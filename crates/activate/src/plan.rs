@@ -54,6 +54,43 @@ pub struct Listing {
     pub hash: String,
 }
 
+/// A path inside the farm, ordered like `Path` (component by component) but
+/// compared as bytes with `/` sorting before every other byte: the same
+/// order without re-parsing components on every comparison, which was half
+/// the CPU time of an activation. Paths here are built by joining plain
+/// names, so there are no `.`, `//` or trailing slashes to normalize.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FarmPath(pub PathBuf);
+
+impl FarmPath {
+    fn bytes(&self) -> &[u8] {
+        self.0.as_os_str().as_encoded_bytes()
+    }
+
+    /// Whether `self` is strictly below `dir`.
+    pub fn is_below(&self, dir: &FarmPath) -> bool {
+        let (a, d) = (self.bytes(), dir.bytes());
+        a.len() > d.len() && a.starts_with(d) && a[d.len()] == b'/'
+    }
+}
+
+impl Ord for FarmPath {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let (a, b) = (self.bytes(), other.bytes());
+        let rank = |c: u8| if c == b'/' { 0 } else { c };
+        match a.iter().zip(b).position(|(x, y)| x != y) {
+            Some(i) => rank(a[i]).cmp(&rank(b[i])),
+            None => a.len().cmp(&b.len()),
+        }
+    }
+}
+
+impl PartialOrd for FarmPath {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 /// A validated activation: everything needed to write a generation.
 #[derive(Debug)]
 pub struct Plan {
@@ -62,7 +99,7 @@ pub struct Plan {
     /// Top-level package directory names, indexed by [`Source::top`].
     pub tops: Vec<String>,
     /// The full per-file map, keyed by path inside the generation.
-    pub nodes: BTreeMap<PathBuf, Node>,
+    pub nodes: BTreeMap<FarmPath, Node>,
     /// Unit name -> absolute path of the unit file in its package.
     pub units: BTreeMap<String, PathBuf>,
     /// `etc/dcos-service-configuration.json` content.
@@ -213,22 +250,20 @@ impl Walk<'_> {
             }
             plan.units.entry(name).or_insert(source_path);
         }
-        match plan.nodes.get_mut(rel) {
-            None => {
-                plan.nodes.insert(
-                    rel.to_path_buf(),
-                    Node {
-                        dir: is_dir,
-                        sources: vec![self.source],
-                    },
-                );
+        match plan.nodes.entry(FarmPath(rel.to_path_buf())) {
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                entry.insert(Node {
+                    dir: is_dir,
+                    sources: vec![self.source],
+                });
                 Ok(())
             }
-            Some(node) if node.dir && is_dir => {
-                node.sources.push(self.source);
-                Ok(())
-            }
-            Some(node) => {
+            std::collections::btree_map::Entry::Occupied(mut entry) => {
+                let node = entry.get_mut();
+                if node.dir && is_dir {
+                    node.sources.push(self.source);
+                    return Ok(());
+                }
                 // File against file, or file against directory (even an
                 // empty one): always a conflict, whatever the order.
                 let first = node.sources[0];
@@ -422,4 +457,26 @@ fn hash_tree(src: &Path, rel: &Path, hasher: &mut blake3::Hasher, entries: &mut 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn farm_paths_sort_like_paths() {
+        let names = [
+            "a", "a.b", "a/b", "a/b/c", "a/bc", "a-b", "a0", "b", "a/b.c", "ab/c",
+        ];
+        let mut as_paths: Vec<PathBuf> = names.iter().map(PathBuf::from).collect();
+        let mut as_farm: Vec<FarmPath> = names.iter().map(|n| FarmPath(PathBuf::from(n))).collect();
+        as_paths.sort();
+        as_farm.sort();
+        let as_farm: Vec<PathBuf> = as_farm.into_iter().map(|f| f.0).collect();
+        assert_eq!(as_farm, as_paths);
+        let dir = FarmPath(PathBuf::from("a/b"));
+        assert!(FarmPath(PathBuf::from("a/b/c")).is_below(&dir));
+        assert!(!FarmPath(PathBuf::from("a/bc")).is_below(&dir));
+        assert!(!dir.is_below(&dir));
+    }
 }

@@ -2,8 +2,17 @@
 //! (pkgpanda :53, :562, :624-643), but checked in full before any change.
 //!
 //! The user database is read from `<user-db-root>/etc/passwd` and
-//! `etc/group`, and users are created with `useradd --prefix <user-db-root>`,
-//! so tests never touch the machine's own `/etc/passwd`.
+//! `etc/group`. With the default root `/`, users are created with
+//! `useradd` exactly as pkgpanda does. Any other root is a private database
+//! (a temp root, an image being built): there pkg-activate appends the same
+//! entries itself, because `useradd --prefix` needs root in practice (it
+//! gives its new files the old files' owner and group, `shadow` for
+//! `etc/shadow`), and the demo and tests must run as any user. Each file is
+//! replaced by one rename, keeping its mode, so a reader never sees half of it.
+//!
+//! State directories are chowned to the package user only when running as
+//! root: nobody else can give files away, and a non-root run only ever
+//! targets a temp root.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -134,6 +143,9 @@ pub fn check(packages: &[Package], prefix: &Path) -> Result<UserPlan> {
 
 /// Creates the missing users like pkgpanda does.
 pub fn apply(plan: &UserPlan, prefix: &Path) -> Result<()> {
+    if prefix != Path::new("/") {
+        return append_entries(plan, prefix);
+    }
     for (user, group) in &plan.create {
         let mut command = Command::new("useradd");
         if prefix != Path::new("/") {
@@ -155,6 +167,126 @@ pub fn apply(plan: &UserPlan, prefix: &Path) -> Result<()> {
         command.arg(user);
         run(command)?;
     }
+    Ok(())
+}
+
+/// shadow's defaults for `useradd --system` (SYS_UID_MIN..SYS_UID_MAX, and
+/// the same for gids); it takes the highest free id first, as we do.
+const SYSTEM_IDS: std::ops::RangeInclusive<u32> = 100..=999;
+
+/// What `useradd --system --user-group` or `-g GROUP` would add to a private
+/// database at `prefix`, written by us: passwd (+ shadow), and for a user
+/// group, group (+ gshadow). The shadow files are only touched if present.
+fn append_entries(plan: &UserPlan, prefix: &Path) -> Result<()> {
+    if plan.create.is_empty() {
+        return Ok(());
+    }
+    let mut db = read_db(prefix)?;
+    let etc = prefix.join("etc");
+    let has_shadow = etc.join("shadow").exists();
+    let has_gshadow = etc.join("gshadow").exists();
+    let (mut passwd, mut shadow, mut group, mut gshadow) =
+        (String::new(), String::new(), String::new(), String::new());
+    for (user, extra_group) in &plan.create {
+        let free_id = |used: &dyn Fn(u32) -> bool| SYSTEM_IDS.rev().find(|id| !used(*id));
+        let no_id = || Error::User {
+            user: user.clone(),
+            reason: format!(
+                "no free system id in {}..={} in {}",
+                SYSTEM_IDS.start(),
+                SYSTEM_IDS.end(),
+                etc.display()
+            ),
+        };
+        let uid = free_id(&|id| db.users.values().any(|&(uid, _)| uid == id)).ok_or_else(no_id)?;
+        let gid = match extra_group {
+            Some(name) => db
+                .groups
+                .get(name)
+                .map(|(gid, _)| *gid)
+                .ok_or_else(|| Error::User {
+                    user: user.clone(),
+                    reason: format!("group {name} does not exist in {}", etc.display()),
+                })?,
+            None => {
+                let used = |id: u32| db.groups.values().any(|(gid, _)| *gid == id);
+                let gid = if used(uid) {
+                    free_id(&used).ok_or_else(no_id)?
+                } else {
+                    uid
+                };
+                group.push_str(&format!("{user}:x:{gid}:\n"));
+                gshadow.push_str(&format!("{user}:!::\n"));
+                db.groups.insert(user.clone(), (gid, Vec::new()));
+                gid
+            }
+        };
+        let password = if has_shadow { "x" } else { "!" };
+        passwd.push_str(&format!(
+            "{user}:{password}:{uid}:{gid}:DCOS System User:/opt/mesosphere:/sbin/nologin\n"
+        ));
+        shadow.push_str(&format!("{user}:!:::::::\n"));
+        db.users.insert(user.clone(), (uid, gid));
+    }
+    // Groups first: a passwd entry never names a gid that is not there yet.
+    append_to(&etc.join("group"), &group)?;
+    if has_gshadow {
+        append_to(&etc.join("gshadow"), &gshadow)?;
+    }
+    if has_shadow {
+        append_to(&etc.join("shadow"), &shadow)?;
+    }
+    append_to(&etc.join("passwd"), &passwd)
+}
+
+/// Replaces `path` by its content plus `lines` with one rename, keeping the
+/// file's mode (a copy of `etc/shadow` must not become world-readable).
+fn append_to(path: &Path, lines: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let (mut text, mode) = match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let mode = std::fs::metadata(path)
+                .map_err(|e| tarmac_fs::FsError::new("stat", path, e))?
+                .permissions()
+                .mode()
+                & 0o7777;
+            (text, mode)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (String::new(), 0o644),
+        Err(e) => return Err(tarmac_fs::FsError::new("read", path, e).into()),
+    };
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(lines);
+    let parent = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temp = parent.join(format!(".{name}.tarmac.{}", std::process::id()));
+    let written = (|| -> std::io::Result<()> {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&temp)?;
+        // The umask applies at open(2): set the mode again explicitly.
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(tarmac_fs::FsError::new("write", &temp, e).into());
+    }
+    if let Err(e) = tarmac_fs::rename(&temp, path) {
+        let _ = std::fs::remove_file(&temp);
+        return Err(e.into());
+    }
+    tarmac_fs::fsync_dir(parent)?;
     Ok(())
 }
 
@@ -193,7 +325,8 @@ pub fn make_state_dirs(packages: &[Package], root: &Path, prefix: Option<&Path>)
             (Some(db), Some(user)) => db.users.get(user).map(|&(uid, _)| uid),
             _ => None,
         };
-        if let Some(uid) = uid {
+        // Only root can give files away (see the module doc).
+        if let (Some(uid), true) = (uid, nix::unistd::geteuid().is_root()) {
             chown_tree(&dir, uid)?;
         }
     }

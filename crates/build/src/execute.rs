@@ -14,7 +14,7 @@ use std::sync::{Condvar, Mutex};
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use tarmac_archive::{pack_dir, WriteOptions};
+use tarmac_archive::{pack_dir_relocated, WriteOptions};
 use tarmac_model::{PackageId, Reporter};
 
 use crate::deps;
@@ -48,6 +48,9 @@ pub struct BuildOptions {
     pub source_date_epoch: u64,
     /// zstd level of package archives.
     pub level: i32,
+    /// A repository to fetch prebuilt packages from by id before building
+    /// (`<url>/packages/<name>/<id>.tar.zst` and `.json`).
+    pub cache_url: Option<String>,
     /// Cores reported to build scripts as `$NUM_CORES`.
     pub num_cores: usize,
 }
@@ -58,6 +61,8 @@ pub struct BuildOptions {
 pub enum Status {
     /// Its archive was already in the repository.
     Cached,
+    /// Downloaded from `--cache-url` (verified against its manifest).
+    Fetched,
     /// Built now.
     Built,
 }
@@ -247,6 +252,17 @@ fn build_one(
         reporter.note(&format!("{id}: cached"));
         return Ok(Status::Cached);
     }
+    if let Some(url) = &opts.cache_url {
+        match crate::remote::fetch_package(url, &opts.repo, &opts.work, id) {
+            Ok(true) => {
+                reporter.note(&format!("{id}: fetched from {url}"));
+                return Ok(Status::Fetched);
+            }
+            Ok(false) => {}
+            // A bad or unreachable cache is no reason not to build.
+            Err(e) => reporter.note(&format!("{id}: not fetched from {url}: {e}")),
+        }
+    }
     let script = package.build_script.clone().ok_or_else(|| Error::Tree {
         file: package.recipe.dir.join(
             package
@@ -288,6 +304,12 @@ fn build_one(
         .unwrap_or(&script)
         .to_path_buf();
 
+    // $PKG_PATH as the script saw it: absolute links into it are archived
+    // as relative ones (the package lives elsewhere on a host).
+    let pkg_path_seen = match isolation {
+        Isolation::Namespace => Path::new("/opt/mesosphere/packages").join(id.to_string()),
+        Isolation::Host => out.clone(),
+    };
     let status = match isolation {
         Isolation::Namespace => {
             let inside = |p: &Path| Path::new("/").join(p.strip_prefix(&root).expect("under root"));
@@ -361,7 +383,13 @@ fn build_one(
         threads: 0,
         mtime: opts.source_date_epoch,
     };
-    let manifest = pack_dir(id, &out, &archive, options)?;
+    let manifest = pack_dir_relocated(
+        id,
+        &out,
+        &archive,
+        options,
+        &pkg_path_seen.display().to_string(),
+    )?;
     let text =
         serde_json::to_string_pretty(&manifest.to_json()).expect("manifest serializes") + "\n";
     tarmac_fs::write_atomic(&manifest_path(&opts.repo, id), text.as_bytes())?;

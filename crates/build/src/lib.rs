@@ -19,6 +19,7 @@ mod execute;
 mod extract;
 mod layout;
 mod plan;
+mod remote;
 mod sandbox;
 mod source;
 mod tree;

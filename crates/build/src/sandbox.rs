@@ -8,7 +8,8 @@
 //! activated dependencies; read-only) with `$PKG_PATH` =
 //! `/opt/mesosphere/packages/<id>` (writable: the only output), the host's
 //! `/usr`, `/bin`, `/lib*`, `/etc` read-only, `/dev` and `/proc` bound, a
-//! tmpfs on `/tmp`.
+//! tmpfs on `/tmp`, and no network (a fresh network namespace: sources are
+//! fetched before the build, so a build cannot depend on the network).
 //!
 //! The invariant: nothing outside the build's own work directory can be
 //! changed by the script, and the host's mount table is never touched (the
@@ -232,9 +233,9 @@ fn enter(
     as_root: bool,
 ) -> Result<(), nix::errno::Errno> {
     if as_root {
-        unshare(CloneFlags::CLONE_NEWNS)?;
+        unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET)?;
     } else {
-        unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS)?;
+        unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET)?;
         // Map our own uid/gid to root inside, so mounts are allowed and the
         // files the script writes belong to the calling user outside.
         write_file(c"/proc/self/setgroups", b"deny")?;
@@ -281,6 +282,11 @@ fn enter(
     Ok(())
 }
 
+/// `ST_RELATIME` (0x1000, linux/statfs.h): nix names it only for glibc
+/// targets, and the static musl build (scripts/build-static.sh) must compile
+/// too; the kernel reports the same bit under both libcs.
+const ST_RELATIME: FsFlags = FsFlags::from_bits_retain(0x1000);
+
 /// Makes a bind mount read-only, keeping the flags the kernel locks in a
 /// user namespace (nosuid, nodev, noexec, atime): dropping one is EPERM.
 fn remount_read_only(target: &CString) -> Result<(), nix::errno::Errno> {
@@ -292,7 +298,7 @@ fn remount_read_only(target: &CString) -> Result<(), nix::errno::Errno> {
         (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
         (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
         (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        (ST_RELATIME, MsFlags::MS_RELATIME),
     ] {
         if current.contains(have) {
             flags |= keep;
@@ -361,9 +367,9 @@ fn probe_enter(
     as_root: bool,
 ) -> Result<(), nix::errno::Errno> {
     if as_root {
-        unshare(CloneFlags::CLONE_NEWNS)?;
+        unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET)?;
     } else {
-        unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS)?;
+        unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET)?;
         write_file(c"/proc/self/setgroups", b"deny")?;
         write_file(c"/proc/self/uid_map", uid_map)?;
         write_file(c"/proc/self/gid_map", gid_map)?;

@@ -280,6 +280,17 @@ pub fn s3_prefix(value: &str) -> Result<(), String> {
     }
 }
 
+/// gen's validate_bootstrap_tmp_dir: non-empty, relative, no trailing `/`.
+pub fn bootstrap_tmp_dir(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err("Must not be empty".into());
+    }
+    if value.starts_with('/') || value.ends_with('/') {
+        return Err("Must be an absolute path to a directory, although leave off the `/` at the beginning and end.".into());
+    }
+    Ok(())
+}
+
 pub fn not_empty(value: &str) -> Result<(), String> {
     if value.is_empty() {
         Err("Must not be empty".into())

@@ -427,6 +427,11 @@ fn cross_checks(state: &mut State) {
 
 /// Reads an ip-detect script named by `key`; missing or empty is a problem.
 fn read_script(state: &mut State, base: &Path, key: &str, value: &str) -> Option<String> {
+    let what = if key.starts_with("fault_domain") {
+        "fault-domain-detect script"
+    } else {
+        "ip-detect script"
+    };
     let path = if Path::new(value).is_absolute() {
         PathBuf::from(value)
     } else {
@@ -438,7 +443,7 @@ fn read_script(state: &mut State, base: &Path, key: &str, value: &str) -> Option
                 state.problem(
                     key,
                     Some(value),
-                    format!("ip-detect script `{}` is empty", path.display()),
+                    format!("{what} `{}` is empty", path.display()),
                 );
                 None
             }
@@ -447,7 +452,7 @@ fn read_script(state: &mut State, base: &Path, key: &str, value: &str) -> Option
                 state.problem(
                     key,
                     Some(value),
-                    format!("ip-detect script `{}` is not UTF-8 text", path.display()),
+                    format!("{what} `{}` is not UTF-8 text", path.display()),
                 );
                 None
             }
@@ -456,7 +461,7 @@ fn read_script(state: &mut State, base: &Path, key: &str, value: &str) -> Option
             state.problem(
                 key,
                 Some(value),
-                format!("ip-detect script `{}` must exist: {e}", path.display()),
+                format!("{what} `{}` must exist: {e}", path.display()),
             );
             None
         }
@@ -531,8 +536,12 @@ fn compute(input: &Input, state: &mut State) {
         };
         state.computed("dcos_gen_resolvconf_search_str", line);
     }
-    if let Some(blacklist) = list(state, "dns_bind_ip_blacklist") {
-        let all: Vec<Node> = std::iter::once("198.51.100.4".to_string())
+    if let (Some(reserved), Some(blacklist)) = (
+        list(state, "dns_bind_ip_reserved"),
+        list(state, "dns_bind_ip_blacklist"),
+    ) {
+        let all: Vec<Node> = reserved
+            .into_iter()
             .chain(blacklist)
             .map(Node::Str)
             .collect();
@@ -594,6 +603,30 @@ fn compute(input: &Input, state: &mut State) {
         .collect();
     state.computed("adminrouter_tls_version_override", versions.join(" "));
 
+    // Optional scripts: ip6-detect must exist when named; the fault domain
+    // script is used when its (default) file exists, as in gen.
+    if let Some(file) = state.valid("ip6_detect_filename").map(str::to_string) {
+        if file.is_empty() {
+            state.computed("ip6_detect_contents", "");
+        } else if let Some(text) = read_script(state, input.base_dir, "ip6_detect_filename", &file)
+        {
+            state.computed("ip6_detect_contents", text);
+        }
+    }
+    if let Some(file) = state
+        .valid("fault_domain_detect_filename")
+        .map(str::to_string)
+    {
+        let path = input.base_dir.join(&file);
+        let text = if path.exists() {
+            read_script(state, input.base_dir, "fault_domain_detect_filename", &file)
+        } else {
+            Some(String::new())
+        };
+        if let Some(text) = text {
+            state.computed("fault_domain_detect_contents", text);
+        }
+    }
     if let Some(file) = state.valid("ip_detect_filename").map(str::to_string) {
         if let Some(text) = read_script(state, input.base_dir, "ip_detect_filename", &file) {
             let public = match state.valid("ip_detect_public_filename").map(str::to_string) {

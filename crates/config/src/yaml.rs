@@ -146,12 +146,31 @@ enum Frame {
     },
 }
 
+/// The most nodes a document may hold once aliases are expanded. A real
+/// config.yaml has hundreds; nested aliases ("billion laughs") would
+/// otherwise grow exponentially, since expansion copies (PyYAML shares).
+pub const MAX_NODES: usize = 100_000;
+
 #[derive(Debug, Default)]
 struct Builder {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes with their size in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
     roots: Vec<Built>,
     problems: Vec<YamlProblem>,
+    /// Nodes built so far, aliases counted at their expanded size.
+    nodes: usize,
+    /// Set once MAX_NODES was passed: aliases are no longer expanded.
+    too_big: bool,
+}
+
+/// Nodes in a tree (the node itself included).
+fn size(node: &Node) -> usize {
+    match node {
+        Node::List(items) => 1 + items.iter().map(size).sum::<usize>(),
+        Node::Map(items) => 1 + items.iter().map(|(_, v)| 1 + size(v)).sum::<usize>(),
+        _ => 1,
+    }
 }
 
 impl Builder {
@@ -251,13 +270,28 @@ impl MarkedEventReceiver for Builder {
                         Node::Str(value)
                     }
                 };
+                self.nodes += 1;
                 if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
+                    self.anchors.insert(anchor, (node.clone(), 1));
                 }
                 self.push(node, line, Vec::new());
             }
             Event::Alias(anchor) => {
-                let node = self.anchors.get(&anchor).cloned().unwrap_or(Node::Null);
+                let (node, count) = match self.anchors.get(&anchor) {
+                    Some((_, count)) if self.too_big || self.nodes + count > MAX_NODES => {
+                        if !self.too_big {
+                            self.too_big = true;
+                            self.problem(
+                                line,
+                                format!("aliases expand to more than {MAX_NODES} nodes; config.yaml needs no aliases"),
+                            );
+                        }
+                        (Node::Null, 1)
+                    }
+                    Some((node, count)) => (node.clone(), *count),
+                    None => (Node::Null, 1),
+                };
+                self.nodes += count;
                 self.push(node, line, Vec::new());
             }
             Event::SequenceStart(anchor, tag) => {
@@ -309,8 +343,9 @@ impl MarkedEventReceiver for Builder {
                     }) => (Node::Map(items), anchor, line, key_lines),
                     None => return,
                 };
-                if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
+                if anchor > 0 && !self.too_big {
+                    let count = size(&node);
+                    self.anchors.insert(anchor, (node.clone(), count));
                 }
                 self.push(node, start, key_lines);
             }
@@ -568,6 +603,22 @@ mod tests {
     #[test]
     fn aliases_and_syntax_errors() {
         let (entries, _) = load("a: &x [1, 2]\nb: *x\n").unwrap();
+        assert_eq!(
+            entries[1].value,
+            Node::List(vec![Node::Int(1), Node::Int(2)])
+        );
+        // Nested aliases ("billion laughs"): refused, not expanded.
+        let mut text = String::from("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..9 {
+            let previous = format!("*l{}", level - 1);
+            let items = [previous.as_str(); 10].join(", ");
+            text.push_str(&format!("l{level}: &l{level} [{items}]\n"));
+        }
+        // 10^9 nodes if expanded: this returns at once only because of the bound.
+        let (_, problems) = load(&text).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].message.contains("aliases expand to more than"));
+        assert_eq!(problems[0].key.as_deref(), Some("l4"));
         assert_eq!(
             entries[1].value,
             Node::List(vec![Node::Int(1), Node::Int(2)])

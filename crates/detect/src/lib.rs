@@ -64,6 +64,8 @@ pub enum Error {
     },
     #[error("{}: ip-detect script not found", script.display())]
     ScriptMissing { script: PathBuf },
+    #[error("{}: ip-detect script is not executable (chmod +x, or a #! line it can run)", script.display())]
+    NotExecutable { script: PathBuf },
     #[error("{}: ip-detect script exited with {status}", script.display())]
     ScriptFailed { script: PathBuf, status: String },
     #[error("{}: ip-detect script did not finish within {seconds}s (process group killed)", script.display())]
@@ -96,6 +98,7 @@ impl Error {
         match self {
             Error::Spawn { .. } => ExitClass::Runtime,
             Error::ScriptMissing { .. } => ExitClass::Invalid,
+            Error::NotExecutable { .. } => ExitClass::Invalid,
             Error::ScriptFailed { .. } => ExitClass::Runtime,
             Error::Timeout { .. } => ExitClass::Runtime,
             Error::BadOutput { .. } => ExitClass::Invalid,

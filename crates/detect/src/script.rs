@@ -30,6 +30,9 @@ pub fn run(script: &Path, timeout: Duration) -> Result<Vec<u8>, Error> {
         io::ErrorKind::NotFound => Error::ScriptMissing {
             script: script.to_path_buf(),
         },
+        io::ErrorKind::PermissionDenied => Error::NotExecutable {
+            script: script.to_path_buf(),
+        },
         _ => Error::Spawn {
             script: script.to_path_buf(),
             source,

@@ -168,7 +168,6 @@ pub fn extract_bundle(
             return Err(error);
         }
     };
-    let mut present = Vec::new();
     let mut new = Vec::new();
     for package in &manifest.packages {
         if host.package(&package.id).is_dir() {
@@ -176,7 +175,6 @@ pub fn extract_bundle(
                 let _ = tarmac_fs::remove_all(&staging);
                 return Err(error);
             }
-            present.push(package.clone());
         } else {
             new.push(package.clone());
         }
@@ -185,9 +183,15 @@ pub fn extract_bundle(
         .iter()
         .map(|p| (p.clone(), staging.join("packages").join(p.id.to_string())))
         .collect();
-    publish(host, &staged)?;
+    if let Err(error) = publish(host, &staged) {
+        let _ = tarmac_fs::remove_all(&staging);
+        return Err(error);
+    }
     tarmac_fs::create_dir_all(&host.bundles())?;
-    let text = serde_json::to_string_pretty(&manifest.to_json()).expect("json");
+    // Recorded in canonical (sorted) form, which BundleManifest::parse
+    // requires; the extractor accepts any order.
+    let sorted = BundleManifest::new(manifest.packages.clone());
+    let text = serde_json::to_string_pretty(&sorted.to_json()).expect("json");
     tarmac_fs::write_atomic(&record, text.as_bytes())?;
     tarmac_fs::remove_all(&staging)?;
     Ok(outcome(
@@ -245,7 +249,10 @@ pub fn extract_packages(
         }
         staged.push((manifest.clone(), dir));
     }
-    publish(host, &staged)?;
+    if let Err(error) = publish(host, &staged) {
+        let _ = tarmac_fs::remove_all(&staging);
+        return Err(error);
+    }
     tarmac_fs::remove_all(&staging)?;
     let fetched: Vec<PackageId> = wanted.into_iter().map(|m| m.id).collect();
     Ok(outcome(ids.into_iter().collect(), fetched, downloaded))
@@ -297,6 +304,7 @@ fn fetch_manifest(
     settings: &Settings,
     reporter: &dyn Reporter,
 ) -> Result<(PackageManifest, u64), Error> {
+    reporter.step(&format!("manifest {id}"));
     let mut download = Download::open(manifest_sources(request, id), &settings.fetch, reporter)?;
     let url = download.url();
     let mut bytes = Vec::new();
@@ -317,6 +325,7 @@ fn fetch_manifest(
         });
     }
     let fetched = download.finish()?;
+    reporter.finish_step();
     let manifest = PackageManifest::parse(&fetched.url, &bytes).map_err(|e| Error::Manifest {
         url: fetched.url.clone(),
         reason: e.to_string(),
@@ -454,22 +463,29 @@ fn check_space(dir: &Path, bytes: u64, files: u64, settings: &Settings) -> Resul
     Ok(())
 }
 
-/// Syncs staging once, records each manifest, renames each package into
-/// place, then fsyncs `packages/`. A crash in between leaves only complete
-/// packages published; the rest is re-fetched by the next run.
+/// Records each manifest, makes staging and the manifests durable with ONE
+/// syncfs (never an fsync per file: 120k files would take a minute), then
+/// renames each package into place and fsyncs `packages/`. A package is
+/// only ever renamed after its manifest is durable; a crash in between
+/// leaves only complete packages published, and the next run fetches the
+/// rest.
 fn publish(host: &HostPaths, staged: &[(PackageManifest, PathBuf)]) -> Result<(), Error> {
+    use tarmac_fs::Context;
     if staged.is_empty() {
         return Ok(());
     }
     let packages = host.packages();
-    tarmac_fs::syncfs(&packages)?;
-    tarmac_fs::create_dir_all(&host.manifests())?;
-    for (manifest, dir) in staged {
+    let manifests = host.manifests();
+    tarmac_fs::create_dir_all(&manifests)?;
+    for (manifest, _) in staged {
         let text = serde_json::to_string_pretty(&manifest.to_json()).expect("json");
-        tarmac_fs::write_atomic(
-            &host.manifests().join(format!("{}.json", manifest.id)),
-            text.as_bytes(),
-        )?;
+        let path = manifests.join(format!("{}.json", manifest.id));
+        let temp = manifests.join(format!(".{}.json.tmp", manifest.id));
+        std::fs::write(&temp, text.as_bytes()).with_path("write", &temp)?;
+        tarmac_fs::rename(&temp, &path)?;
+    }
+    tarmac_fs::syncfs(&packages)?;
+    for (manifest, dir) in staged {
         tarmac_fs::rename(dir, &host.package(&manifest.id))?;
     }
     tarmac_fs::fsync_dir(&packages)?;

@@ -4,7 +4,8 @@
 //!
 //! Each request to a path takes the next [`Fault`] of that path's script;
 //! once the script is used up, requests are served correctly (with `Range`
-//! support). Every request is logged so tests can assert what the client
+//! support), or, with [`FaultServerBuilder::random`], each request draws a
+//! fault with a given probability (a flaky fleet-wide network). Every request is logged so tests can assert what the client
 //! asked for. Every response closes the connection.
 
 use std::collections::BTreeMap;
@@ -49,7 +50,46 @@ pub struct Request {
 struct State {
     files: BTreeMap<String, Arc<Vec<u8>>>,
     scripts: BTreeMap<String, Vec<Fault>>,
+    random: Option<RandomFaults>,
     log: Vec<Request>,
+}
+
+/// Faults drawn at random for requests without a scripted fault.
+struct RandomFaults {
+    /// Probability in [0, 1] that a request gets a fault.
+    rate: f64,
+    faults: Vec<Fault>,
+    state: u64,
+}
+
+impl RandomFaults {
+    fn next(&mut self) -> u64 {
+        // xorshift64*: deterministic for a seed, good enough for tests.
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A fault, or `Serve`; the byte counts of `CutAfter`, `StallAfter`,
+    /// `Truncate` and `Corrupt` are maxima, drawn uniformly below them
+    /// (and below the file's length).
+    fn draw(&mut self, len: u64) -> Fault {
+        let roll = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        if self.faults.is_empty() || roll >= self.rate {
+            return Fault::Serve;
+        }
+        let index = (self.next() % self.faults.len() as u64) as usize;
+        let pick = self.faults[index];
+        let mut below = |max: u64| self.next() % max.min(len).max(1);
+        match pick {
+            Fault::CutAfter(max) => Fault::CutAfter(below(max)),
+            Fault::StallAfter(max) => Fault::StallAfter(below(max)),
+            Fault::Truncate(max) => Fault::Truncate(below(max)),
+            Fault::Corrupt(max) => Fault::Corrupt(below(max)),
+            other => other,
+        }
+    }
 }
 
 /// Builds a [`FaultServer`].
@@ -62,6 +102,18 @@ impl FaultServerBuilder {
     /// Serves `bytes` at `path` (starting with `/`).
     pub fn file(mut self, path: &str, bytes: Vec<u8>) -> Self {
         self.state.files.insert(path.to_string(), Arc::new(bytes));
+        self
+    }
+
+    /// Every request without a scripted fault gets, with probability
+    /// `rate`, one of `faults` (byte counts are maxima, see [`Fault`]),
+    /// drawn from a generator seeded with `seed`.
+    pub fn random(mut self, rate: f64, faults: &[Fault], seed: u64) -> Self {
+        self.state.random = Some(RandomFaults {
+            rate,
+            faults: faults.to_vec(),
+            state: seed | 1,
+        });
         self
     }
 
@@ -164,9 +216,13 @@ fn handle(stream: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -> std::io
     }
     let (file, fault) = {
         let mut state = state.lock().unwrap();
+        let len = state.files.get(&path).map_or(0, |f| f.len() as u64);
         let fault = match state.scripts.get_mut(&path) {
             Some(script) if !script.is_empty() => script.remove(0),
-            _ => Fault::Serve,
+            _ => match &mut state.random {
+                Some(random) => random.draw(len),
+                None => Fault::Serve,
+            },
         };
         state.log.push(Request {
             path: path.clone(),

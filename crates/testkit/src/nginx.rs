@@ -1,11 +1,12 @@
-//! A real nginx serving one directory on a free loopback port, for tests.
+//! A real nginx serving one directory on a free port (of loopback, or of a
+//! given local address), for tests.
 //!
 //! Each instance has its own temp prefix (config, logs, temp paths, pid), runs
 //! in the foreground as a single process (`master_process off`, so it never
 //! switches user and can read a 0700 temp dir), and is killed on `Drop`.
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,8 +30,14 @@ impl Nginx {
     /// until it accepts connections. Panics (a test setup failure) with the
     /// error log if it does not come up.
     pub fn serve(root: &Path) -> Nginx {
+        Nginx::serve_at(root, IpAddr::from([127, 0, 0, 1]))
+    }
+
+    /// Like [`Nginx::serve`], listening on `ip` (an address of this host,
+    /// e.g. a bridge that network namespaces reach) on a free port.
+    pub fn serve_at(root: &Path, ip: IpAddr) -> Nginx {
         let prefix = tempfile::tempdir().expect("nginx prefix");
-        let port = free_port();
+        let port = free_port_at(ip);
         let conf = prefix.path().join("nginx.conf");
         let p = prefix.path().display();
         let text = format!(
@@ -50,12 +57,13 @@ impl Nginx {
                uwsgi_temp_path {p}/uwsgi;\n\
                scgi_temp_path {p}/scgi;\n\
                server {{\n\
-                 listen 127.0.0.1:{port};\n\
+                 listen {listen};\n\
                  root {root};\n\
                  location / {{ }}\n\
                }}\n\
              }}\n",
-            root = root.display()
+            root = root.display(),
+            listen = SocketAddr::new(ip, port),
         );
         std::fs::File::create(&conf)
             .and_then(|mut f| f.write_all(text.as_bytes()))
@@ -74,7 +82,7 @@ impl Nginx {
             .expect("spawn nginx (is it installed at /usr/sbin/nginx?)");
         let mut nginx = Nginx {
             child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            addr: SocketAddr::new(ip, port),
             prefix,
         };
         nginx.wait_ready();
@@ -99,7 +107,7 @@ impl Nginx {
         );
     }
 
-    /// `http://127.0.0.1:<port>` (no trailing slash).
+    /// `http://<ip>:<port>` (no trailing slash).
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -124,7 +132,12 @@ impl Drop for Nginx {
 
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
+    free_port_at(IpAddr::from([127, 0, 0, 1]))
+}
+
+/// A port of `ip` that was free a moment ago.
+pub fn free_port_at(ip: IpAddr) -> u16 {
+    TcpListener::bind(SocketAddr::new(ip, 0))
         .and_then(|l| l.local_addr())
         .expect("bind a free port")
         .port()

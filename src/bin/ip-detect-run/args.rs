@@ -14,7 +14,8 @@ use clap::{Parser, ValueEnum};
 ///
 /// Exit codes: 0 ok; 1 the script failed, timed out or could not run (its
 /// stderr is shown); 3 the output is not one acceptable address, or the
-/// address is not on a local interface (output quoted in the message);
+/// address is not on a local interface (output quoted in the message), or
+/// the script is missing or not executable;
 /// 5 the address differs from the one recorded in the --pin file.
 #[derive(Debug, Parser)]
 #[command(name = "ip-detect-run", version)]

@@ -43,7 +43,10 @@ pub struct Global {
     #[arg(long, global = true, default_value = "/var/lib/dcos")]
     pub state_dir_root: PathBuf,
     /// Root of the user database (etc/passwd, etc/group) that package users
-    /// are checked against and created in (`useradd --prefix`).
+    /// are checked against and created in: with `/`, by `useradd`; with any
+    /// other root (a temp root or an image), pkg-activate appends the entries
+    /// itself, so no root privilege is needed. State directories are chowned
+    /// to the package user only when running as root.
     #[arg(long, global = true, default_value = "/")]
     pub user_db_root: PathBuf,
     /// Do not run systemctl (unit files are still copied).

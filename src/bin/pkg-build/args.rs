@@ -47,6 +47,12 @@ pub struct Args {
     #[arg(long, value_name = "DIR", default_value = ".cache/pkg-build")]
     pub cache: PathBuf,
 
+    /// Fetch prebuilt packages by id from this repository (http(s):// or
+    /// file://, laid out as --repo) before building them; each download is
+    /// verified against its manifest, and a miss or a bad copy is built.
+    #[arg(long, value_name = "URL")]
+    pub cache_url: Option<String>,
+
     /// Print the build order and the id each package would get, build
     /// nothing (no network needed).
     #[arg(long)]

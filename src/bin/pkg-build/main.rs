@@ -95,6 +95,7 @@ fn run(args: Args) -> Result<(), tarmac_build::Error> {
         },
         source_date_epoch: args.source_date_epoch.unwrap_or_else(source_date_epoch),
         level: args.level,
+        cache_url: args.cache_url.clone(),
         num_cores: cores,
     };
     if !plan

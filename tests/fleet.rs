@@ -1,0 +1,1046 @@
+//! Fleet test (issue 6): 20 simulated hosts install one cluster in
+//! parallel from one nginx with the generated `dcos_install.sh`, unmodified
+//! and with DC/OS's default paths; then the whole fleet upgrades to a
+//! bundle where one package changed, then rolls back. Every host's final
+//! state is asserted exactly, and `scripts/fleet-status` summarizes it.
+//!
+//! Each host is a network namespace (its own address on a veth pair into
+//! one bridge, and a default route, so ip-detect finds a different address
+//! on every host) plus a mount namespace made per command by
+//! `unshare --mount --propagation private`, in which:
+//! - `/etc`, `/opt` and `/var/lib` are overlays whose upper layers are the
+//!   host's own directories: the machine's files stay readable, every write
+//!   lands in the host. This is what lets `useradd` run unmodified against
+//!   the default user database: it replaces `/etc/passwd` by rename(2),
+//!   which a bind-mounted file refuses (EBUSY); and it lets the mount points
+//!   below exist without creating anything on the machine.
+//! - the host's own directories are bind-mounted over `/opt/mesosphere`,
+//!   `/etc/mesosphere`, `/etc/systemd/system` and `/var/lib/dcos`.
+//!
+//! The only environment override is `TARMAC_NO_SYSTEMD=1` (there is no
+//! systemd in a namespace; `pkg-activate rollback` gets `--no-systemd` for
+//! the same reason). The hosts' directories live on one tmpfs, so the
+//! install's free-space preflight sees the tmpfs (not the machine's disk)
+//! and passes with its default 1 GiB margin.
+//!
+//! Needs root (netns, veth, bridge, mount namespaces, overlay and tmpfs
+//! mounts); as another user it says so on stderr and checks nothing.
+//! Everything is named with a per-run id and removed by `Drop` guards, also
+//! when an assertion fails: namespaces, the bridge (veth pairs go with their
+//! namespace), the tmpfs, nginx.
+//!
+//! Tools: the static musl binaries from `TARMAC_STATIC_DIR` (what
+//! `scripts/build-static.sh DIR` writes) when set, else the test build's
+//! binaries, stripped (a release musl build of every tool takes minutes on
+//! 2 cores, more than this test's budget).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+use tarmac_testkit::nginx::Nginx;
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+const HOSTS: usize = 20;
+const MASTERS: usize = 3;
+const PUBLIC_AGENTS: usize = 2;
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Runs a command on the machine, asserting success; returns stdout.
+fn run(program: &str, args: &[&str]) -> String {
+    let output = Command::new(program).args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{program} {args:?}: {}",
+        stderr(&output)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn tool(name: &str) -> &'static str {
+    match name {
+        "pkg-build" => env!("CARGO_BIN_EXE_pkg-build"),
+        "pkg-bundle" => env!("CARGO_BIN_EXE_pkg-bundle"),
+        "cfg-gen" => env!("CARGO_BIN_EXE_cfg-gen"),
+        "host-extract" => env!("CARGO_BIN_EXE_host-extract"),
+        "ip-detect-run" => env!("CARGO_BIN_EXE_ip-detect-run"),
+        "pkg-activate" => env!("CARGO_BIN_EXE_pkg-activate"),
+        _ => unreachable!("{name}"),
+    }
+}
+
+/// The network: a bridge and one namespace per host. Removed on drop.
+struct Network {
+    bridge: String,
+    namespaces: Vec<String>,
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        // Deleting a namespace destroys its end of the veth pair, and with
+        // it the pair.
+        for ns in &self.namespaces {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .status();
+    }
+}
+
+/// A tmpfs mounted on a temp dir; unmounted on drop (before the dir goes).
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount() -> Tmpfs {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_str().unwrap();
+        run(
+            "mount",
+            &[
+                "-t",
+                "tmpfs",
+                "-o",
+                "size=4g,mode=0755",
+                "tarmac-fleet",
+                path,
+            ],
+        );
+        Tmpfs { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        // Lazy: a process still inside (a hung install) must not keep it.
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+struct Host {
+    name: String,
+    ns: String,
+    ip: Ipv4Addr,
+    role: &'static str,
+    dir: PathBuf,
+}
+
+/// The mount namespace of a host, set up before `"$@"` runs in it.
+const MOUNTS: &str = r#"
+set -eu
+h=$HOST_DIR
+for d in etc opt varlib; do
+    mkdir -p "$h/upper/$d" "$h/work/$d"
+done
+mount -t overlay tarmac-etc -o "lowerdir=/etc,upperdir=$h/upper/etc,workdir=$h/work/etc" /etc
+mount -t overlay tarmac-opt -o "lowerdir=/opt,upperdir=$h/upper/opt,workdir=$h/work/opt" /opt
+mount -t overlay tarmac-varlib -o "lowerdir=/var/lib,upperdir=$h/upper/varlib,workdir=$h/work/varlib" /var/lib
+for pair in opt-mesosphere:/opt/mesosphere etc-mesosphere:/etc/mesosphere \
+    systemd:/etc/systemd/system state:/var/lib/dcos; do
+    mkdir -p "$h/${pair%%:*}" "${pair#*:}"
+    mount --bind "$h/${pair%%:*}" "${pair#*:}"
+done
+exec "$@"
+"#;
+
+impl Host {
+    /// `args` run as root inside the host's network and mount namespaces.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("ip");
+        command
+            .args(["netns", "exec", &self.ns])
+            .args(["unshare", "--mount", "--propagation", "private"])
+            .args(["bash", "-c", MOUNTS, "mounts"])
+            .args(args)
+            .env("HOST_DIR", &self.dir)
+            .env_remove("TARMAC_FAILPOINT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    fn spawn_shell(&self, script: &str) -> Child {
+        self.command(&["bash", "-euc", script]).spawn().unwrap()
+    }
+
+    /// `pkg-activate status --json`, with the tool the install downloaded
+    /// and every path at its default.
+    fn status(&self) -> Value {
+        let output = self
+            .command(&["/var/lib/tarmac/bin/pkg-activate", "status", "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            self.name,
+            stderr(&output)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+}
+
+/// Waits for every child; asserts each succeeded.
+fn wait_all(hosts: &[Host], children: Vec<Child>, what: &str) -> Vec<Output> {
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for (host, output) in hosts.iter().zip(&outputs) {
+        assert!(
+            output.status.success(),
+            "{what} on {} failed ({}):\n{}",
+            host.name,
+            output.status,
+            stderr(output)
+        );
+    }
+    outputs
+}
+
+/// The paths of the GET requests in an nginx access log (combined format),
+/// each with the client address.
+fn requests(log: &str) -> Vec<(String, String)> {
+    log.lines()
+        .filter_map(|line| {
+            let client = line.split(' ').next()?.to_string();
+            let request = line.split('"').nth(1)?;
+            let mut parts = request.split(' ');
+            (parts.next()? == "GET").then(|| (client, parts.next().unwrap_or("").to_string()))
+        })
+        .collect()
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// The package ids of a bundle (`<dist>/bootstrap/<id>.active.json`).
+fn bundle(dist: &Path) -> (String, Vec<String>) {
+    let dir = dist.join("bootstrap");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(id) = name.strip_suffix(".active.json") {
+            let ids: Vec<String> = serde_json::from_value(read_json(&entry.path())).unwrap();
+            found.push((id.to_string(), ids));
+        }
+    }
+    assert_eq!(found.len(), 1, "one bundle in {}", dir.display());
+    found.pop().unwrap()
+}
+
+/// Builds and bundles `packages` into `work/<name>/{repo,dist}`.
+fn build_and_bundle(packages: &Path, work: &Path, cache: &Path) -> PathBuf {
+    let repo = work.join("repo");
+    let dist = work.join("dist");
+    for (program, args) in [
+        (
+            "pkg-build",
+            vec!["--tree", "--packages", packages.to_str().unwrap()],
+        ),
+        (
+            "pkg-bundle",
+            vec![
+                "--tree",
+                "--packages",
+                packages.to_str().unwrap(),
+                "--out",
+                dist.to_str().unwrap(),
+            ],
+        ),
+    ] {
+        let output = Command::new(tool(program))
+            .args(&args)
+            .arg("--repo")
+            .arg(&repo)
+            .args(if program == "pkg-build" {
+                vec!["--cache", cache.to_str().unwrap()]
+            } else {
+                vec![]
+            })
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{program}: {}", stderr(&output));
+    }
+    dist
+}
+
+/// The state every host must be in: generation `current`, exactly these
+/// packages and generations, its own role, healthy.
+fn assert_state(hosts: &[Host], packages: &[String], current: u64, generations: &[u64]) {
+    for host in hosts {
+        let status = host.status();
+        let expected_generations: Vec<Value> = generations
+            .iter()
+            .map(|&n| {
+                serde_json::json!({
+                    "generation": n,
+                    "packages": packages.len(),
+                    "folded": true,
+                    "current": n == current,
+                })
+            })
+            .collect();
+        let units: Vec<&str> = if host.role == "master" {
+            vec!["dcos-greeter.service"]
+        } else {
+            vec![]
+        };
+        assert_eq!(
+            status,
+            serde_json::json!({
+                "format": 1,
+                "root": "/opt/mesosphere",
+                "current": current,
+                "packages": packages,
+                "roles": [host.role],
+                "folded": true,
+                "units": units,
+                "generations": expected_generations,
+                "locked": false,
+                "healthy": true,
+                "problems": [],
+                "damaged": [],
+            }),
+            "{}",
+            host.name
+        );
+    }
+}
+
+#[test]
+fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
+    if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+        eprintln!("fleet: needs root (network and mount namespaces); not run");
+        return;
+    }
+    let start = std::time::Instant::now();
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    let cache = work.join("cache");
+
+    // ---- The cluster: the example packages, bundled and configured ----
+    let packages = work.join("packages");
+    run(
+        "cp",
+        &[
+            "-R",
+            &format!("{REPO}/packages"),
+            packages.to_str().unwrap(),
+        ],
+    );
+    let dist1 = build_and_bundle(&packages, &work.join("v1"), &cache);
+    let (bootstrap1, bundle1) = bundle(&dist1);
+
+    // Unique per run: names, and a /24 of 198.18.0.0/15 (RFC 2544, never
+    // routed) so parallel runs and real networks do not collide.
+    let run_id = (std::process::id() ^ start.elapsed().subsec_nanos()) & 0xffffff;
+    let tag = format!("{run_id:06x}");
+    let subnet = [198, 18 + (run_id >> 8 & 1) as u8, (run_id & 0xff) as u8];
+    let gateway = Ipv4Addr::new(subnet[0], subnet[1], subnet[2], 1);
+    let mut network = Network {
+        bridge: format!("tfb{tag}"),
+        namespaces: Vec::new(),
+    };
+    run("ip", &["link", "add", &network.bridge, "type", "bridge"]);
+    run(
+        "ip",
+        &[
+            "addr",
+            "add",
+            &format!("{gateway}/24"),
+            "dev",
+            &network.bridge,
+        ],
+    );
+    run("ip", &["link", "set", &network.bridge, "up"]);
+
+    let tmpfs = Tmpfs::mount();
+    let mut hosts = Vec::new();
+    for i in 0..HOSTS {
+        let ns = format!("tf{tag}-{i:02}");
+        let veth = format!("tf{tag}v{i:02}");
+        let ip = Ipv4Addr::new(subnet[0], subnet[1], subnet[2], 10 + i as u8);
+        run("ip", &["netns", "add", &ns]);
+        network.namespaces.push(ns.clone());
+        run(
+            "ip",
+            &[
+                "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+            ],
+        );
+        run(
+            "ip",
+            &["link", "set", &veth, "master", &network.bridge, "up"],
+        );
+        run(
+            "ip",
+            &["-n", &ns, "addr", "add", &format!("{ip}/24"), "dev", "eth0"],
+        );
+        run("ip", &["-n", &ns, "link", "set", "eth0", "up"]);
+        run("ip", &["-n", &ns, "link", "set", "lo", "up"]);
+        run(
+            "ip",
+            &[
+                "-n",
+                &ns,
+                "route",
+                "add",
+                "default",
+                "via",
+                &gateway.to_string(),
+            ],
+        );
+        let role = if i < MASTERS {
+            "master"
+        } else if i >= HOSTS - PUBLIC_AGENTS {
+            "slave_public"
+        } else {
+            "slave"
+        };
+        let dir = tmpfs.path().join(format!("host-{i:02}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        hosts.push(Host {
+            name: format!("host-{i:02}"),
+            ns,
+            ip,
+            role,
+            dir,
+        });
+    }
+
+    // One nginx on the bridge address serves the cluster to every host.
+    let serve = work.join("genconf/serve");
+    std::fs::create_dir_all(&serve).unwrap();
+    let nginx = Nginx::serve_at(&serve, IpAddr::V4(gateway));
+    let url = nginx.url();
+
+    let genconf = work.join("genconf");
+    run(
+        "cp",
+        &[
+            "-R",
+            &format!("{REPO}/genconf/."),
+            genconf.to_str().unwrap(),
+        ],
+    );
+    let list = |range: std::ops::Range<usize>| -> String {
+        range.map(|i| format!("  - {}\n", hosts[i].ip)).collect()
+    };
+    let config = std::fs::read_to_string(genconf.join("config.yaml")).unwrap();
+    let mut text = String::new();
+    let mut skipping = false;
+    for line in config.lines() {
+        if skipping && line.starts_with("  - ") {
+            continue;
+        }
+        skipping = false;
+        match line {
+            l if l.starts_with("bootstrap_url:") => {
+                text.push_str(&format!("bootstrap_url: {url}\n"))
+            }
+            "master_list:" | "agent_list:" | "public_agent_list:" => {
+                skipping = true;
+                text.push_str(line);
+                text.push('\n');
+                text.push_str(&match line {
+                    "master_list:" => list(0..MASTERS),
+                    "agent_list:" => list(MASTERS..HOSTS - PUBLIC_AGENTS),
+                    _ => list(HOSTS - PUBLIC_AGENTS..HOSTS),
+                });
+            }
+            _ => {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+    }
+    std::fs::write(genconf.join("config.yaml"), text).unwrap();
+
+    let tools = match std::env::var_os("TARMAC_STATIC_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let dir = work.join("tools");
+            std::fs::create_dir_all(&dir).unwrap();
+            for name in ["host-extract", "ip-detect-run", "pkg-activate"] {
+                std::fs::copy(tool(name), dir.join(name)).unwrap();
+                let _ = Command::new("strip").arg(dir.join(name)).status();
+            }
+            dir
+        }
+    };
+    let generate = |extra: &[&str]| -> Value {
+        let output = Command::new(tool("cfg-gen"))
+            .arg("--genconf")
+            .arg(&genconf)
+            .arg("--bin-dir")
+            .arg(&tools)
+            .arg("--json")
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "cfg-gen: {}", stderr(&output));
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let generated1 = generate(&["--dist", dist1.to_str().unwrap()]);
+    let config1 = generated1["config_id"].as_str().unwrap().to_string();
+    assert_eq!(generated1["bootstrap_id"], bootstrap1.as_str());
+    let cluster = |serve: &Path| -> Vec<String> {
+        let document = read_json(&serve.join("cluster-packages.json"));
+        let mut ids: Vec<String> = document
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let cluster1 = cluster(&serve);
+    let mut packages1: Vec<String> = bundle1.iter().chain(&cluster1).cloned().collect();
+    packages1.sort();
+
+    // ---- Install: every host at once, the script as served ----
+    let children: Vec<Child> = hosts
+        .iter()
+        .map(|host| {
+            host.spawn_shell(&format!(
+                "curl -fsS {url}/dcos_install.sh -o \"$HOST_DIR/dcos_install.sh\"
+                 TARMAC_NO_SYSTEMD=1 bash \"$HOST_DIR/dcos_install.sh\" {}",
+                host.role
+            ))
+        })
+        .collect();
+    let outputs = wait_all(&hosts, children, "dcos_install.sh");
+    for (host, output) in hosts.iter().zip(&outputs) {
+        assert!(
+            stderr(output).contains(&format!("dcos_install: this host is {}\n", host.ip)),
+            "{}: {}",
+            host.name,
+            stderr(output)
+        );
+    }
+    assert_state(&hosts, &packages1, 1, &[1]);
+    for host in &hosts {
+        // What the unmodified script wrote at the default paths.
+        let flags = host.dir.join("etc-mesosphere/setup-flags");
+        let read = |name: &str| std::fs::read_to_string(flags.join(name)).unwrap();
+        assert_eq!(
+            read("detected-ip"),
+            format!("{}\n", host.ip),
+            "{}",
+            host.name
+        );
+        assert_eq!(read("bootstrap-id"), bootstrap1);
+        assert_eq!(read("tarmac-installed"), config1);
+        assert_eq!(read("repository-url"), url);
+        assert!(host
+            .dir
+            .join("etc-mesosphere/roles")
+            .join(host.role)
+            .exists());
+        // useradd made the package user in the host's own /etc only.
+        let passwd = std::fs::read_to_string(host.dir.join("upper/etc/passwd")).unwrap();
+        let user = passwd
+            .lines()
+            .find(|l| l.starts_with("dcos_greeter:"))
+            .unwrap_or_else(|| panic!("{}: no dcos_greeter in {passwd}", host.name));
+        assert!(user.ends_with(":DCOS System User:/opt/mesosphere:/sbin/nologin"));
+        let uid: u32 = user.split(':').nth(2).unwrap().parse().unwrap();
+        assert_eq!(
+            std::fs::metadata(host.dir.join("state/greeter"))
+                .unwrap()
+                .uid(),
+            uid
+        );
+        assert!(host
+            .dir
+            .join("upper/varlib/tarmac/bin/pkg-activate")
+            .exists());
+        // The unit landed in the host's systemd dir, not the machine's.
+        assert_eq!(
+            host.dir.join("systemd/dcos-greeter.service").exists(),
+            host.role == "master",
+            "{}",
+            host.name
+        );
+    }
+    // Each host downloaded the bundle once, from its own address.
+    let log = requests(&nginx.access_log());
+    let bundle_path = format!("/bootstrap/{bootstrap1}.bootstrap.tar.zst");
+    let clients: BTreeSet<&str> = log
+        .iter()
+        .filter(|(_, path)| *path == bundle_path)
+        .map(|(client, _)| client.as_str())
+        .collect();
+    let expected: BTreeSet<String> = hosts.iter().map(|h| h.ip.to_string()).collect();
+    assert_eq!(clients, expected.iter().map(String::as_str).collect());
+    assert_eq!(log.iter().filter(|(_, p)| *p == bundle_path).count(), HOSTS);
+    let installed_in = start.elapsed();
+
+    // ---- Upgrade: one package changes (hello-git's build script) ----
+    let build = packages.join("hello-git/build");
+    let mut script = std::fs::read_to_string(&build).unwrap();
+    script.push_str("# fleet test: a new version of hello-git\n");
+    std::fs::write(&build, script).unwrap();
+    let dist2 = build_and_bundle(&packages, &work.join("v2"), &cache);
+    let (bootstrap2, bundle2) = bundle(&dist2);
+    let changed: Vec<&String> = bundle2.iter().filter(|id| !bundle1.contains(id)).collect();
+    assert_eq!(changed.len(), 1, "{bundle1:?} -> {bundle2:?}");
+    assert!(changed[0].starts_with("hello-git--"));
+    let generated2 = generate(&[
+        "--dist",
+        dist2.to_str().unwrap(),
+        "--upgrade-from",
+        serve.to_str().unwrap(),
+    ]);
+    let config2 = generated2["config_id"].as_str().unwrap().to_string();
+    assert_ne!(config2, config1);
+    let cluster2 = cluster(&serve);
+    let mut packages2: Vec<String> = bundle2.iter().chain(&cluster2).cloned().collect();
+    packages2.sort();
+    let upgrade = format!("/upgrade/{config1}/dcos_node_upgrade.sh");
+    assert!(serve.join(&upgrade[1..]).is_file());
+
+    let before = requests(&nginx.access_log()).len();
+    let children: Vec<Child> = hosts
+        .iter()
+        .map(|host| {
+            host.spawn_shell(&format!(
+                "curl -fsS {url}{upgrade} -o \"$HOST_DIR/dcos_node_upgrade.sh\"
+                 TARMAC_NO_SYSTEMD=1 bash \"$HOST_DIR/dcos_node_upgrade.sh\""
+            ))
+        })
+        .collect();
+    wait_all(&hosts, children, "dcos_node_upgrade.sh");
+    assert_state(&hosts, &packages2, 2, &[1, 2]);
+    // Only what changed was downloaded: the new hello-git, and the two
+    // config packages (their ids are the config id, which includes the
+    // bootstrap id); each by every host once. No bundle, no tool.
+    let log = requests(&nginx.access_log());
+    let mut downloads: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, path) in &log[before..] {
+        if path != &upgrade {
+            *downloads.entry(path.as_str()).or_default() += 1;
+        }
+    }
+    // host-extract reads each package's manifest (`<id>.json`: size and
+    // file count, the extraction limits) before its archive.
+    let mut expected: BTreeMap<&str, usize> = BTreeMap::new();
+    let wanted: Vec<String> = std::iter::once(changed[0])
+        .chain(&cluster2)
+        .flat_map(|id| {
+            let name = id.split("--").next().unwrap();
+            ["json", "tar.zst"].map(|ext| format!("/packages/{name}/{id}.{ext}"))
+        })
+        .collect();
+    for path in &wanted {
+        expected.insert(path, HOSTS);
+    }
+    assert_eq!(
+        downloads, expected,
+        "only the new hello-git and config packages"
+    );
+    for host in &hosts {
+        let flags = host.dir.join("etc-mesosphere/setup-flags");
+        assert_eq!(
+            std::fs::read_to_string(flags.join("tarmac-installed")).unwrap(),
+            config2
+        );
+        assert_eq!(
+            std::fs::read_to_string(flags.join("bootstrap-id")).unwrap(),
+            bootstrap2
+        );
+    }
+
+    // ---- Rollback: offline, every host back to generation 1 ----
+    let before = nginx.access_log().len();
+    let children: Vec<Child> = hosts
+        .iter()
+        .map(|host| host.spawn_shell("/var/lib/tarmac/bin/pkg-activate --no-systemd rollback"))
+        .collect();
+    let outputs = wait_all(&hosts, children, "pkg-activate rollback");
+    for output in &outputs {
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "1\n");
+    }
+    assert_eq!(
+        nginx.access_log().len(),
+        before,
+        "a rollback downloads nothing"
+    );
+    assert_state(&hosts, &packages1, 1, &[1, 2]);
+    // The setup flags still name the newer config (docs/upgrade-rollback.md):
+    // its upgrade script finds nothing to do; roll forward with
+    // `rollback --to 2` instead.
+    let output = hosts[0]
+        .command(&[
+            "env",
+            "TARMAC_NO_SYSTEMD=1",
+            "bash",
+            hosts[0].dir.join("dcos_node_upgrade.sh").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("nothing to do"),
+        "{}",
+        stderr(&output)
+    );
+    assert_state(&hosts[..1], &packages1, 1, &[1, 2]);
+
+    // ---- fleet-status over every host's status document ----
+    let statuses = work.join("status");
+    std::fs::create_dir_all(&statuses).unwrap();
+    for host in &hosts {
+        std::fs::write(
+            statuses.join(format!("{}.json", host.name)),
+            serde_json::to_vec(&host.status()).unwrap(),
+        )
+        .unwrap();
+    }
+    fleet_status_summarizes(&hosts, &statuses, &[&dist1, &dist2], &bootstrap1, &config1);
+
+    eprintln!(
+        "fleet: {HOSTS} hosts installed in {installed_in:?}, upgraded and rolled back; {:?} in all",
+        start.elapsed()
+    );
+    drop(nginx);
+    drop(tmpfs);
+    drop(network);
+}
+
+fn fleet_status(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut command = Command::new(Path::new(REPO).join("scripts/fleet-status"));
+    command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.unwrap_or_default()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// `scripts/fleet-status` on the fleet after the rollback: one bootstrap,
+/// one config, one generation; then with one host damaged and one broken
+/// document.
+fn fleet_status_summarizes(
+    hosts: &[Host],
+    statuses: &Path,
+    dists: &[&Path],
+    bootstrap: &str,
+    config: &str,
+) {
+    let mut files: Vec<String> = std::fs::read_dir(statuses)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().display().to_string())
+        .collect();
+    files.sort();
+    let mut args: Vec<String> = Vec::new();
+    for dist in dists {
+        args.push("--bootstrap".into());
+        args.push(dist.join("bootstrap").display().to_string());
+    }
+    let names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
+    let by_role = |role: &str| -> Vec<String> {
+        hosts
+            .iter()
+            .filter(|h| h.role == role)
+            .map(|h| h.name.clone())
+            .collect()
+    };
+    let mut json_args = args.clone();
+    json_args.push("--json".into());
+    json_args.extend(files.iter().cloned());
+    let refs: Vec<&str> = json_args.iter().map(String::as_str).collect();
+    let output = fleet_status(&refs, None);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        summary,
+        serde_json::json!({
+            "format": 1,
+            "hosts": HOSTS,
+            "by_bootstrap": { bootstrap: names },
+            "by_config": { config: names },
+            "by_generation": { "1": names },
+            "by_roles": {
+                "master": by_role("master"),
+                "slave": by_role("slave"),
+                "slave_public": by_role("slave_public"),
+            },
+            "unhealthy": [],
+            "failures": [],
+        })
+    );
+
+    // Damage one host (a farm link removed), feed the documents on stdin
+    // with a "host" key, plus one that is not a status document.
+    let damaged = &hosts[4];
+    let output = damaged
+        .command(&["rm", "/opt/mesosphere/current/active/motd"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut stdin = Vec::new();
+    for host in hosts {
+        let mut status = host.status();
+        status["host"] = Value::from(host.ip.to_string());
+        stdin.extend(serde_json::to_vec(&status).unwrap());
+        stdin.push(b'\n');
+    }
+    stdin.extend(br#"{"host": "broken", "format": 7}"#);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = fleet_status(&refs, Some(&stdin));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], format!("hosts {}", HOSTS + 1));
+    assert!(
+        lines[1].starts_with(&format!("bootstrap {bootstrap}: {HOSTS} (")),
+        "{text}"
+    );
+    let unhealthy = lines.iter().position(|l| *l == "unhealthy 1").expect(&text);
+    assert!(
+        lines[unhealthy + 1].starts_with(&format!(
+            "  {}: /opt/mesosphere/generations/1/active",
+            damaged.ip
+        )),
+        "{text}"
+    );
+    assert_eq!(lines[unhealthy + 2], "failures 1");
+    assert_eq!(
+        lines[unhealthy + 3],
+        "  broken: not a pkg-activate status document (format 1)"
+    );
+    assert_eq!(lines.len(), unhealthy + 4, "{text}");
+}
+
+/// Issue 7, network: a fleet of 20 parallel hosts installs through a
+/// server that gives each request a 5% chance of a fault (cut, stall,
+/// truncation, corruption, 500, 503, ignored Range). Each simulated install
+/// is what `dcos_install.sh` runs on a host: host-extract of the bundle,
+/// host-extract of a cluster package from the repository, pkg-activate.
+/// Every install must end installed and healthy, or failed with exit 75
+/// (transient), 4 (the bundle's bytes did not match the pin) or 3 (a
+/// corrupted unpinned package refused as invalid) with nothing partial: no staging left, nothing activated, every package present
+/// complete. Each failed host is then rerun until installed (at most 5
+/// times). No root needed: temp roots on loopback.
+///
+/// `TARMAC_FLEET_INSTALLS` sets the number of installs (default 200; the
+/// figures in docs/reliability.md are from 1,000).
+#[test]
+fn installs_under_a_five_percent_fault_rate_end_whole_or_cleanly_failed() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    use tarmac_testkit::fault_server::{Fault, FaultServer};
+    use tarmac_testkit::repo::{Pkg, Repo};
+
+    let installs: usize = std::env::var("TARMAC_FLEET_INSTALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let work = tempfile::tempdir().unwrap();
+    let repo = Repo::new(&work.path().join("repo"));
+    let app = Pkg::new("app--1")
+        .file("pkginfo.json", b"{}", 0o644)
+        .file("bin/app", b"#!/bin/sh\necho app\n", 0o755)
+        .bulk("lib/app", 8, 16 * 1024);
+    let lib = Pkg::new("lib--1")
+        .file("pkginfo.json", b"{}", 0o644)
+        .bulk("lib/data", 4, 32 * 1024);
+    let config = Pkg::new("dcos-config--setup_1")
+        .file("pkginfo.json", b"{}", 0o644)
+        .file("etc/cluster.conf", b"name=fleet\n", 0o644);
+    let bundle = repo.bundle(&[&app, &lib]);
+    repo.add(&config);
+    let mut builder = FaultServer::builder();
+    let mut served = vec![format!("/{}", bundle.relative)];
+    served.push(format!("/packages/dcos-config/{}.json", config.id));
+    served.push(format!("/packages/dcos-config/{}.tar.zst", config.id));
+    for path in &served {
+        builder = builder.file(path, std::fs::read(repo.root.join(&path[1..])).unwrap());
+    }
+    let server = builder
+        .random(
+            0.05,
+            &[
+                Fault::Status(503),
+                Fault::Status(500),
+                Fault::CutAfter(u64::MAX),
+                Fault::StallAfter(u64::MAX),
+                Fault::Truncate(u64::MAX),
+                Fault::Corrupt(u64::MAX),
+                Fault::IgnoreRange,
+            ],
+            0x7a2c_0e1f,
+        )
+        .start();
+    let url = server.url();
+    let ids = [
+        app.id.to_string(),
+        lib.id.to_string(),
+        config.id.to_string(),
+    ];
+
+    // One install attempt on `root`: its exit code (0 after a healthy
+    // activation) and the stderr of the failing step.
+    let attempt = |root: &Path| -> (i32, String) {
+        let flags = [
+            "--quiet",
+            "--backoff-ms",
+            "20",
+            "--backoff-max-ms",
+            "200",
+            "--stall-timeout",
+            "1",
+        ];
+        let steps: [Vec<String>; 2] = [
+            vec![
+                "--url".into(),
+                format!("{url}/{}", bundle.relative),
+                "--blake3".into(),
+                bundle.blake3.clone(),
+            ],
+            vec![
+                "--repository".into(),
+                url.clone(),
+                "--package".into(),
+                config.id.to_string(),
+            ],
+        ];
+        for step in steps {
+            let output = Command::new(tool("host-extract"))
+                .arg("--root")
+                .arg(root)
+                .args(flags)
+                .args(&step)
+                .output()
+                .unwrap();
+            if !output.status.success() {
+                return (output.status.code().unwrap_or(-1), stderr(&output));
+            }
+        }
+        let base = root.parent().unwrap();
+        let output = Command::new(tool("pkg-activate"))
+            .arg("--root")
+            .arg(root)
+            .arg("--config-dir")
+            .arg(base.join("etc"))
+            .arg("--systemd-dir")
+            .arg(base.join("systemd"))
+            .arg("--state-dir-root")
+            .arg(base.join("state"))
+            .arg("--user-db-root")
+            .arg(base.join("users"))
+            .args(["--no-systemd", "activate"])
+            .args(&ids)
+            .output()
+            .unwrap();
+        (output.status.code().unwrap_or(-1), stderr(&output))
+    };
+    // Nothing partial: no staging, no generation, and each package present
+    // is the whole fixture tree.
+    let whole_or_absent = |root: &Path| {
+        let packages = root.join("packages");
+        assert!(
+            !packages.join(".staging").exists(),
+            "{}: staging left",
+            root.display()
+        );
+        assert!(
+            !root.join("current").exists(),
+            "{}: activated",
+            root.display()
+        );
+        for pkg in [&app, &lib, &config] {
+            let dir = packages.join(pkg.id.to_string());
+            if dir.exists() {
+                let digest = tarmac_archive::tree_hash(&dir).unwrap();
+                let expected = tarmac_archive::tree_hash(&repo.tree(pkg)).unwrap();
+                assert_eq!(digest.hash, expected.hash, "{}: partial", dir.display());
+            }
+        }
+    };
+
+    let next = AtomicUsize::new(0);
+    let outcomes: Mutex<BTreeMap<i32, usize>> = Mutex::new(BTreeMap::new());
+    let reruns = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..HOSTS {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= installs {
+                    return;
+                }
+                let base = work.path().join(format!("host-{i}"));
+                std::fs::create_dir_all(base.join("users/etc")).unwrap();
+                let root = base.join("opt");
+                let (mut code, mut text) = attempt(&root);
+                *outcomes.lock().unwrap().entry(code).or_default() += 1;
+                let mut tries = 1;
+                while code != 0 {
+                    // 75: retries spent. 4: the bundle's bytes did not match
+                    // its pin. 3: a cluster package (no pin in repository
+                    // mode) or its manifest arrived corrupted or truncated
+                    // and was refused as invalid (docs/reliability.md).
+                    assert!(
+                        [75, 4, 3].contains(&code),
+                        "install {i}: exit {code}, neither installed nor a clean failure: {text}"
+                    );
+                    whole_or_absent(&root);
+                    assert!(
+                        tries < 6,
+                        "install {i}: still failing after {tries} runs: {text}"
+                    );
+                    reruns.fetch_add(1, Ordering::SeqCst);
+                    (code, text) = attempt(&root);
+                    tries += 1;
+                }
+                let output = Command::new(tool("pkg-activate"))
+                    .arg("--root")
+                    .arg(&root)
+                    .args(["--config-dir", "/nonexistent", "status", "--json"])
+                    .output()
+                    .unwrap();
+                let status: Value = serde_json::from_slice(&output.stdout).unwrap();
+                assert_eq!(status["healthy"], true, "install {i}: {status}");
+                assert_eq!(status["packages"].as_array().unwrap().len(), 3);
+                std::fs::remove_dir_all(&base).unwrap();
+            });
+        }
+    });
+    let outcomes = outcomes.into_inner().unwrap();
+    let requests = server.requests();
+    let faults = requests.iter().filter(|r| r.fault != Fault::Serve).count();
+    eprintln!(
+        "fleet faults: {installs} installs, {} requests, {faults} faulted; first-run outcomes by exit code {outcomes:?}; {} reruns, all installed",
+        requests.len(),
+        reruns.load(Ordering::SeqCst),
+    );
+    assert!(faults > 0, "the fault rate must bite");
+    assert_eq!(outcomes.values().sum::<usize>(), installs);
+}
