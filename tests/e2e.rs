@@ -144,3 +144,104 @@ fn docs_index_links_every_page_and_no_link_is_dead() {
         }
     }
 }
+
+/// scripts/fleet-status without root (the fleet test covers it on real
+/// hosts): files named after hosts, a bundle matched through --bootstrap,
+/// a missing file, an unhealthy host, the exit codes.
+#[test]
+fn fleet_status_summarizes_files_and_reports_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "c".repeat(40);
+    let status = |generation: u64, app: &str, healthy: bool, role: &str| {
+        serde_json::json!({
+            "format": 1,
+            "root": "/opt/mesosphere",
+            "current": generation,
+            "packages": [format!("app--{app}"), format!("dcos-config--setup_{config}")],
+            "roles": [role],
+            "folded": true,
+            "units": [],
+            "generations": [],
+            "locked": false,
+            "healthy": healthy,
+            "problems": if healthy { vec![] } else { vec!["/opt/mesosphere/bin: points at x"] },
+            "damaged": [],
+        })
+    };
+    let write = |name: &str, value: serde_json::Value| {
+        std::fs::write(dir.path().join(name), value.to_string()).unwrap();
+    };
+    write("m1.json", status(1, "1", true, "master"));
+    write("a1.json", status(2, "2", true, "slave"));
+    write("a2.json", status(2, "2", false, "slave"));
+    let bootstrap = dir.path().join("bootstrap");
+    std::fs::create_dir_all(&bootstrap).unwrap();
+    std::fs::write(
+        bootstrap.join(format!("{}.active.json", "b".repeat(40))),
+        r#"["app--1"]"#,
+    )
+    .unwrap();
+    let script = Path::new(REPO).join("scripts/fleet-status");
+    let run = |args: &[&str]| {
+        Command::new(&script)
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "--bootstrap",
+        "bootstrap",
+        "m1.json",
+        "a1.json",
+        "a2.json",
+        "gone.json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let b = "b".repeat(40);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!(
+            "hosts 4\n\
+             bootstrap {b}: 1 (m1)\n\
+             bootstrap unknown: 2 (a1, a2)\n\
+             config {config}: 3 (a1, a2, m1)\n\
+             generation 1: 1 (m1)\n\
+             generation 2: 2 (a1, a2)\n\
+             roles master: 1 (m1)\n\
+             roles slave: 2 (a1, a2)\n\
+             unhealthy 1\n\
+             \x20 a2: /opt/mesosphere/bin: points at x\n\
+             failures 1\n\
+             \x20 gone: gone.json: No such file or directory\n"
+        )
+    );
+    let out = run(&["--json", "m1.json", "a1.json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["hosts"], 2);
+    assert_eq!(
+        summary["by_generation"],
+        serde_json::json!({"1": ["m1"], "2": ["a1"]})
+    );
+    assert_eq!(
+        summary["by_bootstrap"],
+        serde_json::json!({"unknown": ["a1", "m1"]})
+    );
+    // No document at all, and a bad option.
+    let out = Command::new(&script)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "fleet-status: error: no host documents read\n"
+    );
+    assert_eq!(run(&["--nope"]).status.code(), Some(2));
+}

@@ -474,7 +474,8 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
     }
     std::fs::write(genconf.join("config.yaml"), text).unwrap();
 
-    let tools = match std::env::var_os("TARMAC_STATIC_DIR") {
+    let static_tools = std::env::var_os("TARMAC_STATIC_DIR");
+    let tools = match static_tools.clone() {
         Some(dir) => PathBuf::from(dir),
         None => {
             let dir = work.join("tools");
@@ -581,6 +582,16 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
             "{}",
             host.name
         );
+    }
+    if static_tools.is_some() {
+        // The tools the hosts downloaded are the static ones.
+        let bin = hosts[0].dir.join("upper/varlib/tarmac/bin");
+        let output = Command::new(Path::new(REPO).join("scripts/build-static.sh"))
+            .arg("--check")
+            .args(["host-extract", "ip-detect-run", "pkg-activate"].map(|t| bin.join(t)))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
     }
     // Each host downloaded the bundle once, from its own address.
     let log = requests(&nginx.access_log());

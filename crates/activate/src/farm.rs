@@ -187,7 +187,6 @@ pub fn build(
         links,
         units: plan.units.clone(),
         files,
-        listings: plan.listings.clone(),
     };
     let json = serde_json::to_value(&record).expect("record serializes");
     let mut text = serde_json::to_string_pretty(&json).expect("record serializes");

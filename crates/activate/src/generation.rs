@@ -13,7 +13,6 @@ use tarmac_model::PackageId;
 
 use crate::error::{Error, Result};
 use crate::paths::HostPaths;
-use crate::plan::Listing;
 
 /// The `format` of `generation.json`.
 pub const GENERATION_FORMAT: u32 = 1;
@@ -36,8 +35,6 @@ pub struct GenerationRecord {
     pub units: BTreeMap<String, PathBuf>,
     /// File written by pkg-activate (relative path) -> blake3 hex.
     pub files: BTreeMap<String, String>,
-    /// Package id -> digest of its well-known dirs at activation.
-    pub listings: BTreeMap<String, Listing>,
 }
 
 pub const RECORD_FILE: &str = "generation.json";

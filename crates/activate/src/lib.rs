@@ -33,7 +33,7 @@ pub use generation::{GenerationRecord, GENERATION_FORMAT};
 pub use maintain::{active, check, list, remove, uninstall, CheckOutcome, CheckReport};
 pub use package::{Meta, Package};
 pub use paths::{roles_from_config_dir, HostPaths, FIXED_LINKS};
-pub use plan::{Listing, RESERVED_UNITS};
+pub use plan::RESERVED_UNITS;
 pub use status::{status, verify, GenerationSummary, Status, STATUS_FORMAT};
 pub use switch::{activate, gc, recover, rollback, swap, Collected, Options, Recovered, Switched};
 pub use tarmac_fs::LockWait;

@@ -45,15 +45,6 @@ pub struct Node {
     pub sources: Vec<Source>,
 }
 
-/// Per-package digest of what its well-known dirs held at activation:
-/// `pkg-activate verify` re-walks and compares (a write through a folded
-/// link lands inside the package and changes this).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Listing {
-    pub entries: u64,
-    pub hash: String,
-}
-
 /// A path inside the farm, ordered like `Path` (component by component) but
 /// compared as bytes with `/` sorting before every other byte: the same
 /// order without re-parsing components on every comparison, which was half
@@ -98,13 +89,13 @@ pub struct Plan {
     pub roles: Vec<String>,
     /// Top-level package directory names, indexed by [`Source::top`].
     pub tops: Vec<String>,
-    /// The full per-file map, keyed by path inside the generation.
+    /// The farm, keyed by path inside the generation: the full per-file map
+    /// without fold; with fold, single-source directories are leaves here.
     pub nodes: BTreeMap<FarmPath, Node>,
     /// Unit name -> absolute path of the unit file in its package.
     pub units: BTreeMap<String, PathBuf>,
     /// `etc/dcos-service-configuration.json` content.
     pub service_config: Value,
-    pub listings: BTreeMap<String, Listing>,
 }
 
 impl Plan {
@@ -126,7 +117,15 @@ impl Plan {
 
 /// Checks the set and computes its farm. `packages` may come in any order;
 /// the plan keeps them sorted by id (pkgpanda used Python set order).
-pub fn plan(mut packages: Vec<Package>, roles: &[String]) -> Result<Plan> {
+///
+/// The walk merges the packages level by level: a directory that two or
+/// more sources provide is read and its children merged; with `fold`, a
+/// directory below the top level that only one source provides is not
+/// read at all (it becomes one link). That finds every conflict the full
+/// per-file map would: two entries at one path have parents at one path
+/// from two sources, so that parent was merged (and so on up to the top
+/// level, which is always read).
+pub fn plan(mut packages: Vec<Package>, roles: &[String], fold: bool) -> Result<Plan> {
     packages.sort_by(|a, b| a.id.cmp(&b.id));
     check_metadata(&packages)?;
     let service_config = service_config(&packages)?;
@@ -145,136 +144,127 @@ pub fn plan(mut packages: Vec<Package>, roles: &[String]) -> Result<Plan> {
         nodes: BTreeMap::new(),
         units: BTreeMap::new(),
         service_config,
-        listings: BTreeMap::new(),
     };
-    for package in 0..plan.packages.len() {
-        let mut hasher = blake3::Hasher::new();
-        let mut entries = 0;
-        for top in 0..plan.tops.len() {
-            let top_name = plan.tops[top].clone();
-            let src = plan.packages[package].dir.join(&top_name);
-            // pkgpanda tests os.path.isdir (which follows a symlink) here.
-            if !fs::metadata(&src).is_ok_and(|m| m.is_dir()) {
-                continue;
+    let per_dir = 1 + plan.roles.len();
+    for (index, well_known) in WELL_KNOWN.iter().enumerate() {
+        let mut sources = Vec::new();
+        for package in 0..plan.packages.len() {
+            for top in index * per_dir..(index + 1) * per_dir {
+                let src = plan.packages[package].dir.join(&plan.tops[top]);
+                // pkgpanda tests os.path.isdir (which follows a symlink) here.
+                if fs::metadata(&src).is_ok_and(|m| m.is_dir()) {
+                    let source = Source {
+                        package: package as u32,
+                        top: top as u32,
+                    };
+                    sources.push((source, src));
+                }
             }
-            let well_known = WELL_KNOWN[top / (1 + plan.roles.len())];
-            let source = Source {
-                package: package as u32,
-                top: top as u32,
-            };
-            let mut walk = Walk {
-                plan: &mut plan,
-                source,
-                hasher: &mut hasher,
-                entries: &mut entries,
-            };
-            walk.dir(&src, Path::new(well_known))?;
         }
-        let id = plan.packages[package].id.to_string();
-        plan.listings.insert(
-            id,
-            Listing {
-                entries,
-                hash: hasher.finalize().to_hex().to_string(),
-            },
-        );
+        merge(&mut plan, Path::new(well_known), &sources, fold)?;
     }
     Ok(plan)
 }
 
-struct Walk<'a> {
-    plan: &'a mut Plan,
+/// One entry of a merged directory: where it comes from and what it is.
+struct Entry {
     source: Source,
-    hasher: &'a mut blake3::Hasher,
-    entries: &'a mut u64,
+    path: PathBuf,
+    dir: bool,
 }
 
-impl Walk<'_> {
-    fn dir(&mut self, src: &Path, rel: &Path) -> Result<()> {
-        let mut children = Vec::new();
+/// Merges the directories `sources` (all at farm path `rel`) into the plan.
+fn merge(plan: &mut Plan, rel: &Path, sources: &[(Source, PathBuf)], fold: bool) -> Result<()> {
+    let mut children: BTreeMap<std::ffi::OsString, Vec<Entry>> = BTreeMap::new();
+    for (source, dir) in sources {
         let read =
-            fs::read_dir(src).map_err(|e| tarmac_fs::FsError::new("read directory", src, e))?;
+            fs::read_dir(dir).map_err(|e| tarmac_fs::FsError::new("read directory", dir, e))?;
         for entry in read {
-            let entry = entry.map_err(|e| tarmac_fs::FsError::new("read directory", src, e))?;
+            let entry = entry.map_err(|e| tarmac_fs::FsError::new("read directory", dir, e))?;
             // DirEntry::file_type does not follow symlinks: a package's own
             // symlink is a leaf, linked as is (pkgpanda :512-538).
             let file_type = entry
                 .file_type()
                 .map_err(|e| tarmac_fs::FsError::new("stat", entry.path(), e))?;
-            children.push((entry.file_name(), file_type.is_dir()));
-        }
-        children.sort();
-        for (name, is_dir) in children {
-            let rel_child = rel.join(&name);
-            self.hasher.update(rel_child.as_os_str().as_encoded_bytes());
-            self.hasher.update(if is_dir { b"/\n" } else { b"\n" });
-            *self.entries += 1;
-            self.insert(&rel_child, is_dir)?;
-            if is_dir {
-                self.dir(&src.join(&name), &rel_child)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn insert(&mut self, rel: &Path, is_dir: bool) -> Result<()> {
-        let plan = &mut *self.plan;
-        if rel == Path::new(SERVICE_CONFIG) {
-            return Err(Error::ServiceConfigShipped {
-                path: SERVICE_CONFIG.to_string(),
-                id: plan.packages[self.source.package as usize].id.to_string(),
+            children.entry(entry.file_name()).or_default().push(Entry {
+                source: *source,
+                path: entry.path(),
+                dir: file_type.is_dir(),
             });
         }
-        if rel.starts_with(UNIT_DIR) {
-            let source_path = plan.source_path(rel, self.source);
-            let id = plan.packages[self.source.package as usize].id.to_string();
-            let name = rel
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            if RESERVED_UNITS.contains(&name.as_str()) {
-                return Err(Error::ReservedUnit { id, unit: name });
-            }
-            if is_dir {
-                return Err(Error::BadUnit {
-                    path: source_path,
-                    reason: "a directory".to_string(),
-                });
-            }
-            if !fs::metadata(&source_path).is_ok_and(|m| m.is_file()) {
-                return Err(Error::BadUnit {
-                    path: source_path,
-                    reason: "not a regular file (or a symlink to one)".to_string(),
-                });
-            }
-            plan.units.entry(name).or_insert(source_path);
+    }
+    let in_units = rel == Path::new(UNIT_DIR);
+    for (name, group) in children {
+        let rel_child = rel.join(&name);
+        if rel_child == Path::new(SERVICE_CONFIG) {
+            return Err(Error::ServiceConfigShipped {
+                path: SERVICE_CONFIG.to_string(),
+                id: plan.packages[group[0].source.package as usize]
+                    .id
+                    .to_string(),
+            });
         }
-        match plan.nodes.entry(FarmPath(rel.to_path_buf())) {
-            std::collections::btree_map::Entry::Vacant(entry) => {
-                entry.insert(Node {
-                    dir: is_dir,
-                    sources: vec![self.source],
-                });
-                Ok(())
-            }
-            std::collections::btree_map::Entry::Occupied(mut entry) => {
-                let node = entry.get_mut();
-                if node.dir && is_dir {
-                    node.sources.push(self.source);
-                    return Ok(());
-                }
-                // File against file, or file against directory (even an
-                // empty one): always a conflict, whatever the order.
-                let first = node.sources[0];
-                Err(Error::FileConflict {
-                    path: rel.display().to_string(),
-                    first: plan.describe(rel, first),
-                    second: plan.describe(rel, self.source),
-                })
-            }
+        if in_units {
+            check_units(plan, &name.to_string_lossy(), &group)?;
+        }
+        let all_dirs = group.iter().all(|e| e.dir);
+        if group.len() > 1 && !all_dirs {
+            // File against file, or file against directory (even an empty
+            // one): always a conflict, whatever the order.
+            let second = if group[0].dir {
+                group.iter().position(|e| !e.dir).unwrap_or(1)
+            } else {
+                1
+            };
+            return Err(Error::FileConflict {
+                path: rel_child.display().to_string(),
+                first: plan.describe(&rel_child, group[0].source),
+                second: plan.describe(&rel_child, group[second].source),
+            });
+        }
+        plan.nodes.insert(
+            FarmPath(rel_child.clone()),
+            Node {
+                dir: all_dirs,
+                sources: group.iter().map(|e| e.source).collect(),
+            },
+        );
+        if all_dirs && !(fold && group.len() == 1) {
+            let sources: Vec<(Source, PathBuf)> =
+                group.into_iter().map(|e| (e.source, e.path)).collect();
+            merge(plan, &rel_child, &sources, fold)?;
         }
     }
+    Ok(())
+}
+
+/// Every entry of `dcos.target.wants[_role]/` is a unit (dotfiles too).
+fn check_units(plan: &mut Plan, name: &str, group: &[Entry]) -> Result<()> {
+    for entry in group {
+        let id = plan.packages[entry.source.package as usize].id.to_string();
+        if RESERVED_UNITS.contains(&name) {
+            return Err(Error::ReservedUnit {
+                id,
+                unit: name.to_string(),
+            });
+        }
+        if entry.dir {
+            return Err(Error::BadUnit {
+                path: entry.path.clone(),
+                reason: "a directory".to_string(),
+            });
+        }
+        if !fs::metadata(&entry.path).is_ok_and(|m| m.is_file()) {
+            return Err(Error::BadUnit {
+                path: entry.path.clone(),
+                reason: "not a regular file (or a symlink to one)".to_string(),
+            });
+        }
+    }
+    plan.units
+        .entry(name.to_string())
+        .or_insert_with(|| group[0].path.clone());
+    Ok(())
 }
 
 fn check_metadata(packages: &[Package]) -> Result<()> {
@@ -409,51 +399,6 @@ fn collect_services(dir: &Path, services: &mut BTreeSet<String>) -> Result<()> {
             collect_services(&entry.path(), services)?;
         } else if let Some(service) = name.strip_suffix(".service") {
             services.insert(service.to_string());
-        }
-    }
-    Ok(())
-}
-
-/// Re-computes the [`Listing`] of one package the way [`plan`] does, for
-/// `pkg-activate verify`.
-pub fn listing(package_dir: &Path, roles: &[String]) -> Result<Listing> {
-    let mut hasher = blake3::Hasher::new();
-    let mut entries = 0u64;
-    for dir in WELL_KNOWN {
-        let mut tops = vec![dir.to_string()];
-        tops.extend(roles.iter().map(|role| format!("{dir}_{role}")));
-        for top in tops {
-            let src = package_dir.join(&top);
-            if fs::metadata(&src).is_ok_and(|m| m.is_dir()) {
-                hash_tree(&src, Path::new(dir), &mut hasher, &mut entries)?;
-            }
-        }
-    }
-    Ok(Listing {
-        entries,
-        hash: hasher.finalize().to_hex().to_string(),
-    })
-}
-
-fn hash_tree(src: &Path, rel: &Path, hasher: &mut blake3::Hasher, entries: &mut u64) -> Result<()> {
-    let read = fs::read_dir(src).map_err(|e| tarmac_fs::FsError::new("read directory", src, e))?;
-    let mut children = Vec::new();
-    for entry in read {
-        let entry = entry.map_err(|e| tarmac_fs::FsError::new("read directory", src, e))?;
-        let is_dir = entry
-            .file_type()
-            .map_err(|e| tarmac_fs::FsError::new("stat", entry.path(), e))?
-            .is_dir();
-        children.push((entry.file_name(), is_dir));
-    }
-    children.sort();
-    for (name, is_dir) in children {
-        let rel_child = rel.join(&name);
-        hasher.update(rel_child.as_os_str().as_encoded_bytes());
-        hasher.update(if is_dir { b"/\n" } else { b"\n" });
-        *entries += 1;
-        if is_dir {
-            hash_tree(&src.join(&name), &rel_child, hasher, entries)?;
         }
     }
     Ok(())

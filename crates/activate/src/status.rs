@@ -4,9 +4,10 @@
 //! reads, the fixed top-level links point through `current`, `active/`
 //! names exactly the recorded packages, every link of the farm resolves,
 //! the files pkg-activate wrote still hash as recorded, and the unit copies
-//! match. `verify` also re-walks each package's well-known dirs: under tree
-//! folding a write into `<root>/etc/<pkg>/` lands inside the immutable
-//! package, and this is where it shows.
+//! match. `verify` also checks each active package against the manifest
+//! host-extract verified it with (`packages/.manifests/<id>.json`, tree
+//! hash): under tree folding a write into `<root>/etc/<pkg>/` lands inside
+//! the immutable package, and this is where it shows.
 
 use std::path::{Path, PathBuf};
 
@@ -228,22 +229,45 @@ fn check(
     }
     if deep {
         for id in &record.packages {
-            let package_dir = host.package(&id.to_string());
-            let Some(recorded) = record.listings.get(&id.to_string()) else {
-                continue;
-            };
-            match plan::listing(&package_dir, &record.roles) {
-                Ok(now) if &now == recorded => {}
-                Ok(now) => problems.push(format!(
-                    "{}: well-known dirs changed since activation ({} entries, {} then); \
-                     something wrote into the package, through a folded link?",
-                    package_dir.display(),
-                    now.entries,
-                    recorded.entries
-                )),
-                Err(e) => problems.push(e.to_string()),
-            }
+            check_package(host, id, problems);
         }
+    }
+}
+
+/// Compares a package with the manifest host-extract verified it against
+/// (`packages/.manifests/<id>.json`): the tree hash covers names, types,
+/// modes, symlink targets and content, so a file written into the package
+/// through a folded link (or changed in place) shows here.
+fn check_package(host: &HostPaths, id: &PackageId, problems: &mut Vec<String>) {
+    let dir = host.package(&id.to_string());
+    let file = host
+        .packages()
+        .join(".manifests")
+        .join(format!("{id}.json"));
+    let manifest: tarmac_model::PackageManifest = match std::fs::read(&file) {
+        Ok(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(manifest) => manifest,
+            Err(e) => return problems.push(format!("{}: {e}", file.display())),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return problems.push(format!(
+                "{}: no manifest to verify the package against (not extracted by host-extract?)",
+                file.display()
+            ))
+        }
+        Err(e) => return problems.push(format!("{}: {e}", file.display())),
+    };
+    match tarmac_archive::tree_hash(&dir) {
+        Ok(digest) if digest.hash == manifest.tree_hash => {}
+        Ok(digest) => problems.push(format!(
+            "{}: contents differ from {} ({} entries, {} declared); \
+             something wrote into the package, through a folded link?",
+            dir.display(),
+            file.display(),
+            digest.files,
+            manifest.files
+        )),
+        Err(e) => problems.push(format!("{}: {e}", dir.display())),
     }
 }
 

@@ -288,7 +288,7 @@ fn activate_locked(
     for id in ids {
         packages.push(package::load(host, id)?);
     }
-    let plan = plan::plan(packages, roles)?;
+    let plan = plan::plan(packages, roles, options.fold)?;
     let buildinfo = crate::farm::collect_buildinfo(&plan)?;
     let user_plan = match &host.user_db_root {
         Some(prefix) => Some(users::check(&plan.packages, prefix)?),
@@ -476,6 +476,13 @@ pub(crate) fn remove_package_dir(host: &HostPaths, id: &PackageId) -> Result<()>
     let path = host.package(&id.to_string());
     let trash = host.packages().join(format!(".removing-{id}"));
     tarmac_fs::rename(&path, &trash)?;
+    // host-extract's record of what the package was verified against.
+    tarmac_fs::remove_all(
+        &host
+            .packages()
+            .join(".manifests")
+            .join(format!("{id}.json")),
+    )?;
     tarmac_fs::fsync_dir(&host.packages())?;
     failpoint::hit("remove-renamed");
     tarmac_fs::remove_all(&trash)?;

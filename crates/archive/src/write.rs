@@ -140,7 +140,7 @@ impl<W: Write> ArchiveWriter<W> {
     }
 
     /// Adds the tree `dir` under `prefix` ("" for the archive root, or e.g.
-    /// "packages/<id>", which is written as a directory entry with its
+    /// `"packages/<id>"`, which is written as a directory entry with its
     /// missing parents). Returns the tree hash of `dir`, computed from the
     /// bytes written.
     pub fn add_tree(&mut self, prefix: &str, dir: &Path) -> Result<TreeDigest> {

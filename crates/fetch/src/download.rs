@@ -696,6 +696,24 @@ mod tests {
     }
 
     #[test]
+    fn total_time_is_bounded() {
+        let server = server(&[Fault::Status(503); 1000]);
+        let options = FetchOptions {
+            retries: 1000,
+            backoff_base: Duration::from_millis(50),
+            backoff_max: Duration::from_millis(50),
+            total_timeout: Duration::from_millis(400),
+            ..fast()
+        };
+        let url = format!("{}/f", server.url());
+        let error = Download::open(vec![Source::parse(&url)], &options, &Silent)
+            .err()
+            .expect("must give up");
+        assert!(matches!(error, Error::TimedOut { .. }), "{error}");
+        assert_eq!(error.class(), tarmac_model::ExitClass::Transient);
+    }
+
+    #[test]
     fn not_found_is_fatal_at_once() {
         let server = server(&[]);
         let error = fetch(vec![Source::parse(&format!("{}/missing", server.url()))]).unwrap_err();

@@ -121,7 +121,8 @@ pub enum Command {
     /// Deactivate everything: remove installed units, generations, packages
     /// and links under the root (the lock file stays).
     Uninstall,
-    /// Status plus a re-walk of every active package: reports writes that
-    /// landed inside a package through a folded link. Exit 4 when unhealthy.
+    /// Status plus each active package's tree hash against host-extract's
+    /// manifest: reports writes that landed inside a package through a
+    /// folded link. Exit 4 when unhealthy.
     Verify,
 }
