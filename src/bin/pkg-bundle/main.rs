@@ -57,10 +57,6 @@ fn run(args: Args) -> Result<(), Failure> {
         repo: args.repo.clone(),
         level: args.level,
         threads: args.threads,
-        scratch: match &args.scratch {
-            Some(dir) => vec![dir.clone()],
-            None => vec![std::path::PathBuf::from("/dev/shm")],
-        },
         source_date_epoch: args.source_date_epoch.unwrap_or_else(|| {
             std::env::var("SOURCE_DATE_EPOCH")
                 .ok()
