@@ -8,33 +8,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use serde::Serialize;
 use tarmac_build::{BuildOptions, PackageKey, PackageTree, SandboxMode, Selection, SourceCache};
-use tarmac_cli::{ExitClass, ToolError};
+use tarmac_cli::Failure;
 
 use args::{Args, SandboxArg};
-
-#[derive(Debug)]
-struct Failure(tarmac_build::Error);
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for Failure {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
-    }
-}
-
-impl ToolError for Failure {
-    fn class(&self) -> ExitClass {
-        self.0.class()
-    }
-    fn hints(&self) -> Vec<String> {
-        self.0.hints()
-    }
-}
 
 /// One line of `--plan --json`.
 #[derive(Serialize)]
@@ -48,7 +24,8 @@ struct Planned {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    tarmac_cli::finish("pkg-build", run(args).map_err(Failure))
+    let result = run(args).map_err(|e| Failure::new(e.class(), e.hints(), e));
+    tarmac_cli::finish("pkg-build", result)
 }
 
 fn run(args: Args) -> Result<(), tarmac_build::Error> {
