@@ -141,6 +141,18 @@ pub fn print_json<T: serde::Serialize>(value: &T) {
     print_lines([text]);
 }
 
+/// The archive mtime: `flag` if given, else `$SOURCE_DATE_EPOCH`
+/// (reproducible-builds.org; unset or not a number counts as unset), else 0.
+/// Read here, in the bins' crate, because libraries read no environment.
+pub fn source_date_epoch(flag: Option<u64>) -> u64 {
+    flag.unwrap_or_else(|| {
+        std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    })
+}
+
 /// Whether progress bars should be drawn: stderr is a terminal and the user
 /// did not ask for quiet or machine output.
 pub fn progress_enabled(quiet: bool, json: bool) -> bool {

@@ -70,7 +70,7 @@ fn run(args: Args) -> Result<(), tarmac_build::Error> {
             SandboxArg::Namespace => SandboxMode::Namespace,
             SandboxArg::None => SandboxMode::None,
         },
-        source_date_epoch: args.source_date_epoch.unwrap_or_else(source_date_epoch),
+        source_date_epoch: tarmac_cli::source_date_epoch(args.source_date_epoch),
         level: args.level,
         cache_url: args.cache_url.clone(),
         num_cores: cores,
@@ -94,12 +94,4 @@ fn run(args: Args) -> Result<(), tarmac_build::Error> {
         tarmac_cli::print_lines(built.iter().map(|b| &b.id));
     }
     Ok(())
-}
-
-/// `$SOURCE_DATE_EPOCH` (reproducible-builds.org), else 0.
-fn source_date_epoch() -> u64 {
-    std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
 }
