@@ -697,9 +697,10 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
         "a rollback downloads nothing"
     );
     assert_state(&hosts, &packages1, 1, &[1, 2]);
-    // The setup flags still name the newer config (docs/upgrade-rollback.md):
-    // its upgrade script finds nothing to do; roll forward with
-    // `rollback --to 2` instead.
+    // The setup flags still name the newer config, the packages do not:
+    // rerunning the upgrade script activates the new set again (generation
+    // 3, nothing downloaded); then host-00 rolls back to 1 like the others.
+    let before = requests(&nginx.access_log()).len();
     let output = hosts[0]
         .command(&[
             "env",
@@ -711,11 +712,29 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
-        stderr(&output).contains("nothing to do"),
+        stderr(&output).contains("activating it again"),
         "{}",
         stderr(&output)
     );
-    assert_state(&hosts[..1], &packages1, 1, &[1, 2]);
+    assert_state(&hosts[..1], &packages2, 3, &[1, 2, 3]);
+    assert_eq!(
+        requests(&nginx.access_log()).len(),
+        before,
+        "nothing downloaded"
+    );
+    let output = hosts[0]
+        .command(&[
+            "/var/lib/tarmac/bin/pkg-activate",
+            "--no-systemd",
+            "rollback",
+            "--to",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_state(&hosts[..1], &packages1, 1, &[1, 2, 3]);
+    assert_state(&hosts[1..], &packages1, 1, &[1, 2]);
 
     // ---- fleet-status over every host's status document ----
     let statuses = work.join("status");
