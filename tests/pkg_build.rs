@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+use crate::workspace::copy_dir;
+
 fn pkg_build() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pkg-build"))
 }
@@ -32,22 +34,6 @@ fn corpus_dir() -> PathBuf {
         .map(|a| a.join("shared/corpus/dcos-packages"))
         .find(|c| c.is_dir())
         .unwrap_or_else(|| panic!("corpus not found beside {}", manifest.display()))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        let kind = entry.file_type().unwrap();
-        if kind.is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 fn plan_json(packages: &Path) -> Vec<Value> {
