@@ -57,10 +57,6 @@ fn run(args: Args) -> Result<(), Failure> {
         repo: args.repo.clone(),
         level: args.level,
         threads: args.threads,
-        scratch: match &args.scratch {
-            Some(dir) => vec![dir.clone()],
-            None => vec![std::path::PathBuf::from("/dev/shm")],
-        },
         source_date_epoch: tarmac_cli::source_date_epoch(args.source_date_epoch),
     };
     let reporter = tarmac_cli::reporter("pkg-bundle", args.quiet, args.json);
