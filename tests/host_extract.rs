@@ -558,19 +558,7 @@ fn kill_during_extraction_then_rerun_completes() {
 
 #[test]
 fn docs_show_current_help() {
-    let help = Command::new(BIN)
-        .arg("--help")
-        .env("COLUMNS", "100")
-        .output()
-        .unwrap();
-    let help = String::from_utf8(help.stdout).unwrap();
-    let docs =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/host-extract.md"))
-            .unwrap();
-    assert!(
-        docs.contains(&format!("```text\n{help}```")),
-        "docs/host-extract.md is stale: regenerate its --help block with `COLUMNS=100 host-extract --help`"
-    );
+    crate::workspace::check_help_doc(BIN, "host-extract.md");
 }
 
 #[test]

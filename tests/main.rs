@@ -12,3 +12,4 @@ mod pkg_activate;
 mod pkg_build;
 mod pkg_bundle;
 mod static_build;
+mod workspace;
