@@ -103,7 +103,7 @@ impl Error {
             Error::Order { .. } | Error::StagingExists { .. } | Error::Source(_) => {
                 ExitClass::Runtime
             }
-            Error::Output(e) => io_class(e),
+            Error::Output(e) => tarmac_fs::io_class(e),
             Error::Fs(e) => e.class(),
         }
     }
@@ -137,14 +137,6 @@ impl Error {
         Error::Malformed {
             reason: reason.into(),
         }
-    }
-}
-
-/// ENOSPC/EDQUOT are "no space"; every other I/O failure is a runtime one.
-fn io_class(e: &io::Error) -> ExitClass {
-    match e.raw_os_error() {
-        Some(code) if code == 28 /* ENOSPC */ || code == 122 /* EDQUOT */ => ExitClass::NoSpace,
-        _ => ExitClass::Runtime,
     }
 }
 
