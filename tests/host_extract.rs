@@ -488,6 +488,12 @@ fn package_with_wrong_tree_hash_is_refused() {
         ],
     );
     assert_eq!(out.code, 4, "{}", out.stderr);
+    // A local file is read once: a second read gives the same bytes.
+    let line = first_line(&out.stderr);
+    assert!(
+        line.contains("tree hash mismatch") && !line.contains("failed"),
+        "{line}"
+    );
     f.assert_untouched();
 }
 
@@ -818,6 +824,17 @@ fn package_archive_corrupted_once_is_downloaded_again() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, f.ids());
     f.assert_published();
+    assert!(
+        out.stderr
+            .contains(&format!("{url}/{ALPHA_ARCHIVE}: archive: ")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("; downloading again in "),
+        "{}",
+        out.stderr
+    );
     // Exactly one extra request: the archive again (its manifest was fine).
     assert_eq!(
         requests_per_path(&server),
