@@ -996,5 +996,5 @@ fn install_script_end_to_end_against_nginx() {
 
 #[test]
 fn docs_cfg_gen_reference_matches_help() {
-    crate::pkg_build::check_help_doc(BIN, "cfg-gen.md");
+    crate::workspace::check_help_doc(BIN, "cfg-gen.md");
 }

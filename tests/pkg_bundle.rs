@@ -244,7 +244,7 @@ fn an_open_closure_or_a_repeated_name_writes_nothing() {
 
 #[test]
 fn docs_pkg_bundle_reference_matches_help() {
-    crate::pkg_build::check_help_doc(env!("CARGO_BIN_EXE_pkg-bundle"), "pkg-bundle.md");
+    crate::workspace::check_help_doc(env!("CARGO_BIN_EXE_pkg-bundle"), "pkg-bundle.md");
 }
 
 /// Pinned hashes of the example `libgreet` package and its one-package

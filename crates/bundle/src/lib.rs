@@ -317,22 +317,26 @@ fn write_bundle(
             threads: opts.threads,
             mtime: opts.source_date_epoch,
         };
-        let mut writer = ArchiveWriter::new(sink, options)?;
+        let mut writer = ArchiveWriter::new(sink, options).map_err(|e| e.writing(&temp))?;
         let text =
             serde_json::to_string_pretty(&manifest.to_json()).expect("manifest serializes") + "\n";
-        writer.add_bytes("bundle.json", text.as_bytes(), 0o644)?;
+        writer
+            .add_bytes("bundle.json", text.as_bytes(), 0o644)
+            .map_err(|e| e.writing(&temp))?;
         for package in &manifest.packages {
             let archive = archive_path(&opts.repo, &package.id);
             let file = tarmac_fs::open(&archive)?;
             // add_archive checks the tree hash and counts against the
             // manifest; its errors name the package's `<id>.json`.
-            writer.add_archive(
-                &format!("packages/{}", package.id),
-                io::BufReader::with_capacity(1 << 20, file),
-                package,
-            )?;
+            writer
+                .add_archive(
+                    &format!("packages/{}", package.id),
+                    io::BufReader::with_capacity(1 << 20, file),
+                    package,
+                )
+                .map_err(|e| e.reading(&archive).writing(&temp))?;
         }
-        let sink = writer.finish()?;
+        let sink = writer.finish().map_err(|e| e.writing(&temp))?;
         let hash = sink.hasher.finalize().to_hex().to_string();
         let size = sink.size;
         let file = sink

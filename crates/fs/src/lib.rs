@@ -33,14 +33,19 @@ impl FsError {
         }
     }
 
-    /// ENOSPC and EDQUOT are "no space" (exit 6); EROFS and the rest are runtime.
+    /// See [`io_class`].
     pub fn class(&self) -> ExitClass {
-        match self.source.raw_os_error() {
-            Some(code) if code == nix::libc::ENOSPC || code == nix::libc::EDQUOT => {
-                ExitClass::NoSpace
-            }
-            _ => ExitClass::Runtime,
-        }
+        io_class(&self.source)
+    }
+}
+
+/// The exit class of an I/O failure: ENOSPC and EDQUOT are "no space"
+/// (exit 6); EROFS and the rest are runtime. The one place that decides it,
+/// for path-named errors here and stream errors elsewhere.
+pub fn io_class(error: &io::Error) -> ExitClass {
+    match error.raw_os_error() {
+        Some(code) if code == nix::libc::ENOSPC || code == nix::libc::EDQUOT => ExitClass::NoSpace,
+        _ => ExitClass::Runtime,
     }
 }
 

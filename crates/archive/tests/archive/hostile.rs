@@ -11,7 +11,7 @@ use tarmac_archive::{extract, Expect, ExtractOptions};
 use tarmac_model::{bootstrap_id, BundleManifest, ExitClass, PackageId, PackageManifest};
 use tarmac_testkit::hostile::{Header, RawTar};
 
-use crate::common::{gzip, xz, zstd};
+use crate::fixtures::{gzip, xz, zstd};
 
 struct Case {
     name: &'static str,
