@@ -126,7 +126,7 @@ fi
 purge() { rm -rf "$DATA/old"; mkdir -p "$DATA/old"; if [ -n "$LOOPDEV" ]; then fstrim "$DATA" 2>/dev/null || true; fi; }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 range() { tr ' ' '\n' | grep . | sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf "%s-%s", lo, hi}'; }
-ratio() { if [ "$(echo "$2 > 0" | bc)" = 1 ]; then echo "scale=3; $1 / $2" | bc -l | sed 's/^\./0./'; else echo "n/a"; fi; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3g", a / b; else print "n/a" }'; }
 
 # Timings go to $WORK/t.<key>: one "wall rss_kib" line per run.
 # timed KEY CMD...: one run of CMD (a shell string), appended to t.KEY.
@@ -415,8 +415,8 @@ run_scale() { # SCALE
                 # host-extract + folded pkg-activate; DC/OS's is curl | tar
                 # -xJf + pkgpanda's activate.
                 local a b
-                a=$(echo "$(times_of "extract_host.$s" | median) + $(times_of "act_fold.$s" | median)" | bc)
-                b=$(echo "$(times_of "extract_dcos.$s" | median) + $(times_of "pkgpanda.$s" | median)" | bc)
+                a=$(echo "$(times_of "extract_host.$s" | median) + $(times_of "act_fold.$s" | median)" | bc | sed 's/^\./0./')
+                b=$(echo "$(times_of "extract_dcos.$s" | median) + $(times_of "pkgpanda.$s" | median)" | bc | sed 's/^\./0./')
                 echo "$a 0" > "$WORK/t.install_ours.$s"; echo "$b 0" > "$WORK/t.install_dcos.$s"
                 record "$s" "whole install: host-extract + pkg-activate" "install_ours.$s" \
                     "curl|tar -xJf + pkgpanda activate" "install_dcos.$s" "sums of the medians above; target <= 0.25x"
@@ -448,7 +448,7 @@ done
     echo
     echo "| scale | tarmac | median s (range) | baseline | median s (range) | ratio | notes |"
     echo "|---|---|---|---|---|---|---|"
-    awk -F'\t' '{printf "| %s | %s | %s (%s) | %s | %s (%s) | %sx | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $10}' "$RESULTS"
+    awk -F'\t' '{for (i = 1; i <= NF; i++) gsub(/\|/, "\\|", $i); printf "| %s | %s | %s (%s) | %s | %s (%s) | %sx | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $10}' "$RESULTS"
     echo
     echo "Growth (median seconds by scale):"
     echo
@@ -467,7 +467,32 @@ for what, by in series.items():
     vals = [by.get(s, "") for s in scales]
     have = [float(v) for v in vals if v]
     growth = f"{have[-1] / have[0]:.2f}x" if len(have) > 1 and have[0] > 0 else ""
-    print(f"| {what} | " + " | ".join(vals) + f" | {growth} |")
+    print(f"| {what.replace('|', chr(92) + '|')} | " + " | ".join(vals) + f" | {growth} |")
+# xz -6 runs at scale 0.1 only: extrapolated linearly by tree bytes.
+main = scales[-1]
+def med(what, scale):
+    for r in rows:
+        if r[0] == scale and r[4] == what:
+            return float(r[5])
+        if r[0] == scale and r[1] == what:
+            return float(r[2])
+    return None
+xz, host01, dcos01 = (med("tar -cJf (xz -6), 1 run", "0.1"), med("host-extract (fetch+b3+extract+syncfs)", "0.1"),
+                      med("curl|tar -xJf && sync -f (DC/OS)", "0.1"))
+if main != "0.1" and xz and "0.1" in trees and main in trees:
+    k = float(trees[main][1]) / float(trees["0.1"][1])
+    bundle = med("pkg-bundle --level 9", main)
+    print()
+    print(f"Extrapolated by tree bytes from scale 0.1 to scale {main} (x{k:.2f}; not measured at scale {main}):")
+    print(f"tar -cJf {xz * k:.0f} s, so pkg-bundle --level 9 is {xz * k / bundle:.0f}x faster (target >= 25x);", end=" ")
+    extract, act, panda = (med("host-extract (fetch+b3+extract+syncfs)", main), med("pkg-activate (folded)", main),
+                           med("pkgpanda Install.activate", main))
+    if dcos01 and extract and act and panda:
+        dcos = dcos01 * k + panda
+        print(f"DC/OS whole install (curl|tar -xJf + pkgpanda) {dcos:.1f} s vs host-extract + pkg-activate "
+              f"{extract + act:.1f} s: {dcos / (extract + act):.1f}x faster (target >= 4x).")
+    else:
+        print()
 PY
 } | tee "$WORK/summary.md"
 rm -rf "$DATA/old" "$DATA"/s*
