@@ -11,4 +11,5 @@ mod make;
 mod pkg_activate;
 mod pkg_build;
 mod pkg_bundle;
+mod reliability;
 mod static_build;
