@@ -10,7 +10,8 @@
 # The same template, generated with MODE=upgrade by `cfg-gen --upgrade-from`,
 # is upgrade/<old config id>/dcos_node_upgrade.sh: no ROLE arguments (the
 # host keeps its roles); it fetches only the packages the host lacks and
-# switches to the new set in one atomic activation.
+# switches to the new set in one atomic activation. After a
+# `pkg-activate rollback`, running it again activates the new set again.
 #
 # Steps (each names itself on stderr; a failure names the step and how to
 # retry; a rerun after a failure resumes, a rerun after success does nothing):
@@ -321,7 +322,7 @@ upgrade_preflight() {
     if [ -z "$current" ]; then
         log "no finished install here ($DONE_MARKER missing): install with dcos_install.sh"
         failed=1
-    elif [ "$current" != "$UPGRADE_FROM" ]; then
+    elif [ "$current" != "$UPGRADE_FROM" ] && [ "$current" != "$CONFIG_ID" ]; then
         log "this host is at config $current; this script upgrades from $UPGRADE_FROM"
         failed=1
     fi
@@ -356,10 +357,25 @@ restart_services() {
     fi
 }
 
+# True when the host's active packages are exactly this config's. The done
+# marker alone is not enough: `pkg-activate rollback` switches packages back
+# and leaves the setup flags as they were.
+target_is_active() {
+    local ids active
+    [ -x "$TOOLS_DIR/pkg-activate" ] || return 1
+    read -r -a ids <<<"$BUNDLE_PACKAGES $CLUSTER_PACKAGES"
+    active=$("$TOOLS_DIR/pkg-activate" --root "$ROOT" --config-dir "$CONFIG_DIR" \
+        --systemd-dir "$SYSTEMD_DIR" active 2>/dev/null) || return 1
+    [ "$(printf '%s\n' "${ids[@]}" | sort)" = "$(printf '%s\n' "$active" | sort)" ]
+}
+
 upgrade_main() {
     if [ "$(cat "$DONE_MARKER" 2>/dev/null || true)" = "$CONFIG_ID" ]; then
-        log "config $CONFIG_ID is already active here; nothing to do"
-        exit 0
+        if target_is_active; then
+            log "config $CONFIG_ID is already active here; nothing to do"
+            exit 0
+        fi
+        log "config $CONFIG_ID was installed here but is not active (rolled back?): activating it again"
     fi
     case "$PREFLIGHT" in
     only)

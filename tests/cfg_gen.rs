@@ -958,6 +958,36 @@ fn install_script_end_to_end_against_nginx() {
     let output = run_upgrade(&master, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stderr(&output).contains("nothing to do"));
+    // After a rollback the flags still name the new config, but the active
+    // packages do not: a rerun activates the new set again (regression:
+    // it used to say "nothing to do").
+    let rollback = Command::new(master.join("var/lib/tarmac/bin/pkg-activate"))
+        .arg("--root")
+        .arg(master.join("opt/mesosphere"))
+        .arg("--config-dir")
+        .arg(master.join("etc/mesosphere"))
+        .arg("--systemd-dir")
+        .arg(master.join("etc/systemd/system"))
+        .args(["--no-systemd", "rollback"])
+        .output()
+        .unwrap();
+    assert!(rollback.status.success(), "{}", stderr(&rollback));
+    let mesos_master = master.join("opt/mesosphere/etc/mesos-master");
+    assert!(fs::read_to_string(&mesos_master)
+        .unwrap()
+        .contains("MESOS_CLUSTER=tarmac-example"));
+    let output = run_upgrade(&master, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("is not active (rolled back?): activating it again"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(fs::read_to_string(&mesos_master)
+        .unwrap()
+        .contains("MESOS_CLUSTER=renamed"));
+    let output = run_upgrade(&master, &[]);
+    assert!(stderr(&output).contains("nothing to do"));
     // A host at another config is refused by the preflight.
     let output = run_upgrade(&fixture.path().join("fresh"), &[]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
@@ -966,5 +996,5 @@ fn install_script_end_to_end_against_nginx() {
 
 #[test]
 fn docs_cfg_gen_reference_matches_help() {
-    crate::pkg_build::check_help_doc(BIN, "cfg-gen.md");
+    crate::workspace::check_help_doc(BIN, "cfg-gen.md");
 }

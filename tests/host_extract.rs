@@ -302,33 +302,55 @@ fn not_found_is_fatal_without_retry() {
 }
 
 #[test]
-fn corrupted_byte_is_integrity_failure() {
+fn corrupted_bundle_is_downloaded_again() {
     let f = fixture();
     let middle = f.bundle_bytes().len() as u64 / 2;
-    let (_server, url) = f.fault_server(&[Fault::Corrupt(middle)]);
+    let (server, url) = f.fault_server(&[Fault::Corrupt(middle)]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, f.ids());
+    f.assert_published();
+    // One extra request, a fresh download from byte 0 (not a resume of
+    // the damaged bytes).
+    let starts: Vec<_> = server.requests().iter().map(|r| r.range_start).collect();
+    assert_eq!(starts, [None, None]);
+}
+
+#[test]
+fn truncated_bundle_is_downloaded_again() {
+    let f = fixture();
+    let len = f.bundle_bytes().len() as u64;
+    let (server, url) = f.fault_server(&[Fault::Truncate(len - 1000)]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[test]
+fn bundle_corrupted_on_every_download_is_integrity_failure() {
+    let f = fixture();
+    let len = f.bundle_bytes().len() as u64;
+    let (server, url) = f.fault_server(&[
+        Fault::Corrupt(len / 2),
+        Fault::Truncate(len - 1000),
+        Fault::Corrupt(len / 3),
+        Fault::Corrupt(len - 10),
+        Fault::Serve,
+    ]);
     let out = f.extract(&[&url]);
     assert_eq!(out.code, 4, "{}", out.stderr);
     let line = first_line(&out.stderr);
     assert!(
-        line.contains(&url) && line.contains(&format!("expected {}", f.bundle.blake3)),
+        line.contains(&url)
+            && line.contains(&format!("blake3 mismatch: expected {}", f.bundle.blake3))
+            && line.contains(&format!("failed 4 times, downloaded from {url}")),
         "{line}"
     );
     f.assert_untouched();
-}
-
-#[test]
-fn truncated_artifact_is_integrity_failure() {
-    let f = fixture();
-    let len = f.bundle_bytes().len() as u64;
-    let (_server, url) = f.fault_server(&[Fault::Truncate(len - 1000)]);
-    let out = f.extract(&[&url]);
-    assert_eq!(out.code, 4, "{}", out.stderr);
-    assert!(
-        first_line(&out.stderr).contains("blake3 mismatch"),
-        "{}",
-        out.stderr
-    );
-    f.assert_untouched();
+    // --retries 3: the first download and three more, then no further
+    // request (the fifth, clean answer is never asked for).
+    assert_eq!(server.requests().len(), 4);
 }
 
 #[test]
@@ -466,6 +488,12 @@ fn package_with_wrong_tree_hash_is_refused() {
         ],
     );
     assert_eq!(out.code, 4, "{}", out.stderr);
+    // A local file is read once: a second read gives the same bytes.
+    let line = first_line(&out.stderr);
+    assert!(
+        line.contains("tree hash mismatch") && !line.contains("failed"),
+        "{line}"
+    );
     f.assert_untouched();
 }
 
@@ -536,19 +564,7 @@ fn kill_during_extraction_then_rerun_completes() {
 
 #[test]
 fn docs_show_current_help() {
-    let help = Command::new(BIN)
-        .arg("--help")
-        .env("COLUMNS", "100")
-        .output()
-        .unwrap();
-    let help = String::from_utf8(help.stdout).unwrap();
-    let docs =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/host-extract.md"))
-            .unwrap();
-    assert!(
-        docs.contains(&format!("```text\n{help}```")),
-        "docs/host-extract.md is stale: regenerate its --help block with `COLUMNS=100 host-extract --help`"
-    );
+    crate::workspace::check_help_doc(BIN, "host-extract.md");
 }
 
 #[test]
@@ -745,4 +761,232 @@ fn fleet_on_a_flaky_network_installs_everywhere() {
         .filter(|r| r.fault != Fault::Serve)
         .count();
     assert!(faults > 0, "no fault was injected");
+}
+
+/// A repository of alpha--1 and beta--2 behind the fault server, with
+/// `scripts` of faults per path (relative to the repository).
+fn repository_server(f: &Fixture, scripts: &[(&str, &[Fault])]) -> (FaultServer, String) {
+    let mut builder = FaultServer::builder();
+    for pkg in &f.pkgs {
+        f.repo.add(pkg);
+        for ext in ["json", "tar.zst"] {
+            let relative = format!("packages/{}/{}.{ext}", pkg.id.name(), pkg.id);
+            let bytes = std::fs::read(f.repo.root.join(&relative)).unwrap();
+            builder = builder.file(&format!("/{relative}"), bytes);
+        }
+    }
+    for (relative, faults) in scripts {
+        builder = builder.script(&format!("/{relative}"), faults);
+    }
+    let server = builder.start();
+    let url = server.url();
+    (server, url)
+}
+
+/// How many requests the server saw per path.
+fn requests_per_path(server: &FaultServer) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for request in server.requests() {
+        *counts.entry(request.path).or_default() += 1;
+    }
+    counts
+}
+
+const ALPHA_JSON: &str = "packages/alpha/alpha--1.json";
+const ALPHA_ARCHIVE: &str = "packages/alpha/alpha--1.tar.zst";
+const BETA_JSON: &str = "packages/beta/beta--2.json";
+const BETA_ARCHIVE: &str = "packages/beta/beta--2.tar.zst";
+
+fn extract_packages(f: &Fixture, url: &str) -> Run {
+    run(
+        &f.root,
+        &["--repository", url, "--package", "alpha--1", "beta--2"],
+    )
+}
+
+fn counts(entries: &[(&str, usize)]) -> std::collections::BTreeMap<String, usize> {
+    entries
+        .iter()
+        .map(|(path, n)| (format!("/{path}"), *n))
+        .collect()
+}
+
+#[test]
+fn package_archive_corrupted_once_is_downloaded_again() {
+    let f = fixture();
+    f.repo.add(&f.pkgs[0]);
+    let middle = std::fs::metadata(f.repo.root.join(ALPHA_ARCHIVE))
+        .unwrap()
+        .len()
+        / 2;
+    let (server, url) = repository_server(&f, &[(ALPHA_ARCHIVE, &[Fault::Corrupt(middle)])]);
+    let out = extract_packages(&f, &url);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, f.ids());
+    f.assert_published();
+    assert!(
+        out.stderr
+            .contains(&format!("{url}/{ALPHA_ARCHIVE}: archive: ")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("; downloading again in "),
+        "{}",
+        out.stderr
+    );
+    // Exactly one extra request: the archive again (its manifest was fine).
+    assert_eq!(
+        requests_per_path(&server),
+        counts(&[
+            (ALPHA_JSON, 1),
+            (ALPHA_ARCHIVE, 2),
+            (BETA_JSON, 1),
+            (BETA_ARCHIVE, 1)
+        ])
+    );
+}
+
+#[test]
+fn package_archive_truncated_once_is_downloaded_again() {
+    let f = fixture();
+    let (server, url) = repository_server(&f, &[(BETA_ARCHIVE, &[Fault::Truncate(5_000)])]);
+    let out = extract_packages(&f, &url);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    assert_eq!(requests_per_path(&server)[&format!("/{BETA_ARCHIVE}")], 2);
+}
+
+#[test]
+fn manifest_corrupted_once_is_downloaded_again() {
+    let f = fixture();
+    // Byte 0 is the opening brace: the damaged manifest does not parse.
+    let (server, url) = repository_server(&f, &[(ALPHA_JSON, &[Fault::Corrupt(0)])]);
+    let out = extract_packages(&f, &url);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    assert_eq!(
+        requests_per_path(&server),
+        counts(&[
+            (ALPHA_JSON, 2),
+            (ALPHA_ARCHIVE, 1),
+            (BETA_JSON, 1),
+            (BETA_ARCHIVE, 1)
+        ])
+    );
+    let recorded = std::fs::read(f.root.join("packages/.manifests/alpha--1.json")).unwrap();
+    let recorded: serde_json::Value = serde_json::from_slice(&recorded).unwrap();
+    let served: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(f.repo.root.join(ALPHA_JSON)).unwrap()).unwrap();
+    assert_eq!(recorded["tree_hash"], served["tree_hash"]);
+}
+
+#[test]
+fn manifest_with_a_damaged_tree_hash_is_downloaded_again_with_its_archive() {
+    let f = fixture();
+    f.repo.add(&f.pkgs[0]);
+    // A flipped bit inside the tree hash still parses: the archive then
+    // fails the tree hash check, and both are downloaded again.
+    let text = std::fs::read_to_string(f.repo.root.join(ALPHA_JSON)).unwrap();
+    let served: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let hash = served["tree_hash"].as_str().unwrap();
+    let at = (text.find(hash).unwrap() + 10) as u64;
+    let (server, url) = repository_server(&f, &[(ALPHA_JSON, &[Fault::Corrupt(at)])]);
+    let out = extract_packages(&f, &url);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    assert_eq!(
+        requests_per_path(&server),
+        counts(&[
+            (ALPHA_JSON, 2),
+            (ALPHA_ARCHIVE, 2),
+            (BETA_JSON, 1),
+            (BETA_ARCHIVE, 1)
+        ])
+    );
+    let recorded = std::fs::read(f.root.join("packages/.manifests/alpha--1.json")).unwrap();
+    let recorded: serde_json::Value = serde_json::from_slice(&recorded).unwrap();
+    assert_eq!(recorded["tree_hash"], served["tree_hash"]);
+}
+
+#[test]
+fn package_archive_corrupted_on_every_download_is_invalid() {
+    let f = fixture();
+    let (server, url) = repository_server(
+        &f,
+        &[(
+            ALPHA_ARCHIVE,
+            &[
+                Fault::Corrupt(3_000),
+                Fault::Truncate(4_000),
+                Fault::Corrupt(5_000),
+                Fault::Truncate(100),
+                Fault::Serve,
+            ],
+        )],
+    );
+    let out = extract_packages(&f, &url);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let line = first_line(&out.stderr);
+    let archive_url = format!("{url}/{ALPHA_ARCHIVE}");
+    assert!(
+        line.contains(&format!("failed 4 times, downloaded from {archive_url})")),
+        "{line}"
+    );
+    f.assert_untouched();
+    assert_eq!(requests_per_path(&server)[&format!("/{ALPHA_ARCHIVE}")], 4);
+}
+
+#[test]
+fn manifest_damaged_on_every_download_is_invalid() {
+    let f = fixture();
+    let (server, url) = repository_server(&f, &[(BETA_JSON, &[Fault::Corrupt(0); 4])]);
+    let out = extract_packages(&f, &url);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let line = first_line(&out.stderr);
+    assert!(
+        line.contains(&format!(
+            "failed 4 times, downloaded from {url}/{BETA_JSON})"
+        )),
+        "{line}"
+    );
+    f.assert_untouched();
+    // Nothing was downloaded beyond the manifests: the archives come after
+    // every manifest checked out.
+    assert_eq!(
+        requests_per_path(&server),
+        counts(&[(ALPHA_JSON, 1), (BETA_JSON, 4)])
+    );
+}
+
+#[test]
+fn tree_hash_mismatching_on_every_download_is_integrity_failure() {
+    let f = fixture();
+    f.repo.add(&f.pkgs[0]);
+    // A sidecar that consistently lies about the content, over HTTP.
+    let sidecar = f.repo.root.join(ALPHA_JSON);
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&sidecar).unwrap()).unwrap();
+    manifest["tree_hash"] = serde_json::Value::from("ab".repeat(32));
+    let lying = manifest.to_string().into_bytes();
+    let mut builder = FaultServer::builder().file(&format!("/{ALPHA_JSON}"), lying);
+    let archive = std::fs::read(f.repo.root.join(ALPHA_ARCHIVE)).unwrap();
+    builder = builder.file(&format!("/{ALPHA_ARCHIVE}"), archive);
+    let server = builder.start();
+    let url = server.url();
+    let out = run(&f.root, &["--repository", &url, "--package", "alpha--1"]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    let line = first_line(&out.stderr);
+    assert!(
+        line.contains(&format!("expected {}", "ab".repeat(32)))
+            && line.contains("failed 4 times")
+            && line.contains(&format!("{url}/{ALPHA_ARCHIVE}")),
+        "{line}"
+    );
+    f.assert_untouched();
+    // Each mismatch fetched the manifest again before the next archive.
+    assert_eq!(
+        requests_per_path(&server),
+        counts(&[(ALPHA_JSON, 4), (ALPHA_ARCHIVE, 4)])
+    );
 }

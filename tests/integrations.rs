@@ -14,16 +14,7 @@ use std::process::{Command, Output};
 
 use tarmac_testkit::nginx::Nginx;
 
-fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_pkg-activate"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use crate::workspace::{bin_dir, copy_dir, repo_root};
 
 fn run(command: &mut Command) -> Output {
     let output = command.output().unwrap();
@@ -68,19 +59,6 @@ impl Served {
         let log = self.nginx.access_log();
         let archives = log.lines().filter(|l| l.contains(".tar.zst")).count();
         (log.lines().count(), archives)
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
     }
 }
 

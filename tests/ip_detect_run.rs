@@ -409,5 +409,5 @@ fn sample_scripts_in_a_network_namespace() {
 
 #[test]
 fn docs_ip_detect_run_reference_matches_help() {
-    crate::pkg_build::check_help_doc(BIN, "ip-detect-run.md");
+    crate::workspace::check_help_doc(BIN, "ip-detect-run.md");
 }

@@ -13,3 +13,4 @@ mod pkg_build;
 mod pkg_bundle;
 mod reliability;
 mod static_build;
+mod workspace;

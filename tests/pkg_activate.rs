@@ -1251,24 +1251,5 @@ fn crash_loop_sigkill_at_random_moments() {
 
 #[test]
 fn docs_match_help() {
-    let help = Command::new(BIN)
-        .arg("--help")
-        .env("COLUMNS", "100")
-        .output()
-        .unwrap();
-    let help = String::from_utf8(help.stdout).unwrap();
-    let block = format!("<!-- help:start -->\n```text\n{help}```\n<!-- help:end -->");
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/pkg-activate.md");
-    let doc = std::fs::read_to_string(&path).unwrap();
-    let start = doc.find("<!-- help:start -->").expect("start marker");
-    let end = doc.find("<!-- help:end -->").expect("end marker") + "<!-- help:end -->".len();
-    if std::env::var_os("TARMAC_BLESS").is_some() {
-        std::fs::write(&path, format!("{}{block}{}", &doc[..start], &doc[end..])).unwrap();
-        return;
-    }
-    assert_eq!(
-        &doc[start..end],
-        block,
-        "docs/pkg-activate.md is stale: rerun with TARMAC_BLESS=1"
-    );
+    crate::workspace::check_help_doc(BIN, "pkg-activate.md");
 }

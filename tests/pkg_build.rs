@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+use crate::workspace::copy_dir;
+
 fn pkg_build() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pkg-build"))
 }
@@ -32,22 +34,6 @@ fn corpus_dir() -> PathBuf {
         .map(|a| a.join("shared/corpus/dcos-packages"))
         .find(|c| c.is_dir())
         .unwrap_or_else(|| panic!("corpus not found beside {}", manifest.display()))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        let kind = entry.file_type().unwrap();
-        if kind.is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 fn plan_json(packages: &Path) -> Vec<Value> {
@@ -542,35 +528,9 @@ fn git_local_sources_pin_the_head_commit_and_refuse_local_changes() {
     );
 }
 
-/// docs/<tool>.md ends with the tool's `--help` after a marker comment; a
-/// stale copy fails. `TARMAC_BLESS=1` rewrites it.
-pub fn check_help_doc(exe: &str, doc: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs").join(doc);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let marker = text
-        .find("<!-- generated from `")
-        .unwrap_or_else(|| panic!("{doc}: no generated-reference marker"));
-    let marker_end = marker + text[marker..].find('\n').unwrap() + 1;
-    let help = Command::new(exe)
-        .arg("--help")
-        .env("COLUMNS", "100")
-        .output()
-        .unwrap();
-    assert!(help.status.success());
-    let expected = format!("{}\n```text\n{}```\n", &text[..marker_end], stdout(&help));
-    if std::env::var_os("TARMAC_BLESS").is_some() {
-        std::fs::write(&path, &expected).unwrap();
-        return;
-    }
-    assert!(
-        text == expected,
-        "{doc} is stale: run `TARMAC_BLESS=1 cargo test --test integration docs_`"
-    );
-}
-
 #[test]
 fn docs_pkg_build_reference_matches_help() {
-    check_help_doc(env!("CARGO_BIN_EXE_pkg-build"), "pkg-build.md");
+    crate::workspace::check_help_doc(env!("CARGO_BIN_EXE_pkg-build"), "pkg-build.md");
 }
 
 #[test]

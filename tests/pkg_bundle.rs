@@ -6,25 +6,14 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+use crate::workspace::copy_dir;
+
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).expect("UTF-8 stdout")
 }
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// Builds the example tree (and `extra` packages by NAME[:VARIANT]) into
@@ -255,7 +244,7 @@ fn an_open_closure_or_a_repeated_name_writes_nothing() {
 
 #[test]
 fn docs_pkg_bundle_reference_matches_help() {
-    crate::pkg_build::check_help_doc(env!("CARGO_BIN_EXE_pkg-bundle"), "pkg-bundle.md");
+    crate::workspace::check_help_doc(env!("CARGO_BIN_EXE_pkg-bundle"), "pkg-bundle.md");
 }
 
 /// Pinned hashes of the example `libgreet` package and its one-package

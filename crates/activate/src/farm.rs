@@ -81,7 +81,7 @@ fn write_json(value: &Value, indent: usize, out: &mut String) {
             out.push_str("{\n");
             for (i, key) in keys.iter().enumerate() {
                 pad(out, indent + 2);
-                write_string(key, out);
+                tarmac_model::write_python_string(key, out);
                 out.push(':');
                 write_json(&map[key.as_str()], indent + 2, out);
                 out.push_str(if i + 1 < keys.len() { ",\n" } else { "\n" });
@@ -99,33 +99,9 @@ fn write_json(value: &Value, indent: usize, out: &mut String) {
             pad(out, indent);
             out.push(']');
         }
-        Value::String(s) => write_string(s, out),
+        Value::String(s) => tarmac_model::write_python_string(s, out),
         other => out.push_str(&other.to_string()),
     }
-}
-
-/// Python's `json.dumps` string escaping with `ensure_ascii=True`.
-fn write_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {

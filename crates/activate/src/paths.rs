@@ -35,8 +35,9 @@ pub const FIXED_LINKS: [&str; 8] = [
 ];
 
 impl HostPaths {
-    /// A root with no systemd, state directories or users: what a build
-    /// sandbox needs to activate dependency packages into a temporary root.
+    /// A root with no systemd, state directories or users: enough to
+    /// activate packages into a temporary root. (pkg-build's dependency farm
+    /// does not use it: it needs relative links, see tarmac-build's deps.rs.)
     pub fn bare(root: impl Into<PathBuf>) -> HostPaths {
         HostPaths {
             root: root.into(),

@@ -2,7 +2,8 @@
 //! extracts an archive with the library, printing the tree hash.
 //!
 //! `archive-bench pack DIR OUT [LEVEL]` · `archive-bench extract ARCHIVE STAGING`
-//! · `archive-bench hash DIR`
+//! · `archive-bench hash DIR` · `archive-bench b3 FILE` (blake3 of a file read in 1 MiB
+//! blocks on one thread, as host-extract hashes a download)
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -33,9 +34,10 @@ fn main() -> ExitCode {
             })
             .map(|x| x.tree.hash),
         ["hash", dir] => tarmac_archive::tree_hash(Path::new(dir)).map(|d| d.hash),
+        ["b3", file] => hash_file(Path::new(file)).map_err(|e| e.into()),
         _ => {
             eprintln!(
-                "usage: archive-bench pack DIR OUT [LEVEL] | extract ARCHIVE STAGING | hash DIR"
+                "usage: archive-bench pack DIR OUT [LEVEL] | extract ARCHIVE STAGING | hash DIR | b3 FILE"
             );
             return ExitCode::from(2);
         }
@@ -48,6 +50,23 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("archive-bench: error: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn hash_file(path: &Path) -> Result<String, tarmac_fs::FsError> {
+    use std::io::Read;
+    let mut file =
+        std::fs::File::open(path).map_err(|e| tarmac_fs::FsError::new("open", path, e))?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return Ok(hasher.finalize().to_hex().to_string()),
+            Ok(n) => {
+                hasher.update(&buf[..n]);
+            }
+            Err(e) => return Err(tarmac_fs::FsError::new("read", path, e)),
         }
     }
 }

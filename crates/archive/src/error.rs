@@ -5,7 +5,7 @@
 //! `entry "../etc/passwd": path escapes the package ("..")`.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use tarmac_fs::FsError;
 use tarmac_model::ExitClass;
@@ -103,8 +103,26 @@ impl Error {
             Error::Order { .. } | Error::StagingExists { .. } | Error::Source(_) => {
                 ExitClass::Runtime
             }
-            Error::Output(e) => io_class(e),
+            Error::Output(e) => tarmac_fs::io_class(e),
             Error::Fs(e) => e.class(),
+        }
+    }
+
+    /// Names the file an [`Error::Output`] was writing (the writer only
+    /// sees a stream): it becomes an [`Error::Fs`] on `path`, same class.
+    pub fn writing(self, path: &Path) -> Error {
+        match self {
+            Error::Output(source) => FsError::new("write", path, source).into(),
+            other => other,
+        }
+    }
+
+    /// Names the file an [`Error::Source`] was reading, for callers whose
+    /// source is a local file (not an HTTP body, which fetch classifies).
+    pub fn reading(self, path: &Path) -> Error {
+        match self {
+            Error::Source(source) => FsError::new("read", path, source).into(),
+            other => other,
         }
     }
 
@@ -122,12 +140,22 @@ impl Error {
     }
 }
 
-/// ENOSPC/EDQUOT are "no space"; every other I/O failure is a runtime one.
-fn io_class(e: &io::Error) -> ExitClass {
-    match e.raw_os_error() {
-        Some(code) if code == 28 /* ENOSPC */ || code == 122 /* EDQUOT */ => ExitClass::NoSpace,
-        _ => ExitClass::Runtime,
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writing_and_reading_name_the_file_and_keep_the_class() {
+        let full = Error::Output(io::Error::from_raw_os_error(28)).writing(Path::new("/b/x.tmp"));
+        assert!(full.to_string().contains("/b/x.tmp"), "{full}");
+        assert_eq!(full.class(), ExitClass::NoSpace);
+        let read = Error::Source(io::Error::other("EIO")).reading(Path::new("/r/a.tar.zst"));
+        assert!(read.to_string().contains("/r/a.tar.zst"), "{read}");
+        assert_eq!(read.class(), ExitClass::Runtime);
+        // Errors that already carry their evidence pass through.
+        let policy = Error::policy(b"../x", "escapes").writing(Path::new("/b"));
+        assert!(matches!(policy, Error::Policy { .. }));
     }
 }
-
-pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -47,6 +47,7 @@
 mod container;
 mod error;
 mod extract;
+mod member;
 mod name;
 mod tar_read;
 mod tree;
@@ -55,5 +56,6 @@ mod write;
 pub use container::Container;
 pub use error::{Error, Result};
 pub use extract::{extract, extract_with, Expect, ExtractOptions, Extracted, Rejected};
+pub use member::read_member;
 pub use tree::{tree_hash, TreeDigest};
 pub use write::{pack_dir, pack_dir_relocated, ArchiveWriter, WriteOptions, MAX_LEVEL};

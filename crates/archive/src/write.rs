@@ -632,14 +632,13 @@ fn pack(
     let temp = parent.join(format!(".{file_name}.tmp.{}", std::process::id()));
     let result = (|| {
         let file = File::create(&temp).with_path("create", &temp)?;
-        let mut writer = ArchiveWriter::new(BufWriter::with_capacity(1 << 20, file), opts)?;
+        let mut writer = ArchiveWriter::new(BufWriter::with_capacity(1 << 20, file), opts)
+            .map_err(|e| e.writing(&temp))?;
         if let Some(install_path) = install_path {
             writer.relocate_links(install_path);
         }
-        let digest = writer
-            .add_tree("", dir)
-            .map_err(|e| output_error(e, &temp))?;
-        let buffered = writer.finish().map_err(|e| output_error(e, &temp))?;
+        let digest = writer.add_tree("", dir).map_err(|e| e.writing(&temp))?;
+        let buffered = writer.finish().map_err(|e| e.writing(&temp))?;
         let file = buffered
             .into_inner()
             .map_err(|e| tarmac_fs::FsError::new("write", &temp, e.into_error()))?;
@@ -657,13 +656,6 @@ fn pack(
         let _ = fs::remove_file(&temp);
     }
     result
-}
-
-fn output_error(e: Error, path: &Path) -> Error {
-    match e {
-        Error::Output(source) => tarmac_fs::FsError::new("write", path, source).into(),
-        other => other,
-    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,11 @@
 //! resolves inside the sandbox (at `/opt/mesosphere`) and on the host
 //! (unsandboxed fallback). Two dependencies providing one path is an error,
 //! as it would be on a host.
+//!
+//! Why not `tarmac_activate::activate` on `HostPaths::bare`: its farm links
+//! are absolute (`/<root>/packages/<id>/...`, pkgpanda's layout), which
+//! break once this root is bind-mounted at `/opt/mesosphere` in the
+//! sandbox; and a build needs no generations, environment files or units.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

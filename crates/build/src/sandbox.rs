@@ -222,16 +222,10 @@ fn cstring(path: &Path) -> io::Result<CString> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
 }
 
-/// The child's side: new namespaces, mounts, chroot. Only system calls.
-fn enter(
-    binds: &[Bind],
-    tmpfs: &[CString],
-    root: &CString,
-    cwd: &CString,
-    uid_map: &[u8],
-    gid_map: &[u8],
-    as_root: bool,
-) -> Result<(), nix::errno::Errno> {
+/// The first steps of [`enter`] and [`probe_enter`], in the child: new
+/// mount and network namespaces (and a user namespace unless already root),
+/// then every mount made private. Only system calls.
+fn isolate(uid_map: &[u8], gid_map: &[u8], as_root: bool) -> Result<(), nix::errno::Errno> {
     if as_root {
         unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET)?;
     } else {
@@ -250,6 +244,20 @@ fn enter(
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None::<&std::ffi::CStr>,
     )?;
+    Ok(())
+}
+
+/// The child's side: new namespaces, mounts, chroot. Only system calls.
+fn enter(
+    binds: &[Bind],
+    tmpfs: &[CString],
+    root: &CString,
+    cwd: &CString,
+    uid_map: &[u8],
+    gid_map: &[u8],
+    as_root: bool,
+) -> Result<(), nix::errno::Errno> {
+    isolate(uid_map, gid_map, as_root)?;
     for bind in binds {
         let mut flags = MsFlags::MS_BIND;
         if bind.recursive {
@@ -366,21 +374,7 @@ fn probe_enter(
     gid_map: &[u8],
     as_root: bool,
 ) -> Result<(), nix::errno::Errno> {
-    if as_root {
-        unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET)?;
-    } else {
-        unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET)?;
-        write_file(c"/proc/self/setgroups", b"deny")?;
-        write_file(c"/proc/self/uid_map", uid_map)?;
-        write_file(c"/proc/self/gid_map", gid_map)?;
-    }
-    mount(
-        None::<&std::ffi::CStr>,
-        c"/",
-        None::<&std::ffi::CStr>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&std::ffi::CStr>,
-    )?;
+    isolate(uid_map, gid_map, as_root)?;
     for bind in binds {
         mount(
             Some(bind.source.as_c_str()),

@@ -3,6 +3,15 @@
 //! symlink targets, walked in sorted order. Nothing else (mtimes, owners,
 //! the directory's own location) counts, so the same content anywhere gives
 //! the same hash.
+//!
+//! Why not `tarmac_archive::tree_hash` (a near twin): that one hashes a
+//! *package* tree and refuses what an archive cannot carry (non-UTF-8
+//! names, absolute or escaping symlinks, setuid bits, FIFOs), while a
+//! source tree is third-party input that may hold all of these (a git
+//! checkout's absolute symlinks; FIFOs and sockets are skipped here). This
+//! one also skips named top-level entries (`.git`), records no file sizes
+//! and has its own tag: swapping one for the other would change every
+//! package id (the version hashes this), so the two stay separate on purpose.
 
 use std::fs;
 use std::io::Read;

@@ -11,9 +11,11 @@
 //! (the caller passes ids).
 //!
 //! Invariants: the closure is checked before anything is written (every
-//! `requires` name present, one id per name); every package archive is
-//! extracted by the strict extractor and checked against its manifest, so a
-//! corrupt repository cannot produce a bundle; outputs appear complete or
+//! `requires` name present, one id per name, read from each archive's
+//! `pkginfo.json`); every package archive is copied into the bundle entry by
+//! entry without being unpacked ([`ArchiveWriter::add_archive`]), under the
+//! extraction policy and checked against its manifest (tree hash, counts),
+//! so a corrupt repository cannot produce a bundle; outputs appear complete or
 //! not at all (temp file, fsync, rename); and the bundle's bytes depend only
 //! on the package contents, the level and SOURCE_DATE_EPOCH — not on file
 //! mtimes, directory names, thread counts or the order ids were given in.
@@ -24,7 +26,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use tarmac_archive::{extract, ArchiveWriter, Expect, ExtractOptions, WriteOptions};
+use tarmac_archive::{read_member, ArchiveWriter, WriteOptions};
 use tarmac_build::{archive_path, manifest_path, read_manifest};
 use tarmac_fs::{Context, FsError};
 use tarmac_model::{
@@ -54,6 +56,8 @@ pub enum Error {
     },
     #[error("bundle: {id} requires {require}, which is not in the bundle")]
     MissingRequire { id: PackageId, require: String },
+    #[error("{}: no pkginfo.json in the package archive", path.display())]
+    NoPkgInfo { path: PathBuf },
     #[error("bundle: no packages given")]
     Empty,
 }
@@ -68,6 +72,7 @@ impl Error {
             Error::Missing { .. } => ExitClass::Invalid,
             Error::DuplicateName { .. } => ExitClass::Conflict,
             Error::MissingRequire { .. } => ExitClass::Invalid,
+            Error::NoPkgInfo { .. } => ExitClass::Invalid,
             Error::Empty => ExitClass::Usage,
         }
     }
@@ -86,12 +91,6 @@ pub struct BundleOptions {
     pub threads: u32,
     /// mtime of every entry.
     pub source_date_epoch: u64,
-    /// Where the verified package trees are unpacked while bundling, in
-    /// order of preference: the first with room for all of them (plus 10%)
-    /// is used, else the output directory. A tmpfs (`/dev/shm`) avoids
-    /// creating and deleting every file on disk, which on ext4 costs more
-    /// than the compression (bench/bundle.sh).
-    pub scratch: Vec<PathBuf>,
 }
 
 /// What was written (`pkg-bundle --json`).
@@ -138,27 +137,16 @@ pub fn bundle(
     let bootstrap_dir = opts.out.join("bootstrap");
     tarmac_fs::create_dir_all(&bootstrap_dir)?;
 
-    // Pass 1: extract and verify every package; read its pkginfo.
-    let scratch = choose_scratch(&opts.scratch, manifest.total_bytes())
-        .unwrap_or_else(|| bootstrap_dir.clone());
-    let work = scratch.join(format!(
-        ".tarmac-bundle.{bootstrap_id}.{}",
-        std::process::id()
-    ));
-    tarmac_fs::remove_all(&work)?;
-    tarmac_fs::create_dir_all(&work)?;
-    let result = (|| {
-        reporter.step("verify");
-        let requires = verify_all(&manifests, &opts.repo, &work, opts.threads)?;
-        check_closure(&requires)?;
-        reporter.finish_step();
-        reporter.step("compress");
-        reporter.total_bytes(manifest.total_bytes());
-        write_bundle(&manifest, &work, &bootstrap_dir, opts)
-    })();
-    let cleanup = tarmac_fs::remove_all(&work);
-    let (bundle, blake3, size) = result?;
-    cleanup?;
+    // Pass 1: every package's requires, from its pkginfo.json; the closure
+    // is checked before anything is written.
+    reporter.step("verify");
+    let requires = read_requires(&manifests, &opts.repo, opts.threads)?;
+    check_closure(&requires)?;
+    reporter.finish_step();
+    // Pass 2: copy every archive into the bundle, verifying it on the way.
+    reporter.step("compress");
+    reporter.total_bytes(manifest.total_bytes());
+    let (bundle, blake3, size) = write_bundle(&manifest, &bootstrap_dir, opts)?;
     reporter.finish_step();
 
     let active = bootstrap_dir.join(format!("{bootstrap_id}.active.json"));
@@ -187,17 +175,20 @@ pub fn bundle(
     })
 }
 
-/// One package's verification result, filled by whichever worker took it.
+/// One package's requires, filled by whichever worker took it.
 type Slot = std::sync::Mutex<Option<Result<Vec<Requirement>, Error>>>;
 
-/// Extracts every package under `work` with the strict extractor, checked
-/// against its manifest, and reads its requires. Packages are spread over
-/// `threads` workers (0: one per core); the error reported is the one of the
-/// first package in id order, so it does not depend on scheduling.
-fn verify_all(
+/// Largest `pkginfo.json` read (a real one is a few KiB).
+const MAX_PKGINFO: u64 = 1 << 20;
+
+/// Reads every package's requires from the `pkginfo.json` in its archive,
+/// spread over `threads` workers (0: one per core); the error reported is
+/// the one of the first package in id order, so it does not depend on
+/// scheduling. Nothing is unpacked: each archive is decoded up to its
+/// pkginfo.json.
+fn read_requires(
     manifests: &[PackageManifest],
     repo: &Path,
-    work: &Path,
     threads: u32,
 ) -> Result<BTreeMap<PackageId, Vec<Requirement>>, Error> {
     let workers = match threads {
@@ -217,7 +208,7 @@ fn verify_all(
                 let Some(package) = manifests.get(i) else {
                     return;
                 };
-                let result = verify_one(package, repo, work);
+                let result = requires_of(package, repo);
                 *results[i].lock().expect("no panics while locked") = Some(result);
             });
         }
@@ -225,38 +216,25 @@ fn verify_all(
     let mut requires = BTreeMap::new();
     for (package, result) in manifests.iter().zip(results) {
         let result = result.into_inner().expect("no panics while locked");
-        requires.insert(package.id.clone(), result.expect("every package verified")?);
+        requires.insert(package.id.clone(), result.expect("every package read")?);
     }
     Ok(requires)
 }
 
-fn verify_one(
-    package: &PackageManifest,
-    repo: &Path,
-    work: &Path,
-) -> Result<Vec<Requirement>, Error> {
-    let dir = work.join(package.id.to_string());
+fn requires_of(package: &PackageManifest, repo: &Path) -> Result<Vec<Requirement>, Error> {
     let archive = archive_path(repo, &package.id);
     let file = tarmac_fs::open(&archive)?;
-    let options = ExtractOptions {
-        expect: Expect::Package(package.clone()),
-        ..ExtractOptions::default()
-    };
-    extract(io::BufReader::with_capacity(1 << 20, file), &dir, &options)?;
-    let pkginfo_path = dir.join("pkginfo.json");
-    let bytes = tarmac_fs::read(&pkginfo_path)?;
-    let info = PkgInfo::parse(&format!("{}:pkginfo.json", archive.display()), &bytes)?;
+    let name = format!("{}:pkginfo.json", archive.display());
+    let bytes = read_member(
+        io::BufReader::with_capacity(1 << 20, file),
+        "pkginfo.json",
+        MAX_PKGINFO,
+    )?
+    .ok_or_else(|| Error::NoPkgInfo {
+        path: archive.clone(),
+    })?;
+    let info = PkgInfo::parse(&name, &bytes)?;
     Ok(info.requires)
-}
-
-/// The first directory with at least `bytes` + 10% free, if any.
-fn choose_scratch(candidates: &[PathBuf], bytes: u64) -> Option<PathBuf> {
-    let needed = bytes.saturating_add(bytes / 10);
-    candidates.iter().find_map(|dir| {
-        let stat = nix::sys::statvfs::statvfs(dir.as_path()).ok()?;
-        let free = (stat.blocks_available() as u64).saturating_mul(stat.fragment_size() as u64);
-        (free >= needed).then(|| dir.clone())
-    })
 }
 
 /// Sorts and de-duplicates ids; two ids of one name is an error.
@@ -317,11 +295,10 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-/// Writes the bundle from the verified trees under `work`; returns its path,
-/// blake3 and size.
+/// Writes the bundle from the package archives, each checked against its
+/// manifest on the way; returns its path, blake3 and size.
 fn write_bundle(
     manifest: &BundleManifest,
-    work: &Path,
     bootstrap_dir: &Path,
     opts: &BundleOptions,
 ) -> Result<(PathBuf, String, u64), Error> {
@@ -340,24 +317,26 @@ fn write_bundle(
             threads: opts.threads,
             mtime: opts.source_date_epoch,
         };
-        let mut writer = ArchiveWriter::new(sink, options)?;
+        let mut writer = ArchiveWriter::new(sink, options).map_err(|e| e.writing(&temp))?;
         let text =
             serde_json::to_string_pretty(&manifest.to_json()).expect("manifest serializes") + "\n";
-        writer.add_bytes("bundle.json", text.as_bytes(), 0o644)?;
+        writer
+            .add_bytes("bundle.json", text.as_bytes(), 0o644)
+            .map_err(|e| e.writing(&temp))?;
         for package in &manifest.packages {
-            let dir = work.join(package.id.to_string());
-            let digest = writer.add_tree(&format!("packages/{}", package.id), &dir)?;
-            // The tree was verified at extraction; a difference now means it
-            // changed under us.
-            if digest.hash != package.tree_hash {
-                return Err(Error::Fs(FsError::new(
-                    "verify",
-                    &dir,
-                    io::Error::other("package tree changed during bundling"),
-                )));
-            }
+            let archive = archive_path(&opts.repo, &package.id);
+            let file = tarmac_fs::open(&archive)?;
+            // add_archive checks the tree hash and counts against the
+            // manifest; its errors name the package's `<id>.json`.
+            writer
+                .add_archive(
+                    &format!("packages/{}", package.id),
+                    io::BufReader::with_capacity(1 << 20, file),
+                    package,
+                )
+                .map_err(|e| e.reading(&archive).writing(&temp))?;
         }
-        let sink = writer.finish()?;
+        let sink = writer.finish().map_err(|e| e.writing(&temp))?;
         let hash = sink.hasher.finalize().to_hex().to_string();
         let size = sink.size;
         let file = sink
@@ -433,5 +412,47 @@ mod tests {
             err.to_string(),
             "bundle: c--1 requires zz, which is not in the bundle"
         );
+    }
+
+    #[test]
+    fn an_archive_without_pkginfo_is_refused_before_writing() {
+        let temp = tempfile::tempdir().unwrap();
+        let tree = temp.path().join("tree");
+        std::fs::create_dir_all(tree.join("bin")).unwrap();
+        std::fs::write(tree.join("bin/x"), b"x").unwrap();
+        let pid = id("bare--1");
+        let repo = temp.path().join("repo");
+        let archive = archive_path(&repo, &pid);
+        std::fs::create_dir_all(archive.parent().unwrap()).unwrap();
+        let options = WriteOptions {
+            level: 1,
+            threads: 1,
+            mtime: 0,
+        };
+        let manifest = tarmac_archive::pack_dir(&pid, &tree, &archive, options).unwrap();
+        let sidecar = serde_json::to_vec(&manifest).unwrap();
+        std::fs::write(manifest_path(&repo, &pid), sidecar).unwrap();
+        let out = temp.path().join("out");
+        let opts = BundleOptions {
+            repo,
+            out: out.clone(),
+            level: 1,
+            threads: 1,
+            source_date_epoch: 0,
+        };
+        let err = bundle(&[pid], &opts, &tarmac_model::Silent).unwrap_err();
+        assert_eq!(err.class(), ExitClass::Invalid);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: no pkginfo.json in the package archive",
+                archive.display()
+            )
+        );
+        let written: Vec<_> = std::fs::read_dir(out.join("bootstrap"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(written.is_empty(), "{written:?}");
     }
 }

@@ -38,6 +38,55 @@ pub trait ToolError: std::error::Error {
     }
 }
 
+/// A library's error with the exit class and hints its bin decided. A bin
+/// cannot implement [`ToolError`] for a library's `Error` (orphan rule) and
+/// no library depends on this crate, so this one adapter stands where each
+/// bin had a newtype with hand-written `Display` and `Error` impls. Display
+/// and source are the library error's own, so the printed chain is too.
+#[derive(Debug)]
+pub struct Failure<E> {
+    class: ExitClass,
+    hints: Vec<String>,
+    error: E,
+}
+
+impl<E: std::error::Error> Failure<E> {
+    /// `error` exits with `class` and prints `hints` after the error line.
+    pub fn new(class: ExitClass, hints: Vec<String>, error: E) -> Self {
+        Failure {
+            class,
+            hints,
+            error,
+        }
+    }
+
+    /// The library error.
+    pub fn error(&self) -> &E {
+        &self.error
+    }
+}
+
+impl<E: std::error::Error> Display for Failure<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Display::fmt(&self.error, f)
+    }
+}
+
+impl<E: std::error::Error> std::error::Error for Failure<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
+impl<E: std::error::Error> ToolError for Failure<E> {
+    fn class(&self) -> ExitClass {
+        self.class
+    }
+    fn hints(&self) -> Vec<String> {
+        self.hints.clone()
+    }
+}
+
 /// Formats `<tool>: error: <cause chain joined by ": ">` on one line.
 pub fn error_line(tool: &str, error: &dyn std::error::Error) -> String {
     let mut line = format!("{tool}: error: {error}");
@@ -92,6 +141,18 @@ pub fn print_json<T: serde::Serialize>(value: &T) {
     print_lines([text]);
 }
 
+/// The archive mtime: `flag` if given, else `$SOURCE_DATE_EPOCH`
+/// (reproducible-builds.org; unset or not a number counts as unset), else 0.
+/// Read here, in the bins' crate, because libraries read no environment.
+pub fn source_date_epoch(flag: Option<u64>) -> u64 {
+    flag.unwrap_or_else(|| {
+        std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    })
+}
+
 /// Whether progress bars should be drawn: stderr is a terminal and the user
 /// did not ask for quiet or machine output.
 pub fn progress_enabled(quiet: bool, json: bool) -> bool {
@@ -128,5 +189,21 @@ mod tests {
             source: std::io::Error::other("disk on fire"),
         };
         assert_eq!(error_line("t", &error), "t: error: outer /x: disk on fire");
+    }
+
+    #[test]
+    fn failure_keeps_the_chain_class_and_hints() {
+        let error = Outer {
+            path: "/x",
+            source: std::io::Error::other("disk on fire"),
+        };
+        let failure = Failure::new(ExitClass::NoSpace, vec!["free some".into()], error);
+        assert_eq!(
+            error_line("t", &failure),
+            "t: error: outer /x: disk on fire"
+        );
+        assert_eq!(failure.class(), ExitClass::NoSpace);
+        assert_eq!(failure.hints(), ["free some"]);
+        assert_eq!(failure.error().path, "/x");
     }
 }

@@ -192,16 +192,7 @@ pub fn validate(options: &GenOptions, bootstrap_id: Option<&str>) -> Result<Vali
         Ok(variables) => (variables, Vec::new()),
         Err(template_problems) => (
             Default::default(),
-            template_problems
-                .into_iter()
-                .map(|p| Problem {
-                    file: Some(p.file.display().to_string()),
-                    key: String::new(),
-                    value: None,
-                    line: None,
-                    reason: p.reason,
-                })
-                .collect(),
+            template_problems.into_iter().map(Into::into).collect(),
         ),
     };
     let base = options.base_dir();
@@ -238,16 +229,7 @@ pub fn validate(options: &GenOptions, bootstrap_id: Option<&str>) -> Result<Vali
     if let Err(template_problems) = templates.render(&templates_dir, &trial) {
         return Err(Error::Invalid {
             file,
-            problems: template_problems
-                .into_iter()
-                .map(|p| Problem {
-                    file: Some(p.file.display().to_string()),
-                    key: String::new(),
-                    value: None,
-                    line: None,
-                    reason: p.reason,
-                })
-                .collect(),
+            problems: template_problems.into_iter().map(Into::into).collect(),
         });
     }
     let config_id = config_id(&resolved, &templates);

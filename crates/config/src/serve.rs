@@ -243,16 +243,7 @@ fn build(
         .render(&templates_dir, &validated.resolved)
         .map_err(|problems| Error::Invalid {
             file: options.config_file(),
-            problems: problems
-                .into_iter()
-                .map(|p| crate::Problem {
-                    file: Some(p.file.display().to_string()),
-                    key: String::new(),
-                    value: None,
-                    line: None,
-                    reason: p.reason,
-                })
-                .collect(),
+            problems: problems.into_iter().map(Into::into).collect(),
         })?;
     let packages = with_ip_detect(rendered, validated)?;
 

@@ -46,6 +46,20 @@ pub struct TemplateProblem {
     pub reason: String,
 }
 
+impl From<TemplateProblem> for crate::Problem {
+    /// A template's problem in the one list cfg-gen reports: the file at
+    /// fault, no config key.
+    fn from(p: TemplateProblem) -> crate::Problem {
+        crate::Problem {
+            file: Some(p.file.display().to_string()),
+            key: String::new(),
+            value: None,
+            line: None,
+            reason: p.reason,
+        }
+    }
+}
+
 impl Templates {
     /// Reads `dir` (absent = no templates). Symlinks and special files are
     /// refused: a package must not point outside itself.

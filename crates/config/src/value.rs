@@ -24,7 +24,7 @@ fn write_python_json(node: &Node, out: &mut String) {
         Node::Bool(false) => out.push_str("false"),
         Node::Int(n) => out.push_str(&n.to_string()),
         Node::Float(text) => out.push_str(&python_float(text)),
-        Node::Str(s) => write_python_string(s, out),
+        Node::Str(s) => tarmac_model::write_python_string(s, out),
         Node::List(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -41,38 +41,13 @@ fn write_python_json(node: &Node, out: &mut String) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                write_python_string(key, out);
+                tarmac_model::write_python_string(key, out);
                 out.push_str(": ");
                 write_python_json(value, out);
             }
             out.push('}');
         }
     }
-}
-
-/// A JSON string with `ensure_ascii=True`: non-ASCII as `\uXXXX` (surrogate
-/// pairs above the BMP), like Python.
-fn write_python_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// Python's repr of a YAML 1.1 float (common forms; `.inf` and `.nan` as

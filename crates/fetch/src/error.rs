@@ -80,6 +80,16 @@ pub enum Error {
         what: String,
         limit: u64,
     },
+    /// Downloaded content failed its checks on every fresh download the
+    /// retry budget allowed (or on the one download of a local file):
+    /// not damage in transit but what the source really holds.
+    #[error("{last} (failed {attempts} times, downloaded from {urls})")]
+    Repeated {
+        attempts: u32,
+        /// The sources tried, comma-separated.
+        urls: String,
+        last: Box<Error>,
+    },
     #[error(transparent)]
     Lock(#[from] tarmac_fs::LockError),
     #[error(transparent)]
@@ -103,6 +113,7 @@ impl Error {
             Error::Archive { source, .. } => source.class(),
             Error::Manifest { .. } => ExitClass::Invalid,
             Error::NoSpace { .. } | Error::OutOfSpace { .. } => ExitClass::NoSpace,
+            Error::Repeated { last, .. } => last.class(),
             Error::Lock(e) => e.class(),
             Error::Fs(e) => e.class(),
         }

@@ -7,6 +7,14 @@
 //! verified. After any crash or kill, the next run removes the staging
 //! leftovers and carries on; a package is never modified once published.
 //!
+//! Content that was just downloaded and fails its checks (a manifest that
+//! does not parse, an archive the strict extractor refuses, a tree hash or
+//! pinned blake3 that does not match) may have been damaged in transit: it
+//! is discarded and downloaded again within the retry budget
+//! ([`refetching`]); only a failure that persists is reported as invalid
+//! (3) or integrity (4). A package already present is never downloaded
+//! again: a mismatch there is reported (4) and left as it is.
+//!
 //! Beside the packages, `.manifests/<id>.json` keeps the manifest each
 //! package was verified against (written before the package is renamed into
 //! place) and `.bundles/<blake3>.json` the `bundle.json` of every bundle
@@ -16,11 +24,13 @@
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use serde::Serialize;
 use tarmac_fs::{HostLock, LockWait};
 use tarmac_model::{BundleManifest, PackageId, PackageManifest, Reporter};
 
+use crate::retry::{backoff, Random};
 use crate::{Download, Error, FetchOptions, Source};
 
 /// Largest manifest sidecar read into memory.
@@ -136,38 +146,43 @@ pub fn extract_bundle(
     }
 
     let space = free_space(&host.packages(), settings)?;
-    reporter.step("download");
-    let mut download = Download::open(request.mirrors.clone(), &settings.fetch, reporter)?;
     let staging = host.staging();
     let preflight = |manifest: &BundleManifest| {
         let (bytes, files) = missing_totals(host, &manifest.packages);
         check_space(&host.packages(), bytes, files, settings)
     };
-    let extracted = extract_stream(
-        &mut download,
-        &staging,
-        Limits::Bundle(&preflight, space),
-        Some(&request.blake3),
-    );
-    let result = extracted.and_then(|manifest| {
-        let fetched = download.finish()?;
-        if fetched.blake3 != request.blake3 {
-            return Err(Error::Checksum {
-                url: fetched.url,
-                expected: request.blake3.clone(),
-                actual: fetched.blake3,
-            });
-        }
-        Ok((manifest.expect("bundle mode returns bundle.json"), fetched))
-    });
-    reporter.finish_step();
-    let (manifest, fetched) = match result {
-        Ok(ok) => ok,
-        Err(error) => {
+    // Only a blake3 mismatch (or content that changed between attempts)
+    // can be damage in transit here: an archive error is reported only
+    // after the raw bytes matched the pin (extract_stream), so it is what
+    // the pinned bundle really holds and another download cannot fix it.
+    let damaged =
+        |error: &Error| matches!(error, Error::Checksum { .. } | Error::ContentChanged { .. });
+    let (manifest, fetched) = refetching(settings, &request.mirrors, reporter, damaged, || {
+        reporter.step("download");
+        let mut download = Download::open(request.mirrors.clone(), &settings.fetch, reporter)?;
+        let extracted = extract_stream(
+            &mut download,
+            &staging,
+            Limits::Bundle(&preflight, space),
+            Some(&request.blake3),
+        );
+        let result = extracted.and_then(|manifest| {
+            let fetched = download.finish()?;
+            if fetched.blake3 != request.blake3 {
+                return Err(Error::Checksum {
+                    url: fetched.url,
+                    expected: request.blake3.clone(),
+                    actual: fetched.blake3,
+                });
+            }
+            Ok((manifest.expect("bundle mode returns bundle.json"), fetched))
+        });
+        reporter.finish_step();
+        if result.is_err() {
             let _ = tarmac_fs::remove_all(&staging);
-            return Err(error);
         }
-    };
+        result
+    })?;
     let mut new = Vec::new();
     for package in &manifest.packages {
         if host.package(&package.id).is_dir() {
@@ -237,9 +252,27 @@ pub fn extract_packages(
     let staging = host.staging();
     tarmac_fs::create_dir_all(&staging)?;
     let mut staged = Vec::new();
-    for manifest in &wanted {
+    for manifest in &mut wanted {
         let dir = staging.join(manifest.id.to_string());
-        let result = fetch_package(request, manifest, &dir, settings, reporter);
+        let sources = archive_sources(request, &manifest.id);
+        // Set when the archive disagreed with its manifest: either of the
+        // two may have been damaged, so both are downloaded again.
+        let mut stale = false;
+        let result = refetching(settings, &sources, reporter, damaged_package, || {
+            if stale {
+                let (fresh, bytes) =
+                    fetch_manifest_once(request, &manifest.id, settings, reporter)?;
+                downloaded += bytes;
+                *manifest = fresh;
+                stale = false;
+            }
+            let result = fetch_package(request, &*manifest, &dir, settings, reporter);
+            if let Err(error) = &result {
+                let _ = tarmac_fs::remove_all(&dir);
+                stale = disagrees_with_manifest(error);
+            }
+            result
+        });
         match result {
             Ok(bytes) => downloaded += bytes,
             Err(error) => {
@@ -297,8 +330,22 @@ fn manifest_sources(request: &PackagesRequest, id: &PackageId) -> Vec<Source> {
     request.repositories.iter().map(|r| r.join(&path)).collect()
 }
 
-/// Downloads and checks a package's `<id>.json` sidecar.
+/// Downloads and checks a package's `<id>.json` sidecar, downloading it
+/// again while it arrives damaged (see [`refetching`]).
 fn fetch_manifest(
+    request: &PackagesRequest,
+    id: &PackageId,
+    settings: &Settings,
+    reporter: &dyn Reporter,
+) -> Result<(PackageManifest, u64), Error> {
+    let sources = manifest_sources(request, id);
+    refetching(settings, &sources, reporter, damaged_package, || {
+        fetch_manifest_once(request, id, settings, reporter)
+    })
+}
+
+/// One download and check of a package's `<id>.json` sidecar.
+fn fetch_manifest_once(
     request: &PackagesRequest,
     id: &PackageId,
     settings: &Settings,
@@ -357,6 +404,101 @@ fn fetch_package(
     let fetched = download.finish()?;
     reporter.finish_step();
     Ok(fetched.bytes)
+}
+
+/// Runs `attempt` (one download and the checks of what it delivered) again
+/// while it fails in a way `damaged` says a fresh download may fix: bytes
+/// that arrived complete but wrong (a flipped byte, a body cut short yet
+/// announced as whole) are indistinguishable from a bad artifact until the
+/// same failure comes back. The attempt must leave nothing behind when it
+/// fails (staging removed). The budget and the waits are the download's
+/// own: at most `--retries` more attempts, full-jitter backoff, within
+/// `--total-timeout`. Local files are read once: reading them again gives
+/// the same bytes. When the budget is spent the last error keeps its class
+/// (3 invalid, 4 integrity) inside [`Error::Repeated`], which says how
+/// many times and from where.
+fn refetching<T>(
+    settings: &Settings,
+    sources: &[Source],
+    reporter: &dyn Reporter,
+    damaged: impl Fn(&Error) -> bool,
+    mut attempt: impl FnMut() -> Result<T, Error>,
+) -> Result<T, Error> {
+    let options = &settings.fetch;
+    let remote = sources.iter().any(|s| matches!(s, Source::Http(_)));
+    let deadline = Instant::now() + options.total_timeout;
+    let mut random = Random::new();
+    let mut failures = 0u32;
+    let mut urls = BTreeSet::new();
+    loop {
+        let error = match attempt() {
+            Ok(value) => return Ok(value),
+            Err(error) if damaged(&error) => error,
+            Err(error) => return Err(error),
+        };
+        failures += 1;
+        if let Some(url) = content_url(&error) {
+            urls.insert(url.to_string());
+        }
+        let wait = backoff(options, failures, &mut random);
+        let out_of_time = Instant::now() + wait >= deadline;
+        if !remote || failures > options.retries || out_of_time {
+            if failures == 1 {
+                return Err(error);
+            }
+            return Err(Error::Repeated {
+                attempts: failures,
+                urls: urls.into_iter().collect::<Vec<_>>().join(", "),
+                last: Box::new(error),
+            });
+        }
+        reporter.note(&format!(
+            "{error}; downloading again in {} ms",
+            wait.as_millis()
+        ));
+        std::thread::sleep(wait);
+    }
+}
+
+/// What a fresh download of a package archive or manifest may fix: the
+/// manifest did not parse (or named another id), or the archive broke the
+/// extraction policy, was malformed, outgrew its manifest or did not match
+/// its tree hash. Not: network errors after their own retries, space,
+/// filesystem errors.
+fn damaged_package(error: &Error) -> bool {
+    match error {
+        Error::Manifest { .. } | Error::Checksum { .. } | Error::ContentChanged { .. } => true,
+        Error::Archive { source, .. } => matches!(
+            source.class(),
+            tarmac_model::ExitClass::Invalid | tarmac_model::ExitClass::Integrity
+        ),
+        _ => false,
+    }
+}
+
+/// An archive failure that compares the archive with its manifest (tree
+/// hash, declared size or file count): the manifest may be the damaged one.
+fn disagrees_with_manifest(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Archive {
+            source: tarmac_archive::Error::Integrity { .. }
+                | tarmac_archive::Error::Limit { .. }
+                | tarmac_archive::Error::Manifest { .. },
+            ..
+        }
+    )
+}
+
+/// The URL a content failure names.
+fn content_url(error: &Error) -> Option<&str> {
+    match error {
+        Error::Manifest { url, .. }
+        | Error::Checksum { url, .. }
+        | Error::ContentChanged { url, .. }
+        | Error::Archive { url, .. } => Some(url),
+        _ => None,
+    }
 }
 
 fn read_local_manifest(host: &HostPaths, id: &PackageId) -> Result<Option<PackageManifest>, Error> {

@@ -15,6 +15,7 @@ mod id;
 mod manifest;
 mod object;
 mod pkginfo;
+mod python_json;
 mod report;
 mod treeinfo;
 
@@ -29,5 +30,6 @@ pub use pkginfo::{
     is_group_name, is_shell_name, is_username, PkgInfo, Requirement, SysctlValue,
     MAX_USER_NAME_LEN, RESERVED_ENV_VARS,
 };
+pub use python_json::write_python_string;
 pub use report::{Reporter, Silent};
 pub use treeinfo::TreeInfo;

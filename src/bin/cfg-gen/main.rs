@@ -6,44 +6,23 @@ mod args;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tarmac_cli::{ExitClass, ToolError};
+use tarmac_cli::Failure;
 use tarmac_config::{serve, GenOptions};
 
 use args::Args;
 
-#[derive(Debug)]
-struct Failure(tarmac_config::Error);
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for Failure {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
-    }
-}
-
-impl ToolError for Failure {
-    fn class(&self) -> ExitClass {
-        self.0.class()
-    }
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
     let json = args.json;
-    let result = run(args);
+    let result = run(args).map_err(|e| Failure::new(e.class(), Vec::new(), e));
     if let Err(error) = &result {
         if json {
-            if let Some(report) = error.0.report() {
+            if let Some(report) = error.error().report() {
                 tarmac_cli::print_json(&report);
             }
         }
         // One line per problem after the summary line `finish` prints.
-        let lines = error.0.problem_lines();
+        let lines = error.error().problem_lines();
         let code = tarmac_cli::finish("cfg-gen", result);
         for line in lines {
             eprintln!("  {line}");
@@ -53,7 +32,7 @@ fn main() -> ExitCode {
     tarmac_cli::finish("cfg-gen", result)
 }
 
-fn run(args: Args) -> Result<(), Failure> {
+fn run(args: Args) -> Result<(), tarmac_config::Error> {
     let json = args.json;
     let bin_dir = args.bin_dir.or_else(|| {
         std::env::current_exe()
@@ -69,14 +48,12 @@ fn run(args: Args) -> Result<(), Failure> {
         upgrade_from: args.upgrade_from,
     };
     let bundle = match &options.dist {
-        Some(dist) => {
-            Some(serve::find_bundle(dist, options.bootstrap_id.as_deref()).map_err(Failure)?)
-        }
+        Some(dist) => Some(serve::find_bundle(dist, options.bootstrap_id.as_deref())?),
         None => None,
     };
     let bootstrap_id = bundle.as_ref().map(|b| b.id.as_str());
     if args.validate_only || args.print_config {
-        let validated = tarmac_config::validate(&options, bootstrap_id).map_err(Failure)?;
+        let validated = tarmac_config::validate(&options, bootstrap_id)?;
         if args.print_config {
             tarmac_cli::print_json(&validated.config_document());
         } else if json {
@@ -91,16 +68,16 @@ fn run(args: Args) -> Result<(), Failure> {
         return Ok(());
     }
     let Some(bundle) = bundle else {
-        return Err(Failure(tarmac_config::Error::Input {
+        return Err(tarmac_config::Error::Input {
             path: "--dist".into(),
             reason: "the bundle directory is required to generate (or pass --validate-only)".into(),
-        }));
+        });
     };
     let repo = args
         .repo
         .or_else(|| options.dist.clone())
         .unwrap_or_default();
-    let generated = serve::generate(&options, &repo, &bundle).map_err(Failure)?;
+    let generated = serve::generate(&options, &repo, &bundle)?;
     if json {
         tarmac_cli::print_json(&generated);
     } else {

@@ -19,15 +19,18 @@ use tarmac_model::PackageId;
 ///
 /// Several --url (or --repository) values are mirrors: tried in order, then
 /// round-robin. Failed attempts are retried with exponential backoff and
-/// full jitter, interrupted downloads resume with Range.
+/// full jitter, interrupted downloads resume with Range. Downloaded content
+/// that fails its checks (blake3, tree hash, archive policy, a manifest that
+/// does not parse) may have been damaged in transit: it is discarded and
+/// downloaded again, up to --retries more times with the same backoff.
 ///
 /// stdout: the ids now present, one per line (or one JSON document with
 /// --json). stderr: progress and errors.
 ///
 /// Exit codes: 0 ok; 1 runtime failure; 2 usage; 3 invalid input (archive
 /// policy, bad manifest, HTTP 404/410 or a missing file: the URL or id names
-/// nothing); 4 integrity (blake3 or tree hash mismatch, a present package was
-/// modified); 5 the host lock is held (see --wait); 6 not enough space or
+/// nothing; for downloaded content: on every download); 4 integrity (blake3
+/// or tree hash mismatch on every download, a present package was modified); 5 the host lock is held (see --wait); 6 not enough space or
 /// inodes (checked before writing); 75 transient network failure after all
 /// retries (safe to run again).
 #[derive(Debug, Parser)]
@@ -63,7 +66,8 @@ pub struct Args {
     #[arg(long)]
     pub wait: bool,
 
-    /// Consecutive failed attempts tolerated before giving up (exit 75).
+    /// Consecutive failed attempts tolerated before giving up (exit 75); also
+    /// how many more times content that failed its checks is downloaded again.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub retries: u32,
 

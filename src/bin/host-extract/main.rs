@@ -7,42 +7,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use tarmac_cli::{ExitClass, ToolError};
+use tarmac_cli::{ExitClass, Failure};
 use tarmac_fetch::host::{self, BundleRequest, HostPaths, PackagesRequest, Settings};
 use tarmac_fetch::{FetchOptions, Source};
 use tarmac_fs::LockWait;
 
 use args::Args;
-
-#[derive(Debug)]
-struct Failure(tarmac_fetch::Error);
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for Failure {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
-    }
-}
-
-impl ToolError for Failure {
-    fn class(&self) -> ExitClass {
-        self.0.class()
-    }
-    fn hints(&self) -> Vec<String> {
-        match self.0.class() {
-            ExitClass::Transient => {
-                vec!["the network failed; running the same command again is safe".into()]
-            }
-            ExitClass::Conflict => vec!["pass --wait to wait for the other process".into()],
-            _ => Vec::new(),
-        }
-    }
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -85,5 +55,17 @@ fn main() -> ExitCode {
             tarmac_cli::print_lines(&outcome.packages);
         }
     });
-    tarmac_cli::finish("host-extract", result.map_err(Failure))
+    let result = result.map_err(|e| Failure::new(e.class(), hints(e.class()), e));
+    tarmac_cli::finish("host-extract", result)
+}
+
+/// What to tell the operator after an error of this class.
+fn hints(class: ExitClass) -> Vec<String> {
+    match class {
+        ExitClass::Transient => {
+            vec!["the network failed; running the same command again is safe".into()]
+        }
+        ExitClass::Conflict => vec!["pass --wait to wait for the other process".into()],
+        _ => Vec::new(),
+    }
 }

@@ -7,48 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use tarmac_cli::{ExitClass, ToolError};
+use tarmac_cli::Failure;
 use tarmac_detect::{DetectOptions, Family};
 
 use args::{Args, FamilyArg};
-
-struct Failure(tarmac_detect::Error);
-
-impl std::fmt::Debug for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for Failure {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
-    }
-}
-
-impl ToolError for Failure {
-    fn class(&self) -> ExitClass {
-        self.0.class()
-    }
-    fn hints(&self) -> Vec<String> {
-        match &self.0 {
-            tarmac_detect::Error::NotLocal { .. } => {
-                vec!["pass --no-require-local if the address is assigned elsewhere on purpose (NAT)".into()]
-            }
-            tarmac_detect::Error::PinMismatch { pin, .. } => vec![format!(
-                "if the node really moved, remove it from the cluster and reinstall it; {} records the original address",
-                pin.display()
-            )],
-            _ => Vec::new(),
-        }
-    }
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -70,5 +32,20 @@ fn main() -> ExitCode {
             tarmac_cli::print_lines([detected.address]);
         }
     });
-    tarmac_cli::finish("ip-detect-run", result.map_err(Failure))
+    let result = result.map_err(|e| Failure::new(e.class(), hints(&e), e));
+    tarmac_cli::finish("ip-detect-run", result)
+}
+
+/// What to tell the operator after `error`.
+fn hints(error: &tarmac_detect::Error) -> Vec<String> {
+    match error {
+        tarmac_detect::Error::NotLocal { .. } => {
+            vec!["pass --no-require-local if the address is assigned elsewhere on purpose (NAT)".into()]
+        }
+        tarmac_detect::Error::PinMismatch { pin, .. } => vec![format!(
+            "if the node really moved, remove it from the cluster and reinstall it; {} records the original address",
+            pin.display()
+        )],
+        _ => Vec::new(),
+    }
 }

@@ -7,35 +7,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tarmac_activate::{Error, HostPaths, LockWait, Options};
-use tarmac_cli::{print_json, print_lines, ExitClass, ToolError};
+use tarmac_cli::{print_json, print_lines, Failure};
 use tarmac_model::Silent;
 
 use args::{Args, Command, Global};
 
-#[derive(Debug)]
-struct Failure(Error);
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for Failure {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        std::error::Error::source(&self.0)
-    }
-}
-
-impl ToolError for Failure {
-    fn class(&self) -> ExitClass {
-        self.0.class()
-    }
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
-    tarmac_cli::finish("pkg-activate", run(args).map_err(Failure))
+    let result = run(args).map_err(|e| Failure::new(e.class(), Vec::new(), e));
+    tarmac_cli::finish("pkg-activate", result)
 }
 
 fn absolute(path: &std::path::Path) -> std::path::PathBuf {

@@ -8,33 +8,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use serde::Serialize;
 use tarmac_build::{BuildOptions, PackageKey, PackageTree, SandboxMode, Selection, SourceCache};
-use tarmac_cli::{ExitClass, ToolError};
+use tarmac_cli::Failure;
 
 use args::{Args, SandboxArg};
-
-#[derive(Debug)]
-struct Failure(tarmac_build::Error);
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for Failure {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
-    }
-}
-
-impl ToolError for Failure {
-    fn class(&self) -> ExitClass {
-        self.0.class()
-    }
-    fn hints(&self) -> Vec<String> {
-        self.0.hints()
-    }
-}
 
 /// One line of `--plan --json`.
 #[derive(Serialize)]
@@ -48,7 +24,8 @@ struct Planned {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    tarmac_cli::finish("pkg-build", run(args).map_err(Failure))
+    let result = run(args).map_err(|e| Failure::new(e.class(), e.hints(), e));
+    tarmac_cli::finish("pkg-build", result)
 }
 
 fn run(args: Args) -> Result<(), tarmac_build::Error> {
@@ -93,7 +70,7 @@ fn run(args: Args) -> Result<(), tarmac_build::Error> {
             SandboxArg::Namespace => SandboxMode::Namespace,
             SandboxArg::None => SandboxMode::None,
         },
-        source_date_epoch: args.source_date_epoch.unwrap_or_else(source_date_epoch),
+        source_date_epoch: tarmac_cli::source_date_epoch(args.source_date_epoch),
         level: args.level,
         cache_url: args.cache_url.clone(),
         num_cores: cores,
@@ -117,12 +94,4 @@ fn run(args: Args) -> Result<(), tarmac_build::Error> {
         tarmac_cli::print_lines(built.iter().map(|b| &b.id));
     }
     Ok(())
-}
-
-/// `$SOURCE_DATE_EPOCH` (reproducible-builds.org), else 0.
-fn source_date_epoch() -> u64 {
-    std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
 }

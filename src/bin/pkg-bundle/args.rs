@@ -61,11 +61,6 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: u32,
 
-    /// Scratch directory for the verified package trees while bundling
-    /// (default: /dev/shm when it has room, else the output directory).
-    #[arg(long, value_name = "DIR")]
-    pub scratch: Option<PathBuf>,
-
     /// mtime of every entry (default: $SOURCE_DATE_EPOCH, else 0).
     #[arg(long, value_name = "SECONDS")]
     pub source_date_epoch: Option<u64>,

@@ -57,16 +57,7 @@ fn run(args: Args) -> Result<(), Failure> {
         repo: args.repo.clone(),
         level: args.level,
         threads: args.threads,
-        scratch: match &args.scratch {
-            Some(dir) => vec![dir.clone()],
-            None => vec![std::path::PathBuf::from("/dev/shm")],
-        },
-        source_date_epoch: args.source_date_epoch.unwrap_or_else(|| {
-            std::env::var("SOURCE_DATE_EPOCH")
-                .ok()
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0)
-        }),
+        source_date_epoch: tarmac_cli::source_date_epoch(args.source_date_epoch),
     };
     let reporter = tarmac_cli::reporter("pkg-bundle", args.quiet, args.json);
     let bundled = tarmac_bundle::bundle(&ids, &options, reporter.as_ref())?;

@@ -1,7 +1,7 @@
 //! Tests of tarmac-archive through its public API: round trips, determinism,
 //! container sniffing, manifests, and the hostile-archive corpus.
 
-mod common;
+mod fixtures;
 mod hostile;
 mod mutate;
 mod roundtrip;

@@ -11,7 +11,7 @@ use tarmac_archive::{
 use tarmac_model::{bootstrap_id, BundleManifest, ExitClass, PackageId, MANIFEST_FORMAT};
 use tarmac_testkit::hostile::RawTar;
 
-use crate::common::{gzip, sample_tree, write, xz, zstd};
+use crate::fixtures::{gzip, sample_tree, write, xz, zstd};
 
 fn id(s: &str) -> PackageId {
     PackageId::parse(s).unwrap()

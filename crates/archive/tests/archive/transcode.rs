@@ -8,7 +8,7 @@ use tarmac_archive::{pack_dir, tree_hash, ArchiveWriter, WriteOptions};
 use tarmac_model::{ExitClass, PackageId, PackageManifest};
 use tarmac_testkit::hostile::RawTar;
 
-use crate::common::{gzip, sample_tree};
+use crate::fixtures::{gzip, sample_tree};
 
 fn manifest(id: &str, tar: &[u8]) -> PackageManifest {
     // The manifest of what the archive really holds, via the extractor.

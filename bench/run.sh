@@ -1,0 +1,473 @@
+#!/usr/bin/env bash
+# ONE command for every performance comparison of issue 7 and the table of
+# DESIGN.md § Performance targets. Each figure is a ratio against a baseline
+# measured in the same run, on the same tree and filesystem:
+#   hash       tarmac tree hash (archive-bench hash) vs find | xargs b3sum;
+#              blake3 of the bundle file on one thread (as host-extract
+#              hashes a download) vs b3sum (all cores) and b3sum --num-threads 1
+#   build      pkg-build --tree, nothing changed vs the full build (60 packages)
+#   bundle     pkg-bundle --level 9 vs tar -c | zstd -9 -T0 (time and size);
+#              vs tar -cJf (xz -6, DC/OS) on the scale-0.1 tree only,
+#              extrapolated linearly by bytes (xz runs at ~2.7 MB/s here)
+#   extract    host-extract (download + blake3 + extract + tree hashes +
+#              syncfs) from nginx on loopback vs curl | zstd -dc | tar -x &&
+#              sync -f; vs curl | tar -xJf && sync -f on the scale-0.1 tree only
+#   activate   pkg-activate folded and --no-fold vs the symlink floor
+#              (bench/symlink-floor.rs: same dirs and links, bare syscalls +
+#              one syncfs); vs pkgpanda's Install.activate (DC/OS source from
+#              the fetch mirror, a venv with its four dependencies)
+#   switch     pkg-activate rollback (a switch to the previous generation)
+#   growth     all of the above at every scale given (default 0.1 0.2 0.4,
+#              i.e. 1x 2x 4x of a tenth of the tree) besides the main scale
+#
+# usage: bench/run.sh [--scale S] [--growth "S1 S2 ..."|none] [--runs N]
+#                     [--work DIR] [--no-drop-caches] [--no-pkgpanda]
+#   --scale   the main tree (default 1: 60 packages, 120k files, 1.5 GB)
+#   --growth  further scales for the growth table (default "0.1 0.2 0.4")
+#   --runs    timed runs of each command (default 3): medians and ranges
+#   --work    where results, and trees and outputs, go (default target/bench-run)
+#   --fs loop|host  loop (default when root): a journaled ext4 image
+#             (sparse, 60 GB, mounted with a direct-io loop device) under WORK,
+#             closer to a production host and immune to the slow-down after
+#             mass deletes, so outputs are deleted as soon as they are timed;
+#             host: WORK's own filesystem, old outputs moved aside and deleted
+#             only after each scale. The filesystem is named with every figure.
+# Needs: python3, nginx, curl, zstd, xz, b3sum, bc, rustc; root to drop the
+# page cache before each extraction (else the cache stays warm, and the
+# report says so). Results: WORK/results.tsv and a markdown table on stdout.
+#
+# Traps (../shared/bench/README.md): on the host's unjournaled ext4 nothing
+# big is deleted right before a timing (see --fs); the page cache is dropped
+# before each extraction. One tree exists at a time (a scale-1 tree and its
+# outputs take about 10 GB).
+set -euo pipefail
+
+SCALE=1
+GROWTH="0.1 0.2 0.4"
+RUNS=3
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$ROOT/target/bench-run
+DROP=1
+PKGPANDA=1
+FSMODE=loop
+while [ $# -gt 0 ]; do
+    case $1 in
+        --scale) SCALE=$2; shift 2 ;;
+        --growth) GROWTH=$2; shift 2 ;;
+        --runs) RUNS=$2; shift 2 ;;
+        --work) WORK=$2; shift 2 ;;
+        --no-drop-caches) DROP=0; shift ;;
+        --no-pkgpanda) PKGPANDA=0; shift ;;
+        --fs) FSMODE=$2; shift 2 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+[ "$GROWTH" = none ] && GROWTH=""
+# ../shared/bench/gen-tree.py beside the repository (../../shared from a
+# worktree under wt/).
+GEN_TREE=${GEN_TREE:-$ROOT/../shared/bench/gen-tree.py}
+[ -f "$GEN_TREE" ] || [ ! -f "$ROOT/../../shared/bench/gen-tree.py" ] || GEN_TREE=$ROOT/../../shared/bench/gen-tree.py
+[ -f "$GEN_TREE" ] || { echo "run.sh: $GEN_TREE not found (set GEN_TREE)" >&2; exit 2; }
+if [ "$(id -u)" != 0 ]; then
+    [ "$DROP" = 1 ] && echo "run.sh: not root: the page cache is not dropped before extractions" >&2
+    [ "$FSMODE" = loop ] && echo "run.sh: not root: no loop image, using WORK's filesystem" >&2
+    DROP=0; FSMODE=host
+fi
+for tool in python3 nginx curl zstd xz b3sum bc rustc; do
+    command -v "$tool" > /dev/null || [ -x "/usr/sbin/$tool" ] || { echo "run.sh: $tool is missing" >&2; exit 2; }
+done
+
+mkdir -p "$WORK"
+WORK=$(cd "$WORK" && pwd)
+RESULTS=$WORK/results.tsv
+LOG=$WORK/log.txt
+STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
+: > "$RESULTS"
+: > "$LOG"
+say() { echo "$*" | tee -a "$LOG" >&2; }
+
+say "building release binaries"
+(cd "$ROOT" && cargo build --release -q --bin pkg-build --bin pkg-bundle --bin host-extract \
+    --bin pkg-activate && cargo build --release -q -p tarmac-archive --example archive-bench)
+BIN=$ROOT/target/release
+BENCH=$BIN/examples/archive-bench
+FLOOR=$WORK/symlink-floor
+rustc -O --edition 2021 -o "$FLOOR" "$ROOT/bench/symlink-floor.rs"
+
+# Where trees and outputs live (DATA), and how old outputs are disposed of.
+DATA=$WORK/data
+LOOPDEV=""
+cleanup() {
+    kill "${NGINX:-}" 2>/dev/null || true
+    if [ -n "$LOOPDEV" ]; then
+        umount "$DATA" 2>/dev/null || umount -l "$DATA" 2>/dev/null || true
+        losetup -d "$LOOPDEV" 2>/dev/null || true
+        rm -f "$WORK/ext4.img"
+    fi
+}
+trap cleanup EXIT
+if [ "$FSMODE" = loop ]; then
+    [ -e "$WORK/ext4.img" ] && { echo "run.sh: $WORK/ext4.img exists (another run?)" >&2; exit 2; }
+    truncate -s 60G "$WORK/ext4.img"
+    mkfs.ext4 -q -F "$WORK/ext4.img"
+    LOOPDEV=$(losetup --direct-io=on --find --show "$WORK/ext4.img")
+    mkdir -p "$DATA"
+    mount "$LOOPDEV" "$DATA"
+    # A journaled ext4 does not slow down after mass deletes: outputs go at once.
+    aside() { rm -rf "$@"; }
+    FS="ext4, journaled, on a loop image (direct-io) in $(findmnt -n -o FSTYPE --target "$WORK") $(findmnt -n -o SOURCE --target "$WORK")"
+else
+    mkdir -p "$DATA/old"
+    # Never delete right before a timing: moved aside, deleted after each scale.
+    aside() { for p in "$@"; do [ -e "$p" ] && mv "$p" "$DATA/old/$(basename "$p").$RANDOM$RANDOM"; done; true; }
+    FS="$(findmnt -n -o FSTYPE,SOURCE,OPTIONS --target "$DATA" | head -1 | cut -c1-60)"
+fi
+purge() { rm -rf "$DATA/old"; mkdir -p "$DATA/old"; if [ -n "$LOOPDEV" ]; then fstrim "$DATA" 2>/dev/null || true; fi; }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+range() { tr ' ' '\n' | grep . | sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf "%s-%s", lo, hi}'; }
+ratio() { if [ "$(echo "$2 > 0" | bc)" = 1 ]; then echo "scale=3; $1 / $2" | bc -l | sed 's/^\./0./'; else echo "n/a"; fi; }
+
+# Timings go to $WORK/t.<key>: one "wall rss_kib" line per run.
+# timed KEY CMD...: one run of CMD (a shell string), appended to t.KEY.
+# Wall time from the clock (/usr/bin/time's %e has 10 ms steps), peak RSS
+# of the largest process from /usr/bin/time.
+timed() {
+    local key=$1 cmd=$2 t0 t1
+    t0=$(date +%s.%N)
+    /usr/bin/time -f '%M' -o "$WORK/time.tmp" bash -c "$cmd" > /dev/null 2>> "$LOG" || {
+        say "FAILED: $cmd"
+        return 1
+    }
+    t1=$(date +%s.%N)
+    echo "$(echo "scale=3; ($t1 - $t0) / 1" | bc | sed 's/^\./0./') $(cat "$WORK/time.tmp")" >> "$WORK/t.$key"
+}
+times_of() { [ -f "$WORK/t.$1" ] && cut -d' ' -f1 "$WORK/t.$1" | tr '\n' ' '; }
+rss_of() { cut -d' ' -f2 "$WORK/t.$1" | sort -n | tail -1; }
+fresh() { rm -f "$WORK/t.$1"; }
+# record SCALE WHAT OURS_KEY BASE_NAME BASE_KEY NOTE: one result row.
+record() {
+    local scale=$1 what=$2 ours=$3 base=$4 bkey=$5 note=${6:-}
+    local om or bm br r
+    om=$(times_of "$ours" | median); or=$(times_of "$ours" | range)
+    bm=$(times_of "$bkey" | median); br=$(times_of "$bkey" | range)
+    r=$(ratio "$om" "$bm")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scale" "$what" "$om" "$or" "$base" "$bm" "$br" \
+        "$r" "$FS" "$note" >> "$RESULTS"
+    say "$(printf 'scale %-4s %-34s %8ss (%s)  vs %-32s %8ss (%s)  = %sx  %s' "$scale" "$what" "$om" "$or" \
+        "$base" "$bm" "$br" "$r" "$note")"
+}
+settle() { sync; if [ "$DROP" = 1 ]; then echo 3 > /proc/sys/vm/drop_caches; fi; }
+
+# nginx on a free loopback port serving $DATA/serve, stopped on exit.
+mkdir -p "$DATA/serve"
+mkdir -p "$WORK/nginx"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$WORK/nginx/nginx.conf" <<CONF
+daemon off; master_process off; worker_processes 1;
+pid $WORK/nginx/nginx.pid; error_log $WORK/nginx/error.log warn;
+events { worker_connections 64; }
+http { access_log off; sendfile on; default_type application/octet-stream;
+  client_body_temp_path $WORK/nginx/cb; proxy_temp_path $WORK/nginx/p;
+  fastcgi_temp_path $WORK/nginx/f; uwsgi_temp_path $WORK/nginx/u; scgi_temp_path $WORK/nginx/s;
+  server { listen 127.0.0.1:$PORT; root $DATA/serve; location / { } } }
+CONF
+/usr/sbin/nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
+NGINX=$!
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
+
+# pkgpanda: DC/OS's source from the fetch mirror and a venv.
+PANDA_SRC=$WORK/dcos-src
+PANDA_PY=$WORK/venv/bin/python
+if [ "$PKGPANDA" = 1 ]; then
+    dcos_git=${DCOS_SRC:-$ROOT/../.mirror/dcos+dcos/repo}
+    [ -d "$dcos_git" ] || dcos_git=/work/.mirror/dcos+dcos/repo
+    if [ ! -d "$PANDA_SRC/pkgpanda" ] && [ -d "$dcos_git" ]; then
+        mkdir -p "$PANDA_SRC"
+        if [ -d "$dcos_git/pkgpanda" ]; then cp -r "$dcos_git/pkgpanda" "$PANDA_SRC/"
+        else git -C "$dcos_git" archive HEAD pkgpanda | tar -x -C "$PANDA_SRC"; fi
+    fi
+    if [ ! -x "$PANDA_PY" ]; then
+        { python3 -m venv "$WORK/venv" && "$WORK/venv/bin/pip" install -q requests retrying \
+            teamcity-messages pyyaml; } >> "$LOG" 2>&1 || say "no venv for pkgpanda"
+    fi
+    if [ ! -d "$PANDA_SRC/pkgpanda" ] || [ ! -x "$PANDA_PY" ]; then
+        say "pkgpanda baseline skipped (no DC/OS source or venv)"
+        PKGPANDA=0
+    fi
+fi
+
+# The package tree pkg-build builds from the generated tree: one source
+# tarball per package and a build script that copies it into place.
+make_pkgs() { # TREE SRC PKGS
+    local tree=$1 src=$2 pkgs=$3 dir id
+    mkdir -p "$src" "$pkgs"
+    for dir in "$tree"/packages/*; do
+        id=$(basename "$dir")
+        tar -C "$tree/packages" --exclude "$id/pkginfo.json" --exclude "$id/buildinfo.full.json" \
+            -cf "$src/$id.tar" "$id"
+    done
+    python3 - "$tree/packages" "$src" "$pkgs" <<'PY'
+import hashlib, json, os, sys
+tree, src, pkgs = sys.argv[1:]
+for pid in sorted(os.listdir(tree)):
+    name = pid.split("--")[0]
+    info = json.load(open(os.path.join(tree, pid, "pkginfo.json")))
+    tarball = os.path.join(src, pid + ".tar")
+    h = hashlib.sha1()
+    with open(tarball, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    build = {"single_source": {"kind": "url_extract", "url": "file://" + tarball, "sha1": h.hexdigest()},
+             "requires": info.get("requires", []), "environment": info.get("environment", {})}
+    if info.get("state_directory"):
+        build["state_directory"] = True
+    os.makedirs(os.path.join(pkgs, name), exist_ok=True)
+    with open(os.path.join(pkgs, name, "buildinfo.json"), "w") as f:
+        json.dump(build, f, indent=2)
+    script = os.path.join(pkgs, name, "build")
+    with open(script, "w") as f:
+        f.write('#!/bin/sh\nset -e\ncp -a "$PKG_SRC/$PKG_NAME/." "$PKG_PATH/"\n')
+    os.chmod(script, 0o755)
+with open(os.path.join(pkgs, "treeinfo.json"), "w") as f:
+    f.write("{}\n")
+PY
+}
+
+pkgpanda_activate() { # ROOT PACKAGES CONFIG IDS...: prints seconds
+    PYTHONPATH="$PANDA_SRC" "$PANDA_PY" - "$@" <<'PY'
+import collections, collections.abc, sys, time
+collections.Iterable = collections.abc.Iterable  # pkgpanda predates Python 3.10
+from pkgpanda import Install, Repository
+root, repo, config, ids = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+install = Install(root, config, True, False, False, skip_systemd_dirs=False)
+packages = Repository(repo).load_packages(ids)
+t0 = time.monotonic()
+install.activate(packages)
+print(time.monotonic() - t0)
+PY
+}
+
+run_scale() { # SCALE
+    local s=$1 d=$DATA/s$1 tree pkgs repo ids i n rel pin url dest t
+    aside "$d"
+    mkdir -p "$d"
+    tree=$d/tree; pkgs=$d/pkgs; repo=$d/repo
+    say "== scale $s: generating the tree"
+    python3 "$GEN_TREE" "$tree" --scale "$s" --seed 1 --jobs 2 >> "$LOG" 2>&1
+    local files bytes
+    files=$(find "$tree/packages" -type f | wc -l)
+    bytes=$(du -sb "$tree/packages" | cut -f1)
+    printf 'tree\t%s\t%s\t%s\n' "$s" "$files" "$bytes" >> "$WORK/trees.tsv"
+
+    say "== scale $s: hashing"
+    for k in tree_hash b3sum_tree; do fresh "$k.$s"; done
+    cat "$(find "$tree/packages" -type f | head -1)" > /dev/null
+    tar -C "$tree" -cf - packages > /dev/null   # warm for both
+    for i in $(seq "$RUNS"); do
+        timed "tree_hash.$s" "'$BENCH' hash '$tree/packages'"
+        timed "b3sum_tree.$s" "cd '$tree/packages' && find . -type f -print0 | xargs -0 b3sum"
+    done
+    record "$s" "tree hash (archive-bench hash)" "tree_hash.$s" "find|xargs b3sum" "b3sum_tree.$s" "warm cache"
+
+    say "== scale $s: pkg-build (full, then nothing changed)"
+    make_pkgs "$tree" "$d/src" "$pkgs"
+    fresh "build_full.$s"; fresh "build_noop.$s"
+    sync
+    timed "build_full.$s" "'$BIN/pkg-build' -q --packages '$pkgs' --repo '$repo' --cache '$d/cache' --tree --level 1 -j 2 > '$d/ids'"
+    for i in $(seq "$RUNS"); do
+        timed "build_noop.$s" "'$BIN/pkg-build' -q --packages '$pkgs' --repo '$repo' --cache '$d/cache' --tree"
+    done
+    record "$s" "pkg-build --tree, nothing changed" "build_noop.$s" "pkg-build --tree, full (1 run)" "build_full.$s" \
+        "$(wc -l < "$d/ids") packages; target < 1 s"
+
+    say "== scale $s: bundling"
+    fresh "bundle.$s"; fresh "tar_zstd.$s"
+    cat "$repo"/packages/*/*.tar.zst > /dev/null
+    for i in $(seq "$RUNS"); do
+        aside "$d/dist" "$d/tar.zst"
+        sync
+        timed "bundle.$s" "'$BIN/pkg-bundle' -q --repo '$repo' --out '$d/dist' --level 9 --ids-from '$d/ids'"
+        sync
+        timed "tar_zstd.$s" "tar -C '$tree' -cf - packages | zstd -q -9 -T0 -o '$d/tar.zst' && sync -f '$d/tar.zst'"
+    done
+    local bsize zsize
+    bsize=$(stat -c %s "$d"/dist/bootstrap/*.bootstrap.tar.zst)
+    zsize=$(stat -c %s "$d/tar.zst")
+    record "$s" "pkg-bundle --level 9" "bundle.$s" "tar -c | zstd -9 -T0 && sync -f" "tar_zstd.$s" \
+        "size $bsize vs $zsize bytes ($(ratio "$bsize" "$zsize")x); target <= 1.0x, size within 2%"
+    printf 'size\t%s\t%s\t%s\n' "$s" "$bsize" "$zsize" >> "$WORK/sizes.tsv"
+
+    rel=$(cd "$d/dist" && ls bootstrap/*.bootstrap.tar.zst)
+    fresh "b3_one.$s"; fresh "b3sum_file.$s"; fresh "b3sum_1.$s"
+    cat "$d/dist/$rel" > /dev/null
+    for i in $(seq "$RUNS"); do
+        timed "b3_one.$s" "'$BENCH' b3 '$d/dist/$rel'"
+        timed "b3sum_file.$s" "b3sum '$d/dist/$rel'"
+        timed "b3sum_1.$s" "b3sum --num-threads 1 '$d/dist/$rel'"
+    done
+    record "$s" "bundle blake3, 1 thread (as fetched)" "b3_one.$s" "b3sum (all cores, mmap)" "b3sum_file.$s" "warm cache"
+    record "$s" "bundle blake3, 1 thread (as fetched)" "b3_one.$s" "b3sum --num-threads 1" "b3sum_1.$s" "warm cache"
+
+    if [ "$s" = 0.1 ]; then
+        say "== scale $s: tar -cJf (xz -6, what DC/OS used)"
+        fresh "tar_xz.$s"
+        sync
+        timed "tar_xz.$s" "tar -C '$tree' -cJf '$d/tar.xz' packages && sync -f '$d/tar.xz'"
+        record "$s" "pkg-bundle --level 9" "bundle.$s" "tar -cJf (xz -6), 1 run" "tar_xz.$s" \
+            "size $bsize vs $(stat -c %s "$d/tar.xz") bytes ($(ratio "$bsize" "$(stat -c %s "$d/tar.xz")")x); target <= 0.04x, size within 10%"
+        printf 'xz\t%s\t%s\n' "$s" "$(stat -c %s "$d/tar.xz")" >> "$WORK/sizes.tsv"
+    fi
+
+    say "== scale $s: host-extract from nginx on loopback"
+    aside "$DATA/serve/s$s"
+    mkdir -p "$DATA/serve/s$s"
+    ln "$d/dist/$rel" "$DATA/serve/s$s/bundle.tar.zst"
+    pin=$(b3sum --no-names "$d/dist/$rel")
+    url=http://127.0.0.1:$PORT/s$s/bundle.tar.zst
+    if [ "$s" = 0.1 ]; then
+        zstd -dc "$d/dist/$rel" | xz -6 -T0 > "$DATA/serve/s$s/bundle.tar.xz"
+    fi
+    for k in extract_floor extract_host extract_dcos; do fresh "$k.$s"; done
+    n=0
+    for i in $(seq "$RUNS"); do
+        for what in floor host dcos; do
+            [ "$what" = dcos ] && [ "$s" != 0.1 ] && continue
+            n=$((n + 1))
+            dest=$d/x.$what.$n
+            mkdir -p "$dest"
+            settle
+            cat "$DATA/serve/s$s"/* > /dev/null   # the server's file is warm
+            case $what in
+                floor) timed "extract_floor.$s" "curl -s '$url' | zstd -dc | tar -x -C '$dest' && sync -f '$dest'" ;;
+                host) timed "extract_host.$s" "'$BIN/host-extract' --quiet --root '$dest' --url '$url' --blake3 '$pin'" ;;
+                dcos) timed "extract_dcos.$s" "curl -s '${url%.zst}.xz' | tar -xJf - -C '$dest' && sync -f '$dest'" ;;
+            esac
+            aside "$dest"
+        done
+    done
+    local cache=warm; [ "$DROP" = 1 ] && cache="page cache dropped before each run"
+    record "$s" "host-extract (fetch+b3+extract+syncfs)" "extract_host.$s" "curl|zstd -dc|tar -x && sync -f" \
+        "extract_floor.$s" "$cache; peak RSS $(( $(rss_of "extract_host.$s") / 1024 )) MiB; target <= 1.0x"
+    if [ "$s" = 0.1 ]; then
+        record "$s" "host-extract (fetch+b3+extract+syncfs)" "extract_host.$s" "curl|tar -xJf && sync -f (DC/OS)" \
+            "extract_dcos.$s" "$cache"
+    fi
+
+    say "== scale $s: pkg-activate"
+    ids=()
+    for i in "$tree"/packages/*--*; do ids+=("$(basename "$i")"); done
+    mkdir -p "$d/config/roles" "$d/systemd" "$d/state" "$d/users/etc" "$d/floor" "$d/panda"
+    touch "$d/config/roles/master" "$d/users/etc/"{passwd,group,shadow,gshadow}
+    local act="'$BIN/pkg-activate' --root '$tree' --config-dir '$d/config' --systemd-dir '$d/systemd' --state-dir-root '$d/state' --user-db-root '$d/users' --no-systemd"
+    local mode flags gen
+    for mode in fold nofold; do
+        flags=""; [ "$mode" = nofold ] && flags=--no-fold
+        fresh "act_$mode.$s"; fresh "floor_$mode.$s"
+        bash -c "$act $flags activate --keep 1000 ${ids[*]}" > /dev/null   # warm-up: users, page cache
+        for i in $(seq "$RUNS"); do
+            sync
+            timed "act_$mode.$s" "$act $flags activate --keep 1000 ${ids[*]}"
+        done
+        gen=$(readlink "$tree/current")
+        (cd "$tree/$gen" && find bin etc include lib dcos.target.wants active -mindepth 0 \
+            \( -type d -printf 'D\t%p\n' \) -o \( -type l -printf 'L\t%l\t%p\n' \)) > "$d/entries-$mode" 2>/dev/null || true
+        for i in $(seq "$RUNS"); do
+            sync
+            timed "floor_$mode.$s" "'$FLOOR' '$d/entries-$mode' '$d/floor/$mode-$i'"
+        done
+        local links
+        links=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['links'])" "$tree/$gen/generation.json")
+        local target="target <= 1.2x"; [ "$mode" = fold ] && target="(the floor of the folded farm)"
+        record "$s" "pkg-activate ${flags:-(folded)}" "act_$mode.$s" "symlink floor, same $mode farm" "floor_$mode.$s" \
+            "$links links; peak RSS $(( $(rss_of "act_$mode.$s") / 1024 )) MiB; $target"
+    done
+    fresh "rollback.$s"; fresh "rollback_noop.$s"
+    for i in $(seq "$RUNS"); do
+        sync
+        timed "rollback.$s" "$act rollback"
+    done
+    for i in $(seq "$RUNS"); do
+        timed "rollback_noop.$s" "$act active"
+    done
+    record "$s" "pkg-activate rollback (switch)" "rollback.$s" "pkg-activate active (start-up)" "rollback_noop.$s" \
+        "target: independent of tree size (compare scales)"
+
+    if [ "$PKGPANDA" = 1 ]; then
+        fresh "pkgpanda.$s"
+        for i in $(seq "$RUNS"); do
+            local proot=$d/panda/root-$i
+            mkdir -p "$proot"
+            ln -s "$tree/packages" "$proot/packages"
+            sync
+            if t=$(pkgpanda_activate "$proot" "$tree/packages" "$d/config" "${ids[@]}" 2>> "$LOG"); then
+                printf '%.3f 0\n' "$t" >> "$WORK/t.pkgpanda.$s"
+            else
+                say "pkgpanda failed (see $LOG)"; break
+            fi
+        done
+        if [ -s "$WORK/t.pkgpanda.$s" ]; then
+            record "$s" "pkg-activate (folded)" "act_fold.$s" "pkgpanda Install.activate" "pkgpanda.$s" \
+                "pkgpanda timed in-process (no interpreter start-up); target <= 0.067x (15x faster)"
+            record "$s" "pkg-activate --no-fold" "act_nofold.$s" "pkgpanda Install.activate" "pkgpanda.$s" ""
+            if [ "$s" = 0.1 ]; then
+                # The whole host install from its parts (medians): ours is
+                # host-extract + folded pkg-activate; DC/OS's is curl | tar
+                # -xJf + pkgpanda's activate.
+                local a b
+                a=$(echo "$(times_of "extract_host.$s" | median) + $(times_of "act_fold.$s" | median)" | bc)
+                b=$(echo "$(times_of "extract_dcos.$s" | median) + $(times_of "pkgpanda.$s" | median)" | bc)
+                echo "$a 0" > "$WORK/t.install_ours.$s"; echo "$b 0" > "$WORK/t.install_dcos.$s"
+                record "$s" "whole install: host-extract + pkg-activate" "install_ours.$s" \
+                    "curl|tar -xJf + pkgpanda activate" "install_dcos.$s" "sums of the medians above; target <= 0.25x"
+            fi
+        fi
+    fi
+    say "== scale $s done; moving its outputs aside"
+    aside "$d"
+}
+
+say "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $FS; started $STARTED"
+say "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+: > "$WORK/trees.tsv"; : > "$WORK/sizes.tsv"
+for s in $GROWTH $SCALE; do
+    run_scale "$s"
+    say "load average after scale $s: $(cut -d' ' -f1-3 /proc/loadavg)"
+    # Outputs of finished scales go; not right before a timing of the same
+    # tree, and the next scale starts by generating (untimed).
+    rm -rf "$DATA/serve"; purge
+done
+
+# Summary: markdown tables on stdout.
+{
+    echo "## bench/run.sh results"
+    echo
+    echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -r); filesystem: $FS."
+    echo "Started $STARTED, finished $(date -u '+%H:%M UTC'); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo "Command: bench/run.sh --scale $SCALE --growth \"${GROWTH:-none}\" --runs $RUNS"
+    echo
+    echo "| scale | tarmac | median s (range) | baseline | median s (range) | ratio | notes |"
+    echo "|---|---|---|---|---|---|---|"
+    awk -F'\t' '{printf "| %s | %s | %s (%s) | %s | %s (%s) | %sx | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $10}' "$RESULTS"
+    echo
+    echo "Growth (median seconds by scale):"
+    echo
+    python3 - "$RESULTS" "$WORK/trees.tsv" <<'PY'
+import sys, collections
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+trees = {l.split("\t")[1]: l.split("\t")[2:] for l in open(sys.argv[2])}
+scales = sorted({r[0] for r in rows}, key=float)
+series = collections.OrderedDict()
+for r in rows:
+    series.setdefault(r[1], {})[r[0]] = r[2]
+    series.setdefault(r[4], {})[r[0]] = r[5]
+print("| what | " + " | ".join(f"scale {s} ({trees.get(s, ['?'])[0]} files)" for s in scales) + " | last/first |")
+print("|---|" + "---|" * (len(scales) + 1))
+for what, by in series.items():
+    vals = [by.get(s, "") for s in scales]
+    have = [float(v) for v in vals if v]
+    growth = f"{have[-1] / have[0]:.2f}x" if len(have) > 1 and have[0] > 0 else ""
+    print(f"| {what} | " + " | ".join(vals) + f" | {growth} |")
+PY
+} | tee "$WORK/summary.md"
+rm -rf "$DATA/old" "$DATA"/s*
