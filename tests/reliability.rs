@@ -15,7 +15,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use tarmac_testkit::disk::count;
+use tarmac_testkit::disk::{count, LoopFs};
+use tarmac_testkit::fault_server::{Fault, FaultServer};
 use tarmac_testkit::nginx::Nginx;
 use tarmac_testkit::packages::PkgFixture;
 use tarmac_testkit::repo::{Pkg, Repo};
@@ -550,4 +551,448 @@ fn host_extract_kill_loop() {
         "host-extract: {runs} runs, {kills} killed (published 0/1/2 packages: {}/{}/{}), window {window:?}",
         outcomes[0], outcomes[1], outcomes[2]
     );
+}
+
+// ---------------------------------------------------------------- disk
+
+/// The error line (progress lines may come first).
+fn error_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|l| l.contains(": error: "))
+        .unwrap_or_else(|| panic!("no error line in {stderr:?}"))
+}
+
+fn loop_fs(megabytes: u64, inodes: Option<u32>) -> Option<LoopFs> {
+    if LoopFs::available() {
+        Some(LoopFs::new(megabytes, inodes))
+    } else {
+        eprintln!("skipped: loop-mounted ext4 needs root and mkfs.ext4");
+        None
+    }
+}
+
+#[test]
+fn host_extract_preflight_refuses_what_does_not_fit_before_writing() {
+    let Some(fs) = loop_fs(16, None) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repo::new(&dir.path().join("repo"));
+    // 20 MiB of incompressible content for a 16 MiB filesystem.
+    let big = Pkg::new("big--1").bulk("data", 20, 1 << 20);
+    let bundle = repo.bundle(&[&big]);
+    repo.add(&big);
+    let root = fs.mount().join("host");
+    let before = fs.free();
+    let out = extract(
+        &root,
+        &[
+            "--blake3",
+            &bundle.blake3,
+            "--url",
+            &bundle.path.display().to_string(),
+        ],
+    );
+    assert_eq!(out.code, 6, "{}", out.stderr);
+    assert!(
+        error_line(&out.stderr).contains("not enough space"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        published(&root, &repo, std::slice::from_ref(&big), "bundle"),
+        0
+    );
+    assert!(!root.join("packages/.staging").exists());
+    // Nothing written beyond a few directory blocks.
+    assert!(
+        before.0 - fs.free().0 < 64 * 1024,
+        "{before:?} {:?}",
+        fs.free()
+    );
+
+    // Package mode: refused from the manifest, the archive never requested.
+    let nginx = Nginx::serve(&repo.root);
+    let out = extract(
+        &root,
+        &["--repository", &nginx.url(), "--package", "big--1"],
+    );
+    assert_eq!(out.code, 6, "{}", out.stderr);
+    assert_eq!(published(&root, &repo, &[big], "package"), 0);
+    assert!(!nginx.access_log().contains(".tar.zst"));
+
+    // Inodes: 300 small files on a filesystem with about 64 inodes.
+    let Some(small) = loop_fs(8, Some(64)) else {
+        return;
+    };
+    let many = Pkg::new("many--1").bulk("f", 300, 16);
+    let few = Pkg::new("few--1").file("bin/few", b"few", 0o755);
+    let many_bundle = repo.bundle(&[&many]);
+    let few_bundle = repo.bundle(&[&few]);
+    let root = small.mount().join("host");
+    let out = extract(
+        &root,
+        &[
+            "--blake3",
+            &many_bundle.blake3,
+            "--url",
+            &many_bundle.path.display().to_string(),
+        ],
+    );
+    assert_eq!(out.code, 6, "{}", out.stderr);
+    assert!(error_line(&out.stderr).contains("inodes"), "{}", out.stderr);
+    assert_eq!(
+        published(&root, &repo, &[many.clone(), few.clone()], "inodes"),
+        0
+    );
+    // What fits still installs on the same filesystem.
+    let out = extract(
+        &root,
+        &[
+            "--blake3",
+            &few_bundle.blake3,
+            "--url",
+            &few_bundle.path.display().to_string(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(published(&root, &repo, &[many, few], "control"), 1);
+}
+
+#[test]
+fn host_extract_space_vanishing_mid_way_keeps_the_old_state() {
+    let Some(fs) = loop_fs(40, None) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repo::new(&dir.path().join("repo"));
+    let old = Pkg::new("old--1").file("bin/old", b"old", 0o755);
+    let new = Pkg::new("new--1").bulk("data", 16, 1 << 20);
+    let old_bundle = repo.bundle(&[&old]);
+    let new_bundle = repo.bundle(&[&old, &new]);
+    let root = fs.mount().join("host");
+    let out = extract(
+        &root,
+        &[
+            "--blake3",
+            &old_bundle.blake3,
+            "--url",
+            &old_bundle.path.display().to_string(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    // The server stalls a quarter into the new bundle; meanwhile another
+    // process takes every free block; the retry resumes into a full disk.
+    let bytes = std::fs::read(&new_bundle.path).unwrap();
+    let path = format!("/{}", new_bundle.relative);
+    let server = FaultServer::builder()
+        .file(&path, bytes.clone())
+        .script(&path, &[Fault::StallAfter(bytes.len() as u64 / 4)])
+        .start();
+    let url = format!("{}{path}", server.url());
+    let mut flags: Vec<&str> = FAST.to_vec();
+    flags[7] = "3"; // --stall-timeout 3: time to fill the disk
+    let child = Command::new(EXTRACT)
+        .arg("--root")
+        .arg(&root)
+        .args(&flags)
+        .args(["--quiet", "--blake3", &new_bundle.blake3, "--url", &url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let staged = root.join("packages/.staging/packages/new--1");
+    let started = Instant::now();
+    while !staged.exists() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(staged.exists(), "extraction never started");
+    let filler = fs.fill_bytes("midway");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(error_line(&stderr).contains("No space left"), "{stderr}");
+    let pkgs = [old.clone(), new.clone()];
+    assert_eq!(published(&root, &repo, &pkgs, "midway"), 1);
+    assert!(root.join("packages/old--1").exists());
+    assert!(!root.join("packages/.staging").exists(), "staging left");
+
+    std::fs::remove_file(&filler).unwrap();
+    let out = extract(
+        &root,
+        &["--quiet", "--blake3", &new_bundle.blake3, "--url", &url],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(published(&root, &repo, &pkgs, "after"), 2);
+}
+
+#[test]
+fn pkg_activate_on_a_full_disk_keeps_the_current_generation() {
+    let Some(fs) = loop_fs(16, Some(2048)) else {
+        return;
+    };
+    let host = Host::at(&fs.mount().join("host"));
+    let (a, b) = sets(&host);
+    let activate = |ids: &[String]| {
+        let mut args = vec!["activate"];
+        args.extend(ids.iter().map(String::as_str));
+        host.run(&args)
+    };
+    assert!(activate(&a).status.success());
+    for (what, fill) in [("bytes", true), ("inodes", false)] {
+        let (old, old_ids) = host.current();
+        let filler = if fill {
+            fs.fill_bytes(what)
+        } else {
+            fs.fill_inodes(what)
+        };
+        let next = if old_ids == a { &b } else { &a };
+        let out = activate(next);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(6), "{what}: {stderr}");
+        assert!(
+            error_line(&stderr).contains("No space left"),
+            "{what}: {stderr}"
+        );
+        // The old generation stays current and whole.
+        assert_eq!(
+            std::fs::read_link(host.root().join("current")).unwrap(),
+            PathBuf::from(format!("generations/{old}"))
+        );
+        if fill {
+            std::fs::remove_file(&filler).unwrap();
+        } else {
+            std::fs::remove_dir_all(&filler).unwrap();
+        }
+        assert_eq!(host.current(), (old, old_ids.clone()), "{what}");
+        // The next run removes any staging generation and succeeds.
+        let out = activate(next);
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        host.assert_clean(what);
+        assert!(
+            host.generations().iter().all(|g| !g.starts_with('.')),
+            "{what}"
+        );
+        assert_eq!(host.current().0, old + 1);
+    }
+}
+
+#[test]
+fn read_only_root_changes_nothing() {
+    let Some(fs) = loop_fs(16, None) else { return };
+    let host = Host::at(&fs.mount().join("host"));
+    let (a, b) = sets(&host);
+    let mut args = vec!["activate"];
+    args.extend(a.iter().map(String::as_str));
+    host.ok(&args);
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repo::new(&dir.path().join("repo"));
+    let pkg = Pkg::new("ro--1").file("bin/ro", b"ro", 0o755);
+    let bundle = repo.bundle(&[&pkg]);
+    fs.remount(true);
+    let mut args = vec!["activate"];
+    args.extend(b.iter().map(String::as_str));
+    let out = host.run(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Refused at the lock, before anything: a runtime failure (exit 1)
+    // naming the file, not a space problem.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        error_line(&stderr).contains("Read-only file system"),
+        "{stderr}"
+    );
+    // `status` cannot run here (it opens the lock file read-write), so
+    // read the commit point itself.
+    assert_eq!(
+        std::fs::read_link(host.root().join("current")).unwrap(),
+        PathBuf::from("generations/1")
+    );
+    let out = extract(
+        &host.root(),
+        &[
+            "--blake3",
+            &bundle.blake3,
+            "--url",
+            &bundle.path.display().to_string(),
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        error_line(&out.stderr).contains("Read-only file system"),
+        "{}",
+        out.stderr
+    );
+    assert!(!host.root().join("packages/ro--1").exists());
+    fs.remount(false);
+    assert_eq!(host.current(), (1, a));
+}
+
+// ---------------------------------------------------------------- concurrency
+
+#[test]
+fn two_pkg_activate_runs_at_once_never_both_write() {
+    let host = Host::new();
+    let (a, b) = sets(&host);
+    let args = |ids: &[String], wait: bool| {
+        let mut v: Vec<String> = Vec::new();
+        if wait {
+            v.push("--wait".into());
+        }
+        v.push("activate".into());
+        v.extend(ids.iter().cloned());
+        v.extend(["--keep".into(), "100".into()]);
+        v
+    };
+    let mut generations = 0u64;
+    let (mut both, mut one_refused) = (0, 0);
+    for round in 0..10 {
+        let wait = round % 2 == 1;
+        let spawn = |ids: &[String]| {
+            host.command(
+                &args(ids, wait)
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>(),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        };
+        let (first, second) = (spawn(&a), spawn(&b));
+        let outs = [
+            first.wait_with_output().unwrap(),
+            second.wait_with_output().unwrap(),
+        ];
+        let mut made = BTreeSet::new();
+        for out in &outs {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            match out.status.code() {
+                Some(0) => {
+                    let n: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+                    assert!(made.insert(n), "round {round}: generation {n} made twice");
+                }
+                Some(5) if !wait => {
+                    assert!(
+                        error_line(&stderr).contains("held by another tarmac process"),
+                        "{stderr}"
+                    );
+                }
+                code => panic!("round {round}: exit {code:?}: {stderr}"),
+            }
+        }
+        assert!(!made.is_empty(), "round {round}: neither ran");
+        if wait {
+            assert_eq!(made.len(), 2, "round {round}: --wait must run both");
+        }
+        if made.len() == 2 {
+            both += 1;
+        } else {
+            one_refused += 1;
+        }
+        generations += made.len() as u64;
+        // Exactly one complete generation per successful run, numbered in
+        // sequence: the two never wrote the same generation.
+        let mut listed: Vec<u64> = host
+            .generations()
+            .iter()
+            .map(|g| g.parse().unwrap())
+            .collect();
+        listed.sort();
+        assert_eq!(
+            listed,
+            (1..=generations).collect::<Vec<_>>(),
+            "round {round}"
+        );
+        for n in &made {
+            let ids = host.generation_packages(&n.to_string());
+            assert!(
+                ids == a || ids == b,
+                "round {round}: generation {n}: {ids:?}"
+            );
+        }
+        host.assert_clean(&format!("round {round}"));
+    }
+    eprintln!("two pkg-activate at once: 10 rounds, {both} ran one after the other, {one_refused} refused one with exit 5");
+}
+
+#[test]
+fn two_host_extract_runs_at_once_never_both_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repo::new(&dir.path().join("repo"));
+    let pkgs = vec![
+        Pkg::new("big--1").bulk("data", 16, 64 * 1024),
+        Pkg::new("more--1").bulk("data", 16, 64 * 1024),
+    ];
+    let bundle = repo.bundle(&pkgs.iter().collect::<Vec<_>>());
+    let path = bundle.path.display().to_string();
+    let (mut both, mut one_refused) = (0, 0);
+    for round in 0..6 {
+        let wait = round % 2 == 1;
+        let root = dir.path().join(format!("host-{round}"));
+        let spawn = || {
+            let mut command = Command::new(EXTRACT);
+            command.arg("--root").arg(&root).args(FAST);
+            if wait {
+                command.arg("--wait");
+            }
+            command
+                .args([
+                    "--json",
+                    "--quiet",
+                    "--blake3",
+                    &bundle.blake3,
+                    "--url",
+                    &path,
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (first, second) = (spawn(), spawn());
+        let outs = [
+            first.wait_with_output().unwrap(),
+            second.wait_with_output().unwrap(),
+        ];
+        let mut fetched = Vec::new();
+        let mut ok = 0;
+        for out in &outs {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            match out.status.code() {
+                Some(0) => {
+                    ok += 1;
+                    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+                    fetched.extend(
+                        v["fetched"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|id| id.as_str().unwrap().to_string()),
+                    );
+                }
+                Some(5) if !wait => {
+                    assert!(error_line(&stderr).contains("held by another"), "{stderr}");
+                }
+                code => panic!("round {round}: exit {code:?}: {stderr}"),
+            }
+        }
+        assert!(ok >= 1, "round {round}");
+        if wait {
+            assert_eq!(ok, 2, "round {round}");
+        }
+        // Each package was downloaded and published by exactly one run.
+        fetched.sort();
+        assert_eq!(fetched, ["big--1", "more--1"], "round {round}");
+        assert_eq!(published(&root, &repo, &pkgs, "concurrent"), 2);
+        assert!(!root.join("packages/.staging").exists());
+        if ok == 2 {
+            both += 1;
+        } else {
+            one_refused += 1;
+        }
+    }
+    eprintln!("two host-extract at once: 6 rounds, {both} ran one after the other, {one_refused} refused one with exit 5");
 }
