@@ -196,6 +196,15 @@ impl Host {
         )
     }
 
+    /// Like [`Host::current`], but (0, []) before the first activation.
+    fn current_or_none(&self) -> (u64, Vec<String>) {
+        if self.root().join("current").exists() {
+            self.current()
+        } else {
+            (0, Vec::new())
+        }
+    }
+
     fn generations(&self) -> BTreeSet<String> {
         names(&self.root().join("generations"))
     }
@@ -995,4 +1004,73 @@ fn two_host_extract_runs_at_once_never_both_write() {
         }
     }
     eprintln!("two host-extract at once: 6 rounds, {both} ran one after the other, {one_refused} refused one with exit 5");
+}
+
+#[test]
+fn pkg_activate_while_another_process_fills_the_disk() {
+    let Some(fs) = loop_fs(12, None) else { return };
+    let host = Host::at(&fs.mount().join("host"));
+    let (a, _) = sets(&host);
+    // A wide package: many directories, each costing a block in the farm.
+    let mut wide = PkgFixture::new("wide", "1");
+    for d in 0..60 {
+        for f in 0..5 {
+            wide = wide.file(&format!("lib/wide/d{d}/f{f}"), b"w", 0o644);
+        }
+    }
+    let wide = host.add(wide);
+    let mut rng = Rng(0x5DEE_CE66_D1CE_4E5D);
+    // Activated; refused with the old generation kept; refused after the
+    // commit (the unit sync or prune ran out), the new generation whole.
+    let mut outcomes = [0u64; 3];
+    for round in 0..16 {
+        let (old, old_ids) = host.current_or_none();
+        let next: Vec<&str> = if old_ids.contains(&wide) {
+            a.iter().map(String::as_str).collect()
+        } else {
+            vec![a[0].as_str(), wide.as_str()]
+        };
+        let mut args = vec!["activate", "--no-fold"];
+        args.extend(&next);
+        let child = host
+            .command(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(rng.next() % 4_000));
+        let filler = fs.fill_bytes(&format!("race-{round}"));
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        std::fs::remove_file(&filler).unwrap();
+        let (now, now_ids) = host.current_or_none();
+        match out.status.code() {
+            Some(0) => {
+                outcomes[0] += 1;
+                let mut want: Vec<String> = next.iter().map(|s| s.to_string()).collect();
+                want.sort();
+                assert_eq!(now_ids, want, "round {round}");
+            }
+            Some(6) => {
+                assert!(error_line(&stderr).contains("No space left"), "{stderr}");
+                if now == old {
+                    outcomes[1] += 1;
+                    assert_eq!(now_ids, old_ids, "round {round}: {stderr}");
+                } else {
+                    outcomes[2] += 1;
+                    let mut want: Vec<String> = next.iter().map(|s| s.to_string()).collect();
+                    want.sort();
+                    assert_eq!(now_ids, want, "round {round}: {stderr}");
+                }
+            }
+            code => panic!("round {round}: exit {code:?}: {stderr}"),
+        }
+        // The next run (recover) leaves no staging generation behind.
+        host.ok(&["recover"]);
+        host.assert_clean(&format!("round {round}"));
+    }
+    eprintln!(
+        "pkg-activate racing a disk filler: 16 rounds, {} activated, {} exit 6 keeping the old generation, {} exit 6 after the commit (new generation whole)",
+        outcomes[0], outcomes[1], outcomes[2]
+    );
 }
