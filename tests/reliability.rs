@@ -812,12 +812,23 @@ fn read_only_root_changes_nothing() {
         error_line(&stderr).contains("Read-only file system"),
         "{stderr}"
     );
-    // `status` cannot run here (it opens the lock file read-write), so
-    // read the commit point itself.
     assert_eq!(
         std::fs::read_link(host.root().join("current")).unwrap(),
         PathBuf::from("generations/1")
     );
+    // Reading commands still work: they cannot take the lock, so they skip
+    // recovery and say so.
+    let out = host.run(&["status", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["current"], 1);
+    assert_eq!(status["locked"], true);
+    assert_eq!(status["healthy"], true);
     let out = extract(
         &host.root(),
         &[
