@@ -11,5 +11,6 @@ mod make;
 mod pkg_activate;
 mod pkg_build;
 mod pkg_bundle;
+mod reliability;
 mod static_build;
 mod workspace;

@@ -36,7 +36,8 @@ pub struct Status {
     pub folded: Option<bool>,
     pub units: Vec<String>,
     pub generations: Vec<GenerationSummary>,
-    /// Another process held the host lock, so recovery was skipped.
+    /// The host lock was held by another process, or could not be taken
+    /// (read-only root, unprivileged user), so recovery was skipped.
     pub locked: bool,
     /// The current generation is whole (see the module doc).
     pub healthy: bool,

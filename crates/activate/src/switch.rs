@@ -87,8 +87,10 @@ pub struct Collected {
 }
 
 /// For commands that only read: takes the lock and recovers when the lock
-/// is free; when another process holds it, reads without recovering (the
-/// commit point is atomic, so what `current` names is whole) and says so.
+/// is free; when another process holds it, or the lock file cannot be
+/// opened for writing (a read-only root, a user who may only look), reads
+/// without recovering (the commit point is atomic, so what `current` names
+/// is whole) and says so.
 pub(crate) fn lock_for_reading(
     host: &HostPaths,
     options: &Options,
@@ -99,8 +101,17 @@ pub(crate) fn lock_for_reading(
             Ok((Some(lock), false))
         }
         Err(tarmac_fs::LockError::Held { .. }) => Ok((None, true)),
+        Err(tarmac_fs::LockError::Fs(e)) if may_only_read(&e) => Ok((None, true)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The lock file cannot be written here, but the tree can still be read.
+fn may_only_read(error: &tarmac_fs::FsError) -> bool {
+    matches!(
+        error.source.raw_os_error(),
+        Some(nix::libc::EROFS | nix::libc::EACCES | nix::libc::EPERM)
+    )
 }
 
 /// Takes the host lock and repairs whatever an interrupted run left.

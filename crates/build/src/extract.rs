@@ -19,39 +19,28 @@ pub fn extract_stripped(archive: &Path, url: &str, dest: &Path) -> Result<(), Er
     let name = crate::source::url_basename(url);
     tarmac_fs::create_dir_all(dest)?;
     let is_tar = name.ends_with(".tgz") || name.contains(".tar.") || name.ends_with(".tar");
-    let output = if is_tar {
-        Command::new("tar")
-            .arg("-xf")
-            .arg(archive)
-            .args([
-                "--strip-components=1",
-                "--no-same-owner",
-                "--no-same-permissions",
-                "-C",
-            ])
-            .arg(dest)
-            .output()
-    } else if name.ends_with(".zip") {
+    if !is_tar && name.ends_with(".zip") {
         return extract_zip(archive, url, dest);
-    } else {
+    }
+    if !is_tar {
         return Err(Error::Extract {
             url: url.to_string(),
             reason: format!(
                 "unsupported archive {name:?} (expected .tar.gz, .tgz, .tar.xz, .tar.bz2, .tar.zst, .tar or .zip)"
             ),
         });
-    };
-    let output = output.map_err(|e| Error::Extract {
-        url: url.to_string(),
-        reason: format!("running tar: {e}"),
-    })?;
-    if !output.status.success() {
-        return Err(Error::Extract {
-            url: url.to_string(),
-            reason: format!("tar: {}", String::from_utf8_lossy(&output.stderr).trim()),
-        });
     }
-    Ok(())
+    let mut tar = Command::new("tar");
+    tar.arg("-xf")
+        .arg(archive)
+        .args([
+            "--strip-components=1",
+            "--no-same-owner",
+            "--no-same-permissions",
+            "-C",
+        ])
+        .arg(dest);
+    run("tar", &mut tar, url)
 }
 
 /// unzip has no --strip-components: unpack beside, then move the single
@@ -59,22 +48,13 @@ pub fn extract_stripped(archive: &Path, url: &str, dest: &Path) -> Result<(), Er
 fn extract_zip(archive: &Path, url: &str, dest: &Path) -> Result<(), Error> {
     let staging = dest.with_extension("unzip");
     tarmac_fs::create_dir_all(&staging)?;
-    let output = Command::new("unzip")
+    let mut unzip = Command::new("unzip");
+    unzip
         .args(["-q", "-o"])
         .arg(archive)
         .arg("-d")
-        .arg(&staging)
-        .output()
-        .map_err(|e| Error::Extract {
-            url: url.to_string(),
-            reason: format!("running unzip: {e}"),
-        })?;
-    if !output.status.success() {
-        return Err(Error::Extract {
-            url: url.to_string(),
-            reason: format!("unzip: {}", String::from_utf8_lossy(&output.stderr).trim()),
-        });
-    }
+        .arg(&staging);
+    run("unzip", &mut unzip, url)?;
     let mut top: Vec<_> = std::fs::read_dir(&staging)
         .map_err(|e| tarmac_fs::FsError::new("read directory", &staging, e))?
         .filter_map(Result::ok)
@@ -89,5 +69,21 @@ fn extract_zip(archive: &Path, url: &str, dest: &Path) -> Result<(), Error> {
     tarmac_fs::remove_all(dest)?;
     tarmac_fs::rename(&inner, dest)?;
     tarmac_fs::remove_all(&staging)?;
+    Ok(())
+}
+
+/// Runs `tool`; a failure to start it or a non-zero exit is an extraction
+/// error for `url` carrying the tool's stderr.
+fn run(tool: &str, command: &mut Command, url: &str) -> Result<(), Error> {
+    let output = command.output().map_err(|e| Error::Extract {
+        url: url.to_string(),
+        reason: format!("running {tool}: {e}"),
+    })?;
+    if !output.status.success() {
+        return Err(Error::Extract {
+            url: url.to_string(),
+            reason: format!("{tool}: {}", String::from_utf8_lossy(&output.stderr).trim()),
+        });
+    }
     Ok(())
 }

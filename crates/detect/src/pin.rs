@@ -1,17 +1,17 @@
 //! The pin file: the first accepted address, recorded once.
 //!
 //! Invariant: the pin file, once it exists, never changes. It is created by
-//! writing and fsyncing a temp file and hard-linking it to the final name:
-//! link(2) fails if the name exists, so when two runs race, exactly one
-//! answer is recorded and the other run compares against it.
+//! [`tarmac_fs::write_new`] (a fsynced temp file hard-linked to the final
+//! name): link(2) fails if the name exists, so when two runs race, exactly
+//! one answer is recorded and the other run compares against it.
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::net::IpAddr;
 use std::path::Path;
 
 use serde::Serialize;
-use tarmac_fs::{Context, FsError};
+use tarmac_fs::FsError;
 
 use crate::Error;
 
@@ -50,32 +50,13 @@ pub fn check_or_record(path: &Path, address: IpAddr) -> Result<PinState, Error> 
         _ => Path::new("."),
     };
     tarmac_fs::create_dir_all(parent)?;
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let temp = parent.join(format!(".{name}.tmp.{}", std::process::id()));
-    let written = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&temp)
-            .with_path("create", &temp)?;
-        file.write_all(format!("{address}\n").as_bytes())
-            .with_path("write", &temp)?;
-        file.sync_all().with_path("fsync", &temp)?;
-        Ok::<_, FsError>(fs::hard_link(&temp, path))
-    })();
-    let _ = fs::remove_file(&temp);
-    match written? {
-        Ok(()) => {
-            tarmac_fs::fsync_dir(parent)?;
-            Ok(PinState::Recorded)
-        }
-        // Another run recorded its answer first: that one is the pin.
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match read(path)? {
-            Some(pinned) => compare(path, pinned, address),
-            None => Err(FsError::new("link", path, e).into()),
-        },
-        Err(e) => Err(FsError::new("link", path, e).into()),
+    if tarmac_fs::write_new(path, format!("{address}\n").as_bytes())? {
+        return Ok(PinState::Recorded);
+    }
+    // Another run recorded its answer first: that one is the pin.
+    match read(path)? {
+        Some(pinned) => compare(path, pinned, address),
+        None => Err(FsError::new("link", path, io::ErrorKind::AlreadyExists.into()).into()),
     }
 }
 

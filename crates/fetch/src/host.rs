@@ -677,16 +677,26 @@ fn extract_stream(
             None,
         ),
     };
-    let mut watch = Watch {
-        bundle_json: preflight.map(|_| staging.join("bundle.json")),
-        preflight,
-        download: &mut *download,
-        failed: None,
+    // The space preflight runs in the extractor's hook, on the parsed
+    // bundle.json and before anything of the bundle is written; its own
+    // error (exit 6, with the numbers) is kept to report as is.
+    let mut refused: Option<Error> = None;
+    let mut on_bundle = |manifest: &BundleManifest| match preflight {
+        Some(check) => check(manifest).map_err(|error| {
+            let rejected = tarmac_archive::Rejected {
+                class: error.class(),
+                reason: error.to_string(),
+            };
+            refused = Some(error);
+            rejected
+        }),
+        None => Ok(()),
     };
-    match tarmac_archive::extract(&mut watch, staging, &options) {
+    let result = tarmac_archive::extract_with(&mut *download, staging, &options, &mut on_bundle);
+    match result {
         Ok(extracted) => Ok(extracted.bundle),
         Err(source) => {
-            if let Some(error) = watch.failed.take() {
+            if let Some(error) = refused.take() {
                 return Err(error);
             }
             if let Some(error) = download.take_error() {
@@ -724,38 +734,5 @@ fn extract_stream(
                 source,
             })
         }
-    }
-}
-
-/// Runs the space preflight as soon as the extractor has written
-/// `bundle.json` (the bundle's first entry). The extractor decodes in a
-/// second thread a few MiB ahead of its writes, so the check fires at most
-/// that far into the package content; the extractor's byte and entry
-/// limits (free space less the reserve) are the backstop for the rest.
-struct Watch<'a, 'd, 'r> {
-    bundle_json: Option<PathBuf>,
-    preflight: Option<&'a Preflight<'a>>,
-    download: &'d mut Download<'r>,
-    failed: Option<Error>,
-}
-
-impl Read for Watch<'_, '_, '_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if let Some(path) = &self.bundle_json {
-            // Unparseable means not there yet (or not written completely).
-            let parsed = std::fs::read(path)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<BundleManifest>(&bytes).ok());
-            if let Some(manifest) = parsed {
-                self.bundle_json = None;
-                if let Some(check) = self.preflight {
-                    if let Err(error) = check(&manifest) {
-                        self.failed = Some(error);
-                        return Err(std::io::Error::other("space preflight failed"));
-                    }
-                }
-            }
-        }
-        self.download.read(buf)
     }
 }

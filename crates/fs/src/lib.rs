@@ -115,9 +115,37 @@ pub fn syncfs(path: &Path) -> Result<()> {
 /// written and fsynced, renamed over `path`, and the parent is fsynced. A
 /// reader sees the old content or the new one, never a mix.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let parent = parent_of(path);
+    let temp = write_temp(path, bytes)?;
+    if let Err(e) = rename(&temp, path) {
+        let _ = fs::remove_file(&temp);
+        return Err(e);
+    }
+    fsync_dir(parent_of(path))
+}
+
+/// Creates `path` holding `bytes`, durably, unless it already exists: a
+/// fsynced sibling temp file is hard-linked to `path` and removed. link(2)
+/// fails if the name exists, so of racing writers exactly one wins and the
+/// file, once there, is never rewritten. Returns whether this call created it.
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<bool> {
+    let temp = write_temp(path, bytes)?;
+    let linked = fs::hard_link(&temp, path);
+    let _ = fs::remove_file(&temp);
+    match linked {
+        Ok(()) => {
+            fsync_dir(parent_of(path))?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(FsError::new("link", path, e)),
+    }
+}
+
+/// Writes and fsyncs `.<name>.tmp.<pid>` beside `path`; removed again if
+/// that fails.
+fn write_temp(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
     let file_name = path.file_name().unwrap_or_default().to_string_lossy();
-    let temp = parent.join(format!(".{file_name}.tmp.{}", std::process::id()));
+    let temp = parent_of(path).join(format!(".{file_name}.tmp.{}", std::process::id()));
     let result = (|| {
         let mut file = OpenOptions::new()
             .write(true)
@@ -126,14 +154,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .open(&temp)
             .with_path("create", &temp)?;
         file.write_all(bytes).with_path("write", &temp)?;
-        file.sync_all().with_path("fsync", &temp)?;
-        rename(&temp, path)?;
-        fsync_dir(parent)
+        file.sync_all().with_path("fsync", &temp)
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
+    match result {
+        Ok(()) => Ok(temp),
+        Err(e) => {
+            let _ = fs::remove_file(&temp);
+            Err(e)
+        }
     }
-    result
 }
 
 /// Replaces (or creates) the symlink `link` pointing at `target` with one
@@ -255,6 +284,18 @@ mod tests {
         write_atomic(&file, b"one").unwrap();
         write_atomic(&file, b"two").unwrap();
         assert_eq!(read(&file).unwrap(), b"two");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        remove_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn write_new_creates_once_and_never_rewrites() {
+        let dir = std::env::temp_dir().join(format!("tarmac-fs-new-test-{}", std::process::id()));
+        create_dir_all(&dir).unwrap();
+        let file = dir.join("pin");
+        assert!(write_new(&file, b"one").unwrap());
+        assert!(!write_new(&file, b"two").unwrap());
+        assert_eq!(read(&file).unwrap(), b"one");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
         remove_all(&dir).unwrap();
     }

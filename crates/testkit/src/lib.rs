@@ -1,5 +1,6 @@
 //! tarmac-testkit: see DESIGN.md.
 
+pub mod disk;
 pub mod fault_server;
 pub mod hostile;
 pub mod nginx;

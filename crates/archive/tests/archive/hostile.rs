@@ -5,12 +5,12 @@
 //! target of every escape attempt), and leave no staging directory.
 
 use std::fs;
-use std::path::Path;
 
 use tarmac_archive::{extract, Expect, ExtractOptions};
 use tarmac_model::{bootstrap_id, BundleManifest, ExitClass, PackageId, PackageManifest};
 use tarmac_testkit::hostile::{Header, RawTar};
 
+use crate::fixtures::listing;
 use crate::fixtures::{gzip, xz, zstd};
 
 struct Case {
@@ -598,15 +598,6 @@ fn run(case: &Case) -> Result<(), String> {
         return Err("the sentinel directory changed".into());
     }
     Ok(())
-}
-
-fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]

@@ -6,8 +6,8 @@
 //! of what it actually wrote.
 
 use std::fs;
-use std::path::Path;
 
+use crate::fixtures::listing;
 use tarmac_archive::{extract, tree_hash, ArchiveWriter, ExtractOptions};
 use tarmac_testkit::hostile::RawTar;
 
@@ -97,15 +97,6 @@ fn mutate(base: &[u8], headers: &[usize], rng: &mut Rng) -> Vec<u8> {
         }
     }
     tar
-}
-
-fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]
