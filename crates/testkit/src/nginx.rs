@@ -114,8 +114,29 @@ impl Nginx {
 
     /// The access log so far (one line per request), for asserting what
     /// was requested, e.g. Range requests.
+    ///
+    /// Read once it has stopped growing: nginx writes a request's line after
+    /// the response's last byte is sent, so a client can exit before its line
+    /// is in the log. A count taken right then would miss it, and a later
+    /// count would see a request that seems new. Waits until three reads
+    /// 50 ms apart agree (at most 2 s).
     pub fn access_log(&self) -> String {
-        std::fs::read_to_string(self.prefix.path().join("access.log")).unwrap_or_default()
+        let read =
+            || std::fs::read_to_string(self.prefix.path().join("access.log")).unwrap_or_default();
+        let mut last = read();
+        let mut agreeing = 0;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while agreeing < 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let now = read();
+            if now == last {
+                agreeing += 1;
+            } else {
+                agreeing = 0;
+                last = now;
+            }
+        }
+        last
     }
 
     pub fn error_log(&self) -> String {
