@@ -13,8 +13,10 @@ use tarmac_testkit::repo::{Bundle, Pkg, Repo};
 
 const BIN: &str = env!("CARGO_BIN_EXE_host-extract");
 
-/// Millisecond timings so retries and stalls cost little test time.
-const FAST: &[&str] = &[
+/// Millisecond timings so retries and stalls cost little test time, and
+/// no space reserve (tests use tiny filesystems). The last four entries are
+/// the reserve flags (some tests slice them off).
+pub(crate) const FAST: &[&str] = &[
     "--retries",
     "3",
     "--backoff-ms",

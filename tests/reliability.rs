@@ -21,28 +21,11 @@ use tarmac_testkit::nginx::Nginx;
 use tarmac_testkit::packages::PkgFixture;
 use tarmac_testkit::repo::{Pkg, Repo};
 
+// Fast retries and no reserve: the images are tiny on purpose.
+use crate::host_extract::FAST;
+
 const ACTIVATE: &str = env!("CARGO_BIN_EXE_pkg-activate");
 const EXTRACT: &str = env!("CARGO_BIN_EXE_host-extract");
-
-/// Fast retries and no reserve: the images are tiny on purpose.
-const FAST: &[&str] = &[
-    "--retries",
-    "3",
-    "--backoff-ms",
-    "5",
-    "--backoff-max-ms",
-    "20",
-    "--stall-timeout",
-    "0.4",
-    "--connect-timeout",
-    "2",
-    "--total-timeout",
-    "60",
-    "--reserve-bytes",
-    "0",
-    "--reserve-inodes",
-    "0",
-];
 
 /// xorshift: deterministic pseudo-random delays without a rand dependency.
 struct Rng(u64);
