@@ -1051,10 +1051,20 @@ fn installs_under_a_five_percent_fault_rate_end_whole_or_cleanly_failed() {
                     (code, text) = attempt(&root);
                     tries += 1;
                 }
+                // Its own systemd dir: with --root alone, the recovery
+                // `status` starts with would sync into the machine's.
                 let output = Command::new(tool("pkg-activate"))
                     .arg("--root")
                     .arg(&root)
-                    .args(["--config-dir", "/nonexistent", "status", "--json"])
+                    .arg("--systemd-dir")
+                    .arg(root.parent().unwrap().join("systemd"))
+                    .args([
+                        "--no-systemd",
+                        "--config-dir",
+                        "/nonexistent",
+                        "status",
+                        "--json",
+                    ])
                     .output()
                     .unwrap();
                 let status: Value = serde_json::from_slice(&output.stdout).unwrap();

@@ -196,10 +196,15 @@ impl Host {
 
     /// The host runs exactly the served packages in its role.
     fn assert_installed(&self, served: &Served) {
-        let active = run(Command::new(env!("CARGO_BIN_EXE_pkg-activate"))
-            .arg("--root")
-            .arg(self.path("opt/mesosphere"))
-            .arg("active"));
+        // Through pkg_activate: with --root alone, the recovery `active`
+        // starts with would sync units into the machine's own
+        // /etc/systemd/system.
+        let active = self.pkg_activate(&["active"]);
+        assert!(
+            active.status.success(),
+            "{}",
+            String::from_utf8_lossy(&active.stderr)
+        );
         let mut active: Vec<String> = String::from_utf8(active.stdout)
             .unwrap()
             .lines()
