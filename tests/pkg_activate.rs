@@ -791,6 +791,53 @@ fn units_are_copied_and_only_ours_removed() {
     assert_eq!(host.status()["healthy"], json!(true));
 }
 
+/// Recovery finishes a unit sync only in the dir the units were synced
+/// into: `pkg-activate --root X status` run with another (or the default)
+/// `--systemd-dir` writes nothing there, and still checks the real copies.
+#[test]
+fn recovery_syncs_units_only_into_the_recorded_systemd_dir() {
+    let host = Host::new(&["master"]);
+    let (mesos, config) = pkgpanda_pair(&host);
+    host.ok(&["activate", &mesos, &config]);
+    let unit = host.systemd().join("dcos-mesos-master.service");
+    assert!(unit.exists());
+    let other = host.base.join("other-systemd");
+    std::fs::create_dir_all(&other).unwrap();
+    let elsewhere = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("--root")
+            .arg(host.root())
+            .arg("--config-dir")
+            .arg(host.base.join("config"))
+            .arg("--systemd-dir")
+            .arg(&other)
+            .arg("--no-systemd")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = elsewhere(&["status", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["healthy"], json!(true), "{status}");
+    assert_eq!(std::fs::read_dir(&other).unwrap().count(), 0);
+    // A damaged copy is reported by such a run, and left to a run that
+    // names the recorded dir.
+    std::fs::remove_file(&unit).unwrap();
+    let out = elsewhere(&["status", "--json"]);
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["healthy"], json!(false), "{status}");
+    assert_eq!(std::fs::read_dir(&other).unwrap().count(), 0);
+    assert!(!unit.exists());
+    host.ok(&["recover"]);
+    assert!(unit.exists());
+    assert_eq!(host.status()["healthy"], json!(true));
+}
+
 /// systemd cannot run in a test; a stand-in `systemctl` first in PATH
 /// records the calls pkg-activate makes.
 #[test]

@@ -207,7 +207,16 @@ fn check(
         ));
     }
     if units {
-        if let Some(systemd_dir) = &host.systemd_dir {
+        // The dir the units were synced into, which recovery keeps whole;
+        // a run that names another dir does not make them missing.
+        let recorded = crate::units::recorded_dir(&host.installed_units())
+            .ok()
+            .flatten();
+        if let Some(systemd_dir) = host
+            .systemd_dir
+            .as_ref()
+            .map(|d| recorded.as_ref().unwrap_or(d))
+        {
             for (name, src) in &record.units {
                 let copy = systemd_dir.join(name);
                 let same = std::fs::read(src)

@@ -170,7 +170,14 @@ pub(crate) fn recover_locked(host: &HostPaths, options: &Options) -> Result<Reco
         .and_then(|n| GenerationRecord::read(&host.generation(n)).ok());
     if let Some(record) = record {
         recovered.links = ensure_fixed_links(host)?;
-        if let Some(systemd_dir) = &host.systemd_dir {
+        // Finish a unit sync only in the dir the units went to: a run that
+        // names another (often just the default) is not the host's owner.
+        let recorded = units::recorded_dir(&host.installed_units())?;
+        let systemd_dir = host
+            .systemd_dir
+            .as_ref()
+            .filter(|dir| recorded.as_ref().is_none_or(|r| r == *dir));
+        if let Some(systemd_dir) = systemd_dir {
             recovered.removed.extend(units::remove_temporaries(
                 systemd_dir,
                 &host.installed_units(),

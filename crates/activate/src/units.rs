@@ -26,6 +26,17 @@ struct Installed {
     units: BTreeSet<String>,
     /// systemctl still has to learn about a change (daemon-reload, start).
     reload_pending: bool,
+    /// The systemd dir these units were installed into. Recovery syncs only
+    /// into this dir, so a later `--root X status` that leaves
+    /// `--systemd-dir` at its default never writes the machine's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    systemd_dir: Option<PathBuf>,
+}
+
+/// The systemd dir the units of this host were last synced into, if any
+/// sync recorded one.
+pub fn recorded_dir(record_file: &Path) -> Result<Option<PathBuf>> {
+    Ok(read_installed(record_file)?.systemd_dir)
 }
 
 /// What a sync changed.
@@ -152,6 +163,7 @@ pub fn sync(
     let mut widened = installed.clone();
     widened.units.extend(desired.keys().cloned());
     widened.reload_pending = true;
+    widened.systemd_dir = Some(systemd_dir.to_path_buf());
     if widened != installed {
         tarmac_fs::create_dir_all(systemd_dir)?;
         write_installed(record_file, &widened)?;
@@ -196,6 +208,7 @@ pub fn sync(
         format: 1,
         units: desired.keys().cloned().collect(),
         reload_pending: false,
+        systemd_dir: Some(systemd_dir.to_path_buf()),
     };
     write_installed(record_file, &done)?;
     Ok(changes)
