@@ -207,31 +207,7 @@ make_pkgs() { # TREE SRC PKGS
         tar -C "$tree/packages" --exclude "$id/pkginfo.json" --exclude "$id/buildinfo.full.json" \
             -cf "$src/$id.tar" "$id"
     done
-    python3 - "$tree/packages" "$src" "$pkgs" <<'PY'
-import hashlib, json, os, sys
-tree, src, pkgs = sys.argv[1:]
-for pid in sorted(os.listdir(tree)):
-    name = pid.split("--")[0]
-    info = json.load(open(os.path.join(tree, pid, "pkginfo.json")))
-    tarball = os.path.join(src, pid + ".tar")
-    h = hashlib.sha1()
-    with open(tarball, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    build = {"single_source": {"kind": "url_extract", "url": "file://" + tarball, "sha1": h.hexdigest()},
-             "requires": info.get("requires", []), "environment": info.get("environment", {})}
-    if info.get("state_directory"):
-        build["state_directory"] = True
-    os.makedirs(os.path.join(pkgs, name), exist_ok=True)
-    with open(os.path.join(pkgs, name, "buildinfo.json"), "w") as f:
-        json.dump(build, f, indent=2)
-    script = os.path.join(pkgs, name, "build")
-    with open(script, "w") as f:
-        f.write('#!/bin/sh\nset -e\ncp -a "$PKG_SRC/$PKG_NAME/." "$PKG_PATH/"\n')
-    os.chmod(script, 0o755)
-with open(os.path.join(pkgs, "treeinfo.json"), "w") as f:
-    f.write("{}\n")
-PY
+    python3 "$ROOT/bench/tree-to-packages.py" "$tree/packages" "$src" "$pkgs"
 }
 
 pkgpanda_activate() { # ROOT PACKAGES CONFIG IDS...: prints seconds
