@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark of pkg-activate (not a test). Generates the synthetic DC/OS-like
-# tree (../shared/bench/gen-tree.py, scale 1 by default) once, then times,
+# tree (bench/gen-tree.py, scale 1 by default) once, then times,
 # in the same run and on the same filesystem:
 #   - pkg-activate, folded (default) and --no-fold, release build;
 #   - a floor program making the same directories and symlinks (same
@@ -9,7 +9,7 @@
 #     (needs a venv with requests, retrying, teamcity-messages, pyyaml).
 # Prints medians of RUNS runs and the ratios. Old trees are moved aside, not
 # deleted, before timing (ext4 slows down after mass deletes: see
-# ../shared/bench/README.md); everything but the generated packages is
+# bench/README.md); everything but the generated packages is
 # deleted at the end. Space: symlink targets longer than 59 bytes take a
 # 4 KiB block each on ext4, so every per-file farm of the scale-1 tree is
 # about 420 MB: have about 7 GB free (1.5 GB tree + 11 per-file farms).
@@ -17,11 +17,10 @@
 # Usage: bench/activate.sh [WORK_DIR]   (env: SCALE=1 RUNS=3 DCOS_SRC=<dcos checkout or git dir>)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-work=${1:-/var/tmp/tarmac-bench-activate}
+work=${1:-$here/target/bench-activate}
 scale=${SCALE:-1}
 runs=${RUNS:-3}
-gen_tree=${GEN_TREE:-$here/../shared/bench/gen-tree.py}
-[ -f "$gen_tree" ] || gen_tree=/work/shared/bench/gen-tree.py
+gen_tree=${GEN_TREE:-$here/bench/gen-tree.py}
 mkdir -p "$work"
 tree="$work/tree-s$scale"
 old="$work/old"
@@ -97,9 +96,9 @@ done
   --no-systemd activate --keep 1000 "${ids[@]}" >/dev/null
 
 # pkgpanda baseline, if it can run here.
-dcos_src=${DCOS_SRC:-/work/.mirror/dcos+dcos/repo}
+dcos_src=${DCOS_SRC:-}
 venv="$work/venv"
-if [ -d "$dcos_src" ]; then
+if [ -n "$dcos_src" ] && [ -d "$dcos_src" ]; then
   if [ ! -x "$venv/bin/python" ]; then
     if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q requests retrying teamcity-messages pyyaml >&2; }; then
       echo "could not set up a venv for pkgpanda; baseline skipped" >&2
@@ -139,6 +138,8 @@ PY
         "$p" "${ptimes[*]}" "$(echo "$p / ${median_of[fold]}" | bc -l)" "$(echo "$p / ${median_of[no-fold]}" | bc -l)"
     fi
   fi
+else
+  echo "pkgpanda baseline skipped: set DCOS_SRC to a dcos/dcos checkout or git dir" >&2
 fi
 
 # Timing is over: free the space (farms, floors, pkgpanda roots).

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The archive library against the command-line tools doing the same work,
-# on the synthetic tree of ../shared/bench/gen-tree.py (one package dir per
+# on the synthetic tree of bench/gen-tree.py (one package dir per
 # generated package, packed as one tree):
 #   pack     tarmac writer (tar + tree hash + zstd -L, MT)  vs  tar -c | zstd -L -T0
 #   extract  tarmac strict extractor (+ tree hash)          vs  zstd -dc | tar -x
 #   hash     tarmac tree_hash                                vs  find -type f | b3sum
 # A benchmark, not a test: ratios are measured in one run, on one machine.
 # Extract outputs are moved aside, never deleted right before a timing
-# (ext4 slows after mass deletes, ../shared/bench/README.md).
+# (ext4 slows after mass deletes, bench/README.md).
 #
 # usage: bench/archive.sh [SCALE]     (default 0.1)
 # env:   LEVEL (9), RUNS (3), WORK (target/bench-archive), GEN_TREE
@@ -18,13 +18,7 @@ LEVEL=${LEVEL:-9}
 RUNS=${RUNS:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${WORK:-$ROOT/target/bench-archive}
-GEN_TREE=${GEN_TREE:-}
-if [ -z "$GEN_TREE" ]; then
-    for candidate in "$ROOT/../shared/bench/gen-tree.py" "$ROOT/../../shared/bench/gen-tree.py"; do
-        [ -f "$candidate" ] && GEN_TREE=$candidate && break
-    done
-fi
-[ -n "$GEN_TREE" ] || { echo "gen-tree.py not found: set GEN_TREE" >&2; exit 2; }
+GEN_TREE=${GEN_TREE:-$ROOT/bench/gen-tree.py}
 
 (cd "$ROOT" && cargo build --release -q -p tarmac-archive --example archive-bench)
 BENCH=$ROOT/target/release/examples/archive-bench

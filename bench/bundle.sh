@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pkg-bundle against what DC/OS did (`tar -cJf`, xz -6) and against
 # `tar -c | zstd -L -T0` at the same level, on the synthetic tree of
-# ../shared/bench/gen-tree.py; plus the no-op `pkg-build --tree` over it.
+# bench/gen-tree.py; plus the no-op `pkg-build --tree` over it.
 # A benchmark, not a test: ratios are measured in one run, on one machine.
 #
 # usage: bench/bundle.sh [SCALE]        (default 0.1; 1 = 60 packages, 1.5 GB)
@@ -13,7 +13,7 @@
 # a package tree whose build scripts unpack it, then builds that tree with
 # pkg-build (archives at level 1: the bundle recompresses anyway). Nothing big
 # is deleted right before a timing (ext4 slows after mass deletes: see
-# ../shared/bench/README.md); old outputs are moved aside.
+# bench/README.md); old outputs are moved aside.
 # T_<name>/C_<name> are assigned by measure() through printf -v.
 # shellcheck disable=SC2154
 set -euo pipefail
@@ -22,13 +22,7 @@ SCALE=${1:-0.1}
 LEVEL=${LEVEL:-9}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${WORK:-$ROOT/target/bench-bundle}
-GEN_TREE=${GEN_TREE:-}
-if [ -z "$GEN_TREE" ]; then
-    for candidate in "$ROOT/../shared/bench/gen-tree.py" "$ROOT/../../shared/bench/gen-tree.py"; do
-        [ -f "$candidate" ] && GEN_TREE=$candidate && break
-    done
-fi
-[ -n "$GEN_TREE" ] || { echo "gen-tree.py not found: set GEN_TREE" >&2; exit 2; }
+GEN_TREE=${GEN_TREE:-$ROOT/bench/gen-tree.py}
 
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)

@@ -19,7 +19,7 @@
 #        before each timed run (affects everything else on the machine).
 #
 # Old trees are moved aside, never deleted right before a timing (ext4 slows
-# inode creation for minutes after a mass delete: ../shared/bench/README.md);
+# inode creation for minutes after a mass delete: bench/README.md);
 # they are deleted at the end.
 set -euo pipefail
 
@@ -28,13 +28,7 @@ RUNS=${RUNS:-3}
 LEVEL=${LEVEL:-9}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${WORK:-$ROOT/target/bench-host-extract}
-GEN_TREE=${GEN_TREE:-}
-if [ -z "$GEN_TREE" ]; then
-    for candidate in "$ROOT/../shared/bench/gen-tree.py" "$ROOT/../../shared/bench/gen-tree.py" /work/shared/bench/gen-tree.py; do
-        [ -f "$candidate" ] && GEN_TREE=$candidate && break
-    done
-fi
-[ -n "$GEN_TREE" ] || { echo "gen-tree.py not found: set GEN_TREE" >&2; exit 2; }
+GEN_TREE=${GEN_TREE:-$ROOT/bench/gen-tree.py}
 
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)

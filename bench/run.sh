@@ -36,7 +36,7 @@
 # page cache before each extraction (else the cache stays warm, and the
 # report says so). Results: WORK/results.tsv and a markdown table on stdout.
 #
-# Traps (../shared/bench/README.md): on the host's unjournaled ext4 nothing
+# Traps (bench/README.md): on the host's unjournaled ext4 nothing
 # big is deleted right before a timing (see --fs); the page cache is dropped
 # before each extraction. One tree exists at a time (a scale-1 tree and its
 # outputs take about 10 GB).
@@ -64,10 +64,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ "$GROWTH" = none ] && GROWTH=""
-# ../shared/bench/gen-tree.py beside the repository (../../shared from a
-# worktree under wt/).
-GEN_TREE=${GEN_TREE:-$ROOT/../shared/bench/gen-tree.py}
-[ -f "$GEN_TREE" ] || [ ! -f "$ROOT/../../shared/bench/gen-tree.py" ] || GEN_TREE=$ROOT/../../shared/bench/gen-tree.py
+GEN_TREE=${GEN_TREE:-$ROOT/bench/gen-tree.py}
 [ -f "$GEN_TREE" ] || { echo "run.sh: $GEN_TREE not found (set GEN_TREE)" >&2; exit 2; }
 if [ "$(id -u)" != 0 ]; then
     [ "$DROP" = 1 ] && echo "run.sh: not root: the page cache is not dropped before extractions" >&2
@@ -176,12 +173,13 @@ CONF
 NGINX=$!
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
 
-# pkgpanda: DC/OS's source from the fetch mirror and a venv.
+# pkgpanda: DC/OS's source (DCOS_SRC) and a venv.
 PANDA_SRC=$WORK/dcos-src
 PANDA_PY=$WORK/venv/bin/python
 if [ "$PKGPANDA" = 1 ]; then
-    dcos_git=${DCOS_SRC:-$ROOT/../.mirror/dcos+dcos/repo}
-    [ -d "$dcos_git" ] || dcos_git=/work/.mirror/dcos+dcos/repo
+    # DC/OS's source is a baseline, never part of this repository: a
+    # checkout or git dir named by DCOS_SRC (e.g. a clone of dcos/dcos).
+    dcos_git=${DCOS_SRC:-}
     if [ ! -d "$PANDA_SRC/pkgpanda" ] && [ -d "$dcos_git" ]; then
         mkdir -p "$PANDA_SRC"
         if [ -d "$dcos_git/pkgpanda" ]; then cp -r "$dcos_git/pkgpanda" "$PANDA_SRC/"
@@ -192,7 +190,7 @@ if [ "$PKGPANDA" = 1 ]; then
             teamcity-messages pyyaml; } >> "$LOG" 2>&1 || say "no venv for pkgpanda"
     fi
     if [ ! -d "$PANDA_SRC/pkgpanda" ] || [ ! -x "$PANDA_PY" ]; then
-        say "pkgpanda baseline skipped (no DC/OS source or venv)"
+        say "pkgpanda baseline skipped (no DC/OS source in DCOS_SRC, or no venv)"
         PKGPANDA=0
     fi
 fi

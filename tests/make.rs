@@ -278,16 +278,79 @@ fn make_j2_gives_the_bytes_of_j1_and_of_the_tree_commands() {
 
 /// Starts make in its own process group, waits until `ready` holds, then
 /// sends `signal` to the whole group (as a terminal's ^C, or a power cut).
-fn interrupt_make(dir: &Path, signal: &str, ready: impl Fn() -> bool) {
+/// A FIFO the test controls, where a build script blocks: the script's
+/// `read` opens it for reading, which [`Gate::wait_for_reader`] sees (a
+/// non-blocking open for writing succeeds only once a reader is there), so
+/// make is interrupted at a known point, never on a timer. It lives in
+/// `/dev/shm`, which the build sandbox binds (with `/dev`) like the host.
+struct Gate {
+    path: std::path::PathBuf,
+    writer: Option<std::fs::File>,
+}
+
+impl Gate {
+    fn new(name: &str) -> Gate {
+        let path = std::path::PathBuf::from(format!(
+            "/dev/shm/tarmac-make-gate-{}-{name}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let status = Command::new("mkfifo").arg(&path).status().unwrap();
+        assert!(status.success(), "mkfifo {}", path.display());
+        Gate { path, writer: None }
+    }
+
+    /// The line a build script runs to block until [`Gate::release`].
+    fn shell_line(&self) -> String {
+        format!("read -r _ < '{}' || true\n", self.path.display())
+    }
+
+    /// Whether a reader (the blocked build script) has the FIFO open.
+    fn wait_for_reader(&mut self) -> bool {
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(nix::libc::O_NONBLOCK)
+            .open(&self.path)
+        {
+            Ok(file) => {
+                self.writer = Some(file);
+                true
+            }
+            Err(e) if e.raw_os_error() == Some(nix::libc::ENXIO) => false,
+            Err(e) => panic!("{}: {e}", self.path.display()),
+        }
+    }
+
+    /// Lets a reader that survived the signal go on (closing the FIFO
+    /// gives it end of file).
+    fn release(&mut self) {
+        use std::io::Write;
+        if let Some(mut writer) = self.writer.take() {
+            let _ = writer.write_all(b"go\n");
+        }
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.release();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Runs make in its own process group until `gate` has a reader (a build
+/// script blocked on it), then sends `signal` to the whole group.
+fn interrupt_make(dir: &Path, signal: &str, gate: &mut Gate) {
     let mut child = make_command(dir, &[])
         .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !ready() {
-        assert!(Instant::now() < deadline, "make never reached the step");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !gate.wait_for_reader() {
+        assert!(Instant::now() < deadline, "make never reached the gate");
         assert!(child.try_wait().unwrap().is_none(), "make ended early");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -298,6 +361,7 @@ fn interrupt_make(dir: &Path, signal: &str, ready: impl Fn() -> bool) {
         .unwrap();
     assert!(status.success());
     let status = child.wait().unwrap();
+    gate.release();
     assert!(!status.success(), "make was not interrupted: {status}");
 }
 
@@ -310,15 +374,15 @@ fn make_interrupted_mid_build_leaves_no_false_stamp_and_finishes() {
     for signal in ["-INT", "-KILL"] {
         let dir = checkout();
         let dir = dir.path();
-        // greeter's build takes a while, so make is caught inside it (its
-        // output file exists, its stamp does not).
+        // greeter's build blocks on the gate, so make is caught inside it
+        // (libgreet is built, greeter's stamp is not written).
+        let mut gate = Gate::new(signal.trim_start_matches('-'));
         let build = dir.join("packages/greeter/build");
         let script = std::fs::read_to_string(&build).unwrap();
-        let slow = script.replacen('\n', "\nsleep 3\n", 1);
-        std::fs::write(&build, slow).unwrap();
-        let out = dir.join("out/stamps/greeter.id.out");
-        interrupt_make(dir, signal, || out.exists());
-        std::thread::sleep(Duration::from_millis(200));
+        let blocking = script.replacen('\n', &format!("\n{}", gate.shell_line()), 1);
+        std::fs::write(&build, blocking).unwrap();
+        interrupt_make(dir, signal, &mut gate);
+        drop(gate);
 
         let left = stamps(dir);
         assert!(left.contains_key("libgreet.id"), "{signal}: {left:?}");

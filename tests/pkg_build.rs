@@ -25,15 +25,13 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// `shared/corpus/dcos-packages` beside the repository clone (or an
-/// ancestor). Missing corpus fails the test rather than passing vacuously.
+/// The DC/OS corpus kept in the repository (`tests/corpus/`, origin and
+/// licence in its README). Missing corpus fails the test rather than
+/// passing vacuously.
 fn corpus_dir() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .map(|a| a.join("shared/corpus/dcos-packages"))
-        .find(|c| c.is_dir())
-        .unwrap_or_else(|| panic!("corpus not found beside {}", manifest.display()))
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/dcos-packages");
+    assert!(dir.is_dir(), "corpus not found at {}", dir.display());
+    dir
 }
 
 fn plan_json(packages: &Path) -> Vec<Value> {

@@ -1,5 +1,5 @@
 //! Parses and validates every file of the real DC/OS package tree
-//! (`shared/corpus/dcos-packages`, 81 buildinfo.json + 2 treeinfo files from
+//! (`tests/corpus/dcos-packages`, 81 buildinfo.json + 2 treeinfo files from
 //! dcos/dcos 79b9a39). The corpus must be there: a missing corpus fails the
 //! test instead of passing vacuously.
 
@@ -8,20 +8,12 @@ use std::path::{Path, PathBuf};
 
 use tarmac_model::{buildinfo_variant, file_variant, BuildInfo, Sources, TreeInfo};
 
-/// `shared/corpus/dcos-packages` beside the repository clone (or beside any
-/// ancestor, which covers git worktrees nested one level deeper).
+/// The corpus kept in the repository: `tests/corpus/dcos-packages` (see
+/// its README for origin and licence).
 fn corpus_dir() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for ancestor in manifest.ancestors() {
-        let candidate = ancestor.join("shared/corpus/dcos-packages");
-        if candidate.is_dir() {
-            return candidate;
-        }
-    }
-    panic!(
-        "corpus not found: no shared/corpus/dcos-packages beside {} or any parent",
-        manifest.display()
-    );
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/dcos-packages");
+    assert!(dir.is_dir(), "corpus not found at {}", dir.display());
+    dir
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
