@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # host-extract of the bootstrap bundle from nginx on loopback, against, in
 # the same run and on the same content:
-#   floor: curl -s URL | zstd -dc | tar -x && sync -f   (DESIGN.md: target <= 1.0x)
+#   floor: curl -s URL | zstd -dc | tar -x && sync -f   (docs/architecture.md: target <= 1.0x)
 #   dcos:  curl -s URL.xz | tar -xJf - && sync -f       (what DC/OS did; issue 3: >= 5x faster)
 # (`sync -f DEST` is syncfs(2) of the destination's filesystem, exactly what
 # host-extract does before publishing; a plain `sync` would also flush every
 # other filesystem.)
 # host-extract also verifies (blake3 of the raw bytes, tree hash of every
 # package) and publishes durably (syncfs). Peak RSS of host-extract is
-# reported too (DESIGN.md: under 64 MiB).
+# reported too (docs/architecture.md: under 64 MiB).
 # A benchmark, not a test: ratios are measured in one run, on one machine.
 #
 # usage: bench/host-extract.sh [SCALE]   (default 0.1; 1 = 60 packages, 1.5 GB)

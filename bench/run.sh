@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ONE command for every performance comparison of issue 7 and the table of
-# DESIGN.md § Performance targets. Each figure is a ratio against a baseline
+# docs/architecture.md § Performance targets. Each figure is a ratio against a baseline
 # measured in the same run, on the same tree and filesystem:
 #   hash       tarmac tree hash (archive-bench hash) vs find | xargs b3sum;
 #              blake3 of the bundle file on one thread (as host-extract

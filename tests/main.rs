@@ -12,5 +12,6 @@ mod pkg_activate;
 mod pkg_build;
 mod pkg_bundle;
 mod reliability;
+mod repository;
 mod static_build;
 mod workspace;

@@ -1,4 +1,4 @@
-//! Where things live on a host (DESIGN.md § Host layout). Every path comes
+//! Where things live on a host (docs/architecture.md § Host layout). Every path comes
 //! in as a value: this crate never reads a default location by itself.
 
 use std::path::{Path, PathBuf};
@@ -37,7 +37,7 @@ pub const FIXED_LINKS: [&str; 8] = [
 impl HostPaths {
     /// A root with no systemd, state directories or users: enough to
     /// activate packages into a temporary root. (pkg-build's dependency farm
-    /// does not use it: it needs relative links, see tarmac-build's deps.rs.)
+    /// does not use it: it needs relative links, see tarmac-builder's deps.rs.)
     pub fn bare(root: impl Into<PathBuf>) -> HostPaths {
         HostPaths {
             root: root.into(),

@@ -3,7 +3,7 @@
 //! farm. Nothing here writes: a refused set leaves the host untouched.
 //!
 //! Invariant: conflicts are found on the full per-file map, before any
-//! folding decision, so tree folding can never hide one (DESIGN.md).
+//! folding decision, so tree folding can never hide one (docs/architecture.md).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

@@ -1,4 +1,4 @@
-//! The switch protocol (DESIGN.md § Host layout): validate, build
+//! The switch protocol (docs/architecture.md § Host layout): validate, build
 //! `generations/.staging-<n>`, syncfs, rename to `generations/<n>`, then
 //! rename a new `current` over the old one (the commit), then sync units.
 //! Rollback is the same switch to an existing generation; gc removes
@@ -342,7 +342,7 @@ fn activate_locked(
         }
     };
     failpoint::hit("before-sync");
-    // One syncfs instead of an fsync per file (DESIGN.md: unaffordable at 100k).
+    // One syncfs instead of an fsync per file (docs/architecture.md: unaffordable at 100k).
     if options.durable {
         tarmac_fs::syncfs(&staging)?;
     }

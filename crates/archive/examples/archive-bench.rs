@@ -5,6 +5,10 @@
 //! · `archive-bench hash DIR` · `archive-bench b3 FILE` (blake3 of a file read in 1 MiB
 //! blocks on one thread, as host-extract hashes a download)
 
+// Test and bench code: unwrap and print freely (the workspace lints are for
+// library code).
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::Path;
 use std::process::ExitCode;
 

@@ -66,7 +66,7 @@ pub struct ExtractOptions {
 
 impl Default for ExtractOptions {
     /// No byte limit (the caller passes free space less a reserve),
-    /// 1,000,000 entries (DESIGN.md § Bundle format).
+    /// 1,000,000 entries (docs/architecture.md § Bundle format).
     fn default() -> Self {
         ExtractOptions {
             max_bytes: u64::MAX,

@@ -37,7 +37,7 @@ pub const MAX_LEVEL: i32 = 19;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteOptions {
     /// zstd level (1..=19; 9 by default: within 10% of xz -6 in size at a
-    /// fraction of the time, DESIGN.md § Performance targets).
+    /// fraction of the time, docs/architecture.md § Performance targets).
     pub level: i32,
     /// zstd worker threads; 0 means one per available core. Never changes
     /// the output bytes.

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use tarmac_archive::{read_member, ArchiveWriter, WriteOptions};
-use tarmac_build::{archive_path, manifest_path, read_manifest};
+use tarmac_builder::{archive_path, manifest_path, read_manifest};
 use tarmac_fs::{Context, FsError};
 use tarmac_model::{
     BundleManifest, ExitClass, ModelError, PackageId, PackageManifest, PkgInfo, Reporter,
@@ -45,7 +45,7 @@ pub enum Error {
     Archive(#[from] tarmac_archive::Error),
     /// A manifest or pkginfo problem found while reading the repository.
     #[error(transparent)]
-    Repository(#[from] tarmac_build::Error),
+    Repository(#[from] tarmac_builder::Error),
     #[error("{}: package {id} is not in the repository", path.display())]
     Missing { id: PackageId, path: PathBuf },
     #[error("bundle: package {name} given twice: {first} and {second}")]

@@ -2,7 +2,7 @@
 //! table, error printing, JSON output and progress reporting.
 //!
 //! Libraries return typed errors carrying an [`ExitClass`]; this crate is the
-//! only place that turns a class into a process exit code (DESIGN.md § Exit
+//! only place that turns a class into a process exit code (docs/architecture.md § Exit
 //! codes), so the numbers live in one table with a test per row.
 
 mod progress;

@@ -12,6 +12,10 @@
 //!
 //! `DEFAULT_CASES` per property in CI; `TARMAC_FUZZ_CASES=N` for long runs.
 
+// Test and bench code: unwrap and print freely (the workspace lints are for
+// library code).
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -1,4 +1,4 @@
-//! The classes of failure shared by every tool (DESIGN.md § Exit codes).
+//! The classes of failure shared by every tool (docs/architecture.md § Exit codes).
 //!
 //! Libraries map each of their error variants to one class; only the `cli`
 //! crate turns a class into a process exit code.

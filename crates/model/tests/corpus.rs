@@ -3,6 +3,10 @@
 //! dcos/dcos 79b9a39). The corpus must be there: a missing corpus fails the
 //! test instead of passing vacuously.
 
+// Test and bench code: unwrap and print freely (the workspace lints are for
+// library code).
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -17,6 +17,10 @@
 //! under 30 s in a debug build on 2 cores. `TARMAC_FUZZ_CASES=N` sets N
 //! cases per property for a long run (docs/reliability.md, "Fuzzing").
 
+// Test and bench code: unwrap and print freely (the workspace lints are for
+// library code).
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;

@@ -1,4 +1,4 @@
-//! tarmac-testkit: see DESIGN.md.
+//! tarmac-testkit: see docs/architecture.md.
 
 pub mod disk;
 pub mod fault_server;

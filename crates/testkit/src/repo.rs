@@ -98,7 +98,7 @@ pub struct Bundle {
     pub manifest: BundleManifest,
 }
 
-/// A repository directory laid out as DESIGN.md says (served by nginx).
+/// A repository directory laid out as docs/architecture.md says (served by nginx).
 pub struct Repo {
     pub root: PathBuf,
     trees: PathBuf,

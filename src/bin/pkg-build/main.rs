@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use serde::Serialize;
-use tarmac_build::{BuildOptions, PackageKey, PackageTree, SandboxMode, Selection, SourceCache};
+use tarmac_builder::{BuildOptions, PackageKey, PackageTree, SandboxMode, Selection, SourceCache};
 use tarmac_cli::Failure;
 
 use args::{Args, SandboxArg};
@@ -28,7 +28,7 @@ fn main() -> ExitCode {
     tarmac_cli::finish("pkg-build", result)
 }
 
-fn run(args: Args) -> Result<(), tarmac_build::Error> {
+fn run(args: Args) -> Result<(), tarmac_builder::Error> {
     let tree = PackageTree::load(&args.packages_dir)?;
     let selection = match &args.tree {
         Some(variant) if variant.is_empty() => Selection::Trees(Vec::new()),
@@ -36,8 +36,8 @@ fn run(args: Args) -> Result<(), tarmac_build::Error> {
         None if args.packages.is_empty() => Selection::Trees(Vec::new()),
         None => Selection::Packages(args.packages.iter().map(|p| PackageKey::parse(p)).collect()),
     };
-    let roots = tarmac_build::roots(&tree, &selection)?;
-    let plan = tarmac_build::plan(&tree, &roots)?;
+    let roots = tarmac_builder::roots(&tree, &selection)?;
+    let plan = tarmac_builder::plan(&tree, &roots)?;
     if args.plan {
         let planned: Vec<Planned> = plan
             .packages
@@ -47,7 +47,7 @@ fn run(args: Args) -> Result<(), tarmac_build::Error> {
                 name: p.key.name.clone(),
                 variant: p.key.variant.clone(),
                 requires: p.closure.iter().map(ToString::to_string).collect(),
-                cached: tarmac_build::is_cached(&args.repo, &p.id),
+                cached: tarmac_builder::is_cached(&args.repo, &p.id),
             })
             .collect();
         if args.json {
@@ -78,16 +78,16 @@ fn run(args: Args) -> Result<(), tarmac_build::Error> {
     if !plan
         .packages
         .iter()
-        .all(|p| tarmac_build::is_cached(&options.repo, &p.id))
+        .all(|p| tarmac_builder::is_cached(&options.repo, &p.id))
     {
-        let (mode, warning) = tarmac_build::resolve_sandbox(&options)?;
+        let (mode, warning) = tarmac_builder::resolve_sandbox(&options)?;
         if let Some(warning) = warning {
             eprintln!("pkg-build: {warning}");
         }
         options.sandbox = mode;
     }
     let reporter = tarmac_cli::reporter("pkg-build", args.quiet, args.json);
-    let built = tarmac_build::build(&plan, &options, reporter.as_ref())?;
+    let built = tarmac_builder::build(&plan, &options, reporter.as_ref())?;
     if args.json {
         tarmac_cli::print_json(&serde_json::json!({"format": 1, "packages": built}));
     } else {

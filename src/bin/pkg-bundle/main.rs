@@ -18,7 +18,7 @@ enum Failure {
     #[error(transparent)]
     Bundle(Box<tarmac_bundle::Error>),
     #[error(transparent)]
-    Tree(Box<tarmac_build::Error>),
+    Tree(Box<tarmac_builder::Error>),
     #[error("{source_name}: {reason}")]
     Input { source_name: String, reason: String },
 }
@@ -29,8 +29,8 @@ impl From<tarmac_bundle::Error> for Failure {
     }
 }
 
-impl From<tarmac_build::Error> for Failure {
-    fn from(e: tarmac_build::Error) -> Self {
+impl From<tarmac_builder::Error> for Failure {
+    fn from(e: tarmac_builder::Error) -> Self {
         Failure::Tree(Box::new(e))
     }
 }
@@ -103,10 +103,10 @@ fn ids(args: &Args) -> Result<Vec<PackageId>, Failure> {
         })?);
     }
     if let Some(variant) = &args.tree {
-        let tree = tarmac_build::PackageTree::load(&args.packages_dir)?;
+        let tree = tarmac_builder::PackageTree::load(&args.packages_dir)?;
         let variant = (!variant.is_empty()).then_some(variant.as_str());
         let set = tree.tree_set(variant)?;
-        let plan = tarmac_build::plan(&tree, &set.bootstrap)?;
+        let plan = tarmac_builder::plan(&tree, &set.bootstrap)?;
         ids.extend(plan.packages.into_iter().map(|p| p.id));
     }
     Ok(ids)

@@ -1,4 +1,4 @@
-//! tarmac-build: from a package tree (`packages/<name>/{buildinfo.json,
+//! tarmac-builder: from a package tree (`packages/<name>/{buildinfo.json,
 //! build, extra/}`, DC/OS's layout) to content-addressed, deterministic
 //! package archives in a repository (`packages/<name>/<id>.tar.zst` plus the
 //! `<id>.json` manifest).

@@ -1,4 +1,4 @@
-//! The one error type of tarmac-build: each variant names the file, package,
+//! The one error type of tarmac-builder: each variant names the file, package,
 //! source or URL first and carries the evidence.
 
 use std::path::PathBuf;

@@ -16,6 +16,8 @@ use tarmac_model::{content_hash, PackageId};
 /// The builder identity that enters every version. Bump it when a change to
 /// pkg-build changes what a build produces from the same inputs (sandbox
 /// layout, pkginfo.json rules, archive format), so no stale cache is reused.
+/// It is a hashed input, not the crate's name: the crate was renamed
+/// tarmac-builder without changing a single package id.
 pub const BUILDER: &str = "tarmac-build/1";
 
 /// Everything a build depends on, as hashed. Field docs are the contract.

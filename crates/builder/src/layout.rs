@@ -1,5 +1,5 @@
 //! The repository layout pkg-build writes and pkg-bundle reads
-//! (DESIGN.md): `packages/<name>/<id>.tar.zst` beside its `<id>.json`
+//! (docs/architecture.md): `packages/<name>/<id>.tar.zst` beside its `<id>.json`
 //! manifest.
 
 use std::path::{Path, PathBuf};
