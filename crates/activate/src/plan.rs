@@ -425,3 +425,7 @@ mod tests {
         assert!(!dir.is_below(&dir));
     }
 }
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod table_tests;
