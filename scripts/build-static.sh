@@ -22,7 +22,8 @@ Build all of tarmac's tools (the bins of the root package) as static
 $TARGET executables in release mode and copy them into OUT_DIR
 (default: target/static/ in the workspace; a relative OUT_DIR is taken
 from the current directory), with a
-SHA256SUMS file (sha256sum -c format).
+SHA256SUMS file (sha256sum -c format), and their man pages and shell
+completions under OUT_DIR/share/ (man/man1, bash-completion, zsh, fish).
 
 Each binary is checked with file(1) and ldd(1): if any is dynamically
 linked the script fails before copying anything. --check runs only that
@@ -195,6 +196,14 @@ done
 
 (cd "$out_dir" && sha256sum -- "${bins[@]}" >.SHA256SUMS.tmp && mv -f .SHA256SUMS.tmp SHA256SUMS) ||
   die "$out_dir/SHA256SUMS: cannot write"
+
+# Man pages and shell completions (generated from the clap definitions and
+# kept current by tests/generated.rs) beside the tools, in the FHS layout:
+# copy OUT_DIR/share to /usr/local/share on a host. Replaced as a whole.
+rm -rf "$out_dir/.share.tmp"
+cp -R "$workspace/share" "$out_dir/.share.tmp" || die "$out_dir/share: copy failed"
+rm -rf "$out_dir/share"
+mv "$out_dir/.share.tmp" "$out_dir/share"
 
 for bin in "${bins[@]}"; do
   echo "$out_dir/$bin"

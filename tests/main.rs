@@ -4,6 +4,7 @@
 mod cfg_gen;
 mod e2e;
 mod fleet;
+mod generated;
 mod host_extract;
 mod integrations;
 mod ip_detect_run;

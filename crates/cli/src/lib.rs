@@ -15,6 +15,16 @@ use std::process::ExitCode;
 
 pub use tarmac_model::ExitClass;
 
+/// What `--version` prints after the tool's name: the package version and
+/// the git commit the binary was built from (crates/cli/build.rs), so a
+/// host's tools can be traced to their source.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("TARMAC_GIT_COMMIT"),
+    ")"
+);
+
 /// The process exit code of each class. Scripts (dcos_install.sh, Ansible,
 /// Puppet guards) rely on these numbers: changing one is a breaking change.
 pub fn exit_code(class: ExitClass) -> u8 {

@@ -25,7 +25,7 @@ use clap::Parser;
 /// Exit codes: 0 ok; 1 runtime failure; 2 usage; 3 invalid configuration,
 /// templates or inputs; 5 another cfg-gen is writing OUTPUT; 6 no space.
 #[derive(Debug, Parser)]
-#[command(name = "cfg-gen", version)]
+#[command(name = "cfg-gen", version = tarmac_cli::VERSION)]
 pub struct Args {
     /// The genconf directory (config.yaml, ip-detect, templates/). Relative
     /// file names in config.yaml are relative to its parent, as in DC/OS.

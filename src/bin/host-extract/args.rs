@@ -34,7 +34,7 @@ use tarmac_model::PackageId;
 /// inodes (checked before writing); 75 transient network failure after all
 /// retries (safe to run again).
 #[derive(Debug, Parser)]
-#[command(name = "host-extract", version)]
+#[command(name = "host-extract", version = tarmac_cli::VERSION)]
 #[command(group(ArgGroup::new("source").required(true).args(["url", "repository"])))]
 pub struct Args {
     /// Bundle URL (http, https, file:// or a path); repeat for mirrors.

@@ -18,7 +18,7 @@ use clap::{Parser, ValueEnum};
 /// the script is missing or not executable;
 /// 5 the address differs from the one recorded in the --pin file.
 #[derive(Debug, Parser)]
-#[command(name = "ip-detect-run", version)]
+#[command(name = "ip-detect-run", version = tarmac_cli::VERSION)]
 pub struct Args {
     /// The ip-detect script to run (must be executable).
     pub script: PathBuf,

@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand};
 /// missing package, bad pkginfo, unmet requires), 4 damaged generation
 /// (verify), 5 conflict between packages or host lock held.
 #[derive(Debug, Parser)]
-#[command(name = "pkg-activate", version)]
+#[command(name = "pkg-activate", version = tarmac_cli::VERSION)]
 pub struct Args {
     #[command(flatten)]
     pub global: Global,

@@ -22,7 +22,7 @@ use clap::{Parser, ValueEnum};
 /// package output, 4 a source did not match its checksum (kept as
 /// `<file>.corrupt`), 75 network failure (retry).
 #[derive(Debug, Parser)]
-#[command(name = "pkg-build", version)]
+#[command(name = "pkg-build", version = tarmac_cli::VERSION)]
 pub struct Args {
     /// Packages to build, as NAME or NAME:VARIANT (their requires are built
     /// too). Give either packages or --tree.

@@ -26,7 +26,7 @@ use clap::Parser;
 /// requirement is missing, or an archive is invalid, 4 an archive does not
 /// match its manifest, 5 two packages with one name.
 #[derive(Debug, Parser)]
-#[command(name = "pkg-bundle", version)]
+#[command(name = "pkg-bundle", version = tarmac_cli::VERSION)]
 pub struct Args {
     /// Package ids (name--version) to bundle.
     #[arg(value_name = "ID")]
