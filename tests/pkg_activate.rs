@@ -1030,7 +1030,18 @@ fn uninstall_removes_units_and_activation() {
     host.ok(&["activate", &mesos]);
     std::fs::write(host.systemd().join("dcos.target"), "[Unit]\n").unwrap();
     std::fs::write(host.systemd().join("foreign.service"), "mine").unwrap();
-    host.ok(&["uninstall"]);
+    // What dcos_install.sh writes outside the root, and package state.
+    let config = host.base.join("config");
+    std::fs::create_dir_all(config.join("setup-flags")).unwrap();
+    std::fs::write(config.join("setup-flags/bootstrap-id"), "b").unwrap();
+    std::fs::write(config.join("manual_host_users"), "").unwrap();
+    let tools = host.base.join("tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    std::fs::write(tools.join("host-extract"), "").unwrap();
+    std::fs::create_dir_all(host.base.join("state/mesos")).unwrap();
+    let tools_flag = tools.to_str().unwrap();
+
+    let out = host.ok(&["uninstall", "--tools-dir", tools_flag]);
     let left: Vec<String> = std::fs::read_dir(host.root())
         .unwrap()
         .flatten()
@@ -1040,6 +1051,58 @@ fn uninstall_removes_units_and_activation() {
     assert!(!host.systemd().join("dcos-mesos-master.service").exists());
     assert!(!host.systemd().join("dcos.target").exists());
     assert!(host.systemd().join("foreign.service").exists());
+    // Without --purge, what the install script made is kept and named.
+    let lines: Vec<&str> = out.lines().collect();
+    for kept in [
+        config.join("roles"),
+        config.join("setup-flags"),
+        tools.clone(),
+        host.base.join("state/mesos"),
+    ] {
+        assert!(kept.exists(), "{}", kept.display());
+        assert!(
+            lines.contains(&format!("left {}", kept.display()).as_str()),
+            "{out}"
+        );
+    }
+    assert!(
+        lines.contains(&format!("removed {}", host.root().join("current").display()).as_str()),
+        "{out}"
+    );
+
+    // --purge removes them (state stays: it is the services' data), and
+    // says so in the JSON document too.
+    let doc: Value = serde_json::from_str(&host.ok(&[
+        "--json",
+        "uninstall",
+        "--purge",
+        "--tools-dir",
+        tools_flag,
+    ]))
+    .unwrap();
+    assert_eq!(doc["format"], 1);
+    let removed: Vec<&str> = doc["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for gone in [
+        config.join("roles"),
+        config.join("setup-flags"),
+        tools.clone(),
+    ] {
+        assert!(!gone.exists(), "{}", gone.display());
+        assert!(removed.contains(&gone.to_str().unwrap()), "{doc}");
+    }
+    assert!(
+        config.join("manual_host_users").exists(),
+        "an operator's file is kept"
+    );
+    assert_eq!(
+        doc["left"],
+        serde_json::json!([host.base.join("state/mesos")])
+    );
 }
 
 /// Two small package sets and a crash at each named step: afterwards

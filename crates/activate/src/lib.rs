@@ -30,7 +30,10 @@ mod users;
 pub use error::{Error, Result};
 pub use failpoint::ENABLED as FAILPOINTS_ENABLED;
 pub use generation::{GenerationRecord, GENERATION_FORMAT};
-pub use maintain::{active, check, list, remove, uninstall, CheckOutcome, CheckReport};
+pub use maintain::{
+    active, check, list, remove, uninstall, CheckOutcome, CheckReport, InstallLeftovers,
+    Uninstalled,
+};
 pub use package::{Meta, Package};
 pub use paths::{roles_from_config_dir, HostPaths, FIXED_LINKS};
 pub use plan::RESERVED_UNITS;

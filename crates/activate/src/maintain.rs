@@ -80,35 +80,111 @@ pub fn remove(host: &HostPaths, ids: &[String], options: &Options) -> Result<Vec
     Ok(removed)
 }
 
+/// What the install script wrote outside the root, which `uninstall`
+/// removes with `--purge` and otherwise reports as left.
+#[derive(Debug, Clone)]
+pub struct InstallLeftovers {
+    /// `--config-dir`: its `roles/` and `setup-flags/` (other entries, such
+    /// as an operator's `manual_host_users`, are never touched).
+    pub config_dir: PathBuf,
+    /// The directory the install script downloaded the host tools into.
+    pub tools_dir: PathBuf,
+}
+
+impl InstallLeftovers {
+    /// Those of its paths that exist.
+    fn present(&self) -> Vec<PathBuf> {
+        [
+            self.config_dir.join("roles"),
+            self.config_dir.join("setup-flags"),
+            self.tools_dir.clone(),
+        ]
+        .into_iter()
+        .filter(|p| std::fs::symlink_metadata(p).is_ok())
+        .collect()
+    }
+}
+
+/// `pkg-activate uninstall` as a document (`--json`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Uninstalled {
+    pub format: u32,
+    /// Paths removed, in order.
+    pub removed: Vec<PathBuf>,
+    /// Paths of the install that were kept: the install script's config
+    /// entries and tools without `--purge`, and package state directories
+    /// always (they hold the services' data).
+    pub left: Vec<PathBuf>,
+}
+
 /// Deactivates everything: removes the unit copies this tool installed and
-/// `dcos.target`, then everything under the root except the lock file.
-pub fn uninstall(host: &HostPaths, options: &Options) -> Result<()> {
+/// `dcos.target`, then everything under the root except the lock file; with
+/// `purge`, also the install script's config entries and tools. Reports
+/// what it removed and what it left, so nothing is forgotten silently.
+pub fn uninstall(
+    host: &HostPaths,
+    leftovers: &InstallLeftovers,
+    purge: bool,
+    options: &Options,
+) -> Result<Uninstalled> {
     let (_lock, _) = lock_and_recover(host, options)?;
+    let mut done = Uninstalled {
+        format: 1,
+        ..Uninstalled::default()
+    };
+    let remove = |path: PathBuf, done: &mut Uninstalled| -> Result<()> {
+        if std::fs::symlink_metadata(&path).is_ok() {
+            tarmac_fs::remove_all(&path)?;
+            done.removed.push(path);
+        }
+        Ok(())
+    };
     if let Some(systemd_dir) = &host.systemd_dir {
-        units::sync(
+        let changes = units::sync(
             systemd_dir,
             &host.installed_units(),
             &Default::default(),
             options.systemctl,
         )?;
-        tarmac_fs::remove_all(&systemd_dir.join("dcos.target"))?;
+        done.removed
+            .extend(changes.removed.iter().map(|unit| systemd_dir.join(unit)));
+        remove(systemd_dir.join("dcos.target"), &mut done)?;
     }
     // The commit point first: from here on nothing is active.
-    tarmac_fs::remove_all(&host.current())?;
+    remove(host.current(), &mut done)?;
     tarmac_fs::fsync_dir(&host.root)?;
     for name in FIXED_LINKS {
-        tarmac_fs::remove_all(&host.root.join(name))?;
+        remove(host.root.join(name), &mut done)?;
     }
-    let Ok(read) = std::fs::read_dir(&host.root) else {
-        return Ok(());
-    };
-    for entry in read.flatten() {
-        if entry.file_name() != ".lock" {
-            tarmac_fs::remove_all(&entry.path())?;
+    if let Ok(read) = std::fs::read_dir(&host.root) {
+        let mut entries: Vec<PathBuf> = read
+            .flatten()
+            .filter(|e| e.file_name() != ".lock")
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            remove(path, &mut done)?;
+        }
+        tarmac_fs::fsync_dir(&host.root)?;
+    }
+    for path in leftovers.present() {
+        if purge {
+            remove(path, &mut done)?;
+        } else {
+            done.left.push(path);
         }
     }
-    tarmac_fs::fsync_dir(&host.root)?;
-    Ok(())
+    if let Some(state) = host
+        .state_dir_root
+        .as_ref()
+        .and_then(|s| std::fs::read_dir(s).ok())
+    {
+        let mut dirs: Vec<PathBuf> = state.flatten().map(|e| e.path()).collect();
+        dirs.sort();
+        done.left.extend(dirs);
+    }
+    Ok(done)
 }
 
 /// One check script and how it ended.

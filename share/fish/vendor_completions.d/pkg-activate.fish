@@ -153,16 +153,18 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand remove" -l no-
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand remove" -l wait -d 'Wait for another pkg-activate or host-extract to finish instead of failing with exit 5'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand remove" -l json -d 'Print one JSON document on stdout instead of lines'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand remove" -s h -l help -d 'Print help'
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l tools-dir -d 'Where dcos_install.sh put the host tools (its TARMAC_TOOLS_DIR)' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l systemd-dir -d 'Where unit files are copied, with dcos.target.wants/<unit> -> ../<unit>' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l state-dir-root -d 'Parent of the packages\' state directories (<state-dir-root>/<name>)' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l user-db-root -d 'Root of the user database (etc/passwd, etc/group) that package users are checked against and created in: with `/`, by `useradd`; with any other root (a temp root or an image), pkg-activate appends the entries itself, so no root privilege is needed. State directories are chowned to the package user only when running as root' -r -F
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l purge -d 'Also remove what dcos_install.sh wrote outside the root: CONFIG_DIR/roles, CONFIG_DIR/setup-flags and the tools dir'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l no-systemd -d 'Do not run systemctl (unit files are still copied)'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l no-fold -d 'Lay out pkgpanda\'s exact per-file farm instead of folding directories that come from one package into one link'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l wait -d 'Wait for another pkg-activate or host-extract to finish instead of failing with exit 5'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l json -d 'Print one JSON document on stdout instead of lines'
-complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -s h -l help -d 'Print help'
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand verify" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand verify" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand verify" -l systemd-dir -d 'Where unit files are copied, with dcos.target.wants/<unit> -> ../<unit>' -r -F

@@ -120,7 +120,20 @@ pub enum Command {
     },
     /// Deactivate everything: remove installed units, generations, packages
     /// and links under the root (the lock file stays).
-    Uninstall,
+    ///
+    /// Prints each path removed ("removed PATH") and each path of the
+    /// install kept ("left PATH"): without --purge the install script's
+    /// config entries and tools, and always the package state directories
+    /// (service data).
+    Uninstall {
+        /// Also remove what dcos_install.sh wrote outside the root:
+        /// CONFIG_DIR/roles, CONFIG_DIR/setup-flags and the tools dir.
+        #[arg(long)]
+        purge: bool,
+        /// Where dcos_install.sh put the host tools (its TARMAC_TOOLS_DIR).
+        #[arg(long, value_name = "DIR", default_value = "/var/lib/tarmac/bin")]
+        tools_dir: PathBuf,
+    },
     /// Status plus each active package's tree hash against host-extract's
     /// manifest: reports writes that landed inside a package through a
     /// folded link. Exit 4 when unhealthy.

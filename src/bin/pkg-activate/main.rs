@@ -111,7 +111,19 @@ fn run(args: Args) -> Result<(), Error> {
             let removed = tarmac_activate::remove(&host, &ids, &options(g, 0))?;
             emit(json, &removed, &removed);
         }
-        Command::Uninstall => tarmac_activate::uninstall(&host, &options(g, 0))?,
+        Command::Uninstall { purge, tools_dir } => {
+            let leftovers = tarmac_activate::InstallLeftovers {
+                config_dir: absolute(&g.config_dir),
+                tools_dir: absolute(&tools_dir),
+            };
+            let done = tarmac_activate::uninstall(&host, &leftovers, purge, &options(g, 0))?;
+            let removed = done
+                .removed
+                .iter()
+                .map(|p| format!("removed {}", p.display()));
+            let left = done.left.iter().map(|p| format!("left {}", p.display()));
+            emit(json, &done, removed.chain(left).collect::<Vec<_>>());
+        }
         Command::Check { list } => {
             let report = tarmac_activate::check(&host, !list, &options(g, 0))?;
             for path in &report.not_executable {
