@@ -1363,3 +1363,41 @@ fn crash_loop_sigkill_at_random_moments() {
 fn docs_match_help() {
     crate::workspace::check_help_doc(BIN, "pkg-activate.md");
 }
+
+/// Progress is drawn on a terminal only (run under `script(1)` for a pty),
+/// never with `--quiet`, and never into a pipe: scripts read stderr for
+/// errors alone.
+#[test]
+fn progress_on_a_terminal_only_and_quiet_silences_it() {
+    let host = Host::new(&["master"]);
+    let (mesos, _) = pkgpanda_pair(&host);
+    let through_pty = |extra: &[&str]| {
+        let command = host.command(&[extra, &["activate", &mesos]].concat());
+        let line: Vec<String> = std::iter::once(command.get_program())
+            .chain(command.get_args())
+            .map(|a| format!("'{}'", a.to_string_lossy()))
+            .collect();
+        let output = Command::new("script")
+            .args(["-qec", &line.join(" "), "/dev/null"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let shown = through_pty(&[]);
+    for step in ["validate", "build", "switch"] {
+        assert!(
+            shown.contains(step),
+            "no {step:?} on the terminal: {shown:?}"
+        );
+    }
+    let quiet = through_pty(&["--quiet"]);
+    assert!(!quiet.contains("switch"), "{quiet:?}");
+    let piped = host.run(&["activate", &mesos]);
+    assert!(piped.status.success());
+    assert!(
+        piped.stderr.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+}

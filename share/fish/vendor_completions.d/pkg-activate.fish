@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_pkg_activate_global_optspecs
-    string join \n root= config-dir= systemd-dir= state-dir-root= user-db-root= no-systemd no-fold wait json h/help V/version
+    string join \n root= config-dir= systemd-dir= state-dir-root= user-db-root= no-systemd no-fold wait json q/quiet h/help V/version
 end
 
 function __fish_pkg_activate_needs_command
@@ -33,6 +33,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_needs_command" -l no-systemd -d
 complete -c pkg-activate -n "__fish_pkg_activate_needs_command" -l no-fold -d 'Lay out pkgpanda\'s exact per-file farm instead of folding directories that come from one package into one link'
 complete -c pkg-activate -n "__fish_pkg_activate_needs_command" -l wait -d 'Wait for another pkg-activate or host-extract to finish instead of failing with exit 5'
 complete -c pkg-activate -n "__fish_pkg_activate_needs_command" -l json -d 'Print one JSON document on stdout instead of lines'
+complete -c pkg-activate -n "__fish_pkg_activate_needs_command" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pkg-activate -n "__fish_pkg_activate_needs_command" -s V -l version -d 'Print version'
 complete -c pkg-activate -n "__fish_pkg_activate_needs_command" -f -a "activate" -d 'Make exactly these package ids active (none: an empty farm). Prints the new generation number'
@@ -58,6 +59,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand activate" -l n
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand activate" -l no-fold -d 'Lay out pkgpanda\'s exact per-file farm instead of folding directories that come from one package into one link'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand activate" -l wait -d 'Wait for another pkg-activate or host-extract to finish instead of failing with exit 5'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand activate" -l json -d 'Print one JSON document on stdout instead of lines'
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand activate" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand activate" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand swap" -l keep -d 'Generations to keep afterwards (current and previous always stay)' -r
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand swap" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
@@ -69,6 +71,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand swap" -l no-sy
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand swap" -l no-fold -d 'Lay out pkgpanda\'s exact per-file farm instead of folding directories that come from one package into one link'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand swap" -l wait -d 'Wait for another pkg-activate or host-extract to finish instead of failing with exit 5'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand swap" -l json -d 'Print one JSON document on stdout instead of lines'
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand swap" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand swap" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand list" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand list" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
@@ -79,6 +82,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand list" -l no-sy
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand list" -l no-fold -d 'Lay out pkgpanda\'s exact per-file farm instead of folding directories that come from one package into one link'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand list" -l wait -d 'Wait for another pkg-activate or host-extract to finish instead of failing with exit 5'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand list" -l json -d 'Print one JSON document on stdout instead of lines'
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand list" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand list" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand active" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand active" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
@@ -89,6 +93,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand active" -l no-
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand active" -l no-fold -d 'Lay out pkgpanda\'s exact per-file farm instead of folding directories that come from one package into one link'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand active" -l wait -d 'Wait for another pkg-activate or host-extract to finish instead of failing with exit 5'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand active" -l json -d 'Print one JSON document on stdout instead of lines'
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand active" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand active" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
@@ -99,6 +104,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -l no-
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -l no-fold -d 'Lay out pkgpanda\'s exact per-file farm instead of folding directories that come from one package into one link'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -l wait -d 'Wait for another pkg-activate or host-extract to finish instead of failing with exit 5'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -l json -d 'Print one JSON document on stdout instead of lines'
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand rollback" -l to -d 'Generation number to switch to (default: the newest older than current)' -r
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand rollback" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
@@ -110,6 +116,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand rollback" -l n
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand rollback" -l no-fold -d 'Lay out pkgpanda\'s exact per-file farm instead of folding directories that come from one package into one link'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand rollback" -l wait -d 'Wait for another pkg-activate or host-extract to finish instead of failing with exit 5'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand rollback" -l json -d 'Print one JSON document on stdout instead of lines'
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand rollback" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand rollback" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand gc" -l keep -d 'Generations to keep, newest first' -r
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand gc" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
@@ -121,6 +128,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand gc" -l no-syst
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand gc" -l no-fold -d 'Lay out pkgpanda\'s exact per-file farm instead of folding directories that come from one package into one link'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand gc" -l wait -d 'Wait for another pkg-activate or host-extract to finish instead of failing with exit 5'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand gc" -l json -d 'Print one JSON document on stdout instead of lines'
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand gc" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand gc" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
@@ -131,6 +139,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -l no
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -l no-fold -d 'Lay out pkgpanda\'s exact per-file farm instead of folding directories that come from one package into one link'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -l wait -d 'Wait for another pkg-activate or host-extract to finish instead of failing with exit 5'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -l json -d 'Print one JSON document on stdout instead of lines'
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
@@ -142,6 +151,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -l no-s
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -l no-fold -d 'Lay out pkgpanda\'s exact per-file farm instead of folding directories that come from one package into one link'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -l wait -d 'Wait for another pkg-activate or host-extract to finish instead of failing with exit 5'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -l json -d 'Print one JSON document on stdout instead of lines'
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand remove" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand remove" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
@@ -152,6 +162,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand remove" -l no-
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand remove" -l no-fold -d 'Lay out pkgpanda\'s exact per-file farm instead of folding directories that come from one package into one link'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand remove" -l wait -d 'Wait for another pkg-activate or host-extract to finish instead of failing with exit 5'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand remove" -l json -d 'Print one JSON document on stdout instead of lines'
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand remove" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand remove" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l tools-dir -d 'Where dcos_install.sh put the host tools (its TARMAC_TOOLS_DIR)' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
@@ -164,6 +175,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l 
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l no-fold -d 'Lay out pkgpanda\'s exact per-file farm instead of folding directories that come from one package into one link'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l wait -d 'Wait for another pkg-activate or host-extract to finish instead of failing with exit 5'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l json -d 'Print one JSON document on stdout instead of lines'
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand verify" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand verify" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
@@ -174,6 +186,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand verify" -l no-
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand verify" -l no-fold -d 'Lay out pkgpanda\'s exact per-file farm instead of folding directories that come from one package into one link'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand verify" -l wait -d 'Wait for another pkg-activate or host-extract to finish instead of failing with exit 5'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand verify" -l json -d 'Print one JSON document on stdout instead of lines'
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand verify" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand help; and not __fish_seen_subcommand_from activate swap list active status rollback gc recover check remove uninstall verify help" -f -a "activate" -d 'Make exactly these package ids active (none: an empty farm). Prints the new generation number'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand help; and not __fish_seen_subcommand_from activate swap list active status rollback gc recover check remove uninstall verify help" -f -a "swap" -d 'Replace the active package of the same name by this id'

@@ -63,6 +63,10 @@ pub struct Global {
     /// Print one JSON document on stdout instead of lines.
     #[arg(long, global = true)]
     pub json: bool,
+    /// No progress on stderr. Progress (validate, build, switch, units) is
+    /// drawn only when stderr is a terminal; errors are always printed.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tarmac_activate::{Error, HostPaths, LockWait, Options};
 use tarmac_cli::{print_json, print_lines, Failure};
-use tarmac_model::Silent;
+use tarmac_model::{Reporter, Silent};
 
 use args::{Args, Command, Global};
 
@@ -45,23 +45,41 @@ fn options(global: &Global, keep: usize) -> Options {
     }
 }
 
+/// Progress bars on a terminal only: without one, stderr stays for errors
+/// (scripts and config management read it).
+fn reporter(global: &Global) -> Box<dyn Reporter> {
+    if tarmac_cli::progress_enabled(global.quiet, global.json) {
+        tarmac_cli::reporter("pkg-activate", global.quiet, global.json)
+    } else {
+        Box::new(Silent)
+    }
+}
+
 fn run(args: Args) -> Result<(), Error> {
     let g = &args.global;
+    let reporter = reporter(g);
     let host = host_paths(g);
     let json = g.json;
     let roles = || tarmac_activate::roles_from_config_dir(&absolute(&g.config_dir));
     match args.command {
         Command::Activate { ids, keep } => {
-            let done =
-                tarmac_activate::activate(&host, &ids, &roles()?, &options(g, keep), &Silent)?;
+            let done = tarmac_activate::activate(
+                &host,
+                &ids,
+                &roles()?,
+                &options(g, keep),
+                reporter.as_ref(),
+            )?;
             emit(json, &done, [done.generation]);
         }
         Command::Swap { id, keep } => {
-            let done = tarmac_activate::swap(&host, &id, &roles()?, &options(g, keep), &Silent)?;
+            let done =
+                tarmac_activate::swap(&host, &id, &roles()?, &options(g, keep), reporter.as_ref())?;
             emit(json, &done, [done.generation]);
         }
         Command::Rollback { to } => {
-            let done = tarmac_activate::rollback(&host, to, &options(g, usize::MAX), &Silent)?;
+            let done =
+                tarmac_activate::rollback(&host, to, &options(g, usize::MAX), reporter.as_ref())?;
             emit(json, &done, [done.generation]);
         }
         Command::List => {
