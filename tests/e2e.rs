@@ -153,6 +153,17 @@ fn fleet_status_summarizes_files_and_reports_failures() {
     let dir = tempfile::tempdir().unwrap();
     let config = "c".repeat(40);
     let status = |generation: u64, app: &str, healthy: bool, role: &str| {
+        let failed = serde_json::json!({
+            "verdict": "failed",
+            "units": [
+                {"unit": "a.service", "active_state": "active", "sub_state": "running",
+                 "result": "success", "since": ""},
+                {"unit": "b.service", "active_state": "failed", "sub_state": "failed",
+                 "result": "exit-code", "since": ""},
+            ],
+            "error": null,
+        });
+        let running = serde_json::json!({"verdict": "running", "units": [], "error": null});
         serde_json::json!({
             "format": 1,
             "root": "/opt/mesosphere",
@@ -166,6 +177,7 @@ fn fleet_status_summarizes_files_and_reports_failures() {
             "healthy": healthy,
             "problems": if healthy { vec![] } else { vec!["/opt/mesosphere/bin: points at x"] },
             "damaged": [],
+            "services": if role == "master" { running } else { failed },
         })
     };
     let write = |name: &str, value: serde_json::Value| {
@@ -210,12 +222,34 @@ fn fleet_status_summarizes_files_and_reports_failures() {
              generation 2: 2 (a1, a2)\n\
              roles master: 1 (m1)\n\
              roles slave: 2 (a1, a2)\n\
+             services failed: 2 (a1, a2)\n\
+             services running: 1 (m1)\n\
              unhealthy 1\n\
              \x20 a2: /opt/mesosphere/bin: points at x\n\
+             failed units 2\n\
+             \x20 a1: b.service\n\
+             \x20 a2: b.service\n\
              failures 1\n\
              \x20 gone: gone.json: No such file or directory\n"
         )
     );
+    // A host with a failed unit fails the fleet, and is named with it.
+    let out = run(&["--json", "m1.json", "a1.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary["failed_units"],
+        serde_json::json!([{"host": "a1", "units": ["b.service"]}])
+    );
+    assert_eq!(
+        summary["by_services"],
+        serde_json::json!({"failed": ["a1"], "running": ["m1"]})
+    );
+    write("a1.json", {
+        let mut doc = status(2, "2", true, "slave");
+        doc.as_object_mut().unwrap().remove("services");
+        doc
+    });
     let out = run(&["--json", "m1.json", "a1.json"]);
     assert_eq!(
         out.status.code(),
@@ -232,6 +266,10 @@ fn fleet_status_summarizes_files_and_reports_failures() {
     assert_eq!(
         summary["by_bootstrap"],
         serde_json::json!({"unknown": ["a1", "m1"]})
+    );
+    assert_eq!(
+        summary["by_services"],
+        serde_json::json!({"running": ["m1"], "unreported": ["a1"]})
     );
     // No document at all, and a bad option.
     let out = Command::new(&script)

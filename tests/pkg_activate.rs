@@ -1401,3 +1401,96 @@ fn progress_on_a_terminal_only_and_quiet_silences_it() {
         String::from_utf8_lossy(&piped.stderr)
     );
 }
+
+/// `status` adds systemd's view of the wanted units (`services`), apart
+/// from the integrity verdict. This machine boots without systemd, so a
+/// systemctl stand-in on PATH answers `systemctl show` the way systemd
+/// does (one block of Key=value lines per unit); its answers are the
+/// test's. `--no-systemd` skips asking.
+#[test]
+fn status_reports_what_systemd_says_of_the_wanted_units() {
+    let host = Host::new(&["master"]);
+    let (mesos, _) = pkgpanda_pair(&host);
+    host.ok(&["activate", &mesos]);
+    let stub = host.base.join("stub");
+    std::fs::create_dir_all(&stub).unwrap();
+    let state = host.base.join("unit-state");
+    let script = format!(
+        "#!/bin/sh\n[ \"$1\" = show ] || exit 0\n\
+         printf 'Id=dcos-mesos-master.service\\nActiveState=%s\\nSubState=%s\\nResult=%s\\nStateChangeTimestamp=Sun 2026-12-06 12:00:00 UTC\\n' $(cat {})\n",
+        state.display()
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(stub.join("systemctl"), script).unwrap();
+    std::fs::set_permissions(
+        stub.join("systemctl"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        stub.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let status = |unit_state: &str| -> Value {
+        std::fs::write(&state, unit_state).unwrap();
+        let out = host
+            .command_with_systemctl(&["status", "--json"])
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let running = status("active running success");
+    assert_eq!(running["healthy"], true);
+    assert_eq!(running["services"]["verdict"], "running");
+    assert_eq!(
+        running["services"]["units"],
+        serde_json::json!([{
+            "unit": "dcos-mesos-master.service",
+            "active_state": "active",
+            "sub_state": "running",
+            "result": "success",
+            "since": "Sun 2026-12-06 12:00:00 UTC",
+        }])
+    );
+    let failed = status("failed failed exit-code");
+    assert_eq!(failed["services"]["verdict"], "failed");
+    assert_eq!(failed["healthy"], true, "integrity is a separate verdict");
+    assert_eq!(
+        status("activating start success")["services"]["verdict"],
+        "starting"
+    );
+    // The text form names the verdict and each unit.
+    std::fs::write(&state, "failed failed exit-code").unwrap();
+    let out = host
+        .command_with_systemctl(&["status"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("services failed\n"), "{text}");
+    assert!(
+        text.contains("unit dcos-mesos-master.service failed/failed since "),
+        "{text}"
+    );
+    // --no-systemd: not asked.
+    assert_eq!(host.status()["services"]["verdict"], "skipped");
+    // systemctl that cannot answer: unknown, with its reason, status still 0.
+    std::fs::write(
+        stub.join("systemctl"),
+        "#!/bin/sh\necho 'Failed to connect to bus' >&2\nexit 1\n",
+    )
+    .unwrap();
+    let unknown = status("x x x");
+    assert_eq!(unknown["services"]["verdict"], "unknown");
+    assert!(unknown["services"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("Failed to connect to bus"));
+}

@@ -22,6 +22,7 @@ mod maintain;
 mod package;
 mod paths;
 mod plan;
+mod services;
 mod status;
 mod switch;
 mod units;
@@ -37,6 +38,7 @@ pub use maintain::{
 pub use package::{Meta, Package};
 pub use paths::{roles_from_config_dir, HostPaths, FIXED_LINKS};
 pub use plan::RESERVED_UNITS;
+pub use services::{ServiceState, Services};
 pub use status::{status, verify, GenerationSummary, Status, STATUS_FORMAT};
 pub use switch::{activate, gc, recover, rollback, swap, Collected, Options, Recovered, Switched};
 pub use tarmac_fs::LockWait;

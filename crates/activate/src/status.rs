@@ -18,6 +18,7 @@ use crate::error::Result;
 use crate::generation::{self, GenerationRecord};
 use crate::paths::{HostPaths, FIXED_LINKS};
 use crate::plan::{self, WELL_KNOWN};
+use crate::services::{services, Services};
 use crate::switch::{lock_for_reading, Options};
 
 /// The `format` of the `status --json` document.
@@ -46,6 +47,9 @@ pub struct Status {
     /// Other generations whose `generation.json` does not read (they
     /// cannot be rolled back to); one line each.
     pub damaged: Vec<String>,
+    /// What systemd says of the units the current generation wants: a
+    /// verdict separate from `healthy`, which is about integrity only.
+    pub services: Services,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -83,6 +87,7 @@ fn inspect(host: &HostPaths, options: &Options, deep: bool) -> Result<Status> {
         healthy: true,
         problems: Vec::new(),
         damaged: Vec::new(),
+        services: services(&[], false),
     };
     for n in generation::list(host)? {
         match GenerationRecord::read(&host.generation(n)) {
@@ -116,6 +121,7 @@ fn inspect(host: &HostPaths, options: &Options, deep: bool) -> Result<Status> {
         }
     }
     status.healthy = status.problems.is_empty();
+    status.services = services(&status.units, options.systemctl);
     Ok(status)
 }
 

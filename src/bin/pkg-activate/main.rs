@@ -193,5 +193,14 @@ fn status_lines(status: &tarmac_activate::Status) -> Vec<String> {
     lines.extend(status.roles.iter().map(|r| format!("role {r}")));
     lines.push(format!("healthy {}", status.healthy));
     lines.extend(status.problems.iter().map(|p| format!("problem {p}")));
+    let services = &status.services;
+    lines.push(format!("services {}", services.verdict));
+    lines.extend(services.units.iter().map(|u| {
+        format!(
+            "unit {} {}/{} since {}",
+            u.unit, u.active_state, u.sub_state, u.since
+        )
+    }));
+    lines.extend(services.error.iter().map(|e| format!("services-error {e}")));
     lines
 }
