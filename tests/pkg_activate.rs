@@ -63,8 +63,20 @@ impl Host {
         command
     }
 
+    /// Like [`Host::command`] but with the machine's user database
+    /// (`--user-db-root /`): callers must put a fake `useradd` first on PATH.
+    fn command_with_system_user_db(&self, args: &[&str]) -> Command {
+        let mut command = self.command_with_user_db(Path::new("/"), args);
+        command.arg("--no-systemd");
+        command
+    }
+
     /// Like [`Host::command`] but letting pkg-activate run `systemctl`.
     fn command_with_systemctl(&self, args: &[&str]) -> Command {
+        self.command_with_user_db(&self.base.join("users"), args)
+    }
+
+    fn command_with_user_db(&self, user_db: &Path, args: &[&str]) -> Command {
         let mut command = Command::new(BIN);
         command
             .arg("--root")
@@ -76,7 +88,7 @@ impl Host {
             .arg("--state-dir-root")
             .arg(self.base.join("state"))
             .arg("--user-db-root")
-            .arg(self.base.join("users"))
+            .arg(user_db)
             .args(args)
             .env_remove("TARMAC_FAILPOINT");
         command
@@ -654,6 +666,219 @@ fn package_users_are_appended_to_a_private_user_db_without_root() {
         4,
         "no temp file left"
     );
+}
+
+/// A `useradd` that only records its arguments and fails, first on a PATH
+/// without /usr/sbin: a run with `--user-db-root /` can never reach the
+/// machine's real useradd (nor its user database).
+fn fake_useradd(host: &Host) -> (String, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = host.base.join("fakebin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = host.base.join("useradd.log");
+    let script = bin.join("useradd");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$@\" >> '{}'\nexit 1\n", log.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (format!("{}:/usr/bin:/bin", bin.display()), log)
+}
+
+/// `<config-dir>/manual_host_users` (pkgpanda cli.py:154): a package user
+/// that does not exist refuses the set, naming user, package and file;
+/// nothing changes. Users that exist are fine; without the file the user
+/// is created as before.
+#[test]
+fn manual_host_users_refuses_a_missing_user_in_a_private_user_db() {
+    let host = Host::new(&[]);
+    let svc = host.add(
+        PkgFixture::new("svc", "1")
+            .username("dcos_svc")
+            .state_directory(),
+    );
+    let plain = host.add(PkgFixture::new("plain", "1").file("bin/plain", b"p", 0o755));
+    host.ok(&["activate", &plain]);
+    let manual = host.base.join("config/manual_host_users");
+    std::fs::write(&manual, "").unwrap();
+    let before = host.snapshot();
+    let line = host.fail(&["activate", &plain, &svc], 3);
+    assert!(
+        line.starts_with("pkg-activate: error: dcos_svc: does not exist in ")
+            && line.contains(&manual.display().to_string())
+            && line.contains("svc--1"),
+        "{line}"
+    );
+    assert_eq!(host.snapshot(), before, "a refused set changed the host");
+    // A user the operator made is accepted and left alone.
+    let passwd = host.base.join("users/etc/passwd");
+    let made = "root:x:0:0:root:/root:/bin/sh\n\
+                dcos_svc:x:500:500::/home/dcos_svc:/bin/false\n";
+    std::fs::write(&passwd, made).unwrap();
+    host.ok(&["activate", &plain, &svc]);
+    assert_eq!(std::fs::read_to_string(&passwd).unwrap(), made);
+    // Without the file, a missing user is created again.
+    std::fs::remove_file(&manual).unwrap();
+    let other = host.add(PkgFixture::new("other", "1").username("dcos_other"));
+    host.ok(&["activate", &plain, &svc, &other]);
+    assert!(std::fs::read_to_string(&passwd)
+        .unwrap()
+        .contains("\ndcos_other:"));
+}
+
+/// The same with `--user-db-root /` (the machine's own database, only
+/// read): refused before `useradd` would run. Without the file, useradd is
+/// what runs (here a fake one, so the machine's database stays untouched).
+#[test]
+fn manual_host_users_refuses_a_missing_user_with_the_system_user_db() {
+    let host = Host::new(&[]);
+    let user = "dcos_tarmac_absent_test";
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    assert!(!passwd.contains(&format!("\n{user}:")) && !passwd.starts_with(&format!("{user}:")));
+    let id = host.add(PkgFixture::new("svc", "1").username(user));
+    let (path, log) = fake_useradd(&host);
+    let run = |manual: bool| {
+        let marker = host.base.join("config/manual_host_users");
+        if manual {
+            std::fs::write(&marker, "").unwrap();
+        } else {
+            let _ = std::fs::remove_file(&marker);
+        }
+        host.command_with_system_user_db(&["activate", &id])
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    let out = run(true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{user}: does not exist in /etc/passwd"))
+            && stderr.contains("manual_host_users")
+            && stderr.contains("svc--1"),
+        "{stderr}"
+    );
+    assert!(!log.exists(), "useradd ran");
+    assert!(!host.root().join("current").exists());
+    let out = run(false);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!(
+            "--system --home-dir /opt/mesosphere --shell /sbin/nologin -c DCOS System User --user-group {user}\n"
+        )
+    );
+}
+
+/// A package user whose name is already a group (and no such user):
+/// `useradd --user-group` refuses it, so pkgpanda does; so does tarmac,
+/// exit 3 naming the group, for a private database as for `/`, and also
+/// when `group` names that same group (pkgpanda then uses --user-group too).
+#[test]
+fn a_package_user_named_like_an_existing_group_is_refused() {
+    let host = Host::new(&[]);
+    let group_file = host.base.join("users/etc/group");
+    let groups = "root:x:0:\ndocker:x:990:\ndcos_grp:x:555:\n";
+    std::fs::write(&group_file, groups).unwrap();
+    let plain = host.add(PkgFixture::new("grp", "1").username("dcos_grp"));
+    let same = host.add(
+        PkgFixture::new("grp", "2")
+            .username("dcos_grp")
+            .group("dcos_grp"),
+    );
+    host.ok(&["activate"]);
+    let before = host.snapshot();
+    for id in [&plain, &same] {
+        let line = host.fail(&["activate", id], 3);
+        assert!(
+            line.starts_with("pkg-activate: error: dcos_grp: does not exist in ")
+                && line.contains("but group dcos_grp (gid 555) does in")
+                && line.contains(&group_file.display().to_string())
+                && line.contains(id.as_str()),
+            "{line}"
+        );
+        assert_eq!(host.snapshot(), before, "{id} changed the host");
+    }
+    // With `/`: a private mount namespace shows a group file that has the
+    // group (the machine's own /etc/group is never written).
+    let shadowed = host.base.join("group.shadow");
+    let mut text = std::fs::read_to_string("/etc/group").unwrap();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let user = "dcos_tarmac_grp_test";
+    assert!(!std::fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .contains(user));
+    text.push_str(&format!("{user}:x:4242:\n"));
+    std::fs::write(&shadowed, text).unwrap();
+    let id = host.add(PkgFixture::new("sys", "1").username(user));
+    let (path, log) = fake_useradd(&host);
+    let mut inner = host.command_with_system_user_db(&["activate", &id]);
+    let argv: Vec<String> = std::iter::once(inner.get_program())
+        .chain(inner.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy()))
+        .collect();
+    let script = format!(
+        "mount --bind '{}' /etc/group && exec {}",
+        shadowed.display(),
+        argv.join(" ")
+    );
+    inner = Command::new("unshare");
+    inner
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .env("PATH", &path)
+        .env_remove("TARMAC_FAILPOINT");
+    let out = inner.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{user}: does not exist in /etc/passwd but group {user} (gid 4242) does in /etc/group"
+        )),
+        "{stderr}"
+    );
+    assert!(!log.exists(), "useradd ran");
+    assert!(!std::fs::read_to_string("/etc/group")
+        .unwrap()
+        .contains(user));
+}
+
+/// pkgpanda leaves `<systemd-dir>/dcos.target.wants/` after every
+/// activation, also when no package ships a unit.
+#[test]
+fn the_wants_directory_exists_after_every_activation() {
+    let host = Host::new(&[]);
+    std::fs::remove_dir(host.systemd()).unwrap();
+    let plain = host.add(PkgFixture::new("plain", "1").file("bin/plain", b"p", 0o755));
+    host.ok(&["activate", &plain]);
+    assert!(host.systemd().join("dcos.target.wants").is_dir());
+    std::fs::remove_dir(host.systemd().join("dcos.target.wants")).unwrap();
+    host.ok(&["activate"]);
+    assert!(host.systemd().join("dcos.target.wants").is_dir());
+    // With units, removed, and on rollback too.
+    let svc = host.add(PkgFixture::new("svc", "1").file(
+        "dcos.target.wants/svc.service",
+        b"[Service]\n",
+        0o644,
+    ));
+    host.ok(&["activate", &svc]);
+    host.ok(&["activate"]);
+    let wants = host.systemd().join("dcos.target.wants");
+    assert_eq!(std::fs::read_dir(&wants).unwrap().count(), 0);
+    host.ok(&["rollback"]);
+    assert!(wants.join("svc.service").is_symlink());
+    host.ok(&["rollback", "--to", "2"]);
+    std::fs::remove_dir_all(&wants).unwrap();
+    // From one unit-less generation to another: nothing to sync.
+    host.ok(&["rollback", "--to", "4"]);
+    assert!(wants.is_dir());
 }
 
 #[test]
