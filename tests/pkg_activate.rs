@@ -881,6 +881,218 @@ fn the_wants_directory_exists_after_every_activation() {
     assert!(wants.is_dir());
 }
 
+/// How systemd and bash read back `NAME=value` lines: `(systemd, bash with
+/// `set -a; . environment`, bash with `. environment.export`)`, each a map
+/// of the variables named in `names`. systemd's own parser is reached
+/// through the environment.d generator (the EnvironmentFile= parser plus
+/// `$` expansion, which only matters for values tarmac refuses anyway).
+struct EnvReaders {
+    dir: tempfile::TempDir,
+}
+
+const ENV_GENERATOR: &str =
+    "/usr/lib/systemd/user-environment-generators/30-systemd-environment-d-generator";
+
+impl EnvReaders {
+    fn new() -> EnvReaders {
+        assert!(
+            Path::new(ENV_GENERATOR).is_file(),
+            "{ENV_GENERATOR} missing: systemd is needed to read environment files back"
+        );
+        EnvReaders {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// systemd: `file`'s variables as the generator prints them, decoded.
+    fn systemd(&self, file: &Path) -> BTreeMap<String, String> {
+        let conf = self.dir.path().join("environment.d");
+        let _ = std::fs::remove_dir_all(&conf);
+        std::fs::create_dir_all(&conf).unwrap();
+        std::fs::copy(file, conf.join("t.conf")).unwrap();
+        let out = Command::new("env")
+            .args(["-i", "HOME=/nonexistent"])
+            .arg(format!("XDG_CONFIG_HOME={}", self.dir.path().display()))
+            .arg(ENV_GENERATOR)
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines()
+            .filter_map(|line| line.split_once('='))
+            .map(|(k, v)| (k.to_string(), unescape_systemd(v)))
+            .collect()
+    }
+
+    /// bash: sources `file` (after `prefix`, e.g. `set -a;`) in a clean
+    /// environment, in a scratch directory (a misread line may run a
+    /// command or redirect), and returns its exported variables.
+    fn bash(&self, prefix: &str, file: &Path) -> BTreeMap<String, String> {
+        let scratch = self.dir.path().join("scratch");
+        std::fs::create_dir_all(&scratch).unwrap();
+        let out = Command::new("env")
+            .args(["-i", "HOME=/nonexistent", "bash", "-c"])
+            .arg(format!(
+                "{prefix} . '{}' >/dev/null 2>&1; env -0",
+                file.display()
+            ))
+            .current_dir(&scratch)
+            .stderr(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.split('\0')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// Whether `value` reads back unchanged from `V=value` by systemd and
+    /// bash, and from `export V=value` by bash.
+    fn round_trips(&self, value: &str) -> bool {
+        let env = self.dir.path().join("one.env");
+        let export = self.dir.path().join("one.export");
+        std::fs::write(&env, format!("V={value}\n")).unwrap();
+        std::fs::write(&export, format!("export V={value}\n")).unwrap();
+        let want = Some(&value.to_string());
+        systemd_read(&self.systemd(&env), "V", value)
+            && self.bash("set -a;", &env).get("V") == want
+            && self.bash("", &export).get("V") == want
+    }
+}
+
+/// Whether systemd read `key` as `value`. The generator skips an empty
+/// assignment (its merge wants a value) that EnvironmentFile= reads as the
+/// empty string, so for `""` only its absence can be checked.
+fn systemd_read(vars: &BTreeMap<String, String>, key: &str, value: &str) -> bool {
+    match vars.get(key) {
+        Some(read) => read == value,
+        None => value.is_empty(),
+    }
+}
+
+/// systemd prints a value either bare or in double quotes with C escapes.
+fn unescape_systemd(text: &str) -> String {
+    let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else {
+        return text.to_string();
+    };
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let e = chars.next().unwrap();
+        out.push(match e {
+            'a' => '\x07',
+            'b' => '\x08',
+            'f' => '\x0c',
+            'n' => '\n',
+            'r' => '\r',
+            't' => '\t',
+            'v' => '\x0b',
+            '0'..='7' => {
+                let digits: String = std::iter::once(e).chain(chars.by_ref().take(2)).collect();
+                char::from(u8::from_str_radix(&digits, 8).unwrap())
+            }
+            other => other,
+        });
+    }
+    out
+}
+
+/// Environment values: every sample value that systemd and bash read back
+/// unchanged from the unquoted lines pkgpanda writes is accepted, and the
+/// generation's own `environment` and `environment.export` give it back
+/// through systemd and bash; every sample that does not round-trip is
+/// refused (exit 3), the message naming file, key and the character. The
+/// samples: each ASCII character and a few non-ASCII ones, alone, first,
+/// last, inside and after ':' (where bash expands `~`), plus expansions.
+#[test]
+fn environment_values_are_accepted_exactly_when_they_round_trip() {
+    let readers = EnvReaders::new();
+    let mut samples: Vec<String> = vec![
+        String::new(),
+        "~/x".into(),
+        "x:~".into(),
+        "x=~".into(),
+        "{a,b}".into(),
+        "x{1..3}y".into(),
+        "{x}".into(),
+        "a{b".into(),
+        "$".into(),
+        "x$".into(),
+        "#x".into(),
+        "/opt/mesosphere/lib".into(),
+    ];
+    let specials = ['\u{a0}', '\u{85}', 'é', '\u{2028}', '€'];
+    for c in (1u8..=127).map(char::from).chain(specials) {
+        for template in ["x{}y", "{}y", "x{}", "x:{}y", "{}"] {
+            // `~y` reads back unchanged only while no user `y` exists: try
+            // the user every host has instead.
+            let template = if c == '~' {
+                template.replace("{}y", "{}root")
+            } else {
+                template.to_string()
+            };
+            samples.push(template.replace("{}", &c.to_string()));
+        }
+    }
+    let (good, bad): (Vec<&String>, Vec<&String>) =
+        samples.iter().partition(|v| readers.round_trips(v));
+    // The tab pkgpanda accepts is among the values that cannot round-trip.
+    assert!(bad.contains(&&"x\ty".to_string()), "{bad:?}");
+    assert!(good.contains(&&"x\u{b}y".to_string()), "{good:?}");
+
+    let host = Host::new(&[]);
+    let mut fixture = PkgFixture::new("env", "1");
+    for (i, value) in good.iter().enumerate() {
+        fixture = fixture.env(&format!("V{i}"), value);
+    }
+    let id = host.add(fixture);
+    host.ok(&["activate", &id]);
+    let env = host.root().join("environment");
+    let export = host.root().join("environment.export");
+    let systemd = readers.systemd(&env);
+    let read = [
+        ("bash environment", readers.bash("set -a;", &env)),
+        ("bash environment.export", readers.bash("", &export)),
+    ];
+    for (i, value) in good.iter().enumerate() {
+        let key = format!("V{i}");
+        assert!(
+            systemd_read(&systemd, &key, value),
+            "systemd: {key}={value:?}"
+        );
+        for (reader, vars) in &read {
+            assert_eq!(vars.get(&key), Some(*value), "{reader}: {key}");
+        }
+    }
+
+    for (i, value) in bad.iter().enumerate() {
+        let id = host.add(PkgFixture::new("bad", &i.to_string()).env("BAD", value));
+        let out = host.run(&["activate", &id]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{value:?} accepted: {stderr}");
+        let line = stderr.lines().next().unwrap_or_default();
+        let file = host.root().join(format!("packages/{id}/pkginfo.json"));
+        assert!(
+            line.contains(&file.display().to_string())
+                && line.contains("environment.BAD")
+                && line.contains("must read back unchanged"),
+            "{value:?}: {line}"
+        );
+        // The character named is one of the value's.
+        let named = line.split("unchanged; ").nth(1).unwrap_or_default();
+        assert!(
+            value
+                .chars()
+                .any(|c| named.starts_with(&format!("{c:?} at character"))),
+            "{value:?}: {line}"
+        );
+    }
+}
+
 #[test]
 fn swap_replaces_one_package_by_name() {
     let host = Host::new(&["master"]);
