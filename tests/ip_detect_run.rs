@@ -117,6 +117,54 @@ fn timeout_kills_children_and_exits_1() {
     assert!(!marker.exists());
 }
 
+/// A daemon the script leaves behind (holding stdout) is killed once the
+/// script exits, and stderr says which; also when the script fails. A
+/// clean script gets no such line.
+#[test]
+fn leftovers_in_the_process_group_are_killed_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("daemon.pid");
+    for (name, last, code) in [("ok", "echo 203.0.113.7", 0), ("fails", "exit 7", 1)] {
+        let script = write_script(
+            dir.path(),
+            name,
+            &format!("sleep 300 &\necho $! > '{}'\n{last}", pidfile.display()),
+        );
+        let started = std::time::Instant::now();
+        let output = run(&["--no-require-local", script.to_str().unwrap()]);
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        assert_eq!(output.status.code(), Some(code), "{}", stderr(&output));
+        let pid = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .to_string();
+        let text = stderr(&output);
+        assert!(
+            text.contains(&format!(
+                "ip-detect-run: warning: {}: the script exited but left 1 process(es) in its process group; killed: {pid} (sleep)",
+                script.display()
+            )),
+            "{name}: {text}"
+        );
+        // Gone, or a zombie waiting for a PID 1 that does not reap (SIGKILL
+        // is delivered at once, the exit takes the kernel a moment).
+        let dead = || {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let state = stat.rsplit(") ").next().unwrap_or("").chars().next();
+            matches!(state, None | Some('Z') | Some('X'))
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !dead() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(dead(), "{name}: the daemon {pid} is still alive");
+    }
+    let clean = write_script(dir.path(), "clean", "echo 203.0.113.7");
+    let output = run(&["--no-require-local", clean.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(!stderr(&output).contains("warning"), "{}", stderr(&output));
+}
+
 #[test]
 fn require_local_is_the_default() {
     let dir = tempfile::tempdir().unwrap();

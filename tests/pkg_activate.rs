@@ -63,8 +63,20 @@ impl Host {
         command
     }
 
+    /// Like [`Host::command`] but with the machine's user database
+    /// (`--user-db-root /`): callers must put a fake `useradd` first on PATH.
+    fn command_with_system_user_db(&self, args: &[&str]) -> Command {
+        let mut command = self.command_with_user_db(Path::new("/"), args);
+        command.arg("--no-systemd");
+        command
+    }
+
     /// Like [`Host::command`] but letting pkg-activate run `systemctl`.
     fn command_with_systemctl(&self, args: &[&str]) -> Command {
+        self.command_with_user_db(&self.base.join("users"), args)
+    }
+
+    fn command_with_user_db(&self, user_db: &Path, args: &[&str]) -> Command {
         let mut command = Command::new(BIN);
         command
             .arg("--root")
@@ -76,7 +88,7 @@ impl Host {
             .arg("--state-dir-root")
             .arg(self.base.join("state"))
             .arg("--user-db-root")
-            .arg(self.base.join("users"))
+            .arg(user_db)
             .args(args)
             .env_remove("TARMAC_FAILPOINT");
         command
@@ -654,6 +666,431 @@ fn package_users_are_appended_to_a_private_user_db_without_root() {
         4,
         "no temp file left"
     );
+}
+
+/// A `useradd` that only records its arguments and fails, first on a PATH
+/// without /usr/sbin: a run with `--user-db-root /` can never reach the
+/// machine's real useradd (nor its user database).
+fn fake_useradd(host: &Host) -> (String, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = host.base.join("fakebin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = host.base.join("useradd.log");
+    let script = bin.join("useradd");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$@\" >> '{}'\nexit 1\n", log.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (format!("{}:/usr/bin:/bin", bin.display()), log)
+}
+
+/// `<config-dir>/manual_host_users` (pkgpanda cli.py:154): a package user
+/// that does not exist refuses the set, naming user, package and file;
+/// nothing changes. Users that exist are fine; without the file the user
+/// is created as before.
+#[test]
+fn manual_host_users_refuses_a_missing_user_in_a_private_user_db() {
+    let host = Host::new(&[]);
+    let svc = host.add(
+        PkgFixture::new("svc", "1")
+            .username("dcos_svc")
+            .state_directory(),
+    );
+    let plain = host.add(PkgFixture::new("plain", "1").file("bin/plain", b"p", 0o755));
+    host.ok(&["activate", &plain]);
+    let manual = host.base.join("config/manual_host_users");
+    std::fs::write(&manual, "").unwrap();
+    let before = host.snapshot();
+    let line = host.fail(&["activate", &plain, &svc], 3);
+    assert!(
+        line.starts_with("pkg-activate: error: dcos_svc: does not exist in ")
+            && line.contains(&manual.display().to_string())
+            && line.contains("svc--1"),
+        "{line}"
+    );
+    assert_eq!(host.snapshot(), before, "a refused set changed the host");
+    // A user the operator made is accepted and left alone.
+    let passwd = host.base.join("users/etc/passwd");
+    let made = "root:x:0:0:root:/root:/bin/sh\n\
+                dcos_svc:x:500:500::/home/dcos_svc:/bin/false\n";
+    std::fs::write(&passwd, made).unwrap();
+    host.ok(&["activate", &plain, &svc]);
+    assert_eq!(std::fs::read_to_string(&passwd).unwrap(), made);
+    // Without the file, a missing user is created again.
+    std::fs::remove_file(&manual).unwrap();
+    let other = host.add(PkgFixture::new("other", "1").username("dcos_other"));
+    host.ok(&["activate", &plain, &svc, &other]);
+    assert!(std::fs::read_to_string(&passwd)
+        .unwrap()
+        .contains("\ndcos_other:"));
+}
+
+/// The same with `--user-db-root /` (the machine's own database, only
+/// read): refused before `useradd` would run. Without the file, useradd is
+/// what runs (here a fake one, so the machine's database stays untouched).
+#[test]
+fn manual_host_users_refuses_a_missing_user_with_the_system_user_db() {
+    let host = Host::new(&[]);
+    let user = "dcos_tarmac_absent_test";
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    assert!(!passwd.contains(&format!("\n{user}:")) && !passwd.starts_with(&format!("{user}:")));
+    let id = host.add(PkgFixture::new("svc", "1").username(user));
+    let (path, log) = fake_useradd(&host);
+    let run = |manual: bool| {
+        let marker = host.base.join("config/manual_host_users");
+        if manual {
+            std::fs::write(&marker, "").unwrap();
+        } else {
+            let _ = std::fs::remove_file(&marker);
+        }
+        host.command_with_system_user_db(&["activate", &id])
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    let out = run(true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{user}: does not exist in /etc/passwd"))
+            && stderr.contains("manual_host_users")
+            && stderr.contains("svc--1"),
+        "{stderr}"
+    );
+    assert!(!log.exists(), "useradd ran");
+    assert!(!host.root().join("current").exists());
+    let out = run(false);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!(
+            "--system --home-dir /opt/mesosphere --shell /sbin/nologin -c DCOS System User --user-group {user}\n"
+        )
+    );
+}
+
+/// A package user whose name is already a group (and no such user):
+/// `useradd --user-group` refuses it, so pkgpanda does; so does tarmac,
+/// exit 3 naming the group, for a private database as for `/`, and also
+/// when `group` names that same group (pkgpanda then uses --user-group too).
+#[test]
+fn a_package_user_named_like_an_existing_group_is_refused() {
+    let host = Host::new(&[]);
+    let group_file = host.base.join("users/etc/group");
+    let groups = "root:x:0:\ndocker:x:990:\ndcos_grp:x:555:\n";
+    std::fs::write(&group_file, groups).unwrap();
+    let plain = host.add(PkgFixture::new("grp", "1").username("dcos_grp"));
+    let same = host.add(
+        PkgFixture::new("grp", "2")
+            .username("dcos_grp")
+            .group("dcos_grp"),
+    );
+    host.ok(&["activate"]);
+    let before = host.snapshot();
+    for id in [&plain, &same] {
+        let line = host.fail(&["activate", id], 3);
+        assert!(
+            line.starts_with("pkg-activate: error: dcos_grp: does not exist in ")
+                && line.contains("but group dcos_grp (gid 555) does in")
+                && line.contains(&group_file.display().to_string())
+                && line.contains(id.as_str()),
+            "{line}"
+        );
+        assert_eq!(host.snapshot(), before, "{id} changed the host");
+    }
+    // With `/`: a private mount namespace shows a group file that has the
+    // group (the machine's own /etc/group is never written).
+    let shadowed = host.base.join("group.shadow");
+    let mut text = std::fs::read_to_string("/etc/group").unwrap();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let user = "dcos_tarmac_grp_test";
+    assert!(!std::fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .contains(user));
+    text.push_str(&format!("{user}:x:4242:\n"));
+    std::fs::write(&shadowed, text).unwrap();
+    let id = host.add(PkgFixture::new("sys", "1").username(user));
+    let (path, log) = fake_useradd(&host);
+    let mut inner = host.command_with_system_user_db(&["activate", &id]);
+    let argv: Vec<String> = std::iter::once(inner.get_program())
+        .chain(inner.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy()))
+        .collect();
+    let script = format!(
+        "mount --bind '{}' /etc/group && exec {}",
+        shadowed.display(),
+        argv.join(" ")
+    );
+    inner = Command::new("unshare");
+    inner
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .env("PATH", &path)
+        .env_remove("TARMAC_FAILPOINT");
+    let out = inner.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{user}: does not exist in /etc/passwd but group {user} (gid 4242) does in /etc/group"
+        )),
+        "{stderr}"
+    );
+    assert!(!log.exists(), "useradd ran");
+    assert!(!std::fs::read_to_string("/etc/group")
+        .unwrap()
+        .contains(user));
+}
+
+/// pkgpanda leaves `<systemd-dir>/dcos.target.wants/` after every
+/// activation, also when no package ships a unit.
+#[test]
+fn the_wants_directory_exists_after_every_activation() {
+    let host = Host::new(&[]);
+    std::fs::remove_dir(host.systemd()).unwrap();
+    let plain = host.add(PkgFixture::new("plain", "1").file("bin/plain", b"p", 0o755));
+    host.ok(&["activate", &plain]);
+    assert!(host.systemd().join("dcos.target.wants").is_dir());
+    std::fs::remove_dir(host.systemd().join("dcos.target.wants")).unwrap();
+    host.ok(&["activate"]);
+    assert!(host.systemd().join("dcos.target.wants").is_dir());
+    // With units, removed, and on rollback too.
+    let svc = host.add(PkgFixture::new("svc", "1").file(
+        "dcos.target.wants/svc.service",
+        b"[Service]\n",
+        0o644,
+    ));
+    host.ok(&["activate", &svc]);
+    host.ok(&["activate"]);
+    let wants = host.systemd().join("dcos.target.wants");
+    assert_eq!(std::fs::read_dir(&wants).unwrap().count(), 0);
+    host.ok(&["rollback"]);
+    assert!(wants.join("svc.service").is_symlink());
+    host.ok(&["rollback", "--to", "2"]);
+    std::fs::remove_dir_all(&wants).unwrap();
+    // From one unit-less generation to another: nothing to sync.
+    host.ok(&["rollback", "--to", "4"]);
+    assert!(wants.is_dir());
+}
+
+/// How systemd and bash read back `NAME=value` lines: `(systemd, bash with
+/// `set -a; . environment`, bash with `. environment.export`)`, each a map
+/// of the variables named in `names`. systemd's own parser is reached
+/// through the environment.d generator (the EnvironmentFile= parser plus
+/// `$` expansion, which only matters for values tarmac refuses anyway).
+struct EnvReaders {
+    dir: tempfile::TempDir,
+}
+
+const ENV_GENERATOR: &str =
+    "/usr/lib/systemd/user-environment-generators/30-systemd-environment-d-generator";
+
+impl EnvReaders {
+    fn new() -> EnvReaders {
+        assert!(
+            Path::new(ENV_GENERATOR).is_file(),
+            "{ENV_GENERATOR} missing: systemd is needed to read environment files back"
+        );
+        EnvReaders {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// systemd: `file`'s variables as the generator prints them, decoded.
+    fn systemd(&self, file: &Path) -> BTreeMap<String, String> {
+        let conf = self.dir.path().join("environment.d");
+        let _ = std::fs::remove_dir_all(&conf);
+        std::fs::create_dir_all(&conf).unwrap();
+        std::fs::copy(file, conf.join("t.conf")).unwrap();
+        let out = Command::new("env")
+            .args(["-i", "HOME=/nonexistent"])
+            .arg(format!("XDG_CONFIG_HOME={}", self.dir.path().display()))
+            .arg(ENV_GENERATOR)
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines()
+            .filter_map(|line| line.split_once('='))
+            .map(|(k, v)| (k.to_string(), unescape_systemd(v)))
+            .collect()
+    }
+
+    /// bash: sources `file` (after `prefix`, e.g. `set -a;`) in a clean
+    /// environment, in a scratch directory (a misread line may run a
+    /// command or redirect), and returns its exported variables.
+    fn bash(&self, prefix: &str, file: &Path) -> BTreeMap<String, String> {
+        let scratch = self.dir.path().join("scratch");
+        std::fs::create_dir_all(&scratch).unwrap();
+        let out = Command::new("env")
+            .args(["-i", "HOME=/nonexistent", "bash", "-c"])
+            .arg(format!(
+                "{prefix} . '{}' >/dev/null 2>&1; env -0",
+                file.display()
+            ))
+            .current_dir(&scratch)
+            .stderr(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.split('\0')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// Whether `value` reads back unchanged from `V=value` by systemd and
+    /// bash, and from `export V=value` by bash.
+    fn round_trips(&self, value: &str) -> bool {
+        let env = self.dir.path().join("one.env");
+        let export = self.dir.path().join("one.export");
+        std::fs::write(&env, format!("V={value}\n")).unwrap();
+        std::fs::write(&export, format!("export V={value}\n")).unwrap();
+        let want = Some(&value.to_string());
+        systemd_read(&self.systemd(&env), "V", value)
+            && self.bash("set -a;", &env).get("V") == want
+            && self.bash("", &export).get("V") == want
+    }
+}
+
+/// Whether systemd read `key` as `value`. The generator skips an empty
+/// assignment (its merge wants a value) that EnvironmentFile= reads as the
+/// empty string, so for `""` only its absence can be checked.
+fn systemd_read(vars: &BTreeMap<String, String>, key: &str, value: &str) -> bool {
+    match vars.get(key) {
+        Some(read) => read == value,
+        None => value.is_empty(),
+    }
+}
+
+/// systemd prints a value either bare or in double quotes with C escapes.
+fn unescape_systemd(text: &str) -> String {
+    let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else {
+        return text.to_string();
+    };
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let e = chars.next().unwrap();
+        out.push(match e {
+            'a' => '\x07',
+            'b' => '\x08',
+            'f' => '\x0c',
+            'n' => '\n',
+            'r' => '\r',
+            't' => '\t',
+            'v' => '\x0b',
+            '0'..='7' => {
+                let digits: String = std::iter::once(e).chain(chars.by_ref().take(2)).collect();
+                char::from(u8::from_str_radix(&digits, 8).unwrap())
+            }
+            other => other,
+        });
+    }
+    out
+}
+
+/// Environment values: every sample value that systemd and bash read back
+/// unchanged from the unquoted lines pkgpanda writes is accepted, and the
+/// generation's own `environment` and `environment.export` give it back
+/// through systemd and bash; every sample that does not round-trip is
+/// refused (exit 3), the message naming file, key and the character. The
+/// samples: each ASCII character and a few non-ASCII ones, alone, first,
+/// last, inside and after ':' (where bash expands `~`), plus expansions.
+#[test]
+fn environment_values_are_accepted_exactly_when_they_round_trip() {
+    let readers = EnvReaders::new();
+    let mut samples: Vec<String> = vec![
+        String::new(),
+        "~/x".into(),
+        "x:~".into(),
+        "x=~".into(),
+        "{a,b}".into(),
+        "x{1..3}y".into(),
+        "{x}".into(),
+        "a{b".into(),
+        "$".into(),
+        "x$".into(),
+        "#x".into(),
+        "/opt/mesosphere/lib".into(),
+    ];
+    let specials = ['\u{a0}', '\u{85}', 'é', '\u{2028}', '€'];
+    for c in (1u8..=127).map(char::from).chain(specials) {
+        for template in ["x{}y", "{}y", "x{}", "x:{}y", "{}"] {
+            // `~y` reads back unchanged only while no user `y` exists: try
+            // the user every host has instead.
+            let template = if c == '~' {
+                template.replace("{}y", "{}root")
+            } else {
+                template.to_string()
+            };
+            samples.push(template.replace("{}", &c.to_string()));
+        }
+    }
+    let (good, bad): (Vec<&String>, Vec<&String>) =
+        samples.iter().partition(|v| readers.round_trips(v));
+    // The tab pkgpanda accepts is among the values that cannot round-trip.
+    assert!(bad.contains(&&"x\ty".to_string()), "{bad:?}");
+    assert!(good.contains(&&"x\u{b}y".to_string()), "{good:?}");
+
+    let host = Host::new(&[]);
+    let mut fixture = PkgFixture::new("env", "1");
+    for (i, value) in good.iter().enumerate() {
+        fixture = fixture.env(&format!("V{i}"), value);
+    }
+    let id = host.add(fixture);
+    host.ok(&["activate", &id]);
+    let env = host.root().join("environment");
+    let export = host.root().join("environment.export");
+    let systemd = readers.systemd(&env);
+    let read = [
+        ("bash environment", readers.bash("set -a;", &env)),
+        ("bash environment.export", readers.bash("", &export)),
+    ];
+    for (i, value) in good.iter().enumerate() {
+        let key = format!("V{i}");
+        assert!(
+            systemd_read(&systemd, &key, value),
+            "systemd: {key}={value:?}"
+        );
+        for (reader, vars) in &read {
+            assert_eq!(vars.get(&key), Some(*value), "{reader}: {key}");
+        }
+    }
+
+    for (i, value) in bad.iter().enumerate() {
+        let id = host.add(PkgFixture::new("bad", &i.to_string()).env("BAD", value));
+        let out = host.run(&["activate", &id]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{value:?} accepted: {stderr}");
+        let line = stderr.lines().next().unwrap_or_default();
+        let file = host.root().join(format!("packages/{id}/pkginfo.json"));
+        assert!(
+            line.contains(&file.display().to_string())
+                && line.contains("environment.BAD")
+                && line.contains("must read back unchanged"),
+            "{value:?}: {line}"
+        );
+        // The character named is one of the value's.
+        let named = line.split("unchanged; ").nth(1).unwrap_or_default();
+        assert!(
+            value
+                .chars()
+                .any(|c| named.starts_with(&format!("{c:?} at character"))),
+            "{value:?}: {line}"
+        );
+    }
 }
 
 #[test]

@@ -19,6 +19,9 @@ pub struct HostPaths {
     /// (`/`: users made by `useradd`; any other root: entries appended by
     /// pkg-activate itself, see `users`); `None` skips user handling entirely.
     pub user_db_root: Option<PathBuf>,
+    /// `--config-dir` (`/etc/mesosphere`), read for `manual_host_users`
+    /// (its presence forbids creating package users); `None`: not read.
+    pub config_dir: Option<PathBuf>,
 }
 
 /// The names of the fixed top-level links `<root>/<name> -> current/<name>`,
@@ -44,6 +47,7 @@ impl HostPaths {
             systemd_dir: None,
             state_dir_root: None,
             user_db_root: None,
+            config_dir: None,
         }
     }
 
@@ -69,6 +73,12 @@ impl HostPaths {
 
     pub fn lock(&self) -> PathBuf {
         self.root.join(".lock")
+    }
+
+    /// `<config-dir>/manual_host_users` if it exists (pkgpanda cli.py:154).
+    pub fn manual_host_users(&self) -> Option<PathBuf> {
+        let file = self.config_dir.as_ref()?.join("manual_host_users");
+        file.exists().then_some(file)
     }
 
     /// The record of unit files this tool installed into the systemd dir.

@@ -309,7 +309,11 @@ fn activate_locked(
     let plan = plan::plan(packages, roles, options.fold)?;
     let buildinfo = crate::farm::collect_buildinfo(&plan)?;
     let user_plan = match &host.user_db_root {
-        Some(prefix) => Some(users::check(&plan.packages, prefix)?),
+        Some(prefix) => Some(users::check(
+            &plan.packages,
+            prefix,
+            host.manual_host_users().as_deref(),
+        )?),
         None => None,
     };
     check_fixed_links(host)?;
@@ -387,6 +391,9 @@ fn commit(
                 &record.units,
                 options.systemctl,
             )?;
+            // pkgpanda leaves the wants directory after every activation,
+            // also when no unit is wanted; dcos.target and operators use it.
+            units::ensure_wants_dir(systemd_dir)?;
             reporter.finish_step();
             changes
         }

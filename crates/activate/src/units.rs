@@ -214,6 +214,17 @@ pub fn sync(
     Ok(changes)
 }
 
+/// Makes `<systemd-dir>/dcos.target.wants/` (and the systemd dir) if
+/// missing; a sync with no units to copy leaves both alone otherwise.
+pub fn ensure_wants_dir(systemd_dir: &Path) -> Result<()> {
+    let wants = systemd_dir.join(UNIT_DIR);
+    if !wants.is_dir() {
+        tarmac_fs::create_dir_all(&wants)?;
+        tarmac_fs::fsync_dir(systemd_dir)?;
+    }
+    Ok(())
+}
+
 fn copy_unit(src: &Path, dest: &Path) -> Result<()> {
     let bytes = tarmac_fs::read(src)?;
     let mode = std::fs::metadata(src)

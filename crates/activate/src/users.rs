@@ -93,8 +93,13 @@ pub struct UserPlan {
 }
 
 /// Checks every package user against the database; changes nothing.
-pub fn check(packages: &[Package], prefix: &Path) -> Result<UserPlan> {
+///
+/// `manual` is `<config-dir>/manual_host_users` when that file exists: then
+/// users are never created (pkgpanda's `add_users=False`, cli.py:154), and a
+/// package user that does not exist refuses the whole set.
+pub fn check(packages: &[Package], prefix: &Path, manual: Option<&Path>) -> Result<UserPlan> {
     let db = read_db(prefix)?;
+    let passwd_file = prefix.join("etc/passwd");
     let group_file = prefix.join("etc/group");
     let mut plan = UserPlan::default();
     for package in packages {
@@ -128,9 +133,39 @@ pub fn check(packages: &[Package], prefix: &Path) -> Result<UserPlan> {
                 }
             }
             None => {
+                if let Some(manual) = manual {
+                    return Err(Error::User {
+                        user: user.clone(),
+                        reason: format!(
+                            "does not exist in {} and {} exists, so package users are not created (wanted by {})",
+                            passwd_file.display(),
+                            manual.display(),
+                            package.id
+                        ),
+                    });
+                }
                 let extra = group.filter(|g| g != user);
-                if let Some(group) = &extra {
-                    group_entry(group)?;
+                match &extra {
+                    Some(group) => {
+                        group_entry(group)?;
+                    }
+                    // `useradd --user-group` refuses a name that is already
+                    // a group ("group exists - use -g"); so does pkgpanda.
+                    None => {
+                        if let Some((gid, _)) = db.groups.get(user) {
+                            return Err(Error::User {
+                                user: user.clone(),
+                                reason: format!(
+                                    "does not exist in {} but group {user} (gid {gid}) does in {}; \
+                                     useradd --user-group refuses to create a user into an existing \
+                                     group (wanted by {}): create the user, or set `group` in its pkginfo",
+                                    passwd_file.display(),
+                                    group_file.display(),
+                                    package.id
+                                ),
+                            });
+                        }
+                    }
                 }
                 if !plan.create.iter().any(|(u, _)| u == user) {
                     plan.create.push((user.clone(), extra));

@@ -260,6 +260,13 @@ impl<'a> Extractor<'a> {
         while let Some(raw) = tar.next_entry()? {
             self.entry(raw, tar)?;
         }
+        // A package has at least its root (a bundle says so in its own
+        // terms: bundle.json must come first, see `finish`).
+        if self.entries == 0 && !matches!(self.scope, Scope::Bundle { .. }) {
+            return Err(Error::malformed(
+                "no entries: only the end-of-archive marker (a package has at least its root)",
+            ));
+        }
         tar.finish()
     }
 

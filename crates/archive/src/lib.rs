@@ -25,7 +25,12 @@
 //!
 //! - container by magic bytes (zstd, gzip incl. multi-member, xz, plain tar);
 //!   bytes after the last frame, or non-zero bytes after the tar end marker,
-//!   are refused; so is a stream that ends early (truncated);
+//!   are refused; so is a stream that ends early (truncated), an end
+//!   marker of one zero block, or a stream with no entry at all;
+//! - framing two tar readers could read differently: a header without the
+//!   `ustar` magic, a base-256 number beyond 64 bits or negative, a NUL
+//!   inside a GNU long name before its last byte, PAX and GNU records
+//!   before one entry; PAX xattrs/ACLs (which would be dropped) too;
 //! - names: relative UTF-8, no control characters or backslashes, no empty,
 //!   `.` or `..` component (`./` prefix and `.` root allowed); names are
 //!   never normalized; effective name = PAX `path` > GNU long name > ustar;

@@ -77,7 +77,63 @@ struct Pending {
     pax_path: Option<Vec<u8>>,
     pax_link: Option<Vec<u8>>,
     pax_size: Option<u64>,
+    /// A PAX key carrying metadata the extractor would drop (an extended
+    /// attribute, an ACL): the entry it applies to is refused.
+    pax_dropped: Option<String>,
+    /// A PAX `x` record was read before this entry.
+    pax_any: bool,
+    /// A GNU `L` or `K` record was read before this entry.
+    gnu_any: bool,
     any: bool,
+}
+
+impl Pending {
+    /// The name the entry will have, as far as the records read so far say.
+    fn name_or<'a>(&'a self, header_name: &'a [u8]) -> &'a [u8] {
+        self.pax_path
+            .as_deref()
+            .or(self.long_name.as_deref())
+            .unwrap_or(header_name)
+    }
+}
+
+/// The numeric fields of a header that may be in base-256 (GNU's encoding
+/// for values that do not fit in octal): name, offset, length.
+const NUMERIC_FIELDS: [(&str, usize, usize); 7] = [
+    ("mode", 100, 8),
+    ("uid", 108, 8),
+    ("gid", 116, 8),
+    ("size", 124, 12),
+    ("mtime", 136, 12),
+    ("devmajor", 329, 8),
+    ("devminor", 337, 8),
+];
+
+/// Refuses a base-256 field that is negative or does not fit in 64 bits:
+/// the `tar` crate's decoder keeps only the last 8 bytes and ignores the
+/// sign, so such a size would be silently truncated.
+fn check_numeric_fields(block: &[u8; BLOCK]) -> std::result::Result<(), String> {
+    for (field, offset, len) in NUMERIC_FIELDS {
+        let bytes = &block[offset..offset + len];
+        if bytes[0] & 0x80 == 0 {
+            continue;
+        }
+        if bytes[0] & 0x40 != 0 {
+            return Err(format!("{field} field is a negative base-256 number"));
+        }
+        // The value: the low 6 bits of the first byte, then the other
+        // bytes, big-endian. An 8-byte field holds at most 62 bits; a
+        // 12-byte one fits in 64 bits only if all but its last 8 bytes are 0.
+        let rest = &bytes[1..];
+        let fits = rest.len() <= 8
+            || (bytes[0] & 0x3f == 0 && rest[..rest.len() - 8].iter().all(|&b| b == 0));
+        if !fits {
+            return Err(format!(
+                "{field} field is a base-256 number that does not fit in 64 bits"
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl<R: Read> TarReader<R> {
@@ -180,6 +236,7 @@ impl<R: Read> TarReader<R> {
                         "an extended header is followed by the end-of-archive marker",
                     ));
                 }
+                self.second_zero_block()?;
                 return Ok(None);
             }
             if !checksum_ok(&block) {
@@ -191,6 +248,17 @@ impl<R: Read> TarReader<R> {
             let header = tar::Header::from_byte_slice(&block);
             let kind = block[156];
             let header_name = header.path_bytes().into_owned();
+            // POSIX ustar ("ustar\0" "00") and GNU ("ustar " " \0") both
+            // carry it; a v7 header has no type flags, prefix or magic, and
+            // no writer of packages makes one.
+            if &block[257..262] != b"ustar" {
+                return Err(Error::policy(
+                    pending.name_or(&header_name),
+                    "header without the \"ustar\" magic (pre-POSIX v7 tar): refused",
+                ));
+            }
+            check_numeric_fields(&block)
+                .map_err(|why| Error::policy(pending.name_or(&header_name), why))?;
             let size = header
                 .entry_size()
                 .map_err(|e| Error::policy(&header_name, format!("unreadable size field: {e}")))?;
@@ -198,16 +266,19 @@ impl<R: Read> TarReader<R> {
                 b'x' => {
                     let data = self.read_record(size, MAX_PAX, "a PAX extended header")?;
                     parse_pax(&data, &header_name, &mut pending)?;
+                    pending.pax_any = true;
                     pending.any = true;
                 }
                 b'L' => {
                     let data = self.read_record(size, MAX_LONG_NAME, "a GNU long name")?;
-                    pending.long_name = Some(until_nul(data));
+                    pending.long_name = Some(until_last_nul(data, "GNU long name")?);
+                    pending.gnu_any = true;
                     pending.any = true;
                 }
                 b'K' => {
                     let data = self.read_record(size, MAX_LONG_NAME, "a GNU long link name")?;
-                    pending.long_link = Some(until_nul(data));
+                    pending.long_link = Some(until_last_nul(data, "GNU long link name")?);
+                    pending.gnu_any = true;
                     pending.any = true;
                 }
                 b'g' => {
@@ -217,6 +288,22 @@ impl<R: Read> TarReader<R> {
                     ))
                 }
                 _ => {
+                    if pending.pax_any && pending.gnu_any {
+                        return Err(Error::policy(
+                            pending.name_or(&header_name),
+                            "preceded by both a PAX extended header and a GNU long name/link \
+                             record (tar readers disagree on which one names the entry)",
+                        ));
+                    }
+                    if let Some(key) = &pending.pax_dropped {
+                        return Err(Error::policy(
+                            pending.name_or(&header_name),
+                            format!(
+                                "PAX record {key}: extended attributes and ACLs are not \
+                                 extracted, and would be dropped silently"
+                            ),
+                        ));
+                    }
                     let name = pending
                         .pax_path
                         .or(pending.long_name)
@@ -242,6 +329,25 @@ impl<R: Read> TarReader<R> {
                 }
             }
         }
+    }
+
+    /// The end-of-archive marker is two zero blocks: after the first, the
+    /// second must follow (tar pads the stream further with zeros, which
+    /// [`TarReader::finish`] reads).
+    fn second_zero_block(&mut self) -> Result<()> {
+        let mut block = [0u8; BLOCK];
+        let got = self.fill(&mut block)?;
+        if got < BLOCK {
+            return Err(Error::malformed(
+                "truncated: the stream ends after one zero block (the end-of-archive marker is two)",
+            ));
+        }
+        if block.iter().any(|&b| b != 0) {
+            return Err(Error::malformed(
+                "a lone zero block followed by non-zero data (the end-of-archive marker is two zero blocks)",
+            ));
+        }
+        Ok(())
     }
 
     /// Reads data of the current entry; 0 at its end. A stream ending
@@ -302,12 +408,34 @@ fn padding(size: u64) -> u64 {
     (BLOCK as u64 - size % BLOCK as u64) % BLOCK as u64
 }
 
-fn until_nul(mut data: Vec<u8>) -> Vec<u8> {
+/// The body of a GNU long name/link record: a NUL may only be its last
+/// byte (GNU tar writes name + NUL). A NUL before that would cut the name
+/// here while another reader keeps the rest: refused.
+fn until_last_nul(mut data: Vec<u8>, what: &str) -> Result<Vec<u8>> {
     if let Some(i) = data.iter().position(|&b| b == 0) {
+        if i + 1 != data.len() {
+            let shown: Vec<u8> = data.strip_suffix(&[0]).unwrap_or(&data).to_vec();
+            return Err(Error::policy(
+                &shown,
+                format!(
+                    "NUL at byte {i} inside the {what} of {} bytes (readers disagree on the name)",
+                    data.len()
+                ),
+            ));
+        }
         data.truncate(i);
     }
-    data
+    Ok(data)
 }
+
+/// PAX keys of metadata the extractor does not restore: extended
+/// attributes (a file capability is one), POSIX ACLs, SELinux labels.
+const DROPPED_PAX_PREFIXES: [&[u8]; 4] = [
+    b"SCHILY.xattr.",
+    b"LIBARCHIVE.xattr.",
+    b"SCHILY.acl.",
+    b"RHT.security.",
+];
 
 /// Parses PAX records `"<len> <key>=<value>\n"`. Only `path`, `linkpath`
 /// and `size` matter; sparse-file keys are refused; other keys (times,
@@ -341,6 +469,11 @@ fn parse_pax(mut data: &[u8], header_name: &[u8], pending: &mut Pending) -> Resu
                     .and_then(|s| s.parse().ok())
                     .ok_or_else(|| bad("size is not a number"))?;
                 pending.pax_size = Some(size);
+            }
+            k if DROPPED_PAX_PREFIXES.iter().any(|p| k.starts_with(p)) => {
+                pending
+                    .pax_dropped
+                    .get_or_insert_with(|| String::from_utf8_lossy(k).into_owned());
             }
             k if k.starts_with(b"GNU.sparse.") => {
                 return Err(Error::policy(

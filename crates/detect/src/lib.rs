@@ -28,6 +28,7 @@ use tarmac_model::ExitClass;
 pub use answer::{parse_answer, Family};
 pub use local::local_addresses;
 pub use pin::PinState;
+pub use script::Leftover;
 
 /// What to run and which checks apply.
 #[derive(Debug, Clone)]
@@ -113,8 +114,14 @@ impl Error {
 }
 
 /// Runs the script and applies every check; records the pin on success.
-pub fn detect(options: &DetectOptions) -> Result<Detected, Error> {
-    let stdout = script::run(&options.script, options.timeout)?;
+/// `leftovers` hears of the processes the script left in its process group
+/// when it exited (all killed), whatever the outcome: a daemon started by
+/// an ip-detect script is a bug the operator should see.
+pub fn detect(
+    options: &DetectOptions,
+    leftovers: &mut dyn FnMut(&[Leftover]),
+) -> Result<Detected, Error> {
+    let stdout = script::run(&options.script, options.timeout, leftovers)?;
     let address = parse_answer(&stdout, options.family).map_err(|reason| Error::BadOutput {
         script: options.script.clone(),
         output: answer::quote(&stdout),

@@ -23,8 +23,23 @@ use crate::Error;
 /// How often the exit of the script is polled.
 const POLL: Duration = Duration::from_millis(10);
 
+/// A process the script left running in its process group after it
+/// exited, killed by [`run`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Leftover {
+    pub pid: i32,
+    /// The process's command name (`/proc/<pid>/comm`).
+    pub command: String,
+}
+
 /// Runs `script` and returns its stdout; a non-zero exit is an error.
-pub fn run(script: &Path, timeout: Duration) -> Result<Vec<u8>, Error> {
+/// `leftovers` is called (before the result is known) with the processes
+/// the script left in its group once it exited, which were then killed.
+pub fn run(
+    script: &Path,
+    timeout: Duration,
+    leftovers: &mut dyn FnMut(&[Leftover]),
+) -> Result<Vec<u8>, Error> {
     let deadline = Instant::now() + timeout;
     let mut child = spawn(script).map_err(|source| match source.kind() {
         io::ErrorKind::NotFound => Error::ScriptMissing {
@@ -48,9 +63,19 @@ pub fn run(script: &Path, timeout: Duration) -> Result<Vec<u8>, Error> {
     });
 
     let exited = wait_until(pid, deadline);
+    // Who is still in the group besides the (unreaped) script: listed
+    // before the kill so the caller can say what was killed.
+    let left = if exited {
+        group_members(pid)
+    } else {
+        Vec::new()
+    };
     // The group id is the script's pid, which stays reserved until it is
     // reaped below, so this cannot hit an unrelated group.
     let _ = killpg(pid, Signal::SIGKILL);
+    if !left.is_empty() {
+        leftovers(&left);
+    }
     let status = reap(&mut child, script)?;
     if !exited {
         return Err(timeout_error(script, timeout));
@@ -71,6 +96,47 @@ pub fn run(script: &Path, timeout: Duration) -> Result<Vec<u8>, Error> {
         });
     }
     Ok(output)
+}
+
+/// The live processes of process group `group` other than its leader,
+/// from /proc (zombies are already dead and are skipped).
+fn group_members(group: Pid) -> Vec<Leftover> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut members = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid == group.as_raw() {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid pgrp ...": comm may hold spaces and ')'.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let mut fields = stat[close + 1..].split_whitespace();
+        let (Some(state), Some(_ppid), Some(pgrp)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        if pgrp.parse::<i32>().ok() == Some(group.as_raw()) && state != "Z" && state != "X" {
+            members.push(Leftover {
+                pid,
+                command: stat[open + 1..close].to_string(),
+            });
+        }
+    }
+    members.sort_by_key(|m| m.pid);
+    members
 }
 
 /// Starts the script. ETXTBSY (the script was just written and a forked
@@ -140,14 +206,20 @@ mod tests {
     fn captures_stdout() {
         let dir = tempfile::tempdir().unwrap();
         let path = script(dir.path(), "echo 10.1.2.3");
-        assert_eq!(run(&path, Duration::from_secs(10)).unwrap(), b"10.1.2.3\n");
+        assert_eq!(
+            run(&path, Duration::from_secs(10), &mut |_| {}).unwrap(),
+            b"10.1.2.3\n"
+        );
     }
 
     #[test]
     fn stdin_is_dev_null() {
         let dir = tempfile::tempdir().unwrap();
         let path = script(dir.path(), "cat; echo done");
-        assert_eq!(run(&path, Duration::from_secs(10)).unwrap(), b"done\n");
+        assert_eq!(
+            run(&path, Duration::from_secs(10), &mut |_| {}).unwrap(),
+            b"done\n"
+        );
     }
 
     #[test]
@@ -155,8 +227,45 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = script(dir.path(), "sleep 30 &\necho 10.1.2.3");
         let started = Instant::now();
-        assert_eq!(run(&path, Duration::from_secs(20)).unwrap(), b"10.1.2.3\n");
+        assert_eq!(
+            run(&path, Duration::from_secs(20), &mut |_| {}).unwrap(),
+            b"10.1.2.3\n"
+        );
         assert!(started.elapsed() < Duration::from_secs(15));
+    }
+
+    #[test]
+    fn leftovers_are_listed_then_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let path = script(
+            dir.path(),
+            &format!("sleep 30 &\necho $! > {}\necho 10.1.2.3", pidfile.display()),
+        );
+        let mut seen = Vec::new();
+        let out = run(&path, Duration::from_secs(20), &mut |left| {
+            seen.extend_from_slice(left)
+        });
+        assert_eq!(out.unwrap(), b"10.1.2.3\n");
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            seen,
+            [Leftover {
+                pid,
+                command: "sleep".into()
+            }]
+        );
+        let mut seen = Vec::new();
+        let path = script(dir.path(), "echo 10.1.2.3");
+        run(&path, Duration::from_secs(20), &mut |left| {
+            seen.extend_from_slice(left)
+        })
+        .unwrap();
+        assert!(seen.is_empty(), "{seen:?}");
     }
 
     #[test]
@@ -167,7 +276,7 @@ mod tests {
             dir.path(),
             &format!("(sleep 2; touch {}) &\nsleep 30", marker.display()),
         );
-        let error = run(&path, Duration::from_millis(300)).unwrap_err();
+        let error = run(&path, Duration::from_millis(300), &mut |_| {}).unwrap_err();
         assert!(matches!(error, Error::Timeout { .. }), "{error}");
         thread::sleep(Duration::from_millis(2500));
         assert!(!marker.exists(), "a child of the timed-out script survived");
@@ -177,7 +286,7 @@ mod tests {
     fn non_zero_exit_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let path = script(dir.path(), "echo 10.1.2.3; exit 7");
-        let error = run(&path, Duration::from_secs(10)).unwrap_err();
+        let error = run(&path, Duration::from_secs(10), &mut |_| {}).unwrap_err();
         assert!(error.to_string().contains("exit status: 7"), "{error}");
     }
 }

@@ -27,8 +27,8 @@ pub use exit::ExitClass;
 pub use id::{validate_name, validate_version, IdError, PackageId};
 pub use manifest::{bootstrap_id, BundleManifest, PackageManifest, MANIFEST_FORMAT};
 pub use pkginfo::{
-    is_group_name, is_shell_name, is_username, PkgInfo, Requirement, SysctlValue,
-    MAX_USER_NAME_LEN, RESERVED_ENV_VARS,
+    env_value_problem, is_group_name, is_shell_name, is_username, PkgInfo, Requirement,
+    SysctlValue, MAX_USER_NAME_LEN, RESERVED_ENV_VARS,
 };
 pub use python_json::write_python_string;
 pub use report::{Reporter, Silent};

@@ -283,17 +283,67 @@ fn parse_environment(at: At<'_>, value: &Value) -> Result<Vec<(String, String)>,
         }
         // pkgpanda would write Python's `True` or `None` here; refuse instead.
         let text = at.string(value)?;
-        // One line per variable in `environment` (a systemd EnvironmentFile)
-        // and `environment.export`: a newline would inject another variable.
-        if text.chars().any(char::is_control) {
-            return Err(at.invalid(
-                value,
-                "environment values must not contain newlines or control characters",
-            ));
+        if let Some(problem) = env_value_problem(&text) {
+            return Err(at.invalid(value, problem));
         }
         out.push((name.clone(), text));
     }
     Ok(out)
+}
+
+/// Why `value` cannot be written unquoted, as pkgpanda writes it, in
+/// `environment` (`NAME=value`: a systemd EnvironmentFile, also sourced by
+/// bash under `set -a`) and `environment.export` (`export NAME=value`) and
+/// be read back unchanged by systemd and bash; `None` if it can.
+///
+/// Refused: NUL; CR and LF (line ends for systemd); tab and space (bash
+/// word separators, and systemd strips them at either end); quotes and
+/// backslash (quoting for both); `` ` `` and `$` other than last
+/// (bash expansions); `; & | < > ( )` (bash operators); `~` first or after
+/// `:` (bash tilde expansion in assignments); a `{` followed by a `}` with
+/// `,` or `..` between (bash brace expansion of `export`'s arguments).
+/// Everything else, other control characters included, reads back as is.
+pub fn env_value_problem(value: &str) -> Option<String> {
+    let chars: Vec<char> = value.chars().collect();
+    let refuse = |i: usize, what: &str| {
+        Some(format!(
+            "environment values are written unquoted and must read back unchanged; \
+             {:?} at character {} {what}",
+            chars[i],
+            i + 1
+        ))
+    };
+    for (i, &c) in chars.iter().enumerate() {
+        let problem = match c {
+            '\0' => Some("cannot be passed in an environment"),
+            '\n' | '\r' => Some("ends the line for systemd"),
+            '\t' | ' ' => Some("separates words for bash (and systemd strips it at either end)"),
+            '"' | '\'' | '\\' => Some("is quoting for systemd and bash"),
+            '`' => Some("is command substitution for bash"),
+            '$' if i + 1 < chars.len() => Some("starts an expansion for bash"),
+            ';' | '&' | '|' | '<' | '>' | '(' | ')' => Some("is an operator for bash"),
+            '~' if i == 0 || chars[i - 1] == ':' => {
+                Some("is tilde expansion for bash (first, or after ':')")
+            }
+            '{' if brace_expansion(&chars[i + 1..]) => {
+                Some("starts a brace expansion for bash (a later ',' or '..' and '}')")
+            }
+            _ => None,
+        };
+        if let Some(what) = problem {
+            return refuse(i, what);
+        }
+    }
+    None
+}
+
+/// Whether the text after a `{` holds a `}` with a `,` or `..` before it.
+fn brace_expansion(rest: &[char]) -> bool {
+    let Some(close) = rest.iter().position(|&c| c == '}') else {
+        return false;
+    };
+    let inner = &rest[..close];
+    inner.contains(&',') || inner.windows(2).any(|w| w == ['.', '.'])
 }
 
 fn parse_sysctl(
@@ -429,7 +479,7 @@ mod tests {
     fn parses_a_full_pkginfo() {
         let info = parse(
             r#"{"requires": ["mesos", {"name": "java", "variant": "ee"}, {"name": "x", "variant": null}],
-                "environment": {"ZED": "1", "ALPHA": "two words"},
+                "environment": {"ZED": "1", "ALPHA": "two\u000bwords=~x$"},
                 "sysctl": {"dcos-mesos-slave.service": {"vm.max_map_count": 262144, "vm.swappiness": "1"}},
                 "username": "dcos_exhibitor", "group": "dcos_group", "state_directory": true,
                 "variant": "ee"}"#,
@@ -457,7 +507,7 @@ mod tests {
             info.environment,
             vec![
                 ("ZED".into(), "1".into()),
-                ("ALPHA".into(), "two words".into())
+                ("ALPHA".into(), "two\u{b}words=~x$".into())
             ]
         );
         let service = &info.sysctl["dcos-mesos-slave.service"];
@@ -545,8 +595,27 @@ mod tests {
         );
         rejects(
             r#"{"environment": {"A": "x\nPATH=/evil"}}"#,
-            &["environment.A", r#""x\nPATH=/evil""#, "newlines"],
+            &[
+                "environment.A",
+                r#""x\nPATH=/evil""#,
+                "'\\n' at character 2",
+            ],
         );
+        // pkgpanda writes these unquoted, and bash misreads them.
+        for (value, named) in [
+            ("a\\tb", "'\\t' at character 2"),
+            ("two words", "' ' at character 4"),
+            ("$HOME/x", "'$' at character 1"),
+            ("x:~/y", "'~' at character 3"),
+            ("{a,b}", "'{' at character 1"),
+            ("a;b", "';' at character 2"),
+            ("a\\\\b", "'\\\\' at character 2"),
+        ] {
+            rejects(
+                &format!(r#"{{"environment": {{"A": "{value}"}}}}"#),
+                &["environment.A", named, "read back unchanged"],
+            );
+        }
         rejects(
             r#"{"environment": ["A=b"]}"#,
             &["environment", "[\"A=b\"]", "object"],

@@ -27,9 +27,9 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::{json, Map, Value};
 use tarmac_model::{
-    canonical_json, content_hash, ActiveList, BuildInfo, BundleManifest, ClusterPackages,
-    ExitClass, ModelError, PackageId, PackageManifest, PkgInfo, Requirement, Source, Sources,
-    SysctlValue, TreeInfo, RESERVED_ENV_VARS,
+    canonical_json, content_hash, env_value_problem, ActiveList, BuildInfo, BundleManifest,
+    ClusterPackages, ExitClass, ModelError, PackageId, PackageManifest, PkgInfo, Requirement,
+    Source, Sources, SysctlValue, TreeInfo, RESERVED_ENV_VARS,
 };
 
 /// Cases per property when `TARMAC_FUZZ_CASES` is not set.
@@ -358,6 +358,9 @@ fn environment() -> impl Strategy<Value = Vec<(String, String)>> {
     prop::collection::btree_map("[A-Za-z_][A-Za-z0-9_]{0,10}", "\\PC{0,12}", 0..5)
         .prop_filter("reserved name", |env| {
             !env.keys().any(|k| RESERVED_ENV_VARS.contains(&k.as_str()))
+        })
+        .prop_filter("value that cannot be written unquoted", |env| {
+            env.values().all(|v| env_value_problem(v).is_none())
         })
         .prop_map(|env| env.into_iter().collect::<Vec<_>>())
         .prop_shuffle()

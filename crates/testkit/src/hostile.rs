@@ -28,6 +28,9 @@ pub struct Header {
     pub size: u64,
     /// Write a wrong checksum.
     pub bad_checksum: bool,
+    /// Raw bytes written over the header at an offset, after every field
+    /// and before the checksum (base-256 numbers, a missing magic, ...).
+    pub patches: Vec<(usize, Vec<u8>)>,
 }
 
 impl Header {
@@ -40,6 +43,7 @@ impl Header {
             mode: if kind == b'5' { 0o755 } else { 0o644 },
             size: 0,
             bad_checksum: false,
+            patches: Vec::new(),
         }
     }
     pub fn file(name: impl AsRef<[u8]>) -> Header {
@@ -74,6 +78,11 @@ impl Header {
         self.bad_checksum = true;
         self
     }
+    /// Writes `bytes` at `offset` of the block (the checksum stays right).
+    pub fn patch(mut self, offset: usize, bytes: &[u8]) -> Header {
+        self.patches.push((offset, bytes.to_vec()));
+        self
+    }
 
     /// The 512 bytes of this header (fields longer than their slot are cut).
     pub fn to_block(&self) -> [u8; BLOCK] {
@@ -89,6 +98,9 @@ impl Header {
         put(&mut b[257..263], b"ustar\0");
         put(&mut b[263..265], b"00");
         put(&mut b[345..500], &self.prefix);
+        for (offset, bytes) in &self.patches {
+            b[*offset..*offset + bytes.len()].copy_from_slice(bytes);
+        }
         b[148..156].copy_from_slice(b"        ");
         let mut sum: u32 = b.iter().map(|&x| u32::from(x)).sum();
         if self.bad_checksum {

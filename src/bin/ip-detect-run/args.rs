@@ -7,7 +7,8 @@ use clap::{Parser, ValueEnum};
 /// Run an ip-detect script and print the one address it reports.
 ///
 /// The script runs with stdin from /dev/null in its own process group; on
-/// timeout the whole group is killed. Its stdout must be exactly one address
+/// timeout the whole group is killed, and so is anything the script leaves
+/// in its group when it exits (named in a warning on stderr). Its stdout must be exactly one address
 /// (trailing whitespace and CR are trimmed): no second line, no route metric,
 /// no prefix length, no leading zeros, not loopback. Its stderr is passed
 /// through. The address is printed on stdout.

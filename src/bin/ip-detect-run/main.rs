@@ -25,7 +25,20 @@ fn main() -> ExitCode {
         pin: args.pin,
     };
     let json = args.json;
-    let result = tarmac_detect::detect(&options).map(|detected| {
+    let script = options.script.clone();
+    let mut leftovers = |left: &[tarmac_detect::Leftover]| {
+        let list: Vec<String> = left
+            .iter()
+            .map(|l| format!("{} ({})", l.pid, l.command))
+            .collect();
+        eprintln!(
+            "ip-detect-run: warning: {}: the script exited but left {} process(es) in its process group; killed: {}",
+            script.display(),
+            left.len(),
+            list.join(", ")
+        );
+    };
+    let result = tarmac_detect::detect(&options, &mut leftovers).map(|detected| {
         if json {
             tarmac_cli::print_json(&detected);
         } else {

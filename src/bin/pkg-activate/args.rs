@@ -34,6 +34,8 @@ pub struct Global {
     #[arg(long, global = true, default_value = "/opt/mesosphere")]
     pub root: PathBuf,
     /// Host configuration; the host's roles are the entries of <config-dir>/roles/.
+    /// If <config-dir>/manual_host_users exists, package users are never
+    /// created: a missing one refuses the set.
     #[arg(long, global = true, default_value = "/etc/mesosphere")]
     pub config_dir: PathBuf,
     /// Where unit files are copied, with dcos.target.wants/<unit> -> ../<unit>.

@@ -28,6 +28,7 @@ fn host_paths(global: &Global) -> HostPaths {
         systemd_dir: Some(absolute(&global.systemd_dir)),
         state_dir_root: Some(absolute(&global.state_dir_root)),
         user_db_root: Some(absolute(&global.user_db_root)),
+        config_dir: Some(absolute(&global.config_dir)),
     }
 }
 

@@ -359,6 +359,130 @@ fn corpus() -> Vec<Case> {
                 .end(),
             &["more than 8 extended header records"],
         ),
+        // Issue 13: framing that two tar readers read differently.
+        case(
+            "base-256 size beyond 64 bits",
+            // 2^64 + 5: a decoder keeping the last 8 bytes reads 5.
+            t().entry(
+                Header::file("big").patch(124, &[0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 5]),
+                b"12345",
+            )
+            .end(),
+            &[
+                "\"big\"",
+                "size field is a base-256 number that does not fit in 64 bits",
+            ],
+        ),
+        case(
+            "base-256 size with high bits in the first byte",
+            t().entry(
+                Header::file("big").patch(124, &[0x81, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5]),
+                b"12345",
+            )
+            .end(),
+            &["\"big\"", "does not fit in 64 bits"],
+        ),
+        case(
+            "negative base-256 size",
+            t().entry(Header::file("neg").patch(124, &[0xff; 12]), b"")
+                .end(),
+            &["\"neg\"", "size field is a negative base-256 number"],
+        ),
+        case(
+            "negative base-256 mtime",
+            t().entry(Header::file("old").size(1).patch(136, &[0xff; 12]), b"x")
+                .end(),
+            &["\"old\"", "mtime field is a negative base-256 number"],
+        ),
+        case(
+            "NUL inside a GNU long name",
+            t().gnu_long(b'L', format!("{}\0hidden", "d".repeat(120)).as_bytes())
+                .file("x", b"x")
+                .end(),
+            &["\\0hidden", "NUL at byte 120 inside the GNU long name"],
+        ),
+        case(
+            "NUL inside a GNU long link",
+            t().gnu_long(b'K', format!("{}\0hidden", "t".repeat(120)).as_bytes())
+                .symlink("l", "t")
+                .end(),
+            &["\\0hidden", "NUL at byte 120 inside the GNU long link name"],
+        ),
+        case(
+            "PAX header and GNU long name before one entry",
+            t().pax(b'x', &[("path", b"pax-name")])
+                .gnu_long(b'L', "g".repeat(120).as_bytes())
+                .file("x", b"x")
+                .end(),
+            &[
+                "\"pax-name\"",
+                "both a PAX extended header and a GNU long name/link",
+            ],
+        ),
+        case(
+            "GNU long link and PAX header before one entry",
+            t().gnu_long(b'K', "t".repeat(120).as_bytes())
+                .pax(b'x', &[("mtime", b"1")])
+                .symlink("l", "t")
+                .end(),
+            &[
+                "\"l\"",
+                "both a PAX extended header and a GNU long name/link",
+            ],
+        ),
+        case(
+            "header without the ustar magic",
+            t().entry(Header::file("v7").size(1).patch(257, &[0; 8]), b"x")
+                .end(),
+            &["\"v7\"", "without the \"ustar\" magic"],
+        ),
+        case(
+            "end marker of one zero block",
+            t().file("ok", b"x").raw(&[0u8; 512]),
+            &["truncated", "one zero block"],
+        ),
+        case(
+            "lone zero block before more data",
+            t().file("ok", b"x")
+                .raw(&[0u8; 512])
+                .file("late", b"y")
+                .end(),
+            &["lone zero block followed by non-zero data"],
+        ),
+        case(
+            "PAX extended attribute (SCHILY)",
+            t().pax(
+                b'x',
+                &[("SCHILY.xattr.security.capability", b"\x01\0\0\x02 \0\0\0")],
+            )
+            .file("bin/ping", b"x")
+            .end(),
+            &[
+                "\"bin/ping\"",
+                "PAX record SCHILY.xattr.security.capability",
+            ],
+        ),
+        case(
+            "PAX extended attribute (LIBARCHIVE)",
+            t().pax(
+                b'x',
+                &[("LIBARCHIVE.xattr.user.x", b"dmFsdWU="), ("path", b"f")],
+            )
+            .file("innocent", b"x")
+            .end(),
+            &[
+                "\"f\"",
+                "PAX record LIBARCHIVE.xattr.user.x",
+                "dropped silently",
+            ],
+        ),
+        case(
+            "PAX ACL",
+            t().pax(b'x', &[("SCHILY.acl.access", b"user::rwx")])
+                .dir("d/")
+                .end(),
+            &["\"d/\"", "PAX record SCHILY.acl.access"],
+        ),
         case(
             "component longer than NAME_MAX",
             t().gnu_long(b'L', "x".repeat(300).as_bytes())
@@ -551,6 +675,15 @@ fn corpus() -> Vec<Case> {
             message,
         });
     }
+    // A plain tar of zeros is no tar (no magic to sniff); compressed, it
+    // decodes to an end marker and nothing else.
+    cases.push(Case {
+        name: "no entries at all",
+        bytes: zstd(&t().end().into_bytes()),
+        opts: ExtractOptions::default(),
+        class: ExitClass::Invalid,
+        message: vec!["no entries", "at least its root"],
+    });
     cases.push(Case {
         name: "bundle without any entry",
         bytes: zstd(&t().end().into_bytes()),

@@ -191,6 +191,60 @@ fn pkgpanda_layout_from_gnu_tar_is_accepted() {
     }
 }
 
+/// pkgpanda's own writer (Python's tarfile, `tar.add(dir, arcname="./")`,
+/// xz) in both formats it has used: the stricter framing rules (ustar
+/// magic, two zero blocks, one NUL ending a GNU long name, PAX or GNU
+/// records but not both) accept what it writes.
+#[test]
+fn pkgpanda_python_tarfile_archives_are_accepted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    sample_tree(&src);
+    for format in ["GNU_FORMAT", "PAX_FORMAT"] {
+        let out = tmp.path().join(format!("{format}.tar.xz"));
+        let script = format!(
+            "import sys, tarfile\n\
+             with tarfile.open(sys.argv[2], 'w:xz', format=tarfile.{format}) as t:\n\
+             \x20   t.add(sys.argv[1], arcname='./')\n"
+        );
+        let status = std::process::Command::new("python3")
+            .args(["-c", &script])
+            .arg(&src)
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{format}");
+        let staging = tmp.path().join(format!("staging-{format}"));
+        let got = extract(
+            &fs::read(&out).unwrap()[..],
+            &staging,
+            &ExtractOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{format}: {e}"));
+        assert_eq!(got.tree, tree_hash(&src).unwrap(), "{format}");
+    }
+}
+
+/// Base-256 numbers that fit in 64 bits are read (GNU tar writes them for
+/// sizes over 8 GiB and ids over 2097151).
+#[test]
+fn base_256_numbers_that_fit_are_read() {
+    use tarmac_testkit::hostile::Header;
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = RawTar::new()
+        .entry(
+            Header::file("f")
+                .patch(124, &[0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5])
+                .patch(108, &[0x80, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff]),
+            b"12345",
+        )
+        .end()
+        .into_bytes();
+    let staging = tmp.path().join("staging");
+    extract(&tar[..], &staging, &ExtractOptions::default()).unwrap();
+    assert_eq!(fs::read(staging.join("f")).unwrap(), b"12345");
+}
+
 #[test]
 fn hardlink_to_an_earlier_file_is_a_hard_link() {
     let tmp = tempfile::tempdir().unwrap();
