@@ -25,7 +25,7 @@ function __fish_pkg_activate_using_subcommand
 end
 
 complete -c pkg-activate -n "__fish_pkg_activate_needs_command" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
-complete -c pkg-activate -n "__fish_pkg_activate_needs_command" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
+complete -c pkg-activate -n "__fish_pkg_activate_needs_command" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/. If <config-dir>/manual_host_users exists, package users are never created: a missing one refuses the set' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_needs_command" -l systemd-dir -d 'Where unit files are copied, with dcos.target.wants/<unit> -> ../<unit>' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_needs_command" -l state-dir-root -d 'Parent of the packages\' state directories (<state-dir-root>/<name>)' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_needs_command" -l user-db-root -d 'Root of the user database (etc/passwd, etc/group) that package users are checked against and created in: with `/`, by `useradd`; with any other root (a temp root or an image), pkg-activate appends the entries itself, so no root privilege is needed. State directories are chowned to the package user only when running as root' -r -F
@@ -51,7 +51,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_needs_command" -f -a "verify" -
 complete -c pkg-activate -n "__fish_pkg_activate_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand activate" -l keep -d 'Generations to keep afterwards (current and previous always stay)' -r
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand activate" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
-complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand activate" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand activate" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/. If <config-dir>/manual_host_users exists, package users are never created: a missing one refuses the set' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand activate" -l systemd-dir -d 'Where unit files are copied, with dcos.target.wants/<unit> -> ../<unit>' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand activate" -l state-dir-root -d 'Parent of the packages\' state directories (<state-dir-root>/<name>)' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand activate" -l user-db-root -d 'Root of the user database (etc/passwd, etc/group) that package users are checked against and created in: with `/`, by `useradd`; with any other root (a temp root or an image), pkg-activate appends the entries itself, so no root privilege is needed. State directories are chowned to the package user only when running as root' -r -F
@@ -63,7 +63,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand activate" -s q
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand activate" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand swap" -l keep -d 'Generations to keep afterwards (current and previous always stay)' -r
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand swap" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
-complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand swap" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand swap" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/. If <config-dir>/manual_host_users exists, package users are never created: a missing one refuses the set' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand swap" -l systemd-dir -d 'Where unit files are copied, with dcos.target.wants/<unit> -> ../<unit>' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand swap" -l state-dir-root -d 'Parent of the packages\' state directories (<state-dir-root>/<name>)' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand swap" -l user-db-root -d 'Root of the user database (etc/passwd, etc/group) that package users are checked against and created in: with `/`, by `useradd`; with any other root (a temp root or an image), pkg-activate appends the entries itself, so no root privilege is needed. State directories are chowned to the package user only when running as root' -r -F
@@ -74,7 +74,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand swap" -l json 
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand swap" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand swap" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand list" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
-complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand list" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand list" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/. If <config-dir>/manual_host_users exists, package users are never created: a missing one refuses the set' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand list" -l systemd-dir -d 'Where unit files are copied, with dcos.target.wants/<unit> -> ../<unit>' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand list" -l state-dir-root -d 'Parent of the packages\' state directories (<state-dir-root>/<name>)' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand list" -l user-db-root -d 'Root of the user database (etc/passwd, etc/group) that package users are checked against and created in: with `/`, by `useradd`; with any other root (a temp root or an image), pkg-activate appends the entries itself, so no root privilege is needed. State directories are chowned to the package user only when running as root' -r -F
@@ -85,7 +85,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand list" -l json 
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand list" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand list" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand active" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
-complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand active" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand active" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/. If <config-dir>/manual_host_users exists, package users are never created: a missing one refuses the set' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand active" -l systemd-dir -d 'Where unit files are copied, with dcos.target.wants/<unit> -> ../<unit>' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand active" -l state-dir-root -d 'Parent of the packages\' state directories (<state-dir-root>/<name>)' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand active" -l user-db-root -d 'Root of the user database (etc/passwd, etc/group) that package users are checked against and created in: with `/`, by `useradd`; with any other root (a temp root or an image), pkg-activate appends the entries itself, so no root privilege is needed. State directories are chowned to the package user only when running as root' -r -F
@@ -96,7 +96,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand active" -l jso
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand active" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand active" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
-complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/. If <config-dir>/manual_host_users exists, package users are never created: a missing one refuses the set' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -l systemd-dir -d 'Where unit files are copied, with dcos.target.wants/<unit> -> ../<unit>' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -l state-dir-root -d 'Parent of the packages\' state directories (<state-dir-root>/<name>)' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -l user-db-root -d 'Root of the user database (etc/passwd, etc/group) that package users are checked against and created in: with `/`, by `useradd`; with any other root (a temp root or an image), pkg-activate appends the entries itself, so no root privilege is needed. State directories are chowned to the package user only when running as root' -r -F
@@ -108,7 +108,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -s q -
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand rollback" -l to -d 'Generation number to switch to (default: the newest older than current)' -r
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand rollback" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
-complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand rollback" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand rollback" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/. If <config-dir>/manual_host_users exists, package users are never created: a missing one refuses the set' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand rollback" -l systemd-dir -d 'Where unit files are copied, with dcos.target.wants/<unit> -> ../<unit>' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand rollback" -l state-dir-root -d 'Parent of the packages\' state directories (<state-dir-root>/<name>)' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand rollback" -l user-db-root -d 'Root of the user database (etc/passwd, etc/group) that package users are checked against and created in: with `/`, by `useradd`; with any other root (a temp root or an image), pkg-activate appends the entries itself, so no root privilege is needed. State directories are chowned to the package user only when running as root' -r -F
@@ -120,7 +120,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand rollback" -s q
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand rollback" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand gc" -l keep -d 'Generations to keep, newest first' -r
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand gc" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
-complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand gc" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand gc" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/. If <config-dir>/manual_host_users exists, package users are never created: a missing one refuses the set' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand gc" -l systemd-dir -d 'Where unit files are copied, with dcos.target.wants/<unit> -> ../<unit>' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand gc" -l state-dir-root -d 'Parent of the packages\' state directories (<state-dir-root>/<name>)' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand gc" -l user-db-root -d 'Root of the user database (etc/passwd, etc/group) that package users are checked against and created in: with `/`, by `useradd`; with any other root (a temp root or an image), pkg-activate appends the entries itself, so no root privilege is needed. State directories are chowned to the package user only when running as root' -r -F
@@ -131,7 +131,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand gc" -l json -d
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand gc" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand gc" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
-complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/. If <config-dir>/manual_host_users exists, package users are never created: a missing one refuses the set' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -l systemd-dir -d 'Where unit files are copied, with dcos.target.wants/<unit> -> ../<unit>' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -l state-dir-root -d 'Parent of the packages\' state directories (<state-dir-root>/<name>)' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -l user-db-root -d 'Root of the user database (etc/passwd, etc/group) that package users are checked against and created in: with `/`, by `useradd`; with any other root (a temp root or an image), pkg-activate appends the entries itself, so no root privilege is needed. State directories are chowned to the package user only when running as root' -r -F
@@ -142,7 +142,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -l js
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
-complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/. If <config-dir>/manual_host_users exists, package users are never created: a missing one refuses the set' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -l systemd-dir -d 'Where unit files are copied, with dcos.target.wants/<unit> -> ../<unit>' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -l state-dir-root -d 'Parent of the packages\' state directories (<state-dir-root>/<name>)' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -l user-db-root -d 'Root of the user database (etc/passwd, etc/group) that package users are checked against and created in: with `/`, by `useradd`; with any other root (a temp root or an image), pkg-activate appends the entries itself, so no root privilege is needed. State directories are chowned to the package user only when running as root' -r -F
@@ -154,7 +154,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -l json
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand remove" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
-complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand remove" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand remove" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/. If <config-dir>/manual_host_users exists, package users are never created: a missing one refuses the set' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand remove" -l systemd-dir -d 'Where unit files are copied, with dcos.target.wants/<unit> -> ../<unit>' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand remove" -l state-dir-root -d 'Parent of the packages\' state directories (<state-dir-root>/<name>)' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand remove" -l user-db-root -d 'Root of the user database (etc/passwd, etc/group) that package users are checked against and created in: with `/`, by `useradd`; with any other root (a temp root or an image), pkg-activate appends the entries itself, so no root privilege is needed. State directories are chowned to the package user only when running as root' -r -F
@@ -166,7 +166,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand remove" -s q -
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand remove" -s h -l help -d 'Print help'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l tools-dir -d 'Where dcos_install.sh put the host tools (its TARMAC_TOOLS_DIR)' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
-complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/. If <config-dir>/manual_host_users exists, package users are never created: a missing one refuses the set' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l systemd-dir -d 'Where unit files are copied, with dcos.target.wants/<unit> -> ../<unit>' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l state-dir-root -d 'Parent of the packages\' state directories (<state-dir-root>/<name>)' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l user-db-root -d 'Root of the user database (etc/passwd, etc/group) that package users are checked against and created in: with `/`, by `useradd`; with any other root (a temp root or an image), pkg-activate appends the entries itself, so no root privilege is needed. State directories are chowned to the package user only when running as root' -r -F
@@ -178,7 +178,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -l 
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand uninstall" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand verify" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
-complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand verify" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/' -r -F
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand verify" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/. If <config-dir>/manual_host_users exists, package users are never created: a missing one refuses the set' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand verify" -l systemd-dir -d 'Where unit files are copied, with dcos.target.wants/<unit> -> ../<unit>' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand verify" -l state-dir-root -d 'Parent of the packages\' state directories (<state-dir-root>/<name>)' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand verify" -l user-db-root -d 'Root of the user database (etc/passwd, etc/group) that package users are checked against and created in: with `/`, by `useradd`; with any other root (a temp root or an image), pkg-activate appends the entries itself, so no root privilege is needed. State directories are chowned to the package user only when running as root' -r -F
