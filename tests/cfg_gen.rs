@@ -489,6 +489,61 @@ fn validation_cases() {
             "exhibitor_tls_enabled",
             "float",
         ),
+        // gen validators added for issue 13.
+        (
+            "exhibitor_bootstrap_ca_url: https://ca://x\n",
+            "exhibitor_bootstrap_ca_url",
+            "Failed to determine `exhibitor_bootstrap_ca_url` protocol.",
+        ),
+        (
+            "exhibitor_bootstrap_ca_url: http://ca.example\n",
+            "exhibitor_bootstrap_ca_url",
+            "Expected `https://`",
+        ),
+        (
+            "mesos_recovery_timeout: 99999999999999999999999hrs\n",
+            "mesos_recovery_timeout",
+            "not in supported range",
+        ),
+        (
+            "mesos_recovery_timeout: 1.5.2hrs\n",
+            "mesos_recovery_timeout",
+            "Invalid decimal format.",
+        ),
+        (
+            "superuser_service_account_public_key: |\n  -----BEGIN PUBLIC KEY-----\n  bm90IGEga2V5\n  -----END PUBLIC KEY-----\nsuperuser_service_account_uid: admin\n",
+            "superuser_service_account_public_key",
+            "must hold an RSA public key encoded in the OpenSSL PEM format",
+        ),
+        (
+            "superuser_service_account_public_key: |\n  -----BEGIN PUBLIC KEY-----\n  MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEms5gQo95VrITSg35xjyHePWYIT4a\n  0uivfgKD4cIIHPgO8wU2hqKHNmoNj7kIMOKVR6eOKRVp0RnnvR8VP44CqQ==\n  -----END PUBLIC KEY-----\nsuperuser_service_account_uid: admin\n",
+            "superuser_service_account_public_key",
+            "must be of type RSA",
+        ),
+        (
+            &format!("superuser_service_account_public_key: |\n{RSA_KEY}"),
+            "superuser_service_account_uid",
+            "must both be empty or both be non-empty",
+        ),
+        ("channel_name: /testing\n", "channel_name", "Must not start with a '/'"),
+        ("os_type: ubuntu\n", "os_type", "Must be one of 'coreos', 'el7'"),
+        (
+            "custom_checks:\n  node_checks:\n    checks:\n      xz: {description: mine, cmd: [xz], timeout: 1s}\n    poststart: [xz]\n",
+            "custom_checks",
+            "Custom check names conflict with builtin checks. Reserved node check names: xz.",
+        ),
+        (
+            "check_config:\n  node_checks:\n    checks:\n      a: {description: d, cmd: [x], timeout: 1s}\n    prestart: []\n",
+            "check_config",
+            "All node checks must be referenced in either prestart or poststart",
+        ),
+        ("ip_detect_contents: ' '\n", "ip_detect_contents", "empty"),
+        (
+            "agent_role: x\n",
+            "agent_role",
+            "only by DC/OS's AWS/Azure template builds",
+        ),
+        ("mesos_hooks: x\n", "mesos_hooks", "is computed by DC/OS's gen"),
     ];
     for (extra, key, reason) in cases {
         // Later keys override BASE by removing its line for the same key.
@@ -515,6 +570,194 @@ fn validation_cases() {
             "{extra}: expected {key}: {reason}, got {problems:#?}"
         );
     }
+}
+
+/// A throwaway RSA key (`openssl genrsa 1024 | openssl rsa -pubout`),
+/// indented for a YAML block scalar.
+const RSA_KEY: &str = "  -----BEGIN PUBLIC KEY-----
+  MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQCxDC+1fpYffTZv9njDQ+ac1VuR
+  z/Tvta9qiOZY0/SizliAPDg4pVdqPu095hRcvZiR/R8X/SYzaq8zIEZtUo6yLiJN
+  ozkHL6DeAlilDc4W5EKyB7nFuLrb77nxUmEahntub6ydaIWP0fdblQcpwpC5127B
+  0OBs9cQ4luBpfcur3wIDAQAB
+  -----END PUBLIC KEY-----
+";
+
+#[test]
+fn configs_dcos_2_accepts_are_valid() {
+    // Keys valid in DC/OS 2.x that cfg-gen refused before issue 13.
+    let fixture = Fixture::new();
+    fixture.set_config(&format!(
+        "{BASE}platform: onprem
+check_config:
+  node_checks:
+    checks:
+      disk: {{description: Disk is fine, cmd: [/bin/true], timeout: 5s, roles: [agent]}}
+    poststart: [disk]
+custom_checks:
+  cluster_checks:
+    dns: {{description: DNS resolves, cmd: [host, example.com], timeout: 1.5s}}
+cluster_docker_credentials_dcos_owned: false
+cluster_docker_credentials:
+  auths: {{'https://registry.example': {{auth: c2VjcmV0}}}}
+cluster_docker_credentials_write_to_etc: true
+cluster_docker_credentials_enabled: true
+channel_name: testing/master
+os_type: el7
+bootstrap_tmp_dir: /var/tmp
+exhibitor_bootstrap_ca_url: https://ca.example:8443
+mesos_recovery_timeout: 1.5weeks
+superuser_service_account_uid: admin
+superuser_service_account_public_key: |
+{RSA_KEY}"
+    ));
+    let output = fixture.run(&["--print-config"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let config: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let value = |key: &str| config["values"][key]["value"].as_str().unwrap().to_string();
+    let source = |key: &str| {
+        config["values"][key]["source"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(value("platform"), "onprem");
+    assert_eq!(value("cluster_docker_credentials_dcos_owned"), "false");
+    assert_eq!(source("cluster_docker_credentials_dcos_owned"), "user");
+    assert_eq!(
+        value("cluster_docker_credentials_path"),
+        "/etc/mesosphere/docker_credentials"
+    );
+    assert!(value("check_config").starts_with(r#"{"node_checks": {"checks": {"disk": "#));
+    assert!(value("custom_checks").contains(r#""dns": {"description": "DNS resolves""#));
+    assert_eq!(value("bootstrap_tmp_dir"), "/var/tmp");
+
+    // Unset, they take gen's defaults: dcos_owned follows the credentials,
+    // check_config is gen's built-in set (with the clock check: check_time).
+    fixture.set_config(&format!(
+        "{BASE}cluster_docker_credentials: {{auths: {{}}}}\nenable_ipv6: false\ndcos_l4lb_enable_ipv6: false\n"
+    ));
+    let output = fixture.run(&["--print-config"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let config: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let value = |key: &str| config["values"][key]["value"].as_str().unwrap().to_string();
+    assert_eq!(value("cluster_docker_credentials_dcos_owned"), "true");
+    assert_eq!(
+        value("cluster_docker_credentials_path"),
+        "/opt/mesosphere/etc/docker_credentials"
+    );
+    let checks: serde_json::Value = serde_json::from_str(&value("check_config")).unwrap();
+    let poststart = checks["node_checks"]["poststart"].as_array().unwrap();
+    assert_eq!(poststart.len(), 13, "{poststart:?}");
+    assert_eq!(poststart[6], "docker");
+    assert_eq!(poststart[12], "clock_sync");
+    assert_eq!(value("custom_checks"), "{}");
+    assert_eq!(value("platform"), "onprem");
+    // gen's dcos_overlay_network_json: IPv6-only overlays off without IPv6.
+    assert!(value("dcos_overlay_network_json").contains(
+        r#"{"name": "dcos6", "subnet6": "fd01:b::/64", "prefix6": 80, "enabled": false}"#
+    ));
+}
+
+#[test]
+fn inline_ip_detect_contents_replaces_the_file() {
+    let fixture = Fixture::new();
+    fs::remove_file(fixture.genconf().join("ip-detect")).unwrap();
+    fixture.set_config(&format!(
+        "{BASE}ip_detect_contents: |\n  #!/bin/sh\n  echo 192.0.2.99\n"
+    ));
+    let output = fixture.generate();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let served = fs::read_to_string(fixture.serve().join("ip-detect")).unwrap();
+    assert_eq!(served, "#!/bin/sh\necho 192.0.2.99\n");
+    let config: serde_json::Value =
+        serde_json::from_slice(&fs::read(fixture.serve().join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["values"]["ip_detect_contents"]["source"], "user");
+    assert_eq!(
+        config["values"]["ip_detect_public_contents"]["value"],
+        "#!/bin/sh\necho 192.0.2.99\n"
+    );
+}
+
+#[test]
+fn keys_gen_ignores_are_warnings_and_strict_makes_them_errors() {
+    let fixture = Fixture::new();
+    // Line 7: an exhibitor key with the static backend; line 8: a key
+    // accepted for DC/OS compatibility that tarmac does not use.
+    fixture.set_config(&format!(
+        "{BASE}exhibitor_zk_path: /dcos\nssh_user: centos\n"
+    ));
+    let output = fixture.run(&["--validate-only"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stderr(&output);
+    for expected in [
+        "cfg-gen: warning: genconf/config.yaml:7: exhibitor_zk_path = /dcos: only used when exhibitor_storage_backend is zookeeper; exhibitor_storage_backend is 'static', so it is ignored",
+        "cfg-gen: warning: genconf/config.yaml:8: ssh_user = centos: accepted for DC/OS compatibility but has no effect here",
+        "is valid (config id",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+
+    let output = fixture.run(&["--validate-only", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["valid"], true);
+    let warnings = report["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert_eq!(warnings[0]["key"], "exhibitor_zk_path");
+    assert_eq!(warnings[0]["line"], 7);
+    assert_eq!(warnings[0]["value"], "/dcos");
+    assert_eq!(warnings[1]["key"], "ssh_user");
+
+    // Generation succeeds and reports them too; the ignored key is not part
+    // of the configuration.
+    let output = fixture.run(&["--dist", "dist", "--bin-dir", "tools", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let generated: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(generated["warnings"].as_array().unwrap().len(), 2);
+    assert!(stderr(&output).contains("cfg-gen: warning: genconf/config.yaml:7: exhibitor_zk_path"));
+    let config = fs::read_to_string(fixture.serve().join("config.json")).unwrap();
+    assert!(!config.contains("exhibitor_zk_path"));
+
+    // --strict: the same findings are problems, exit 3.
+    let output = fixture.run(&["--validate-only", "--strict"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("cfg-gen: error: genconf/config.yaml: 2 problems"));
+    assert!(stderr(&output)
+        .contains("  genconf/config.yaml:7: exhibitor_zk_path = /dcos: only used when"));
+    let output = fixture.run(&["--validate-only", "--strict", "--json"]);
+    assert_eq!(output.status.code(), Some(3));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let keys: Vec<&str> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["exhibitor_zk_path", "ssh_user"]);
+    assert!(report["problems"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .ends_with("(an error with --strict)"));
+    let output = fixture.run(&["--dist", "dist", "--bin-dir", "tools", "--strict"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+
+    // A template that reads an "unused" key makes it used: no warning.
+    fs::write(
+        fixture.genconf().join("templates/dcos-config/etc/ssh_user"),
+        "{{ ssh_user }}\n",
+    )
+    .unwrap();
+    let output = fixture.run(&["--validate-only", "--strict", "--json"]);
+    assert_eq!(output.status.code(), Some(3));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["problems"].as_array().unwrap().len(), 1);
+    assert_eq!(report["problems"][0]["key"], "exhibitor_zk_path");
+
+    // num_masters under static discovery stays an error, as in gen ("must be
+    // calculated, but was explicitly set").
+    fixture.set_config(&format!("{BASE}num_masters: 1\n"));
+    let output = fixture.run(&["--validate-only"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
 }
 
 #[test]
