@@ -1246,3 +1246,170 @@ fn install_script_end_to_end_against_nginx() {
 fn docs_cfg_gen_reference_matches_help() {
     crate::workspace::check_help_doc(BIN, "cfg-gen.md");
 }
+
+/// The rows of docs/cfg-gen.md's key table: (key, gen, accepted,
+/// validated, use).
+fn docs_key_rows() -> Vec<[String; 5]> {
+    let docs = fs::read_to_string(Path::new(REPO).join("docs/cfg-gen.md")).unwrap();
+    let table = docs
+        .split("| Key | gen | Accepted | Validated | Use |\n|---|---|---|---|---|\n")
+        .nth(1)
+        .expect("docs/cfg-gen.md has the key table");
+    table
+        .lines()
+        .take_while(|line| line.starts_with("| `"))
+        .map(|line| {
+            let cells: Vec<String> = line
+                .trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_string())
+                .collect();
+            assert_eq!(cells.len(), 5, "{line}");
+            let mut row: [String; 5] = Default::default();
+            row.clone_from_slice(&cells);
+            row[0] = row[0].trim_matches('`').to_string();
+            row
+        })
+        .collect()
+}
+
+#[test]
+fn docs_key_table_matches_the_key_table() {
+    use tarmac_config::keys::{self, GEN_ONLY, KEYS};
+    let rows = docs_key_rows();
+    let names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(names, sorted, "rows sorted by key, each once");
+    // Every key of the code is a row, and every row a key of the code.
+    let mut code: Vec<&str> = KEYS
+        .iter()
+        .map(|k| k.name)
+        .chain(keys::COMPUTED.iter().copied())
+        .chain(GEN_ONLY.iter().map(|(k, _)| *k))
+        .collect();
+    code.sort();
+    code.dedup();
+    assert_eq!(
+        names, code,
+        "docs/cfg-gen.md key table vs keys::KEYS + COMPUTED + GEN_ONLY"
+    );
+
+    for [name, _gen, accepted, validated, usage] in &rows {
+        let spec = keys::spec(name);
+        let computed = keys::COMPUTED.contains(&name.as_str());
+        let refused = keys::gen_only(name);
+        let row = format!("{name}: {accepted} | {validated} | {usage}");
+        assert_eq!(accepted.starts_with("yes"), spec.is_some(), "{row}");
+        assert_eq!(accepted.contains("computed"), computed, "{row}");
+        if let Some((switch, cases)) = spec.and_then(|s| s.when) {
+            let cases: Vec<&str> = cases
+                .iter()
+                .map(|c| if c.is_empty() { "''" } else { c })
+                .collect();
+            let expected = format!("(when {switch}: {})", cases.join(" or "));
+            assert!(accepted.contains(&expected), "{row}: want {expected}");
+        } else {
+            assert!(!accepted.contains("(when"), "{row}");
+        }
+        match refused {
+            Some(reason) => {
+                let why = if reason.contains("AWS/Azure") {
+                    "no: AWS/Azure builds only"
+                } else if reason.contains("built in") {
+                    "no: gen built-in"
+                } else {
+                    "no: gen computes it"
+                };
+                assert_eq!(accepted, why, "{row}");
+                assert_eq!((validated.as_str(), usage.as_str()), ("—", "—"), "{row}");
+            }
+            None => assert!(!accepted.starts_with("no"), "{row}"),
+        }
+        match spec {
+            Some(spec) => {
+                let checked = spec.check.is_some()
+                    || tarmac_config::resolve::CROSS_CHECKED.contains(&spec.name);
+                assert_eq!(validated.starts_with("yes"), checked, "{row}");
+                assert_eq!(usage == "unused (warned)", spec.unused.is_some(), "{row}");
+                if spec.unused.is_none() {
+                    assert!(usage.ends_with("templates"), "{row}");
+                }
+            }
+            None if computed => {
+                assert_eq!(validated, "—", "{row}");
+                assert!(usage.ends_with("templates"), "{row}");
+            }
+            None => {}
+        }
+    }
+}
+
+#[test]
+fn docs_key_table_behaves_as_documented() {
+    // Each refused row is refused with its reason; each "unused (warned)"
+    // row with a default warns when set to it, and --strict refuses it.
+    use tarmac_config::{keys, resolve, Input};
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("genconf")).unwrap();
+    fs::write(
+        dir.path().join("genconf/ip-detect"),
+        "#!/bin/sh\necho 192.0.2.11\n",
+    )
+    .unwrap();
+    let variables = Default::default();
+    let run = |text: &str, strict: bool| {
+        resolve(&Input {
+            text,
+            base_dir: dir.path(),
+            template_variables: &variables,
+            bootstrap_id: None,
+            strict,
+        })
+    };
+    assert!(run(BASE, true).is_ok(), "BASE has no warning");
+    let mut warned = 0;
+    for [name, _, accepted, _, usage] in docs_key_rows() {
+        if accepted.starts_with("no") {
+            let problems = run(&format!("{BASE}{name}: x\n"), false)
+                .unwrap_err()
+                .problems;
+            let reason = keys::gen_only(&name).unwrap();
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.key == name && p.reason == reason && p.line == Some(7)),
+                "{name}: {problems:?}"
+            );
+        }
+        if usage == "unused (warned)" {
+            let spec = keys::spec(&name).unwrap();
+            let keys::Default::Value(value) = spec.default else {
+                continue;
+            };
+            let text = format!("{BASE}{name}: '{value}'\n");
+            let text = if spec.kind == keys::Kind::Str {
+                text
+            } else {
+                format!("{BASE}{name}: {value}\n")
+            };
+            let resolved = run(&text, false).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            assert_eq!(
+                resolved.warnings.len(),
+                1,
+                "{name}: {:?}",
+                resolved.warnings
+            );
+            assert_eq!(resolved.warnings[0].key, name);
+            assert_eq!(resolved.warnings[0].line, Some(7));
+            let problems = run(&text, true).unwrap_err().problems;
+            assert_eq!(problems[0].key, name, "{name}");
+            warned += 1;
+        }
+    }
+    assert!(
+        warned >= 7,
+        "{warned} unused keys with a default were tried"
+    );
+}
