@@ -773,11 +773,48 @@ mod tests {
             if let SameAs(other) = spec.default {
                 assert!(earlier(other), "{}", spec.name);
             }
+            if let Derived(inputs, _) = spec.default {
+                assert!(inputs.iter().all(|k| earlier(k)), "{}", spec.name);
+            }
+            assert!(
+                gen_only(spec.name).is_none(),
+                "{} refused and accepted",
+                spec.name
+            );
             // Every default passes its own check.
             if let (Value(default), Some(check)) = (spec.default, spec.check) {
                 assert!(check(default).is_ok(), "default of {} fails", spec.name);
             }
         }
+    }
+
+    #[test]
+    fn gen_only_keys_are_neither_computed_nor_listed_twice() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (name, reason) in GEN_ONLY {
+            assert!(seen.insert(*name), "{name} twice");
+            assert!(!COMPUTED.contains(name), "{name}");
+            assert!(!reason.is_empty());
+        }
+    }
+
+    #[test]
+    fn derived_defaults_follow_gen() {
+        assert_eq!(docker_credentials_dcos_owned(&["{}"]), "false");
+        assert_eq!(docker_credentials_dcos_owned(&[r#"{"auths": {}}"#]), "true");
+        let with_clock = builtin_check_config(&["true"]);
+        let without = builtin_check_config(&["false"]);
+        assert!(with_clock.contains(r#""clock_sync": {"description": "System clock is in sync.", "cmd": ["/opt/mesosphere/bin/dcos-checks", "time"], "timeout": "5s"}"#));
+        assert!(!without.contains("clock_sync"));
+        // Both pass gen's schema, as gen's own default does.
+        assert_eq!(checks::check_config(&with_clock), Ok(()));
+        assert_eq!(checks::check_config(&without), Ok(()));
+        let network = r#"{"overlays": [{"name": "a", "subnet": "9.0.0.0/8"}, {"name": "b", "subnet6": "fd01:b::/64"}]}"#;
+        assert_eq!(overlay_network_json(&[network, "true"]), network);
+        assert_eq!(
+            overlay_network_json(&[network, "false"]),
+            r#"{"overlays": [{"name": "a", "subnet": "9.0.0.0/8"}, {"name": "b", "subnet6": "fd01:b::/64", "enabled": false}]}"#
+        );
     }
 
     #[test]
