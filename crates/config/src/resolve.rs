@@ -97,6 +97,8 @@ struct State {
     problems: Vec<Problem>,
     warnings: Vec<Problem>,
     lines: BTreeMap<String, usize>,
+    /// Keys whose switch has another value: not resolved.
+    out_of_scope: BTreeSet<String>,
 }
 
 impl State {
@@ -166,6 +168,7 @@ pub fn resolve(input: &Input) -> Result<Resolved, Rejected> {
         invalid: BTreeSet::new(),
         problems: Vec::new(),
         warnings: Vec::new(),
+        out_of_scope: BTreeSet::new(),
         lines: entries.iter().map(|e| (e.key.clone(), e.line)).collect(),
     };
     for problem in yaml_problems {
@@ -252,12 +255,29 @@ fn resolve_table(user: &BTreeMap<String, Node>, input: &Input, state: &mut State
         if let Some((switch, cases)) = spec.when {
             let in_scope = match (state.values.get(switch), state.invalid.contains(switch)) {
                 (Some(setting), false) => cases.contains(&setting.value.as_str()),
+                // The switch is itself out of scope (aws_access_key_id's
+                // exhibitor_explicit_keys with another backend): so is this key.
+                (None, false) if state.out_of_scope.contains(switch) => {
+                    state.out_of_scope.insert(spec.name.to_string());
+                    if let Some(node) = given {
+                        state.warning(
+                            spec.name,
+                            Some(&python_json_or_plain(node)),
+                            format!(
+                                "only used when {switch} is {}, and {switch} does not apply here, so it is ignored",
+                                cases.join(" or ")
+                            ),
+                        );
+                    }
+                    continue;
+                }
                 // The switch is missing or invalid: already reported.
                 _ => {
                     continue;
                 }
             };
             if !in_scope {
+                state.out_of_scope.insert(spec.name.to_string());
                 if let Some(node) = given {
                     let actual = state.values[switch].value.clone();
                     let value = python_json_or_plain(node);
@@ -826,5 +846,33 @@ mod tests {
         assert_eq!(resolved.get("master_quorum"), Some("3"));
         assert_eq!(resolved.values["num_masters"].source, Source::User);
         assert!(resolved.get("exhibitor_static_ensemble").is_none());
+    }
+
+    #[test]
+    fn keys_out_of_scope_warn_even_two_switches_deep() {
+        let text = format!(
+            "{BASE}master_discovery: static\nexhibitor_storage_backend: static\nmaster_list: [10.0.0.1]\nexhibitor_explicit_keys: true\naws_access_key_id: k\n"
+        );
+        let resolved = run(&text).unwrap();
+        let warned: Vec<(&str, Option<usize>)> = resolved
+            .warnings
+            .iter()
+            .map(|w| (w.key.as_str(), w.line))
+            .collect();
+        assert_eq!(
+            warned,
+            [
+                ("exhibitor_explicit_keys", Some(8)),
+                ("aws_access_key_id", Some(9))
+            ]
+        );
+        assert!(resolved.warnings[1]
+            .reason
+            .contains("exhibitor_explicit_keys does not apply here"));
+        assert!(resolved.get("aws_access_key_id").is_none());
+        // --strict: the same two, as problems.
+        let rejected = run_with(&text, true).unwrap_err();
+        assert_eq!(rejected.problems.len(), 2, "{:?}", rejected.problems);
+        assert!(rejected.warnings.is_empty());
     }
 }
