@@ -870,6 +870,16 @@ mod tests {
             .reason
             .contains("exhibitor_explicit_keys does not apply here"));
         assert!(resolved.get("aws_access_key_id").is_none());
+        // The case: an exhibitor key of master_http_loadbalancer
+        // discovery (exhibitor_address) with static discovery.
+        let static_with_address = format!(
+            "{BASE}master_discovery: static\nexhibitor_storage_backend: static\nmaster_list: [10.0.0.1]\nexhibitor_address: lb.example\n"
+        );
+        let resolved = run(&static_with_address).unwrap();
+        assert_eq!(resolved.warnings.len(), 1);
+        assert_eq!(resolved.warnings[0].key, "exhibitor_address");
+        assert_eq!(resolved.warnings[0].value.as_deref(), Some("lb.example"));
+        assert_eq!(resolved.warnings[0].reason, "only used when master_discovery is master_http_loadbalancer; master_discovery is 'static', so it is ignored");
         // --strict: the same two, as problems.
         let rejected = run_with(&text, true).unwrap_err();
         assert_eq!(rejected.problems.len(), 2, "{:?}", rejected.problems);
