@@ -249,6 +249,15 @@ fn python_json_or_plain(node: &Node) -> String {
     }
 }
 
+/// A user's value for messages; a secret is not shown.
+fn shown(spec: &keys::KeySpec, node: &Node) -> String {
+    if spec.secret {
+        "**HIDDEN**".to_string()
+    } else {
+        python_json_or_plain(node)
+    }
+}
+
 fn resolve_table(user: &BTreeMap<String, Node>, input: &Input, state: &mut State) {
     for spec in KEYS {
         let given = user.get(spec.name);
@@ -262,7 +271,7 @@ fn resolve_table(user: &BTreeMap<String, Node>, input: &Input, state: &mut State
                     if let Some(node) = given {
                         state.warning(
                             spec.name,
-                            Some(&python_json_or_plain(node)),
+                            Some(&shown(spec, node)),
                             format!(
                                 "only used when {switch} is {}, and {switch} does not apply here, so it is ignored",
                                 cases.join(" or ")
@@ -280,7 +289,7 @@ fn resolve_table(user: &BTreeMap<String, Node>, input: &Input, state: &mut State
                 state.out_of_scope.insert(spec.name.to_string());
                 if let Some(node) = given {
                     let actual = state.values[switch].value.clone();
-                    let value = python_json_or_plain(node);
+                    let value = shown(spec, node);
                     if keys::COMPUTED.contains(&spec.name) {
                         // gen refuses these too ("must be calculated").
                         state.problem(
@@ -307,7 +316,7 @@ fn resolve_table(user: &BTreeMap<String, Node>, input: &Input, state: &mut State
             if !input.template_variables.contains(spec.name) {
                 state.warning(
                     spec.name,
-                    Some(&python_json_or_plain(node)),
+                    Some(&shown(spec, node)),
                     format!("accepted for DC/OS compatibility but has no effect here ({reason}) and no template reads it"),
                 );
             }
@@ -316,7 +325,7 @@ fn resolve_table(user: &BTreeMap<String, Node>, input: &Input, state: &mut State
             (Some(node), _) => match stringify(node, spec.kind) {
                 Ok(value) => (value, Source::User),
                 Err(reason) => {
-                    state.problem(spec.name, Some(&python_json_or_plain(node)), reason);
+                    state.problem(spec.name, Some(&shown(spec, node)), reason);
                     state.set(spec.name, String::new(), Source::User, spec.secret);
                     state.invalid.insert(spec.name.to_string());
                     continue;
@@ -880,6 +889,12 @@ mod tests {
         assert_eq!(resolved.warnings[0].key, "exhibitor_address");
         assert_eq!(resolved.warnings[0].value.as_deref(), Some("lb.example"));
         assert_eq!(resolved.warnings[0].reason, "only used when master_discovery is master_http_loadbalancer; master_discovery is 'static', so it is ignored");
+        // A secret out of scope is not shown.
+        let resolved = run(&format!(
+            "{BASE}master_discovery: static\nexhibitor_storage_backend: static\nmaster_list: [10.0.0.1]\nexhibitor_azure_account_key: s3cret\n"
+        ))
+        .unwrap();
+        assert_eq!(resolved.warnings[0].value.as_deref(), Some("**HIDDEN**"));
         // --strict: the same two, as problems.
         let rejected = run_with(&text, true).unwrap_err();
         assert_eq!(rejected.problems.len(), 2, "{:?}", rejected.problems);
