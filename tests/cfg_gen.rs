@@ -370,8 +370,10 @@ ip_detect_filename: genconf/missing
         "genconf/config.yaml:9: oauth_enabled = maybe: Must be one of 'true', 'false'. Got 'maybe'.",
         "genconf/config.yaml:10: master_quorum = 2: is computed by cfg-gen",
         "genconf/config.yaml:12: dns_search: key 'dns_search' appears twice",
-        "genconf/config.yaml:13: exhibitor_zk_hosts = 10.0.0.1:2181: only used when exhibitor_storage_backend is zookeeper",
         "ip_detect_filename = genconf/missing: ip-detect script",
+        // A key of another switch case is a warning (gen ignores it), even
+        // in a run that fails.
+        "cfg-gen: warning: genconf/config.yaml:13: exhibitor_zk_hosts = 10.0.0.1:2181: only used when exhibitor_storage_backend is zookeeper",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
@@ -381,7 +383,10 @@ ip_detect_filename: genconf/missing
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["valid"], false);
     let problems = report["problems"].as_array().unwrap();
-    assert!(problems.len() >= 9, "{problems:?}");
+    assert!(problems.len() >= 8, "{problems:?}");
+    assert!(problems.iter().all(|p| p["key"] != "exhibitor_zk_hosts"));
+    assert_eq!(report["warnings"][0]["key"], "exhibitor_zk_hosts");
+    assert_eq!(report["warnings"][0]["line"], 13);
     let resolvers = problems.iter().find(|p| p["key"] == "resolvers").unwrap();
     assert_eq!(resolvers["line"], 7);
     assert_eq!(resolvers["value"], r#"{"a": 1}"#);
@@ -484,6 +489,61 @@ fn validation_cases() {
             "exhibitor_tls_enabled",
             "float",
         ),
+        // gen validators added for issue 13.
+        (
+            "exhibitor_bootstrap_ca_url: https://ca://x\n",
+            "exhibitor_bootstrap_ca_url",
+            "Failed to determine `exhibitor_bootstrap_ca_url` protocol.",
+        ),
+        (
+            "exhibitor_bootstrap_ca_url: http://ca.example\n",
+            "exhibitor_bootstrap_ca_url",
+            "Expected `https://`",
+        ),
+        (
+            "mesos_recovery_timeout: 99999999999999999999999hrs\n",
+            "mesos_recovery_timeout",
+            "not in supported range",
+        ),
+        (
+            "mesos_recovery_timeout: 1.5.2hrs\n",
+            "mesos_recovery_timeout",
+            "Invalid decimal format.",
+        ),
+        (
+            "superuser_service_account_public_key: |\n  -----BEGIN PUBLIC KEY-----\n  bm90IGEga2V5\n  -----END PUBLIC KEY-----\nsuperuser_service_account_uid: admin\n",
+            "superuser_service_account_public_key",
+            "must hold an RSA public key encoded in the OpenSSL PEM format",
+        ),
+        (
+            "superuser_service_account_public_key: |\n  -----BEGIN PUBLIC KEY-----\n  MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEms5gQo95VrITSg35xjyHePWYIT4a\n  0uivfgKD4cIIHPgO8wU2hqKHNmoNj7kIMOKVR6eOKRVp0RnnvR8VP44CqQ==\n  -----END PUBLIC KEY-----\nsuperuser_service_account_uid: admin\n",
+            "superuser_service_account_public_key",
+            "must be of type RSA",
+        ),
+        (
+            &format!("superuser_service_account_public_key: |\n{RSA_KEY}"),
+            "superuser_service_account_uid",
+            "must both be empty or both be non-empty",
+        ),
+        ("channel_name: /testing\n", "channel_name", "Must not start with a '/'"),
+        ("os_type: ubuntu\n", "os_type", "Must be one of 'coreos', 'el7'"),
+        (
+            "custom_checks:\n  node_checks:\n    checks:\n      xz: {description: mine, cmd: [xz], timeout: 1s}\n    poststart: [xz]\n",
+            "custom_checks",
+            "Custom check names conflict with builtin checks. Reserved node check names: xz.",
+        ),
+        (
+            "check_config:\n  node_checks:\n    checks:\n      a: {description: d, cmd: [x], timeout: 1s}\n    prestart: []\n",
+            "check_config",
+            "All node checks must be referenced in either prestart or poststart",
+        ),
+        ("ip_detect_contents: ' '\n", "ip_detect_contents", "empty"),
+        (
+            "agent_role: x\n",
+            "agent_role",
+            "only by DC/OS's AWS/Azure template builds",
+        ),
+        ("mesos_hooks: x\n", "mesos_hooks", "is computed by DC/OS's gen"),
     ];
     for (extra, key, reason) in cases {
         // Later keys override BASE by removing its line for the same key.
@@ -510,6 +570,194 @@ fn validation_cases() {
             "{extra}: expected {key}: {reason}, got {problems:#?}"
         );
     }
+}
+
+/// A throwaway RSA key (`openssl genrsa 1024 | openssl rsa -pubout`),
+/// indented for a YAML block scalar.
+const RSA_KEY: &str = "  -----BEGIN PUBLIC KEY-----
+  MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQCxDC+1fpYffTZv9njDQ+ac1VuR
+  z/Tvta9qiOZY0/SizliAPDg4pVdqPu095hRcvZiR/R8X/SYzaq8zIEZtUo6yLiJN
+  ozkHL6DeAlilDc4W5EKyB7nFuLrb77nxUmEahntub6ydaIWP0fdblQcpwpC5127B
+  0OBs9cQ4luBpfcur3wIDAQAB
+  -----END PUBLIC KEY-----
+";
+
+#[test]
+fn configs_dcos_2_accepts_are_valid() {
+    // Keys valid in DC/OS 2.x that cfg-gen refused before issue 13.
+    let fixture = Fixture::new();
+    fixture.set_config(&format!(
+        "{BASE}platform: onprem
+check_config:
+  node_checks:
+    checks:
+      disk: {{description: Disk is fine, cmd: [/bin/true], timeout: 5s, roles: [agent]}}
+    poststart: [disk]
+custom_checks:
+  cluster_checks:
+    dns: {{description: DNS resolves, cmd: [host, example.com], timeout: 1.5s}}
+cluster_docker_credentials_dcos_owned: false
+cluster_docker_credentials:
+  auths: {{'https://registry.example': {{auth: c2VjcmV0}}}}
+cluster_docker_credentials_write_to_etc: true
+cluster_docker_credentials_enabled: true
+channel_name: testing/master
+os_type: el7
+bootstrap_tmp_dir: /var/tmp
+exhibitor_bootstrap_ca_url: https://ca.example:8443
+mesos_recovery_timeout: 1.5weeks
+superuser_service_account_uid: admin
+superuser_service_account_public_key: |
+{RSA_KEY}"
+    ));
+    let output = fixture.run(&["--print-config"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let config: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let value = |key: &str| config["values"][key]["value"].as_str().unwrap().to_string();
+    let source = |key: &str| {
+        config["values"][key]["source"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(value("platform"), "onprem");
+    assert_eq!(value("cluster_docker_credentials_dcos_owned"), "false");
+    assert_eq!(source("cluster_docker_credentials_dcos_owned"), "user");
+    assert_eq!(
+        value("cluster_docker_credentials_path"),
+        "/etc/mesosphere/docker_credentials"
+    );
+    assert!(value("check_config").starts_with(r#"{"node_checks": {"checks": {"disk": "#));
+    assert!(value("custom_checks").contains(r#""dns": {"description": "DNS resolves""#));
+    assert_eq!(value("bootstrap_tmp_dir"), "/var/tmp");
+
+    // Unset, they take gen's defaults: dcos_owned follows the credentials,
+    // check_config is gen's built-in set (with the clock check: check_time).
+    fixture.set_config(&format!(
+        "{BASE}cluster_docker_credentials: {{auths: {{}}}}\nenable_ipv6: false\ndcos_l4lb_enable_ipv6: false\n"
+    ));
+    let output = fixture.run(&["--print-config"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let config: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let value = |key: &str| config["values"][key]["value"].as_str().unwrap().to_string();
+    assert_eq!(value("cluster_docker_credentials_dcos_owned"), "true");
+    assert_eq!(
+        value("cluster_docker_credentials_path"),
+        "/opt/mesosphere/etc/docker_credentials"
+    );
+    let checks: serde_json::Value = serde_json::from_str(&value("check_config")).unwrap();
+    let poststart = checks["node_checks"]["poststart"].as_array().unwrap();
+    assert_eq!(poststart.len(), 13, "{poststart:?}");
+    assert_eq!(poststart[6], "docker");
+    assert_eq!(poststart[12], "clock_sync");
+    assert_eq!(value("custom_checks"), "{}");
+    assert_eq!(value("platform"), "onprem");
+    // gen's dcos_overlay_network_json: IPv6-only overlays off without IPv6.
+    assert!(value("dcos_overlay_network_json").contains(
+        r#"{"name": "dcos6", "subnet6": "fd01:b::/64", "prefix6": 80, "enabled": false}"#
+    ));
+}
+
+#[test]
+fn inline_ip_detect_contents_replaces_the_file() {
+    let fixture = Fixture::new();
+    fs::remove_file(fixture.genconf().join("ip-detect")).unwrap();
+    fixture.set_config(&format!(
+        "{BASE}ip_detect_contents: |\n  #!/bin/sh\n  echo 192.0.2.99\n"
+    ));
+    let output = fixture.generate();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let served = fs::read_to_string(fixture.serve().join("ip-detect")).unwrap();
+    assert_eq!(served, "#!/bin/sh\necho 192.0.2.99\n");
+    let config: serde_json::Value =
+        serde_json::from_slice(&fs::read(fixture.serve().join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["values"]["ip_detect_contents"]["source"], "user");
+    assert_eq!(
+        config["values"]["ip_detect_public_contents"]["value"],
+        "#!/bin/sh\necho 192.0.2.99\n"
+    );
+}
+
+#[test]
+fn keys_gen_ignores_are_warnings_and_strict_makes_them_errors() {
+    let fixture = Fixture::new();
+    // Line 7: an exhibitor key with the static backend; line 8: a key
+    // accepted for DC/OS compatibility that tarmac does not use.
+    fixture.set_config(&format!(
+        "{BASE}exhibitor_zk_path: /dcos\nssh_user: centos\n"
+    ));
+    let output = fixture.run(&["--validate-only"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stderr(&output);
+    for expected in [
+        "cfg-gen: warning: genconf/config.yaml:7: exhibitor_zk_path = /dcos: only used when exhibitor_storage_backend is zookeeper; exhibitor_storage_backend is 'static', so it is ignored",
+        "cfg-gen: warning: genconf/config.yaml:8: ssh_user = centos: accepted for DC/OS compatibility but has no effect here",
+        "is valid (config id",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+
+    let output = fixture.run(&["--validate-only", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["valid"], true);
+    let warnings = report["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert_eq!(warnings[0]["key"], "exhibitor_zk_path");
+    assert_eq!(warnings[0]["line"], 7);
+    assert_eq!(warnings[0]["value"], "/dcos");
+    assert_eq!(warnings[1]["key"], "ssh_user");
+
+    // Generation succeeds and reports them too; the ignored key is not part
+    // of the configuration.
+    let output = fixture.run(&["--dist", "dist", "--bin-dir", "tools", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let generated: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(generated["warnings"].as_array().unwrap().len(), 2);
+    assert!(stderr(&output).contains("cfg-gen: warning: genconf/config.yaml:7: exhibitor_zk_path"));
+    let config = fs::read_to_string(fixture.serve().join("config.json")).unwrap();
+    assert!(!config.contains("exhibitor_zk_path"));
+
+    // --strict: the same findings are problems, exit 3.
+    let output = fixture.run(&["--validate-only", "--strict"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("cfg-gen: error: genconf/config.yaml: 2 problems"));
+    assert!(stderr(&output)
+        .contains("  genconf/config.yaml:7: exhibitor_zk_path = /dcos: only used when"));
+    let output = fixture.run(&["--validate-only", "--strict", "--json"]);
+    assert_eq!(output.status.code(), Some(3));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let keys: Vec<&str> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["exhibitor_zk_path", "ssh_user"]);
+    assert!(report["problems"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .ends_with("(an error with --strict)"));
+    let output = fixture.run(&["--dist", "dist", "--bin-dir", "tools", "--strict"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+
+    // A template that reads an "unused" key makes it used: no warning.
+    fs::write(
+        fixture.genconf().join("templates/dcos-config/etc/ssh_user"),
+        "{{ ssh_user }}\n",
+    )
+    .unwrap();
+    let output = fixture.run(&["--validate-only", "--strict", "--json"]);
+    assert_eq!(output.status.code(), Some(3));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["problems"].as_array().unwrap().len(), 1);
+    assert_eq!(report["problems"][0]["key"], "exhibitor_zk_path");
+
+    // num_masters under static discovery stays an error, as in gen ("must be
+    // calculated, but was explicitly set").
+    fixture.set_config(&format!("{BASE}num_masters: 1\n"));
+    let output = fixture.run(&["--validate-only"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
 }
 
 #[test]
@@ -997,4 +1245,171 @@ fn install_script_end_to_end_against_nginx() {
 #[test]
 fn docs_cfg_gen_reference_matches_help() {
     crate::workspace::check_help_doc(BIN, "cfg-gen.md");
+}
+
+/// The rows of docs/cfg-gen.md's key table: (key, gen, accepted,
+/// validated, use).
+fn docs_key_rows() -> Vec<[String; 5]> {
+    let docs = fs::read_to_string(Path::new(REPO).join("docs/cfg-gen.md")).unwrap();
+    let table = docs
+        .split("| Key | gen | Accepted | Validated | Use |\n|---|---|---|---|---|\n")
+        .nth(1)
+        .expect("docs/cfg-gen.md has the key table");
+    table
+        .lines()
+        .take_while(|line| line.starts_with("| `"))
+        .map(|line| {
+            let cells: Vec<String> = line
+                .trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_string())
+                .collect();
+            assert_eq!(cells.len(), 5, "{line}");
+            let mut row: [String; 5] = Default::default();
+            row.clone_from_slice(&cells);
+            row[0] = row[0].trim_matches('`').to_string();
+            row
+        })
+        .collect()
+}
+
+#[test]
+fn docs_key_table_matches_the_key_table() {
+    use tarmac_config::keys::{self, GEN_ONLY, KEYS};
+    let rows = docs_key_rows();
+    let names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(names, sorted, "rows sorted by key, each once");
+    // Every key of the code is a row, and every row a key of the code.
+    let mut code: Vec<&str> = KEYS
+        .iter()
+        .map(|k| k.name)
+        .chain(keys::COMPUTED.iter().copied())
+        .chain(GEN_ONLY.iter().map(|(k, _)| *k))
+        .collect();
+    code.sort();
+    code.dedup();
+    assert_eq!(
+        names, code,
+        "docs/cfg-gen.md key table vs keys::KEYS + COMPUTED + GEN_ONLY"
+    );
+
+    for [name, _gen, accepted, validated, usage] in &rows {
+        let spec = keys::spec(name);
+        let computed = keys::COMPUTED.contains(&name.as_str());
+        let refused = keys::gen_only(name);
+        let row = format!("{name}: {accepted} | {validated} | {usage}");
+        assert_eq!(accepted.starts_with("yes"), spec.is_some(), "{row}");
+        assert_eq!(accepted.contains("computed"), computed, "{row}");
+        if let Some((switch, cases)) = spec.and_then(|s| s.when) {
+            let cases: Vec<&str> = cases
+                .iter()
+                .map(|c| if c.is_empty() { "''" } else { c })
+                .collect();
+            let expected = format!("(when {switch}: {})", cases.join(" or "));
+            assert!(accepted.contains(&expected), "{row}: want {expected}");
+        } else {
+            assert!(!accepted.contains("(when"), "{row}");
+        }
+        match refused {
+            Some(reason) => {
+                let why = if reason.contains("AWS/Azure") {
+                    "no: AWS/Azure builds only"
+                } else if reason.contains("built in") {
+                    "no: gen built-in"
+                } else {
+                    "no: gen computes it"
+                };
+                assert_eq!(accepted, why, "{row}");
+                assert_eq!((validated.as_str(), usage.as_str()), ("—", "—"), "{row}");
+            }
+            None => assert!(!accepted.starts_with("no"), "{row}"),
+        }
+        match spec {
+            Some(spec) => {
+                let checked = spec.check.is_some()
+                    || tarmac_config::resolve::CROSS_CHECKED.contains(&spec.name);
+                assert_eq!(validated.starts_with("yes"), checked, "{row}");
+                assert_eq!(usage == "unused (warned)", spec.unused.is_some(), "{row}");
+                if spec.unused.is_none() {
+                    assert!(usage.ends_with("templates"), "{row}");
+                }
+            }
+            None if computed => {
+                assert_eq!(validated, "—", "{row}");
+                assert!(usage.ends_with("templates"), "{row}");
+            }
+            None => {}
+        }
+    }
+}
+
+#[test]
+fn docs_key_table_behaves_as_documented() {
+    // Each refused row is refused with its reason; each "unused (warned)"
+    // row with a default warns when set to it, and --strict refuses it.
+    use tarmac_config::{keys, resolve, Input};
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("genconf")).unwrap();
+    fs::write(
+        dir.path().join("genconf/ip-detect"),
+        "#!/bin/sh\necho 192.0.2.11\n",
+    )
+    .unwrap();
+    let variables = Default::default();
+    let run = |text: &str, strict: bool| {
+        resolve(&Input {
+            text,
+            base_dir: dir.path(),
+            template_variables: &variables,
+            bootstrap_id: None,
+            strict,
+        })
+    };
+    assert!(run(BASE, true).is_ok(), "BASE has no warning");
+    let mut warned = 0;
+    for [name, _, accepted, _, usage] in docs_key_rows() {
+        if accepted.starts_with("no") {
+            let problems = run(&format!("{BASE}{name}: x\n"), false)
+                .unwrap_err()
+                .problems;
+            let reason = keys::gen_only(&name).unwrap();
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.key == name && p.reason == reason && p.line == Some(7)),
+                "{name}: {problems:?}"
+            );
+        }
+        if usage == "unused (warned)" {
+            let spec = keys::spec(&name).unwrap();
+            let keys::Default::Value(value) = spec.default else {
+                continue;
+            };
+            let text = format!("{BASE}{name}: '{value}'\n");
+            let text = if spec.kind == keys::Kind::Str {
+                text
+            } else {
+                format!("{BASE}{name}: {value}\n")
+            };
+            let resolved = run(&text, false).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            assert_eq!(
+                resolved.warnings.len(),
+                1,
+                "{name}: {:?}",
+                resolved.warnings
+            );
+            assert_eq!(resolved.warnings[0].key, name);
+            assert_eq!(resolved.warnings[0].line, Some(7));
+            let problems = run(&text, true).unwrap_err().problems;
+            assert_eq!(problems[0].key, name, "{name}");
+            warned += 1;
+        }
+    }
+    assert!(
+        warned >= 7,
+        "{warned} unused keys with a default were tried"
+    );
 }

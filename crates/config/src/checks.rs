@@ -280,15 +280,28 @@ pub fn s3_prefix(value: &str) -> Result<(), String> {
     }
 }
 
-/// gen's validate_bootstrap_tmp_dir: non-empty, relative, no trailing `/`.
-pub fn bootstrap_tmp_dir(value: &str) -> Result<(), String> {
-    if value.is_empty() {
-        return Err("Must not be empty".into());
+/// gen's validate_channel_name (run only when the key is set).
+pub fn channel_name(value: &str) -> Result<(), String> {
+    if value.chars().count() <= 1 {
+        return Err("Must be more than 2 characters".into());
     }
-    if value.starts_with('/') || value.ends_with('/') {
-        return Err("Must be an absolute path to a directory, although leave off the `/` at the beginning and end.".into());
+    if value.starts_with('/') {
+        return Err("Must not start with a '/'".into());
+    }
+    if value.ends_with('/') {
+        return Err("Must not end with a '/'".into());
     }
     Ok(())
+}
+
+/// An ip-detect script given inline: not blank (stricter than gen, as for
+/// the script files).
+pub fn script_text(value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        Err("the ip-detect script is empty".into())
+    } else {
+        Ok(())
+    }
 }
 
 pub fn not_empty(value: &str) -> Result<(), String> {
@@ -306,10 +319,11 @@ pub fn exhibitor_bootstrap_ca_url(value: &str) -> Result<(), String> {
     if value.ends_with('/') {
         return Err("Must not end in a '/'".into());
     }
-    match value.split_once("://") {
-        None => Err("Failed to determine `exhibitor_bootstrap_ca_url` protocol.".into()),
-        Some(("https", _)) => Ok(()),
-        Some(_) => Err("Expected `https://` as `exhibitor_bootstrap_ca_url` protocol.".into()),
+    // gen splits on `://` and wants exactly two parts.
+    match value.split("://").collect::<Vec<_>>().as_slice() {
+        ["https", _] => Ok(()),
+        [_, _] => Err("Expected `https://` as `exhibitor_bootstrap_ca_url` protocol.".into()),
+        _ => Err("Failed to determine `exhibitor_bootstrap_ca_url` protocol.".into()),
     }
 }
 
@@ -457,6 +471,16 @@ pub fn mesos_recovery_timeout(value: &str) -> Result<(), String> {
     if number.matches('.').count() > 1 {
         return Err("Invalid decimal format.".into());
     }
+    // gen: float(value) <= 2**64 (a lone "." does not parse there either).
+    match number.parse::<f64>() {
+        Ok(n) if n <= 18_446_744_073_709_551_616.0 => {}
+        Ok(_) => return Err(format!("Value {number} not in supported range.")),
+        Err(_) => {
+            return Err(format!(
+                "Error parsing 'mesos_recovery_timeout' value: {value}."
+            ))
+        }
+    }
     if !UNITS.contains(&unit) {
         return Err(format!("Unit '{unit}' not in {UNITS:?}."));
     }
@@ -563,6 +587,207 @@ pub fn dcos_overlay_network(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// gen's validate_check_config (`check_config` and `custom_checks`): a JSON
+/// map of optional `cluster_checks` (name -> {description, cmd, timeout})
+/// and `node_checks` ({checks: name -> {description, cmd, timeout, roles?},
+/// prestart?, poststart?}), nothing else; every node check is listed in
+/// prestart or poststart and every listed name is a check.
+pub fn check_config(value: &str) -> Result<(), String> {
+    let config = json_dict(value)?;
+    for key in config.keys() {
+        if key != "cluster_checks" && key != "node_checks" {
+            return Err(format!(
+                "Wrong key '{key}': only cluster_checks and node_checks are allowed"
+            ));
+        }
+    }
+    if let Some(cluster) = config.get("cluster_checks") {
+        let checks = object(cluster, "cluster_checks")?;
+        for (name, check) in checks {
+            check_definition(name, check, "cluster_checks", false)?;
+        }
+    }
+    let Some(node) = config.get("node_checks") else {
+        return Ok(());
+    };
+    let node = object(node, "node_checks")?;
+    for key in node.keys() {
+        if !matches!(key.as_str(), "checks" | "prestart" | "poststart") {
+            return Err(format!(
+                "Wrong key '{key}' in node_checks: only checks, prestart and poststart are allowed"
+            ));
+        }
+    }
+    let checks = object(
+        node.get("checks")
+            .ok_or("Missing key: 'checks' in node_checks")?,
+        "node_checks.checks",
+    )?;
+    for (name, check) in checks {
+        check_definition(name, check, "node_checks.checks", true)?;
+    }
+    let mut listed = std::collections::BTreeSet::new();
+    for phase in ["prestart", "poststart"] {
+        let Some(names) = node.get(phase) else {
+            continue;
+        };
+        let names = names
+            .as_array()
+            .ok_or_else(|| format!("node_checks.{phase} must be a list of check names"))?;
+        for name in names {
+            let name = name
+                .as_str()
+                .ok_or_else(|| format!("node_checks.{phase}: {name} is not a check name"))?;
+            check_name(name)?;
+            listed.insert(name.to_string());
+        }
+    }
+    if !node.contains_key("prestart") && !node.contains_key("poststart") {
+        return Err("At least one of prestart or poststart must be defined in node_checks".into());
+    }
+    let defined: std::collections::BTreeSet<String> = checks.keys().cloned().collect();
+    if defined != listed {
+        return Err(
+            "All node checks must be referenced in either prestart or poststart, or both".into(),
+        );
+    }
+    Ok(())
+}
+
+fn object<'a>(
+    value: &'a serde_json::Value,
+    path: &str,
+) -> Result<&'a serde_json::Map<String, serde_json::Value>, String> {
+    value
+        .as_object()
+        .ok_or_else(|| format!("{path} must be a map, got a {}", json_type(value)))
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    // Python's string.whitespace: space, \t \n \r \x0b \x0c.
+    if name.is_empty() || name.contains([' ', '\t', '\n', '\r', '\x0b', '\x0c']) {
+        Err(format!(
+            "Check name must be a nonzero length string with no whitespace: {name:?}"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_definition(
+    name: &str,
+    check: &serde_json::Value,
+    path: &str,
+    roles_allowed: bool,
+) -> Result<(), String> {
+    check_name(name)?;
+    let path = format!("{path}.{name}");
+    let check = object(check, &path)?;
+    for key in check.keys() {
+        let known = matches!(key.as_str(), "description" | "cmd" | "timeout")
+            || (roles_allowed && key == "roles");
+        if !known {
+            return Err(format!("Wrong key '{key}' in {path}"));
+        }
+    }
+    for required in ["description", "cmd", "timeout"] {
+        if !check.contains_key(required) {
+            return Err(format!("Missing key: '{required}' in {path}"));
+        }
+    }
+    if !check["description"].is_string() {
+        return Err(format!("{path}.description must be a string"));
+    }
+    let cmd_ok = check["cmd"]
+        .as_array()
+        .is_some_and(|items| items.iter().all(serde_json::Value::is_string));
+    if !cmd_ok {
+        return Err(format!("{path}.cmd must be a list of strings"));
+    }
+    let timeout_ok = check["timeout"].as_str().is_some_and(check_timeout);
+    if !timeout_ok {
+        return Err(format!(
+            "{path}.timeout: Timeout must be a string containing an integer or float followed by a unit: ns, us, µs, ms, s, m, h"
+        ));
+    }
+    if let Some(roles) = check.get("roles") {
+        let ok = roles.as_array().is_some_and(|items| {
+            items
+                .iter()
+                .all(|r| r.as_str().is_some_and(|r| r == "master" || r == "agent"))
+        });
+        if !ok {
+            return Err(format!(
+                "{path}.roles: roles must be a list containing master or agent or both"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `^\d+(\.\d+)?(ns|us|µs|ms|s|m|h)$`
+fn check_timeout(text: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let Some(number) = ["ns", "us", "µs", "ms", "s", "m", "h"]
+        .iter()
+        .filter_map(|unit| text.strip_suffix(unit))
+        .find(|number| match number.split_once('.') {
+            Some((whole, fraction)) => digits(whole) && digits(fraction),
+            None => digits(number),
+        })
+    else {
+        return false;
+    };
+    !number.is_empty()
+}
+
+/// gen's validate_custom_checks: no custom check may reuse a built-in
+/// check's name. Both values have passed `check_config`.
+pub fn custom_checks_conflicts(custom: &str, builtin: &str) -> Result<(), String> {
+    let names = |text: &str, section: &str| -> std::collections::BTreeSet<String> {
+        let parsed: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        let checks = match section {
+            "cluster" => parsed.get("cluster_checks"),
+            _ => parsed.get("node_checks").and_then(|n| n.get("checks")),
+        };
+        checks
+            .and_then(|c| c.as_object())
+            .map(|c| c.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let mut message = String::new();
+    for (section, label) in [("cluster", "cluster"), ("node", "node")] {
+        let shared: Vec<String> = names(custom, section)
+            .intersection(&names(builtin, section))
+            .cloned()
+            .collect();
+        if !shared.is_empty() {
+            message.push_str(&format!(
+                " Reserved {label} check names: {}.",
+                shared.join(", ")
+            ));
+        }
+    }
+    if message.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "Custom check names conflict with builtin checks.{message}"
+        ))
+    }
+}
+
+/// gen's check of `superuser_service_account_public_key`: empty, or an RSA
+/// public key in PEM (see `pem`).
+pub fn rsa_public_key_pem(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    crate::pem::rsa_public_key(value).map_err(|e| {
+        format!("superuser_service_account_public_key has an invalid value. It must hold an RSA public key encoded in the OpenSSL PEM format. Error: {e}")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -621,5 +846,110 @@ mod tests {
         assert!(dns_search("a.com,b.com").is_err());
         assert!(dns_forward_zones(r#"{"a.com": ["1.1.1.1:53"]}"#).is_ok());
         assert!(dns_forward_zones(r#"{"a.com": ["1.1.1"]}"#).is_err());
+    }
+
+    #[test]
+    fn gen_validators_added_for_issue_13() {
+        // exhibitor_bootstrap_ca_url: exactly one "://", https, no trailing /.
+        assert!(exhibitor_bootstrap_ca_url("").is_ok());
+        assert!(exhibitor_bootstrap_ca_url("https://ca.example:8443").is_ok());
+        assert_eq!(
+            exhibitor_bootstrap_ca_url("https://a://b").unwrap_err(),
+            "Failed to determine `exhibitor_bootstrap_ca_url` protocol."
+        );
+        assert!(exhibitor_bootstrap_ca_url("ca.example")
+            .unwrap_err()
+            .contains("Failed to determine"));
+        assert!(exhibitor_bootstrap_ca_url("http://ca")
+            .unwrap_err()
+            .contains("Expected `https://`"));
+        assert_eq!(
+            exhibitor_bootstrap_ca_url("https://ca/").unwrap_err(),
+            "Must not end in a '/'"
+        );
+        // mesos_recovery_timeout: number <= 2^64, one dot, a known unit.
+        assert!(mesos_recovery_timeout("1.5weeks").is_ok());
+        assert!(mesos_recovery_timeout("18446744073709551616ns").is_ok());
+        assert_eq!(
+            mesos_recovery_timeout("18446744073709551617000ns").unwrap_err(),
+            "Value 18446744073709551617000 not in supported range."
+        );
+        assert_eq!(
+            mesos_recovery_timeout("1.2.3hrs").unwrap_err(),
+            "Invalid decimal format."
+        );
+        assert!(mesos_recovery_timeout(".hrs").is_err());
+        assert!(mesos_recovery_timeout("hrs").is_err());
+        // channel_name and os_type (only when set).
+        assert!(channel_name("testing/pull/1").is_ok());
+        assert!(channel_name("x").is_err());
+        assert!(channel_name("/x").unwrap_err().contains("start"));
+        assert!(channel_name("x/").unwrap_err().contains("end"));
+    }
+
+    #[test]
+    fn check_configs_follow_gen_schema() {
+        let good = r#"{"cluster_checks": {"c1": {"description": "d", "cmd": ["a"], "timeout": "1.5s"}}, "node_checks": {"checks": {"n1": {"description": "d", "cmd": [], "timeout": "10ms", "roles": ["agent"]}}, "poststart": ["n1"]}}"#;
+        assert_eq!(check_config(good), Ok(()));
+        assert_eq!(check_config("{}"), Ok(()));
+        for (bad, expected) in [
+            (r#"[]"#, "Must be a JSON dictionary"),
+            (r#"{"other": {}}"#, "Wrong key 'other'"),
+            (
+                r#"{"cluster_checks": {"c 1": {"description": "d", "cmd": ["a"], "timeout": "1s"}}}"#,
+                "Check name must be a nonzero length string with no whitespace",
+            ),
+            (
+                r#"{"cluster_checks": {"c": {"description": "d", "cmd": ["a"]}}}"#,
+                "Missing key: 'timeout' in cluster_checks.c",
+            ),
+            (
+                r#"{"cluster_checks": {"c": {"description": "d", "cmd": ["a"], "timeout": "1 s"}}}"#,
+                "Timeout must be a string",
+            ),
+            (
+                r#"{"cluster_checks": {"c": {"description": "d", "cmd": [1], "timeout": "1s"}}}"#,
+                "cmd must be a list of strings",
+            ),
+            (
+                r#"{"cluster_checks": {"c": {"description": "d", "cmd": [], "timeout": "1s", "roles": ["master"]}}}"#,
+                "Wrong key 'roles' in cluster_checks.c",
+            ),
+            (
+                r#"{"node_checks": {"checks": {"n": {"description": "d", "cmd": [], "timeout": "1s", "roles": ["leader"]}}, "prestart": ["n"]}}"#,
+                "roles must be a list containing master or agent",
+            ),
+            (
+                r#"{"node_checks": {"checks": {}}}"#,
+                "At least one of prestart or poststart",
+            ),
+            (
+                r#"{"node_checks": {"checks": {"n": {"description": "d", "cmd": [], "timeout": "1s"}}, "prestart": []}}"#,
+                "All node checks must be referenced",
+            ),
+        ] {
+            let error = check_config(bad).unwrap_err();
+            assert!(error.contains(expected), "{bad}: {error}");
+        }
+        assert!(check_timeout("5s") && check_timeout("2.5µs") && check_timeout("1h"));
+        assert!(!check_timeout("s") && !check_timeout("1.s") && !check_timeout("1d"));
+    }
+
+    #[test]
+    fn custom_checks_may_not_shadow_builtin_ones() {
+        let builtin =
+            r#"{"cluster_checks": {"a": {}}, "node_checks": {"checks": {"xz": {}, "tar": {}}}}"#;
+        assert_eq!(
+            custom_checks_conflicts(r#"{"node_checks": {"checks": {"mine": {}}}}"#, builtin),
+            Ok(())
+        );
+        assert_eq!(
+            custom_checks_conflicts(
+                r#"{"cluster_checks": {"a": {}}, "node_checks": {"checks": {"xz": {}, "tar": {}}}}"#,
+                builtin
+            )
+            .unwrap_err(),
+            "Custom check names conflict with builtin checks. Reserved cluster check names: a. Reserved node check names: tar, xz."
+        );
     }
 }

@@ -32,6 +32,8 @@ pub struct GenOptions {
     /// A previous serve directory (or its config.json): also write
     /// upgrade/<its config id>/dcos_node_upgrade.sh.
     pub upgrade_from: Option<PathBuf>,
+    /// Warnings (keys gen accepts without effect) are problems.
+    pub strict: bool,
 }
 
 impl GenOptions {
@@ -57,6 +59,8 @@ pub enum Error {
     Invalid {
         file: PathBuf,
         problems: Vec<Problem>,
+        /// Found on the way; reported beside the problems.
+        warnings: Vec<Problem>,
     },
     #[error("{}: {reason}", path.display())]
     Input { path: PathBuf, reason: String },
@@ -86,8 +90,18 @@ impl Error {
     /// One line per problem, for humans (stderr).
     pub fn problem_lines(&self) -> Vec<String> {
         match self {
-            Error::Invalid { file, problems } => {
+            Error::Invalid { file, problems, .. } => {
                 problems.iter().map(|p| problem_line(file, p)).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// One line per warning, for humans (stderr).
+    pub fn warning_lines(&self) -> Vec<String> {
+        match self {
+            Error::Invalid { file, warnings, .. } => {
+                warnings.iter().map(|w| problem_line(file, w)).collect()
             }
             _ => Vec::new(),
         }
@@ -96,11 +110,16 @@ impl Error {
     /// The `--json` report of an invalid configuration.
     pub fn report(&self) -> Option<Value> {
         match self {
-            Error::Invalid { file, problems } => Some(json!({
+            Error::Invalid {
+                file,
+                problems,
+                warnings,
+            } => Some(json!({
                 "format": 1,
                 "file": file.display().to_string(),
                 "valid": false,
                 "problems": problems,
+                "warnings": warnings,
             })),
             _ => None,
         }
@@ -132,6 +151,8 @@ pub struct Validated {
     pub resolved: Resolved,
     pub templates: Templates,
     pub config_id: String,
+    /// config.yaml, for the warning lines.
+    pub file: PathBuf,
 }
 
 impl Validated {
@@ -139,10 +160,21 @@ impl Validated {
     pub fn report(&self) -> Value {
         json!({
             "format": 1,
+            "file": self.file.display().to_string(),
             "valid": true,
             "config_id": self.config_id,
             "problems": [],
+            "warnings": self.resolved.warnings,
         })
+    }
+
+    /// One line per warning, for humans (stderr).
+    pub fn warning_lines(&self) -> Vec<String> {
+        self.resolved
+            .warnings
+            .iter()
+            .map(|w| problem_line(&self.file, w))
+            .collect()
     }
 
     /// config.json: every resolved value with its provenance; secrets hidden.
@@ -201,15 +233,23 @@ pub fn validate(options: &GenOptions, bootstrap_id: Option<&str>) -> Result<Vali
         base_dir: &base,
         template_variables: &variables,
         bootstrap_id,
+        strict: options.strict,
     };
     let resolved = match resolve::resolve(&input) {
         Ok(resolved) if problems.is_empty() => resolved,
-        Ok(_) => return Err(Error::Invalid { file, problems }),
-        Err(mut config_problems) => {
-            config_problems.append(&mut problems);
+        Ok(resolved) => {
             return Err(Error::Invalid {
                 file,
-                problems: config_problems,
+                problems,
+                warnings: resolved.warnings,
+            })
+        }
+        Err(mut rejected) => {
+            rejected.problems.append(&mut problems);
+            return Err(Error::Invalid {
+                file,
+                problems: rejected.problems,
+                warnings: rejected.warnings,
             });
         }
     };
@@ -230,6 +270,7 @@ pub fn validate(options: &GenOptions, bootstrap_id: Option<&str>) -> Result<Vali
         return Err(Error::Invalid {
             file,
             problems: template_problems.into_iter().map(Into::into).collect(),
+            warnings: resolved.warnings,
         });
     }
     let config_id = config_id(&resolved, &templates);
@@ -237,6 +278,7 @@ pub fn validate(options: &GenOptions, bootstrap_id: Option<&str>) -> Result<Vali
         resolved,
         templates,
         config_id,
+        file,
     })
 }
 
@@ -268,4 +310,9 @@ pub struct Generated {
     /// The node upgrade script written for --upgrade-from, relative to output.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upgrade_script: Option<PathBuf>,
+    /// Keys gen accepts without effect here (also printed on stderr).
+    pub warnings: Vec<Problem>,
+    /// The same, one line each.
+    #[serde(skip)]
+    pub warning_lines: Vec<String>,
 }

@@ -3,9 +3,12 @@
 //!
 //! This mirrors gen/calc.py's `entry` (defaults and validators) plus the
 //! keys gen's templates pull in through `{% switch %}` cases: a key whose
-//! `when` switch has another value is out of scope, and setting it is an
-//! error (gen accepts and ignores it; a typo'd backend then silently loses
-//! its settings). Computed keys ("must" in gen) live in `resolve`.
+//! `when` switch has another value is out of scope, and setting it is a
+//! warning (gen accepts and ignores it; `--strict` makes it an error).
+//! Computed keys ("must" in gen) live in `resolve`; `GEN_ONLY` names the
+//! keys gen knows that cfg-gen does not accept, each with the reason.
+//! docs/cfg-gen.md has one row per key of all three tables, checked by
+//! tests/cfg_gen.rs.
 
 use crate::checks::{self, Check};
 
@@ -20,13 +23,19 @@ pub enum Kind {
 }
 
 /// Where a value comes from when the user does not give it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum Default {
     /// The user must set it ("Must set X, no way to calculate value.").
     Required,
     Value(&'static str),
     /// The resolved value of another (earlier) key.
     SameAs(&'static str),
+    /// Computed from the resolved values of (earlier) keys, as gen's
+    /// `calculate_*` defaults are; not computed if one of them is invalid.
+    Derived(&'static [&'static str], fn(&[&str]) -> String),
+    /// No value unless the user gives one (gen validates such a key only
+    /// when it is set: `channel_name`, `os_type`).
+    Absent,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -39,6 +48,9 @@ pub struct KeySpec {
     pub secret: bool,
     /// In scope only when the (earlier) key has one of these values.
     pub when: Option<(&'static str, &'static [&'static str])>,
+    /// Accepted for DC/OS compatibility but without effect in tarmac (the
+    /// reason): setting it is a warning unless a template reads it.
+    pub unused: Option<&'static str>,
 }
 
 const fn key(name: &'static str, kind: Kind, default: Default) -> KeySpec {
@@ -49,6 +61,7 @@ const fn key(name: &'static str, kind: Kind, default: Default) -> KeySpec {
         check: None,
         secret: false,
         when: None,
+        unused: None,
     }
 }
 
@@ -61,13 +74,17 @@ impl KeySpec {
         self.secret = true;
         self
     }
+    const fn unused(mut self, reason: &'static str) -> Self {
+        self.unused = Some(reason);
+        self
+    }
     const fn when(mut self, switch: &'static str, values: &'static [&'static str]) -> Self {
         self.when = Some((switch, values));
         self
     }
 }
 
-use self::Default::{Required, SameAs, Value};
+use self::Default::{Absent, Derived, Required, SameAs, Value};
 use Kind::{Bool, Int, List, Map, Str};
 
 const fn boolean(name: &'static str, default: &'static str) -> KeySpec {
@@ -184,7 +201,7 @@ pub static KEYS: &[KeySpec] = &[
     key("oauth_auth_host", Str, Value("https://dcos.auth0.com")),
     boolean("auth_cookie_secure_flag", "false"),
     key("superuser_service_account_uid", Str, Value("")),
-    key("superuser_service_account_public_key", Str, Value("")),
+    key("superuser_service_account_public_key", Str, Value("")).check(checks::rsa_public_key_pem),
     boolean("adminrouter_tls_1_0_enabled", "false"),
     boolean("adminrouter_tls_1_1_enabled", "false"),
     boolean("adminrouter_tls_1_2_enabled", "true"),
@@ -302,7 +319,8 @@ pub static KEYS: &[KeySpec] = &[
         Value("/var/run/dcos/cni/networks"),
     )
     .check(checks::absolute_path),
-    boolean("aws_masters_have_public_ip", "false"),
+    boolean("aws_masters_have_public_ip", "false")
+        .unused("DC/OS's AWS templates pick their public ip-detect script by it"),
     boolean("mesos_docker_volume_chown", "false"),
     boolean("mesos_disallow_sharing_agent_ipc_namespace", "false"),
     boolean("mesos_http_executor_domain_sockets", "true"),
@@ -325,8 +343,8 @@ pub static KEYS: &[KeySpec] = &[
         .check(|v| checks::one_of(v, &["restricted", "unrestricted", ""])),
     key("marathon_java_args", Str, Value("")),
     key("weights", Str, Value("")),
-    key("bootstrap_tmp_dir", Str, Value("tmp")).check(checks::bootstrap_tmp_dir),
-    key("custom_checks", Map, Value("{}")).check(checks::json_dict_check),
+    key("bootstrap_tmp_dir", Str, Value("tmp")).check(checks::not_empty),
+    key("custom_checks", Map, Value("{}")).check(checks::check_config),
     key("license_key_contents", Str, Value("")).secret(),
     key("ui_banner_background_color", Str, Value("#1E232F")),
     key("ui_banner_foreground_color", Str, Value("#FFFFFF")),
@@ -339,19 +357,348 @@ pub static KEYS: &[KeySpec] = &[
     key("ui_tracking", Bool, Value("true")).check(checks::true_false),
     key("ui_update_enabled", Bool, Value("true")).check(checks::true_false),
     // Installer (SSH deployment keys of dcos_installer; accepted, unused here)
-    key("process_timeout", Int, Value("10000")).check(checks::integer),
-    key("ssh_user", Str, Value("")),
-    key("ssh_port", Int, Value("22")).check(checks::port),
-    key("ssh_parallelism", Int, Value("20")).check(checks::integer),
-    key("ssh_key_path", Str, Value("")),
+    key("process_timeout", Int, Value("10000"))
+        .check(checks::integer)
+        .unused(SSH_INSTALLER),
+    key("ssh_user", Str, Value("")).unused(SSH_INSTALLER),
+    key("ssh_port", Int, Value("22"))
+        .check(checks::port)
+        .unused(SSH_INSTALLER),
+    key("ssh_parallelism", Int, Value("20"))
+        .check(checks::integer)
+        .unused(SSH_INSTALLER),
+    key("ssh_key_path", Str, Value("")).unused(SSH_INSTALLER),
+    // Issue 13: more keys gen accepts (gen/calc.py `entry` and
+    // gen/build_deploy/bash.py's onprem source).
+    key("platform", Str, Value("onprem")).unused(
+        "DC/OS's build_deploy picks its cloud templates by it; cfg-gen writes one on-premises tree",
+    ),
+    key("bootstrap_variant", Str, Value("")).unused(
+        "DC/OS picks its enterprise or open package set by it; the bundle (--dist) decides here",
+    ),
+    key("channel_name", Str, Absent)
+        .check(checks::channel_name)
+        .unused("DC/OS's release channels; cfg-gen serves one tree"),
+    key("os_type", Str, Absent)
+        .check(|v| checks::one_of(v, &["coreos", "el7"]))
+        .unused("only DC/OS's AWS templates read it"),
+    key("custom_auth_json", Str, Absent).unused(
+        "gen reads it only under custom_auth: true, which it fixes to false (DC/OS Enterprise)",
+    ),
+    key(
+        "cluster_docker_credentials_dcos_owned",
+        Bool,
+        Derived(
+            &["cluster_docker_credentials"],
+            docker_credentials_dcos_owned,
+        ),
+    )
+    .check(checks::true_false),
+    key(
+        "check_config",
+        Map,
+        Derived(&["check_time"], builtin_check_config),
+    )
+    .check(checks::check_config),
+    // The scripts inline (DC/OS documents `ip_detect_contents`); when absent,
+    // cfg-gen reads the *_filename files (resolve::compute).
+    key("ip_detect_contents", Str, Absent).check(checks::script_text),
+    key("ip_detect_public_contents", Str, Absent).check(checks::script_text),
+    key("ip6_detect_contents", Str, Absent),
+    key("fault_domain_detect_contents", Str, Absent),
+    key("dcos_overlay_network6_default_name", Str, Value("dcos6")),
+    key(
+        "dcos_overlay_network_json",
+        Map,
+        Derived(
+            &["dcos_overlay_network", "enable_ipv6"],
+            overlay_network_json,
+        ),
+    )
+    .check(checks::dcos_overlay_network),
 ];
+
+const SSH_INSTALLER: &str =
+    "DC/OS 1.x's SSH installer deployed with it; hosts run dcos_install.sh here";
+
+/// gen's calculate_docker_credentials_dcos_owned: credentials given.
+fn docker_credentials_dcos_owned(inputs: &[&str]) -> String {
+    (inputs.first() != Some(&"{}")).to_string()
+}
+
+/// gen's calculate_dcos_overlay_network_json: with IPv6 disabled, the
+/// overlays without an IPv4 `subnet` are marked `"enabled": false`.
+fn overlay_network_json(inputs: &[&str]) -> String {
+    let (Some(network), Some(ipv6)) = (inputs.first(), inputs.get(1)) else {
+        return String::new();
+    };
+    let Ok(mut network) = serde_json::from_str::<serde_json::Value>(network) else {
+        return (*network).to_string();
+    };
+    if *ipv6 == "false" {
+        if let Some(overlays) = network.get_mut("overlays").and_then(|o| o.as_array_mut()) {
+            for overlay in overlays {
+                if let Some(overlay) = overlay.as_object_mut() {
+                    if !overlay.contains_key("subnet") {
+                        overlay.insert("enabled".into(), serde_json::Value::Bool(false));
+                    }
+                }
+            }
+        }
+    }
+    crate::value::python_json_value(&network)
+}
+
+/// gen's calculate_check_config: the node checks DC/OS runs on every host,
+/// plus the clock check when `check_time` is true.
+fn builtin_check_config(inputs: &[&str]) -> String {
+    const BIN: &str = "/opt/mesosphere/bin/dcos-checks";
+    let check = |description: &str, args: &[&str], timeout: &str, role: Option<&str>| {
+        let mut cmd = vec![BIN];
+        cmd.extend_from_slice(args);
+        let mut check = serde_json::json!({
+            "description": description,
+            "cmd": cmd,
+            "timeout": timeout,
+        });
+        if let (Some(role), Some(map)) = (role, check.as_object_mut()) {
+            map.insert("roles".into(), serde_json::json!([role]));
+        }
+        check
+    };
+    let mut checks = vec![
+        (
+            "components_master",
+            check(
+                "All DC/OS components are healthy.",
+                &[
+                    "--role",
+                    "master",
+                    "components",
+                    "--exclude=dcos-checks-poststart.timer,dcos-checks-poststart.service",
+                ],
+                "30s",
+                Some("master"),
+            ),
+        ),
+        (
+            "components_agent",
+            check(
+                "All DC/OS components are healthy",
+                &[
+                    "--role",
+                    "agent",
+                    "components",
+                    "--port",
+                    "61001",
+                    "--exclude=dcos-checks-poststart.service,dcos-checks-poststart.timer",
+                ],
+                "30s",
+                Some("agent"),
+            ),
+        ),
+        (
+            "xz",
+            check(
+                "The xz utility is available",
+                &["executable", "xz"],
+                "5s",
+                None,
+            ),
+        ),
+        (
+            "tar",
+            check(
+                "The tar utility is available",
+                &["executable", "tar"],
+                "5s",
+                None,
+            ),
+        ),
+        (
+            "curl",
+            check(
+                "The curl utility is available",
+                &["executable", "curl"],
+                "5s",
+                None,
+            ),
+        ),
+        (
+            "unzip",
+            check(
+                "The unzip utility is available",
+                &["executable", "unzip"],
+                "5s",
+                None,
+            ),
+        ),
+        (
+            "ip_detect_script",
+            check(
+                "The IP detect script produces valid output",
+                &["ip"],
+                "30s",
+                None,
+            ),
+        ),
+        (
+            "docker",
+            check(
+                "Docker is installed",
+                &["executable", "docker"],
+                "30s",
+                None,
+            ),
+        ),
+        (
+            "mesos_master_replog_synchronized",
+            check(
+                "The Mesos master has synchronized its replicated log",
+                &["--role", "master", "mesos-metrics"],
+                "30s",
+                Some("master"),
+            ),
+        ),
+        (
+            "mesos_agent_registered_with_masters",
+            check(
+                "The Mesos agent has registered with the masters",
+                &["--role", "agent", "mesos-metrics"],
+                "30s",
+                Some("agent"),
+            ),
+        ),
+        (
+            "journald_dir_permissions",
+            check(
+                "Journald directory has the right owners and permissions",
+                &["journald"],
+                "5s",
+                None,
+            ),
+        ),
+        (
+            "cockroachdb_replication",
+            check(
+                "CockroachDB is fully replicated",
+                &["cockroachdb", "ranges"],
+                "30s",
+                Some("master"),
+            ),
+        ),
+    ];
+    let mut poststart: Vec<&str> = checks.iter().map(|(name, _)| *name).collect();
+    // gen lists ip_detect_script after docker in poststart.
+    poststart.swap(6, 7);
+    if inputs.first() == Some(&"true") {
+        checks.push((
+            "clock_sync",
+            check("System clock is in sync.", &["time"], "5s", None),
+        ));
+        poststart.push("clock_sync");
+    }
+    let checks: serde_json::Map<String, serde_json::Value> = checks
+        .into_iter()
+        .map(|(name, check)| (name.to_string(), check))
+        .collect();
+    crate::value::python_json_value(&serde_json::json!({
+        "node_checks": {
+            "checks": checks,
+            "prestart": [],
+            "poststart": poststart,
+        }
+    }))
+}
+
+/// Keys gen knows that cfg-gen refuses, with the reason (shown when set).
+/// gen refuses to let a user set them as well: it computes them itself
+/// ("must") or only its AWS/Azure template builds know them.
+pub static GEN_ONLY: &[(&str, &str)] = &[
+    ("adminrouter_tls_cipher_override", GEN_COMPUTES),
+    ("check_config_contents", GEN_COMPUTES),
+    ("check_ld_library_path", GEN_COMPUTES),
+    ("check_search_path", GEN_COMPUTES),
+    ("cluster_packages", GEN_BUILTIN),
+    ("cluster_package_list_id", GEN_BUILTIN),
+    ("config_yaml", GEN_BUILTIN),
+    ("config_yaml_full", GEN_BUILTIN),
+    ("config_package_names", GEN_BUILTIN),
+    ("custom_auth", GEN_COMPUTES),
+    ("custom_check_bins_dir", GEN_COMPUTES),
+    ("custom_check_bins_hash", GEN_COMPUTES),
+    ("custom_check_bins_package_id", GEN_COMPUTES),
+    ("custom_check_bins_package_name", GEN_COMPUTES),
+    ("custom_check_bins_provided", GEN_COMPUTES),
+    ("dcos_image_commit", GEN_COMPUTES),
+    ("dcos_l4lb_forward_metrics", GEN_COMPUTES),
+    ("dcos_l4lb_max_named_ip6_erltuple", GEN_COMPUTES),
+    ("dcos_l4lb_max_named_ip_erltuple", GEN_COMPUTES),
+    ("dcos_l4lb_min_named_ip6_erltuple", GEN_COMPUTES),
+    ("dcos_l4lb_min_named_ip_erltuple", GEN_COMPUTES),
+    ("dcos_variant", GEN_COMPUTES),
+    ("expanded_config", GEN_BUILTIN),
+    ("expanded_config_full", GEN_BUILTIN),
+    ("fair_sharing_excluded_resource_names", GEN_COMPUTES),
+    ("fault_domain_enabled", GEN_COMPUTES),
+    ("has_marathon_gpu_scheduling_behavior", GEN_COMPUTES),
+    ("has_marathon_new_group_enforce_role", GEN_COMPUTES),
+    ("has_mesos_default_container_shm_size", GEN_COMPUTES),
+    ("has_mesos_seccomp_profile_name", GEN_COMPUTES),
+    ("has_metronome_gpu_scheduling_behavior", GEN_COMPUTES),
+    ("licensing_enabled", GEN_COMPUTES),
+    ("mesos_agent_log_file", GEN_COMPUTES),
+    ("mesos_hooks", GEN_COMPUTES),
+    ("mesos_log_directory_max_files", GEN_COMPUTES),
+    ("mesos_log_retention_count", GEN_COMPUTES),
+    ("mesos_master_log_file", GEN_COMPUTES),
+    ("no_proxy_final", GEN_COMPUTES),
+    ("package_ids", GEN_COMPUTES),
+    ("profile_symlink_source", GEN_COMPUTES),
+    ("profile_symlink_target", GEN_COMPUTES),
+    ("profile_symlink_target_dir", GEN_COMPUTES),
+    ("provider", GEN_COMPUTES),
+    ("rexray_config_contents", GEN_COMPUTES),
+    ("template_filenames", GEN_BUILTIN),
+    ("ui_branding", GEN_COMPUTES),
+    ("ui_external_links", GEN_COMPUTES),
+    ("ui_networking", GEN_COMPUTES),
+    ("ui_organization", GEN_COMPUTES),
+    ("ui_telemetry_metadata", GEN_COMPUTES),
+    ("use_mesos_hooks", GEN_COMPUTES),
+    ("user_arguments", GEN_BUILTIN),
+    ("user_arguments_full", GEN_BUILTIN),
+    ("agent_private_cloud_config", GEN_CLOUD),
+    ("agent_public_cloud_config", GEN_CLOUD),
+    ("agent_role", GEN_CLOUD),
+    ("aws_stack_id", GEN_CLOUD),
+    ("aws_stack_name", GEN_CLOUD),
+    ("cloud_config", GEN_CLOUD),
+    ("master_cloud_config", GEN_CLOUD),
+    ("master_role", GEN_CLOUD),
+    ("nat_ami_mapping", GEN_CLOUD),
+    ("num_private_slaves", GEN_CLOUD),
+    ("num_public_slaves", GEN_CLOUD),
+    ("region_to_ami_mapping", GEN_CLOUD),
+    ("slave_cloud_config", GEN_CLOUD),
+    ("slave_public_cloud_config", GEN_CLOUD),
+];
+
+const GEN_COMPUTES: &str = "is computed by DC/OS's gen for its own templates and cannot be set in config.yaml (gen refuses it too; cfg-gen does not provide it)";
+const GEN_BUILTIN: &str = "is built in by DC/OS's gen (the rendered configuration itself) and cannot be set in config.yaml";
+const GEN_CLOUD: &str =
+    "is set only by DC/OS's AWS/Azure template builds; its on-premises installer refuses it too";
+
+/// The reason a key gen knows is refused, if it is one of `GEN_ONLY`.
+pub fn gen_only(name: &str) -> Option<&'static str> {
+    GEN_ONLY.iter().find(|(k, _)| *k == name).map(|(_, r)| *r)
+}
 
 /// Keys cfg-gen computes; setting one in config.yaml is an error.
 pub static COMPUTED: &[&str] = &[
     "_superuser_service_account_public_key_json",
     "adminrouter_tls_version_override",
     "bootstrap_id",
-    "cluster_docker_credentials_dcos_owned",
     "cluster_docker_credentials_path",
     "cluster_docker_registry_enabled",
     "curly_pound",
@@ -361,11 +708,7 @@ pub static COMPUTED: &[&str] = &[
     "exhibitor_admin_password_enabled",
     "exhibitor_port",
     "exhibitor_static_ensemble",
-    "fault_domain_detect_contents",
     "has_master_external_loadbalancer",
-    "ip_detect_contents",
-    "ip_detect_public_contents",
-    "ip6_detect_contents",
     "marathon_port",
     "master_quorum",
     "mesos_agent_port",
@@ -435,11 +778,48 @@ mod tests {
             if let SameAs(other) = spec.default {
                 assert!(earlier(other), "{}", spec.name);
             }
+            if let Derived(inputs, _) = spec.default {
+                assert!(inputs.iter().all(|k| earlier(k)), "{}", spec.name);
+            }
+            assert!(
+                gen_only(spec.name).is_none(),
+                "{} refused and accepted",
+                spec.name
+            );
             // Every default passes its own check.
             if let (Value(default), Some(check)) = (spec.default, spec.check) {
                 assert!(check(default).is_ok(), "default of {} fails", spec.name);
             }
         }
+    }
+
+    #[test]
+    fn gen_only_keys_are_neither_computed_nor_listed_twice() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (name, reason) in GEN_ONLY {
+            assert!(seen.insert(*name), "{name} twice");
+            assert!(!COMPUTED.contains(name), "{name}");
+            assert!(!reason.is_empty());
+        }
+    }
+
+    #[test]
+    fn derived_defaults_follow_gen() {
+        assert_eq!(docker_credentials_dcos_owned(&["{}"]), "false");
+        assert_eq!(docker_credentials_dcos_owned(&[r#"{"auths": {}}"#]), "true");
+        let with_clock = builtin_check_config(&["true"]);
+        let without = builtin_check_config(&["false"]);
+        assert!(with_clock.contains(r#""clock_sync": {"description": "System clock is in sync.", "cmd": ["/opt/mesosphere/bin/dcos-checks", "time"], "timeout": "5s"}"#));
+        assert!(!without.contains("clock_sync"));
+        // Both pass gen's schema, as gen's own default does.
+        assert_eq!(checks::check_config(&with_clock), Ok(()));
+        assert_eq!(checks::check_config(&without), Ok(()));
+        let network = r#"{"overlays": [{"name": "a", "subnet": "9.0.0.0/8"}, {"name": "b", "subnet6": "fd01:b::/64"}]}"#;
+        assert_eq!(overlay_network_json(&[network, "true"]), network);
+        assert_eq!(
+            overlay_network_json(&[network, "false"]),
+            r#"{"overlays": [{"name": "a", "subnet": "9.0.0.0/8"}, {"name": "b", "subnet6": "fd01:b::/64", "enabled": false}]}"#
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod checks;
 pub mod keys;
+pub mod pem;
 pub mod resolve;
 pub mod value;
 pub mod yaml;

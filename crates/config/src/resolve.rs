@@ -3,7 +3,10 @@
 //!
 //! Invariant: `resolve` returns either a complete, valid configuration or
 //! every problem it could find (not just the first, and not one per key as
-//! gen does). A problem in a switch key (say `master_discovery: statc`)
+//! gen does). Warnings are what gen accepts but has no effect: a key out of
+//! its switch's scope (an exhibitor key with another backend), a key tarmac
+//! accepts for DC/OS compatibility and does not use; `Input::strict` turns
+//! them into problems. A problem in a switch key (say `master_discovery: statc`)
 //! silences the "out of scope" and "missing" reports of the keys that switch
 //! controls, since those would only be noise.
 
@@ -39,6 +42,8 @@ pub struct Setting {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Resolved {
     pub values: BTreeMap<String, Setting>,
+    /// What gen accepts without effect (not part of the config id).
+    pub warnings: Vec<Problem>,
 }
 
 impl Resolved {
@@ -74,6 +79,15 @@ pub struct Input<'a> {
     pub template_variables: &'a BTreeSet<String>,
     /// The bootstrap id of the bundle, exposed as `bootstrap_id`.
     pub bootstrap_id: Option<&'a str>,
+    /// Warnings are problems (`cfg-gen --strict`).
+    pub strict: bool,
+}
+
+/// An invalid configuration: its problems, and the warnings found on the way.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rejected {
+    pub problems: Vec<Problem>,
+    pub warnings: Vec<Problem>,
 }
 
 struct State {
@@ -81,12 +95,25 @@ struct State {
     /// Keys whose value failed a check: dependants are not evaluated.
     invalid: BTreeSet<String>,
     problems: Vec<Problem>,
+    warnings: Vec<Problem>,
     lines: BTreeMap<String, usize>,
+    /// Keys whose switch has another value: not resolved.
+    out_of_scope: BTreeSet<String>,
 }
 
 impl State {
     fn problem(&mut self, key: &str, value: Option<&str>, reason: impl Into<String>) {
         self.problems.push(Problem {
+            file: None,
+            key: key.to_string(),
+            value: value.map(short),
+            line: self.lines.get(key).copied(),
+            reason: reason.into(),
+        });
+    }
+
+    fn warning(&mut self, key: &str, value: Option<&str>, reason: impl Into<String>) {
+        self.warnings.push(Problem {
             file: None,
             key: key.to_string(),
             value: value.map(short),
@@ -120,23 +147,28 @@ impl State {
 }
 
 /// Validates and resolves `input`; every problem at once on failure.
-pub fn resolve(input: &Input) -> Result<Resolved, Vec<Problem>> {
+pub fn resolve(input: &Input) -> Result<Resolved, Rejected> {
     let (entries, yaml_problems) = match yaml::load(input.text) {
         Ok(loaded) => loaded,
         Err(problem) => {
-            return Err(vec![Problem {
-                file: None,
-                key: problem.key.unwrap_or_default(),
-                value: None,
-                line: Some(problem.line),
-                reason: problem.message,
-            }])
+            return Err(Rejected {
+                problems: vec![Problem {
+                    file: None,
+                    key: problem.key.unwrap_or_default(),
+                    value: None,
+                    line: Some(problem.line),
+                    reason: problem.message,
+                }],
+                warnings: Vec::new(),
+            })
         }
     };
     let mut state = State {
         values: BTreeMap::new(),
         invalid: BTreeSet::new(),
         problems: Vec::new(),
+        warnings: Vec::new(),
+        out_of_scope: BTreeSet::new(),
         lines: entries.iter().map(|e| (e.key.clone(), e.line)).collect(),
     };
     for problem in yaml_problems {
@@ -151,23 +183,38 @@ pub fn resolve(input: &Input) -> Result<Resolved, Vec<Problem>> {
     let user: BTreeMap<String, Node> = entries.into_iter().map(|e| (e.key, e.value)).collect();
 
     check_unknown_and_computed(&user, input, &mut state);
-    resolve_table(&user, &mut state);
+    resolve_table(&user, input, &mut state);
     resolve_template_variables(&user, input, &mut state);
     cross_checks(&mut state);
     compute(input, &mut state);
 
-    if state.problems.is_empty() {
+    let mut warnings = sorted(state.warnings);
+    let mut problems = state.problems;
+    if input.strict {
+        problems.extend(warnings.drain(..).map(|mut w| {
+            w.reason.push_str(" (an error with --strict)");
+            w
+        }));
+    }
+    if problems.is_empty() {
         Ok(Resolved {
             values: state.values,
+            warnings,
         })
     } else {
-        let mut problems = state.problems;
-        problems.sort_by(|a, b| {
-            (a.line.unwrap_or(usize::MAX), &a.key).cmp(&(b.line.unwrap_or(usize::MAX), &b.key))
-        });
-        problems.dedup();
-        Err(problems)
+        Err(Rejected {
+            problems: sorted(problems),
+            warnings,
+        })
     }
+}
+
+fn sorted(mut problems: Vec<Problem>) -> Vec<Problem> {
+    problems.sort_by(|a, b| {
+        (a.line.unwrap_or(usize::MAX), &a.key).cmp(&(b.line.unwrap_or(usize::MAX), &b.key))
+    });
+    problems.dedup();
+    problems
 }
 
 fn check_unknown_and_computed(user: &BTreeMap<String, Node>, input: &Input, state: &mut State) {
@@ -182,6 +229,8 @@ fn check_unknown_and_computed(user: &BTreeMap<String, Node>, input: &Input, stat
                 value.as_deref(),
                 "is computed by cfg-gen and cannot be set in config.yaml",
             );
+        } else if let Some(reason) = keys::gen_only(key) {
+            state.problem(key, value.as_deref(), reason);
         } else if keys::spec(key).is_none() && !input.template_variables.contains(key) {
             let hint = match keys::suggestion(key, &extra) {
                 Some(near) => format!("unknown key (did you mean '{near}'?)"),
@@ -200,40 +249,83 @@ fn python_json_or_plain(node: &Node) -> String {
     }
 }
 
-fn resolve_table(user: &BTreeMap<String, Node>, state: &mut State) {
+/// A user's value for messages; a secret is not shown.
+fn shown(spec: &keys::KeySpec, node: &Node) -> String {
+    if spec.secret {
+        "**HIDDEN**".to_string()
+    } else {
+        python_json_or_plain(node)
+    }
+}
+
+fn resolve_table(user: &BTreeMap<String, Node>, input: &Input, state: &mut State) {
     for spec in KEYS {
         let given = user.get(spec.name);
         if let Some((switch, cases)) = spec.when {
             let in_scope = match (state.values.get(switch), state.invalid.contains(switch)) {
                 (Some(setting), false) => cases.contains(&setting.value.as_str()),
+                // The switch is itself out of scope (aws_access_key_id's
+                // exhibitor_explicit_keys with another backend): so is this key.
+                (None, false) if state.out_of_scope.contains(switch) => {
+                    state.out_of_scope.insert(spec.name.to_string());
+                    if let Some(node) = given {
+                        state.warning(
+                            spec.name,
+                            Some(&shown(spec, node)),
+                            format!(
+                                "only used when {switch} is {}, and {switch} does not apply here, so it is ignored",
+                                cases.join(" or ")
+                            ),
+                        );
+                    }
+                    continue;
+                }
                 // The switch is missing or invalid: already reported.
                 _ => {
                     continue;
                 }
             };
             if !in_scope {
+                state.out_of_scope.insert(spec.name.to_string());
                 if let Some(node) = given {
                     let actual = state.values[switch].value.clone();
-                    let reason = if keys::COMPUTED.contains(&spec.name) {
-                        format!(
-                            "is computed by cfg-gen when {switch} is '{actual}' and cannot be set"
-                        )
+                    let value = shown(spec, node);
+                    if keys::COMPUTED.contains(&spec.name) {
+                        // gen refuses these too ("must be calculated").
+                        state.problem(
+                            spec.name,
+                            Some(&value),
+                            format!("is computed by cfg-gen when {switch} is '{actual}' and cannot be set"),
+                        );
                     } else {
-                        format!(
-                            "only used when {switch} is {}; {switch} is '{actual}'",
-                            cases.join(" or ")
-                        )
-                    };
-                    state.problem(spec.name, Some(&python_json_or_plain(node)), reason);
+                        // gen accepts the key and ignores it.
+                        state.warning(
+                            spec.name,
+                            Some(&value),
+                            format!(
+                                "only used when {switch} is {}; {switch} is '{actual}', so it is ignored",
+                                cases.join(" or ")
+                            ),
+                        );
+                    }
                 }
                 continue;
+            }
+        }
+        if let (Some(reason), Some(node)) = (spec.unused, given) {
+            if !input.template_variables.contains(spec.name) {
+                state.warning(
+                    spec.name,
+                    Some(&shown(spec, node)),
+                    format!("accepted for DC/OS compatibility but has no effect here ({reason}) and no template reads it"),
+                );
             }
         }
         let (value, source) = match (given, spec.default) {
             (Some(node), _) => match stringify(node, spec.kind) {
                 Ok(value) => (value, Source::User),
                 Err(reason) => {
-                    state.problem(spec.name, Some(&python_json_or_plain(node)), reason);
+                    state.problem(spec.name, Some(&shown(spec, node)), reason);
                     state.set(spec.name, String::new(), Source::User, spec.secret);
                     state.invalid.insert(spec.name.to_string());
                     continue;
@@ -247,6 +339,17 @@ fn resolve_table(user: &BTreeMap<String, Node>, state: &mut State) {
                     continue;
                 }
             },
+            (None, Default::Derived(inputs, derive)) => {
+                let values: Option<Vec<&str>> = inputs.iter().map(|k| state.valid(k)).collect();
+                match values {
+                    Some(values) => (derive(&values), Source::Default),
+                    None => {
+                        state.invalid.insert(spec.name.to_string());
+                        continue;
+                    }
+                }
+            }
+            (None, Default::Absent) => continue,
             (None, Default::Required) => {
                 state.problem(
                     spec.name,
@@ -300,6 +403,13 @@ fn resolve_template_variables(user: &BTreeMap<String, Node>, input: &Input, stat
 fn list(state: &State, key: &str) -> Option<Vec<String>> {
     state.valid(key).and_then(|v| checks::json_list(v).ok())
 }
+
+/// Keys without a check of their own that `cross_checks` validates with
+/// others (docs/cfg-gen.md counts them as validated).
+pub const CROSS_CHECKED: &[&str] = &[
+    "dcos_overlay_network_default_name",
+    "superuser_service_account_uid",
+];
 
 fn cross_checks(state: &mut State) {
     if let (Some(discovery), Some(backend)) = (
@@ -408,14 +518,25 @@ fn cross_checks(state: &mut State) {
         }
     }
 
-    let uid = state
-        .valid("superuser_service_account_uid")
-        .unwrap_or("")
-        .to_string();
-    let key = state
-        .valid("superuser_service_account_public_key")
-        .unwrap_or("")
-        .to_string();
+    // gen: custom checks may not reuse the name of a built-in check.
+    if let (Some(custom), Some(builtin)) = (
+        state.valid("custom_checks").map(str::to_string),
+        state.valid("check_config").map(str::to_string),
+    ) {
+        if let Err(reason) = checks::custom_checks_conflicts(&custom, &builtin) {
+            state.problem("custom_checks", Some(&custom), reason);
+        }
+    }
+
+    let pair = (
+        state.valid("superuser_service_account_uid"),
+        state.valid("superuser_service_account_public_key"),
+    );
+    let (uid, key) = match pair {
+        (Some(uid), Some(key)) => (uid.to_string(), key.to_string()),
+        // One of them failed its own check: already reported.
+        _ => return,
+    };
     if uid.is_empty() != key.is_empty() {
         state.problem(
             "superuser_service_account_uid",
@@ -555,10 +676,6 @@ fn compute(input: &Input, state: &mut State) {
         let set = (!lb.is_empty()).to_string();
         state.computed("has_master_external_loadbalancer", set);
     }
-    if let Some(credentials) = state.valid("cluster_docker_credentials") {
-        let owned = (credentials != "{}").to_string();
-        state.computed("cluster_docker_credentials_dcos_owned", owned);
-    }
     if let Some(url) = state.valid("cluster_docker_registry_url") {
         let enabled = (!url.is_empty()).to_string();
         state.computed("cluster_docker_registry_enabled", enabled);
@@ -603,42 +720,58 @@ fn compute(input: &Input, state: &mut State) {
         .collect();
     state.computed("adminrouter_tls_version_override", versions.join(" "));
 
-    // Optional scripts: ip6-detect must exist when named; the fault domain
-    // script is used when its (default) file exists, as in gen.
-    if let Some(file) = state.valid("ip6_detect_filename").map(str::to_string) {
-        if file.is_empty() {
-            state.computed("ip6_detect_contents", "");
-        } else if let Some(text) = read_script(state, input.base_dir, "ip6_detect_filename", &file)
-        {
-            state.computed("ip6_detect_contents", text);
-        }
-    }
-    if let Some(file) = state
-        .valid("fault_domain_detect_filename")
-        .map(str::to_string)
-    {
-        let path = input.base_dir.join(&file);
-        let text = if path.exists() {
-            read_script(state, input.base_dir, "fault_domain_detect_filename", &file)
-        } else {
-            Some(String::new())
-        };
-        if let Some(text) = text {
-            state.computed("fault_domain_detect_contents", text);
-        }
-    }
-    if let Some(file) = state.valid("ip_detect_filename").map(str::to_string) {
-        if let Some(text) = read_script(state, input.base_dir, "ip_detect_filename", &file) {
-            let public = match state.valid("ip_detect_public_filename").map(str::to_string) {
-                Some(public) if !public.is_empty() => {
-                    read_script(state, input.base_dir, "ip_detect_public_filename", &public)
-                }
-                _ => Some(text.clone()),
-            };
-            state.computed("ip_detect_contents", text);
-            if let Some(public) = public {
-                state.computed("ip_detect_public_contents", public);
+    // The scripts: given inline (`ip_detect_contents: |`, as DC/OS allows)
+    // or read from their files. ip6-detect must exist when named; the fault
+    // domain script is used when its (default) file exists, as in gen.
+    let given =
+        |state: &State, key: &str| state.values.contains_key(key) || state.invalid.contains(key);
+    if !given(state, "ip6_detect_contents") {
+        if let Some(file) = state.valid("ip6_detect_filename").map(str::to_string) {
+            if file.is_empty() {
+                state.computed("ip6_detect_contents", "");
+            } else if let Some(text) =
+                read_script(state, input.base_dir, "ip6_detect_filename", &file)
+            {
+                state.computed("ip6_detect_contents", text);
             }
+        }
+    }
+    if !given(state, "fault_domain_detect_contents") {
+        if let Some(file) = state
+            .valid("fault_domain_detect_filename")
+            .map(str::to_string)
+        {
+            let path = input.base_dir.join(&file);
+            let text = if path.exists() {
+                read_script(state, input.base_dir, "fault_domain_detect_filename", &file)
+            } else {
+                Some(String::new())
+            };
+            if let Some(text) = text {
+                state.computed("fault_domain_detect_contents", text);
+            }
+        }
+    }
+    let ip_detect = if given(state, "ip_detect_contents") {
+        state.valid("ip_detect_contents").map(str::to_string)
+    } else {
+        let file = state.valid("ip_detect_filename").map(str::to_string);
+        let text =
+            file.and_then(|file| read_script(state, input.base_dir, "ip_detect_filename", &file));
+        if let Some(text) = &text {
+            state.computed("ip_detect_contents", text.clone());
+        }
+        text
+    };
+    if !given(state, "ip_detect_public_contents") {
+        let public = match state.valid("ip_detect_public_filename").map(str::to_string) {
+            Some(public) if !public.is_empty() => {
+                read_script(state, input.base_dir, "ip_detect_public_filename", &public)
+            }
+            _ => ip_detect,
+        };
+        if let Some(public) = public {
+            state.computed("ip_detect_public_contents", public);
         }
     }
 }
@@ -648,6 +781,10 @@ mod tests {
     use super::*;
 
     fn run(text: &str) -> Result<Resolved, Vec<Problem>> {
+        run_with(text, false).map_err(|r| r.problems)
+    }
+
+    fn run_with(text: &str, strict: bool) -> Result<Resolved, Rejected> {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("genconf")).unwrap();
         std::fs::write(
@@ -661,6 +798,7 @@ mod tests {
             base_dir: dir.path(),
             template_variables: &variables,
             bootstrap_id: Some("b"),
+            strict,
         })
     }
 
@@ -717,5 +855,49 @@ mod tests {
         assert_eq!(resolved.get("master_quorum"), Some("3"));
         assert_eq!(resolved.values["num_masters"].source, Source::User);
         assert!(resolved.get("exhibitor_static_ensemble").is_none());
+    }
+
+    #[test]
+    fn keys_out_of_scope_warn_even_two_switches_deep() {
+        let text = format!(
+            "{BASE}master_discovery: static\nexhibitor_storage_backend: static\nmaster_list: [10.0.0.1]\nexhibitor_explicit_keys: true\naws_access_key_id: k\n"
+        );
+        let resolved = run(&text).unwrap();
+        let warned: Vec<(&str, Option<usize>)> = resolved
+            .warnings
+            .iter()
+            .map(|w| (w.key.as_str(), w.line))
+            .collect();
+        assert_eq!(
+            warned,
+            [
+                ("exhibitor_explicit_keys", Some(8)),
+                ("aws_access_key_id", Some(9))
+            ]
+        );
+        assert!(resolved.warnings[1]
+            .reason
+            .contains("exhibitor_explicit_keys does not apply here"));
+        assert!(resolved.get("aws_access_key_id").is_none());
+        // The case: an exhibitor key of master_http_loadbalancer
+        // discovery (exhibitor_address) with static discovery.
+        let static_with_address = format!(
+            "{BASE}master_discovery: static\nexhibitor_storage_backend: static\nmaster_list: [10.0.0.1]\nexhibitor_address: lb.example\n"
+        );
+        let resolved = run(&static_with_address).unwrap();
+        assert_eq!(resolved.warnings.len(), 1);
+        assert_eq!(resolved.warnings[0].key, "exhibitor_address");
+        assert_eq!(resolved.warnings[0].value.as_deref(), Some("lb.example"));
+        assert_eq!(resolved.warnings[0].reason, "only used when master_discovery is master_http_loadbalancer; master_discovery is 'static', so it is ignored");
+        // A secret out of scope is not shown.
+        let resolved = run(&format!(
+            "{BASE}master_discovery: static\nexhibitor_storage_backend: static\nmaster_list: [10.0.0.1]\nexhibitor_azure_account_key: s3cret\n"
+        ))
+        .unwrap();
+        assert_eq!(resolved.warnings[0].value.as_deref(), Some("**HIDDEN**"));
+        // --strict: the same two, as problems.
+        let rejected = run_with(&text, true).unwrap_err();
+        assert_eq!(rejected.problems.len(), 2, "{:?}", rejected.problems);
+        assert!(rejected.warnings.is_empty());
     }
 }

@@ -244,6 +244,7 @@ fn build(
         .map_err(|problems| Error::Invalid {
             file: options.config_file(),
             problems: problems.into_iter().map(Into::into).collect(),
+            warnings: validated.resolved.warnings.clone(),
         })?;
     let packages = with_ip_detect(rendered, validated)?;
 
@@ -397,6 +398,8 @@ fn build(
         output: options.output.clone(),
         cluster_packages: cluster_ids,
         upgrade_script,
+        warnings: validated.resolved.warnings.clone(),
+        warning_lines: validated.warning_lines(),
     })
 }
 

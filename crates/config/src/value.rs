@@ -50,6 +50,43 @@ fn write_python_json(node: &Node, out: &mut String) {
     }
 }
 
+/// Python `json.dumps(value)` of a JSON value (gen's computed JSON keys).
+pub fn python_json_value(value: &serde_json::Value) -> String {
+    let mut out = String::new();
+    write_python_json_value(value, &mut out);
+    out
+}
+
+fn write_python_json_value(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::String(s) => tarmac_model::write_python_string(s, out),
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_python_json_value(item, out);
+            }
+            out.push(']');
+        }
+        serde_json::Value::Object(map) => {
+            out.push('{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                tarmac_model::write_python_string(key, out);
+                out.push_str(": ");
+                write_python_json_value(item, out);
+            }
+            out.push('}');
+        }
+        // null, booleans and numbers print alike in both.
+        other => out.push_str(&other.to_string()),
+    }
+}
+
 /// Python's repr of a YAML 1.1 float (common forms; `.inf` and `.nan` as
 /// Python writes them in JSON).
 fn python_float(text: &str) -> String {

@@ -74,8 +74,10 @@ fn resolve_text(text: &str) -> Result<(), Vec<Problem>> {
         base_dir: base_dir(),
         template_variables: &variables,
         bootstrap_id: None,
+        strict: false,
     })
     .map(drop)
+    .map_err(|rejected| rejected.problems)
 }
 
 /// What every reported problem must be: one line starting with the file,

@@ -13,6 +13,14 @@ use clap::Parser;
 /// resolved configuration). Every problem in the configuration is reported
 /// at once, one line each naming file, line, key, value and reason (exit 3).
 ///
+/// What DC/OS accepts but has no effect is a warning on stderr
+/// (`cfg-gen: warning: FILE:LINE: KEY = VALUE: REASON`, and "warnings" in
+/// --json), and the run succeeds: a key of another switch case (an
+/// exhibitor key with `master_discovery: static`, `exhibitor_zk_hosts` with
+/// another backend) and a key accepted for DC/OS compatibility that tarmac
+/// does not use (`platform`, `ssh_user`, ...) unless a template reads it.
+/// --strict makes every warning an error (exit 3).
+///
 /// Writes OUTPUT (default GENCONF/serve), replaced as a whole: bootstrap/
 /// (the bundle and its active list), packages/ (the bundle's packages and
 /// the config packages with their <id>.json manifests), cluster-packages.json,
@@ -70,7 +78,13 @@ pub struct Args {
     #[arg(long)]
     pub print_config: bool,
 
-    /// Machine output on stdout: the result, or the list of problems.
+    /// Machine output on stdout: the result, or the list of problems (both
+    /// with the list of warnings).
     #[arg(long)]
     pub json: bool,
+
+    /// Treat warnings (keys DC/OS accepts but that have no effect) as
+    /// errors: report them with the problems and exit 3.
+    #[arg(long)]
+    pub strict: bool,
 }

@@ -23,13 +23,22 @@ fn main() -> ExitCode {
         }
         // One line per problem after the summary line `finish` prints.
         let lines = error.error().problem_lines();
+        let warnings = error.error().warning_lines();
         let code = tarmac_cli::finish("cfg-gen", result);
         for line in lines {
             eprintln!("  {line}");
         }
+        print_warnings(&warnings);
         return code;
     }
     tarmac_cli::finish("cfg-gen", result)
+}
+
+/// `cfg-gen: warning: genconf/config.yaml:7: key = value: reason`
+fn print_warnings(lines: &[String]) {
+    for line in lines {
+        eprintln!("cfg-gen: warning: {line}");
+    }
 }
 
 fn run(args: Args) -> Result<(), tarmac_config::Error> {
@@ -46,6 +55,7 @@ fn run(args: Args) -> Result<(), tarmac_config::Error> {
         bootstrap_id: args.bootstrap_id,
         bin_dir,
         upgrade_from: args.upgrade_from,
+        strict: args.strict,
     };
     let bundle = match &options.dist {
         Some(dist) => Some(serve::find_bundle(dist, options.bootstrap_id.as_deref())?),
@@ -54,6 +64,7 @@ fn run(args: Args) -> Result<(), tarmac_config::Error> {
     let bootstrap_id = bundle.as_ref().map(|b| b.id.as_str());
     if args.validate_only || args.print_config {
         let validated = tarmac_config::validate(&options, bootstrap_id)?;
+        print_warnings(&validated.warning_lines());
         if args.print_config {
             tarmac_cli::print_json(&validated.config_document());
         } else if json {
@@ -78,6 +89,7 @@ fn run(args: Args) -> Result<(), tarmac_config::Error> {
         .or_else(|| options.dist.clone())
         .unwrap_or_default();
     let generated = serve::generate(&options, &repo, &bundle)?;
+    print_warnings(&generated.warning_lines);
     if json {
         tarmac_cli::print_json(&generated);
     } else {
