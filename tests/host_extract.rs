@@ -303,19 +303,27 @@ fn not_found_is_fatal_without_retry() {
     assert_eq!(server.requests().len(), 1);
 }
 
+/// Issue 12, rule 1: a mirror that served a damaged bundle is not asked
+/// again in this run; the next mirror is tried at once, from byte 0.
 #[test]
-fn corrupted_bundle_is_downloaded_again() {
+fn corrupt_mirror_is_dropped_and_the_next_serves_the_bundle() {
     let f = fixture();
     let middle = f.bundle_bytes().len() as u64 / 2;
-    let (server, url) = f.fault_server(&[Fault::Corrupt(middle)]);
-    let out = f.extract(&[&url]);
+    let (bad, bad_url) = f.fault_server(&[Fault::Corrupt(middle); 4]);
+    let (good, good_url) = f.fault_server(&[]);
+    let out = f.extract(&[&bad_url, &good_url]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, f.ids());
     f.assert_published();
-    // One extra request, a fresh download from byte 0 (not a resume of
-    // the damaged bytes).
-    let starts: Vec<_> = server.requests().iter().map(|r| r.range_start).collect();
-    assert_eq!(starts, [None, None]);
+    assert!(
+        out.stderr
+            .contains(&format!("{bad_url} dropped for this run")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(bad.requests().len(), 1, "the corrupt mirror asked again");
+    let starts: Vec<_> = good.requests().iter().map(|r| r.range_start).collect();
+    assert_eq!(starts, [None], "a fresh download, not a resume");
 }
 
 #[test]
@@ -329,30 +337,27 @@ fn truncated_bundle_is_downloaded_again() {
     assert_eq!(server.requests().len(), 2);
 }
 
+/// Exit 4 only when every mirror served bad content; the message lists
+/// each mirror and what it served. Each is asked once.
 #[test]
-fn bundle_corrupted_on_every_download_is_integrity_failure() {
+fn every_mirror_corrupt_is_integrity_failure_listing_each() {
     let f = fixture();
     let len = f.bundle_bytes().len() as u64;
-    let (server, url) = f.fault_server(&[
-        Fault::Corrupt(len / 2),
-        Fault::Truncate(len - 1000),
-        Fault::Corrupt(len / 3),
-        Fault::Corrupt(len - 10),
-        Fault::Serve,
-    ]);
-    let out = f.extract(&[&url]);
+    let (first, first_url) = f.fault_server(&[Fault::Corrupt(len / 2)]);
+    let (second, second_url) = f.fault_server(&[Fault::Corrupt(len - 10)]);
+    let out = f.extract(&[&first_url, &second_url]);
     assert_eq!(out.code, 4, "{}", out.stderr);
     let line = first_line(&out.stderr);
-    assert!(
-        line.contains(&url)
-            && line.contains(&format!("blake3 mismatch: expected {}", f.bundle.blake3))
-            && line.contains(&format!("failed 4 times, downloaded from {url}")),
-        "{line}"
-    );
+    for url in [&first_url, &second_url] {
+        assert!(
+            line.contains(&format!("{url}: served bad content: {url}: ")),
+            "{line}"
+        );
+    }
+    assert!(line.contains("no usable mirror left"), "{line}");
     f.assert_untouched();
-    // --retries 3: the first download and three more, then no further
-    // request (the fifth, clean answer is never asked for).
-    assert_eq!(server.requests().len(), 4);
+    assert_eq!(first.requests().len(), 1);
+    assert_eq!(second.requests().len(), 1);
 }
 
 #[test]
@@ -813,39 +818,44 @@ fn counts(entries: &[(&str, usize)]) -> std::collections::BTreeMap<String, usize
         .collect()
 }
 
+fn extract_packages_from(f: &Fixture, urls: &[&str]) -> Run {
+    let mut args = Vec::new();
+    for url in urls {
+        args.extend(["--repository", url]);
+    }
+    args.extend(["--package", "alpha--1", "beta--2"]);
+    run(&f.root, &args)
+}
+
+/// Rule 1 in package mode: mirrors are repository roots; a root that
+/// served a corrupt archive is asked for nothing more in this run.
 #[test]
-fn package_archive_corrupted_once_is_downloaded_again() {
+fn corrupt_archive_drops_its_repository_and_the_next_serves() {
     let f = fixture();
     f.repo.add(&f.pkgs[0]);
     let middle = std::fs::metadata(f.repo.root.join(ALPHA_ARCHIVE))
         .unwrap()
         .len()
         / 2;
-    let (server, url) = repository_server(&f, &[(ALPHA_ARCHIVE, &[Fault::Corrupt(middle)])]);
-    let out = extract_packages(&f, &url);
+    let (bad, bad_url) = repository_server(&f, &[(ALPHA_ARCHIVE, &[Fault::Corrupt(middle)])]);
+    let (good, good_url) = repository_server(&f, &[]);
+    let out = extract_packages_from(&f, &[&bad_url, &good_url]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, f.ids());
     f.assert_published();
     assert!(
         out.stderr
-            .contains(&format!("{url}/{ALPHA_ARCHIVE}: archive: ")),
+            .contains(&format!("{bad_url}/{ALPHA_ARCHIVE}: archive: ")),
         "{}",
         out.stderr
     );
-    assert!(
-        out.stderr.contains("; downloading again in "),
-        "{}",
-        out.stderr
-    );
-    // Exactly one extra request: the archive again (its manifest was fine).
     assert_eq!(
-        requests_per_path(&server),
-        counts(&[
-            (ALPHA_JSON, 1),
-            (ALPHA_ARCHIVE, 2),
-            (BETA_JSON, 1),
-            (BETA_ARCHIVE, 1)
-        ])
+        requests_per_path(&bad),
+        counts(&[(ALPHA_JSON, 1), (ALPHA_ARCHIVE, 1), (BETA_JSON, 1)])
+    );
+    assert_eq!(
+        requests_per_path(&good),
+        counts(&[(ALPHA_ARCHIVE, 1), (BETA_ARCHIVE, 1)])
     );
 }
 
@@ -860,17 +870,19 @@ fn package_archive_truncated_once_is_downloaded_again() {
 }
 
 #[test]
-fn manifest_corrupted_once_is_downloaded_again() {
+fn corrupt_manifest_drops_its_repository_for_the_archives_too() {
     let f = fixture();
     // Byte 0 is the opening brace: the damaged manifest does not parse.
-    let (server, url) = repository_server(&f, &[(ALPHA_JSON, &[Fault::Corrupt(0)])]);
-    let out = extract_packages(&f, &url);
+    let (bad, bad_url) = repository_server(&f, &[(ALPHA_JSON, &[Fault::Corrupt(0)])]);
+    let (good, good_url) = repository_server(&f, &[]);
+    let out = extract_packages_from(&f, &[&bad_url, &good_url]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     f.assert_published();
+    assert_eq!(requests_per_path(&bad), counts(&[(ALPHA_JSON, 1)]));
     assert_eq!(
-        requests_per_path(&server),
+        requests_per_path(&good),
         counts(&[
-            (ALPHA_JSON, 2),
+            (ALPHA_JSON, 1),
             (ALPHA_ARCHIVE, 1),
             (BETA_JSON, 1),
             (BETA_ARCHIVE, 1)
@@ -888,23 +900,24 @@ fn manifest_with_a_damaged_tree_hash_is_downloaded_again_with_its_archive() {
     let f = fixture();
     f.repo.add(&f.pkgs[0]);
     // A flipped bit inside the tree hash still parses: the archive then
-    // fails the tree hash check, and both are downloaded again.
+    // fails the tree hash check; manifest and archive came from the same
+    // root, which is dropped, and both are downloaded from the next.
     let text = std::fs::read_to_string(f.repo.root.join(ALPHA_JSON)).unwrap();
     let served: serde_json::Value = serde_json::from_str(&text).unwrap();
     let hash = served["tree_hash"].as_str().unwrap();
     let at = (text.find(hash).unwrap() + 10) as u64;
-    let (server, url) = repository_server(&f, &[(ALPHA_JSON, &[Fault::Corrupt(at)])]);
-    let out = extract_packages(&f, &url);
+    let (bad, bad_url) = repository_server(&f, &[(ALPHA_JSON, &[Fault::Corrupt(at)])]);
+    let (good, good_url) = repository_server(&f, &[]);
+    let out = extract_packages_from(&f, &[&bad_url, &good_url]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     f.assert_published();
     assert_eq!(
-        requests_per_path(&server),
-        counts(&[
-            (ALPHA_JSON, 2),
-            (ALPHA_ARCHIVE, 2),
-            (BETA_JSON, 1),
-            (BETA_ARCHIVE, 1)
-        ])
+        requests_per_path(&bad),
+        counts(&[(ALPHA_JSON, 1), (ALPHA_ARCHIVE, 1), (BETA_JSON, 1)])
+    );
+    assert_eq!(
+        requests_per_path(&good),
+        counts(&[(ALPHA_JSON, 1), (ALPHA_ARCHIVE, 1), (BETA_ARCHIVE, 1)])
     );
     let recorded = std::fs::read(f.root.join("packages/.manifests/alpha--1.json")).unwrap();
     let recorded: serde_json::Value = serde_json::from_slice(&recorded).unwrap();
@@ -912,44 +925,33 @@ fn manifest_with_a_damaged_tree_hash_is_downloaded_again_with_its_archive() {
 }
 
 #[test]
-fn package_archive_corrupted_on_every_download_is_invalid() {
+fn package_archive_corrupt_on_the_only_repository_is_integrity_failure() {
     let f = fixture();
     let (server, url) = repository_server(
         &f,
-        &[(
-            ALPHA_ARCHIVE,
-            &[
-                Fault::Corrupt(3_000),
-                Fault::Truncate(4_000),
-                Fault::Corrupt(5_000),
-                Fault::Truncate(100),
-                Fault::Serve,
-            ],
-        )],
+        &[(ALPHA_ARCHIVE, &[Fault::Corrupt(3_000), Fault::Serve])],
     );
     let out = extract_packages(&f, &url);
-    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(out.code, 4, "{}", out.stderr);
     let line = first_line(&out.stderr);
     let archive_url = format!("{url}/{ALPHA_ARCHIVE}");
     assert!(
-        line.contains(&format!("failed 4 times, downloaded from {archive_url})")),
+        line.contains(&format!("{url}: served bad content: {archive_url}: ")),
         "{line}"
     );
     f.assert_untouched();
-    assert_eq!(requests_per_path(&server)[&format!("/{ALPHA_ARCHIVE}")], 4);
+    assert_eq!(requests_per_path(&server)[&format!("/{ALPHA_ARCHIVE}")], 1);
 }
 
 #[test]
-fn manifest_damaged_on_every_download_is_invalid() {
+fn manifest_damaged_on_the_only_repository_is_integrity_failure() {
     let f = fixture();
     let (server, url) = repository_server(&f, &[(BETA_JSON, &[Fault::Corrupt(0); 4])]);
     let out = extract_packages(&f, &url);
-    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(out.code, 4, "{}", out.stderr);
     let line = first_line(&out.stderr);
     assert!(
-        line.contains(&format!(
-            "failed 4 times, downloaded from {url}/{BETA_JSON})"
-        )),
+        line.contains(&format!("{url}: served bad content: {url}/{BETA_JSON}: ")),
         "{line}"
     );
     f.assert_untouched();
@@ -957,12 +959,12 @@ fn manifest_damaged_on_every_download_is_invalid() {
     // every manifest checked out.
     assert_eq!(
         requests_per_path(&server),
-        counts(&[(ALPHA_JSON, 1), (BETA_JSON, 4)])
+        counts(&[(ALPHA_JSON, 1), (BETA_JSON, 1)])
     );
 }
 
 #[test]
-fn tree_hash_mismatching_on_every_download_is_integrity_failure() {
+fn tree_hash_mismatching_on_the_only_repository_is_integrity_failure() {
     let f = fixture();
     f.repo.add(&f.pkgs[0]);
     // A sidecar that consistently lies about the content, over HTTP.
@@ -981,14 +983,12 @@ fn tree_hash_mismatching_on_every_download_is_integrity_failure() {
     let line = first_line(&out.stderr);
     assert!(
         line.contains(&format!("expected {}", "ab".repeat(32)))
-            && line.contains("failed 4 times")
             && line.contains(&format!("{url}/{ALPHA_ARCHIVE}")),
         "{line}"
     );
     f.assert_untouched();
-    // Each mismatch fetched the manifest again before the next archive.
     assert_eq!(
         requests_per_path(&server),
-        counts(&[(ALPHA_JSON, 4), (ALPHA_ARCHIVE, 4)])
+        counts(&[(ALPHA_JSON, 1), (ALPHA_ARCHIVE, 1)])
     );
 }

@@ -15,9 +15,11 @@ mod download;
 mod error;
 pub mod host;
 mod retry;
+pub mod run;
 mod source;
 
 pub use download::{Download, Fetched};
 pub use error::Error;
 pub use retry::FetchOptions;
+pub use run::Run;
 pub use source::Source;
