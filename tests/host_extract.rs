@@ -992,3 +992,254 @@ fn tree_hash_mismatching_on_the_only_repository_is_integrity_failure() {
         counts(&[(ALPHA_JSON, 1), (ALPHA_ARCHIVE, 1)])
     );
 }
+
+/// FAST with some flags set to other values (or added).
+fn fast_with(changes: &[(&'static str, &'static str)]) -> Vec<&'static str> {
+    let mut flags = FAST.to_vec();
+    for (name, value) in changes {
+        match flags.iter().position(|f| f == name) {
+            Some(at) => flags[at + 1] = value,
+            None => flags.extend([*name, *value]),
+        }
+    }
+    flags
+}
+
+impl Fixture {
+    fn extract_with(&self, changes: &[(&'static str, &'static str)], urls: &[&str]) -> Run {
+        let mut args = vec!["--blake3", &self.bundle.blake3];
+        for url in urls {
+            args.push("--url");
+            args.push(url);
+        }
+        run_with(&self.root, &fast_with(changes), &args)
+    }
+}
+
+/// Seconds between two logged requests.
+fn gap(
+    earlier: &tarmac_testkit::fault_server::Request,
+    later: &tarmac_testkit::fault_server::Request,
+) -> f64 {
+    later.at.duration_since(earlier.at).as_secs_f64()
+}
+
+/// A body that ends early is transient, never 4: a well-formed short body
+/// on every request ends with exit 75 once the request budget is spent.
+#[test]
+fn short_bodies_are_transient_never_integrity() {
+    let f = fixture();
+    let len = f.bundle_bytes().len() as u64;
+    let (server, url) = f.fault_server(&[Fault::Truncate(len - 1000); 20]);
+    let out = f.extract_with(&[("--max-requests", "5")], &[&url]);
+    assert_eq!(out.code, 75, "{}", out.stderr);
+    let line = first_line(&out.stderr);
+    assert!(
+        line.contains("request budget spent: 5 requests") && line.contains("ended early"),
+        "{line}"
+    );
+    f.assert_untouched();
+    assert_eq!(server.requests().len(), 5);
+
+    // A resume answered with a prefix of the size announced before (same
+    // validators): the next attempt completes it.
+    let (server, url) = f.fault_server(&[Fault::CutAfter(50_000), Fault::Truncate(60_000)]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    let starts: Vec<_> = server.requests().iter().map(|r| r.range_start).collect();
+    assert_eq!(starts, [None, Some(50_000), Some(50_000)]);
+}
+
+/// Rule 2: a trickling mirror is abandoned after the speed window and the
+/// download resumed with Range on the next mirror.
+#[test]
+fn trickling_mirror_is_abandoned_after_the_speed_window() {
+    let f = fixture();
+    let (slow, slow_url) = f.fault_server(&[Fault::Trickle(5_000)]);
+    let (good, good_url) = f.fault_server(&[]);
+    let started = std::time::Instant::now();
+    let out = f.extract_with(
+        &[("--speed-limit", "100000"), ("--speed-time", "1")],
+        &[&slow_url, &good_url],
+    );
+    let took = started.elapsed().as_secs_f64();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    assert!(out.stderr.contains("too slow: "), "{}", out.stderr);
+    let (slow, good) = (slow.requests(), good.requests());
+    assert_eq!(slow.len(), 1, "the slow mirror asked again");
+    assert_eq!(good.len(), 1);
+    // Abandoned after about the 1 s window (generous margin), and resumed.
+    let waited = gap(&slow[0], &good[0]);
+    assert!((0.9..8.0).contains(&waited), "abandoned after {waited}s");
+    assert!(good[0].range_start.is_some_and(|s| s > 0), "{good:?}");
+    assert!(took < 30.0, "took {took}s");
+}
+
+/// Rule 3: Retry-After in seconds; the mirror is not asked sooner, the
+/// other mirror is used meanwhile.
+#[test]
+fn retry_after_seconds_is_honoured_per_mirror() {
+    let f = fixture();
+    let (a, a_url) = f.fault_server(&[Fault::RetryAfter(503, 2)]);
+    let (b, b_url) = f.fault_server(&[Fault::CutAfter(50_000), Fault::RetryAfter(429, 30)]);
+    let out = f.extract(&[&a_url, &b_url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    let (a, b) = (a.requests(), b.requests());
+    assert_eq!(a.len(), 2, "{a:?}");
+    assert_eq!(b.len(), 2, "{b:?}");
+    // B was used at once while A waited ...
+    assert!(
+        gap(&a[0], &b[0]) < 1.5,
+        "B asked {}s after A",
+        gap(&a[0], &b[0])
+    );
+    // ... A was not asked before its 2 s, and resumed where B was cut.
+    assert!(
+        gap(&a[0], &a[1]) >= 1.95,
+        "A asked again after {}s",
+        gap(&a[0], &a[1])
+    );
+    assert_eq!(a[1].range_start, Some(50_000));
+}
+
+#[test]
+fn retry_after_http_date_is_honoured() {
+    let f = fixture();
+    let (server, url) = f.fault_server(&[Fault::RetryAfterDate(429, 3)]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    // The date has whole seconds: at least 2 s of the 3 remain.
+    assert!(gap(&requests[0], &requests[1]) >= 1.95, "{requests:?}");
+}
+
+/// A Retry-After beyond what --total-timeout leaves: exit 75 at once,
+/// not after sleeping.
+#[test]
+fn retry_after_beyond_the_time_left_is_exit_75_at_once() {
+    let f = fixture();
+    let (server, url) = f.fault_server(&[Fault::RetryAfter(503, 3600)]);
+    let started = std::time::Instant::now();
+    let out = f.extract(&[&url]);
+    let took = started.elapsed().as_secs_f64();
+    assert_eq!(out.code, 75, "{}", out.stderr);
+    let line = first_line(&out.stderr);
+    assert!(
+        line.contains(&url) && line.contains("retry after 3600s (Retry-After)"),
+        "{line}"
+    );
+    // --total-timeout is 60 s: this must end long before.
+    assert!(took < 20.0, "took {took}s");
+    assert_eq!(server.requests().len(), 1);
+    f.assert_untouched();
+}
+
+/// Rule 3: the request budget bounds a run whatever else happens.
+#[test]
+fn max_requests_spent_is_exit_75() {
+    let f = fixture();
+    let (server, url) = f.fault_server(&[Fault::Status(500); 50]);
+    let out = f.extract_with(&[("--retries", "100"), ("--max-requests", "6")], &[&url]);
+    assert_eq!(out.code, 75, "{}", out.stderr);
+    let line = first_line(&out.stderr);
+    assert!(
+        line.contains(&url) && line.contains("request budget spent: 6 requests"),
+        "{line}"
+    );
+    assert_eq!(server.requests().len(), 6);
+    f.assert_untouched();
+}
+
+/// Resets after small progress reset --retries but not the request
+/// budget (default 40).
+#[test]
+fn resets_after_small_progress_are_bounded_by_the_budget() {
+    let f = fixture();
+    let (server, url) = f.fault_server(&[Fault::CutAfter(1_000); 200]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 75, "{}", out.stderr);
+    assert!(
+        first_line(&out.stderr).contains("request budget spent: 40 requests"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(server.requests().len(), 40);
+    f.assert_untouched();
+}
+
+/// Rule 4: content changing between attempts is never spliced: restarted
+/// from byte 0 once (and installed) ...
+#[test]
+fn content_changing_once_restarts_from_zero() {
+    let f = fixture();
+    let (server, url) = f.fault_server(&[Fault::CutAfter(50_000), Fault::Change]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    assert!(out.stderr.contains("validators changed"), "{}", out.stderr);
+    let starts: Vec<_> = server.requests().iter().map(|r| r.range_start).collect();
+    assert_eq!(starts, [None, Some(50_000), None]);
+}
+
+/// ... and a mirror that changes again is dropped for the run.
+#[test]
+fn content_changing_twice_drops_the_mirror() {
+    let f = fixture();
+    let (server, url) = f.fault_server(&[
+        Fault::CutAfter(50_000),
+        Fault::Change,
+        Fault::CutAfter(50_000),
+        Fault::Change,
+    ]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 75, "{}", out.stderr);
+    let line = first_line(&out.stderr);
+    assert!(
+        line.contains(&format!("{url}: content changed twice")),
+        "{line}"
+    );
+    assert_eq!(server.requests().len(), 4);
+    f.assert_untouched();
+}
+
+/// --total-timeout bounds the whole run: two package archives that each
+/// take about 3 s fail a 4 s bound, though each alone would fit.
+#[test]
+fn total_timeout_bounds_a_package_run_with_several_packages() {
+    let f = fixture();
+    let size = |relative: &str| {
+        f.repo.add(&f.pkgs[0]);
+        f.repo.add(&f.pkgs[1]);
+        std::fs::metadata(f.repo.root.join(relative)).unwrap().len()
+    };
+    let alpha = Fault::Trickle(size(ALPHA_ARCHIVE) / 3);
+    let beta = Fault::Trickle(size(BETA_ARCHIVE) / 3);
+    let (server, url) =
+        repository_server(&f, &[(ALPHA_ARCHIVE, &[alpha]), (BETA_ARCHIVE, &[beta])]);
+    let started = std::time::Instant::now();
+    let out = run_with(
+        &f.root,
+        &fast_with(&[
+            ("--total-timeout", "4"),
+            ("--speed-limit", "0"),
+            ("--stall-timeout", "10"),
+        ]),
+        &["--repository", &url, "--package", "alpha--1", "beta--2"],
+    );
+    let took = started.elapsed().as_secs_f64();
+    assert_eq!(out.code, 75, "{}", out.stderr);
+    assert!(
+        first_line(&out.stderr).contains("total time limit of 4s"),
+        "{}",
+        out.stderr
+    );
+    assert!(took < 12.0, "took {took}s");
+    f.assert_untouched();
+    let paths = requests_per_path(&server);
+    assert_eq!(paths[&format!("/{BETA_ARCHIVE}")], 1, "{paths:?}");
+}

@@ -231,14 +231,10 @@ impl<'r> Download<'r> {
                 return Err(self.timed_out());
             }
             if !self.run.take_request() {
-                let last = self
-                    .last_failure
-                    .as_ref()
-                    .map_or_else(|| "none".to_string(), |(_, r)| r.clone());
                 return Err(Error::Budget {
                     url: self.mirrors[index].to_string(),
                     requests: self.run.requests(),
-                    last,
+                    last: self.run.last_failure(),
                 });
             }
             self.attempts += 1;
@@ -352,7 +348,10 @@ impl<'r> Download<'r> {
         let source = &self.mirrors[index];
         if let AttemptError::TooSlow { .. } = failure {
             self.run.mark_slow(index);
+            self.reporter
+                .note(&format!("{source}: {failure}; trying the next mirror"));
         }
+        self.run.note_failure(format!("{source}: {failure}"));
         match classify(&failure) {
             Disposition::Transient => {
                 if self.streak_start.is_none() {

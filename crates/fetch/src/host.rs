@@ -492,6 +492,7 @@ fn refetching<T>(
             Ok(value) => return Ok(value),
             Err(error) => error,
         };
+        run.note_failure(error.to_string());
         match verdict(&error, pinned) {
             Verdict::Stop => return Err(error),
             Verdict::Bad => {

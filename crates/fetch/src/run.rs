@@ -57,6 +57,8 @@ struct State {
     served: BTreeSet<usize>,
     /// The mirror the next download starts with.
     preferred: usize,
+    /// The latest failure of any download or check, for the budget error.
+    last_failure: Option<String>,
 }
 
 /// The per-run state; see the module docs.
@@ -83,6 +85,7 @@ impl Run {
                 requests: 0,
                 served: BTreeSet::new(),
                 preferred: 0,
+                last_failure: None,
             }),
         }
     }
@@ -120,6 +123,18 @@ impl Run {
         }
         state.requests += 1;
         true
+    }
+
+    /// Remembers the latest failure (URL first) of the run.
+    pub(crate) fn note_failure(&self, what: String) {
+        self.state().last_failure = Some(what);
+    }
+
+    pub(crate) fn last_failure(&self) -> String {
+        self.state()
+            .last_failure
+            .clone()
+            .unwrap_or_else(|| "none".into())
     }
 
     pub(crate) fn is_dropped(&self, index: usize) -> bool {
