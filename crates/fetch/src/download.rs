@@ -548,7 +548,7 @@ impl<'r> Download<'r> {
             }
             return Ok(());
         }
-        if let Some(previous) = previous {
+        if let Some(previous) = &previous {
             if previous.etag != seen.etag || previous.modified != seen.modified {
                 let reason = format!(
                     "validators changed between attempts: ETag {:?} -> {:?}, Last-Modified {:?} -> {:?}",
@@ -560,7 +560,7 @@ impl<'r> Download<'r> {
         match (seen.size, self.total) {
             (Some(size), Some(total)) if size != total => {
                 // Keep the validators of the version we are resuming.
-                self.validators[index] = None;
+                self.validators[index] = previous;
                 Err(AttemptOutcome::Failed(AttemptError::Short {
                     got: size,
                     expected: total,
