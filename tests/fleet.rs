@@ -963,6 +963,8 @@ fn installs_under_a_five_percent_fault_rate_end_whole_or_cleanly_failed() {
     // One host-extract run: its exit code and stderr; a run still going
     // after HANG is killed and counted.
     let hangs = AtomicUsize::new(0);
+    // The most requests one host-extract run sent.
+    let most = AtomicUsize::new(0);
     let host_extract = |root: &Path, args: &[String]| -> (i32, String) {
         let mut child = Command::new(tool("host-extract"))
             .arg("--root")
@@ -1013,6 +1015,7 @@ fn installs_under_a_five_percent_fault_rate_end_whole_or_cleanly_failed() {
             let before = sent(servers);
             let (code, text) = host_extract(root, &step);
             let requests = sent(servers) - before;
+            most.fetch_max(requests, Ordering::SeqCst);
             assert!(
                 requests <= BUDGET,
                 "{}: {requests} requests, more than the budget of {BUDGET}",
@@ -1139,8 +1142,17 @@ fn installs_under_a_five_percent_fault_rate_end_whole_or_cleanly_failed() {
                     let log = server.requests();
                     requests.fetch_add(log.len(), Ordering::SeqCst);
                     for request in log.iter().filter(|r| r.fault != Fault::Serve) {
-                        let kind = format!("{:?}", request.fault);
-                        let kind = kind.split('(').next().unwrap().to_string();
+                        // Byte counts are drawn per request: name the kind only.
+                        let kind = match request.fault {
+                            Fault::CutAfter(_)
+                            | Fault::StallAfter(_)
+                            | Fault::Truncate(_)
+                            | Fault::Corrupt(_) => {
+                                let text = format!("{:?}", request.fault);
+                                text.split('(').next().unwrap().to_string()
+                            }
+                            other => format!("{other:?}"),
+                        };
                         *faulted.entry(kind).or_default() += 1;
                     }
                 }
@@ -1153,13 +1165,14 @@ fn installs_under_a_five_percent_fault_rate_end_whole_or_cleanly_failed() {
     let reruns = reruns.load(Ordering::SeqCst);
     let runs = installs + reruns;
     eprintln!(
-        "fleet faults: {installs} installs in {:.0} s, {requests} requests ({:.2} per install, {:.3} per file: 3 files per install run), {} faulted {faulted:?}; first-run outcomes by exit code {outcomes:?}; {reruns} reruns, all installed; {} hangs, {} corrupt",
+        "fleet faults: {installs} installs in {:.0} s, {requests} requests ({:.2} per install, {:.3} per file: 3 files per install run), {} faulted {faulted:?}; first-run outcomes by exit code {outcomes:?}; {reruns} reruns, all installed; {} hangs, {} corrupt; at most {} requests in one host-extract run",
         started.elapsed().as_secs_f64(),
         requests as f64 / runs as f64,
         requests as f64 / (3 * runs) as f64,
         faulted.values().sum::<usize>(),
         hangs.load(Ordering::SeqCst),
         corrupt.load(Ordering::SeqCst),
+        most.load(Ordering::SeqCst),
     );
     assert!(!faulted.is_empty(), "the fault rate must bite");
     assert_eq!(outcomes.values().sum::<usize>(), installs);

@@ -268,6 +268,18 @@ fn range_ignored_restarts_and_verifies() {
 }
 
 #[test]
+fn wrong_content_range_is_retried_not_spliced() {
+    let f = fixture();
+    let (server, url) = f.fault_server(&[Fault::CutAfter(60_000), Fault::BadRange]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    assert!(out.stderr.contains("bad Content-Range"), "{}", out.stderr);
+    let starts: Vec<_> = server.requests().iter().map(|r| r.range_start).collect();
+    assert_eq!(starts, [None, Some(60_000), Some(60_000)]);
+}
+
+#[test]
 fn server_error_then_success() {
     let f = fixture();
     let (server, url) = f.fault_server(&[Fault::Status(500), Fault::Status(503)]);
