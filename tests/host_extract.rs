@@ -1094,7 +1094,7 @@ fn trickling_mirror_is_abandoned_after_the_speed_window() {
 #[test]
 fn retry_after_seconds_is_honoured_per_mirror() {
     let f = fixture();
-    let (a, a_url) = f.fault_server(&[Fault::RetryAfter(503, 2)]);
+    let (a, a_url) = f.fault_server(&[Fault::RetryAfter(503, 5)]);
     let (b, b_url) = f.fault_server(&[Fault::CutAfter(50_000), Fault::RetryAfter(429, 30)]);
     let out = f.extract(&[&a_url, &b_url]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -1102,15 +1102,15 @@ fn retry_after_seconds_is_honoured_per_mirror() {
     let (a, b) = (a.requests(), b.requests());
     assert_eq!(a.len(), 2, "{a:?}");
     assert_eq!(b.len(), 2, "{b:?}");
-    // B was used at once while A waited ...
+    // B was used while A waited (at once; 4 s is a generous margin) ...
     assert!(
-        gap(&a[0], &b[0]) < 1.5,
+        gap(&a[0], &b[0]) < 4.0,
         "B asked {}s after A",
         gap(&a[0], &b[0])
     );
-    // ... A was not asked before its 2 s, and resumed where B was cut.
+    // ... A was not asked before its 5 s, and resumed where B was cut.
     assert!(
-        gap(&a[0], &a[1]) >= 1.95,
+        gap(&a[0], &a[1]) >= 5.0,
         "A asked again after {}s",
         gap(&a[0], &a[1])
     );
@@ -1219,8 +1219,8 @@ fn content_changing_twice_drops_the_mirror() {
     f.assert_untouched();
 }
 
-/// --total-timeout bounds the whole run: two package archives that each
-/// take about 3 s fail a 4 s bound, though each alone would fit.
+/// --total-timeout bounds the whole run: two package archives that take
+/// about 1 s and 2.5 s fail a 3 s bound, though each alone would fit.
 #[test]
 fn total_timeout_bounds_a_package_run_with_several_packages() {
     let f = fixture();
@@ -1229,15 +1229,15 @@ fn total_timeout_bounds_a_package_run_with_several_packages() {
         f.repo.add(&f.pkgs[1]);
         std::fs::metadata(f.repo.root.join(relative)).unwrap().len()
     };
-    let alpha = Fault::Trickle(size(ALPHA_ARCHIVE) / 3);
-    let beta = Fault::Trickle(size(BETA_ARCHIVE) / 3);
+    let alpha = Fault::Trickle(size(ALPHA_ARCHIVE));
+    let beta = Fault::Trickle(size(BETA_ARCHIVE) * 2 / 5);
     let (server, url) =
         repository_server(&f, &[(ALPHA_ARCHIVE, &[alpha]), (BETA_ARCHIVE, &[beta])]);
     let started = std::time::Instant::now();
     let out = run_with(
         &f.root,
         &fast_with(&[
-            ("--total-timeout", "4"),
+            ("--total-timeout", "3"),
             ("--speed-limit", "0"),
             ("--stall-timeout", "10"),
         ]),
@@ -1246,7 +1246,7 @@ fn total_timeout_bounds_a_package_run_with_several_packages() {
     let took = started.elapsed().as_secs_f64();
     assert_eq!(out.code, 75, "{}", out.stderr);
     assert!(
-        first_line(&out.stderr).contains("total time limit of 4s"),
+        first_line(&out.stderr).contains("total time limit of 3s"),
         "{}",
         out.stderr
     );
