@@ -349,6 +349,38 @@ fn truncated_bundle_is_downloaded_again() {
     assert_eq!(server.requests().len(), 2);
 }
 
+/// Bad bytes that came from two mirrors (cut on one, resumed on the
+/// other) name no single culprit: no mirror is dropped, the bundle is
+/// downloaded again, whole.
+#[test]
+fn bad_content_from_two_mirrors_drops_neither() {
+    let f = fixture();
+    let len = f.bundle_bytes().len() as u64;
+    let (a, a_url) = f.fault_server(&[Fault::CutAfter(50_000)]);
+    let (b, b_url) = f.fault_server(&[Fault::Corrupt(len - 10)]);
+    let out = f.extract(&[&a_url, &b_url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    assert!(
+        out.stderr.contains(&format!(
+            "; delivered by {a_url}, {b_url}: downloading again"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("dropped for this run"),
+        "{}",
+        out.stderr
+    );
+    let starts = |server: &FaultServer| -> Vec<Option<u64>> {
+        server.requests().iter().map(|r| r.range_start).collect()
+    };
+    assert_eq!(starts(&a), [None]);
+    // The resume, then a fresh download from the mirror that served last.
+    assert_eq!(starts(&b), [Some(50_000), None]);
+}
+
 /// Exit 4 only when every mirror served bad content; the message lists
 /// each mirror and what it served. Each is asked once.
 #[test]
