@@ -1287,3 +1287,26 @@ fn total_timeout_bounds_a_package_run_with_several_packages() {
     let paths = requests_per_path(&server);
     assert_eq!(paths[&format!("/{BETA_ARCHIVE}")], 1, "{paths:?}");
 }
+
+/// Retry-After holds for the mirror, not the file: a repository root that
+/// asked to wait while serving a manifest is not asked for the other
+/// manifests or the archives meanwhile.
+#[test]
+fn retry_after_holds_for_every_file_of_the_run() {
+    let f = fixture();
+    let (busy, busy_url) = repository_server(&f, &[(ALPHA_JSON, &[Fault::RetryAfter(429, 60)])]);
+    let (good, good_url) = repository_server(&f, &[]);
+    let out = extract_packages_from(&f, &[&busy_url, &good_url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    assert_eq!(requests_per_path(&busy), counts(&[(ALPHA_JSON, 1)]));
+    assert_eq!(
+        requests_per_path(&good),
+        counts(&[
+            (ALPHA_JSON, 1),
+            (ALPHA_ARCHIVE, 1),
+            (BETA_JSON, 1),
+            (BETA_ARCHIVE, 1)
+        ])
+    );
+}
