@@ -869,18 +869,23 @@ fn fleet_status_summarizes(
     assert_eq!(lines.len(), unhealthy + 4, "{text}");
 }
 
-/// Issue 7, network: a fleet of 20 parallel hosts installs through a
-/// server that gives each request a 5% chance of a fault (cut, stall,
-/// truncation, corruption, 500, 503, ignored Range). Each simulated install
-/// is what `dcos_install.sh` runs on a host: host-extract of the bundle,
-/// host-extract of a cluster package from the repository, pkg-activate.
-/// Every install must end installed and healthy, or failed with exit 75
-/// (transient) with nothing partial: no staging left, nothing activated,
-/// every package present complete. Bytes damaged in transit (a flipped
-/// byte, a body cut short but announced as whole) are downloaded again by
-/// host-extract, so they never end an install as invalid (3) or integrity
-/// (4) failures. Each failed host is then rerun until installed (at most 5
-/// times). No root needed: temp roots on loopback.
+/// Issues 7 and 12, network: a fleet of 20 parallel hosts installs
+/// through three mirrors (three fault servers per host, so every request
+/// is attributable to one run) that give each request a 5% chance of a
+/// fault of every kind host-extract must absorb: cut mid-body, stall,
+/// trickle (below the low-speed limit), short body announced as whole,
+/// flipped byte, 404, 500, 503, 429/503 with `Retry-After` (seconds and
+/// HTTP-date), ignored Range, wrong Content-Range, content changing
+/// between requests. Each simulated install is what `dcos_install.sh` runs
+/// on a host: host-extract of the bundle, host-extract of a cluster
+/// package from the repository, pkg-activate.
+///
+/// Every install must end installed and healthy with every package equal
+/// to its source tree (0 corrupt), or fail with exit 75 (transient) with
+/// nothing partial; a failed host is rerun until installed (at most 5
+/// runs). No host-extract run may hang (each is killed after 120 s and
+/// counted) or send more requests than its budget (`--max-requests`,
+/// default 40). No root needed: temp roots on loopback.
 ///
 /// `TARMAC_FLEET_INSTALLS` sets the number of installs (default 200; the
 /// figures in docs/reliability.md are from 1,000).
@@ -888,9 +893,13 @@ fn fleet_status_summarizes(
 fn installs_under_a_five_percent_fault_rate_end_whole_or_cleanly_failed() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
+    use std::time::{Duration, Instant};
     use tarmac_testkit::fault_server::{Fault, FaultServer};
     use tarmac_testkit::repo::{Pkg, Repo};
 
+    const MIRRORS: usize = 3;
+    const BUDGET: usize = 40;
+    const HANG: Duration = Duration::from_secs(120);
     let installs: usize = std::env::var("TARMAC_FLEET_INSTALLS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -909,71 +918,111 @@ fn installs_under_a_five_percent_fault_rate_end_whole_or_cleanly_failed() {
         .file("etc/cluster.conf", b"name=fleet\n", 0o644);
     let bundle = repo.bundle(&[&app, &lib]);
     repo.add(&config);
-    let mut builder = FaultServer::builder();
-    let mut served = vec![format!("/{}", bundle.relative)];
-    served.push(format!("/packages/dcos-config/{}.json", config.id));
-    served.push(format!("/packages/dcos-config/{}.tar.zst", config.id));
-    for path in &served {
-        builder = builder.file(path, std::fs::read(repo.root.join(&path[1..])).unwrap());
-    }
-    let server = builder
-        .random(
-            0.05,
-            &[
-                Fault::Status(503),
-                Fault::Status(500),
-                Fault::CutAfter(u64::MAX),
-                Fault::StallAfter(u64::MAX),
-                Fault::Truncate(u64::MAX),
-                Fault::Corrupt(u64::MAX),
-                Fault::IgnoreRange,
-            ],
-            0x7a2c_0e1f,
-        )
-        .start();
-    let url = server.url();
+    let served = [
+        format!("/{}", bundle.relative),
+        format!("/packages/dcos-config/{}.json", config.id),
+        format!("/packages/dcos-config/{}.tar.zst", config.id),
+    ];
+    let faults = [
+        Fault::Status(503),
+        Fault::Status(500),
+        Fault::Status(404),
+        Fault::CutAfter(u64::MAX),
+        Fault::StallAfter(u64::MAX),
+        Fault::Trickle(4096),
+        Fault::Truncate(u64::MAX),
+        Fault::Corrupt(u64::MAX),
+        Fault::IgnoreRange,
+        Fault::BadRange,
+        Fault::RetryAfter(503, 1),
+        Fault::RetryAfterDate(429, 2),
+        Fault::Change,
+    ];
+    // Three mirrors per host, each with its own seed.
+    let mirrors = |host: usize| -> Vec<FaultServer> {
+        (0..MIRRORS)
+            .map(|m| {
+                let mut builder = FaultServer::builder();
+                for path in &served {
+                    builder =
+                        builder.file(path, std::fs::read(repo.root.join(&path[1..])).unwrap());
+                }
+                let seed = 0x7a2c_0e1f ^ ((host * MIRRORS + m) as u64).wrapping_mul(0x9e37_79b9);
+                builder.random(0.05, &faults, seed).start()
+            })
+            .collect()
+    };
     let ids = [
         app.id.to_string(),
         lib.id.to_string(),
         config.id.to_string(),
     ];
+    let sent =
+        |servers: &[FaultServer]| -> usize { servers.iter().map(|s| s.requests().len()).sum() };
 
+    // One host-extract run: its exit code and stderr; a run still going
+    // after HANG is killed and counted.
+    let hangs = AtomicUsize::new(0);
+    // The most requests one host-extract run sent.
+    let most = AtomicUsize::new(0);
+    let host_extract = |root: &Path, args: &[String]| -> (i32, String) {
+        let mut child = Command::new(tool("host-extract"))
+            .arg("--root")
+            .arg(root)
+            .args([
+                "--quiet",
+                "--backoff-ms",
+                "20",
+                "--backoff-max-ms",
+                "200",
+                "--stall-timeout",
+                "1",
+                "--speed-limit",
+                "32768",
+                "--speed-time",
+                "1",
+            ])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > HANG {
+                hangs.fetch_add(1, Ordering::SeqCst);
+                let _ = child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let output = child.wait_with_output().unwrap();
+        (output.status.code().unwrap_or(-1), stderr(&output))
+    };
     // One install attempt on `root`: its exit code (0 after a healthy
-    // activation) and the stderr of the failing step.
-    let attempt = |root: &Path| -> (i32, String) {
-        let flags = [
-            "--quiet",
-            "--backoff-ms",
-            "20",
-            "--backoff-max-ms",
-            "200",
-            "--stall-timeout",
-            "1",
-        ];
-        let steps: [Vec<String>; 2] = [
-            vec![
-                "--url".into(),
-                format!("{url}/{}", bundle.relative),
-                "--blake3".into(),
-                bundle.blake3.clone(),
-            ],
-            vec![
-                "--repository".into(),
-                url.clone(),
-                "--package".into(),
-                config.id.to_string(),
-            ],
-        ];
-        for step in steps {
-            let output = Command::new(tool("host-extract"))
-                .arg("--root")
-                .arg(root)
-                .args(flags)
-                .args(&step)
-                .output()
-                .unwrap();
-            if !output.status.success() {
-                return (output.status.code().unwrap_or(-1), stderr(&output));
+    // activation) and the stderr of the failing step. Every host-extract
+    // run stays within the request budget.
+    let attempt = |root: &Path, servers: &[FaultServer]| -> (i32, String) {
+        let urls: Vec<String> = servers.iter().map(|s| s.url()).collect();
+        let mut bundle_step = vec!["--blake3".to_string(), bundle.blake3.clone()];
+        let mut package_step = Vec::new();
+        for url in &urls {
+            bundle_step.extend(["--url".into(), format!("{url}/{}", bundle.relative)]);
+            package_step.extend(["--repository".into(), url.clone()]);
+        }
+        package_step.extend(["--package".into(), config.id.to_string()]);
+        for step in [bundle_step, package_step] {
+            let before = sent(servers);
+            let (code, text) = host_extract(root, &step);
+            let requests = sent(servers) - before;
+            most.fetch_max(requests, Ordering::SeqCst);
+            assert!(
+                requests <= BUDGET,
+                "{}: {requests} requests, more than the budget of {BUDGET}",
+                root.display()
+            );
+            if code != 0 {
+                return (code, text);
             }
         }
         let base = root.parent().unwrap();
@@ -994,8 +1043,21 @@ fn installs_under_a_five_percent_fault_rate_end_whole_or_cleanly_failed() {
             .unwrap();
         (output.status.code().unwrap_or(-1), stderr(&output))
     };
-    // Nothing partial: no staging, no generation, and each package present
-    // is the whole fixture tree.
+    // Every package present is the whole fixture tree: 0 corrupt.
+    let corrupt = AtomicUsize::new(0);
+    let check_packages = |root: &Path| {
+        for pkg in [&app, &lib, &config] {
+            let dir = root.join("packages").join(pkg.id.to_string());
+            if dir.exists() {
+                let digest = tarmac_archive::tree_hash(&dir).unwrap();
+                let expected = tarmac_archive::tree_hash(&repo.tree(pkg)).unwrap();
+                if digest.hash != expected.hash {
+                    corrupt.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+    };
+    // Nothing partial: no staging, no generation.
     let whole_or_absent = |root: &Path| {
         let packages = root.join("packages");
         assert!(
@@ -1008,80 +1070,112 @@ fn installs_under_a_five_percent_fault_rate_end_whole_or_cleanly_failed() {
             "{}: activated",
             root.display()
         );
-        for pkg in [&app, &lib, &config] {
-            let dir = packages.join(pkg.id.to_string());
-            if dir.exists() {
-                let digest = tarmac_archive::tree_hash(&dir).unwrap();
-                let expected = tarmac_archive::tree_hash(&repo.tree(pkg)).unwrap();
-                assert_eq!(digest.hash, expected.hash, "{}: partial", dir.display());
-            }
-        }
+        check_packages(root);
     };
 
+    let started = Instant::now();
     let next = AtomicUsize::new(0);
     let outcomes: Mutex<BTreeMap<i32, usize>> = Mutex::new(BTreeMap::new());
     let reruns = AtomicUsize::new(0);
+    let requests = AtomicUsize::new(0);
+    let faulted: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
     std::thread::scope(|scope| {
-        for _ in 0..HOSTS {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= installs {
-                    return;
+        for host in 0..HOSTS {
+            let (next, outcomes, reruns, requests, faulted) =
+                (&next, &outcomes, &reruns, &requests, &faulted);
+            let (attempt, whole_or_absent, check_packages) =
+                (&attempt, &whole_or_absent, &check_packages);
+            let (mirrors, work) = (&mirrors, &work);
+            scope.spawn(move || {
+                let servers = mirrors(host);
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= installs {
+                        break;
+                    }
+                    let base = work.path().join(format!("host-{i}"));
+                    std::fs::create_dir_all(base.join("users/etc")).unwrap();
+                    let root = base.join("opt");
+                    let (mut code, mut text) = attempt(&root, &servers);
+                    *outcomes.lock().unwrap().entry(code).or_default() += 1;
+                    let mut tries = 1;
+                    while code != 0 {
+                        // 75 only: bad content is fetched from another
+                        // mirror, a body cut short is transient.
+                        assert!(
+                            code == 75,
+                            "install {i}: exit {code}, neither installed nor a clean failure: {text}"
+                        );
+                        whole_or_absent(&root);
+                        assert!(
+                            tries < 6,
+                            "install {i}: still failing after {tries} runs: {text}"
+                        );
+                        reruns.fetch_add(1, Ordering::SeqCst);
+                        (code, text) = attempt(&root, &servers);
+                        tries += 1;
+                    }
+                    check_packages(&root);
+                    // Its own systemd dir: with --root alone, the recovery
+                    // `status` starts with would sync into the machine's.
+                    let output = Command::new(tool("pkg-activate"))
+                        .arg("--root")
+                        .arg(&root)
+                        .arg("--systemd-dir")
+                        .arg(root.parent().unwrap().join("systemd"))
+                        .args([
+                            "--no-systemd",
+                            "--config-dir",
+                            "/nonexistent",
+                            "status",
+                            "--json",
+                        ])
+                        .output()
+                        .unwrap();
+                    let status: Value = serde_json::from_slice(&output.stdout).unwrap();
+                    assert_eq!(status["healthy"], true, "install {i}: {status}");
+                    assert_eq!(status["packages"].as_array().unwrap().len(), 3);
+                    std::fs::remove_dir_all(&base).unwrap();
                 }
-                let base = work.path().join(format!("host-{i}"));
-                std::fs::create_dir_all(base.join("users/etc")).unwrap();
-                let root = base.join("opt");
-                let (mut code, mut text) = attempt(&root);
-                *outcomes.lock().unwrap().entry(code).or_default() += 1;
-                let mut tries = 1;
-                while code != 0 {
-                    // 75: retries spent. Not 3 or 4: a corrupted or
-                    // truncated bundle, package archive or manifest is
-                    // downloaded again (docs/reliability.md).
-                    assert!(
-                        code == 75,
-                        "install {i}: exit {code}, neither installed nor a clean failure: {text}"
-                    );
-                    whole_or_absent(&root);
-                    assert!(
-                        tries < 6,
-                        "install {i}: still failing after {tries} runs: {text}"
-                    );
-                    reruns.fetch_add(1, Ordering::SeqCst);
-                    (code, text) = attempt(&root);
-                    tries += 1;
+                let mut faulted = faulted.lock().unwrap();
+                for server in &servers {
+                    let log = server.requests();
+                    requests.fetch_add(log.len(), Ordering::SeqCst);
+                    for request in log.iter().filter(|r| r.fault != Fault::Serve) {
+                        // Byte counts are drawn per request: name the kind only.
+                        let kind = match request.fault {
+                            Fault::CutAfter(_)
+                            | Fault::StallAfter(_)
+                            | Fault::Truncate(_)
+                            | Fault::Corrupt(_) => {
+                                let text = format!("{:?}", request.fault);
+                                text.split('(').next().unwrap().to_string()
+                            }
+                            other => format!("{other:?}"),
+                        };
+                        *faulted.entry(kind).or_default() += 1;
+                    }
                 }
-                // Its own systemd dir: with --root alone, the recovery
-                // `status` starts with would sync into the machine's.
-                let output = Command::new(tool("pkg-activate"))
-                    .arg("--root")
-                    .arg(&root)
-                    .arg("--systemd-dir")
-                    .arg(root.parent().unwrap().join("systemd"))
-                    .args([
-                        "--no-systemd",
-                        "--config-dir",
-                        "/nonexistent",
-                        "status",
-                        "--json",
-                    ])
-                    .output()
-                    .unwrap();
-                let status: Value = serde_json::from_slice(&output.stdout).unwrap();
-                assert_eq!(status["healthy"], true, "install {i}: {status}");
-                assert_eq!(status["packages"].as_array().unwrap().len(), 3);
-                std::fs::remove_dir_all(&base).unwrap();
             });
         }
     });
     let outcomes = outcomes.into_inner().unwrap();
-    let requests = server.requests();
-    let faults = requests.iter().filter(|r| r.fault != Fault::Serve).count();
+    let faulted = faulted.into_inner().unwrap();
+    let requests = requests.load(Ordering::SeqCst);
+    let reruns = reruns.load(Ordering::SeqCst);
+    let runs = installs + reruns;
     eprintln!(
-        "fleet faults: {installs} installs, {} requests, {faults} faulted; first-run outcomes by exit code {outcomes:?}; {} reruns, all installed",
-        requests.len(),
-        reruns.load(Ordering::SeqCst),
+        "fleet faults: {installs} installs in {:.0} s, {requests} requests ({:.2} per install, {:.3} per file: 3 files per install run), {} faulted {faulted:?}; first-run outcomes by exit code {outcomes:?}; {reruns} reruns, all installed; {} hangs, {} corrupt; at most {} requests in one host-extract run",
+        started.elapsed().as_secs_f64(),
+        requests as f64 / runs as f64,
+        requests as f64 / (3 * runs) as f64,
+        faulted.values().sum::<usize>(),
+        hangs.load(Ordering::SeqCst),
+        corrupt.load(Ordering::SeqCst),
+        most.load(Ordering::SeqCst),
     );
-    assert!(faults > 0, "the fault rate must bite");
+    assert!(!faulted.is_empty(), "the fault rate must bite");
     assert_eq!(outcomes.values().sum::<usize>(), installs);
+    assert_eq!(hangs.load(Ordering::SeqCst), 0, "host-extract runs hung");
+    assert_eq!(corrupt.load(Ordering::SeqCst), 0, "corrupt packages");
 }

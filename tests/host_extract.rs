@@ -268,6 +268,18 @@ fn range_ignored_restarts_and_verifies() {
 }
 
 #[test]
+fn wrong_content_range_is_retried_not_spliced() {
+    let f = fixture();
+    let (server, url) = f.fault_server(&[Fault::CutAfter(60_000), Fault::BadRange]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    assert!(out.stderr.contains("bad Content-Range"), "{}", out.stderr);
+    let starts: Vec<_> = server.requests().iter().map(|r| r.range_start).collect();
+    assert_eq!(starts, [None, Some(60_000), Some(60_000)]);
+}
+
+#[test]
 fn server_error_then_success() {
     let f = fixture();
     let (server, url) = f.fault_server(&[Fault::Status(500), Fault::Status(503)]);
@@ -303,19 +315,27 @@ fn not_found_is_fatal_without_retry() {
     assert_eq!(server.requests().len(), 1);
 }
 
+/// Issue 12, rule 1: a mirror that served a damaged bundle is not asked
+/// again in this run; the next mirror is tried at once, from byte 0.
 #[test]
-fn corrupted_bundle_is_downloaded_again() {
+fn corrupt_mirror_is_dropped_and_the_next_serves_the_bundle() {
     let f = fixture();
     let middle = f.bundle_bytes().len() as u64 / 2;
-    let (server, url) = f.fault_server(&[Fault::Corrupt(middle)]);
-    let out = f.extract(&[&url]);
+    let (bad, bad_url) = f.fault_server(&[Fault::Corrupt(middle); 4]);
+    let (good, good_url) = f.fault_server(&[]);
+    let out = f.extract(&[&bad_url, &good_url]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, f.ids());
     f.assert_published();
-    // One extra request, a fresh download from byte 0 (not a resume of
-    // the damaged bytes).
-    let starts: Vec<_> = server.requests().iter().map(|r| r.range_start).collect();
-    assert_eq!(starts, [None, None]);
+    assert!(
+        out.stderr
+            .contains(&format!("{bad_url} dropped for this run")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(bad.requests().len(), 1, "the corrupt mirror asked again");
+    let starts: Vec<_> = good.requests().iter().map(|r| r.range_start).collect();
+    assert_eq!(starts, [None], "a fresh download, not a resume");
 }
 
 #[test]
@@ -329,30 +349,59 @@ fn truncated_bundle_is_downloaded_again() {
     assert_eq!(server.requests().len(), 2);
 }
 
+/// Bad bytes that came from two mirrors (cut on one, resumed on the
+/// other) name no single culprit: no mirror is dropped, the bundle is
+/// downloaded again, whole.
 #[test]
-fn bundle_corrupted_on_every_download_is_integrity_failure() {
+fn bad_content_from_two_mirrors_drops_neither() {
     let f = fixture();
     let len = f.bundle_bytes().len() as u64;
-    let (server, url) = f.fault_server(&[
-        Fault::Corrupt(len / 2),
-        Fault::Truncate(len - 1000),
-        Fault::Corrupt(len / 3),
-        Fault::Corrupt(len - 10),
-        Fault::Serve,
-    ]);
-    let out = f.extract(&[&url]);
+    let (a, a_url) = f.fault_server(&[Fault::CutAfter(50_000)]);
+    let (b, b_url) = f.fault_server(&[Fault::Corrupt(len - 10)]);
+    let out = f.extract(&[&a_url, &b_url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    assert!(
+        out.stderr.contains(&format!(
+            "; delivered by {a_url}, {b_url}: downloading again"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("dropped for this run"),
+        "{}",
+        out.stderr
+    );
+    let starts = |server: &FaultServer| -> Vec<Option<u64>> {
+        server.requests().iter().map(|r| r.range_start).collect()
+    };
+    assert_eq!(starts(&a), [None]);
+    // The resume, then a fresh download from the mirror that served last.
+    assert_eq!(starts(&b), [Some(50_000), None]);
+}
+
+/// Exit 4 only when every mirror served bad content; the message lists
+/// each mirror and what it served. Each is asked once.
+#[test]
+fn every_mirror_corrupt_is_integrity_failure_listing_each() {
+    let f = fixture();
+    let len = f.bundle_bytes().len() as u64;
+    let (first, first_url) = f.fault_server(&[Fault::Corrupt(len / 2)]);
+    let (second, second_url) = f.fault_server(&[Fault::Corrupt(len - 10)]);
+    let out = f.extract(&[&first_url, &second_url]);
     assert_eq!(out.code, 4, "{}", out.stderr);
     let line = first_line(&out.stderr);
-    assert!(
-        line.contains(&url)
-            && line.contains(&format!("blake3 mismatch: expected {}", f.bundle.blake3))
-            && line.contains(&format!("failed 4 times, downloaded from {url}")),
-        "{line}"
-    );
+    for url in [&first_url, &second_url] {
+        assert!(
+            line.contains(&format!("{url}: served bad content: {url}: ")),
+            "{line}"
+        );
+    }
+    assert!(line.contains("no usable mirror left"), "{line}");
     f.assert_untouched();
-    // --retries 3: the first download and three more, then no further
-    // request (the fifth, clean answer is never asked for).
-    assert_eq!(server.requests().len(), 4);
+    assert_eq!(first.requests().len(), 1);
+    assert_eq!(second.requests().len(), 1);
 }
 
 #[test]
@@ -813,39 +862,44 @@ fn counts(entries: &[(&str, usize)]) -> std::collections::BTreeMap<String, usize
         .collect()
 }
 
+fn extract_packages_from(f: &Fixture, urls: &[&str]) -> Run {
+    let mut args = Vec::new();
+    for url in urls {
+        args.extend(["--repository", url]);
+    }
+    args.extend(["--package", "alpha--1", "beta--2"]);
+    run(&f.root, &args)
+}
+
+/// Rule 1 in package mode: mirrors are repository roots; a root that
+/// served a corrupt archive is asked for nothing more in this run.
 #[test]
-fn package_archive_corrupted_once_is_downloaded_again() {
+fn corrupt_archive_drops_its_repository_and_the_next_serves() {
     let f = fixture();
     f.repo.add(&f.pkgs[0]);
     let middle = std::fs::metadata(f.repo.root.join(ALPHA_ARCHIVE))
         .unwrap()
         .len()
         / 2;
-    let (server, url) = repository_server(&f, &[(ALPHA_ARCHIVE, &[Fault::Corrupt(middle)])]);
-    let out = extract_packages(&f, &url);
+    let (bad, bad_url) = repository_server(&f, &[(ALPHA_ARCHIVE, &[Fault::Corrupt(middle)])]);
+    let (good, good_url) = repository_server(&f, &[]);
+    let out = extract_packages_from(&f, &[&bad_url, &good_url]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, f.ids());
     f.assert_published();
     assert!(
         out.stderr
-            .contains(&format!("{url}/{ALPHA_ARCHIVE}: archive: ")),
+            .contains(&format!("{bad_url}/{ALPHA_ARCHIVE}: archive: ")),
         "{}",
         out.stderr
     );
-    assert!(
-        out.stderr.contains("; downloading again in "),
-        "{}",
-        out.stderr
-    );
-    // Exactly one extra request: the archive again (its manifest was fine).
     assert_eq!(
-        requests_per_path(&server),
-        counts(&[
-            (ALPHA_JSON, 1),
-            (ALPHA_ARCHIVE, 2),
-            (BETA_JSON, 1),
-            (BETA_ARCHIVE, 1)
-        ])
+        requests_per_path(&bad),
+        counts(&[(ALPHA_JSON, 1), (ALPHA_ARCHIVE, 1), (BETA_JSON, 1)])
+    );
+    assert_eq!(
+        requests_per_path(&good),
+        counts(&[(ALPHA_ARCHIVE, 1), (BETA_ARCHIVE, 1)])
     );
 }
 
@@ -860,17 +914,19 @@ fn package_archive_truncated_once_is_downloaded_again() {
 }
 
 #[test]
-fn manifest_corrupted_once_is_downloaded_again() {
+fn corrupt_manifest_drops_its_repository_for_the_archives_too() {
     let f = fixture();
     // Byte 0 is the opening brace: the damaged manifest does not parse.
-    let (server, url) = repository_server(&f, &[(ALPHA_JSON, &[Fault::Corrupt(0)])]);
-    let out = extract_packages(&f, &url);
+    let (bad, bad_url) = repository_server(&f, &[(ALPHA_JSON, &[Fault::Corrupt(0)])]);
+    let (good, good_url) = repository_server(&f, &[]);
+    let out = extract_packages_from(&f, &[&bad_url, &good_url]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     f.assert_published();
+    assert_eq!(requests_per_path(&bad), counts(&[(ALPHA_JSON, 1)]));
     assert_eq!(
-        requests_per_path(&server),
+        requests_per_path(&good),
         counts(&[
-            (ALPHA_JSON, 2),
+            (ALPHA_JSON, 1),
             (ALPHA_ARCHIVE, 1),
             (BETA_JSON, 1),
             (BETA_ARCHIVE, 1)
@@ -888,23 +944,24 @@ fn manifest_with_a_damaged_tree_hash_is_downloaded_again_with_its_archive() {
     let f = fixture();
     f.repo.add(&f.pkgs[0]);
     // A flipped bit inside the tree hash still parses: the archive then
-    // fails the tree hash check, and both are downloaded again.
+    // fails the tree hash check; manifest and archive came from the same
+    // root, which is dropped, and both are downloaded from the next.
     let text = std::fs::read_to_string(f.repo.root.join(ALPHA_JSON)).unwrap();
     let served: serde_json::Value = serde_json::from_str(&text).unwrap();
     let hash = served["tree_hash"].as_str().unwrap();
     let at = (text.find(hash).unwrap() + 10) as u64;
-    let (server, url) = repository_server(&f, &[(ALPHA_JSON, &[Fault::Corrupt(at)])]);
-    let out = extract_packages(&f, &url);
+    let (bad, bad_url) = repository_server(&f, &[(ALPHA_JSON, &[Fault::Corrupt(at)])]);
+    let (good, good_url) = repository_server(&f, &[]);
+    let out = extract_packages_from(&f, &[&bad_url, &good_url]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     f.assert_published();
     assert_eq!(
-        requests_per_path(&server),
-        counts(&[
-            (ALPHA_JSON, 2),
-            (ALPHA_ARCHIVE, 2),
-            (BETA_JSON, 1),
-            (BETA_ARCHIVE, 1)
-        ])
+        requests_per_path(&bad),
+        counts(&[(ALPHA_JSON, 1), (ALPHA_ARCHIVE, 1), (BETA_JSON, 1)])
+    );
+    assert_eq!(
+        requests_per_path(&good),
+        counts(&[(ALPHA_JSON, 1), (ALPHA_ARCHIVE, 1), (BETA_ARCHIVE, 1)])
     );
     let recorded = std::fs::read(f.root.join("packages/.manifests/alpha--1.json")).unwrap();
     let recorded: serde_json::Value = serde_json::from_slice(&recorded).unwrap();
@@ -912,44 +969,33 @@ fn manifest_with_a_damaged_tree_hash_is_downloaded_again_with_its_archive() {
 }
 
 #[test]
-fn package_archive_corrupted_on_every_download_is_invalid() {
+fn package_archive_corrupt_on_the_only_repository_is_integrity_failure() {
     let f = fixture();
     let (server, url) = repository_server(
         &f,
-        &[(
-            ALPHA_ARCHIVE,
-            &[
-                Fault::Corrupt(3_000),
-                Fault::Truncate(4_000),
-                Fault::Corrupt(5_000),
-                Fault::Truncate(100),
-                Fault::Serve,
-            ],
-        )],
+        &[(ALPHA_ARCHIVE, &[Fault::Corrupt(3_000), Fault::Serve])],
     );
     let out = extract_packages(&f, &url);
-    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(out.code, 4, "{}", out.stderr);
     let line = first_line(&out.stderr);
     let archive_url = format!("{url}/{ALPHA_ARCHIVE}");
     assert!(
-        line.contains(&format!("failed 4 times, downloaded from {archive_url})")),
+        line.contains(&format!("{url}: served bad content: {archive_url}: ")),
         "{line}"
     );
     f.assert_untouched();
-    assert_eq!(requests_per_path(&server)[&format!("/{ALPHA_ARCHIVE}")], 4);
+    assert_eq!(requests_per_path(&server)[&format!("/{ALPHA_ARCHIVE}")], 1);
 }
 
 #[test]
-fn manifest_damaged_on_every_download_is_invalid() {
+fn manifest_damaged_on_the_only_repository_is_integrity_failure() {
     let f = fixture();
     let (server, url) = repository_server(&f, &[(BETA_JSON, &[Fault::Corrupt(0); 4])]);
     let out = extract_packages(&f, &url);
-    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(out.code, 4, "{}", out.stderr);
     let line = first_line(&out.stderr);
     assert!(
-        line.contains(&format!(
-            "failed 4 times, downloaded from {url}/{BETA_JSON})"
-        )),
+        line.contains(&format!("{url}: served bad content: {url}/{BETA_JSON}: ")),
         "{line}"
     );
     f.assert_untouched();
@@ -957,12 +1003,12 @@ fn manifest_damaged_on_every_download_is_invalid() {
     // every manifest checked out.
     assert_eq!(
         requests_per_path(&server),
-        counts(&[(ALPHA_JSON, 1), (BETA_JSON, 4)])
+        counts(&[(ALPHA_JSON, 1), (BETA_JSON, 1)])
     );
 }
 
 #[test]
-fn tree_hash_mismatching_on_every_download_is_integrity_failure() {
+fn tree_hash_mismatching_on_the_only_repository_is_integrity_failure() {
     let f = fixture();
     f.repo.add(&f.pkgs[0]);
     // A sidecar that consistently lies about the content, over HTTP.
@@ -981,14 +1027,286 @@ fn tree_hash_mismatching_on_every_download_is_integrity_failure() {
     let line = first_line(&out.stderr);
     assert!(
         line.contains(&format!("expected {}", "ab".repeat(32)))
-            && line.contains("failed 4 times")
             && line.contains(&format!("{url}/{ALPHA_ARCHIVE}")),
         "{line}"
     );
     f.assert_untouched();
-    // Each mismatch fetched the manifest again before the next archive.
     assert_eq!(
         requests_per_path(&server),
-        counts(&[(ALPHA_JSON, 4), (ALPHA_ARCHIVE, 4)])
+        counts(&[(ALPHA_JSON, 1), (ALPHA_ARCHIVE, 1)])
+    );
+}
+
+/// FAST with some flags set to other values (or added).
+fn fast_with(changes: &[(&'static str, &'static str)]) -> Vec<&'static str> {
+    let mut flags = FAST.to_vec();
+    for (name, value) in changes {
+        match flags.iter().position(|f| f == name) {
+            Some(at) => flags[at + 1] = value,
+            None => flags.extend([*name, *value]),
+        }
+    }
+    flags
+}
+
+impl Fixture {
+    fn extract_with(&self, changes: &[(&'static str, &'static str)], urls: &[&str]) -> Run {
+        let mut args = vec!["--blake3", &self.bundle.blake3];
+        for url in urls {
+            args.push("--url");
+            args.push(url);
+        }
+        run_with(&self.root, &fast_with(changes), &args)
+    }
+}
+
+/// Seconds between two logged requests.
+fn gap(
+    earlier: &tarmac_testkit::fault_server::Request,
+    later: &tarmac_testkit::fault_server::Request,
+) -> f64 {
+    later.at.duration_since(earlier.at).as_secs_f64()
+}
+
+/// A body that ends early is transient, never 4: a well-formed short body
+/// on every request ends with exit 75 once the request budget is spent.
+#[test]
+fn short_bodies_are_transient_never_integrity() {
+    let f = fixture();
+    let len = f.bundle_bytes().len() as u64;
+    let (server, url) = f.fault_server(&[Fault::Truncate(len - 1000); 20]);
+    let out = f.extract_with(&[("--max-requests", "5")], &[&url]);
+    assert_eq!(out.code, 75, "{}", out.stderr);
+    let line = first_line(&out.stderr);
+    assert!(
+        line.contains("request budget spent: 5 requests") && line.contains("ended early"),
+        "{line}"
+    );
+    f.assert_untouched();
+    assert_eq!(server.requests().len(), 5);
+
+    // A resume answered with a prefix of the size announced before (same
+    // validators): the next attempt completes it.
+    let (server, url) = f.fault_server(&[Fault::CutAfter(50_000), Fault::Truncate(60_000)]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    let starts: Vec<_> = server.requests().iter().map(|r| r.range_start).collect();
+    assert_eq!(starts, [None, Some(50_000), Some(50_000)]);
+}
+
+/// Rule 2: a trickling mirror is abandoned after the speed window and the
+/// download resumed with Range on the next mirror.
+#[test]
+fn trickling_mirror_is_abandoned_after_the_speed_window() {
+    let f = fixture();
+    let (slow, slow_url) = f.fault_server(&[Fault::Trickle(5_000)]);
+    let (good, good_url) = f.fault_server(&[]);
+    let started = std::time::Instant::now();
+    let out = f.extract_with(
+        &[("--speed-limit", "100000"), ("--speed-time", "1")],
+        &[&slow_url, &good_url],
+    );
+    let took = started.elapsed().as_secs_f64();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    assert!(out.stderr.contains("too slow: "), "{}", out.stderr);
+    let (slow, good) = (slow.requests(), good.requests());
+    assert_eq!(slow.len(), 1, "the slow mirror asked again");
+    assert_eq!(good.len(), 1);
+    // Abandoned after about the 1 s window (generous margin), and resumed.
+    let waited = gap(&slow[0], &good[0]);
+    assert!((0.9..8.0).contains(&waited), "abandoned after {waited}s");
+    assert!(good[0].range_start.is_some_and(|s| s > 0), "{good:?}");
+    assert!(took < 30.0, "took {took}s");
+}
+
+/// Rule 3: Retry-After in seconds; the mirror is not asked sooner, the
+/// other mirror is used meanwhile.
+#[test]
+fn retry_after_seconds_is_honoured_per_mirror() {
+    let f = fixture();
+    let (a, a_url) = f.fault_server(&[Fault::RetryAfter(503, 5)]);
+    let (b, b_url) = f.fault_server(&[Fault::CutAfter(50_000), Fault::RetryAfter(429, 30)]);
+    let out = f.extract(&[&a_url, &b_url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    let (a, b) = (a.requests(), b.requests());
+    assert_eq!(a.len(), 2, "{a:?}");
+    assert_eq!(b.len(), 2, "{b:?}");
+    // B was used while A waited (at once; 4 s is a generous margin) ...
+    assert!(
+        gap(&a[0], &b[0]) < 4.0,
+        "B asked {}s after A",
+        gap(&a[0], &b[0])
+    );
+    // ... A was not asked before its 5 s, and resumed where B was cut.
+    assert!(
+        gap(&a[0], &a[1]) >= 5.0,
+        "A asked again after {}s",
+        gap(&a[0], &a[1])
+    );
+    assert_eq!(a[1].range_start, Some(50_000));
+}
+
+#[test]
+fn retry_after_http_date_is_honoured() {
+    let f = fixture();
+    let (server, url) = f.fault_server(&[Fault::RetryAfterDate(429, 3)]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    // The date has whole seconds: at least 2 s of the 3 remain.
+    assert!(gap(&requests[0], &requests[1]) >= 1.95, "{requests:?}");
+}
+
+/// A Retry-After beyond what --total-timeout leaves: exit 75 at once,
+/// not after sleeping.
+#[test]
+fn retry_after_beyond_the_time_left_is_exit_75_at_once() {
+    let f = fixture();
+    let (server, url) = f.fault_server(&[Fault::RetryAfter(503, 3600)]);
+    let started = std::time::Instant::now();
+    let out = f.extract(&[&url]);
+    let took = started.elapsed().as_secs_f64();
+    assert_eq!(out.code, 75, "{}", out.stderr);
+    let line = first_line(&out.stderr);
+    assert!(
+        line.contains(&url) && line.contains("retry after 3600s (Retry-After)"),
+        "{line}"
+    );
+    // --total-timeout is 60 s: this must end long before.
+    assert!(took < 20.0, "took {took}s");
+    assert_eq!(server.requests().len(), 1);
+    f.assert_untouched();
+}
+
+/// Rule 3: the request budget bounds a run whatever else happens.
+#[test]
+fn max_requests_spent_is_exit_75() {
+    let f = fixture();
+    let (server, url) = f.fault_server(&[Fault::Status(500); 50]);
+    let out = f.extract_with(&[("--retries", "100"), ("--max-requests", "6")], &[&url]);
+    assert_eq!(out.code, 75, "{}", out.stderr);
+    let line = first_line(&out.stderr);
+    assert!(
+        line.contains(&url) && line.contains("request budget spent: 6 requests"),
+        "{line}"
+    );
+    assert_eq!(server.requests().len(), 6);
+    f.assert_untouched();
+}
+
+/// Resets after small progress reset --retries but not the request
+/// budget (default 40).
+#[test]
+fn resets_after_small_progress_are_bounded_by_the_budget() {
+    let f = fixture();
+    let (server, url) = f.fault_server(&[Fault::CutAfter(1_000); 200]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 75, "{}", out.stderr);
+    assert!(
+        first_line(&out.stderr).contains("request budget spent: 40 requests"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(server.requests().len(), 40);
+    f.assert_untouched();
+}
+
+/// Rule 4: content changing between attempts is never spliced: restarted
+/// from byte 0 once (and installed) ...
+#[test]
+fn content_changing_once_restarts_from_zero() {
+    let f = fixture();
+    let (server, url) = f.fault_server(&[Fault::CutAfter(50_000), Fault::Change]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    assert!(out.stderr.contains("validators changed"), "{}", out.stderr);
+    let starts: Vec<_> = server.requests().iter().map(|r| r.range_start).collect();
+    assert_eq!(starts, [None, Some(50_000), None]);
+}
+
+/// ... and a mirror that changes again is dropped for the run.
+#[test]
+fn content_changing_twice_drops_the_mirror() {
+    let f = fixture();
+    let (server, url) = f.fault_server(&[
+        Fault::CutAfter(50_000),
+        Fault::Change,
+        Fault::CutAfter(50_000),
+        Fault::Change,
+    ]);
+    let out = f.extract(&[&url]);
+    assert_eq!(out.code, 75, "{}", out.stderr);
+    let line = first_line(&out.stderr);
+    assert!(
+        line.contains(&format!("{url}: content changed twice")),
+        "{line}"
+    );
+    assert_eq!(server.requests().len(), 4);
+    f.assert_untouched();
+}
+
+/// --total-timeout bounds the whole run: two package archives that take
+/// about 1 s and 2.5 s fail a 3 s bound, though each alone would fit.
+#[test]
+fn total_timeout_bounds_a_package_run_with_several_packages() {
+    let f = fixture();
+    let size = |relative: &str| {
+        f.repo.add(&f.pkgs[0]);
+        f.repo.add(&f.pkgs[1]);
+        std::fs::metadata(f.repo.root.join(relative)).unwrap().len()
+    };
+    let alpha = Fault::Trickle(size(ALPHA_ARCHIVE));
+    let beta = Fault::Trickle(size(BETA_ARCHIVE) * 2 / 5);
+    let (server, url) =
+        repository_server(&f, &[(ALPHA_ARCHIVE, &[alpha]), (BETA_ARCHIVE, &[beta])]);
+    let started = std::time::Instant::now();
+    let out = run_with(
+        &f.root,
+        &fast_with(&[
+            ("--total-timeout", "3"),
+            ("--speed-limit", "0"),
+            ("--stall-timeout", "10"),
+        ]),
+        &["--repository", &url, "--package", "alpha--1", "beta--2"],
+    );
+    let took = started.elapsed().as_secs_f64();
+    assert_eq!(out.code, 75, "{}", out.stderr);
+    assert!(
+        first_line(&out.stderr).contains("total time limit of 3s"),
+        "{}",
+        out.stderr
+    );
+    assert!(took < 12.0, "took {took}s");
+    f.assert_untouched();
+    let paths = requests_per_path(&server);
+    assert_eq!(paths[&format!("/{BETA_ARCHIVE}")], 1, "{paths:?}");
+}
+
+/// Retry-After holds for the mirror, not the file: a repository root that
+/// asked to wait while serving a manifest is not asked for the other
+/// manifests or the archives meanwhile.
+#[test]
+fn retry_after_holds_for_every_file_of_the_run() {
+    let f = fixture();
+    let (busy, busy_url) = repository_server(&f, &[(ALPHA_JSON, &[Fault::RetryAfter(429, 60)])]);
+    let (good, good_url) = repository_server(&f, &[]);
+    let out = extract_packages_from(&f, &[&busy_url, &good_url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    assert_eq!(requests_per_path(&busy), counts(&[(ALPHA_JSON, 1)]));
+    assert_eq!(
+        requests_per_path(&good),
+        counts(&[
+            (ALPHA_JSON, 1),
+            (ALPHA_ARCHIVE, 1),
+            (BETA_JSON, 1),
+            (BETA_ARCHIVE, 1)
+        ])
     );
 }

@@ -108,6 +108,18 @@ impl Error {
         }
     }
 
+    /// Whether the stream simply ended too early (a body cut short), as
+    /// opposed to holding bad data: the tar stream ending inside a header
+    /// or an entry, or the decoder hitting the end mid-frame. A download
+    /// may retry the first; the second is what the source serves.
+    pub fn cut_short(&self) -> bool {
+        match self {
+            Error::Malformed { reason } => reason.starts_with(TRUNCATED),
+            Error::Corrupt { source, .. } => source.kind() == io::ErrorKind::UnexpectedEof,
+            _ => false,
+        }
+    }
+
     /// Names the file an [`Error::Output`] was writing (the writer only
     /// sees a stream): it becomes an [`Error::Fs`] on `path`, same class.
     pub fn writing(self, path: &Path) -> Error {
@@ -140,6 +152,9 @@ impl Error {
     }
 }
 
+/// How every "the stream ended too early" reason starts.
+pub(crate) const TRUNCATED: &str = "truncated: ";
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
@@ -157,5 +172,22 @@ mod tests {
         // Errors that already carry their evidence pass through.
         let policy = Error::policy(b"../x", "escapes").writing(Path::new("/b"));
         assert!(matches!(policy, Error::Policy { .. }));
+    }
+
+    #[test]
+    fn a_stream_cut_short_is_told_from_bad_data() {
+        assert!(crate::tar_read::truncated_for_test("a header").cut_short());
+        let eof = Error::Corrupt {
+            container: "zstd",
+            source: io::Error::from(io::ErrorKind::UnexpectedEof),
+        };
+        assert!(eof.cut_short());
+        let bad = Error::Corrupt {
+            container: "zstd",
+            source: io::Error::other("checksum"),
+        };
+        assert!(!bad.cut_short());
+        assert!(!Error::malformed("bad header checksum").cut_short());
+        assert!(!Error::policy(b"../x", "escapes").cut_short());
     }
 }

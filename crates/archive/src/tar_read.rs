@@ -400,8 +400,16 @@ impl<R: Read> TarReader<R> {
     }
 }
 
+#[cfg(test)]
+pub(crate) fn truncated_for_test(what: &str) -> Error {
+    truncated(what)
+}
+
 fn truncated(what: &str) -> Error {
-    Error::malformed(format!("truncated: the stream ends inside {what}"))
+    Error::malformed(format!(
+        "{}the stream ends inside {what}",
+        crate::error::TRUNCATED
+    ))
 }
 
 fn padding(size: u64) -> u64 {

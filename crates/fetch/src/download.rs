@@ -9,17 +9,36 @@
 //! delivered to the consumer, in order. When a server ignores `Range` and
 //! sends the whole body again, the repeated prefix is re-hashed and must
 //! equal what was already delivered (else [`Error::ContentChanged`]).
+//!
+//! Never splice two versions: each mirror's validators (`ETag`,
+//! `Last-Modified`, size) are remembered per download; a resume that finds
+//! them changed ends the download with [`Error::ContentChanged`] (the host
+//! loop starts the file again from byte 0; a mirror that changes twice is
+//! dropped for the run, see [`crate::run`]). A body announced shorter than
+//! what an earlier attempt announced, with unchanged `ETag` and
+//! `Last-Modified` (or from another mirror), is a prefix: a transient
+//! failure of that attempt, resumed elsewhere, never an integrity error.
+//!
+//! Everything run-wide lives in [`Run`]: mirrors dropped for the run are
+//! skipped, a mirror is never asked before its `Retry-After` instant (other
+//! mirrors are used meanwhile; when every usable mirror waits longer than
+//! the run has left, the download stops at once, exit 75), each request
+//! counts against `--max-requests`, and `--total-timeout` is the run's
+//! deadline. An attempt slower than `--speed-limit` bytes/s over
+//! `--speed-time` is abandoned for the next mirror, and that mirror is then
+//! only asked when no other is ready.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tarmac_model::Reporter;
 
-use crate::retry::{backoff, classify, AttemptError, Disposition, FetchOptions, Random};
+use crate::retry::{backoff, classify, retry_after, AttemptError, Disposition, Random};
+use crate::run::Run;
 use crate::{Error, Source};
 
-/// One open attempt: the body reader and what the server said about it.
+/// One open attempt: the body reader and where it comes from.
 struct Body {
     reader: Box<dyn Read + Send>,
     mirror: usize,
@@ -32,19 +51,37 @@ struct PrefixCheck {
     delivered: blake3::Hasher,
 }
 
+/// What a mirror said identifies the version it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Validators {
+    etag: Option<String>,
+    modified: Option<String>,
+    size: Option<u64>,
+}
+
+/// The low-speed window of the current attempt.
+struct Window {
+    start: Instant,
+    bytes: u64,
+}
+
 /// A download in progress; read it to the end, then call [`Download::finish`].
 pub struct Download<'r> {
     mirrors: Vec<Source>,
-    dead: Vec<bool>,
-    options: FetchOptions,
+    /// Mirrors that failed fatally for this file (404, TLS), with the error.
+    dead: Vec<Option<Error>>,
+    /// The mirror that failed fatally last.
+    last_dead: Option<usize>,
+    validators: Vec<Option<Validators>>,
+    run: &'r Run,
     agent: ureq::Agent,
     reporter: &'r dyn Reporter,
-    deadline: Instant,
     random: Random,
     cursor: usize,
     /// The mirror of the latest successful connect.
     serving: usize,
     body: Option<Body>,
+    window: Window,
     offset: u64,
     total: Option<u64>,
     hasher: blake3::Hasher,
@@ -53,7 +90,6 @@ pub struct Download<'r> {
     attempts: u32,
     streak_start: Option<usize>,
     last_failure: Option<(usize, String)>,
-    fatal: Option<Error>,
     error: Option<Error>,
     eof: bool,
 }
@@ -69,15 +105,21 @@ pub struct Fetched {
 }
 
 impl<'r> Download<'r> {
-    /// Starts a download from the first mirror that answers. Fails only
-    /// when no mirror can deliver (after retries), so a bad URL is reported
-    /// before anything is written.
+    /// Starts a download from the run's preferred mirror, or the next that
+    /// answers. `mirrors` are this file's URLs on each of the run's mirrors,
+    /// in the run's order. Fails only when no mirror can deliver (after
+    /// retries), so a bad URL is reported before anything is written.
     pub fn open(
         mirrors: Vec<Source>,
-        options: &FetchOptions,
+        run: &'r Run,
         reporter: &'r dyn Reporter,
     ) -> Result<Download<'r>, Error> {
-        assert!(!mirrors.is_empty(), "a download needs at least one source");
+        assert_eq!(
+            mirrors.len(),
+            run.mirror_count(),
+            "one source per mirror of the run"
+        );
+        let options = run.options();
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(options.connect_timeout))
@@ -89,17 +131,23 @@ impl<'r> Download<'r> {
             .user_agent(concat!("tarmac-fetch/", env!("CARGO_PKG_VERSION")))
             .build()
             .new_agent();
+        let count = mirrors.len();
         let mut download = Download {
-            dead: vec![false; mirrors.len()],
+            dead: (0..count).map(|_| None).collect(),
+            last_dead: None,
+            validators: vec![None; count],
             mirrors,
-            options: options.clone(),
+            run,
             agent,
             reporter,
-            deadline: Instant::now() + options.total_timeout,
             random: Random::new(),
-            cursor: 0,
+            cursor: run.preferred() % count,
             serving: 0,
             body: None,
+            window: Window {
+                start: Instant::now(),
+                bytes: 0,
+            },
             offset: 0,
             total: None,
             hasher: blake3::Hasher::new(),
@@ -108,7 +156,6 @@ impl<'r> Download<'r> {
             attempts: 0,
             streak_start: None,
             last_failure: None,
-            fatal: None,
             error: None,
             eof: false,
         };
@@ -158,20 +205,17 @@ impl<'r> Download<'r> {
     /// Opens an attempt at `self.offset`, retrying and rotating mirrors
     /// until one answers or the budget is spent.
     fn connect(&mut self) -> Result<(), Error> {
+        let options = self.run.options().clone();
+        let deadline = self.run.deadline();
         loop {
-            let Some(index) = self.next_mirror() else {
-                return Err(self
-                    .fatal
-                    .take()
-                    .expect("all mirrors dead implies a fatal error"));
-            };
+            let index = self.next_mirror()?;
             if self.streak_start == Some(index) {
                 // A whole round of mirrors failed in a row: back off.
-                if self.failures > self.options.retries {
+                if self.failures > options.retries {
                     return Err(self.exhausted());
                 }
-                let wait = backoff(&self.options, self.failures, &mut self.random);
-                let left = self.deadline.saturating_duration_since(Instant::now());
+                let wait = backoff(&options, self.failures, &mut self.random);
+                let left = deadline.saturating_duration_since(Instant::now());
                 if wait >= left {
                     return Err(self.timed_out());
                 }
@@ -183,13 +227,25 @@ impl<'r> Download<'r> {
                     ));
                 }
                 std::thread::sleep(wait);
-            } else if Instant::now() >= self.deadline {
+            } else if Instant::now() >= deadline {
                 return Err(self.timed_out());
+            }
+            if !self.run.take_request() {
+                return Err(Error::Budget {
+                    url: self.mirrors[index].to_string(),
+                    requests: self.run.requests(),
+                    last: self.run.last_failure(),
+                });
             }
             self.attempts += 1;
             let outcome = self.attempt(index);
             if outcome.is_ok() {
                 self.serving = index;
+                self.run.set_preferred(index);
+                self.window = Window {
+                    start: Instant::now(),
+                    bytes: 0,
+                };
             }
             match outcome {
                 Ok(Some(reader)) => {
@@ -210,21 +266,92 @@ impl<'r> Download<'r> {
         }
     }
 
-    /// The mirror to try next: in order, then round-robin, skipping dead ones.
-    fn next_mirror(&mut self) -> Option<usize> {
+    fn usable(&self, index: usize) -> bool {
+        self.dead[index].is_none() && !self.run.is_dropped(index)
+    }
+
+    /// The mirror to ask next: in order, then round-robin, skipping dead
+    /// and dropped ones and those whose `Retry-After` has not passed,
+    /// preferring mirrors not known to be slow. When every usable mirror
+    /// must still wait: sleeps until the first may be asked, or fails at
+    /// once when that is beyond the deadline.
+    fn next_mirror(&mut self) -> Result<usize, Error> {
         let count = self.mirrors.len();
-        for step in 0..count {
-            let index = (self.cursor + step) % count;
-            if !self.dead[index] {
+        loop {
+            let order: Vec<usize> = (0..count)
+                .map(|step| (self.cursor + step) % count)
+                .filter(|&i| self.usable(i))
+                .collect();
+            if order.is_empty() {
+                return Err(self.no_mirror());
+            }
+            if let Some(start) = self.streak_start {
+                // A streak anchored on a mirror now unusable would never wrap.
+                if !self.usable(start) {
+                    self.streak_start = None;
+                }
+            }
+            let now = Instant::now();
+            let ready = |i: &usize| self.run.not_before(*i).is_none_or(|t| t <= now);
+            let pick = order
+                .iter()
+                .copied()
+                .find(|i| ready(i) && !self.run.is_slow(*i))
+                .or_else(|| order.iter().copied().find(ready));
+            if let Some(index) = pick {
                 self.cursor = (index + 1) % count;
-                return Some(index);
+                return Ok(index);
+            }
+            let (index, until) = order
+                .iter()
+                .filter_map(|&i| self.run.not_before(i).map(|t| (i, t)))
+                .min_by_key(|(_, t)| *t)
+                .expect("a mirror that is not ready has a not-before instant");
+            let wait = until.saturating_duration_since(now);
+            let left = self.run.deadline().saturating_duration_since(now);
+            if wait >= left {
+                return Err(Error::WaitTooLong {
+                    url: self.mirrors[index].to_string(),
+                    wait,
+                    left,
+                });
+            }
+            self.reporter.note(&format!(
+                "{}: waiting {} ms as asked (Retry-After)",
+                self.mirrors[index],
+                wait.as_millis()
+            ));
+            std::thread::sleep(wait);
+        }
+    }
+
+    /// No usable mirror left for this file. When none was dropped for the
+    /// run, the last fatal error as it is (a 404 stays exit 3); otherwise
+    /// the run's list of every mirror and what it did.
+    fn no_mirror(&mut self) -> Error {
+        let dropped = (0..self.mirrors.len()).any(|i| self.run.is_dropped(i));
+        if !dropped {
+            if let Some(error) = self.last_dead.and_then(|i| self.dead[i].take()) {
+                return error;
             }
         }
-        None
+        let others: Vec<(usize, &Error)> = self
+            .dead
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.as_ref().map(|e| (i, e)))
+            .collect();
+        self.run.no_mirror(&others)
     }
 
     fn record_failure(&mut self, index: usize, failure: AttemptError) {
         let source = &self.mirrors[index];
+        if let AttemptError::TooSlow { .. } = failure {
+            self.run.mark_slow(index);
+            self.reporter
+                .note(&format!("{source}: {failure}; trying the next mirror"));
+        }
+        self.run.note_failure(format!("{source}: {failure}"));
         match classify(&failure) {
             Disposition::Transient => {
                 if self.streak_start.is_none() {
@@ -237,7 +364,6 @@ impl<'r> Download<'r> {
                 self.last_failure = Some((index, failure.to_string()));
             }
             Disposition::Fatal => {
-                self.dead[index] = true;
                 let error = match failure {
                     AttemptError::Status(code) => Error::Status {
                         url: source.to_string(),
@@ -254,11 +380,8 @@ impl<'r> Download<'r> {
                     },
                 };
                 self.reporter.note(&error.to_string());
-                // A streak anchored on a now-dead mirror would never wrap.
-                if self.streak_start == Some(index) {
-                    self.streak_start = None;
-                }
-                self.fatal = Some(error);
+                self.dead[index] = Some(error);
+                self.last_dead = Some(index);
             }
         }
     }
@@ -276,7 +399,7 @@ impl<'r> Download<'r> {
         let (index, reason) = self.last_failure.clone().unwrap_or((0, "no answer".into()));
         Error::TimedOut {
             url: self.mirrors[index].to_string(),
-            limit: self.options.total_timeout,
+            limit: self.run.options().total_timeout,
             last: reason,
         }
     }
@@ -291,7 +414,14 @@ impl<'r> Download<'r> {
                     .metadata()
                     .map_err(|e| AttemptOutcome::Failed(AttemptError::File(e)))?
                     .len();
-                self.check_total(index, len)?;
+                self.check_version(
+                    index,
+                    Validators {
+                        etag: None,
+                        modified: None,
+                        size: Some(len),
+                    },
+                )?;
                 file.seek(SeekFrom::Start(self.offset))
                     .map_err(|e| AttemptOutcome::Failed(AttemptError::File(e)))?;
                 Ok(Some(Box::new(file)))
@@ -305,7 +435,10 @@ impl<'r> Download<'r> {
         index: usize,
         url: &str,
     ) -> Result<Option<Box<dyn Read + Send>>, AttemptOutcome> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
+        let left = self
+            .run
+            .deadline()
+            .saturating_duration_since(Instant::now());
         let mut request = self.agent.get(url);
         if self.offset > 0 {
             request = request.header("Range", format!("bytes={}-", self.offset));
@@ -324,11 +457,15 @@ impl<'r> Download<'r> {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
+        let validators = |size: Option<u64>| Validators {
+            etag: header("etag"),
+            modified: header("last-modified"),
+            size,
+        };
         match status {
             200 => {
-                if let Some(len) = header("content-length").and_then(|v| v.parse().ok()) {
-                    self.check_total(index, len)?;
-                }
+                let len = header("content-length").and_then(|v| v.parse().ok());
+                self.check_version(index, validators(len))?;
                 if self.offset > 0 {
                     // The server ignored Range: hash from byte 0 again and
                     // check the re-sent prefix against what was delivered.
@@ -354,50 +491,95 @@ impl<'r> Download<'r> {
                         self.offset
                     ))));
                 }
-                if let Some(total) = total {
-                    self.check_total(index, total)?;
-                }
+                self.check_version(index, validators(total))?;
                 Ok(Some(Box::new(response.into_body().into_reader())))
             }
             416 => {
                 // "bytes */N": N is the current size. At exactly our offset
                 // everything was delivered; anything else means it changed.
                 let range = header("content-range").unwrap_or_default();
-                let size = range
+                let size: Option<u64> = range
                     .strip_prefix("bytes */")
                     .and_then(|n| n.trim().parse().ok());
                 match size {
-                    Some(size) if size == self.offset => {
-                        self.check_total(index, size)?;
+                    Some(size) if size == self.offset && self.total.is_none_or(|t| t == size) => {
                         Ok(None)
                     }
-                    _ => Err(AttemptOutcome::Terminal(Error::ContentChanged {
-                        url: url.to_string(),
-                        reason: format!(
+                    _ => Err(self.changed(
+                        index,
+                        format!(
                             "416 for a resume at byte {} (Content-Range {range:?})",
                             self.offset
                         ),
-                    })),
+                    )),
                 }
             }
-            code => Err(AttemptOutcome::Failed(AttemptError::Status(code))),
+            code => {
+                if matches!(code, 429 | 503) {
+                    let asked = header("retry-after")
+                        .and_then(|value| retry_after(&value, SystemTime::now()));
+                    if let Some(wait) = asked {
+                        self.run.wait_until(index, Instant::now() + wait);
+                        self.reporter.note(&format!(
+                            "{url}: HTTP status {code}, asked to retry after {} s",
+                            wait.as_secs_f64()
+                        ));
+                    }
+                }
+                Err(AttemptOutcome::Failed(AttemptError::Status(code)))
+            }
         }
     }
 
-    /// Every mirror and every attempt must agree on the size.
-    fn check_total(&mut self, index: usize, total: u64) -> Result<(), AttemptOutcome> {
-        match self.total {
-            Some(known) if known != total => Err(AttemptOutcome::Terminal(Error::ContentChanged {
-                url: self.mirrors[index].to_string(),
-                reason: format!("size is {total} bytes, earlier attempts said {known}"),
-            })),
-            Some(_) => Ok(()),
-            None => {
-                self.total = Some(total);
-                self.reporter.total_bytes(total);
-                Ok(())
+    /// Compares what `index` says it serves with what this download
+    /// already holds. Nothing delivered yet: anything goes (the first
+    /// answer fixes the size). Otherwise: changed validators of the same
+    /// mirror end the download (never splice); a different size with
+    /// unchanged validators, or from another mirror, fails this attempt
+    /// (a prefix or another copy, not something to resume into).
+    fn check_version(&mut self, index: usize, seen: Validators) -> Result<(), AttemptOutcome> {
+        let previous = self.validators[index].replace(seen.clone());
+        if self.offset == 0 {
+            if let Some(size) = seen.size {
+                if self.total != Some(size) {
+                    self.total = Some(size);
+                    self.reporter.total_bytes(size);
+                }
+            }
+            return Ok(());
+        }
+        if let Some(previous) = &previous {
+            if previous.etag != seen.etag || previous.modified != seen.modified {
+                let reason = format!(
+                    "validators changed between attempts: ETag {:?} -> {:?}, Last-Modified {:?} -> {:?}",
+                    previous.etag, seen.etag, previous.modified, seen.modified
+                );
+                return Err(self.changed(index, reason));
             }
         }
+        match (seen.size, self.total) {
+            (Some(size), Some(total)) if size != total => {
+                // Keep the validators of the version we are resuming.
+                self.validators[index] = previous;
+                Err(AttemptOutcome::Failed(AttemptError::Short {
+                    got: size,
+                    expected: total,
+                }))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// `index` serves another version than the one being delivered: count
+    /// the change for the run (dropping the mirror on the second) and end
+    /// this download so the file starts again from byte 0.
+    fn changed(&mut self, index: usize, reason: String) -> AttemptOutcome {
+        let url = self.mirrors[index].to_string();
+        if !self.run.changed(index, format!("{url}: {reason}")) {
+            self.reporter
+                .note(&format!("{url}: content changed again: mirror dropped"));
+        }
+        AttemptOutcome::Terminal(Error::ContentChanged { url, reason })
     }
 
     /// Reads from the current body; `Err` is an attempt failure to retry.
@@ -411,10 +593,38 @@ impl<'r> Download<'r> {
                 }),
                 _ => Ok(0),
             },
-            Ok(n) => Ok(n),
+            Ok(n) => {
+                self.check_speed(n as u64)?;
+                Ok(n)
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(self.read_body(buf)?),
             Err(e) => Err(AttemptError::Read(e)),
         }
+    }
+
+    /// The low-speed limit: once a window of `speed_time` has passed, it
+    /// must have brought at least `speed_limit * speed_time` bytes. The
+    /// bytes of the failing read are dropped; the resume asks for them.
+    fn check_speed(&mut self, bytes: u64) -> Result<(), AttemptError> {
+        let options = self.run.options();
+        self.window.bytes += bytes;
+        let elapsed = self.window.start.elapsed();
+        if options.speed_limit == 0 || elapsed < options.speed_time {
+            return Ok(());
+        }
+        let needed = (options.speed_limit as f64 * options.speed_time.as_secs_f64()) as u64;
+        if self.window.bytes < needed {
+            return Err(AttemptError::TooSlow {
+                bytes: self.window.bytes,
+                window: elapsed,
+                limit: options.speed_limit,
+            });
+        }
+        self.window = Window {
+            start: Instant::now(),
+            bytes: 0,
+        };
+        Ok(())
     }
 
     /// Consumes the re-sent prefix of a Range-ignoring 200, hashing it.
@@ -508,9 +718,13 @@ impl Read for Download<'_> {
                 match self.skip_prefix() {
                     Ok(true) => {}
                     Ok(false) => {
-                        let error = Error::ContentChanged {
-                            url: self.url(),
-                            reason: "server ignored Range and re-sent a different prefix".into(),
+                        let index = self.body.as_ref().map_or(self.serving, |b| b.mirror);
+                        let outcome = self.changed(
+                            index,
+                            "server ignored Range and re-sent a different prefix".into(),
+                        );
+                        let AttemptOutcome::Terminal(error) = outcome else {
+                            unreachable!("a change is terminal")
                         };
                         return Err(self.fail(error));
                     }
@@ -531,6 +745,9 @@ impl Read for Download<'_> {
                 Ok(n) => {
                     self.hasher.update(&buf[..n]);
                     self.offset += n as u64;
+                    if let Some(body) = &self.body {
+                        self.run.delivered(body.mirror);
+                    }
                     // Progress ends a failure streak: retries count
                     // consecutive attempts that delivered nothing.
                     self.failures = 0;
@@ -563,6 +780,7 @@ mod tests {
         assert_eq!(parse_content_range("items 1-2/3"), None);
     }
 
+    use crate::FetchOptions;
     use std::time::Duration;
     use tarmac_model::Silent;
     use tarmac_testkit::fault_server::{Fault, FaultServer};
@@ -575,7 +793,14 @@ mod tests {
             backoff_base: Duration::from_millis(5),
             backoff_max: Duration::from_millis(20),
             total_timeout: Duration::from_secs(20),
+            speed_limit: 0,
+            speed_time: Duration::from_secs(20),
+            max_requests: 100,
         }
+    }
+
+    fn run_of(sources: &[Source], options: &FetchOptions) -> Run {
+        Run::new(sources.iter().map(|s| s.to_string()).collect(), options)
     }
 
     fn payload() -> Vec<u8> {
@@ -583,7 +808,8 @@ mod tests {
     }
 
     fn fetch(sources: Vec<Source>) -> Result<(Vec<u8>, Fetched), Error> {
-        let mut download = Download::open(sources, &fast(), &Silent)?;
+        let run = run_of(&sources, &fast());
+        let mut download = Download::open(sources, &run, &Silent)?;
         let mut out = Vec::new();
         if download.read_to_end(&mut out).is_err() {
             return Err(download.take_error().expect("our error"));
@@ -634,7 +860,8 @@ mod tests {
             .script("/f", &[Fault::CutAfter(120_000)])
             .start();
         let url = format!("{}/f", server.url());
-        let mut download = Download::open(vec![Source::parse(&url)], &fast(), &Silent).unwrap();
+        let run = run_of(&[Source::parse(&url)], &fast());
+        let mut download = Download::open(vec![Source::parse(&url)], &run, &Silent).unwrap();
         let mut first = vec![0u8; 1000];
         download.read_exact(&mut first).unwrap();
         drop(server);
@@ -646,13 +873,13 @@ mod tests {
             .script("/f", &[Fault::IgnoreRange; 4])
             .start();
         download.mirrors = vec![Source::parse(&format!("{}/f", changed.url()))];
-        download.dead = vec![false];
+        download.dead = vec![None];
         download.body = None;
         let mut rest = Vec::new();
         assert!(download.read_to_end(&mut rest).is_err());
         let error = download.take_error().unwrap();
         assert!(matches!(error, Error::ContentChanged { .. }), "{error}");
-        assert_eq!(error.class(), tarmac_model::ExitClass::Integrity);
+        assert_eq!(error.class(), tarmac_model::ExitClass::Transient);
     }
 
     #[test]
@@ -660,7 +887,8 @@ mod tests {
         let server = server(&[]);
         let url = format!("{}/f", server.url());
         let len = payload().len() as u64;
-        let mut download = Download::open(vec![Source::parse(&url)], &fast(), &Silent).unwrap();
+        let run = run_of(&[Source::parse(&url)], &fast());
+        let mut download = Download::open(vec![Source::parse(&url)], &run, &Silent).unwrap();
         // As if every byte had arrived and the connection died before EOF.
         download.body = None;
         download.offset = len;
@@ -668,7 +896,8 @@ mod tests {
         assert_eq!(server.requests().last().unwrap().range_start, Some(len));
 
         // A resume beyond what the server now has: the artifact changed.
-        let mut download = Download::open(vec![Source::parse(&url)], &fast(), &Silent).unwrap();
+        let run = run_of(&[Source::parse(&url)], &fast());
+        let mut download = Download::open(vec![Source::parse(&url)], &run, &Silent).unwrap();
         download.body = None;
         download.offset = len + 10;
         download.total = None;
@@ -706,7 +935,8 @@ mod tests {
             ..fast()
         };
         let url = format!("{}/f", server.url());
-        let error = Download::open(vec![Source::parse(&url)], &options, &Silent)
+        let run = run_of(&[Source::parse(&url)], &options);
+        let error = Download::open(vec![Source::parse(&url)], &run, &Silent)
             .err()
             .expect("must give up");
         assert!(matches!(error, Error::TimedOut { .. }), "{error}");

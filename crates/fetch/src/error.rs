@@ -34,7 +34,8 @@ pub enum Error {
     /// Reading the stream failed outside any retryable attempt.
     #[error("{url}: {reason}")]
     Read { url: String, reason: String },
-    /// The artifact changed between attempts or differs between mirrors.
+    /// The artifact changed between attempts or differs between mirrors:
+    /// the file is started again from byte 0 (never spliced).
     #[error("{url}: content changed during download: {reason}")]
     ContentChanged { url: String, reason: String },
     /// The pinned blake3 of the downloaded bytes did not match.
@@ -80,16 +81,34 @@ pub enum Error {
         what: String,
         limit: u64,
     },
-    /// Downloaded content failed its checks on every fresh download the
-    /// retry budget allowed (or on the one download of a local file):
-    /// not damage in transit but what the source really holds.
-    #[error("{last} (failed {attempts} times, downloaded from {urls})")]
-    Repeated {
-        attempts: u32,
-        /// The sources tried, comma-separated.
-        urls: String,
-        last: Box<Error>,
+    /// The body ended early although the server announced it complete
+    /// (the archive or manifest stops mid-way): transient, never bad content.
+    #[error("{url}: the download ended early: {reason}")]
+    CutShort { url: String, reason: String },
+    /// The run's request budget (`--max-requests`) is spent.
+    #[error("{url}: request budget spent: {requests} requests sent (--max-requests); last failure: {last}")]
+    Budget {
+        url: String,
+        requests: u32,
+        last: String,
     },
+    /// Every usable mirror asked (`Retry-After`) to wait longer than the
+    /// time the run has left.
+    #[error(
+        "{url}: asked to retry after {:.0}s (Retry-After), more than the {:.0}s left of --total-timeout",
+        wait.as_secs_f64(),
+        left.as_secs_f64()
+    )]
+    WaitTooLong {
+        url: String,
+        wait: Duration,
+        left: Duration,
+    },
+    /// No mirror is left: each dropped for the run (bad content, content
+    /// that changed twice) or failed fatally for this file; `mirrors`
+    /// lists each with what it did.
+    #[error("no usable mirror left: {mirrors}")]
+    NoMirror { mirrors: String, class: ExitClass },
     #[error(transparent)]
     Lock(#[from] tarmac_fs::LockError),
     #[error(transparent)]
@@ -99,7 +118,13 @@ pub enum Error {
 impl Error {
     pub fn class(&self) -> ExitClass {
         match self {
-            Error::Exhausted { .. } | Error::TimedOut { .. } => ExitClass::Transient,
+            Error::Exhausted { .. }
+            | Error::TimedOut { .. }
+            | Error::ContentChanged { .. }
+            | Error::CutShort { .. }
+            | Error::Budget { .. }
+            | Error::WaitTooLong { .. } => ExitClass::Transient,
+            Error::NoMirror { class, .. } => *class,
             // 404/410 and a missing file: the URL or id names nothing. That is
             // the caller's input, not a network hiccup: never retried, exit 3.
             Error::Status {
@@ -107,13 +132,10 @@ impl Error {
             }
             | Error::NotFound { .. } => ExitClass::Invalid,
             Error::Status { .. } | Error::Request { .. } | Error::Read { .. } => ExitClass::Runtime,
-            Error::ContentChanged { .. } | Error::Checksum { .. } | Error::Tampered { .. } => {
-                ExitClass::Integrity
-            }
+            Error::Checksum { .. } | Error::Tampered { .. } => ExitClass::Integrity,
             Error::Archive { source, .. } => source.class(),
             Error::Manifest { .. } => ExitClass::Invalid,
             Error::NoSpace { .. } | Error::OutOfSpace { .. } => ExitClass::NoSpace,
-            Error::Repeated { last, .. } => last.class(),
             Error::Lock(e) => e.class(),
             Error::Fs(e) => e.class(),
         }

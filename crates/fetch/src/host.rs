@@ -8,12 +8,14 @@
 //! leftovers and carries on; a package is never modified once published.
 //!
 //! Content that was just downloaded and fails its checks (a manifest that
-//! does not parse, an archive the strict extractor refuses, a tree hash or
-//! pinned blake3 that does not match) may have been damaged in transit: it
-//! is discarded and downloaded again within the retry budget
-//! ([`refetching`]); only a failure that persists is reported as invalid
-//! (3) or integrity (4). A package already present is never downloaded
-//! again: a mismatch there is reported (4) and left as it is.
+//! does not parse, an archive the strict extractor refuses as corrupt, a
+//! tree hash or pinned blake3 that does not match) was served by a bad
+//! mirror: that mirror is dropped for the run and the file starts again at
+//! once on the next one ([`refetching`]); exit 4 only when every mirror
+//! served bad content. A body that ended early (the archive or manifest
+//! stops mid-way) is transient: downloaded again from the next mirror,
+//! never 4. A package already present is never downloaded again: a
+//! mismatch there is reported (4) and left as it is.
 //!
 //! Beside the packages, `.manifests/<id>.json` keeps the manifest each
 //! package was verified against (written before the package is renamed into
@@ -31,7 +33,7 @@ use tarmac_fs::{HostLock, LockWait};
 use tarmac_model::{BundleManifest, PackageId, PackageManifest, Reporter};
 
 use crate::retry::{backoff, Random};
-use crate::{Download, Error, FetchOptions, Source};
+use crate::{Download, Error, FetchOptions, Run, Source};
 
 /// Largest manifest sidecar read into memory.
 const MAX_MANIFEST_BYTES: u64 = 1 << 20;
@@ -151,15 +153,13 @@ pub fn extract_bundle(
         let (bytes, files) = missing_totals(host, &manifest.packages);
         check_space(&host.packages(), bytes, files, settings)
     };
-    // Only a blake3 mismatch (or content that changed between attempts)
-    // can be damage in transit here: an archive error is reported only
-    // after the raw bytes matched the pin (extract_stream), so it is what
-    // the pinned bundle really holds and another download cannot fix it.
-    let damaged =
-        |error: &Error| matches!(error, Error::Checksum { .. } | Error::ContentChanged { .. });
-    let (manifest, fetched) = refetching(settings, &request.mirrors, reporter, damaged, || {
+    let run = Run::new(
+        request.mirrors.iter().map(|m| m.to_string()).collect(),
+        &settings.fetch,
+    );
+    let (manifest, fetched) = refetching(&run, reporter, true, || {
         reporter.step("download");
-        let mut download = Download::open(request.mirrors.clone(), &settings.fetch, reporter)?;
+        let mut download = Download::open(request.mirrors.clone(), &run, reporter)?;
         let extracted = extract_stream(
             &mut download,
             &staging,
@@ -226,6 +226,11 @@ pub fn extract_packages(
     let _lock = lock(settings)?;
     reset_staging(host)?;
     let ids: BTreeSet<PackageId> = request.ids.iter().cloned().collect();
+    let run = Run::new(
+        request.repositories.iter().map(|r| r.to_string()).collect(),
+        &settings.fetch,
+    );
+    let run = &run;
     let mut downloaded = 0u64;
     let mut wanted = Vec::new();
     for id in &ids {
@@ -233,43 +238,48 @@ pub fn extract_packages(
             let manifest = match read_local_manifest(host, id)? {
                 Some(manifest) => manifest,
                 None => {
-                    let (manifest, bytes) = fetch_manifest(request, id, settings, reporter)?;
+                    let (manifest, bytes, _) = fetch_manifest(request, id, run, reporter)?;
                     downloaded += bytes;
                     manifest
                 }
             };
             verify_present(host, &manifest)?;
         } else {
-            let (manifest, bytes) = fetch_manifest(request, id, settings, reporter)?;
+            let (manifest, bytes, from) = fetch_manifest(request, id, run, reporter)?;
             downloaded += bytes;
-            wanted.push(manifest);
+            wanted.push((manifest, from));
         }
     }
-    let bytes: u64 = wanted.iter().map(|m| m.bytes).sum();
-    let files: u64 = wanted.iter().map(|m| m.files).sum();
+    let bytes: u64 = wanted.iter().map(|(m, _)| m.bytes).sum();
+    let files: u64 = wanted.iter().map(|(m, _)| m.files).sum();
     check_space(&host.packages(), bytes, files, settings)?;
 
     let staging = host.staging();
     tarmac_fs::create_dir_all(&staging)?;
     let mut staged = Vec::new();
-    for manifest in &mut wanted {
+    for (manifest, from) in &mut wanted {
         let dir = staging.join(manifest.id.to_string());
-        let sources = archive_sources(request, &manifest.id);
         // Set when the archive disagreed with its manifest: either of the
-        // two may have been damaged, so both are downloaded again.
+        // two may be the bad one, so both are downloaded again, and the
+        // mirrors of both share the blame.
         let mut stale = false;
-        let result = refetching(settings, &sources, reporter, damaged_package, || {
+        let result = refetching(run, reporter, false, || {
             if stale {
-                let (fresh, bytes) =
-                    fetch_manifest_once(request, &manifest.id, settings, reporter)?;
+                let (fresh, bytes) = fetch_manifest_once(request, &manifest.id, run, reporter)?;
                 downloaded += bytes;
                 *manifest = fresh;
+                *from = run.served();
                 stale = false;
             }
-            let result = fetch_package(request, &*manifest, &dir, settings, reporter);
+            let result = fetch_package(request, &*manifest, &dir, run, reporter);
             if let Err(error) = &result {
                 let _ = tarmac_fs::remove_all(&dir);
                 stale = disagrees_with_manifest(error);
+                if stale {
+                    for &index in from.iter() {
+                        run.delivered(index);
+                    }
+                }
             }
             result
         });
@@ -282,6 +292,7 @@ pub fn extract_packages(
         }
         staged.push((manifest.clone(), dir));
     }
+    let wanted: Vec<PackageManifest> = wanted.into_iter().map(|(m, _)| m).collect();
     if let Err(error) = publish(host, &staged) {
         let _ = tarmac_fs::remove_all(&staging);
         return Err(error);
@@ -330,29 +341,30 @@ fn manifest_sources(request: &PackagesRequest, id: &PackageId) -> Vec<Source> {
     request.repositories.iter().map(|r| r.join(&path)).collect()
 }
 
-/// Downloads and checks a package's `<id>.json` sidecar, downloading it
-/// again while it arrives damaged (see [`refetching`]).
+/// Downloads and checks a package's `<id>.json` sidecar, from the next
+/// mirror while one serves it bad (see [`refetching`]); also returns the
+/// mirrors it came from.
 fn fetch_manifest(
     request: &PackagesRequest,
     id: &PackageId,
-    settings: &Settings,
+    run: &Run,
     reporter: &dyn Reporter,
-) -> Result<(PackageManifest, u64), Error> {
-    let sources = manifest_sources(request, id);
-    refetching(settings, &sources, reporter, damaged_package, || {
-        fetch_manifest_once(request, id, settings, reporter)
-    })
+) -> Result<(PackageManifest, u64, BTreeSet<usize>), Error> {
+    let (manifest, bytes) = refetching(run, reporter, false, || {
+        fetch_manifest_once(request, id, run, reporter)
+    })?;
+    Ok((manifest, bytes, run.served()))
 }
 
 /// One download and check of a package's `<id>.json` sidecar.
 fn fetch_manifest_once(
     request: &PackagesRequest,
     id: &PackageId,
-    settings: &Settings,
+    run: &Run,
     reporter: &dyn Reporter,
 ) -> Result<(PackageManifest, u64), Error> {
     reporter.step(&format!("manifest {id}"));
-    let mut download = Download::open(manifest_sources(request, id), &settings.fetch, reporter)?;
+    let mut download = Download::open(manifest_sources(request, id), run, reporter)?;
     let url = download.url();
     let mut bytes = Vec::new();
     if (&mut download)
@@ -373,6 +385,15 @@ fn fetch_manifest_once(
     }
     let fetched = download.finish()?;
     reporter.finish_step();
+    if let Err(e) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+        if e.is_eof() {
+            // Well-formed so far but cut short: not bad content.
+            return Err(Error::CutShort {
+                url: fetched.url,
+                reason: format!("the manifest stops after {} bytes: {e}", bytes.len()),
+            });
+        }
+    }
     let manifest = PackageManifest::parse(&fetched.url, &bytes).map_err(|e| Error::Manifest {
         url: fetched.url.clone(),
         reason: e.to_string(),
@@ -391,88 +412,130 @@ fn fetch_package(
     request: &PackagesRequest,
     manifest: &PackageManifest,
     dir: &Path,
-    settings: &Settings,
+    run: &Run,
     reporter: &dyn Reporter,
 ) -> Result<u64, Error> {
     reporter.step(&format!("download {}", manifest.id));
-    let mut download = Download::open(
-        archive_sources(request, &manifest.id),
-        &settings.fetch,
-        reporter,
-    )?;
+    let mut download = Download::open(archive_sources(request, &manifest.id), run, reporter)?;
     extract_stream(&mut download, dir, Limits::Package(manifest), None)?;
     let fetched = download.finish()?;
     reporter.finish_step();
     Ok(fetched.bytes)
 }
 
-/// Runs `attempt` (one download and the checks of what it delivered) again
-/// while it fails in a way `damaged` says a fresh download may fix: bytes
-/// that arrived complete but wrong (a flipped byte, a body cut short yet
-/// announced as whole) are indistinguishable from a bad artifact until the
-/// same failure comes back. The attempt must leave nothing behind when it
-/// fails (staging removed). The budget and the waits are the download's
-/// own: at most `--retries` more attempts, full-jitter backoff, within
-/// `--total-timeout`. Local files are read once: reading them again gives
-/// the same bytes. When the budget is spent the last error keeps its class
-/// (3 invalid, 4 integrity) inside [`Error::Repeated`], which says how
-/// many times and from where.
-fn refetching<T>(
-    settings: &Settings,
-    sources: &[Source],
-    reporter: &dyn Reporter,
-    damaged: impl Fn(&Error) -> bool,
-    mut attempt: impl FnMut() -> Result<T, Error>,
-) -> Result<T, Error> {
-    let options = &settings.fetch;
-    let remote = sources.iter().any(|s| matches!(s, Source::Http(_)));
-    let deadline = Instant::now() + options.total_timeout;
-    let mut random = Random::new();
-    let mut failures = 0u32;
-    let mut urls = BTreeSet::new();
-    loop {
-        let error = match attempt() {
-            Ok(value) => return Ok(value),
-            Err(error) if damaged(&error) => error,
-            Err(error) => return Err(error),
-        };
-        failures += 1;
-        if let Some(url) = content_url(&error) {
-            urls.insert(url.to_string());
-        }
-        let wait = backoff(options, failures, &mut random);
-        let out_of_time = Instant::now() + wait >= deadline;
-        if !remote || failures > options.retries || out_of_time {
-            if failures == 1 {
-                return Err(error);
-            }
-            return Err(Error::Repeated {
-                attempts: failures,
-                urls: urls.into_iter().collect::<Vec<_>>().join(", "),
-                last: Box::new(error),
-            });
-        }
-        reporter.note(&format!(
-            "{error}; downloading again in {} ms",
-            wait.as_millis()
-        ));
-        std::thread::sleep(wait);
+/// What a failed host-level attempt (one download and the checks of what
+/// it delivered) means for the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// The content arrived complete and failed verification: the mirror
+    /// that served it is dropped for the run.
+    Bad,
+    /// The body ended early: try again elsewhere, blaming nobody.
+    CutShort,
+    /// A mirror changed its content mid-download (the download counted it
+    /// for the run): start again from byte 0.
+    Changed,
+    /// Anything else (network after its own retries, space, filesystem):
+    /// no new download can fix it.
+    Stop,
+}
+
+/// THE content verdict: what a fresh download may fix, and whose fault.
+/// `pinned`: bundle mode, where an archive error is only reported after
+/// the bytes matched the pin (extract_stream): it is what the pinned
+/// bundle really holds, every mirror would serve the same, so it stops.
+fn verdict(error: &Error, pinned: bool) -> Verdict {
+    match error {
+        Error::CutShort { .. } => Verdict::CutShort,
+        Error::ContentChanged { .. } => Verdict::Changed,
+        Error::Manifest { .. } | Error::Checksum { .. } => Verdict::Bad,
+        Error::Archive { source, .. } if source.cut_short() => Verdict::CutShort,
+        Error::Archive { .. } if pinned => Verdict::Stop,
+        Error::Archive { source, .. } => match source.class() {
+            tarmac_model::ExitClass::Invalid | tarmac_model::ExitClass::Integrity => Verdict::Bad,
+            _ => Verdict::Stop,
+        },
+        _ => Verdict::Stop,
     }
 }
 
-/// What a fresh download of a package archive or manifest may fix: the
-/// manifest did not parse (or named another id), or the archive broke the
-/// extraction policy, was malformed, outgrew its manifest or did not match
-/// its tree hash. Not: network errors after their own retries, space,
-/// filesystem errors.
-fn damaged_package(error: &Error) -> bool {
-    match error {
-        Error::Manifest { .. } | Error::Checksum { .. } | Error::ContentChanged { .. } => true,
-        Error::Archive { source, .. } => matches!(
-            source.class(),
-            tarmac_model::ExitClass::Invalid | tarmac_model::ExitClass::Integrity
-        ),
-        _ => false,
+/// Runs `attempt` (one download and the checks of what it delivered;
+/// it must leave nothing behind when it fails) until it succeeds or no
+/// new download can help ([`verdict`]):
+///
+/// - bad content: the mirror that delivered it is dropped for the run and
+///   the next is tried at once. Blame needs one culprit: when the bytes
+///   came from several mirrors (a resume on another mirror, or a package
+///   archive that disagrees with a manifest from another mirror), none is
+///   dropped, because the good one would be dropped with the bad; the file
+///   is simply downloaded again (usually whole from one mirror, which then
+///   takes the blame if it is bad). The request budget bounds this.
+/// - cut short: the next download starts on the next mirror after the
+///   usual full-jitter backoff, within the run's deadline;
+/// - changed: started again at once (the download dropped the mirror if
+///   it was its second change).
+///
+/// When no mirror is left, the run's list of every mirror and what it did
+/// (exit 4 when every mirror served bad content). Every download counts
+/// against `--max-requests`, so the loop always ends.
+fn refetching<T>(
+    run: &Run,
+    reporter: &dyn Reporter,
+    pinned: bool,
+    mut attempt: impl FnMut() -> Result<T, Error>,
+) -> Result<T, Error> {
+    let mut random = Random::new();
+    let mut short = 0u32;
+    loop {
+        run.begin();
+        let error = match attempt() {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        run.note_failure(error.to_string());
+        match verdict(&error, pinned) {
+            Verdict::Stop => return Err(error),
+            Verdict::Bad => {
+                let served = run.served();
+                match served.iter().next() {
+                    Some(&index) if served.len() == 1 => {
+                        reporter.note(&format!(
+                            "{error}; {} dropped for this run",
+                            run.name(index)
+                        ));
+                        run.drop_bad(index, error.to_string());
+                    }
+                    _ => {
+                        let names: Vec<&str> = served.iter().map(|&i| run.name(i)).collect();
+                        reporter.note(&format!(
+                            "{error}; delivered by {}: downloading again",
+                            names.join(", ")
+                        ));
+                    }
+                }
+            }
+            Verdict::Changed => reporter.note(&format!("{error}; starting again from byte 0")),
+            Verdict::CutShort => {
+                short += 1;
+                run.rotate();
+                let wait = backoff(run.options(), short, &mut random);
+                if Instant::now() + wait >= run.deadline() {
+                    return Err(Error::TimedOut {
+                        url: content_url(&error).unwrap_or_default().to_string(),
+                        limit: run.options().total_timeout,
+                        last: error.to_string(),
+                    });
+                }
+                reporter.note(&format!(
+                    "{error}; downloading again in {} ms",
+                    wait.as_millis()
+                ));
+                std::thread::sleep(wait);
+            }
+        }
+        if !run.any_usable() {
+            return Err(run.no_mirror(&[]));
+        }
     }
 }
 
@@ -493,7 +556,8 @@ fn disagrees_with_manifest(error: &Error) -> bool {
 /// The URL a content failure names.
 fn content_url(error: &Error) -> Option<&str> {
     match error {
-        Error::Manifest { url, .. }
+        Error::CutShort { url, .. }
+        | Error::Manifest { url, .. }
         | Error::Checksum { url, .. }
         | Error::ContentChanged { url, .. }
         | Error::Archive { url, .. } => Some(url),
@@ -701,6 +765,14 @@ fn extract_stream(
             }
             if let Some(error) = download.take_error() {
                 return Err(error);
+            }
+            if source.cut_short() {
+                // The server announced the body complete, yet the archive
+                // stops mid-way: a short body, not a bad one.
+                return Err(Error::CutShort {
+                    url: download.url(),
+                    reason: source.to_string(),
+                });
             }
             if let Some(pin) = pin {
                 // Read the rest so the verdict is about the bytes, not

@@ -3,11 +3,17 @@
 //!
 //! - [`Source`]: an HTTP(S) URL, `file://` URL or plain path.
 //! - [`Download`]: a `Read` over a list of mirrors with timeouts, a stall
-//!   detector, retries with full-jitter backoff, `Range` resume and one-pass
-//!   blake3. The transient/fatal decision lives in one function
-//!   (`retry::classify`).
+//!   detector, a low-speed limit, retries with full-jitter backoff,
+//!   `Retry-After`, `Range` resume, validator checks (never splice two
+//!   versions) and one-pass blake3. The transient/fatal decision lives in
+//!   one function (`retry::classify`).
+//! - [`Run`]: what one run knows about its mirrors (dropped for bad or
+//!   changing content, slow, not before a `Retry-After`), its request
+//!   budget and its deadline, shared by every download of the run.
 //!
-//! - [`host`]: staging, verification and publishing under `<root>/packages/`.
+//! - [`host`]: staging, verification and publishing under `<root>/packages/`,
+//!   and the content verdict (bad content drops the mirror, a body cut
+//!   short is transient) in `host::refetching`.
 //!
 //! Not here: tar parsing and extraction policy (tarmac-archive).
 
@@ -15,9 +21,11 @@ mod download;
 mod error;
 pub mod host;
 mod retry;
+pub mod run;
 mod source;
 
 pub use download::{Download, Fetched};
 pub use error::Error;
 pub use retry::FetchOptions;
+pub use run::Run;
 pub use source::Source;

@@ -23,8 +23,17 @@ pub struct FetchOptions {
     pub backoff_base: Duration,
     /// Largest backoff ceiling.
     pub backoff_max: Duration,
-    /// Bound on the whole download, retries and waits included.
+    /// Bound on the whole run (every download of it), retries and waits
+    /// included.
     pub total_timeout: Duration,
+    /// Low-speed limit (curl's `--speed-limit`): an attempt delivering
+    /// fewer bytes per second than this over `speed_time` is abandoned for
+    /// the next mirror. 0 disables it.
+    pub speed_limit: u64,
+    /// The window of the low-speed limit (curl's `--speed-time`).
+    pub speed_time: Duration,
+    /// Requests one run may send, over all mirrors and files.
+    pub max_requests: u32,
 }
 
 impl Default for FetchOptions {
@@ -36,6 +45,9 @@ impl Default for FetchOptions {
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             total_timeout: Duration::from_secs(3600),
+            speed_limit: 64 * 1024,
+            speed_time: Duration::from_secs(20),
+            max_requests: 40,
         }
     }
 }
@@ -56,6 +68,15 @@ pub(crate) enum AttemptError {
     BadRange(String),
     /// A local file could not be opened or read.
     File(io::Error),
+    /// The low-speed limit: fewer than `limit` bytes/s over the window.
+    TooSlow {
+        bytes: u64,
+        window: Duration,
+        limit: u64,
+    },
+    /// The body ended before the size an earlier attempt announced, with
+    /// the same validators: a prefix, not a new version.
+    Short { got: u64, expected: u64 },
 }
 
 impl std::fmt::Display for AttemptError {
@@ -69,6 +90,19 @@ impl std::fmt::Display for AttemptError {
             }
             AttemptError::BadRange(reason) => write!(f, "bad Content-Range: {reason}"),
             AttemptError::File(e) => write!(f, "{e}"),
+            AttemptError::TooSlow {
+                bytes,
+                window,
+                limit,
+            } => write!(
+                f,
+                "too slow: {bytes} bytes in {:.1}s, below the limit of {limit} bytes/s",
+                window.as_secs_f64()
+            ),
+            AttemptError::Short { got, expected } => write!(
+                f,
+                "announced {got} bytes where earlier attempts announced {expected}"
+            ),
         }
     }
 }
@@ -102,6 +136,7 @@ pub(crate) fn classify(error: &AttemptError) -> Disposition {
         },
         AttemptError::Truncated { .. } => Disposition::Transient,
         AttemptError::BadRange(_) => Disposition::Transient,
+        AttemptError::TooSlow { .. } | AttemptError::Short { .. } => Disposition::Transient,
         AttemptError::File(_) => Disposition::Fatal,
     }
 }
@@ -118,6 +153,65 @@ fn classify_ureq(error: &ureq::Error) -> Disposition {
         U::StatusCode(code) => classify(&AttemptError::Status(*code)),
         _ => Disposition::Fatal,
     }
+}
+
+/// Longest `Retry-After` honoured as given; a larger value (or a date
+/// further ahead) is capped to this. Anything this long exceeds the time
+/// a run normally has left, which then stops at once with exit 75.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// How long a `Retry-After` value (RFC 9110 section 10.2.3: delta-seconds or an
+/// HTTP-date) asks us to wait, from `now` (wall clock); `None` when it
+/// parses as neither. Capped at [`MAX_RETRY_AFTER`]; a date in the past
+/// is zero.
+pub(crate) fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let wait = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Too many digits for u64 is still a (very) long wait.
+        Duration::from_secs(value.parse().unwrap_or(u64::MAX))
+    } else {
+        let when = parse_http_date(value)?;
+        when.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+/// Parses an RFC 7231 IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the
+/// only HTTP-date form senders may generate. The obsolete RFC 850 and
+/// asctime forms are not accepted: the header is then ignored and the
+/// ordinary backoff applies.
+pub(crate) fn parse_http_date(text: &str) -> Option<std::time::SystemTime> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (_weekday, rest) = text.split_once(", ")?;
+    let parts: Vec<&str> = rest.split(' ').collect();
+    let [day, month, year, time, "GMT"] = parts[..] else {
+        return None;
+    };
+    let number = |s: &str, digits: usize| -> Option<i64> {
+        (s.len() == digits && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
+    };
+    let day = number(day, 2)?;
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let year = number(year, 4)?;
+    let clock: Vec<&str> = time.split(':').collect();
+    let [h, m, s] = clock[..] else { return None };
+    let (h, m, s) = (number(h, 2)?, number(m, 2)?, number(s, 2)?);
+    if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + m * 60 + s;
+    let secs = u64::try_from(secs).ok()?;
+    Some(std::time::UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 /// Full-jitter exponential backoff: the wait before retry number `failures`
@@ -201,6 +295,38 @@ mod tests {
         );
         let missing = io::Error::from(io::ErrorKind::NotFound);
         assert_eq!(classify(&AttemptError::File(missing)), Disposition::Fatal);
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        use std::time::{SystemTime, UNIX_EPOCH};
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        // In the past: no wait. Absurd: capped.
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            retry_after("99999999999999999999999", now),
+            Some(MAX_RETRY_AFTER)
+        );
+        for bad in ["", "-5", "1.5", "soon", "Sunday, 06-Nov-94 08:49:37 GMT"] {
+            assert_eq!(retry_after(bad, now), None, "{bad}");
+        }
+        assert_eq!(
+            parse_http_date("Tue, 29 Feb 2000 00:00:00 GMT"),
+            Some(UNIX_EPOCH + Duration::from_secs(951_782_400))
+        );
+        let later = SystemTime::now() + Duration::from_secs(3600);
+        let text = tarmac_testkit::fault_server::http_date(later);
+        let back = parse_http_date(&text).unwrap();
+        assert!(back <= later && later.duration_since(back).unwrap() < Duration::from_secs(1));
     }
 
     #[test]

@@ -19,20 +19,23 @@ use tarmac_model::PackageId;
 ///
 /// Several --url (or --repository) values are mirrors: tried in order, then
 /// round-robin. Failed attempts are retried with exponential backoff and
-/// full jitter, interrupted downloads resume with Range. Downloaded content
-/// that fails its checks (blake3, tree hash, archive policy, a manifest that
-/// does not parse) may have been damaged in transit: it is discarded and
-/// downloaded again, up to --retries more times with the same backoff.
+/// full jitter, interrupted downloads resume with Range. A mirror that
+/// served content failing its checks (blake3, tree hash, a corrupt archive,
+/// a manifest that does not parse) is not asked again in this run: the
+/// next mirror is tried at once. A body that ended early is downloaded
+/// again. A mirror answering 429/503 with Retry-After is not asked sooner.
 ///
 /// stdout: the ids now present, one per line (or one JSON document with
 /// --json). stderr: progress and errors.
 ///
 /// Exit codes: 0 ok; 1 runtime failure; 2 usage; 3 invalid input (archive
 /// policy, bad manifest, HTTP 404/410 or a missing file: the URL or id names
-/// nothing; for downloaded content: on every download); 4 integrity (blake3
-/// or tree hash mismatch on every download, a present package was modified); 5 the host lock is held (see --wait); 6 not enough space or
-/// inodes (checked before writing); 75 transient network failure after all
-/// retries (safe to run again).
+/// nothing); 4 integrity (every mirror served bad content, or a present
+/// package was modified); 5 the host lock is held (see --wait); 6 not
+/// enough space or inodes (checked before writing); 75 transient: network
+/// failure after all retries, --max-requests spent, --total-timeout
+/// reached or a Retry-After beyond it, content changing on every mirror
+/// (safe to run again).
 #[derive(Debug, Parser)]
 #[command(name = "host-extract", version = tarmac_cli::VERSION)]
 #[command(group(ArgGroup::new("source").required(true).args(["url", "repository"])))]
@@ -66,8 +69,8 @@ pub struct Args {
     #[arg(long)]
     pub wait: bool,
 
-    /// Consecutive failed attempts tolerated before giving up (exit 75); also
-    /// how many more times content that failed its checks is downloaded again.
+    /// Consecutive failed attempts (without progress) tolerated before
+    /// giving up (exit 75).
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub retries: u32,
 
@@ -87,9 +90,26 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_seconds)]
     pub connect_timeout: f64,
 
-    /// Bound on the whole download, retries included, in seconds.
+    /// Bound on the whole run (every download, retries and waits
+    /// included), in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600.0, value_parser = parse_seconds)]
     pub total_timeout: f64,
+
+    // Mirror politeness and health (issue 12).
+    /// Low-speed limit: an attempt delivering fewer bytes per second than
+    /// this over --speed-time is abandoned for the next mirror (resumed
+    /// there with Range). 0 disables it.
+    #[arg(long, value_name = "BYTES_PER_SEC", default_value_t = 64 * 1024)]
+    pub speed_limit: u64,
+
+    /// The window of --speed-limit, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 20.0, value_parser = parse_seconds)]
+    pub speed_time: f64,
+
+    /// Requests the run may send over all mirrors and files; when spent,
+    /// exit 75.
+    #[arg(long, value_name = "N", default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_requests: u32,
 
     /// Free bytes that must remain after extraction (space preflight).
     #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]

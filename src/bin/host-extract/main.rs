@@ -25,6 +25,9 @@ fn main() -> ExitCode {
             backoff_base: Duration::from_millis(args.backoff_ms),
             backoff_max: Duration::from_millis(args.backoff_max_ms),
             total_timeout: Duration::from_secs_f64(args.total_timeout),
+            speed_limit: args.speed_limit,
+            speed_time: Duration::from_secs_f64(args.speed_time),
+            max_requests: args.max_requests,
         },
         wait: if args.wait {
             LockWait::Wait
