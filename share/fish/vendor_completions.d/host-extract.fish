@@ -3,12 +3,15 @@ complete -c host-extract -l blake3 -d 'The pinned blake3 (64 hex digits) of the 
 complete -c host-extract -l repository -d 'Repository root URL for package mode; repeat for mirrors' -r
 complete -c host-extract -l package -d 'Package ids to make present (package mode)' -r
 complete -c host-extract -l root -d 'Installation root' -r -F
-complete -c host-extract -l retries -d 'Consecutive failed attempts tolerated before giving up (exit 75); also how many more times content that failed its checks is downloaded again' -r
+complete -c host-extract -l retries -d 'Consecutive failed attempts (without progress) tolerated before giving up (exit 75)' -r
 complete -c host-extract -l backoff-ms -d 'First backoff ceiling in milliseconds (doubles per failure, full jitter)' -r
 complete -c host-extract -l backoff-max-ms -d 'Largest backoff ceiling in milliseconds' -r
 complete -c host-extract -l stall-timeout -d 'Seconds without a byte before an attempt counts as stalled' -r
 complete -c host-extract -l connect-timeout -d 'TCP connect timeout in seconds' -r
-complete -c host-extract -l total-timeout -d 'Bound on the whole download, retries included, in seconds' -r
+complete -c host-extract -l total-timeout -d 'Bound on the whole run (every download, retries and waits included), in seconds' -r
+complete -c host-extract -l speed-limit -d 'Low-speed limit: an attempt delivering fewer bytes per second than this over --speed-time is abandoned for the next mirror (resumed there with Range). 0 disables it' -r
+complete -c host-extract -l speed-time -d 'The window of --speed-limit, in seconds' -r
+complete -c host-extract -l max-requests -d 'Requests the run may send over all mirrors and files; when spent, exit 75' -r
 complete -c host-extract -l reserve-bytes -d 'Free bytes that must remain after extraction (space preflight)' -r
 complete -c host-extract -l reserve-inodes -d 'Free inodes that must remain after extraction (space preflight)' -r
 complete -c host-extract -l wait -d 'Wait for the host lock (ROOT/.lock) instead of failing with exit 5'
