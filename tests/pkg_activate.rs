@@ -1931,3 +1931,84 @@ fn status_reports_what_systemd_says_of_the_wanted_units() {
         .unwrap()
         .contains("Failed to connect to bus"));
 }
+
+/// `check` runs each check with a timeout in its own process group (all of
+/// it killed on timeout), reports exit, time and the last lines of output
+/// per check, and holds no lock while checks run: an activation goes
+/// through while a check hangs.
+#[test]
+fn checks_time_out_report_their_output_and_hold_no_lock() {
+    let host = Host::new(&[]);
+    let marks = host.base.join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    // A check that forks a helper, says where it is, then hangs.
+    let hang = format!(
+        "#!/bin/sh\nsleep 600 &\necho $! > {m}/helper.pid\necho started > {m}/started\necho waiting for godot\nwait\n",
+        m = marks.display()
+    );
+    let pkg = host.add(
+        PkgFixture::new("pkg1", "1")
+            .file("check/a_passes.sh", b"#!/bin/sh\necho all good\n", 0o755)
+            .file(
+                "check/b_fails.sh",
+                b"#!/bin/sh\necho one\necho two >&2\nexit 3\n",
+                0o755,
+            )
+            .file("check/c_hangs.sh", hang.as_bytes(), 0o755),
+    );
+    let other = host.add(PkgFixture::new("pkg2", "1").file("bin/x", b"x", 0o755));
+    host.ok(&["activate", &pkg]);
+
+    let running = host
+        .command(&["--json", "check", "--timeout", "3"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !marks.join("started").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hanging check never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The check hangs now; the host lock is free for an activation.
+    host.ok(&["activate", &pkg, &other]);
+    let out = running.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let checks = report["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 3);
+    assert_eq!(checks[0]["passed"], true);
+    assert_eq!(checks[0]["exit"], 0);
+    assert_eq!(checks[0]["output"], serde_json::json!(["all good"]));
+    assert_eq!(checks[1]["passed"], false);
+    assert_eq!(checks[1]["exit"], 3);
+    assert_eq!(checks[1]["output"], serde_json::json!(["one", "two"]));
+    assert_eq!(checks[2]["passed"], false);
+    assert_eq!(checks[2]["timed_out"], true);
+    assert_eq!(checks[2]["exit"], Value::Null);
+    assert!(checks[2]["seconds"].as_f64().unwrap() >= 3.0);
+    assert_eq!(checks[2]["output"][0], "waiting for godot");
+    // The helper the check forked died with its group.
+    let helper = std::fs::read_to_string(marks.join("helper.pid")).unwrap();
+    let alive = std::path::Path::new("/proc").join(helper.trim()).exists()
+        && !std::fs::read_to_string(format!("/proc/{}/stat", helper.trim()))
+            .unwrap_or_default()
+            .contains(") Z ");
+    assert!(!alive, "the forked helper {} survived", helper.trim());
+    // stderr names each failed check with its last output.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("b_fails.sh failed (exit 3, "), "{stderr}");
+    assert!(
+        stderr.contains("c_hangs.sh failed (timed out, "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("\n  two\n"), "{stderr}");
+}

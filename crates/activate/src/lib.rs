@@ -14,6 +14,7 @@
 //! Not here: downloading or extracting packages (host-extract), printing
 //! (the `pkg-activate` binary), default paths (passed in as [`HostPaths`]).
 
+mod checks;
 mod error;
 mod failpoint;
 mod farm;
@@ -28,13 +29,11 @@ mod switch;
 mod units;
 mod users;
 
+pub use checks::{check, CheckOutcome, CheckReport};
 pub use error::{Error, Result};
 pub use failpoint::ENABLED as FAILPOINTS_ENABLED;
 pub use generation::{GenerationRecord, GENERATION_FORMAT};
-pub use maintain::{
-    active, check, list, remove, uninstall, CheckOutcome, CheckReport, InstallLeftovers,
-    Uninstalled,
-};
+pub use maintain::{active, list, remove, uninstall, InstallLeftovers, Uninstalled};
 pub use package::{Meta, Package};
 pub use paths::{roles_from_config_dir, HostPaths, FIXED_LINKS};
 pub use plan::RESERVED_UNITS;

@@ -1,8 +1,6 @@
-//! The smaller commands: `active`, `list`, `remove`, `uninstall`, `check`.
+//! The smaller commands: `active`, `list`, `remove`, `uninstall` (`check` is in checks.rs).
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::Command;
 
 use serde::Serialize;
 use tarmac_model::PackageId;
@@ -185,83 +183,4 @@ pub fn uninstall(
         done.left.extend(dirs);
     }
     Ok(done)
-}
-
-/// One check script and how it ended.
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckOutcome {
-    pub package: PackageId,
-    pub check: String,
-    pub path: PathBuf,
-    /// None when only listed; Some(true) when it exited 0.
-    pub passed: Option<bool>,
-}
-
-/// `pkg-activate check [--list]`.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct CheckReport {
-    pub format: u32,
-    pub checks: Vec<CheckOutcome>,
-    /// Files in a `check/` dir that are not executable (skipped, as pkgpanda).
-    pub not_executable: Vec<PathBuf>,
-}
-
-impl CheckReport {
-    pub fn failed(&self) -> Vec<&CheckOutcome> {
-        self.checks
-            .iter()
-            .filter(|c| c.passed == Some(false))
-            .collect()
-    }
-}
-
-/// Runs (or lists) every executable in the active packages' `check/`
-/// dirs, in package then file name order.
-pub fn check(host: &HostPaths, run: bool, options: &Options) -> Result<CheckReport> {
-    let (_lock, recovered) = lock_and_recover(host, options)?;
-    let mut report = CheckReport {
-        format: 1,
-        ..CheckReport::default()
-    };
-    let Some(n) = recovered.current else {
-        return Ok(report);
-    };
-    let record = GenerationRecord::read(&host.generation(n))?;
-    for id in record.packages {
-        let dir = host.package(&id.to_string()).join("check");
-        let Ok(read) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        let mut names: Vec<String> = read
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        for name in names {
-            let path = dir.join(&name);
-            let executable = std::fs::metadata(&path)
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
-            if !executable {
-                report.not_executable.push(path);
-                continue;
-            }
-            let passed = if run {
-                Some(
-                    Command::new(&path)
-                        .stdout(std::io::stderr())
-                        .status()
-                        .is_ok_and(|s| s.success()),
-                )
-            } else {
-                None
-            };
-            report.checks.push(CheckOutcome {
-                package: id.clone(),
-                check: name,
-                path,
-                passed,
-            });
-        }
-    }
-    Ok(report)
 }

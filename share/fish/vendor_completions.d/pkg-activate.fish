@@ -141,6 +141,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -l wa
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -l json -d 'Print one JSON document on stdout instead of lines'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand recover" -s h -l help -d 'Print help'
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -l timeout -d 'Seconds a check may run; then its whole process group is killed and it counts as failed' -r
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/. If <config-dir>/manual_host_users exists, package users are never created: a missing one refuses the set' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand check" -l systemd-dir -d 'Where unit files are copied, with dcos.target.wants/<unit> -> ../<unit>' -r -F

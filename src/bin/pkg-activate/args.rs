@@ -117,6 +117,10 @@ pub enum Command {
         /// Only list the checks.
         #[arg(long)]
         list: bool,
+        /// Seconds a check may run; then its whole process group is killed
+        /// and it counts as failed.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60.0, value_parser = parse_seconds)]
+        timeout: f64,
     },
     /// Remove packages from the repository (refused while a generation uses one).
     Remove {
@@ -144,4 +148,11 @@ pub enum Command {
     /// manifest: reports writes that landed inside a package through a
     /// folded link. Exit 4 when unhealthy.
     Verify,
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("{text:?} is not a positive number of seconds")),
+    }
 }

@@ -143,8 +143,9 @@ fn run(args: Args) -> Result<(), Error> {
             let left = done.left.iter().map(|p| format!("left {}", p.display()));
             emit(json, &done, removed.chain(left).collect::<Vec<_>>());
         }
-        Command::Check { list } => {
-            let report = tarmac_activate::check(&host, !list, &options(g, 0))?;
+        Command::Check { list, timeout } => {
+            let timeout = std::time::Duration::from_secs_f64(timeout);
+            let report = tarmac_activate::check(&host, !list, timeout, &options(g, 0))?;
             for path in &report.not_executable {
                 eprintln!(
                     "pkg-activate: warning: {}: not executable, skipped",
@@ -157,6 +158,20 @@ fn run(args: Args) -> Result<(), Error> {
                 .map(|c| format!("{} {}", c.package, c.check));
             emit(json, &report, lines.collect::<Vec<_>>());
             let failed = report.failed();
+            for check in &failed {
+                let why = match (check.timed_out, check.exit) {
+                    (true, _) => "timed out".to_string(),
+                    (false, Some(code)) => format!("exit {code}"),
+                    (false, None) => "killed by a signal".to_string(),
+                };
+                eprintln!(
+                    "pkg-activate: check {} {} failed ({why}, {:.3} s)",
+                    check.package, check.check, check.seconds
+                );
+                for line in &check.output {
+                    eprintln!("  {line}");
+                }
+            }
             if !failed.is_empty() {
                 let names: Vec<String> = failed
                     .iter()
