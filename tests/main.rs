@@ -5,6 +5,7 @@ mod cfg_gen;
 mod e2e;
 mod fleet;
 mod host_extract;
+mod host_extract_tls;
 mod integrations;
 mod ip_detect_run;
 mod make;

@@ -87,6 +87,7 @@ impl<'r> Download<'r> {
             // server or ureq transcode them.
             .accept_encoding("identity")
             .user_agent(concat!("tarmac-fetch/", env!("CARGO_PKG_VERSION")))
+            .tls_config(options.trust.tls_config())
             .build()
             .new_agent();
         let mut download = Download {
@@ -575,6 +576,7 @@ mod tests {
             backoff_base: Duration::from_millis(5),
             backoff_max: Duration::from_millis(20),
             total_timeout: Duration::from_secs(20),
+            ..FetchOptions::default()
         }
     }
 

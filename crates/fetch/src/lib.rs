@@ -7,6 +7,8 @@
 //!   blake3. The transient/fatal decision lives in one function
 //!   (`retry::classify`).
 //!
+//! - [`TrustStore`]: the roots HTTPS is verified against (system store
+//!   plus `--cacert`; see [`tls`]).
 //! - [`host`]: staging, verification and publishing under `<root>/packages/`.
 //!
 //! Not here: tar parsing and extraction policy (tarmac-archive).
@@ -16,8 +18,10 @@ mod error;
 pub mod host;
 mod retry;
 mod source;
+pub mod tls;
 
 pub use download::{Download, Fetched};
 pub use error::Error;
 pub use retry::FetchOptions;
 pub use source::Source;
+pub use tls::{CaCertError, TrustStore};

@@ -25,6 +25,8 @@ pub struct FetchOptions {
     pub backoff_max: Duration,
     /// Bound on the whole download, retries and waits included.
     pub total_timeout: Duration,
+    /// The roots HTTPS servers are verified against.
+    pub trust: crate::TrustStore,
 }
 
 impl Default for FetchOptions {
@@ -36,6 +38,7 @@ impl Default for FetchOptions {
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             total_timeout: Duration::from_secs(3600),
+            trust: crate::TrustStore::default(),
         }
     }
 }
@@ -61,7 +64,7 @@ pub(crate) enum AttemptError {
 impl std::fmt::Display for AttemptError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            AttemptError::Request(e) => write!(f, "{e}"),
+            AttemptError::Request(e) => crate::tls::describe(e, f),
             AttemptError::Read(e) => write!(f, "reading body: {e}"),
             AttemptError::Status(code) => write!(f, "HTTP status {code}"),
             AttemptError::Truncated { got, expected } => {
@@ -108,6 +111,9 @@ pub(crate) fn classify(error: &AttemptError) -> Disposition {
 
 fn classify_ureq(error: &ureq::Error) -> Disposition {
     use ureq::Error as U;
+    if crate::tls::is_certificate_error(error) {
+        return Disposition::Fatal;
+    }
     match error {
         U::Io(_)
         | U::Timeout(_)
