@@ -17,6 +17,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_host-extract");
 struct Fixture {
     dir: tempfile::TempDir,
     repo: Repo,
+    pkg: Pkg,
     bundle: Bundle,
     ca: TestCa,
 }
@@ -31,6 +32,7 @@ fn fixture() -> Fixture {
     Fixture {
         dir,
         repo,
+        pkg,
         bundle,
         ca: TestCa::new(),
     }
@@ -51,15 +53,21 @@ impl Fixture {
         format!("{}/{}", nginx.url(), self.bundle.relative)
     }
 
-    /// host-extract into `root` with a clean TLS environment plus `env`.
+    /// host-extract (bundle mode from `url`) into `root` with a clean TLS
+    /// environment plus `env`.
     fn run(&self, root: &Path, url: &str, extra: &[&str], env: &[(&str, &Path)]) -> Run {
+        let mut args = vec!["--blake3", &self.bundle.blake3, "--url", url];
+        args.extend(extra);
+        self.run_args(root, &args, env)
+    }
+
+    fn run_args(&self, root: &Path, args: &[&str], env: &[(&str, &Path)]) -> Run {
         let mut command = Command::new(BIN);
         command
             .arg("--root")
             .arg(root)
             .args(FAST)
-            .args(["--blake3", &self.bundle.blake3, "--url", url])
-            .args(extra)
+            .args(args)
             .env_remove("TARMAC_CACERT")
             .env_remove("SSL_CERT_FILE")
             .env_remove("SSL_CERT_DIR")
@@ -121,6 +129,26 @@ fn cacert_flag_trusts_a_private_ca() {
     let out = f.run(&root, &f.url(&nginx), &["--cacert", cacert], &[]);
     f.assert_installed(&root, &out);
     assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+}
+
+#[test]
+fn package_mode_uses_the_same_trust() {
+    let f = fixture();
+    f.repo.add(&f.pkg);
+    let nginx = Nginx::serve_tls(&f.repo.root, &f.ca.server);
+    let repository = nginx.url();
+    let args = ["--repository", &repository, "--package", "alpha--1"];
+    let root = f.root("host");
+    let out = f.run_args(&root, &args, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("TLS verification failed"),
+        "{}",
+        out.stderr
+    );
+    f.assert_nothing_installed(&root);
+    let out = f.run_args(&root, &args, &[("TARMAC_CACERT", &f.ca.ca)]);
+    f.assert_installed(&root, &out);
 }
 
 #[test]
