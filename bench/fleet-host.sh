@@ -165,21 +165,27 @@ wave() {
 export -f install_one wave
 export work ns veth_host port at_once
 # P_cpu: how much CPU this machine gives AT_ONCE busy processes right now
-# (CPU seconds / wall seconds of AT_ONCE sha256sum runs over a cached 32 MiB
-# file): the simulated hosts share these cores with whatever else runs.
-head -c $((32 << 20)) /dev/urandom >"$work/hosts/calibrate"
+# (CPU seconds / wall seconds of AT_ONCE sha256sum runs over a cached 64 MiB
+# file), measured before and after the wave: the simulated hosts share these
+# cores with whatever else runs.
+head -c $((64 << 20)) /dev/urandom >"$work/hosts/calibrate"
 calibrate() {
     local i pids=()
     for i in $(seq "$at_once"); do sha256sum "$work/hosts/calibrate" >/dev/null & pids+=($!); done
     wait "${pids[@]}"
 }
 export -f calibrate
-/usr/bin/time -f "%e %U %S" -o "$work/time.cal" bash -c calibrate
-read -r cal_wall cal_user cal_sys <"$work/time.cal"
-p_cpu=$(echo "scale=2; ($cal_user + $cal_sys) / $cal_wall" | bc)
+p_cpu() {
+    local wall user sys
+    /usr/bin/time -f "%e %U %S" -o "$work/time.cal" bash -c calibrate
+    read -r wall user sys <"$work/time.cal"
+    echo "scale=2; ($user + $sys) / $wall" | bc
+}
+p_before=$(p_cpu)
 /usr/bin/time -f "%e %U %S" -o "$work/time.wave" bash -c wave ||
     { cat "$work"/wave.* >&2; exit 1; }
 read -r wave_wall wave_user wave_sys <"$work/time.wave"
+p_after=$(p_cpu)
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo "one host install (dcos_install.sh slave), $RUNS runs: wall ${walls[*]} s; CPU ${cpus[*]} s"
@@ -188,6 +194,6 @@ echo "c_cpu (median CPU): $(median "${cpus[@]}") s"
 echo "S (bytes per host): $(( bytes / RUNS ))"
 echo "B_lo:   $b_lo bytes/s ($(echo "scale=1; $b_lo * 8 / 1000000000" | bc) Gbit/s)"
 echo "B_veth: $b_veth bytes/s ($(echo "scale=1; $b_veth * 8 / 1000000000" | bc) Gbit/s)"
-echo "P_cpu ($at_once busy processes): $p_cpu CPUs"
+echo "P_cpu ($at_once busy processes): $p_before CPUs before the wave, $p_after after"
 echo "$at_once hosts at once: wall $wave_wall s; CPU $(echo "$wave_user + $wave_sys" | bc) s"
 echo "cores: $(nproc); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
