@@ -116,7 +116,9 @@ impl TrustStore {
             }
             notes.push(format!(
                 "the system trust store is empty or unreadable ({why}); \
-                 HTTPS trusts only the --cacert certificates{extra_text}"
+                 HTTPS trusts only the --cacert file {} ({} certificate(s))",
+                cacert.map(|p| p.display().to_string()).unwrap_or_default(),
+                extra.len()
             ));
         }
         let system_count = system.len();
