@@ -227,6 +227,32 @@ fn requests(log: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The body bytes nginx sent, summed over an access log (combined format).
+fn body_bytes(log: &str) -> u64 {
+    log.lines()
+        .filter_map(|line| {
+            line.split('"')
+                .nth(2)?
+                .split_whitespace()
+                .nth(1)?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+/// User + system CPU seconds of this process's waited-for children (and
+/// theirs): `cutime` + `cstime` of /proc/self/stat.
+fn children_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the parenthesised command name start at field 3 (state);
+    // cutime and cstime are fields 16 and 17.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: u64 = fields[13].parse::<u64>().unwrap() + fields[14].parse::<u64>().unwrap();
+    let hz = run("getconf", &["CLK_TCK"]).trim().parse::<f64>().unwrap();
+    ticks as f64 / hz
+}
+
 fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
@@ -533,6 +559,8 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
     packages1.sort();
 
     // ---- Install: every host at once, the script as served ----
+    // Timed, with the CPU its processes used, for docs/fleet.md's model.
+    let (install_start, cpu_before) = (std::time::Instant::now(), children_cpu_seconds());
     let children: Vec<Child> = hosts
         .iter()
         .map(|host| {
@@ -544,6 +572,15 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
         })
         .collect();
     let outputs = wait_all(&hosts, children, "dcos_install.sh");
+    let install_wall = install_start.elapsed().as_secs_f64();
+    let install_cpu = children_cpu_seconds() - cpu_before;
+    let sent = body_bytes(&nginx.access_log());
+    eprintln!(
+        "fleet: install phase: {HOSTS} hosts in {install_wall:.2} s wall, {install_cpu:.2} s CPU \
+         ({:.3} s per host), nginx sent {sent} bytes ({} per host)",
+        install_cpu / HOSTS as f64,
+        sent / HOSTS as u64
+    );
     for (host, output) in hosts.iter().zip(&outputs) {
         assert!(
             stderr(output).contains(&format!("dcos_install: this host is {}\n", host.ip)),

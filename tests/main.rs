@@ -6,6 +6,7 @@ mod e2e;
 mod fleet;
 mod generated;
 mod host_extract;
+mod host_extract_tls;
 mod integrations;
 mod ip_detect_run;
 mod make;

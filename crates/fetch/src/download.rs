@@ -129,6 +129,7 @@ impl<'r> Download<'r> {
             // server or ureq transcode them.
             .accept_encoding("identity")
             .user_agent(concat!("tarmac-fetch/", env!("CARGO_PKG_VERSION")))
+            .tls_config(options.trust.tls_config())
             .build()
             .new_agent();
         let count = mirrors.len();
@@ -796,6 +797,7 @@ mod tests {
             speed_limit: 0,
             speed_time: Duration::from_secs(20),
             max_requests: 100,
+            ..FetchOptions::default()
         }
     }
 

@@ -11,6 +11,8 @@
 //!   changing content, slow, not before a `Retry-After`), its request
 //!   budget and its deadline, shared by every download of the run.
 //!
+//! - [`TrustStore`]: the roots HTTPS is verified against (system store
+//!   plus `--cacert`; see [`tls`]).
 //! - [`host`]: staging, verification and publishing under `<root>/packages/`,
 //!   and the content verdict (bad content drops the mirror, a body cut
 //!   short is transient) in `host::refetching`.
@@ -23,9 +25,11 @@ pub mod host;
 mod retry;
 pub mod run;
 mod source;
+pub mod tls;
 
 pub use download::{Download, Fetched};
 pub use error::Error;
 pub use retry::FetchOptions;
 pub use run::Run;
 pub use source::Source;
+pub use tls::{CaCertError, TrustStore};

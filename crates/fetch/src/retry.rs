@@ -34,6 +34,8 @@ pub struct FetchOptions {
     pub speed_time: Duration,
     /// Requests one run may send, over all mirrors and files.
     pub max_requests: u32,
+    /// The roots HTTPS servers are verified against.
+    pub trust: crate::TrustStore,
 }
 
 impl Default for FetchOptions {
@@ -48,6 +50,7 @@ impl Default for FetchOptions {
             speed_limit: 64 * 1024,
             speed_time: Duration::from_secs(20),
             max_requests: 40,
+            trust: crate::TrustStore::default(),
         }
     }
 }
@@ -82,7 +85,7 @@ pub(crate) enum AttemptError {
 impl std::fmt::Display for AttemptError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            AttemptError::Request(e) => write!(f, "{e}"),
+            AttemptError::Request(e) => crate::tls::describe(e, f),
             AttemptError::Read(e) => write!(f, "reading body: {e}"),
             AttemptError::Status(code) => write!(f, "HTTP status {code}"),
             AttemptError::Truncated { got, expected } => {
@@ -143,6 +146,9 @@ pub(crate) fn classify(error: &AttemptError) -> Disposition {
 
 fn classify_ureq(error: &ureq::Error) -> Disposition {
     use ureq::Error as U;
+    if crate::tls::is_certificate_error(error) {
+        return Disposition::Fatal;
+    }
     match error {
         U::Io(_)
         | U::Timeout(_)

@@ -6,3 +6,4 @@ pub mod hostile;
 pub mod nginx;
 pub mod packages;
 pub mod repo;
+pub mod tls;

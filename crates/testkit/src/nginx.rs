@@ -22,6 +22,7 @@ fn nginx_binary() -> PathBuf {
 pub struct Nginx {
     child: Child,
     addr: SocketAddr,
+    scheme: &'static str,
     prefix: tempfile::TempDir,
 }
 
@@ -36,10 +37,28 @@ impl Nginx {
     /// Like [`Nginx::serve`], listening on `ip` (an address of this host,
     /// e.g. a bridge that network namespaces reach) on a free port.
     pub fn serve_at(root: &Path, ip: IpAddr) -> Nginx {
+        Nginx::start(root, ip, None)
+    }
+
+    /// Like [`Nginx::serve`] over HTTPS (`https://127.0.0.1:<port>/`) with
+    /// the server certificate and key of `cert` (see [`crate::tls`]).
+    pub fn serve_tls(root: &Path, cert: &crate::tls::ServerCert) -> Nginx {
+        Nginx::start(root, IpAddr::from([127, 0, 0, 1]), Some(cert))
+    }
+
+    fn start(root: &Path, ip: IpAddr, tls: Option<&crate::tls::ServerCert>) -> Nginx {
         let prefix = tempfile::tempdir().expect("nginx prefix");
         let port = free_port_at(ip);
         let conf = prefix.path().join("nginx.conf");
         let p = prefix.path().display();
+        let ssl = match tls {
+            Some(cert) => format!(
+                " ssl;\n                 ssl_certificate {};\n                 ssl_certificate_key {}",
+                cert.cert.display(),
+                cert.key.display()
+            ),
+            None => String::new(),
+        };
         let text = format!(
             "daemon off;\n\
              master_process off;\n\
@@ -57,7 +76,7 @@ impl Nginx {
                uwsgi_temp_path {p}/uwsgi;\n\
                scgi_temp_path {p}/scgi;\n\
                server {{\n\
-                 listen {listen};\n\
+                 listen {listen}{ssl};\n\
                  root {root};\n\
                  location / {{ }}\n\
                }}\n\
@@ -83,6 +102,7 @@ impl Nginx {
         let mut nginx = Nginx {
             child,
             addr: SocketAddr::new(ip, port),
+            scheme: if tls.is_some() { "https" } else { "http" },
             prefix,
         };
         nginx.wait_ready();
@@ -107,9 +127,10 @@ impl Nginx {
         );
     }
 
-    /// `http://<ip>:<port>` (no trailing slash).
+    /// `http://<ip>:<port>` (`https://` for [`Nginx::serve_tls`]; no
+    /// trailing slash).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// The access log so far (one line per request), for asserting what

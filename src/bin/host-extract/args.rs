@@ -28,7 +28,11 @@ use tarmac_model::PackageId;
 /// stdout: the ids now present, one per line (or one JSON document with
 /// --json). stderr: progress and errors.
 ///
-/// Exit codes: 0 ok; 1 runtime failure; 2 usage; 3 invalid input (archive
+/// HTTPS: servers are verified against the system trust store plus
+/// --cacert FILE (see --cacert).
+///
+/// Exit codes: 0 ok; 1 runtime failure (e.g. TLS verification); 2 usage;
+/// 3 invalid input (a bad --cacert file, archive
 /// policy, bad manifest, HTTP 404/410 or a missing file: the URL or id names
 /// nothing); 4 integrity (every mirror served bad content, or a present
 /// package was modified); 5 the host lock is held (see --wait); 6 not
@@ -126,6 +130,22 @@ pub struct Args {
     /// No progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// PEM file of CA certificates to trust for HTTPS besides the system
+    /// trust store (a private CA). HTTPS is verified against the system
+    /// store (SSL_CERT_FILE / SSL_CERT_DIR, else the distribution's bundle,
+    /// e.g. /etc/ssl/certs/ca-certificates.crt); when that store is empty or
+    /// unreadable, against the Mozilla roots built into this binary (said on
+    /// stderr). A FILE that cannot be read or holds no certificate fails
+    /// with exit 3 before any download; a server whose certificate does not
+    /// verify is not retried.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "TARMAC_CACERT",
+        hide_env_values = true
+    )]
+    pub cacert: Option<PathBuf>,
 }
 
 fn parse_blake3(text: &str) -> Result<String, String> {

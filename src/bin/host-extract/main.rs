@@ -9,13 +9,32 @@ use std::time::Duration;
 use clap::Parser;
 use tarmac_cli::{ExitClass, Failure};
 use tarmac_fetch::host::{self, BundleRequest, HostPaths, PackagesRequest, Settings};
-use tarmac_fetch::{FetchOptions, Source};
+use tarmac_fetch::{FetchOptions, Source, TrustStore};
 use tarmac_fs::LockWait;
 
 use args::Args;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Before any download: a bad --cacert fails here, naming the file. The
+    // system store is read only when something may be fetched over HTTP(S).
+    let http = (args.url.iter().chain(&args.repository))
+        .any(|u| matches!(Source::parse(u), Source::Http(_)));
+    let trust = if http || args.cacert.is_some() {
+        TrustStore::load(args.cacert.as_deref())
+    } else {
+        Ok(TrustStore::default())
+    };
+    let trust = match trust {
+        Ok(trust) => trust,
+        Err(e) => {
+            let failure = Failure::new(e.class(), Vec::new(), e);
+            return tarmac_cli::finish("host-extract", Err(failure));
+        }
+    };
+    for note in trust.notes() {
+        eprintln!("host-extract: warning: {note}");
+    }
     let settings = Settings {
         host: HostPaths::new(&args.root),
         fetch: FetchOptions {
@@ -28,6 +47,7 @@ fn main() -> ExitCode {
             speed_limit: args.speed_limit,
             speed_time: Duration::from_secs_f64(args.speed_time),
             max_requests: args.max_requests,
+            trust,
         },
         wait: if args.wait {
             LockWait::Wait
