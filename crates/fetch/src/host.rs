@@ -21,7 +21,7 @@
 //! fully published, so a second run verifies what is present without
 //! downloading anything.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -92,6 +92,24 @@ pub struct PackagesRequest {
     /// Repository roots, tried as mirrors.
     pub repositories: Vec<Source>,
     pub ids: Vec<PackageId>,
+    /// `--pin ID=TREEHASH`: the tree hash a package's manifest must declare,
+    /// whichever mirror serves it (and a present package's local manifest).
+    pub pins: BTreeMap<PackageId, String>,
+}
+
+impl PackagesRequest {
+    /// The request with its repositories rotated left by `turn`: the
+    /// `turn`-th fresh download after damaged content starts at the next
+    /// mirror, so one mirror serving bad content consistently (a rewritten
+    /// manifest) does not get every attempt.
+    fn rotated(&self, turn: usize) -> PackagesRequest {
+        let mut request = self.clone();
+        if !request.repositories.is_empty() {
+            let n = turn % request.repositories.len();
+            request.repositories.rotate_left(n);
+        }
+        request
+    }
 }
 
 /// What a run left on the host (`--json` output of host-extract).
@@ -231,7 +249,11 @@ pub fn extract_packages(
     for id in &ids {
         if host.package(id).is_dir() {
             let manifest = match read_local_manifest(host, id)? {
-                Some(manifest) => manifest,
+                Some(manifest) => {
+                    let path = host.manifests().join(format!("{id}.json"));
+                    check_pin(request, &manifest, &path.display().to_string())?;
+                    manifest
+                }
                 None => {
                     let (manifest, bytes) = fetch_manifest(request, id, settings, reporter)?;
                     downloaded += bytes;
@@ -258,15 +280,18 @@ pub fn extract_packages(
         // Set when the archive disagreed with its manifest: either of the
         // two may have been damaged, so both are downloaded again.
         let mut stale = false;
+        let mut turn = 0;
         let result = refetching(settings, &sources, reporter, damaged_package, || {
+            let request = request.rotated(turn);
+            turn += 1;
             if stale {
                 let (fresh, bytes) =
-                    fetch_manifest_once(request, &manifest.id, settings, reporter)?;
+                    fetch_manifest_once(&request, &manifest.id, settings, reporter)?;
                 downloaded += bytes;
                 *manifest = fresh;
                 stale = false;
             }
-            let result = fetch_package(request, &*manifest, &dir, settings, reporter);
+            let result = fetch_package(&request, &*manifest, &dir, settings, reporter);
             if let Err(error) = &result {
                 let _ = tarmac_fs::remove_all(&dir);
                 stale = disagrees_with_manifest(error);
@@ -339,8 +364,10 @@ fn fetch_manifest(
     reporter: &dyn Reporter,
 ) -> Result<(PackageManifest, u64), Error> {
     let sources = manifest_sources(request, id);
+    let mut turn = 0;
     refetching(settings, &sources, reporter, damaged_package, || {
-        fetch_manifest_once(request, id, settings, reporter)
+        turn += 1;
+        fetch_manifest_once(&request.rotated(turn - 1), id, settings, reporter)
     })
 }
 
@@ -383,7 +410,26 @@ fn fetch_manifest_once(
             reason: format!("declares id {} instead of {id}", manifest.id),
         });
     }
+    check_pin(request, &manifest, &fetched.url)?;
     Ok((manifest, fetched.bytes))
+}
+
+/// A package's manifest must declare the tree hash pinned for its id (if
+/// one is): else `url` served another package under that id.
+fn check_pin(
+    request: &PackagesRequest,
+    manifest: &PackageManifest,
+    url: &str,
+) -> Result<(), Error> {
+    match request.pins.get(&manifest.id) {
+        Some(pin) if *pin != manifest.tree_hash => Err(Error::Pin {
+            url: url.to_string(),
+            id: manifest.id.to_string(),
+            expected: pin.clone(),
+            actual: manifest.tree_hash.clone(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Streams one package archive into `dir` and checks its tree hash.
@@ -467,7 +513,10 @@ fn refetching<T>(
 /// filesystem errors.
 fn damaged_package(error: &Error) -> bool {
     match error {
-        Error::Manifest { .. } | Error::Checksum { .. } | Error::ContentChanged { .. } => true,
+        Error::Manifest { .. }
+        | Error::Checksum { .. }
+        | Error::ContentChanged { .. }
+        | Error::Pin { .. } => true,
         Error::Archive { source, .. } => matches!(
             source.class(),
             tarmac_model::ExitClass::Invalid | tarmac_model::ExitClass::Integrity
@@ -494,6 +543,7 @@ fn disagrees_with_manifest(error: &Error) -> bool {
 fn content_url(error: &Error) -> Option<&str> {
     match error {
         Error::Manifest { url, .. }
+        | Error::Pin { url, .. }
         | Error::Checksum { url, .. }
         | Error::ContentChanged { url, .. }
         | Error::Archive { url, .. } => Some(url),
