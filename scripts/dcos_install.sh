@@ -29,7 +29,22 @@
 #   TARMAC_SKIP_ROOT_CHECK=1  allow a non-root user (temp roots only)
 #   TARMAC_MIN_FREE_MB     free space needed beyond the packages (1024)
 #   TARMAC_IP_DETECT_ARGS  extra ip-detect-run flags, e.g. --no-require-local
-#   TARMAC_BOOTSTRAP_URL   fetch from this mirror instead of the pinned URL
+#   TARMAC_BOOTSTRAP_URL   replaces the origin (the pinned bootstrap_url)
+#   TARMAC_MIRRORS         more mirrors, space separated, tried first
+#   TARMAC_CACERT          CA bundle (PEM) for https: curl --cacert, and
+#                          exported for host-extract
+#
+# Mirrors (docs/mirrors.md): the pinned list is bootstrap_url (the origin)
+# then config.yaml's bootstrap_mirrors. A host tries, in this order: the
+# TARMAC_MIRRORS, the pinned mirrors rotated by a hash of its host name
+# (`uname -n | cksum`: hosts spread over the mirrors), the origin last (a
+# two-tier setup keeps the fleet off the origin). Every host-extract call
+# gets every URL; a tool download tries each URL in turn. Whatever a mirror
+# serves is checked against the pins below: the bundle's blake3, each
+# package's tree hash (host-extract --pin), each tool's sha256. A URL that
+# serves a wrong tool is skipped for the next: exit 4 only when every URL
+# served a wrong file, 75 when none answered. Adding mirrors at install
+# time (TARMAC_MIRRORS) changes no pin: no need to run cfg-gen again.
 
 set -o errexit -o nounset -o pipefail
 
@@ -37,13 +52,19 @@ set -o errexit -o nounset -o pipefail
 # install, or upgrade (from the config id UPGRADE_FROM).
 MODE='{{ mode }}'
 UPGRADE_FROM='{{ upgrade_from }}'
+# The origin, then its mirrors (config.yaml bootstrap_mirrors, space
+# separated).
 BOOTSTRAP_URL='{{ bootstrap_url }}'
+BOOTSTRAP_MIRRORS='{{ bootstrap_mirrors }}'
 BOOTSTRAP_ID='{{ bootstrap_id }}'
 BUNDLE_BLAKE3='{{ bundle_blake3 }}'
 CONFIG_ID='{{ config_id }}'
 # Package ids of the bundle and of the config packages, space separated.
 BUNDLE_PACKAGES='{{ bundle_packages }}'
 CLUSTER_PACKAGES='{{ cluster_packages }}'
+# "id=tree_hash" of every package above, space separated: host-extract
+# --pin, so a mirror serving another package under an id is caught.
+PACKAGE_PINS='{{ package_pins }}'
 # Bytes the extracted packages take (from their manifests).
 INSTALL_BYTES='{{ install_bytes }}'
 # "sha256 name" per line: the tools under $BOOTSTRAP_URL/bin/.
@@ -58,7 +79,7 @@ STATE_DIR_ROOT=${TARMAC_STATE_DIR_ROOT:-/var/lib/dcos}
 USER_DB_ROOT=${TARMAC_USER_DB_ROOT:-/}
 TOOLS_DIR=${TARMAC_TOOLS_DIR:-/var/lib/tarmac/bin}
 NO_SYSTEMD=${TARMAC_NO_SYSTEMD:-0}
-URL=${TARMAC_BOOTSTRAP_URL:-$BOOTSTRAP_URL}
+ORIGIN=${TARMAC_BOOTSTRAP_URL:-$BOOTSTRAP_URL}
 FLAGS_DIR="$CONFIG_DIR/setup-flags"
 DONE_MARKER="$FLAGS_DIR/tarmac-installed"
 VALID_ROLES="master slave slave_public"
@@ -66,6 +87,9 @@ VALID_ROLES="master slave slave_public"
 CURRENT_STEP=""
 ROLES=()
 COMMAND_LINE=""
+# Where this host downloads from, in order (see mirror_urls).
+URLS=()
+CURL_TLS=()
 
 log() {
     echo "dcos_install: $*" >&2
@@ -212,25 +236,101 @@ write_file() {
     mv -f "$tmp" "$target"
 }
 
-# Downloads $URL/$1 to $2 unless $2 already has sha256 $3; checks the sum.
+# A mirror URL as given: http(s):// or file://, no trailing slash.
+valid_url() {
+    case "$1" in
+    http://?* | https://?* | file://?*) [[ "$1" != */ && "$1" != *[[:space:]]* ]] ;;
+    *) return 1 ;;
+    esac
+}
+
+# Fills URLS: the TARMAC_MIRRORS, then the pinned mirrors rotated by a
+# stable hash of this host's name, then the origin; each URL once.
+mirror_urls() {
+    local extra pinned url start count i
+    local -A seen=()
+    read -r -a extra <<<"${TARMAC_MIRRORS:-}"
+    read -r -a pinned <<<"$BOOTSTRAP_MIRRORS"
+    URLS=()
+    for url in "${extra[@]}" "$ORIGIN"; do
+        if ! valid_url "$url"; then
+            log "TARMAC_MIRRORS/TARMAC_BOOTSTRAP_URL: '$url' is not an http://, https:// or file:// URL without a trailing /"
+            exit 2
+        fi
+    done
+    count=${#pinned[@]}
+    start=0
+    if [ "$count" -gt 0 ]; then
+        start=$(( $(uname -n | cksum | cut -d' ' -f1) % count ))
+    fi
+    for url in "${extra[@]}"; do
+        [ -n "${seen[$url]:-}" ] || { URLS+=("$url"); seen[$url]=1; }
+    done
+    for (( i = 0; i < count; i++ )); do
+        url=${pinned[$(( (start + i) % count ))]}
+        [ -n "${seen[$url]:-}" ] || { URLS+=("$url"); seen[$url]=1; }
+    done
+    [ -n "${seen[$ORIGIN]:-}" ] || URLS+=("$ORIGIN")
+    if [ -n "${TARMAC_CACERT:-}" ]; then
+        CURL_TLS=(--cacert "$TARMAC_CACERT")
+        export TARMAC_CACERT
+    fi
+}
+
+# Downloads $1 (a path under the serve tree) to $2 unless $2 already has
+# sha256 $3: from each URL in turn until one serves the pinned file. Exit
+# 4 when every URL served a wrong file, 75 when none answered.
 fetch_pinned() {
-    local path=$1 target=$2 sum=$3 tmp
+    local path=$1 target=$2 sum=$3 tmp url wrong=0
     if [ -f "$target" ] && [ "$(sha256sum "$target" | cut -d' ' -f1)" = "$sum" ]; then
         return 0
     fi
-    tmp=$(mktemp "$target.tmp.XXXXXX")
-    if ! curl -fsSL --retry 5 --retry-delay 2 --connect-timeout 10 -o "$tmp" "$URL/$path"; then
-        rm -f "$tmp"
-        log "cannot download $URL/$path"
-        return 75
-    fi
-    if [ "$(sha256sum "$tmp" | cut -d' ' -f1)" != "$sum" ]; then
-        rm -f "$tmp"
-        log "$URL/$path: sha256 does not match the pinned $sum"
+    for url in "${URLS[@]}"; do
+        tmp=$(mktemp "$target.tmp.XXXXXX")
+        if ! curl -fsSL --retry 5 --retry-delay 2 --connect-timeout 10 "${CURL_TLS[@]}" \
+            -o "$tmp" "$url/$path"; then
+            rm -f "$tmp"
+            log "cannot download $url/$path; trying the next URL"
+            continue
+        fi
+        if [ "$(sha256sum "$tmp" | cut -d' ' -f1)" != "$sum" ]; then
+            rm -f "$tmp"
+            log "$url/$path: sha256 does not match the pinned $sum; trying the next URL"
+            wrong=$(( wrong + 1 ))
+            continue
+        fi
+        chmod 0755 "$tmp"
+        mv -f "$tmp" "$target"
+        return 0
+    done
+    if [ "$wrong" -eq "${#URLS[@]}" ]; then
+        log "$path: every URL (${URLS[*]}) served a file that does not match the pinned sha256"
         return 4
     fi
-    chmod 0755 "$tmp"
-    mv -f "$tmp" "$target"
+    log "$path: no URL (${URLS[*]}) served the pinned file"
+    return 75
+}
+
+# The host-extract arguments naming every URL: --repository per URL.
+repository_args() {
+    local url
+    REPOSITORY_ARGS=()
+    for url in "${URLS[@]}"; do
+        REPOSITORY_ARGS+=(--repository "$url")
+    done
+}
+
+# PIN_ARGS: --pin ID=TREE_HASH for each of the ids given.
+pin_args() {
+    local pin id
+    PIN_ARGS=()
+    for pin in $PACKAGE_PINS; do
+        for id in "$@"; do
+            if [ "${pin%%=*}" = "$id" ]; then
+                PIN_ARGS+=(--pin "$pin")
+            fi
+        done
+    done
 }
 
 download_tools() {
@@ -249,7 +349,7 @@ write_flags() {
     for role in "${ROLES[@]}"; do
         : >"$CONFIG_DIR/roles/$role"
     done
-    printf '%s' "$URL" | write_file "$FLAGS_DIR/repository-url"
+    printf '%s' "$ORIGIN" | write_file "$FLAGS_DIR/repository-url"
     write_file "$FLAGS_DIR/cluster-packages.json" <<'EOF_CLUSTER_PACKAGES'
 {{ cluster_packages_json }}
 EOF_CLUSTER_PACKAGES
@@ -265,16 +365,22 @@ detect_ip() {
 }
 
 extract_bundle() {
+    local url urls=()
+    for url in "${URLS[@]}"; do
+        urls+=(--url "$url/bootstrap/$BOOTSTRAP_ID.bootstrap.tar.zst")
+    done
     "$TOOLS_DIR/host-extract" --root "$ROOT" --wait --quiet \
-        --url "$URL/bootstrap/$BOOTSTRAP_ID.bootstrap.tar.zst" --blake3 "$BUNDLE_BLAKE3" >/dev/null
+        "${urls[@]}" --blake3 "$BUNDLE_BLAKE3" >/dev/null
 }
 
 extract_cluster_packages() {
     local ids
     read -r -a ids <<<"$CLUSTER_PACKAGES"
     [ "${#ids[@]}" -gt 0 ] || return 0
+    repository_args
+    pin_args "${ids[@]}"
     "$TOOLS_DIR/host-extract" --root "$ROOT" --wait --quiet \
-        --repository "$URL" --package "${ids[@]}" >/dev/null
+        "${REPOSITORY_ARGS[@]}" "${PIN_ARGS[@]}" --package "${ids[@]}" >/dev/null
 }
 
 # pkgpanda's dcos.target: pkg-activate starts it once the units are in place.
@@ -337,9 +443,11 @@ fetch_packages() {
     local ids
     read -r -a ids <<<"$BUNDLE_PACKAGES $CLUSTER_PACKAGES"
     # host-extract verifies the packages already present and downloads only
-    # the others.
+    # the others; each must be the pinned one.
+    repository_args
+    pin_args "${ids[@]}"
     "$TOOLS_DIR/host-extract" --root "$ROOT" --wait --quiet \
-        --repository "$URL" --package "${ids[@]}" >/dev/null
+        "${REPOSITORY_ARGS[@]}" "${PIN_ARGS[@]}" --package "${ids[@]}" >/dev/null
 }
 
 restart_services() {
@@ -410,6 +518,7 @@ upgrade_main() {
 main() {
     COMMAND_LINE="$0 $*"
     parse_args "$@"
+    mirror_urls
     trap 'on_exit $?' EXIT
     if [ "$MODE" = upgrade ]; then
         upgrade_main

@@ -480,6 +480,31 @@ fn validation_cases() {
             "Must be one of 'top', 'off', ''",
         ),
         (
+            "bootstrap_mirrors: [http://192.0.2.20, http://192.0.2.21/]\n",
+            "bootstrap_mirrors",
+            "item 1 (http://192.0.2.21/): Must not end in a '/'",
+        ),
+        (
+            "bootstrap_mirrors: [http://192.0.2.20, http://192.0.2.20]\n",
+            "bootstrap_mirrors",
+            "item 1 (http://192.0.2.20): the same URL as item 0",
+        ),
+        (
+            "bootstrap_mirrors: [http://192.0.2.20, 'http://192.0.2.10:8080']\n",
+            "bootstrap_mirrors",
+            "item 1 (http://192.0.2.10:8080) is bootstrap_url, the origin",
+        ),
+        (
+            "bootstrap_mirrors: [mirror.example]\n",
+            "bootstrap_mirrors",
+            "item 0 (mirror.example): Must be a URL",
+        ),
+        (
+            "bootstrap_mirrors: http://192.0.2.20\n",
+            "bootstrap_mirrors",
+            "Must be a JSON formatted list",
+        ),
+        (
             "exhibitor_tls_enabled: 1.5\n",
             "exhibitor_tls_enabled",
             "float",
@@ -726,6 +751,22 @@ fn install_script_preflight_and_roles() {
     assert!(!root.join("etc").exists());
 }
 
+/// The real host tools in `dir/real-tools`, stripped when `strip` exists:
+/// debug builds are 30-60 MB each and every install downloads them.
+fn real_tools(dir: &Path) -> PathBuf {
+    let tools = dir.join("real-tools");
+    fs::create_dir_all(&tools).unwrap();
+    for (name, exe) in [
+        ("host-extract", env!("CARGO_BIN_EXE_host-extract")),
+        ("ip-detect-run", env!("CARGO_BIN_EXE_ip-detect-run")),
+        ("pkg-activate", env!("CARGO_BIN_EXE_pkg-activate")),
+    ] {
+        fs::copy(exe, tools.join(name)).unwrap();
+        let _ = Command::new("strip").arg(tools.join(name)).status();
+    }
+    tools
+}
+
 /// The generated dcos_install.sh, end to end: nginx serves genconf/serve,
 /// the real host tools download, extract and activate into temp roots.
 #[test]
@@ -740,18 +781,7 @@ fn install_script_end_to_end_against_nginx() {
         "#!/bin/sh\necho 203.0.113.9\n",
     )
     .unwrap();
-    // The real host tools, stripped when `strip` exists: debug builds are
-    // 30-60 MB each and every install downloads them.
-    let tools = fixture.path().join("real-tools");
-    fs::create_dir_all(&tools).unwrap();
-    for (name, exe) in [
-        ("host-extract", env!("CARGO_BIN_EXE_host-extract")),
-        ("ip-detect-run", env!("CARGO_BIN_EXE_ip-detect-run")),
-        ("pkg-activate", env!("CARGO_BIN_EXE_pkg-activate")),
-    ] {
-        fs::copy(exe, tools.join(name)).unwrap();
-        let _ = Command::new("strip").arg(tools.join(name)).status();
-    }
+    let tools = real_tools(fixture.path());
     let output = fixture.run(&["--dist", "dist", "--bin-dir", tools.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let script = fixture.serve().join("dcos_install.sh");
@@ -997,4 +1027,204 @@ fn install_script_end_to_end_against_nginx() {
 #[test]
 fn docs_cfg_gen_reference_matches_help() {
     crate::workspace::check_help_doc(BIN, "cfg-gen.md");
+}
+
+/// Issue 12: mirrors and pins in dcos_install.sh. One nginx serves the
+/// origin (genconf/serve); another serves copies of it at /evil (the
+/// pinned mirror from `bootstrap_mirrors`, whose dcos-config package is a
+/// different but self-consistent package under the same id) and at
+/// /badtools (an operator mirror, TARMAC_MIRRORS, serving a wrong
+/// pkg-activate). The script tries the mirrors first, skips what does not
+/// match its pins and installs the genuine packages from the origin; with
+/// the forged mirror as its only URL it stops with exit 4.
+#[test]
+fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
+    let fixture = Fixture::new();
+    let origin = tarmac_testkit::nginx::Nginx::serve(&fixture.serve());
+    let mirrors_dir = fixture.path().join("mirrors");
+    fs::create_dir_all(&mirrors_dir).unwrap();
+    let mirrors = tarmac_testkit::nginx::Nginx::serve(&mirrors_dir);
+    let evil = format!("{}/evil", mirrors.url());
+    let badtools = format!("{}/badtools", mirrors.url());
+    let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
+    let text = text.replace("http://192.0.2.10:8080", &origin.url());
+    fixture.set_config(&format!("{text}bootstrap_mirrors:\n  - {evil}\n"));
+    fs::write(
+        fixture.genconf().join("ip-detect"),
+        "#!/bin/sh\necho 203.0.113.9\n",
+    )
+    .unwrap();
+    let tools = real_tools(fixture.path());
+    let output = fixture.run(&["--dist", "dist", "--bin-dir", tools.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let serve = fixture.serve();
+    let script_path = serve.join("dcos_install.sh");
+    let script = fs::read_to_string(&script_path).unwrap();
+    assert!(
+        script.contains(&format!("BOOTSTRAP_MIRRORS='{evil}'\n")),
+        "{script}"
+    );
+
+    // Every package is pinned by the tree hash of its served manifest.
+    let line = script
+        .lines()
+        .find(|l| l.starts_with("PACKAGE_PINS='"))
+        .unwrap();
+    let mut pins: Vec<String> = line["PACKAGE_PINS='".len()..line.len() - 1]
+        .split(' ')
+        .map(String::from)
+        .collect();
+    pins.sort();
+    let mut expected = Vec::new();
+    for entry in fs::read_dir(serve.join("packages")).unwrap() {
+        for file in fs::read_dir(entry.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let manifest: PackageManifest =
+                    serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+                expected.push(format!("{}={}", manifest.id, manifest.tree_hash));
+            }
+        }
+    }
+    expected.sort();
+    assert_eq!(pins, expected);
+    assert_eq!(pins.len(), 4, "two bundle and two config packages");
+
+    // /evil: the served tree with dcos-config rewritten consistently.
+    copy_tree(&serve, &mirrors_dir.join("evil"));
+    let config_dir = mirrors_dir.join("evil/packages/dcos-config");
+    let sidecar = fs::read_dir(&config_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let genuine: PackageManifest = serde_json::from_slice(&fs::read(&sidecar).unwrap()).unwrap();
+    let forged_tree = fixture.path().join("forged");
+    fs::create_dir_all(forged_tree.join("bin")).unwrap();
+    fs::write(forged_tree.join("pkginfo.json"), "{}").unwrap();
+    fs::write(
+        forged_tree.join("bin/detect_ip"),
+        "#!/bin/sh\necho 192.0.2.66\n",
+    )
+    .unwrap();
+    let forged = tarmac_archive::pack_dir(
+        &genuine.id,
+        &forged_tree,
+        &config_dir.join(format!("{}.tar.zst", genuine.id)),
+        WriteOptions::default(),
+    )
+    .unwrap();
+    assert_ne!(forged.tree_hash, genuine.tree_hash);
+    fs::write(&sidecar, serde_json::to_vec_pretty(&forged).unwrap()).unwrap();
+    // /badtools: the served tree with a pkg-activate that is not the pinned one.
+    copy_tree(&serve, &mirrors_dir.join("badtools"));
+    fs::write(
+        mirrors_dir.join("badtools/bin/pkg-activate"),
+        "#!/bin/sh\necho forged\n",
+    )
+    .unwrap();
+
+    let install = |host: &Path, env: &[(&str, &str)]| {
+        Command::new("bash")
+            .arg(&script_path)
+            .arg("slave")
+            .env("TARMAC_ROOT", host.join("opt/mesosphere"))
+            .env("TARMAC_CONFIG_DIR", host.join("etc/mesosphere"))
+            .env("TARMAC_SYSTEMD_DIR", host.join("etc/systemd/system"))
+            .env("TARMAC_STATE_DIR_ROOT", host.join("var/lib/dcos"))
+            .env("TARMAC_USER_DB_ROOT", host.join("userdb"))
+            .env("TARMAC_TOOLS_DIR", host.join("var/lib/tarmac/bin"))
+            .env("TARMAC_NO_SYSTEMD", "1")
+            .env("TARMAC_MIN_FREE_MB", "1")
+            .env("TARMAC_IP_DETECT_ARGS", "--no-require-local")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let config_package = |host: &Path| {
+        tarmac_archive::tree_hash(
+            &host
+                .join("opt/mesosphere/packages")
+                .join(genuine.id.to_string()),
+        )
+        .unwrap()
+        .hash
+    };
+    let requested = |log: &str, path: &str| log.lines().filter(|l| l.contains(path)).count();
+
+    // The pinned (forged) mirror first, then the origin: the forged config
+    // package is refused by its pin and taken from the origin; tools and
+    // the bundle came from the mirror.
+    let host = fixture.path().join("host-a");
+    let output = install(&host, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(config_package(&host), genuine.tree_hash);
+    let config_json = format!("/packages/dcos-config/{}.json", genuine.id);
+    let log = mirrors.access_log();
+    assert!(
+        requested(&log, &format!("/evil{config_json}")) >= 1,
+        "{log}"
+    );
+    assert_eq!(requested(&log, "/evil/bin/"), 3, "{log}");
+    let origin_log = origin.access_log();
+    assert_eq!(requested(&origin_log, "/bin/"), 0, "{origin_log}");
+    assert_eq!(requested(&origin_log, ".bootstrap.tar.zst"), 0);
+    assert_eq!(requested(&origin_log, &config_json), 1, "{origin_log}");
+
+    // The operator mirror (TARMAC_MIRRORS) first: its wrong pkg-activate is
+    // skipped for the next URL.
+    let host = fixture.path().join("host-b");
+    let before = mirrors.access_log().lines().count();
+    let output = install(&host, &[("TARMAC_MIRRORS", badtools.as_str())]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.contains(&format!(
+            "{badtools}/bin/pkg-activate: sha256 does not match the pinned"
+        )) && text.contains("trying the next URL"),
+        "{text}"
+    );
+    let log: String = mirrors
+        .access_log()
+        .lines()
+        .skip(before)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(requested(&log, "/badtools/bin/"), 3, "{log}");
+    assert_eq!(requested(&log, "/evil/bin/pkg-activate"), 1, "{log}");
+    assert_eq!(requested(&log, "/evil/bin/"), 1, "{log}");
+    assert_eq!(
+        fs::read(host.join("var/lib/tarmac/bin/pkg-activate")).unwrap(),
+        fs::read(serve.join("bin/pkg-activate")).unwrap()
+    );
+
+    // The forged mirror as the only URL: the pin stops the install (4).
+    let host = fixture.path().join("host-c");
+    let output = install(&host, &[("TARMAC_BOOTSTRAP_URL", evil.as_str())]);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.contains(&format!(
+            "package {} is not the pinned one: tree hash expected {}",
+            genuine.id, genuine.tree_hash
+        )) && text.contains("step 'extract cluster packages' failed (exit 4)"),
+        "{text}"
+    );
+    assert!(!host
+        .join("opt/mesosphere/packages")
+        .join(genuine.id.to_string())
+        .exists());
+
+    // A mirror list that is not URLs is a usage error, before any step.
+    let output = install(
+        &fixture.path().join("host-d"),
+        &[("TARMAC_MIRRORS", "mirror.example")],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("'mirror.example' is not an http://"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!fixture.path().join("host-d").exists());
 }

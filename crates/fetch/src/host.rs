@@ -246,6 +246,9 @@ pub fn extract_packages(
     let ids: BTreeSet<PackageId> = request.ids.iter().cloned().collect();
     let mut downloaded = 0u64;
     let mut wanted = Vec::new();
+    // Per wanted package, the rotation of the repositories whose manifest
+    // passed: its archive is asked from the same mirror first.
+    let mut turns = Vec::new();
     for id in &ids {
         if host.package(id).is_dir() {
             let manifest = match read_local_manifest(host, id)? {
@@ -255,16 +258,17 @@ pub fn extract_packages(
                     manifest
                 }
                 None => {
-                    let (manifest, bytes) = fetch_manifest(request, id, settings, reporter)?;
+                    let (manifest, bytes, _) = fetch_manifest(request, id, settings, reporter)?;
                     downloaded += bytes;
                     manifest
                 }
             };
             verify_present(host, &manifest)?;
         } else {
-            let (manifest, bytes) = fetch_manifest(request, id, settings, reporter)?;
+            let (manifest, bytes, turn) = fetch_manifest(request, id, settings, reporter)?;
             downloaded += bytes;
             wanted.push(manifest);
+            turns.push(turn);
         }
     }
     let bytes: u64 = wanted.iter().map(|m| m.bytes).sum();
@@ -274,13 +278,13 @@ pub fn extract_packages(
     let staging = host.staging();
     tarmac_fs::create_dir_all(&staging)?;
     let mut staged = Vec::new();
-    for manifest in &mut wanted {
+    for (manifest, start) in wanted.iter_mut().zip(turns) {
         let dir = staging.join(manifest.id.to_string());
         let sources = archive_sources(request, &manifest.id);
         // Set when the archive disagreed with its manifest: either of the
         // two may have been damaged, so both are downloaded again.
         let mut stale = false;
-        let mut turn = 0;
+        let mut turn = start;
         let result = refetching(settings, &sources, reporter, damaged_package, || {
             let request = request.rotated(turn);
             turn += 1;
@@ -356,18 +360,39 @@ fn manifest_sources(request: &PackagesRequest, id: &PackageId) -> Vec<Source> {
 }
 
 /// Downloads and checks a package's `<id>.json` sidecar, downloading it
-/// again while it arrives damaged (see [`refetching`]).
+/// again while it arrives damaged (see [`refetching`]); also returns the
+/// rotation of the repositories it came from.
 fn fetch_manifest(
     request: &PackagesRequest,
     id: &PackageId,
     settings: &Settings,
     reporter: &dyn Reporter,
-) -> Result<(PackageManifest, u64), Error> {
+) -> Result<(PackageManifest, u64, usize), Error> {
     let sources = manifest_sources(request, id);
     let mut turn = 0;
+    // The URLs that served a manifest other than the pinned one: when every
+    // mirror did, asking again cannot help (a manifest that parses, names
+    // the id and declares another valid tree hash is no damage in transit).
+    let mut unpinned = BTreeSet::new();
     refetching(settings, &sources, reporter, damaged_package, || {
         turn += 1;
-        fetch_manifest_once(&request.rotated(turn - 1), id, settings, reporter)
+        match fetch_manifest_once(&request.rotated(turn - 1), id, settings, reporter) {
+            Ok((manifest, bytes)) => Ok((manifest, bytes, turn - 1)),
+            Err(error @ Error::Pin { .. }) => {
+                if let Error::Pin { url, .. } = &error {
+                    unpinned.insert(url.clone());
+                }
+                if unpinned.len() < sources.len() {
+                    return Err(error);
+                }
+                Err(Error::Repeated {
+                    attempts: turn as u32,
+                    urls: unpinned.iter().cloned().collect::<Vec<_>>().join(", "),
+                    last: Box::new(error),
+                })
+            }
+            Err(error) => Err(error),
+        }
     })
 }
 
