@@ -21,7 +21,7 @@ fn nginx_binary() -> PathBuf {
 /// A running nginx; stopped when dropped.
 pub struct Nginx {
     child: Child,
-    addr: SocketAddr,
+    addrs: Vec<SocketAddr>,
     prefix: tempfile::TempDir,
 }
 
@@ -36,10 +36,32 @@ impl Nginx {
     /// Like [`Nginx::serve`], listening on `ip` (an address of this host,
     /// e.g. a bridge that network namespaces reach) on a free port.
     pub fn serve_at(root: &Path, ip: IpAddr) -> Nginx {
+        Nginx::start(root, ip, 1)
+    }
+
+    /// Like [`Nginx::serve_at`], listening on `count` free ports of `ip`
+    /// ([`Nginx::urls`]); each access log line ends with the port the
+    /// request came in on, so clients sharing an address (proxies on one
+    /// machine) can be told apart by the URL each was given.
+    pub fn serve_on_ports(root: &Path, ip: IpAddr, count: usize) -> Nginx {
+        Nginx::start(root, ip, count)
+    }
+
+    fn start(root: &Path, ip: IpAddr, count: usize) -> Nginx {
         let prefix = tempfile::tempdir().expect("nginx prefix");
-        let port = free_port_at(ip);
+        let addrs: Vec<SocketAddr> = (0..count.max(1))
+            .map(|_| SocketAddr::new(ip, free_port_at(ip)))
+            .collect();
         let conf = prefix.path().join("nginx.conf");
         let p = prefix.path().display();
+        let listens: String = addrs.iter().map(|a| format!("listen {a};\n")).collect();
+        // The combined format, plus the port when there are several.
+        let format = if count > 1 {
+            "log_format ports '$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $server_port';\n"
+        } else {
+            ""
+        };
+        let log = if count > 1 { " ports" } else { "" };
         let text = format!(
             "daemon off;\n\
              master_process off;\n\
@@ -48,7 +70,8 @@ impl Nginx {
              error_log {p}/error.log warn;\n\
              events {{ worker_connections 256; }}\n\
              http {{\n\
-               access_log {p}/access.log;\n\
+               {format}\
+               access_log {p}/access.log{log};\n\
                default_type application/octet-stream;\n\
                sendfile on;\n\
                client_body_temp_path {p}/client_body;\n\
@@ -57,13 +80,12 @@ impl Nginx {
                uwsgi_temp_path {p}/uwsgi;\n\
                scgi_temp_path {p}/scgi;\n\
                server {{\n\
-                 listen {listen};\n\
+                 {listens}\
                  root {root};\n\
                  location / {{ }}\n\
                }}\n\
              }}\n",
             root = root.display(),
-            listen = SocketAddr::new(ip, port),
         );
         std::fs::File::create(&conf)
             .and_then(|mut f| f.write_all(text.as_bytes()))
@@ -82,7 +104,7 @@ impl Nginx {
             .expect("spawn nginx (is it installed at /usr/sbin/nginx?)");
         let mut nginx = Nginx {
             child,
-            addr: SocketAddr::new(ip, port),
+            addrs,
             prefix,
         };
         nginx.wait_ready();
@@ -95,21 +117,30 @@ impl Nginx {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("nginx exited with {status}: {}", self.error_log());
             }
-            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(100)).is_ok() {
+            if self
+                .addrs
+                .iter()
+                .all(|a| TcpStream::connect_timeout(a, Duration::from_millis(100)).is_ok())
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!(
-            "nginx did not start listening on {}: {}",
-            self.addr,
+            "nginx did not start listening on {:?}: {}",
+            self.addrs,
             self.error_log()
         );
     }
 
     /// `http://<ip>:<port>` (no trailing slash).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.addrs[0])
+    }
+
+    /// One URL per port ([`Nginx::serve_on_ports`]), in order.
+    pub fn urls(&self) -> Vec<String> {
+        self.addrs.iter().map(|a| format!("http://{a}")).collect()
     }
 
     /// The access log so far (one line per request), for asserting what
