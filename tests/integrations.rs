@@ -27,10 +27,14 @@ fn run(command: &mut Command) -> Output {
     output
 }
 
-/// A serve tree served by nginx on loopback, and the values cfg-gen pinned
-/// in its dcos_install.sh.
+/// A serve tree served by nginx on loopback (the origin, and a second
+/// nginx as its mirror), and the values cfg-gen pinned in its
+/// dcos_install.sh.
 struct Served {
     nginx: Nginx,
+    mirror: Nginx,
+    /// A mirror that refuses connections, listed before `mirror`.
+    dead: String,
     _dir: tempfile::TempDir,
     bootstrap_id: String,
     bundle_blake3: String,
@@ -53,12 +57,32 @@ impl Served {
         ids
     }
 
-    /// HTTP requests so far (nginx's access log), and how many of them
-    /// fetched a package archive.
+    /// HTTP requests so far (the origin's and the mirror's access logs),
+    /// and how many of them fetched a package archive.
     fn requests(&self) -> (usize, usize) {
-        let log = self.nginx.access_log();
+        let log = self.nginx.access_log() + &self.mirror.access_log();
         let archives = log.lines().filter(|l| l.contains(".tar.zst")).count();
         (log.lines().count(), archives)
+    }
+
+    /// The mirrors are used first: the origin (the last URL) served
+    /// nothing while the live mirror, after the dead one, served the tools,
+    /// the bundle and the packages.
+    fn assert_served_by_the_mirror(&self) {
+        let origin = self.nginx.access_log();
+        assert_eq!(origin, "", "the origin was asked while a mirror answered");
+        let mirror = self.mirror.access_log();
+        for path in [
+            "/bin/host-extract",
+            "/ip-detect",
+            ".bootstrap.tar.zst",
+            "/packages/",
+        ] {
+            assert!(
+                mirror.contains(path),
+                "{path} not from the mirror: {mirror}"
+            );
+        }
     }
 }
 
@@ -118,6 +142,8 @@ fn served_with(edit: impl FnOnce(&Path)) -> Served {
     );
     Served {
         nginx: Nginx::serve(&serve),
+        mirror: Nginx::serve(&serve),
+        dead: tarmac_testkit::nginx::dead_url(),
         tools,
         ip_detect_sha256: pinned("IP_DETECT_SHA256"),
         bootstrap_id: pinned("BOOTSTRAP_ID"),
@@ -164,6 +190,10 @@ impl Host {
         let s = |v: String| Value::Str(v);
         BTreeMap::from([
             ("bootstrap_url", s(served.nginx.url())),
+            (
+                "mirrors",
+                Value::List(vec![served.dead.clone(), served.mirror.url()]),
+            ),
             ("bootstrap_id", s(served.bootstrap_id.clone())),
             ("bundle_blake3", s(served.bundle_blake3.clone())),
             ("bundle_ids", Value::List(served.bundle_ids.clone())),
@@ -356,6 +386,7 @@ fn ansible_playbook_installs_two_hosts_then_reports_no_change() {
     for (_, host) in &hosts {
         host.assert_installed(&served);
     }
+    served.assert_served_by_the_mirror();
     let requests = served.requests();
     assert!(requests.1 > 0, "no package downloaded: {requests:?}");
     for recap in play() {
@@ -411,6 +442,7 @@ fn puppet_manifest_installs_upgrades_then_reports_no_change() {
     };
     assert_eq!(apply(&served), 2);
     host.assert_installed(&served);
+    served.assert_served_by_the_mirror();
     let requests = served.requests();
     assert!(requests.1 > 0, "no package downloaded: {requests:?}");
     assert_eq!(apply(&served), 0);
@@ -652,7 +684,9 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
     // Chef's own remote_file, directory and file resources of the recipe,
     // done by hand: download each tool and ip-detect, check the sha256.
     assert!(recipe.contains("remote_file \"#{bin}/#{tool}\""));
-    assert!(recipe.contains("source \"#{bootstrap_url}/bin/#{tool}\""));
+    assert!(recipe.contains(
+        "source(*(node['tarmac']['mirrors'] + [bootstrap_url]).map { |url| \"#{url}/bin/#{tool}\" })"
+    ));
     assert!(recipe.contains("remote_file \"#{bin}/ip-detect\""));
     let tools = host.dir.path().join("tools");
     std::fs::create_dir_all(&tools).unwrap();
@@ -665,10 +699,19 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
     for (path, sha256) in files {
         let name = path.rsplit('/').next().unwrap();
         let dest = tools.join(name);
-        run(Command::new("curl")
-            .args(["-fsS", "-o"])
-            .arg(&dest)
-            .arg(format!("{}/{path}", served.nginx.url())));
+        // remote_file with several sources: the first that serves it.
+        let fetched = [&served.dead, &served.mirror.url(), &served.nginx.url()]
+            .iter()
+            .any(|url| {
+                Command::new("curl")
+                    .args(["-fsS", "-o"])
+                    .arg(&dest)
+                    .arg(format!("{url}/{path}"))
+                    .status()
+                    .unwrap()
+                    .success()
+            });
+        assert!(fetched, "{path}");
         let sum = run(Command::new("sha256sum").arg(&dest));
         assert!(String::from_utf8(sum.stdout).unwrap().starts_with(&sha256));
         use std::os::unix::fs::PermissionsExt;
@@ -708,6 +751,7 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
         );
     }
     host.assert_installed(&served);
+    served.assert_served_by_the_mirror();
     let requests = served.requests();
     assert!(requests.1 > 0, "no package downloaded: {requests:?}");
     // Second run: nothing to do.
