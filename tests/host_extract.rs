@@ -1120,3 +1120,30 @@ fn pinned_package_rewritten_by_a_mirror_is_refused_or_taken_from_the_next() {
     );
     assert_eq!(out.code, 2, "{}", out.stderr);
 }
+
+/// Issue 12: a mirror serving another bundle under the pinned bundle's
+/// path (same ids, other content: the blake3 differs) is passed over: the
+/// fresh download after the mismatch starts at the next mirror.
+#[test]
+fn bundle_from_a_mirror_serving_another_bundle_comes_from_the_next() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let evil = Repo::new(&dir.path().join("evil"));
+    let forged: Vec<Pkg> = f
+        .pkgs
+        .iter()
+        .map(|p| Pkg::new(&p.id.to_string()).file("bin/forged", b"#!/bin/sh\n", 0o755))
+        .collect();
+    let forged_bundle = evil.bundle(&forged.iter().collect::<Vec<_>>());
+    assert_eq!(forged_bundle.relative, f.bundle.relative);
+    assert_ne!(forged_bundle.blake3, f.bundle.blake3);
+    let evil_server = Nginx::serve(&evil.root);
+    let good_server = Nginx::serve(&f.repo.root);
+    let evil_url = format!("{}/{}", evil_server.url(), f.bundle.relative);
+    let good_url = format!("{}/{}", good_server.url(), f.bundle.relative);
+    let out = f.extract(&[&evil_url, &good_url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    assert_eq!(evil_server.access_log().lines().count(), 1);
+    assert_eq!(good_server.access_log().lines().count(), 1);
+}

@@ -175,9 +175,16 @@ pub fn extract_bundle(
     // the pinned bundle really holds and another download cannot fix it.
     let damaged =
         |error: &Error| matches!(error, Error::Checksum { .. } | Error::ContentChanged { .. });
+    // Each fresh download starts at the next mirror: one that serves
+    // another bundle consistently does not get every attempt.
+    let mut turn = 0;
     let (manifest, fetched) = refetching(settings, &request.mirrors, reporter, damaged, || {
         reporter.step("download");
-        let mut download = Download::open(request.mirrors.clone(), &settings.fetch, reporter)?;
+        let mut mirrors = request.mirrors.clone();
+        let first = turn % mirrors.len().max(1);
+        mirrors.rotate_left(first);
+        turn += 1;
+        let mut download = Download::open(mirrors, &settings.fetch, reporter)?;
         let extracted = extract_stream(
             &mut download,
             &staging,
