@@ -1228,3 +1228,137 @@ fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
     );
     assert!(!fixture.path().join("host-d").exists());
 }
+
+/// An HTTPS server (`openssl s_server -WWW`) serving `dir`, with a
+/// self-signed certificate for 127.0.0.1; killed on drop.
+struct TlsServer {
+    child: std::process::Child,
+    url: String,
+    cert: PathBuf,
+}
+
+impl TlsServer {
+    fn serve(dir: &Path, work: &Path) -> TlsServer {
+        let cert = work.join("cert.pem");
+        let key = work.join("key.pem");
+        let output = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        let port = tarmac_testkit::nginx::free_port();
+        let child = Command::new("openssl")
+            .args(["s_server", "-quiet", "-WWW", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .current_dir(dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(address).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "s_server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        TlsServer {
+            child,
+            url: format!("https://127.0.0.1:{port}"),
+            cert,
+        }
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Issue 12: `TARMAC_CACERT` reaches curl (`--cacert`): the tools come
+/// over https from a server whose certificate only that CA file trusts;
+/// without it the same download fails (75) and nothing is installed.
+#[test]
+fn install_script_trusts_the_ca_of_tarmac_cacert() {
+    let fixture = Fixture::new();
+    let tools = real_tools(fixture.path());
+    let output = fixture.run(&["--dist", "dist", "--bin-dir", tools.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let serve = fixture.serve();
+    let tls = TlsServer::serve(&serve, fixture.path());
+    let install = |host: &Path, cacert: Option<&Path>| {
+        let mut command = Command::new("bash");
+        command
+            .arg(serve.join("dcos_install.sh"))
+            .arg("slave")
+            .env("TARMAC_ROOT", host.join("opt/mesosphere"))
+            .env("TARMAC_CONFIG_DIR", host.join("etc/mesosphere"))
+            .env("TARMAC_SYSTEMD_DIR", host.join("etc/systemd/system"))
+            .env("TARMAC_STATE_DIR_ROOT", host.join("var/lib/dcos"))
+            .env("TARMAC_USER_DB_ROOT", host.join("userdb"))
+            .env("TARMAC_TOOLS_DIR", host.join("tools"))
+            .env("TARMAC_NO_SYSTEMD", "1")
+            .env("TARMAC_MIN_FREE_MB", "1")
+            .env("TARMAC_BOOTSTRAP_URL", &tls.url)
+            .env("TARMAC_IP_DETECT_ARGS", "--stop-here")
+            .env_remove("TARMAC_CACERT");
+        if let Some(cacert) = cacert {
+            command.env("TARMAC_CACERT", cacert);
+        }
+        command.output().unwrap()
+    };
+    let untrusted = fixture.path().join("untrusted");
+    let output = install(&untrusted, None);
+    assert_eq!(output.status.code(), Some(75), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("step 'download tools' failed (exit 75)"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!untrusted.join("tools/host-extract").exists());
+
+    // With the CA: every tool and ip-detect arrive, as served. The run is
+    // stopped at the next step by a bad ip-detect-run flag (exit 2): what
+    // host-extract does with TARMAC_CACERT is host-extract's own test.
+    let trusted = fixture.path().join("trusted");
+    let output = install(&trusted, Some(&tls.cert));
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("dcos_install: step: write roles and setup flags")
+            && text.contains("step 'detect IP' failed (exit 2)"),
+        "{text}"
+    );
+    for name in ["host-extract", "ip-detect-run", "pkg-activate"] {
+        assert_eq!(
+            fs::read(trusted.join("tools").join(name)).unwrap(),
+            fs::read(serve.join("bin").join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        fs::read(trusted.join("tools/ip-detect")).unwrap(),
+        fs::read(serve.join("ip-detect")).unwrap()
+    );
+}
