@@ -1214,6 +1214,7 @@ fn twenty_hosts_install_through_two_caching_mirrors() {
 
     // ---- 3. The origin stopped, the mirrors warm ----
     mirrors[0] = Mirror::start(&mirror_state(0), listens[0], &origin_urls[1]);
+    let restarted_at = mirrors[0].access_log().lines().count();
     drop(origin);
     for host in hosts {
         host.reset();
@@ -1228,6 +1229,25 @@ fn twenty_hosts_install_through_two_caching_mirrors() {
         &cluster.bootstrap,
         &config,
         &origin_urls[0],
+    );
+    // Both mirrors served bundles from their caches (mirror 0 from the
+    // one it had on disk before the kill): a full 200 or a 206 resume.
+    let served: Vec<usize> = mirrors
+        .iter()
+        .enumerate()
+        .map(|(k, m)| {
+            let skip = if k == 0 { restarted_at } else { 0 };
+            m.access_log()
+                .lines()
+                .skip(skip)
+                .filter(|l| l.contains(&format!("GET {bundle_path} ")))
+                .filter(|l| l.contains("\" 200 ") || l.contains("\" 206 "))
+                .count()
+        })
+        .collect();
+    assert!(
+        served.iter().all(|&n| n > 0),
+        "bundles served with the origin down, per mirror: {served:?}"
     );
     eprintln!(
         "fleet mirrors: mirror 0 killed with {running} installs running: 20/20 in {killed:?}; origin stopped: 20/20 in {:?}; {:?} in all",
