@@ -1147,3 +1147,38 @@ fn bundle_from_a_mirror_serving_another_bundle_comes_from_the_next() {
     assert_eq!(evil_server.access_log().lines().count(), 1);
     assert_eq!(good_server.access_log().lines().count(), 1);
 }
+
+/// Local mirrors (paths) are read once each, in turn: a pinned package
+/// rewritten in the first is taken from the second.
+#[test]
+fn pinned_package_from_local_mirrors_is_taken_from_the_one_that_has_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = Repo::new(&dir.path().join("good"));
+    let evil = Repo::new(&dir.path().join("evil"));
+    let manifest = good.add(&Pkg::new("cfg--1").file("etc/a", b"real\n", 0o644));
+    evil.add(&Pkg::new("cfg--1").file("etc/a", b"forged\n", 0o644));
+    let root = dir.path().join("host");
+    let pin = format!("cfg--1={}", manifest.tree_hash);
+    let (evil_path, good_path) = (
+        evil.root.display().to_string(),
+        good.root.display().to_string(),
+    );
+    let out = run(
+        &root,
+        &[
+            "--repository",
+            &evil_path,
+            "--repository",
+            &good_path,
+            "--package",
+            "cfg--1",
+            "--pin",
+            &pin,
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        std::fs::read(root.join("packages/cfg--1/etc/a")).unwrap(),
+        b"real\n"
+    );
+}

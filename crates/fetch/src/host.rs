@@ -15,6 +15,11 @@
 //! (3) or integrity (4). A package already present is never downloaded
 //! again: a mismatch there is reported (4) and left as it is.
 //!
+//! Package pins (`--pin ID=TREEHASH`): a manifest declaring another tree
+//! hash is bad content from the mirror that served it; each fresh download
+//! after bad content starts at the next mirror, so a mirror that serves
+//! another package consistently is passed over.
+//!
 //! Beside the packages, `.manifests/<id>.json` keeps the manifest each
 //! package was verified against (written before the package is renamed into
 //! place) and `.bundles/<blake3>.json` the `bundle.json` of every bundle
@@ -491,8 +496,8 @@ fn fetch_package(
 /// same failure comes back. The attempt must leave nothing behind when it
 /// fails (staging removed). The budget and the waits are the download's
 /// own: at most `--retries` more attempts, full-jitter backoff, within
-/// `--total-timeout`. Local files are read once: reading them again gives
-/// the same bytes. When the budget is spent the last error keeps its class
+/// `--total-timeout`. Local files are read once each (reading them again
+/// gives the same bytes; with several, the callers' rotation reads each). When the budget is spent the last error keeps its class
 /// (3 invalid, 4 integrity) inside [`Error::Repeated`], which says how
 /// many times and from where.
 fn refetching<T>(
@@ -520,7 +525,9 @@ fn refetching<T>(
         }
         let wait = backoff(options, failures, &mut random);
         let out_of_time = Instant::now() + wait >= deadline;
-        if !remote || failures > options.retries || out_of_time {
+        // Local sources: each is read once (the callers rotate the list).
+        let local_done = !remote && failures as usize >= sources.len();
+        if local_done || failures > options.retries || out_of_time {
             if failures == 1 {
                 return Err(error);
             }
