@@ -40,6 +40,8 @@ struct Served {
     bundle_blake3: String,
     bundle_ids: Vec<String>,
     cluster_ids: Vec<String>,
+    /// PACKAGE_PINS: "ID=TREEHASH" of every package.
+    package_pins: Vec<String>,
     /// Host tool name -> sha256, served under bin/.
     tools: BTreeMap<String, String>,
     ip_detect_sha256: String,
@@ -150,6 +152,7 @@ fn served_with(edit: impl FnOnce(&Path)) -> Served {
         bundle_blake3: pinned("BUNDLE_BLAKE3"),
         bundle_ids: list("BUNDLE_PACKAGES"),
         cluster_ids: list("CLUSTER_PACKAGES"),
+        package_pins: list("PACKAGE_PINS"),
         _dir: dir,
     }
 }
@@ -198,6 +201,7 @@ impl Host {
             ("bundle_blake3", s(served.bundle_blake3.clone())),
             ("bundle_ids", Value::List(served.bundle_ids.clone())),
             ("cluster_ids", Value::List(served.cluster_ids.clone())),
+            ("package_pins", Value::List(served.package_pins.clone())),
             ("roles", Value::List(vec![self.role.into()])),
             ("tools", Value::Map(served.tools.clone())),
             ("ip_detect_sha256", s(served.ip_detect_sha256.clone())),
@@ -759,4 +763,45 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
         assert!(guard_holds(execute), "{}", execute.title);
     }
     assert_eq!(served.requests(), requests, "a guard made HTTP requests");
+
+    // A wrong pin for the config packages: the cluster packages command
+    // fails (4, every mirror serves another tree hash), nothing extracted.
+    // On another fresh host, with the tools the first one downloaded.
+    let other = Host::new("slave");
+    let mut forged = other.attributes(&served);
+    forged.insert("bin", Value::Str(host.path("tools")));
+    let pins: Vec<String> = served
+        .package_pins
+        .iter()
+        .map(|pin| match pin.split_once('=') {
+            Some((id, _)) if served.cluster_ids.iter().any(|c| c == id) => {
+                format!("{id}={}", "0".repeat(64))
+            }
+            _ => pin.clone(),
+        })
+        .collect();
+    assert_ne!(pins, served.package_pins);
+    forged.insert("package_pins", Value::List(pins));
+    forged.insert("ip_detect_args", Value::Str(String::new()));
+    forged.insert("activate_flags", Value::Str(String::new()));
+    let cluster = parse_recipe(&recipe, &forged)
+        .into_iter()
+        .find(|e| e.title == "tarmac extract cluster packages")
+        .unwrap();
+    let output = Command::new("sh")
+        .args(["-c", &cluster.command])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", cluster.command);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("is not the pinned one"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!other
+        .dir
+        .path()
+        .join("opt/mesosphere/packages")
+        .join(&served.cluster_ids[0])
+        .exists());
 }

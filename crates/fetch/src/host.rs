@@ -382,10 +382,13 @@ fn fetch_manifest(
 ) -> Result<(PackageManifest, u64, usize), Error> {
     let sources = manifest_sources(request, id);
     let mut turn = 0;
-    // The URLs that served a manifest other than the pinned one: when every
-    // mirror did, asking again cannot help (a manifest that parses, names
-    // the id and declares another valid tree hash is no damage in transit).
+    // Manifests other than the pinned one, and the URLs that served them:
+    // once the downloads starting at each mirror in turn all did, asking
+    // again cannot help (a manifest that parses, names the id and declares
+    // another valid tree hash is no damage in transit; a mirror that is
+    // down is skipped within a download).
     let mut unpinned = BTreeSet::new();
+    let mut pin_failures = 0;
     refetching(settings, &sources, reporter, damaged_package, || {
         turn += 1;
         match fetch_manifest_once(&request.rotated(turn - 1), id, settings, reporter) {
@@ -394,7 +397,8 @@ fn fetch_manifest(
                 if let Error::Pin { url, .. } = &error {
                     unpinned.insert(url.clone());
                 }
-                if unpinned.len() < sources.len() {
+                pin_failures += 1;
+                if pin_failures < sources.len() {
                     return Err(error);
                 }
                 Err(Error::Repeated {

@@ -23,6 +23,8 @@ bootstrap_url = node['tarmac']['bootstrap_url']
 # Mirrors (a list): tried in order before bootstrap_url, the origin; each
 # host-extract call gets every URL (docs/mirrors.md).
 mirrors = node['tarmac']['mirrors'].join(' ')
+# PACKAGE_PINS ("ID=TREEHASH" strings): host-extract --pin for each.
+package_pins = node['tarmac']['package_pins'].join(' ')
 bootstrap_id = node['tarmac']['bootstrap_id']
 bundle_blake3 = node['tarmac']['bundle_blake3']
 bundle_ids = node['tarmac']['bundle_ids'].join(' ')
@@ -76,7 +78,7 @@ execute 'tarmac extract bundle' do
 end
 
 execute 'tarmac extract cluster packages' do
-  command "#{bin}/host-extract --root #{root} --wait $(for url in #{mirrors} #{bootstrap_url}; do printf ' --repository %s' \"$url\"; done) --package #{cluster_ids}"
+  command "#{bin}/host-extract --root #{root} --wait $(for url in #{mirrors} #{bootstrap_url}; do printf ' --repository %s' \"$url\"; done) $(for pin in #{package_pins}; do printf ' --pin %s' \"$pin\"; done) --package #{cluster_ids}"
   not_if "test \"$(#{pkg_activate} list | grep -cxF -e $(echo #{cluster_ids} | sed 's/ / -e /g'))\" -eq $(echo #{cluster_ids} | wc -w)"
   retries 3
 end

@@ -11,8 +11,8 @@
 #
 # The pinned values are those of the "Pinned by cfg-gen" block of the serve
 # tree's dcos_install.sh: BOOTSTRAP_ID, BUNDLE_BLAKE3, BUNDLE_PACKAGES and
-# CLUSTER_PACKAGES (as arrays), TOOLS (as a hash: tool => sha256) and
-# IP_DETECT_SHA256. The host tools and the cluster's ip-detect script are
+# CLUSTER_PACKAGES (as arrays), TOOLS (as a hash: tool => sha256),
+# IP_DETECT_SHA256 and PACKAGE_PINS (as an array of ID=TREEHASH, optional). The host tools and the cluster's ip-detect script are
 # downloaded from the serve tree into $bin (from the first URL that serves
 # the pinned sha256; a file that already matches is not fetched again).
 #
@@ -41,7 +41,10 @@ class tarmac (
   String        $user_db_root    = '/',
   Boolean       $no_systemd      = false,
   Array[String] $mirrors         = [],
+  Array[String] $package_pins    = [],
 ) {
+  # PACKAGE_PINS ("ID=TREEHASH"): host-extract --pin for each.
+  $pin_args = join($package_pins.map |$p| { "--pin ${p}" }, ' ')
   $urls = $mirrors + [$bootstrap_url]
   $url_args = join($urls.map |$u| { "--url ${u}/bootstrap/${bootstrap_id}.bootstrap.tar.zst" }, ' ')
   $repository_args = join($urls.map |$u| { "--repository ${u}" }, ' ')
@@ -112,7 +115,7 @@ class tarmac (
   }
 
   exec { 'tarmac extract cluster packages':
-    command   => "${bin}/host-extract --root ${root} --wait ${repository_args} --package ${join($cluster_ids, ' ')}",
+    command   => "${bin}/host-extract --root ${root} --wait ${repository_args} ${pin_args} --package ${join($cluster_ids, ' ')}",
     unless    => $cluster_present,
     provider  => shell,
     path      => $path,
