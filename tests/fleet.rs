@@ -958,7 +958,8 @@ impl Mirror {
         std::fs::write(&path, conf).unwrap();
         // As root, nginx's workers would run as nobody, which cannot enter
         // the 0700 temp dir: the test keeps them root.
-        let child = Command::new("/usr/sbin/nginx")
+        let nginx = std::env::var_os("TARMAC_NGINX").unwrap_or_else(|| "/usr/sbin/nginx".into());
+        let child = Command::new(nginx)
             .arg("-p")
             .arg(state)
             .arg("-c")
