@@ -485,6 +485,31 @@ fn validation_cases() {
             "Must be one of 'top', 'off', ''",
         ),
         (
+            "bootstrap_mirrors: [http://192.0.2.20, http://192.0.2.21/]\n",
+            "bootstrap_mirrors",
+            "item 1 (http://192.0.2.21/): Must not end in a '/'",
+        ),
+        (
+            "bootstrap_mirrors: [http://192.0.2.20, http://192.0.2.20]\n",
+            "bootstrap_mirrors",
+            "item 1 (http://192.0.2.20): the same URL as item 0",
+        ),
+        (
+            "bootstrap_mirrors: [http://192.0.2.20, 'http://192.0.2.10:8080']\n",
+            "bootstrap_mirrors",
+            "item 1 (http://192.0.2.10:8080) is bootstrap_url, the origin",
+        ),
+        (
+            "bootstrap_mirrors: [mirror.example]\n",
+            "bootstrap_mirrors",
+            "item 0 (mirror.example): Must be a URL",
+        ),
+        (
+            "bootstrap_mirrors: http://192.0.2.20\n",
+            "bootstrap_mirrors",
+            "Must be a JSON formatted list",
+        ),
+        (
             "exhibitor_tls_enabled: 1.5\n",
             "exhibitor_tls_enabled",
             "float",
@@ -974,6 +999,22 @@ fn install_script_preflight_and_roles() {
     assert!(!root.join("etc").exists());
 }
 
+/// The real host tools in `dir/real-tools`, stripped when `strip` exists:
+/// debug builds are 30-60 MB each and every install downloads them.
+fn real_tools(dir: &Path) -> PathBuf {
+    let tools = dir.join("real-tools");
+    fs::create_dir_all(&tools).unwrap();
+    for (name, exe) in [
+        ("host-extract", env!("CARGO_BIN_EXE_host-extract")),
+        ("ip-detect-run", env!("CARGO_BIN_EXE_ip-detect-run")),
+        ("pkg-activate", env!("CARGO_BIN_EXE_pkg-activate")),
+    ] {
+        fs::copy(exe, tools.join(name)).unwrap();
+        let _ = Command::new("strip").arg(tools.join(name)).status();
+    }
+    tools
+}
+
 /// The generated dcos_install.sh, end to end: nginx serves genconf/serve,
 /// the real host tools download, extract and activate into temp roots.
 #[test]
@@ -988,18 +1029,7 @@ fn install_script_end_to_end_against_nginx() {
         "#!/bin/sh\necho 203.0.113.9\n",
     )
     .unwrap();
-    // The real host tools, stripped when `strip` exists: debug builds are
-    // 30-60 MB each and every install downloads them.
-    let tools = fixture.path().join("real-tools");
-    fs::create_dir_all(&tools).unwrap();
-    for (name, exe) in [
-        ("host-extract", env!("CARGO_BIN_EXE_host-extract")),
-        ("ip-detect-run", env!("CARGO_BIN_EXE_ip-detect-run")),
-        ("pkg-activate", env!("CARGO_BIN_EXE_pkg-activate")),
-    ] {
-        fs::copy(exe, tools.join(name)).unwrap();
-        let _ = Command::new("strip").arg(tools.join(name)).status();
-    }
+    let tools = real_tools(fixture.path());
     let output = fixture.run(&["--dist", "dist", "--bin-dir", tools.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let script = fixture.serve().join("dcos_install.sh");
@@ -1411,5 +1441,339 @@ fn docs_key_table_behaves_as_documented() {
     assert!(
         warned >= 7,
         "{warned} unused keys with a default were tried"
+    );
+}
+
+/// Issue 12: mirrors and pins in dcos_install.sh. One nginx serves the
+/// origin (genconf/serve); another serves copies of it at /evil (the
+/// pinned mirror from `bootstrap_mirrors`, whose dcos-config package is a
+/// different but self-consistent package under the same id) and at
+/// /badtools (an operator mirror, TARMAC_MIRRORS, serving a wrong
+/// pkg-activate). The script tries the mirrors first, skips what does not
+/// match its pins and installs the genuine packages from the origin; with
+/// the forged mirror as its only URL it stops with exit 4.
+#[test]
+fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
+    let fixture = Fixture::new();
+    let origin = tarmac_testkit::nginx::Nginx::serve(&fixture.serve());
+    let mirrors_dir = fixture.path().join("mirrors");
+    fs::create_dir_all(&mirrors_dir).unwrap();
+    let mirrors = tarmac_testkit::nginx::Nginx::serve(&mirrors_dir);
+    let evil = format!("{}/evil", mirrors.url());
+    let badtools = format!("{}/badtools", mirrors.url());
+    let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
+    let text = text.replace("http://192.0.2.10:8080", &origin.url());
+    fixture.set_config(&format!("{text}bootstrap_mirrors:\n  - {evil}\n"));
+    fs::write(
+        fixture.genconf().join("ip-detect"),
+        "#!/bin/sh\necho 203.0.113.9\n",
+    )
+    .unwrap();
+    let tools = real_tools(fixture.path());
+    let output = fixture.run(&["--dist", "dist", "--bin-dir", tools.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let serve = fixture.serve();
+    let script_path = serve.join("dcos_install.sh");
+    let script = fs::read_to_string(&script_path).unwrap();
+    assert!(
+        script.contains(&format!("BOOTSTRAP_MIRRORS='{evil}'\n")),
+        "{script}"
+    );
+
+    // Every package is pinned by the tree hash of its served manifest.
+    let line = script
+        .lines()
+        .find(|l| l.starts_with("PACKAGE_PINS='"))
+        .unwrap();
+    let mut pins: Vec<String> = line["PACKAGE_PINS='".len()..line.len() - 1]
+        .split(' ')
+        .map(String::from)
+        .collect();
+    pins.sort();
+    let mut expected = Vec::new();
+    for entry in fs::read_dir(serve.join("packages")).unwrap() {
+        for file in fs::read_dir(entry.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let manifest: PackageManifest =
+                    serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+                expected.push(format!("{}={}", manifest.id, manifest.tree_hash));
+            }
+        }
+    }
+    expected.sort();
+    assert_eq!(pins, expected);
+    assert_eq!(pins.len(), 4, "two bundle and two config packages");
+
+    // /evil: the served tree with dcos-config rewritten consistently.
+    copy_tree(&serve, &mirrors_dir.join("evil"));
+    let config_dir = mirrors_dir.join("evil/packages/dcos-config");
+    let sidecar = fs::read_dir(&config_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let genuine: PackageManifest = serde_json::from_slice(&fs::read(&sidecar).unwrap()).unwrap();
+    let forged_tree = fixture.path().join("forged");
+    fs::create_dir_all(forged_tree.join("bin")).unwrap();
+    fs::write(forged_tree.join("pkginfo.json"), "{}").unwrap();
+    fs::write(
+        forged_tree.join("bin/detect_ip"),
+        "#!/bin/sh\necho 192.0.2.66\n",
+    )
+    .unwrap();
+    let forged = tarmac_archive::pack_dir(
+        &genuine.id,
+        &forged_tree,
+        &config_dir.join(format!("{}.tar.zst", genuine.id)),
+        WriteOptions::default(),
+    )
+    .unwrap();
+    assert_ne!(forged.tree_hash, genuine.tree_hash);
+    fs::write(&sidecar, serde_json::to_vec_pretty(&forged).unwrap()).unwrap();
+    // /badtools: the served tree with a pkg-activate that is not the pinned one.
+    copy_tree(&serve, &mirrors_dir.join("badtools"));
+    fs::write(
+        mirrors_dir.join("badtools/bin/pkg-activate"),
+        "#!/bin/sh\necho forged\n",
+    )
+    .unwrap();
+
+    let install = |host: &Path, env: &[(&str, &str)]| {
+        Command::new("bash")
+            .arg(&script_path)
+            .arg("slave")
+            .env("TARMAC_ROOT", host.join("opt/mesosphere"))
+            .env("TARMAC_CONFIG_DIR", host.join("etc/mesosphere"))
+            .env("TARMAC_SYSTEMD_DIR", host.join("etc/systemd/system"))
+            .env("TARMAC_STATE_DIR_ROOT", host.join("var/lib/dcos"))
+            .env("TARMAC_USER_DB_ROOT", host.join("userdb"))
+            .env("TARMAC_TOOLS_DIR", host.join("var/lib/tarmac/bin"))
+            .env("TARMAC_NO_SYSTEMD", "1")
+            .env("TARMAC_MIN_FREE_MB", "1")
+            .env("TARMAC_IP_DETECT_ARGS", "--no-require-local")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let config_package = |host: &Path| {
+        tarmac_archive::tree_hash(
+            &host
+                .join("opt/mesosphere/packages")
+                .join(genuine.id.to_string()),
+        )
+        .unwrap()
+        .hash
+    };
+    let requested = |log: &str, path: &str| log.lines().filter(|l| l.contains(path)).count();
+
+    // The pinned (forged) mirror first, then the origin: the forged config
+    // package is refused by its pin and taken from the origin; tools and
+    // the bundle came from the mirror.
+    let host = fixture.path().join("host-a");
+    let output = install(&host, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(config_package(&host), genuine.tree_hash);
+    let config_json = format!("/packages/dcos-config/{}.json", genuine.id);
+    let log = mirrors.access_log();
+    assert!(
+        requested(&log, &format!("/evil{config_json}")) >= 1,
+        "{log}"
+    );
+    assert_eq!(requested(&log, "/evil/bin/"), 3, "{log}");
+    let origin_log = origin.access_log();
+    assert_eq!(requested(&origin_log, "/bin/"), 0, "{origin_log}");
+    assert_eq!(requested(&origin_log, ".bootstrap.tar.zst"), 0);
+    assert_eq!(requested(&origin_log, &config_json), 1, "{origin_log}");
+
+    // The operator mirror (TARMAC_MIRRORS) first: its wrong pkg-activate is
+    // skipped for the next URL.
+    let host = fixture.path().join("host-b");
+    let before = mirrors.access_log().lines().count();
+    let output = install(&host, &[("TARMAC_MIRRORS", badtools.as_str())]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.contains(&format!(
+            "{badtools}/bin/pkg-activate: sha256 does not match the pinned"
+        )) && text.contains("trying the next URL"),
+        "{text}"
+    );
+    let log: String = mirrors
+        .access_log()
+        .lines()
+        .skip(before)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(requested(&log, "/badtools/bin/"), 3, "{log}");
+    assert_eq!(requested(&log, "/evil/bin/pkg-activate"), 1, "{log}");
+    assert_eq!(requested(&log, "/evil/bin/"), 1, "{log}");
+    assert_eq!(
+        fs::read(host.join("var/lib/tarmac/bin/pkg-activate")).unwrap(),
+        fs::read(serve.join("bin/pkg-activate")).unwrap()
+    );
+
+    // The forged mirror as the only URL: the pin stops the install (4).
+    let host = fixture.path().join("host-c");
+    let output = install(&host, &[("TARMAC_BOOTSTRAP_URL", evil.as_str())]);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.contains(&format!(
+            "package {} is not the pinned one: tree hash expected {}",
+            genuine.id, genuine.tree_hash
+        )) && text.contains("step 'extract cluster packages' failed (exit 4)"),
+        "{text}"
+    );
+    assert!(!host
+        .join("opt/mesosphere/packages")
+        .join(genuine.id.to_string())
+        .exists());
+
+    // A mirror list that is not URLs is a usage error, before any step.
+    let output = install(
+        &fixture.path().join("host-d"),
+        &[("TARMAC_MIRRORS", "mirror.example")],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("'mirror.example' is not an http://"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!fixture.path().join("host-d").exists());
+}
+
+/// An HTTPS server (`openssl s_server -WWW`) serving `dir`, with a
+/// self-signed certificate for 127.0.0.1; killed on drop.
+struct TlsServer {
+    child: std::process::Child,
+    url: String,
+    cert: PathBuf,
+}
+
+impl TlsServer {
+    fn serve(dir: &Path, work: &Path) -> TlsServer {
+        let cert = work.join("cert.pem");
+        let key = work.join("key.pem");
+        let output = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        let port = tarmac_testkit::nginx::free_port();
+        let child = Command::new("openssl")
+            .args(["s_server", "-quiet", "-WWW", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .current_dir(dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(address).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "s_server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        TlsServer {
+            child,
+            url: format!("https://127.0.0.1:{port}"),
+            cert,
+        }
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Issue 12: `TARMAC_CACERT` reaches curl (`--cacert`): the tools come
+/// over https from a server whose certificate only that CA file trusts;
+/// without it the same download fails (75) and nothing is installed.
+#[test]
+fn install_script_trusts_the_ca_of_tarmac_cacert() {
+    let fixture = Fixture::new();
+    let tools = real_tools(fixture.path());
+    let output = fixture.run(&["--dist", "dist", "--bin-dir", tools.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let serve = fixture.serve();
+    let tls = TlsServer::serve(&serve, fixture.path());
+    let install = |host: &Path, cacert: Option<&Path>| {
+        let mut command = Command::new("bash");
+        command
+            .arg(serve.join("dcos_install.sh"))
+            .arg("slave")
+            .env("TARMAC_ROOT", host.join("opt/mesosphere"))
+            .env("TARMAC_CONFIG_DIR", host.join("etc/mesosphere"))
+            .env("TARMAC_SYSTEMD_DIR", host.join("etc/systemd/system"))
+            .env("TARMAC_STATE_DIR_ROOT", host.join("var/lib/dcos"))
+            .env("TARMAC_USER_DB_ROOT", host.join("userdb"))
+            .env("TARMAC_TOOLS_DIR", host.join("tools"))
+            .env("TARMAC_NO_SYSTEMD", "1")
+            .env("TARMAC_MIN_FREE_MB", "1")
+            .env("TARMAC_BOOTSTRAP_URL", &tls.url)
+            .env("TARMAC_IP_DETECT_ARGS", "--stop-here")
+            .env_remove("TARMAC_CACERT");
+        if let Some(cacert) = cacert {
+            command.env("TARMAC_CACERT", cacert);
+        }
+        command.output().unwrap()
+    };
+    let untrusted = fixture.path().join("untrusted");
+    let output = install(&untrusted, None);
+    assert_eq!(output.status.code(), Some(75), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("step 'download tools' failed (exit 75)"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!untrusted.join("tools/host-extract").exists());
+
+    // With the CA: every tool and ip-detect arrive, as served. The run is
+    // stopped at the next step by a bad ip-detect-run flag (exit 2): what
+    // host-extract does with TARMAC_CACERT is host-extract's own test.
+    let trusted = fixture.path().join("trusted");
+    let output = install(&trusted, Some(&tls.cert));
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("dcos_install: step: write roles and setup flags")
+            && text.contains("step 'detect IP' failed (exit 2)"),
+        "{text}"
+    );
+    for name in ["host-extract", "ip-detect-run", "pkg-activate"] {
+        assert_eq!(
+            fs::read(trusted.join("tools").join(name)).unwrap(),
+            fs::read(serve.join("bin").join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        fs::read(trusted.join("tools/ip-detect")).unwrap(),
+        fs::read(serve.join("ip-detect")).unwrap()
     );
 }

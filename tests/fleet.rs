@@ -3,11 +3,16 @@
 //! and with DC/OS's default paths; then the whole fleet upgrades to a
 //! bundle where one package changed, then rolls back. Every host's final
 //! state is asserted exactly, and `scripts/fleet-status` summarizes it.
+//! Issue 12: the same fleet installs through two caching nginx mirrors
+//! (`scripts/nginx-mirror.conf`), also with one mirror killed mid-install
+//! and with the origin stopped.
 //!
 //! Each host is a network namespace (its own address on a veth pair into
 //! one bridge, and a default route, so ip-detect finds a different address
-//! on every host) plus a mount namespace made per command by
-//! `unshare --mount --propagation private`, in which:
+//! on every host) plus a mount and a UTS namespace made per command by
+//! `unshare --mount --uts --propagation private` (the host name is the
+//! host's, e.g. host-07: dcos_install.sh picks its first mirror by it), in
+//! which:
 //! - `/etc`, `/opt` and `/var/lib` are overlays whose upper layers are the
 //!   host's own directories: the machine's files stay readable, every write
 //!   lands in the host. This is what lets `useradd` run unmodified against
@@ -144,6 +149,9 @@ struct Host {
 const MOUNTS: &str = r#"
 set -eu
 h=$HOST_DIR
+# Its own host name (its own UTS namespace): what dcos_install.sh hashes to
+# choose its first mirror.
+printf '%s' "$HOST_NAME" >/proc/sys/kernel/hostname
 for d in etc opt varlib; do
     mkdir -p "$h/upper/$d" "$h/work/$d"
 done
@@ -164,15 +172,22 @@ impl Host {
         let mut command = Command::new("ip");
         command
             .args(["netns", "exec", &self.ns])
-            .args(["unshare", "--mount", "--propagation", "private"])
+            .args(["unshare", "--mount", "--uts", "--propagation", "private"])
             .args(["bash", "-c", MOUNTS, "mounts"])
             .args(args)
             .env("HOST_DIR", &self.dir)
+            .env("HOST_NAME", &self.name)
             .env_remove("TARMAC_FAILPOINT")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         command
+    }
+
+    /// Empties the host's directories: a fresh machine for the next install.
+    fn reset(&self) {
+        std::fs::remove_dir_all(&self.dir).unwrap();
+        std::fs::create_dir_all(&self.dir).unwrap();
     }
 
     fn spawn_shell(&self, script: &str) -> Child {
@@ -243,6 +258,20 @@ fn body_bytes(log: &str) -> u64 {
 
 /// User + system CPU seconds of this process's waited-for children (and
 /// theirs): `cutime` + `cstime` of /proc/self/stat.
+/// Prints an install phase's wall time, CPU and the bytes the origin sent
+/// (docs/fleet.md puts them beside the model's prediction).
+fn report_install_phase(what: &str, start: std::time::Instant, cpu_before: f64, origin_log: &str) {
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = children_cpu_seconds() - cpu_before;
+    let sent = body_bytes(origin_log);
+    eprintln!(
+        "fleet: install phase ({what}): {HOSTS} hosts in {wall:.2} s wall, {cpu:.2} s CPU \
+         ({:.3} s per host), the origin sent {sent} bytes ({} per host)",
+        cpu / HOSTS as f64,
+        sent / HOSTS as u64
+    );
+}
+
 fn children_cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
     // Fields after the parenthesised command name start at field 3 (state);
@@ -365,114 +394,165 @@ fn assert_state(hosts: &[Host], packages: &[String], current: u64, generations: 
     }
 }
 
-#[test]
-fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
+fn is_root() -> bool {
     if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
         eprintln!("fleet: needs root (network and mount namespaces); not run");
-        return;
+        return false;
     }
-    let start = std::time::Instant::now();
-    let work = tempfile::tempdir().unwrap();
-    let work = work.path();
-    let cache = work.join("cache");
+    true
+}
 
-    // ---- The cluster: the example packages, bundled and configured ----
-    let packages = work.join("packages");
-    run(
-        "cp",
-        &[
-            "-R",
-            &format!("{REPO}/packages"),
-            packages.to_str().unwrap(),
-        ],
-    );
-    let dist1 = build_and_bundle(&packages, &work.join("v1"), &cache);
-    let (bootstrap1, bundle1) = bundle(&dist1);
+/// The example packages, built and bundled in a work directory.
+struct Cluster {
+    work: tempfile::TempDir,
+    /// The package sources (a copy: the upgrade changes one).
+    packages: PathBuf,
+    cache: PathBuf,
+    dist: PathBuf,
+    bootstrap: String,
+    bundle: Vec<String>,
+}
 
-    // Unique per run: names, and a /24 of 198.18.0.0/15 (RFC 2544, never
-    // routed) so parallel runs and real networks do not collide.
-    let run_id = (std::process::id() ^ start.elapsed().subsec_nanos()) & 0xffffff;
-    let tag = format!("{run_id:06x}");
-    let subnet = [198, 18 + (run_id >> 8 & 1) as u8, (run_id & 0xff) as u8];
-    let gateway = Ipv4Addr::new(subnet[0], subnet[1], subnet[2], 1);
-    let mut network = Network {
-        bridge: format!("tfb{tag}"),
-        namespaces: Vec::new(),
-    };
-    run("ip", &["link", "add", &network.bridge, "type", "bridge"]);
-    run(
-        "ip",
-        &[
-            "addr",
-            "add",
-            &format!("{gateway}/24"),
-            "dev",
-            &network.bridge,
-        ],
-    );
-    run("ip", &["link", "set", &network.bridge, "up"]);
-
-    let tmpfs = Tmpfs::mount();
-    let mut hosts = Vec::new();
-    for i in 0..HOSTS {
-        let ns = format!("tf{tag}-{i:02}");
-        let veth = format!("tf{tag}v{i:02}");
-        let ip = Ipv4Addr::new(subnet[0], subnet[1], subnet[2], 10 + i as u8);
-        run("ip", &["netns", "add", &ns]);
-        network.namespaces.push(ns.clone());
+impl Cluster {
+    fn build() -> Cluster {
+        let work = tempfile::tempdir().unwrap();
+        let packages = work.path().join("packages");
         run(
-            "ip",
+            "cp",
             &[
-                "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+                "-R",
+                &format!("{REPO}/packages"),
+                packages.to_str().unwrap(),
             ],
         );
-        run(
-            "ip",
-            &["link", "set", &veth, "master", &network.bridge, "up"],
-        );
-        run(
-            "ip",
-            &["-n", &ns, "addr", "add", &format!("{ip}/24"), "dev", "eth0"],
-        );
-        run("ip", &["-n", &ns, "link", "set", "eth0", "up"]);
-        run("ip", &["-n", &ns, "link", "set", "lo", "up"]);
-        run(
-            "ip",
-            &[
-                "-n",
-                &ns,
-                "route",
-                "add",
-                "default",
-                "via",
-                &gateway.to_string(),
-            ],
-        );
-        let role = if i < MASTERS {
-            "master"
-        } else if i >= HOSTS - PUBLIC_AGENTS {
-            "slave_public"
-        } else {
-            "slave"
+        let cache = work.path().join("cache");
+        let dist = build_and_bundle(&packages, &work.path().join("v1"), &cache);
+        let (bootstrap, bundle) = bundle(&dist);
+        Cluster {
+            work,
+            packages,
+            cache,
+            dist,
+            bootstrap,
+            bundle,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.work.path()
+    }
+
+    fn serve(&self) -> PathBuf {
+        self.path().join("genconf/serve")
+    }
+}
+
+/// HOSTS hosts on one bridge, their directories on one tmpfs. Dropped in
+/// field order: hosts, the tmpfs, then the network.
+struct Fleet {
+    hosts: Vec<Host>,
+    gateway: Ipv4Addr,
+    _tmpfs: Tmpfs,
+    _network: Network,
+}
+
+impl Fleet {
+    fn start() -> Fleet {
+        // Unique per run: names, and a /24 of 198.18.0.0/15 (RFC 2544,
+        // never routed) so parallel runs and real networks do not collide.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let run_id = (std::process::id() ^ nanos) & 0xffffff;
+        let tag = format!("{run_id:06x}");
+        let subnet = [198, 18 + (run_id >> 8 & 1) as u8, (run_id & 0xff) as u8];
+        let gateway = Ipv4Addr::new(subnet[0], subnet[1], subnet[2], 1);
+        let mut network = Network {
+            bridge: format!("tfb{tag}"),
+            namespaces: Vec::new(),
         };
-        let dir = tmpfs.path().join(format!("host-{i:02}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        hosts.push(Host {
-            name: format!("host-{i:02}"),
-            ns,
-            ip,
-            role,
-            dir,
-        });
+        run("ip", &["link", "add", &network.bridge, "type", "bridge"]);
+        run(
+            "ip",
+            &[
+                "addr",
+                "add",
+                &format!("{gateway}/24"),
+                "dev",
+                &network.bridge,
+            ],
+        );
+        run("ip", &["link", "set", &network.bridge, "up"]);
+
+        let tmpfs = Tmpfs::mount();
+        let mut hosts = Vec::new();
+        for i in 0..HOSTS {
+            let ns = format!("tf{tag}-{i:02}");
+            let veth = format!("tf{tag}v{i:02}");
+            let ip = Ipv4Addr::new(subnet[0], subnet[1], subnet[2], 10 + i as u8);
+            run("ip", &["netns", "add", &ns]);
+            network.namespaces.push(ns.clone());
+            run(
+                "ip",
+                &[
+                    "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+                ],
+            );
+            run(
+                "ip",
+                &["link", "set", &veth, "master", &network.bridge, "up"],
+            );
+            run(
+                "ip",
+                &["-n", &ns, "addr", "add", &format!("{ip}/24"), "dev", "eth0"],
+            );
+            run("ip", &["-n", &ns, "link", "set", "eth0", "up"]);
+            run("ip", &["-n", &ns, "link", "set", "lo", "up"]);
+            run(
+                "ip",
+                &[
+                    "-n",
+                    &ns,
+                    "route",
+                    "add",
+                    "default",
+                    "via",
+                    &gateway.to_string(),
+                ],
+            );
+            let role = if i < MASTERS {
+                "master"
+            } else if i >= HOSTS - PUBLIC_AGENTS {
+                "slave_public"
+            } else {
+                "slave"
+            };
+            let dir = tmpfs.path().join(format!("host-{i:02}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            hosts.push(Host {
+                name: format!("host-{i:02}"),
+                ns,
+                ip,
+                role,
+                dir,
+            });
+        }
+        Fleet {
+            hosts,
+            gateway,
+            _tmpfs: tmpfs,
+            _network: network,
+        }
     }
+}
 
-    // One nginx on the bridge address serves the cluster to every host.
-    let serve = work.join("genconf/serve");
-    std::fs::create_dir_all(&serve).unwrap();
-    let nginx = Nginx::serve_at(&serve, IpAddr::V4(gateway));
-    let url = nginx.url();
-
-    let genconf = work.join("genconf");
+/// Copies the example genconf into `cluster`'s work dir with
+/// `bootstrap_url` (and `bootstrap_mirrors`) set and the host lists naming
+/// the fleet's addresses.
+fn write_config(cluster: &Cluster, hosts: &[Host], origin: &str, mirrors: &[String]) {
+    let genconf = cluster.path().join("genconf");
+    std::fs::create_dir_all(genconf.join("serve")).unwrap();
     run(
         "cp",
         &[
@@ -494,7 +574,7 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
         skipping = false;
         match line {
             l if l.starts_with("bootstrap_url:") => {
-                text.push_str(&format!("bootstrap_url: {url}\n"))
+                text.push_str(&format!("bootstrap_url: {origin}\n"))
             }
             "master_list:" | "agent_list:" | "public_agent_list:" => {
                 skipping = true;
@@ -512,86 +592,100 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
             }
         }
     }
+    if !mirrors.is_empty() {
+        text.push_str("bootstrap_mirrors:\n");
+        for mirror in mirrors {
+            text.push_str(&format!("  - {mirror}\n"));
+        }
+    }
     std::fs::write(genconf.join("config.yaml"), text).unwrap();
+}
 
-    let static_tools = std::env::var_os("TARMAC_STATIC_DIR");
-    let tools = match static_tools.clone() {
-        Some(dir) => PathBuf::from(dir),
+/// The host tools cfg-gen serves: the static musl binaries from
+/// `TARMAC_STATIC_DIR` when set (second value true), else the test build's,
+/// stripped.
+fn host_tools(cluster: &Cluster) -> (PathBuf, bool) {
+    match std::env::var_os("TARMAC_STATIC_DIR") {
+        Some(dir) => (PathBuf::from(dir), true),
         None => {
-            let dir = work.join("tools");
+            let dir = cluster.path().join("tools");
             std::fs::create_dir_all(&dir).unwrap();
             for name in ["host-extract", "ip-detect-run", "pkg-activate"] {
                 std::fs::copy(tool(name), dir.join(name)).unwrap();
                 let _ = Command::new("strip").arg(dir.join(name)).status();
             }
-            dir
+            (dir, false)
         }
-    };
-    let generate = |extra: &[&str]| -> Value {
-        let output = Command::new(tool("cfg-gen"))
-            .arg("--genconf")
-            .arg(&genconf)
-            .arg("--bin-dir")
-            .arg(&tools)
-            .arg("--json")
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "cfg-gen: {}", stderr(&output));
-        serde_json::from_slice(&output.stdout).unwrap()
-    };
-    let generated1 = generate(&["--dist", dist1.to_str().unwrap()]);
-    let config1 = generated1["config_id"].as_str().unwrap().to_string();
-    assert_eq!(generated1["bootstrap_id"], bootstrap1.as_str());
-    let cluster = |serve: &Path| -> Vec<String> {
-        let document = read_json(&serve.join("cluster-packages.json"));
-        let mut ids: Vec<String> = document
-            .as_object()
-            .unwrap()
-            .values()
-            .map(|p| p["id"].as_str().unwrap().to_string())
-            .collect();
-        ids.sort();
-        ids
-    };
-    let cluster1 = cluster(&serve);
-    let mut packages1: Vec<String> = bundle1.iter().chain(&cluster1).cloned().collect();
-    packages1.sort();
+    }
+}
 
-    // ---- Install: every host at once, the script as served ----
-    // Timed, with the CPU its processes used, for docs/fleet.md's model.
-    let (install_start, cpu_before) = (std::time::Instant::now(), children_cpu_seconds());
-    let children: Vec<Child> = hosts
+/// `cfg-gen --json` on the cluster's genconf; its report.
+fn generate(cluster: &Cluster, tools: &Path, extra: &[&str]) -> Value {
+    let output = Command::new(tool("cfg-gen"))
+        .arg("--genconf")
+        .arg(cluster.path().join("genconf"))
+        .arg("--bin-dir")
+        .arg(tools)
+        .arg("--json")
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "cfg-gen: {}", stderr(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The config package ids of a serve tree, sorted.
+fn cluster_ids(serve: &Path) -> Vec<String> {
+    let document = read_json(&serve.join("cluster-packages.json"));
+    let mut ids: Vec<String> = document
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Starts the unmodified `dcos_install.sh` on every host at once, fetched
+/// from the first of `urls` that serves it (host i starts at url i, so the
+/// fetches spread).
+fn spawn_installs(hosts: &[Host], urls: &[String]) -> Vec<Child> {
+    hosts
         .iter()
-        .map(|host| {
+        .enumerate()
+        .map(|(i, host)| {
+            let order: Vec<&str> = (0..urls.len())
+                .map(|k| urls[(i + k) % urls.len()].as_str())
+                .collect();
             host.spawn_shell(&format!(
-                "curl -fsS {url}/dcos_install.sh -o \"$HOST_DIR/dcos_install.sh\"
+                "for url in {}; do
+                     curl -fsS \"$url/dcos_install.sh\" -o \"$HOST_DIR/dcos_install.sh\" && break
+                 done
                  TARMAC_NO_SYSTEMD=1 bash \"$HOST_DIR/dcos_install.sh\" {}",
+                order.join(" "),
                 host.role
             ))
         })
-        .collect();
-    let outputs = wait_all(&hosts, children, "dcos_install.sh");
-    let install_wall = install_start.elapsed().as_secs_f64();
-    let install_cpu = children_cpu_seconds() - cpu_before;
-    let sent = body_bytes(&nginx.access_log());
-    eprintln!(
-        "fleet: install phase: {HOSTS} hosts in {install_wall:.2} s wall, {install_cpu:.2} s CPU \
-         ({:.3} s per host), nginx sent {sent} bytes ({} per host)",
-        install_cpu / HOSTS as f64,
-        sent / HOSTS as u64
-    );
-    for (host, output) in hosts.iter().zip(&outputs) {
+        .collect()
+}
+
+/// What the unmodified script wrote at the default paths of each host,
+/// after an install of `config` from `origin` (the script's bootstrap_url).
+fn assert_installed(
+    hosts: &[Host],
+    outputs: &[Output],
+    bootstrap: &str,
+    config: &str,
+    origin: &str,
+) {
+    for (host, output) in hosts.iter().zip(outputs) {
         assert!(
             stderr(output).contains(&format!("dcos_install: this host is {}\n", host.ip)),
             "{}: {}",
             host.name,
             stderr(output)
         );
-    }
-    assert_state(&hosts, &packages1, 1, &[1]);
-    for host in &hosts {
-        // What the unmodified script wrote at the default paths.
         let flags = host.dir.join("etc-mesosphere/setup-flags");
         let read = |name: &str| std::fs::read_to_string(flags.join(name)).unwrap();
         assert_eq!(
@@ -600,9 +694,9 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
             "{}",
             host.name
         );
-        assert_eq!(read("bootstrap-id"), bootstrap1);
-        assert_eq!(read("tarmac-installed"), config1);
-        assert_eq!(read("repository-url"), url);
+        assert_eq!(read("bootstrap-id"), bootstrap);
+        assert_eq!(read("tarmac-installed"), config);
+        assert_eq!(read("repository-url"), origin);
         assert!(host
             .dir
             .join("etc-mesosphere/roles")
@@ -634,7 +728,50 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
             host.name
         );
     }
-    if static_tools.is_some() {
+}
+
+#[test]
+fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
+    if !is_root() {
+        return;
+    }
+    let start = std::time::Instant::now();
+    let cluster = Cluster::build();
+    let fleet = Fleet::start();
+    let hosts = &fleet.hosts;
+
+    // One nginx on the bridge address serves the cluster to every host.
+    let serve = cluster.serve();
+    std::fs::create_dir_all(&serve).unwrap();
+    let nginx = Nginx::serve_at(&serve, IpAddr::V4(fleet.gateway));
+    let url = nginx.url();
+    write_config(&cluster, hosts, &url, &[]);
+    let (tools, static_tools) = host_tools(&cluster);
+    let generated1 = generate(
+        &cluster,
+        &tools,
+        &["--dist", cluster.dist.to_str().unwrap()],
+    );
+    let config1 = generated1["config_id"].as_str().unwrap().to_string();
+    let bootstrap1 = &cluster.bootstrap;
+    assert_eq!(generated1["bootstrap_id"], bootstrap1.as_str());
+    let mut packages1: Vec<String> = cluster
+        .bundle
+        .iter()
+        .chain(&cluster_ids(&serve))
+        .cloned()
+        .collect();
+    packages1.sort();
+
+    // ---- Install: every host at once, the script as served ----
+    // Timed, with the CPU its processes used, for docs/fleet.md's model.
+    let (install_start, cpu_before) = (std::time::Instant::now(), children_cpu_seconds());
+    let children = spawn_installs(hosts, std::slice::from_ref(&url));
+    let outputs = wait_all(hosts, children, "dcos_install.sh");
+    report_install_phase("one nginx", install_start, cpu_before, &nginx.access_log());
+    assert_state(hosts, &packages1, 1, &[1]);
+    assert_installed(hosts, &outputs, bootstrap1, &config1, &url);
+    if static_tools {
         // The tools the hosts downloaded are the static ones.
         let bin = hosts[0].dir.join("upper/varlib/tarmac/bin");
         let output = Command::new(Path::new(REPO).join("scripts/build-static.sh"))
@@ -657,25 +794,80 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
     assert_eq!(log.iter().filter(|(_, p)| *p == bundle_path).count(), HOSTS);
     let installed_in = start.elapsed();
 
-    // ---- Upgrade: one package changes (hello-git's build script) ----
-    let build = packages.join("hello-git/build");
+    let (dist2, packages2) = upgrade(&cluster, hosts, &nginx, &tools, &packages1);
+    roll_back(hosts, &nginx, &packages1, &packages2);
+
+    // ---- fleet-status over every host's status document ----
+    let statuses = cluster.path().join("status");
+    std::fs::create_dir_all(&statuses).unwrap();
+    for host in hosts {
+        std::fs::write(
+            statuses.join(format!("{}.json", host.name)),
+            serde_json::to_vec(&host.status()).unwrap(),
+        )
+        .unwrap();
+    }
+    fleet_status_summarizes(
+        hosts,
+        &statuses,
+        &[&cluster.dist, &dist2],
+        bootstrap1,
+        &config1,
+    );
+
+    eprintln!(
+        "fleet: {HOSTS} hosts installed in {installed_in:?}, upgraded and rolled back; {:?} in all",
+        start.elapsed()
+    );
+    drop(nginx);
+    drop(fleet);
+}
+
+/// Upgrade: one package changes (hello-git's build script); every host
+/// runs the node upgrade script and downloads only what changed. Returns
+/// the new dist and package set.
+fn upgrade(
+    cluster: &Cluster,
+    hosts: &[Host],
+    nginx: &Nginx,
+    tools: &Path,
+    packages1: &[String],
+) -> (PathBuf, Vec<String>) {
+    let url = nginx.url();
+    let serve = cluster.serve();
+    let config1 = read_json(&serve.join("config.json"))["config_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let build = cluster.packages.join("hello-git/build");
     let mut script = std::fs::read_to_string(&build).unwrap();
     script.push_str("# fleet test: a new version of hello-git\n");
     std::fs::write(&build, script).unwrap();
-    let dist2 = build_and_bundle(&packages, &work.join("v2"), &cache);
+    let dist2 = build_and_bundle(
+        &cluster.packages,
+        &cluster.path().join("v2"),
+        &cluster.cache,
+    );
     let (bootstrap2, bundle2) = bundle(&dist2);
-    let changed: Vec<&String> = bundle2.iter().filter(|id| !bundle1.contains(id)).collect();
-    assert_eq!(changed.len(), 1, "{bundle1:?} -> {bundle2:?}");
+    let changed: Vec<&String> = bundle2
+        .iter()
+        .filter(|id| !cluster.bundle.contains(id))
+        .collect();
+    assert_eq!(changed.len(), 1, "{:?} -> {bundle2:?}", cluster.bundle);
     assert!(changed[0].starts_with("hello-git--"));
-    let generated2 = generate(&[
-        "--dist",
-        dist2.to_str().unwrap(),
-        "--upgrade-from",
-        serve.to_str().unwrap(),
-    ]);
+    let generated2 = generate(
+        cluster,
+        tools,
+        &[
+            "--dist",
+            dist2.to_str().unwrap(),
+            "--upgrade-from",
+            serve.to_str().unwrap(),
+        ],
+    );
     let config2 = generated2["config_id"].as_str().unwrap().to_string();
     assert_ne!(config2, config1);
-    let cluster2 = cluster(&serve);
+    let cluster2 = cluster_ids(&serve);
     let mut packages2: Vec<String> = bundle2.iter().chain(&cluster2).cloned().collect();
     packages2.sort();
     let upgrade = format!("/upgrade/{config1}/dcos_node_upgrade.sh");
@@ -691,8 +883,8 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
             ))
         })
         .collect();
-    wait_all(&hosts, children, "dcos_node_upgrade.sh");
-    assert_state(&hosts, &packages2, 2, &[1, 2]);
+    wait_all(hosts, children, "dcos_node_upgrade.sh");
+    assert_state(hosts, &packages2, 2, &[1, 2]);
     // Only what changed was downloaded: the new hello-git, and the two
     // config packages (their ids are the config id, which includes the
     // bootstrap id); each by every host once. No bundle, no tool.
@@ -720,7 +912,7 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
         downloads, expected,
         "only the new hello-git and config packages"
     );
-    for host in &hosts {
+    for host in hosts {
         let flags = host.dir.join("etc-mesosphere/setup-flags");
         assert_eq!(
             std::fs::read_to_string(flags.join("tarmac-installed")).unwrap(),
@@ -731,14 +923,19 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
             bootstrap2
         );
     }
+    assert_ne!(packages2, packages1);
+    (dist2, packages2)
+}
 
-    // ---- Rollback: offline, every host back to generation 1 ----
+/// Rollback: offline, every host back to generation 1; then the upgrade
+/// script activates the new set again on host-00, which rolls back again.
+fn roll_back(hosts: &[Host], nginx: &Nginx, packages1: &[String], packages2: &[String]) {
     let before = nginx.access_log().len();
     let children: Vec<Child> = hosts
         .iter()
         .map(|host| host.spawn_shell("/var/lib/tarmac/bin/pkg-activate --no-systemd rollback"))
         .collect();
-    let outputs = wait_all(&hosts, children, "pkg-activate rollback");
+    let outputs = wait_all(hosts, children, "pkg-activate rollback");
     for output in &outputs {
         assert_eq!(String::from_utf8_lossy(&output.stdout), "1\n");
     }
@@ -747,7 +944,7 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
         before,
         "a rollback downloads nothing"
     );
-    assert_state(&hosts, &packages1, 1, &[1, 2]);
+    assert_state(hosts, packages1, 1, &[1, 2]);
     // The setup flags still name the newer config, the packages do not:
     // rerunning the upgrade script activates the new set again (generation
     // 3, nothing downloaded); then host-00 rolls back to 1 like the others.
@@ -767,7 +964,7 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
         "{}",
         stderr(&output)
     );
-    assert_state(&hosts[..1], &packages2, 3, &[1, 2, 3]);
+    assert_state(&hosts[..1], packages2, 3, &[1, 2, 3]);
     assert_eq!(
         requests(&nginx.access_log()).len(),
         before,
@@ -784,28 +981,346 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_state(&hosts[..1], &packages1, 1, &[1, 2, 3]);
-    assert_state(&hosts[1..], &packages1, 1, &[1, 2]);
+    assert_state(&hosts[..1], packages1, 1, &[1, 2, 3]);
+    assert_state(&hosts[1..], packages1, 1, &[1, 2]);
+}
 
-    // ---- fleet-status over every host's status document ----
-    let statuses = work.join("status");
-    std::fs::create_dir_all(&statuses).unwrap();
-    for host in &hosts {
-        std::fs::write(
-            statuses.join(format!("{}.json", host.name)),
-            serde_json::to_vec(&host.status()).unwrap(),
-        )
-        .unwrap();
+/// A caching mirror: nginx run from the shipped `scripts/nginx-mirror.conf`
+/// with only its three values filled in. Master and workers are their own
+/// process group, killed together (the mirror dies at once, mid-transfer)
+/// on [`Mirror::kill`] and on drop.
+struct Mirror {
+    child: Child,
+    killed: bool,
+    state: PathBuf,
+    listen: std::net::SocketAddr,
+}
+
+impl Mirror {
+    fn start(state: &Path, listen: std::net::SocketAddr, origin: &str) -> Mirror {
+        use std::os::unix::process::CommandExt;
+        std::fs::create_dir_all(state).unwrap();
+        let template =
+            std::fs::read_to_string(Path::new(REPO).join("scripts/nginx-mirror.conf")).unwrap();
+        let conf = template
+            .replace("@ORIGIN@", origin)
+            .replace("@LISTEN@", &listen.to_string())
+            .replace("@STATE_DIR@", state.to_str().unwrap());
+        let unfilled: Vec<&str> = conf
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#') && l.contains('@'))
+            .collect();
+        assert!(unfilled.is_empty(), "values left unfilled: {unfilled:?}");
+        let path = state.join("nginx.conf");
+        std::fs::write(&path, conf).unwrap();
+        // As root, nginx's workers would run as nobody, which cannot enter
+        // the 0700 temp dir: the test keeps them root.
+        let nginx = std::env::var_os("TARMAC_NGINX").unwrap_or_else(|| "/usr/sbin/nginx".into());
+        let child = Command::new(nginx)
+            .arg("-p")
+            .arg(state)
+            .arg("-c")
+            .arg(&path)
+            .arg("-e")
+            .arg(state.join("error.log"))
+            .args(["-g", "daemon off; user root;"])
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut mirror = Mirror {
+            child,
+            killed: false,
+            state: state.to_path_buf(),
+            listen,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = mirror.child.try_wait() {
+                panic!("mirror nginx exited with {status}: {}", mirror.error_log());
+            }
+            let timeout = std::time::Duration::from_millis(100);
+            if std::net::TcpStream::connect_timeout(&listen, timeout).is_ok() {
+                return mirror;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "mirror did not listen on {listen}: {}",
+                mirror.error_log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
-    fleet_status_summarizes(&hosts, &statuses, &[&dist1, &dist2], &bootstrap1, &config1);
 
+    fn url(&self) -> String {
+        format!("http://{}", self.listen)
+    }
+
+    fn access_log(&self) -> String {
+        std::fs::read_to_string(self.state.join("access.log")).unwrap_or_default()
+    }
+
+    fn error_log(&self) -> String {
+        std::fs::read_to_string(self.state.join("error.log")).unwrap_or_default()
+    }
+
+    /// SIGKILL to master and workers at once.
+    fn kill(&mut self) {
+        if self.killed {
+            return;
+        }
+        self.killed = true;
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Origin requests by (port, path): how many and the body bytes, from a
+/// log of [`Nginx::serve_on_ports`] (successful GETs only).
+fn origin_fetches(log: &str) -> BTreeMap<(u16, String), (usize, u64)> {
+    let mut fetches: BTreeMap<(u16, String), (usize, u64)> = BTreeMap::new();
+    for line in log.lines() {
+        let mut quoted = line.split('"');
+        let (Some(_), Some(request), Some(status)) = (quoted.next(), quoted.next(), quoted.next())
+        else {
+            continue;
+        };
+        let mut fields = status.split_whitespace();
+        let code: u16 = fields.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+        let bytes: u64 = fields.next().and_then(|b| b.parse().ok()).unwrap_or(0);
+        let port: u16 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        let mut parts = request.split(' ');
+        if parts.next() != Some("GET") || !(200..300).contains(&code) {
+            continue;
+        }
+        let entry = fetches
+            .entry((port, parts.next().unwrap_or("").to_string()))
+            .or_default();
+        entry.0 += 1;
+        entry.1 += bytes;
+    }
+    fetches
+}
+
+/// The bytes of the slice size in scripts/nginx-mirror.conf.
+const MIRROR_SLICE: u64 = 4 << 20;
+
+/// Issue 12: the two-tier distribution. The origin (nginx on three ports
+/// of the bridge: one is bootstrap_url, one per mirror, so its log tells
+/// the mirrors apart) and two caching mirrors started from the shipped
+/// `scripts/nginx-mirror.conf`, listed in `bootstrap_mirrors`. Each host
+/// fetches the script from a mirror and runs it unmodified.
+/// 1. 20 hosts install through the cold mirrors: 20/20 installed; the
+///    origin saw nothing from the hosts, and each mirror fetched each
+///    artifact once (every byte of it once, in its slices).
+/// 2. The fleet again (fresh hosts), one mirror killed mid-install: 20/20.
+/// 3. The killed mirror restarted on its cache, the origin stopped, the
+///    fleet again: 20/20, served from the mirrors' caches.
+#[test]
+fn twenty_hosts_install_through_two_caching_mirrors() {
+    if !is_root() {
+        return;
+    }
+    let start = std::time::Instant::now();
+    let cluster = Cluster::build();
+    let fleet = Fleet::start();
+    let hosts = &fleet.hosts;
+    let gateway = IpAddr::V4(fleet.gateway);
+    let serve = cluster.serve();
+    std::fs::create_dir_all(&serve).unwrap();
+    let origin = Nginx::serve_on_ports(&serve, gateway, 3);
+    let origin_urls = origin.urls();
+    let mirror_state = |k: usize| cluster.path().join(format!("mirror-{k}"));
+    let listens: Vec<std::net::SocketAddr> = (0..2)
+        .map(|_| std::net::SocketAddr::new(gateway, tarmac_testkit::nginx::free_port_at(gateway)))
+        .collect();
+    let mut mirrors: Vec<Mirror> = (0..2)
+        .map(|k| Mirror::start(&mirror_state(k), listens[k], &origin_urls[k + 1]))
+        .collect();
+    let mirror_urls: Vec<String> = mirrors.iter().map(Mirror::url).collect();
+    write_config(&cluster, hosts, &origin_urls[0], &mirror_urls);
+    let (tools, _) = host_tools(&cluster);
+    let generated = generate(
+        &cluster,
+        &tools,
+        &["--dist", cluster.dist.to_str().unwrap()],
+    );
+    let config = generated["config_id"].as_str().unwrap().to_string();
+    let mut packages: Vec<String> = cluster
+        .bundle
+        .iter()
+        .chain(&cluster_ids(&serve))
+        .cloned()
+        .collect();
+    packages.sort();
+
+    // ---- 1. Through the cold mirrors ----
+    let (install_start, cpu_before) = (std::time::Instant::now(), children_cpu_seconds());
+    let children = spawn_installs(hosts, &mirror_urls);
+    let outputs = wait_all(hosts, children, "dcos_install.sh through two mirrors");
+    report_install_phase(
+        "two cold caching mirrors",
+        install_start,
+        cpu_before,
+        &origin.access_log(),
+    );
+    assert_state(hosts, &packages, 1, &[1]);
+    assert_installed(
+        hosts,
+        &outputs,
+        &cluster.bootstrap,
+        &config,
+        &origin_urls[0],
+    );
+    let cold = start.elapsed();
+    // The hosts spread over the mirrors (their first mirror is chosen by
+    // their host name): each mirror served the bundle to some of them.
+    let bundle_path = format!("/bootstrap/{}.bootstrap.tar.zst", cluster.bootstrap);
+    let served: Vec<usize> = mirrors
+        .iter()
+        .map(|m| {
+            requests(&m.access_log())
+                .iter()
+                .filter(|(_, p)| *p == bundle_path)
+                .count()
+        })
+        .collect();
+    assert!(
+        served.iter().all(|&n| n > 0),
+        "bundle served per mirror: {served:?}"
+    );
+    assert_eq!(served.iter().sum::<usize>(), HOSTS, "{served:?}");
+    // The origin: nothing from the hosts (bootstrap_url is their last
+    // resort); from each mirror, each artifact once: its slices, each byte
+    // once.
+    let log = origin.access_log();
+    let fetches = origin_fetches(&log);
+    let port = |url: &str| -> u16 { url.rsplit(':').next().unwrap().parse().unwrap() };
+    assert!(
+        !fetches.keys().any(|(p, _)| *p == port(&origin_urls[0])),
+        "a host went to the origin: {log}"
+    );
+    let mut artifacts = BTreeSet::new();
+    for ((p, path), (count, bytes)) in &fetches {
+        let size = std::fs::metadata(serve.join(&path[1..])).unwrap().len();
+        let slices = size.div_ceil(MIRROR_SLICE).max(1) as usize;
+        assert_eq!(
+            (*count, *bytes),
+            (slices, size),
+            "port {p} fetched {path} ({size} bytes) more than once:\n{log}"
+        );
+        artifacts.insert(path.clone());
+    }
+    for path in [
+        "/dcos_install.sh".to_string(),
+        bundle_path.clone(),
+        "/bin/host-extract".into(),
+        "/ip-detect".into(),
+    ] {
+        assert!(artifacts.contains(&path), "{path} never fetched: {log}");
+    }
+    let per_mirror: Vec<usize> = origin_urls[1..]
+        .iter()
+        .map(|u| fetches.keys().filter(|(p, _)| *p == port(u)).count())
+        .collect();
     eprintln!(
-        "fleet: {HOSTS} hosts installed in {installed_in:?}, upgraded and rolled back; {:?} in all",
+        "fleet mirrors: {HOSTS} hosts installed through 2 cold mirrors in {cold:?}; origin requests {} for {} artifacts (per mirror: {per_mirror:?} artifacts), bundle served per mirror {served:?}",
+        fetches.values().map(|(n, _)| n).sum::<usize>(),
+        artifacts.len(),
+    );
+
+    // ---- 2. One mirror killed mid-install ----
+    for host in hosts {
+        host.reset();
+    }
+    let killed_at = mirrors[0].access_log().lines().count();
+    let step = std::time::Instant::now();
+    let mut children = spawn_installs(hosts, &mirror_urls);
+    // Kill mirror 0 once the first hosts are downloading from it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while mirrors[0].access_log().lines().count() < killed_at + 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no host used mirror 0"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    mirrors[0].kill();
+    let running = children
+        .iter_mut()
+        .map(|c| c.try_wait().unwrap().is_none())
+        .filter(|&running| running)
+        .count();
+    assert!(running > 0, "every install ended before the kill");
+    let outputs = wait_all(hosts, children, "dcos_install.sh with mirror 0 killed");
+    assert_state(hosts, &packages, 1, &[1]);
+    assert_installed(
+        hosts,
+        &outputs,
+        &cluster.bootstrap,
+        &config,
+        &origin_urls[0],
+    );
+    let killed = step.elapsed();
+
+    // ---- 3. The origin stopped, the mirrors warm ----
+    mirrors[0] = Mirror::start(&mirror_state(0), listens[0], &origin_urls[1]);
+    let restarted_at = mirrors[0].access_log().lines().count();
+    drop(origin);
+    for host in hosts {
+        host.reset();
+    }
+    let step = std::time::Instant::now();
+    let children = spawn_installs(hosts, &mirror_urls);
+    let outputs = wait_all(hosts, children, "dcos_install.sh with the origin stopped");
+    assert_state(hosts, &packages, 1, &[1]);
+    assert_installed(
+        hosts,
+        &outputs,
+        &cluster.bootstrap,
+        &config,
+        &origin_urls[0],
+    );
+    // Both mirrors served bundles from their caches (mirror 0 from the
+    // one it had on disk before the kill): a full 200 or a 206 resume.
+    let served: Vec<usize> = mirrors
+        .iter()
+        .enumerate()
+        .map(|(k, m)| {
+            let skip = if k == 0 { restarted_at } else { 0 };
+            m.access_log()
+                .lines()
+                .skip(skip)
+                .filter(|l| l.contains(&format!("GET {bundle_path} ")))
+                .filter(|l| l.contains("\" 200 ") || l.contains("\" 206 "))
+                .count()
+        })
+        .collect();
+    assert!(
+        served.iter().all(|&n| n > 0),
+        "bundles served with the origin down, per mirror: {served:?}"
+    );
+    eprintln!(
+        "fleet mirrors: mirror 0 killed with {running} installs running: 20/20 in {killed:?}; origin stopped: 20/20 in {:?}; {:?} in all",
+        step.elapsed(),
         start.elapsed()
     );
-    drop(nginx);
-    drop(tmpfs);
-    drop(network);
+    drop(mirrors);
+    drop(fleet);
 }
 
 fn fleet_status(args: &[&str], stdin: Option<&[u8]>) -> Output {

@@ -1310,3 +1310,193 @@ fn retry_after_holds_for_every_file_of_the_run() {
         ])
     );
 }
+
+/// Issue 12: `--pin ID=TREEHASH`. A mirror that rewrites a package
+/// consistently (another self-consistent manifest and archive under the
+/// same id) passes every check host-extract could make without the pin;
+/// with the pin it is refused (4) when it is the only mirror, and the next
+/// mirror serves the pinned package when there is one.
+#[test]
+fn pinned_package_rewritten_by_a_mirror_is_refused_or_taken_from_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = Repo::new(&dir.path().join("good"));
+    let evil = Repo::new(&dir.path().join("evil"));
+    let genuine = Pkg::new("dcos-config--setup_1")
+        .file("pkginfo.json", b"{}", 0o644)
+        .file("etc/cluster.conf", b"name=real\n", 0o644);
+    let forged = Pkg::new("dcos-config--setup_1")
+        .file("pkginfo.json", b"{}", 0o644)
+        .file("etc/cluster.conf", b"name=forged\n", 0o644)
+        .file("bin/extra", b"#!/bin/sh\n", 0o755);
+    let manifest = good.add(&genuine);
+    let forged_manifest = evil.add(&forged);
+    assert_ne!(manifest.tree_hash, forged_manifest.tree_hash);
+    let good_server = Nginx::serve(&good.root);
+    let evil_server = Nginx::serve(&evil.root);
+    let pin = format!("dcos-config--setup_1={}", manifest.tree_hash);
+    let installed = |root: &Path, repo: &Repo, pkg: &Pkg| {
+        let got = tarmac_archive::tree_hash(&root.join("packages/dcos-config--setup_1")).unwrap();
+        let want = tarmac_archive::tree_hash(&repo.tree(pkg)).unwrap();
+        assert_eq!(got, want);
+    };
+
+    // Without a pin the forged package installs: only the pin catches it.
+    let unpinned = dir.path().join("unpinned");
+    let evil_url = evil_server.url();
+    let out = run(
+        &unpinned,
+        &[
+            "--repository",
+            &evil_url,
+            "--package",
+            "dcos-config--setup_1",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    installed(&unpinned, &evil, &forged);
+    // ... and a later pinned run refuses what its local manifest records.
+    let out = run(
+        &unpinned,
+        &[
+            "--repository",
+            &good_server.url(),
+            "--package",
+            "dcos-config--setup_1",
+            "--pin",
+            &pin,
+        ],
+    );
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        first_line(&out.stderr).contains(".manifests/dcos-config--setup_1.json: package dcos-config--setup_1 is not the pinned one"),
+        "{}",
+        out.stderr
+    );
+
+    // The forged mirror alone: exit 4, nothing published.
+    let alone = dir.path().join("alone");
+    let out = run(
+        &alone,
+        &[
+            "--repository",
+            &evil_url,
+            "--package",
+            "dcos-config--setup_1",
+            "--pin",
+            &pin,
+        ],
+    );
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    let line = first_line(&out.stderr);
+    assert!(
+        line.contains(&format!(
+            "{evil_url}/packages/dcos-config/dcos-config--setup_1.json: package dcos-config--setup_1 is not the pinned one: tree hash expected {}",
+            manifest.tree_hash
+        )),
+        "{line}"
+    );
+    assert!(!alone.join("packages/dcos-config--setup_1").exists());
+    assert!(!alone.join("packages/.staging").exists());
+
+    // The forged mirror first, a good one next: installed from the good one.
+    let both = dir.path().join("both");
+    let before = good_server.access_log().lines().count();
+    let out = run(
+        &both,
+        &[
+            "--repository",
+            &evil_url,
+            "--repository",
+            &good_server.url(),
+            "--package",
+            "dcos-config--setup_1",
+            "--pin",
+            &pin,
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    installed(&both, &good, &genuine);
+    let log = good_server.access_log();
+    let fetched: Vec<&str> = log.lines().skip(before).collect();
+    assert!(
+        fetched
+            .iter()
+            .any(|l| l.contains("dcos-config--setup_1.tar.zst")),
+        "{fetched:?}"
+    );
+    // A wrong pin format is a usage error.
+    let out = run(
+        &both,
+        &[
+            "--repository",
+            &evil_url,
+            "--package",
+            "dcos-config--setup_1",
+            "--pin",
+            "dcos-config--setup_1",
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+}
+
+/// Issue 12: a mirror serving another bundle under the pinned bundle's
+/// path (same ids, other content: the blake3 differs) is passed over: the
+/// fresh download after the mismatch starts at the next mirror.
+#[test]
+fn bundle_from_a_mirror_serving_another_bundle_comes_from_the_next() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let evil = Repo::new(&dir.path().join("evil"));
+    let forged: Vec<Pkg> = f
+        .pkgs
+        .iter()
+        .map(|p| Pkg::new(&p.id.to_string()).file("bin/forged", b"#!/bin/sh\n", 0o755))
+        .collect();
+    let forged_bundle = evil.bundle(&forged.iter().collect::<Vec<_>>());
+    assert_eq!(forged_bundle.relative, f.bundle.relative);
+    assert_ne!(forged_bundle.blake3, f.bundle.blake3);
+    let evil_server = Nginx::serve(&evil.root);
+    let good_server = Nginx::serve(&f.repo.root);
+    let evil_url = format!("{}/{}", evil_server.url(), f.bundle.relative);
+    let good_url = format!("{}/{}", good_server.url(), f.bundle.relative);
+    let out = f.extract(&[&evil_url, &good_url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    f.assert_published();
+    assert_eq!(evil_server.access_log().lines().count(), 1);
+    assert_eq!(good_server.access_log().lines().count(), 1);
+}
+
+/// Local mirrors (paths) are read once each, in turn: a pinned package
+/// rewritten in the first is taken from the second.
+#[test]
+fn pinned_package_from_local_mirrors_is_taken_from_the_one_that_has_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = Repo::new(&dir.path().join("good"));
+    let evil = Repo::new(&dir.path().join("evil"));
+    let manifest = good.add(&Pkg::new("cfg--1").file("etc/a", b"real\n", 0o644));
+    evil.add(&Pkg::new("cfg--1").file("etc/a", b"forged\n", 0o644));
+    let root = dir.path().join("host");
+    let pin = format!("cfg--1={}", manifest.tree_hash);
+    let (evil_path, good_path) = (
+        evil.root.display().to_string(),
+        good.root.display().to_string(),
+    );
+    let out = run(
+        &root,
+        &[
+            "--repository",
+            &evil_path,
+            "--repository",
+            &good_path,
+            "--package",
+            "cfg--1",
+            "--pin",
+            &pin,
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        std::fs::read(root.join("packages/cfg--1/etc/a")).unwrap(),
+        b"real\n"
+    );
+}

@@ -27,15 +27,21 @@ fn run(command: &mut Command) -> Output {
     output
 }
 
-/// A serve tree served by nginx on loopback, and the values cfg-gen pinned
-/// in its dcos_install.sh.
+/// A serve tree served by nginx on loopback (the origin, and a second
+/// nginx as its mirror), and the values cfg-gen pinned in its
+/// dcos_install.sh.
 struct Served {
     nginx: Nginx,
+    mirror: Nginx,
+    /// A mirror that refuses connections, listed before `mirror`.
+    dead: String,
     _dir: tempfile::TempDir,
     bootstrap_id: String,
     bundle_blake3: String,
     bundle_ids: Vec<String>,
     cluster_ids: Vec<String>,
+    /// PACKAGE_PINS: "ID=TREEHASH" of every package.
+    package_pins: Vec<String>,
     /// Host tool name -> sha256, served under bin/.
     tools: BTreeMap<String, String>,
     ip_detect_sha256: String,
@@ -53,12 +59,32 @@ impl Served {
         ids
     }
 
-    /// HTTP requests so far (nginx's access log), and how many of them
-    /// fetched a package archive.
+    /// HTTP requests so far (the origin's and the mirror's access logs),
+    /// and how many of them fetched a package archive.
     fn requests(&self) -> (usize, usize) {
-        let log = self.nginx.access_log();
+        let log = self.nginx.access_log() + &self.mirror.access_log();
         let archives = log.lines().filter(|l| l.contains(".tar.zst")).count();
         (log.lines().count(), archives)
+    }
+
+    /// The mirrors are used first: the origin (the last URL) served
+    /// nothing while the live mirror, after the dead one, served the tools,
+    /// the bundle and the packages.
+    fn assert_served_by_the_mirror(&self) {
+        let origin = self.nginx.access_log();
+        assert_eq!(origin, "", "the origin was asked while a mirror answered");
+        let mirror = self.mirror.access_log();
+        for path in [
+            "/bin/host-extract",
+            "/ip-detect",
+            ".bootstrap.tar.zst",
+            "/packages/",
+        ] {
+            assert!(
+                mirror.contains(path),
+                "{path} not from the mirror: {mirror}"
+            );
+        }
     }
 }
 
@@ -118,12 +144,15 @@ fn served_with(edit: impl FnOnce(&Path)) -> Served {
     );
     Served {
         nginx: Nginx::serve(&serve),
+        mirror: Nginx::serve(&serve),
+        dead: tarmac_testkit::nginx::dead_url(),
         tools,
         ip_detect_sha256: pinned("IP_DETECT_SHA256"),
         bootstrap_id: pinned("BOOTSTRAP_ID"),
         bundle_blake3: pinned("BUNDLE_BLAKE3"),
         bundle_ids: list("BUNDLE_PACKAGES"),
         cluster_ids: list("CLUSTER_PACKAGES"),
+        package_pins: list("PACKAGE_PINS"),
         _dir: dir,
     }
 }
@@ -164,10 +193,15 @@ impl Host {
         let s = |v: String| Value::Str(v);
         BTreeMap::from([
             ("bootstrap_url", s(served.nginx.url())),
+            (
+                "mirrors",
+                Value::List(vec![served.dead.clone(), served.mirror.url()]),
+            ),
             ("bootstrap_id", s(served.bootstrap_id.clone())),
             ("bundle_blake3", s(served.bundle_blake3.clone())),
             ("bundle_ids", Value::List(served.bundle_ids.clone())),
             ("cluster_ids", Value::List(served.cluster_ids.clone())),
+            ("package_pins", Value::List(served.package_pins.clone())),
             ("roles", Value::List(vec![self.role.into()])),
             ("tools", Value::Map(served.tools.clone())),
             ("ip_detect_sha256", s(served.ip_detect_sha256.clone())),
@@ -356,6 +390,7 @@ fn ansible_playbook_installs_two_hosts_then_reports_no_change() {
     for (_, host) in &hosts {
         host.assert_installed(&served);
     }
+    served.assert_served_by_the_mirror();
     let requests = served.requests();
     assert!(requests.1 > 0, "no package downloaded: {requests:?}");
     for recap in play() {
@@ -411,6 +446,7 @@ fn puppet_manifest_installs_upgrades_then_reports_no_change() {
     };
     assert_eq!(apply(&served), 2);
     host.assert_installed(&served);
+    served.assert_served_by_the_mirror();
     let requests = served.requests();
     assert!(requests.1 > 0, "no package downloaded: {requests:?}");
     assert_eq!(apply(&served), 0);
@@ -652,7 +688,9 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
     // Chef's own remote_file, directory and file resources of the recipe,
     // done by hand: download each tool and ip-detect, check the sha256.
     assert!(recipe.contains("remote_file \"#{bin}/#{tool}\""));
-    assert!(recipe.contains("source \"#{bootstrap_url}/bin/#{tool}\""));
+    assert!(recipe.contains(
+        "source(*(node['tarmac']['mirrors'] + [bootstrap_url]).map { |url| \"#{url}/bin/#{tool}\" })"
+    ));
     assert!(recipe.contains("remote_file \"#{bin}/ip-detect\""));
     let tools = host.dir.path().join("tools");
     std::fs::create_dir_all(&tools).unwrap();
@@ -665,10 +703,19 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
     for (path, sha256) in files {
         let name = path.rsplit('/').next().unwrap();
         let dest = tools.join(name);
-        run(Command::new("curl")
-            .args(["-fsS", "-o"])
-            .arg(&dest)
-            .arg(format!("{}/{path}", served.nginx.url())));
+        // remote_file with several sources: the first that serves it.
+        let fetched = [&served.dead, &served.mirror.url(), &served.nginx.url()]
+            .iter()
+            .any(|url| {
+                Command::new("curl")
+                    .args(["-fsS", "-o"])
+                    .arg(&dest)
+                    .arg(format!("{url}/{path}"))
+                    .status()
+                    .unwrap()
+                    .success()
+            });
+        assert!(fetched, "{path}");
         let sum = run(Command::new("sha256sum").arg(&dest));
         assert!(String::from_utf8(sum.stdout).unwrap().starts_with(&sha256));
         use std::os::unix::fs::PermissionsExt;
@@ -708,6 +755,7 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
         );
     }
     host.assert_installed(&served);
+    served.assert_served_by_the_mirror();
     let requests = served.requests();
     assert!(requests.1 > 0, "no package downloaded: {requests:?}");
     // Second run: nothing to do.
@@ -715,4 +763,45 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
         assert!(guard_holds(execute), "{}", execute.title);
     }
     assert_eq!(served.requests(), requests, "a guard made HTTP requests");
+
+    // A wrong pin for the config packages: the cluster packages command
+    // fails (4, every mirror serves another tree hash), nothing extracted.
+    // On another fresh host, with the tools the first one downloaded.
+    let other = Host::new("slave");
+    let mut forged = other.attributes(&served);
+    forged.insert("bin", Value::Str(host.path("tools")));
+    let pins: Vec<String> = served
+        .package_pins
+        .iter()
+        .map(|pin| match pin.split_once('=') {
+            Some((id, _)) if served.cluster_ids.iter().any(|c| c == id) => {
+                format!("{id}={}", "0".repeat(64))
+            }
+            _ => pin.clone(),
+        })
+        .collect();
+    assert_ne!(pins, served.package_pins);
+    forged.insert("package_pins", Value::List(pins));
+    forged.insert("ip_detect_args", Value::Str(String::new()));
+    forged.insert("activate_flags", Value::Str(String::new()));
+    let cluster = parse_recipe(&recipe, &forged)
+        .into_iter()
+        .find(|e| e.title == "tarmac extract cluster packages")
+        .unwrap();
+    let output = Command::new("sh")
+        .args(["-c", &cluster.command])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", cluster.command);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("is not the pinned one"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!other
+        .dir
+        .path()
+        .join("opt/mesosphere/packages")
+        .join(&served.cluster_ids[0])
+        .exists());
 }

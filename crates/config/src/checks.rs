@@ -231,6 +231,23 @@ pub fn bootstrap_url(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A JSON list of unique URLs, each valid as `bootstrap_url` (mirrors of
+/// the serve tree); the reason names the index and the value at fault.
+pub fn mirror_list(value: &str) -> Result<(), String> {
+    let items = json_list(value)?;
+    for (index, item) in items.iter().enumerate() {
+        bootstrap_url(item).map_err(|reason| format!("item {index} ({item}): {reason}"))?;
+    }
+    for (index, item) in items.iter().enumerate() {
+        if let Some(first) = items[..index].iter().position(|earlier| earlier == item) {
+            return Err(format!(
+                "item {index} ({item}): the same URL as item {first}; list each mirror once"
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub fn dns_search(value: &str) -> Result<(), String> {
     if value.contains('\n') {
         return Err("Newlines are not allowed".into());
@@ -820,6 +837,19 @@ mod tests {
             "Must not end in a '/'"
         );
         assert!(bootstrap_url("example.com").is_err());
+        assert!(mirror_list(r#"["http://m1:80", "https://m2"]"#).is_ok());
+        assert!(mirror_list("[]").is_ok());
+        assert_eq!(
+            mirror_list(r#"["http://m1", "http://m2/"]"#).unwrap_err(),
+            "item 1 (http://m2/): Must not end in a '/'"
+        );
+        assert_eq!(
+            mirror_list(r#"["http://m1", "http://m1"]"#).unwrap_err(),
+            "item 1 (http://m1): the same URL as item 0; list each mirror once"
+        );
+        assert!(mirror_list(r#"["ftp://m1"]"#)
+            .unwrap_err()
+            .starts_with("item 0 (ftp://m1): Unsupported URL scheme"));
         assert!(bootstrap_url("ftp://example.com").is_err());
         assert!(subnet4("172.29.0.0/16").is_ok());
         assert!(subnet4("172.29.0.1/16").is_err());

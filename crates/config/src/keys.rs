@@ -108,6 +108,8 @@ const DEFAULT_REXRAY: &str = r#"{"rexray": {"loglevel": "info", "modules": {"def
 /// only to earlier keys).
 pub static KEYS: &[KeySpec] = &[
     key("bootstrap_url", Str, Required).check(checks::bootstrap_url),
+    // tarmac: mirrors of the serve tree (bootstrap_url stays the origin).
+    key("bootstrap_mirrors", List, Value("[]")).check(checks::mirror_list),
     key("cluster_name", Str, Required).check(checks::not_empty),
     key("master_discovery", Str, Required).check(|v| checks::one_of(v, MASTER_DISCOVERY)),
     key("exhibitor_storage_backend", Str, Required).check(|v| checks::one_of(v, STORAGE_BACKENDS)),

@@ -412,6 +412,21 @@ pub const CROSS_CHECKED: &[&str] = &[
 ];
 
 fn cross_checks(state: &mut State) {
+    // bootstrap_url is the origin, listed first: not a mirror again.
+    if let (Some(origin), Some(mirrors)) = (
+        state.valid("bootstrap_url").map(str::to_string),
+        list(state, "bootstrap_mirrors"),
+    ) {
+        if let Some(index) = mirrors.iter().position(|m| *m == origin) {
+            let value = state.values["bootstrap_mirrors"].value.clone();
+            state.problem(
+                "bootstrap_mirrors",
+                Some(&value),
+                format!("item {index} ({origin}) is bootstrap_url, the origin: list only the other mirrors"),
+            );
+        }
+    }
+
     if let (Some(discovery), Some(backend)) = (
         state.valid("master_discovery").map(str::to_string),
         state.valid("exhibitor_storage_backend").map(str::to_string),

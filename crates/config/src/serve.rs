@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tarmac_fs::{Context, FsError};
-use tarmac_model::{ActiveList, ClusterPackages, PackageId, PackageManifest};
+use tarmac_model::{ActiveList, BundleManifest, ClusterPackages, PackageId, PackageManifest};
 
 use crate::generate::{validate, Error, GenOptions, Generated, Validated};
 use crate::install_script::{self, ScriptValues};
@@ -257,7 +257,11 @@ fn build(
         &bootstrap.join(file_name(&bundle.active_json)),
     )?;
 
-    // packages/: the bundle's, then the config packages.
+    // packages/: the bundle's, then the config packages. Each is pinned in
+    // dcos_install.sh by the tree hash bundle.json gives it (the served
+    // manifest must agree) and each config package by its own.
+    let bundled = bundle_tree_hashes(bundle)?;
+    let mut pins: Vec<(String, String)> = Vec::new();
     let mut install_bytes: u64 = 0;
     for id in &bundle.active.ids {
         let dir = repo.join("packages").join(id.name());
@@ -279,6 +283,21 @@ fn build(
             path: manifest_path.clone(),
             reason: format!("not a package manifest: {e}"),
         })?;
+        match bundled.get(id) {
+            Some(hash) if *hash == manifest.tree_hash => {}
+            other => {
+                return Err(Error::Input {
+                    path: manifest_path,
+                    reason: format!(
+                        "tree hash {} disagrees with bundle {}'s bundle.json ({}): the repository does not hold the bundled package",
+                        manifest.tree_hash,
+                        bundle.id,
+                        other.map_or("no entry", String::as_str)
+                    ),
+                })
+            }
+        }
+        pins.push((id.to_string(), manifest.tree_hash.clone()));
         install_bytes += manifest.bytes;
         link_or_copy(&archive, &target.join(file_name(&archive)))?;
         link_or_copy(&manifest_path, &target.join(file_name(&manifest_path)))?;
@@ -305,6 +324,7 @@ fn build(
                 }
             })?;
         install_bytes += manifest.bytes;
+        pins.push((id.to_string(), manifest.tree_hash.clone()));
         write_json(
             &target.join(format!("{id}.json")),
             &serde_json::to_value(&manifest).expect("manifest serializes"),
@@ -362,11 +382,17 @@ fn build(
             .get("bootstrap_url")
             .unwrap_or_default()
             .to_string(),
+        bootstrap_mirrors: validated
+            .resolved
+            .get("bootstrap_mirrors")
+            .map(|v| crate::checks::json_list(v).unwrap_or_default())
+            .unwrap_or_default(),
         bootstrap_id: bundle.id.clone(),
         bundle_blake3: blake3_file(&bundle.archive)?,
         config_id: config_id.clone(),
         bundle_packages: bundle.active.ids.iter().map(ToString::to_string).collect(),
         cluster_packages: cluster_ids.clone(),
+        package_pins: pins,
         cluster_packages_json: cluster_json.trim_end().to_string(),
         install_bytes,
         tools: tools
@@ -401,6 +427,31 @@ fn build(
         warnings: validated.resolved.warnings.clone(),
         warning_lines: validated.warning_lines(),
     })
+}
+
+/// id -> tree hash of each package in the bundle's `bundle.json`.
+fn bundle_tree_hashes(bundle: &Bundle) -> Result<BTreeMap<PackageId, String>, Error> {
+    let path = &bundle.archive;
+    let file = tarmac_fs::open(path)?;
+    let bytes = tarmac_archive::read_member(file, "bundle.json", 64 << 20)
+        .map_err(|e| Error::Input {
+            path: path.clone(),
+            reason: format!("cannot read bundle.json: {e}"),
+        })?
+        .ok_or_else(|| Error::Input {
+            path: path.clone(),
+            reason: "no bundle.json in the bundle".into(),
+        })?;
+    let manifest =
+        BundleManifest::parse(&path.display().to_string(), &bytes).map_err(|e| Error::Input {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    Ok(manifest
+        .packages
+        .into_iter()
+        .map(|p| (p.id, p.tree_hash))
+        .collect())
 }
 
 /// The config id of a previous cfg-gen run: `config.json` in `path` (a

@@ -45,6 +45,15 @@ pub enum Error {
         expected: String,
         actual: String,
     },
+    /// A package manifest declares another tree hash than the one pinned
+    /// for its id (`--pin`): the source serves another package.
+    #[error("{url}: package {id} is not the pinned one: tree hash expected {expected} (--pin), the manifest says {actual}")]
+    Pin {
+        url: String,
+        id: String,
+        expected: String,
+        actual: String,
+    },
     /// The archive broke the extraction policy, its manifest, or was corrupt.
     #[error("{url}: {source}")]
     Archive {
@@ -132,7 +141,9 @@ impl Error {
             }
             | Error::NotFound { .. } => ExitClass::Invalid,
             Error::Status { .. } | Error::Request { .. } | Error::Read { .. } => ExitClass::Runtime,
-            Error::Checksum { .. } | Error::Tampered { .. } => ExitClass::Integrity,
+            Error::Checksum { .. } | Error::Pin { .. } | Error::Tampered { .. } => {
+                ExitClass::Integrity
+            }
             Error::Archive { source, .. } => source.class(),
             Error::Manifest { .. } => ExitClass::Invalid,
             Error::NoSpace { .. } | Error::OutOfSpace { .. } => ExitClass::NoSpace,

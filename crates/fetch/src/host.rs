@@ -17,13 +17,18 @@
 //! never 4. A package already present is never downloaded again: a
 //! mismatch there is reported (4) and left as it is.
 //!
+//! Package pins (`--pin ID=TREEHASH`): a manifest declaring another tree
+//! hash is bad content from the mirror that served it (dropped for the run
+//! like any other); a present package whose recorded manifest disagrees
+//! with its pin is exit 4.
+//!
 //! Beside the packages, `.manifests/<id>.json` keeps the manifest each
 //! package was verified against (written before the package is renamed into
 //! place) and `.bundles/<blake3>.json` the `bundle.json` of every bundle
 //! fully published, so a second run verifies what is present without
 //! downloading anything.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -94,6 +99,9 @@ pub struct PackagesRequest {
     /// Repository roots, tried as mirrors.
     pub repositories: Vec<Source>,
     pub ids: Vec<PackageId>,
+    /// `--pin ID=TREEHASH`: the tree hash a package's manifest must declare,
+    /// whichever mirror serves it.
+    pub pins: BTreeMap<PackageId, String>,
 }
 
 /// What a run left on the host (`--json` output of host-extract).
@@ -236,7 +244,11 @@ pub fn extract_packages(
     for id in &ids {
         if host.package(id).is_dir() {
             let manifest = match read_local_manifest(host, id)? {
-                Some(manifest) => manifest,
+                Some(manifest) => {
+                    let path = host.manifests().join(format!("{id}.json"));
+                    check_pin(request, &manifest, &path.display().to_string())?;
+                    manifest
+                }
                 None => {
                     let (manifest, bytes, _) = fetch_manifest(request, id, run, reporter)?;
                     downloaded += bytes;
@@ -404,7 +416,26 @@ fn fetch_manifest_once(
             reason: format!("declares id {} instead of {id}", manifest.id),
         });
     }
+    check_pin(request, &manifest, &fetched.url)?;
     Ok((manifest, fetched.bytes))
+}
+
+/// A package's manifest must declare the tree hash pinned for its id (if
+/// one is): a mirror serving another package under the id is caught here.
+fn check_pin(
+    request: &PackagesRequest,
+    manifest: &PackageManifest,
+    url: &str,
+) -> Result<(), Error> {
+    match request.pins.get(&manifest.id) {
+        Some(pin) if *pin != manifest.tree_hash => Err(Error::Pin {
+            url: url.to_string(),
+            id: manifest.id.to_string(),
+            expected: pin.clone(),
+            actual: manifest.tree_hash.clone(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Streams one package archive into `dir` and checks its tree hash.
@@ -448,7 +479,7 @@ fn verdict(error: &Error, pinned: bool) -> Verdict {
     match error {
         Error::CutShort { .. } => Verdict::CutShort,
         Error::ContentChanged { .. } => Verdict::Changed,
-        Error::Manifest { .. } | Error::Checksum { .. } => Verdict::Bad,
+        Error::Manifest { .. } | Error::Checksum { .. } | Error::Pin { .. } => Verdict::Bad,
         Error::Archive { source, .. } if source.cut_short() => Verdict::CutShort,
         Error::Archive { .. } if pinned => Verdict::Stop,
         Error::Archive { source, .. } => match source.class() {
@@ -558,6 +589,7 @@ fn content_url(error: &Error) -> Option<&str> {
     match error {
         Error::CutShort { url, .. }
         | Error::Manifest { url, .. }
+        | Error::Pin { url, .. }
         | Error::Checksum { url, .. }
         | Error::ContentChanged { url, .. }
         | Error::Archive { url, .. } => Some(url),

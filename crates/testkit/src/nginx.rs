@@ -21,7 +21,7 @@ fn nginx_binary() -> PathBuf {
 /// A running nginx; stopped when dropped.
 pub struct Nginx {
     child: Child,
-    addr: SocketAddr,
+    addrs: Vec<SocketAddr>,
     scheme: &'static str,
     prefix: tempfile::TempDir,
 }
@@ -37,18 +37,28 @@ impl Nginx {
     /// Like [`Nginx::serve`], listening on `ip` (an address of this host,
     /// e.g. a bridge that network namespaces reach) on a free port.
     pub fn serve_at(root: &Path, ip: IpAddr) -> Nginx {
-        Nginx::start(root, ip, None)
+        Nginx::start(root, ip, 1, None)
     }
 
     /// Like [`Nginx::serve`] over HTTPS (`https://127.0.0.1:<port>/`) with
     /// the server certificate and key of `cert` (see [`crate::tls`]).
     pub fn serve_tls(root: &Path, cert: &crate::tls::ServerCert) -> Nginx {
-        Nginx::start(root, IpAddr::from([127, 0, 0, 1]), Some(cert))
+        Nginx::start(root, IpAddr::from([127, 0, 0, 1]), 1, Some(cert))
     }
 
-    fn start(root: &Path, ip: IpAddr, tls: Option<&crate::tls::ServerCert>) -> Nginx {
+    /// Like [`Nginx::serve_at`], listening on `count` free ports of `ip`
+    /// ([`Nginx::urls`]); each access log line ends with the port the
+    /// request came in on, so clients sharing an address (proxies on one
+    /// machine) can be told apart by the URL each was given.
+    pub fn serve_on_ports(root: &Path, ip: IpAddr, count: usize) -> Nginx {
+        Nginx::start(root, ip, count, None)
+    }
+
+    fn start(root: &Path, ip: IpAddr, count: usize, tls: Option<&crate::tls::ServerCert>) -> Nginx {
         let prefix = tempfile::tempdir().expect("nginx prefix");
-        let port = free_port_at(ip);
+        let addrs: Vec<SocketAddr> = (0..count.max(1))
+            .map(|_| SocketAddr::new(ip, free_port_at(ip)))
+            .collect();
         let conf = prefix.path().join("nginx.conf");
         let p = prefix.path().display();
         let ssl = match tls {
@@ -59,6 +69,17 @@ impl Nginx {
             ),
             None => String::new(),
         };
+        let listens: String = addrs
+            .iter()
+            .map(|a| format!("listen {a}{ssl};\n"))
+            .collect();
+        // The combined format, plus the port when there are several.
+        let format = if count > 1 {
+            "log_format ports '$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $server_port';\n"
+        } else {
+            ""
+        };
+        let log = if count > 1 { " ports" } else { "" };
         let text = format!(
             "daemon off;\n\
              master_process off;\n\
@@ -67,7 +88,8 @@ impl Nginx {
              error_log {p}/error.log warn;\n\
              events {{ worker_connections 256; }}\n\
              http {{\n\
-               access_log {p}/access.log;\n\
+               {format}\
+               access_log {p}/access.log{log};\n\
                default_type application/octet-stream;\n\
                sendfile on;\n\
                client_body_temp_path {p}/client_body;\n\
@@ -76,13 +98,12 @@ impl Nginx {
                uwsgi_temp_path {p}/uwsgi;\n\
                scgi_temp_path {p}/scgi;\n\
                server {{\n\
-                 listen {listen}{ssl};\n\
+                 {listens}\
                  root {root};\n\
                  location / {{ }}\n\
                }}\n\
              }}\n",
             root = root.display(),
-            listen = SocketAddr::new(ip, port),
         );
         std::fs::File::create(&conf)
             .and_then(|mut f| f.write_all(text.as_bytes()))
@@ -101,7 +122,7 @@ impl Nginx {
             .expect("spawn nginx (is it installed at /usr/sbin/nginx?)");
         let mut nginx = Nginx {
             child,
-            addr: SocketAddr::new(ip, port),
+            addrs,
             scheme: if tls.is_some() { "https" } else { "http" },
             prefix,
         };
@@ -115,14 +136,18 @@ impl Nginx {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("nginx exited with {status}: {}", self.error_log());
             }
-            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(100)).is_ok() {
+            if self
+                .addrs
+                .iter()
+                .all(|a| TcpStream::connect_timeout(a, Duration::from_millis(100)).is_ok())
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!(
-            "nginx did not start listening on {}: {}",
-            self.addr,
+            "nginx did not start listening on {:?}: {}",
+            self.addrs,
             self.error_log()
         );
     }
@@ -130,7 +155,15 @@ impl Nginx {
     /// `http://<ip>:<port>` (`https://` for [`Nginx::serve_tls`]; no
     /// trailing slash).
     pub fn url(&self) -> String {
-        format!("{}://{}", self.scheme, self.addr)
+        format!("{}://{}", self.scheme, self.addrs[0])
+    }
+
+    /// One URL per port ([`Nginx::serve_on_ports`]), in order.
+    pub fn urls(&self) -> Vec<String> {
+        self.addrs
+            .iter()
+            .map(|a| format!("{}://{a}", self.scheme))
+            .collect()
     }
 
     /// The access log so far (one line per request), for asserting what

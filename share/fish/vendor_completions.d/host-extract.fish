@@ -15,6 +15,7 @@ complete -c host-extract -l max-requests -d 'Requests the run may send over all 
 complete -c host-extract -l reserve-bytes -d 'Free bytes that must remain after extraction (space preflight)' -r
 complete -c host-extract -l reserve-inodes -d 'Free inodes that must remain after extraction (space preflight)' -r
 complete -c host-extract -l cacert -d 'PEM file of CA certificates to trust for HTTPS besides the system trust store (a private CA). HTTPS is verified against the system store (SSL_CERT_FILE / SSL_CERT_DIR, else the distribution\'s bundle, e.g. /etc/ssl/certs/ca-certificates.crt); when that store is empty or unreadable, against the Mozilla roots built into this binary (said on stderr). A FILE that cannot be read or holds no certificate fails with exit 3 before any download; a server whose certificate does not verify is not retried' -r -F
+complete -c host-extract -l pin -d 'Package mode: the tree hash the manifest of package ID must declare, whichever mirror serves it (else that download counts as bad content and the next mirror is tried; exit 4 when none serves the pinned package). Also checked against a present package\'s local manifest. Repeat for each package' -r
 complete -c host-extract -l wait -d 'Wait for the host lock (ROOT/.lock) instead of failing with exit 5'
 complete -c host-extract -l json -d 'Print one JSON document instead of ids (no progress)'
 complete -c host-extract -s q -l quiet -d 'No progress on stderr'

@@ -34,8 +34,8 @@ use tarmac_model::PackageId;
 /// Exit codes: 0 ok; 1 runtime failure (e.g. TLS verification); 2 usage;
 /// 3 invalid input (a bad --cacert file, archive
 /// policy, bad manifest, HTTP 404/410 or a missing file: the URL or id names
-/// nothing); 4 integrity (every mirror served bad content, or a present
-/// package was modified); 5 the host lock is held (see --wait); 6 not
+/// nothing); 4 integrity (every mirror served bad content, no mirror
+/// serves the --pin tree hash, or a present package was modified); 5 the host lock is held (see --wait); 6 not
 /// enough space or inodes (checked before writing); 75 transient: network
 /// failure after all retries, --max-requests spent, --total-timeout
 /// reached or a Retry-After beyond it, content changing on every mirror
@@ -146,6 +146,29 @@ pub struct Args {
         hide_env_values = true
     )]
     pub cacert: Option<PathBuf>,
+
+    /// Package mode: the tree hash the manifest of package ID must declare,
+    /// whichever mirror serves it (else that download counts as bad content
+    /// and the next mirror is tried; exit 4 when none serves the pinned
+    /// package). Also checked against a present package's local manifest.
+    /// Repeat for each package.
+    #[arg(long, value_name = "ID=TREEHASH", value_parser = parse_pin, requires = "package")]
+    pub pin: Vec<(PackageId, String)>,
+}
+
+fn parse_pin(text: &str) -> Result<(PackageId, String), String> {
+    let (id, hash) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not ID=TREEHASH"))?;
+    let id = PackageId::parse(id).map_err(|e| format!("{text:?}: {e}"))?;
+    if hash.is_empty()
+        || !hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(format!("{text:?}: the tree hash is not lowercase hex"));
+    }
+    Ok((id, hash.to_string()))
 }
 
 fn parse_blake3(text: &str) -> Result<String, String> {

@@ -68,6 +68,7 @@ fn main() -> ExitCode {
         let request = PackagesRequest {
             repositories: args.repository.iter().map(|u| Source::parse(u)).collect(),
             ids: args.package.clone(),
+            pins: args.pin.iter().cloned().collect(),
         };
         host::extract_packages(&settings, &request, reporter.as_ref())
     };

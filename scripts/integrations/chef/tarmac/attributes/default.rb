@@ -3,6 +3,10 @@
 # ip_detect_sha256) come from the
 # "Pinned by cfg-gen" block of the serve tree's dcos_install.sh.
 default['tarmac']['bootstrap_url'] = 'http://bootstrap.example:8080'
+# Mirrors of the serve tree, tried in order before bootstrap_url.
+default['tarmac']['mirrors'] = []
+# PACKAGE_PINS as a list of "ID=TREEHASH": host-extract --pin for each.
+default['tarmac']['package_pins'] = []
 default['tarmac']['bootstrap_id'] = ''
 default['tarmac']['bundle_blake3'] = ''
 default['tarmac']['bundle_ids'] = []

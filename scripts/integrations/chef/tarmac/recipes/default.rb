@@ -20,6 +20,11 @@ bin = node['tarmac']['bin']
 root = node['tarmac']['root']
 config_dir = node['tarmac']['config_dir']
 bootstrap_url = node['tarmac']['bootstrap_url']
+# Mirrors (a list): tried in order before bootstrap_url, the origin; each
+# host-extract call gets every URL (docs/mirrors.md).
+mirrors = node['tarmac']['mirrors'].join(' ')
+# PACKAGE_PINS ("ID=TREEHASH" strings): host-extract --pin for each.
+package_pins = node['tarmac']['package_pins'].join(' ')
 bootstrap_id = node['tarmac']['bootstrap_id']
 bundle_blake3 = node['tarmac']['bundle_blake3']
 bundle_ids = node['tarmac']['bundle_ids'].join(' ')
@@ -33,19 +38,20 @@ activate_flags = node['tarmac']['activate_flags']
 pkg_activate = "#{bin}/pkg-activate --root #{root} --config-dir #{config_dir} --systemd-dir #{systemd_dir} --state-dir-root #{state_dir_root} --user-db-root #{user_db_root} --wait #{activate_flags}"
 
 # The host tools and the cluster's ip-detect script, checked against their
-# pinned sha256 (remote_file does not fetch a file that already matches).
+# pinned sha256 (remote_file does not fetch a file that already matches),
+# from the first URL that serves them: the mirrors, then the origin.
 directory bin do
   recursive true
 end
 node['tarmac']['tools'].each do |tool, sha256|
   remote_file "#{bin}/#{tool}" do
-    source "#{bootstrap_url}/bin/#{tool}"
+    source(*(node['tarmac']['mirrors'] + [bootstrap_url]).map { |url| "#{url}/bin/#{tool}" })
     checksum sha256
     mode '0755'
   end
 end
 remote_file "#{bin}/ip-detect" do
-  source "#{bootstrap_url}/ip-detect"
+  source(*(node['tarmac']['mirrors'] + [bootstrap_url]).map { |url| "#{url}/ip-detect" })
   checksum node['tarmac']['ip_detect_sha256']
   mode '0755'
 end
@@ -66,13 +72,13 @@ execute 'tarmac ip-detect' do
 end
 
 execute 'tarmac extract bundle' do
-  command "#{bin}/host-extract --root #{root} --wait --url #{bootstrap_url}/bootstrap/#{bootstrap_id}.bootstrap.tar.zst --blake3 #{bundle_blake3}"
+  command "#{bin}/host-extract --root #{root} --wait $(for url in #{mirrors} #{bootstrap_url}; do printf ' --url %s/bootstrap/#{bootstrap_id}.bootstrap.tar.zst' \"$url\"; done) --blake3 #{bundle_blake3}"
   not_if "test \"$(#{pkg_activate} list | grep -cxF -e $(echo #{bundle_ids} | sed 's/ / -e /g'))\" -eq $(echo #{bundle_ids} | wc -w)"
   retries 3
 end
 
 execute 'tarmac extract cluster packages' do
-  command "#{bin}/host-extract --root #{root} --wait --repository #{bootstrap_url} --package #{cluster_ids}"
+  command "#{bin}/host-extract --root #{root} --wait $(for url in #{mirrors} #{bootstrap_url}; do printf ' --repository %s' \"$url\"; done) $(for pin in #{package_pins}; do printf ' --pin %s' \"$pin\"; done) --package #{cluster_ids}"
   not_if "test \"$(#{pkg_activate} list | grep -cxF -e $(echo #{cluster_ids} | sed 's/ / -e /g'))\" -eq $(echo #{cluster_ids} | wc -w)"
   retries 3
 end

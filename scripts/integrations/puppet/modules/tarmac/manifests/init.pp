@@ -11,10 +11,14 @@
 #
 # The pinned values are those of the "Pinned by cfg-gen" block of the serve
 # tree's dcos_install.sh: BOOTSTRAP_ID, BUNDLE_BLAKE3, BUNDLE_PACKAGES and
-# CLUSTER_PACKAGES (as arrays), TOOLS (as a hash: tool => sha256) and
-# IP_DETECT_SHA256. The host tools and the cluster's ip-detect script are
-# downloaded from the serve tree into $bin and checked against those sha256
-# (a file that already matches is not fetched again).
+# CLUSTER_PACKAGES (as arrays), TOOLS (as a hash: tool => sha256),
+# IP_DETECT_SHA256 and PACKAGE_PINS (as an array of ID=TREEHASH, optional). The host tools and the cluster's ip-detect script are
+# downloaded from the serve tree into $bin (from the first URL that serves
+# the pinned sha256; a file that already matches is not fetched again).
+#
+# $mirrors: mirrors of the serve tree (bootstrap_mirrors, or more): every
+# download tries them in order, then $bootstrap_url (the origin); each
+# host-extract call gets every URL (docs/mirrors.md).
 #
 #   puppet apply --modulepath scripts/integrations/puppet/modules \
 #     -e "class { 'tarmac': bootstrap_url => ..., bootstrap_id => ..., ... }"
@@ -36,11 +40,18 @@ class tarmac (
   String        $state_dir_root  = '/var/lib/dcos',
   String        $user_db_root    = '/',
   Boolean       $no_systemd      = false,
+  Array[String] $mirrors         = [],
+  Array[String] $package_pins    = [],
 ) {
+  # PACKAGE_PINS ("ID=TREEHASH"): host-extract --pin for each.
+  $pin_args = join($package_pins.map |$p| { "--pin ${p}" }, ' ')
+  $urls = $mirrors + [$bootstrap_url]
+  $url_args = join($urls.map |$u| { "--url ${u}/bootstrap/${bootstrap_id}.bootstrap.tar.zst" }, ' ')
+  $repository_args = join($urls.map |$u| { "--repository ${u}" }, ' ')
   $no_systemd_flag = $no_systemd ? { true => ' --no-systemd', default => '' }
   $pkg_activate = "${bin}/pkg-activate --root ${root} --config-dir ${config_dir} --systemd-dir ${systemd_dir} --state-dir-root ${state_dir_root} --user-db-root ${user_db_root} --wait${no_systemd_flag}"
   $wanted = sort($bundle_ids + $cluster_ids)
-  # The guards use test, grep, sort and paste.
+  # The guards use test, grep, sort, paste and sha256sum; downloads curl.
   $path = ['/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin']
 
   # Exit 0 when every id of the list is present in <root>/packages
@@ -57,24 +68,24 @@ class tarmac (
     mode   => '0755',
   }
 
-  $tools.each |String $tool, String $sha256| {
-    file { "${bin}/${tool}":
-      ensure         => file,
-      source         => "${bootstrap_url}/bin/${tool}",
-      checksum       => 'sha256',
-      checksum_value => $sha256,
-      mode           => '0755',
-      before         => [Exec['tarmac ip-detect'], Exec['tarmac extract bundle'], Exec['tarmac activate']],
+  # Tools and ip-detect: from the first URL that serves the pinned sha256
+  # (a `file` resource with several http sources fails on the first one
+  # that is down instead of trying the next); skipped when the file already
+  # has it. fetch PATH DEST SHA256.
+  $url_list = join($urls, ' ')
+  $fetch = "fetch() { for u in ${url_list}; do curl -fsS --connect-timeout 10 -o \"\$2.tmp\" \"\$u/\$1\" && echo \"\$3  \$2.tmp\" | sha256sum -c --status && chmod 0755 \"\$2.tmp\" && mv -f \"\$2.tmp\" \"\$2\" && return 0; done; rm -f \"\$2.tmp\"; echo \"\$1: no URL served sha256 \$3\" >&2; return 1; }"
+  $downloads = $tools.map |String $tool, String $sha256| { ["bin/${tool}", "${bin}/${tool}", $sha256] } + [
+    ['ip-detect', "${bin}/ip-detect", $ip_detect_sha256],
+  ]
+  $downloads.each |Array[String] $download| {
+    exec { "tarmac download ${download[0]}":
+      command  => "${fetch}; fetch ${download[0]} ${download[1]} ${download[2]}",
+      unless   => "echo '${download[2]}  ${download[1]}' | sha256sum -c --status",
+      provider => shell,
+      path     => $path,
+      require  => File[$bin],
+      before   => [Exec['tarmac ip-detect'], Exec['tarmac extract bundle'], Exec['tarmac activate']],
     }
-  }
-
-  file { "${bin}/ip-detect":
-    ensure         => file,
-    source         => "${bootstrap_url}/ip-detect",
-    checksum       => 'sha256',
-    checksum_value => $ip_detect_sha256,
-    mode           => '0755',
-    before         => Exec['tarmac ip-detect'],
   }
 
   $roles.each |String $role| {
@@ -95,7 +106,7 @@ class tarmac (
   }
 
   exec { 'tarmac extract bundle':
-    command   => "${bin}/host-extract --root ${root} --wait --url ${bootstrap_url}/bootstrap/${bootstrap_id}.bootstrap.tar.zst --blake3 ${bundle_blake3}",
+    command   => "${bin}/host-extract --root ${root} --wait ${url_args} --blake3 ${bundle_blake3}",
     unless    => $bundle_present,
     provider  => shell,
     path      => $path,
@@ -104,7 +115,7 @@ class tarmac (
   }
 
   exec { 'tarmac extract cluster packages':
-    command   => "${bin}/host-extract --root ${root} --wait --repository ${bootstrap_url} --package ${join($cluster_ids, ' ')}",
+    command   => "${bin}/host-extract --root ${root} --wait ${repository_args} ${pin_args} --package ${join($cluster_ids, ' ')}",
     unless    => $cluster_present,
     provider  => shell,
     path      => $path,
