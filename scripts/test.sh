@@ -9,12 +9,14 @@ cd "$(dirname "$0")/.."
 
 # On a fresh Debian machine (as root) first install what the tests run:
 # nginx (the tests' HTTP server), shellcheck, b3sum, iproute2, musl-gcc for
-# the static build, make, and the configuration-management tools the
-# integration tests drive (ansible-core, puppet, ruby). Nothing is installed when all are present.
+# the static build, make, the configuration-management tools the
+# integration tests drive (ansible-core, puppet, ruby), and e2fsprogs for
+# the loop-mounted ext4 disks of the reliability tests. Nothing is
+# installed when all are present.
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   need=()
   for cmd in nginx:nginx shellcheck:shellcheck b3sum:b3sum ip:iproute2 musl-gcc:musl-tools \
-      make:make ansible-playbook:ansible-core puppet:puppet ruby:ruby; do
+      make:make ansible-playbook:ansible-core puppet:puppet ruby:ruby mkfs.ext4:e2fsprogs; do
     command -v "${cmd%%:*}" >/dev/null || need+=("${cmd#*:}")
   done
   if [ ${#need[@]} -gt 0 ]; then

@@ -559,7 +559,7 @@ fn loop_fs(megabytes: u64, inodes: Option<u32>) -> Option<LoopFs> {
     if LoopFs::available() {
         Some(LoopFs::new(megabytes, inodes))
     } else {
-        eprintln!("skipped: loop-mounted ext4 needs root and mkfs.ext4");
+        tarmac_testkit::skip("loop-mounted ext4 needs root and mkfs.ext4");
         None
     }
 }
