@@ -1777,3 +1777,32 @@ fn install_script_trusts_the_ca_of_tarmac_cacert() {
         fs::read(serve.join("ip-detect")).unwrap()
     );
 }
+
+/// Progress (validate, tools, build, publish) on a terminal only (run under
+/// `script(1)` for a pty), never with `--quiet`, never into a pipe.
+#[test]
+fn progress_on_a_terminal_only_and_quiet_silences_it() {
+    let fixture = Fixture::new();
+    let through_pty = |extra: &str| {
+        let line = format!("'{BIN}' --genconf genconf --dist dist --bin-dir tools {extra}");
+        let output = Command::new("script")
+            .current_dir(fixture.path())
+            .args(["-qec", &line, "/dev/null"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let shown = through_pty("");
+    for step in ["validate", "tools", "build", "publish"] {
+        assert!(
+            shown.contains(step),
+            "no {step:?} on the terminal: {shown:?}"
+        );
+    }
+    let quiet = through_pty("--quiet");
+    assert!(!quiet.contains("publish"), "{quiet:?}");
+    let piped = fixture.generate();
+    assert!(piped.status.success(), "{}", stderr(&piped));
+    assert!(piped.stderr.is_empty(), "{}", stderr(&piped));
+}

@@ -104,9 +104,17 @@ pub fn find_bundle(dist: &Path, wanted: Option<&str>) -> Result<Bundle, Error> {
     })
 }
 
-/// Runs the whole of cfg-gen: validate, render, pack, write `serve/`.
-pub fn generate(options: &GenOptions, repo: &Path, bundle: &Bundle) -> Result<Generated, Error> {
+/// Runs the whole of cfg-gen: validate, render, pack, write `serve/`,
+/// naming each step to `reporter` (validate, tools, build, publish).
+pub fn generate(
+    options: &GenOptions,
+    repo: &Path,
+    bundle: &Bundle,
+    reporter: &dyn tarmac_model::Reporter,
+) -> Result<Generated, Error> {
+    reporter.step("validate");
     let validated = validate(options, Some(&bundle.id))?;
+    reporter.finish_step();
     for name in validated.templates.packages.keys() {
         if bundle.active.ids.iter().any(|id| id.name() == name) {
             return Err(Error::Package {
@@ -118,7 +126,9 @@ pub fn generate(options: &GenOptions, repo: &Path, bundle: &Bundle) -> Result<Ge
             });
         }
     }
+    reporter.step("tools");
     let tools = find_tools(options)?;
+    reporter.finish_step();
     let upgrade_from = match &options.upgrade_from {
         Some(path) => Some(previous_config_id(path)?),
         None => None,
@@ -145,6 +155,7 @@ pub fn generate(options: &GenOptions, repo: &Path, bundle: &Bundle) -> Result<Ge
     )?;
     remove_leftovers(&parent, &name)?;
     let staging = parent.join(format!(".{name}.tmp.{}", std::process::id()));
+    reporter.step("build");
     let result = build(
         options,
         repo,
@@ -161,7 +172,10 @@ pub fn generate(options: &GenOptions, repo: &Path, bundle: &Bundle) -> Result<Ge
             return Err(e);
         }
     };
+    reporter.finish_step();
+    reporter.step("publish");
     swap_in(&staging, output, &name)?;
+    reporter.finish_step();
     Ok(generated)
 }
 

@@ -8,6 +8,7 @@ complete -c cfg-gen -l upgrade-from -d 'A previous serve directory (or its confi
 complete -c cfg-gen -l validate-only -d 'Only validate: report problems (or the config id), write nothing'
 complete -c cfg-gen -l print-config -d 'Print the resolved configuration (config.json) on stdout, write nothing'
 complete -c cfg-gen -l json -d 'Machine output on stdout: the result, or the list of problems (both with the list of warnings)'
+complete -c cfg-gen -s q -l quiet -d 'No progress on stderr. Progress (validate, tools, build, publish) is drawn only when stderr is a terminal; problems and warnings are always printed'
 complete -c cfg-gen -l strict -d 'Treat warnings (keys DC/OS accepts but that have no effect) as errors: report them with the problems and exit 3'
 complete -c cfg-gen -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cfg-gen -s V -l version -d 'Print version'

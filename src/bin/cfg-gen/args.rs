@@ -83,6 +83,12 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
 
+    /// No progress on stderr. Progress (validate, tools, build, publish) is
+    /// drawn only when stderr is a terminal; problems and warnings are
+    /// always printed.
+    #[arg(long, short)]
+    pub quiet: bool,
+
     /// Treat warnings (keys DC/OS accepts but that have no effect) as
     /// errors: report them with the problems and exit 3.
     #[arg(long)]

@@ -88,7 +88,14 @@ fn run(args: Args) -> Result<(), tarmac_config::Error> {
         .repo
         .or_else(|| options.dist.clone())
         .unwrap_or_default();
-    let generated = serve::generate(&options, &repo, &bundle)?;
+    // Progress on a terminal only: piped stderr stays for errors and warnings.
+    let reporter: Box<dyn tarmac_model::Reporter> =
+        if tarmac_cli::progress_enabled(args.quiet, json) {
+            tarmac_cli::reporter("cfg-gen", args.quiet, json)
+        } else {
+            Box::new(tarmac_model::Silent)
+        };
+    let generated = serve::generate(&options, &repo, &bundle, reporter.as_ref())?;
     print_warnings(&generated.warning_lines);
     if json {
         tarmac_cli::print_json(&generated);
