@@ -22,6 +22,12 @@
 //! like any other); a present package whose recorded manifest disagrees
 //! with its pin is exit 4.
 //!
+//! Package files (`--package-file`, [`extract_file`]): one archive built
+//! elsewhere, from local files, checked against its manifest (the sidecar
+//! by default) by the same extractor and published by the same
+//! `publish`; a local file is not a mirror, so bad content is reported
+//! at once (3 corrupt, 4 not matching its manifest), never retried.
+//!
 //! Beside the packages, `.manifests/<id>.json` keeps the manifest each
 //! package was verified against (written before the package is renamed into
 //! place) and `.bundles/<blake3>.json` the `bundle.json` of every bundle
