@@ -355,6 +355,11 @@ write_flags() {
     write_file "$FLAGS_DIR/cluster-packages.json" <<'EOF_CLUSTER_PACKAGES'
 {{ cluster_packages_json }}
 EOF_CLUSTER_PACKAGES
+    # The cluster's set, one id per line: pkg-activate status reports an
+    # active package outside it as an override (docs/emergency.md).
+    local set_ids
+    read -r -a set_ids <<<"$BUNDLE_PACKAGES $CLUSTER_PACKAGES"
+    printf '%s\n' "${set_ids[@]}" | write_file "$FLAGS_DIR/cluster-package-ids"
     # Last: its presence marks this host as an install of this bootstrap.
     printf '%s' "$BOOTSTRAP_ID" | write_file "$FLAGS_DIR/bootstrap-id"
 }

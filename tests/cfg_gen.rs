@@ -1107,6 +1107,23 @@ fn install_script_end_to_end_against_nginx() {
         .as_str()
         .unwrap()
         .starts_with("dcos-config--setup_"));
+    // The cluster's set (bundle and config packages), one id per line:
+    // exactly what was extracted and activated, so no override.
+    let mut set: Vec<String> = fs::read_to_string(flags.join("cluster-package-ids"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    set.sort();
+    let mut extracted: Vec<String> = fs::read_dir(root.join("packages"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    extracted.sort();
+    assert_eq!(set, extracted);
+    assert!(set.iter().any(|id| id.starts_with("dcos-config--setup_")));
 
     // Rerun after success: nothing to do.
     let output = install(&master, "master", None);

@@ -229,6 +229,8 @@ fn fleet_status_summarizes_files_and_reports_failures() {
              failed units 2\n\
              \x20 a1: b.service\n\
              \x20 a2: b.service\n\
+             overrides 0\n\
+             cluster set unknown 3 (a1, a2, m1)\n\
              failures 1\n\
              \x20 gone: gone.json: No such file or directory\n"
         )
@@ -270,6 +272,35 @@ fn fleet_status_summarizes_files_and_reports_failures() {
     assert_eq!(
         summary["by_services"],
         serde_json::json!({"running": ["m1"], "unreported": ["a1"]})
+    );
+    // Overrides: listed per host, not a failure (exit 0); a document
+    // with its cluster set and none is neither listed nor unknown.
+    write("a1.json", {
+        let mut doc = status(2, "2", true, "master");
+        doc["cluster_set"] = serde_json::json!(true);
+        doc["overrides"] = serde_json::json!(["app--2"]);
+        doc
+    });
+    write("m1.json", {
+        let mut doc = status(1, "1", true, "master");
+        doc["cluster_set"] = serde_json::json!(true);
+        doc["overrides"] = serde_json::json!([]);
+        doc
+    });
+    let out = run(&["--json", "m1.json", "a1.json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary["overrides"],
+        serde_json::json!([{"host": "a1", "ids": ["app--2"]}])
+    );
+    assert_eq!(summary["cluster_set_unknown"], serde_json::json!([]));
+    let out = run(&["m1.json", "a1.json", "a2.json"]);
+    assert_eq!(out.status.code(), Some(1), "a2 is unhealthy");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("overrides 1\n  a1: app--2\ncluster set unknown 1 (a2)\n"),
+        "{text}"
     );
     // No document at all, and a bad option.
     let out = Command::new(&script)

@@ -339,7 +339,18 @@ fn build_and_bundle(packages: &Path, work: &Path, cache: &Path) -> PathBuf {
 
 /// The state every host must be in: generation `current`, exactly these
 /// packages and generations, its own role, healthy.
-fn assert_state(hosts: &[Host], packages: &[String], current: u64, generations: &[u64]) {
+/// Every host runs `packages` at generation `current`; `set` is the
+/// cluster's set its install or upgrade recorded (setup-flags/
+/// cluster-package-ids), so the active packages outside it are overrides
+/// (after rolling an upgrade back: the older config's packages).
+fn assert_state(
+    hosts: &[Host],
+    packages: &[String],
+    set: &[String],
+    current: u64,
+    generations: &[u64],
+) {
+    let overrides: Vec<&String> = packages.iter().filter(|p| !set.contains(p)).collect();
     for host in hosts {
         let mut status = host.status();
         // systemd's view of the units: the hosts run no systemd (netns), so
@@ -379,6 +390,8 @@ fn assert_state(hosts: &[Host], packages: &[String], current: u64, generations: 
                 "root": "/opt/mesosphere",
                 "current": current,
                 "packages": packages,
+                "cluster_set": true,
+                "overrides": overrides,
                 "roles": [host.role],
                 "folded": true,
                 "units": units,
@@ -769,7 +782,7 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
     let children = spawn_installs(hosts, std::slice::from_ref(&url));
     let outputs = wait_all(hosts, children, "dcos_install.sh");
     report_install_phase("one nginx", install_start, cpu_before, &nginx.access_log());
-    assert_state(hosts, &packages1, 1, &[1]);
+    assert_state(hosts, &packages1, &packages1, 1, &[1]);
     assert_installed(hosts, &outputs, bootstrap1, &config1, &url);
     if static_tools {
         // The tools the hosts downloaded are the static ones.
@@ -813,6 +826,11 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
         &[&cluster.dist, &dist2],
         bootstrap1,
         &config1,
+        &packages1
+            .iter()
+            .filter(|p| !packages2.contains(p))
+            .cloned()
+            .collect::<Vec<_>>(),
     );
 
     eprintln!(
@@ -884,7 +902,7 @@ fn upgrade(
         })
         .collect();
     wait_all(hosts, children, "dcos_node_upgrade.sh");
-    assert_state(hosts, &packages2, 2, &[1, 2]);
+    assert_state(hosts, &packages2, &packages2, 2, &[1, 2]);
     // Only what changed was downloaded: the new hello-git, and the two
     // config packages (their ids are the config id, which includes the
     // bootstrap id); each by every host once. No bundle, no tool.
@@ -944,7 +962,7 @@ fn roll_back(hosts: &[Host], nginx: &Nginx, packages1: &[String], packages2: &[S
         before,
         "a rollback downloads nothing"
     );
-    assert_state(hosts, packages1, 1, &[1, 2]);
+    assert_state(hosts, packages1, packages2, 1, &[1, 2]);
     // The setup flags still name the newer config, the packages do not:
     // rerunning the upgrade script activates the new set again (generation
     // 3, nothing downloaded); then host-00 rolls back to 1 like the others.
@@ -964,7 +982,7 @@ fn roll_back(hosts: &[Host], nginx: &Nginx, packages1: &[String], packages2: &[S
         "{}",
         stderr(&output)
     );
-    assert_state(&hosts[..1], packages2, 3, &[1, 2, 3]);
+    assert_state(&hosts[..1], packages2, packages2, 3, &[1, 2, 3]);
     assert_eq!(
         requests(&nginx.access_log()).len(),
         before,
@@ -981,8 +999,8 @@ fn roll_back(hosts: &[Host], nginx: &Nginx, packages1: &[String], packages2: &[S
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_state(&hosts[..1], packages1, 1, &[1, 2, 3]);
-    assert_state(&hosts[1..], packages1, 1, &[1, 2]);
+    assert_state(&hosts[..1], packages1, packages2, 1, &[1, 2, 3]);
+    assert_state(&hosts[1..], packages1, packages2, 1, &[1, 2]);
 }
 
 /// A caching mirror: nginx run from the shipped `scripts/nginx-mirror.conf`
@@ -1178,7 +1196,7 @@ fn twenty_hosts_install_through_two_caching_mirrors() {
         cpu_before,
         &origin.access_log(),
     );
-    assert_state(hosts, &packages, 1, &[1]);
+    assert_state(hosts, &packages, &packages, 1, &[1]);
     assert_installed(
         hosts,
         &outputs,
@@ -1267,7 +1285,7 @@ fn twenty_hosts_install_through_two_caching_mirrors() {
         .count();
     assert!(running > 0, "every install ended before the kill");
     let outputs = wait_all(hosts, children, "dcos_install.sh with mirror 0 killed");
-    assert_state(hosts, &packages, 1, &[1]);
+    assert_state(hosts, &packages, &packages, 1, &[1]);
     assert_installed(
         hosts,
         &outputs,
@@ -1287,7 +1305,7 @@ fn twenty_hosts_install_through_two_caching_mirrors() {
     let step = std::time::Instant::now();
     let children = spawn_installs(hosts, &mirror_urls);
     let outputs = wait_all(hosts, children, "dcos_install.sh with the origin stopped");
-    assert_state(hosts, &packages, 1, &[1]);
+    assert_state(hosts, &packages, &packages, 1, &[1]);
     assert_installed(
         hosts,
         &outputs,
@@ -1340,14 +1358,16 @@ fn fleet_status(args: &[&str], stdin: Option<&[u8]>) -> Output {
 }
 
 /// `scripts/fleet-status` on the fleet after the rollback: one bootstrap,
-/// one config, one generation; then with one host damaged and one broken
-/// document.
+/// one config, one generation, every host with the same `overrides` (the
+/// older config's packages, not in the newer recorded set); then with one
+/// host damaged and one broken document.
 fn fleet_status_summarizes(
     hosts: &[Host],
     statuses: &Path,
     dists: &[&Path],
     bootstrap: &str,
     config: &str,
+    overrides: &[String],
 ) {
     let mut files: Vec<String> = std::fs::read_dir(statuses)
         .unwrap()
@@ -1414,6 +1434,11 @@ fn fleet_status_summarizes(
                 "slave_public": by_role("slave_public"),
             },
             "unhealthy": [],
+            "overrides": names
+                .iter()
+                .map(|n| serde_json::json!({"host": n, "ids": overrides}))
+                .collect::<Vec<_>>(),
+            "cluster_set_unknown": [],
             "failures": [],
         })
     );
@@ -1453,12 +1478,27 @@ fn fleet_status_summarizes(
         "{text}"
     );
     assert_eq!(lines[unhealthy + 2], "failed units 0");
-    assert_eq!(lines[unhealthy + 3], "failures 1");
+    // Rolled back from the upgrade: every host runs the older config's
+    // packages, which the recorded cluster set (the newer) does not hold.
+    // Reported, not a failure.
+    assert_eq!(lines[unhealthy + 3], format!("overrides {HOSTS}"));
+    let mut ips: Vec<String> = hosts.iter().map(|h| h.ip.to_string()).collect();
+    ips.sort();
+    for (i, ip) in ips.iter().enumerate() {
+        assert_eq!(
+            lines[unhealthy + 4 + i],
+            format!("  {ip}: {}", overrides.join(", ")),
+            "{text}"
+        );
+    }
+    let next = unhealthy + 4 + HOSTS;
+    assert_eq!(lines[next], "cluster set unknown 0");
+    assert_eq!(lines[next + 1], "failures 1");
     assert_eq!(
-        lines[unhealthy + 4],
+        lines[next + 2],
         "  broken: not a pkg-activate status document (format 1)"
     );
-    assert_eq!(lines.len(), unhealthy + 5, "{text}");
+    assert_eq!(lines.len(), next + 3, "{text}");
 }
 
 /// Issues 7 and 12, network: a fleet of 20 parallel hosts installs

@@ -1500,3 +1500,344 @@ fn pinned_package_from_local_mirrors_is_taken_from_the_one_that_has_it() {
         b"real\n"
     );
 }
+
+// --package-file: a locally built package (issue 14 § 3).
+
+/// A repository holding alpha--1 and beta--2 (archive + sidecar each), and
+/// an empty host root.
+fn package_files() -> Fixture {
+    let f = fixture();
+    for pkg in &f.pkgs {
+        f.repo.add(pkg);
+    }
+    f
+}
+
+impl Fixture {
+    fn archive(&self, id: &str) -> PathBuf {
+        let name = id.split("--").next().unwrap();
+        self.repo
+            .root
+            .join("packages")
+            .join(name)
+            .join(format!("{id}.tar.zst"))
+    }
+
+    fn sidecar(&self, id: &str) -> PathBuf {
+        self.archive(id).with_extension("").with_extension("json")
+    }
+
+    /// Nothing of `id` published or recorded, nothing staged.
+    fn assert_not_published(&self, id: &str) {
+        let packages = self.root.join("packages");
+        assert!(!packages.join(id).exists(), "{id} published");
+        assert!(
+            !packages.join(format!(".manifests/{id}.json")).exists(),
+            "{id} recorded"
+        );
+        assert!(!packages.join(".staging").exists(), "staging left");
+    }
+}
+
+#[test]
+fn package_file_adds_a_local_package_then_only_verifies_it() {
+    let f = package_files();
+    let archive = f.archive("alpha--1");
+    assert!(f.sidecar("alpha--1").is_file());
+    let first = run(
+        &f.root,
+        &["--package-file", archive.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let value: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
+    assert_eq!(value["format"], "host-extract/1");
+    assert_eq!(value["packages"], serde_json::json!(["alpha--1"]));
+    assert_eq!(value["fetched"], serde_json::json!(["alpha--1"]));
+    assert_eq!(
+        value["downloaded_bytes"],
+        std::fs::metadata(&archive).unwrap().len()
+    );
+    let dir = f.root.join("packages/alpha--1");
+    assert_eq!(
+        tarmac_archive::tree_hash(&dir).unwrap(),
+        tarmac_archive::tree_hash(&f.repo.tree(&f.pkgs[0])).unwrap()
+    );
+    // The manifest is recorded as in the other modes (verify reads it).
+    let recorded = std::fs::read(f.root.join("packages/.manifests/alpha--1.json")).unwrap();
+    let recorded = tarmac_model::PackageManifest::parse("recorded", &recorded).unwrap();
+    let sidecar = std::fs::read(f.sidecar("alpha--1")).unwrap();
+    assert_eq!(
+        recorded,
+        tarmac_model::PackageManifest::parse("sidecar", &sidecar).unwrap()
+    );
+    assert!(!f.root.join("packages/.staging").exists());
+
+    // Present: verified, not extracted again; the plain output is the id.
+    let second = run(&f.root, &["--package-file", archive.to_str().unwrap()]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(second.stdout, "alpha--1\n");
+
+    // A present package that was modified is exit 4, and left as it is.
+    std::fs::write(dir.join("etc/alpha.conf"), b"x=2\n").unwrap();
+    let third = run(&f.root, &["--package-file", archive.to_str().unwrap()]);
+    assert_eq!(third.code, 4, "{}", third.stderr);
+    let line = first_line(&third.stderr);
+    assert!(
+        line.contains(&dir.display().to_string()) && line.contains("was modified"),
+        "{line}"
+    );
+    assert_eq!(std::fs::read(dir.join("etc/alpha.conf")).unwrap(), b"x=2\n");
+}
+
+#[test]
+fn package_file_with_an_explicit_manifest_and_a_renamed_archive() {
+    let f = package_files();
+    let copied = f.root.with_extension("copied");
+    std::fs::create_dir_all(&copied).unwrap();
+    let archive = copied.join("patched.tar.zst");
+    std::fs::copy(f.archive("beta--2"), &archive).unwrap();
+    // No sidecar beside a renamed archive: exit 3 naming the file looked for.
+    let missing = run(&f.root, &["--package-file", archive.to_str().unwrap()]);
+    assert_eq!(missing.code, 3, "{}", missing.stderr);
+    let line = first_line(&missing.stderr);
+    assert!(
+        line.contains(&copied.join("patched.json").display().to_string())
+            && line.contains("no such file")
+            && line.contains("--manifest"),
+        "{line}"
+    );
+    f.assert_not_published("beta--2");
+    let sidecar = f.sidecar("beta--2");
+    let ok = run(
+        &f.root,
+        &[
+            "--package-file",
+            archive.to_str().unwrap(),
+            "--manifest",
+            sidecar.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(ok.stdout, "beta--2\n");
+    assert!(f.root.join("packages/beta--2/pkginfo.json").is_file());
+}
+
+#[test]
+fn package_file_missing_manifest_or_archive_is_invalid_naming_the_file() {
+    let f = package_files();
+    let archive = f.archive("alpha--1");
+    std::fs::remove_file(f.sidecar("alpha--1")).unwrap();
+    let out = run(&f.root, &["--package-file", archive.to_str().unwrap()]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let line = first_line(&out.stderr);
+    assert!(
+        line.contains(&f.sidecar("alpha--1").display().to_string())
+            && line.contains("no such file"),
+        "{line}"
+    );
+    f.assert_not_published("alpha--1");
+
+    let nowhere = f.root.with_extension("nowhere.json");
+    let out = run(
+        &f.root,
+        &[
+            "--package-file",
+            archive.to_str().unwrap(),
+            "--manifest",
+            nowhere.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        first_line(&out.stderr).contains(&nowhere.display().to_string()),
+        "{}",
+        out.stderr
+    );
+
+    // A manifest that is not one: exit 3, naming it.
+    let bad = f.root.with_extension("bad.json");
+    std::fs::write(&bad, b"{\"id\": \"alpha--1\"}").unwrap();
+    let out = run(
+        &f.root,
+        &[
+            "--package-file",
+            archive.to_str().unwrap(),
+            "--manifest",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        first_line(&out.stderr).contains(&bad.display().to_string()),
+        "{}",
+        out.stderr
+    );
+
+    // The archive itself missing (its sidecar present): exit 3 naming it.
+    let sidecar = f.sidecar("beta--2");
+    let gone = f.archive("beta--2");
+    std::fs::remove_file(&gone).unwrap();
+    let out = run(
+        &f.root,
+        &[
+            "--package-file",
+            gone.to_str().unwrap(),
+            "--manifest",
+            sidecar.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        first_line(&out.stderr).contains(&gone.display().to_string()),
+        "{}",
+        out.stderr
+    );
+    f.assert_not_published("alpha--1");
+    f.assert_not_published("beta--2");
+}
+
+#[test]
+fn package_file_corrupt_or_truncated_archive_publishes_nothing() {
+    let f = package_files();
+    let archive = f.archive("alpha--1");
+    let bytes = std::fs::read(&archive).unwrap();
+    // Cut in half: the archive ends mid-way, which for a local file is a
+    // broken archive (exit 3), not a short download.
+    std::fs::write(&archive, &bytes[..bytes.len() / 2]).unwrap();
+    let out = run(&f.root, &["--package-file", archive.to_str().unwrap()]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        first_line(&out.stderr).contains(&archive.display().to_string()),
+        "{}",
+        out.stderr
+    );
+    f.assert_not_published("alpha--1");
+
+    // Garbage in the middle of the zstd stream: refused, nothing published.
+    let mut corrupt = bytes.clone();
+    let middle = corrupt.len() / 2;
+    for b in &mut corrupt[middle..middle + 64] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&archive, &corrupt).unwrap();
+    let out = run(&f.root, &["--package-file", archive.to_str().unwrap()]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        first_line(&out.stderr).contains(&archive.display().to_string()),
+        "{}",
+        out.stderr
+    );
+    f.assert_not_published("alpha--1");
+
+    // The archive whole again: it publishes (the failures left nothing in the way).
+    std::fs::write(&archive, &bytes).unwrap();
+    let out = run(&f.root, &["--package-file", archive.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[test]
+fn package_file_not_matching_its_manifest_is_integrity_and_publishes_nothing() {
+    let f = package_files();
+    let archive = f.archive("alpha--1");
+    let sidecar = f.sidecar("alpha--1");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&sidecar).unwrap()).unwrap();
+    let beta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(f.sidecar("beta--2")).unwrap()).unwrap();
+    // The sidecar of another build: same id and totals, another tree hash.
+    manifest["tree_hash"] = beta["tree_hash"].clone();
+    std::fs::write(&sidecar, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let out = run(&f.root, &["--package-file", archive.to_str().unwrap()]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    let line = first_line(&out.stderr);
+    assert!(
+        line.contains(&archive.display().to_string()) && line.contains("tree hash"),
+        "{line}"
+    );
+    f.assert_not_published("alpha--1");
+
+    // Another package's manifest for this archive: refused too.
+    let out = run(
+        &f.root,
+        &[
+            "--package-file",
+            archive.to_str().unwrap(),
+            "--manifest",
+            f.sidecar("beta--2").to_str().unwrap(),
+        ],
+    );
+    // alpha's content outgrows the totals beta--2.json declares: the
+    // extractor's limit (exit 3, as in package mode) stops it first.
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        first_line(&out.stderr).contains("beta--2.json exceeds the limit"),
+        "{}",
+        out.stderr
+    );
+    f.assert_not_published("beta--2");
+}
+
+#[test]
+fn package_file_never_replaces_a_present_package_of_the_same_id() {
+    let f = package_files();
+    let archive = f.archive("alpha--1");
+    let out = run(&f.root, &["--package-file", archive.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // Another alpha--1, rebuilt with other content under the same id.
+    let other = tarmac_testkit::repo::Repo::new(&f.root.with_extension("other"));
+    let rebuilt = Pkg::new("alpha--1").file("bin/alpha", b"#!/bin/sh\necho patched\n", 0o755);
+    other.add(&rebuilt);
+    let path = other.root.join("packages/alpha/alpha--1.tar.zst");
+    let before = tarmac_archive::tree_hash(&f.root.join("packages/alpha--1")).unwrap();
+    let out = run(&f.root, &["--package-file", path.to_str().unwrap()]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    let line = first_line(&out.stderr);
+    assert!(
+        line.contains("alpha--1.json")
+            && line.contains("already present")
+            && line.contains("never replaced"),
+        "{line}"
+    );
+    assert_eq!(
+        tarmac_archive::tree_hash(&f.root.join("packages/alpha--1")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn package_file_refuses_a_held_host_lock_and_mixed_modes() {
+    let f = package_files();
+    std::fs::create_dir_all(&f.root).unwrap();
+    let lock =
+        tarmac_fs::HostLock::acquire(&f.root.join(".lock"), tarmac_fs::LockWait::NoWait).unwrap();
+    let archive = f.archive("alpha--1");
+    let out = run(&f.root, &["--package-file", archive.to_str().unwrap()]);
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    f.assert_not_published("alpha--1");
+    drop(lock);
+    // One mode per run; --manifest only with --package-file: usage, exit 2.
+    let sidecar = f.sidecar("alpha--1");
+    for args in [
+        vec!["--package-file", archive.to_str().unwrap(), "--url", "x"],
+        vec![
+            "--package-file",
+            archive.to_str().unwrap(),
+            "--repository",
+            "x",
+            "--package",
+            "alpha--1",
+        ],
+        vec![
+            "--manifest",
+            sidecar.to_str().unwrap(),
+            "--repository",
+            "x",
+            "--package",
+            "alpha--1",
+        ],
+    ] {
+        let out = run(&f.root, &args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+    }
+    f.assert_not_published("alpha--1");
+}

@@ -3,6 +3,7 @@
 
 mod cfg_gen;
 mod e2e;
+mod emergency;
 mod fleet;
 mod generated;
 mod host_extract;

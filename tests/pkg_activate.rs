@@ -1108,6 +1108,70 @@ fn swap_replaces_one_package_by_name() {
     );
 }
 
+/// Overrides (issue 14 § 3): with the cluster's set recorded in
+/// <config-dir>/setup-flags/cluster-package-ids, a swapped-in package is
+/// reported until rollback; without the file the set is unknown; a file
+/// naming something that is not an id is a problem, path and line first.
+#[test]
+fn status_reports_packages_outside_the_cluster_set_as_overrides() {
+    let host = Host::new(&["master"]);
+    let (mesos, config) = pkgpanda_pair(&host);
+    let patched = host.add(mesos_config("patched"));
+    host.ok(&["activate", &mesos, &config]);
+    // No recorded set: unknown, not "no override".
+    let status = host.status();
+    assert_eq!(status["cluster_set"], false);
+    assert_eq!(status["overrides"], Value::Null);
+    assert!(host.ok(&["status"]).contains("cluster-set false\n"));
+
+    let flags = host.base.join("config/setup-flags");
+    std::fs::create_dir_all(&flags).unwrap();
+    std::fs::write(
+        flags.join("cluster-package-ids"),
+        format!("{mesos}\n{config}\n"),
+    )
+    .unwrap();
+    let status = host.status();
+    assert_eq!(status["cluster_set"], true);
+    assert_eq!(status["overrides"], json!([]));
+    assert_eq!(status["healthy"], true);
+
+    assert_eq!(host.ok(&["swap", &patched]), "2\n");
+    let status = host.status();
+    assert_eq!(status["overrides"], json!([patched]));
+    assert_eq!(status["healthy"], true, "an override is not damage");
+    let text = host.ok(&["status"]);
+    assert!(
+        text.contains(&format!("cluster-set true\noverride {patched}\n")),
+        "{text}"
+    );
+    assert_eq!(host.ok(&["rollback"]), "1\n");
+    assert_eq!(host.status()["overrides"], json!([]));
+    assert!(!host.ok(&["status"]).contains("override "));
+
+    // Whitespace-separated ids are read too; a word that is no id is a
+    // problem naming the file and line (status still answers, exit 0).
+    let file = flags.join("cluster-package-ids");
+    std::fs::write(&file, format!("{mesos} {config}\n\nnot-an-id\n")).unwrap();
+    let status = host.status();
+    assert_eq!(status["healthy"], false);
+    assert_eq!(status["cluster_set"], false);
+    assert_eq!(status["overrides"], Value::Null);
+    assert_eq!(
+        status["problems"][0],
+        format!(
+            "{}: line 3: \"not-an-id\" is not a package id: {}",
+            file.display(),
+            status["problems"][0]
+                .as_str()
+                .unwrap()
+                .rsplit_once("package id: ")
+                .unwrap()
+                .1
+        )
+    );
+}
+
 #[test]
 fn rollback_gc_and_remove() {
     let host = Host::new(&["master"]);

@@ -37,6 +37,9 @@ pub const FIXED_LINKS: [&str; 8] = [
     "active.buildinfo.full.json",
 ];
 
+/// The file under `<config-dir>/setup-flags/` naming the cluster's set.
+pub const CLUSTER_PACKAGE_IDS: &str = "cluster-package-ids";
+
 impl HostPaths {
     /// A root with no systemd, state directories or users: enough to
     /// activate packages into a temporary root. (pkg-build's dependency farm
@@ -79,6 +82,17 @@ impl HostPaths {
     pub fn manual_host_users(&self) -> Option<PathBuf> {
         let file = self.config_dir.as_ref()?.join("manual_host_users");
         file.exists().then_some(file)
+    }
+
+    /// `<config-dir>/setup-flags/cluster-package-ids`: the cluster's set
+    /// (bundle and config package ids) the install script recorded.
+    pub fn cluster_package_ids(&self) -> Option<PathBuf> {
+        Some(
+            self.config_dir
+                .as_ref()?
+                .join("setup-flags")
+                .join(CLUSTER_PACKAGE_IDS),
+        )
     }
 
     /// The record of unit files this tool installed into the systemd dir.

@@ -8,7 +8,16 @@
 //! host-extract verified it with (`packages/.manifests/<id>.json`, tree
 //! hash): under tree folding a write into `<root>/etc/<pkg>/` lands inside
 //! the immutable package, and this is where it shows.
+//!
+//! Overrides (emergency changes, docs/emergency.md): the install and upgrade
+//! script records the cluster's set, the bundle's and the config packages'
+//! ids, in `<config-dir>/setup-flags/cluster-package-ids` (one id per
+//! line). An active package not in that set is an override (a package
+//! swapped in by hand), reported until the host is back on the cluster's
+//! set (rollback or the next upgrade). Without the file the set is
+//! unknown: `cluster_set` false and `overrides` null.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -33,6 +42,12 @@ pub struct Status {
     pub current: Option<u64>,
     /// Active package ids, sorted.
     pub packages: Vec<PackageId>,
+    /// `<config-dir>/setup-flags/cluster-package-ids` was read: the
+    /// cluster's set (bundle and config packages) is known.
+    pub cluster_set: bool,
+    /// Active package ids not in the cluster's set (emergency changes),
+    /// sorted; null when the set is unknown (`cluster_set` false).
+    pub overrides: Option<Vec<PackageId>>,
     pub roles: Vec<String>,
     pub folded: Option<bool>,
     pub units: Vec<String>,
@@ -79,6 +94,8 @@ fn inspect(host: &HostPaths, options: &Options, deep: bool) -> Result<Status> {
         root: host.root.clone(),
         current,
         packages: Vec::new(),
+        cluster_set: false,
+        overrides: None,
         roles: Vec::new(),
         folded: None,
         units: Vec::new(),
@@ -120,9 +137,53 @@ fn inspect(host: &HostPaths, options: &Options, deep: bool) -> Result<Status> {
             Err(e) => status.problems.push(e.to_string()),
         }
     }
+    match cluster_set(host) {
+        Ok(Some(set)) => {
+            status.cluster_set = true;
+            status.overrides = Some(
+                status
+                    .packages
+                    .iter()
+                    .filter(|id| !set.contains(*id))
+                    .cloned()
+                    .collect(),
+            );
+        }
+        Ok(None) => {}
+        Err(problem) => status.problems.push(problem),
+    }
     status.healthy = status.problems.is_empty();
     status.services = services(&status.units, options.systemctl);
     Ok(status)
+}
+
+/// The cluster's set from `<config-dir>/setup-flags/cluster-package-ids`:
+/// `None` when there is no config dir or no such file; a file that does not
+/// read or holds something that is not a package id is a problem (one
+/// line, path first).
+fn cluster_set(host: &HostPaths) -> std::result::Result<Option<BTreeSet<PackageId>>, String> {
+    let Some(file) = host.cluster_package_ids() else {
+        return Ok(None);
+    };
+    let text = match std::fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", file.display())),
+    };
+    let mut set = BTreeSet::new();
+    for (n, line) in text.lines().enumerate() {
+        for word in line.split_whitespace() {
+            let id = PackageId::parse(word).map_err(|e| {
+                format!(
+                    "{}: line {}: {word:?} is not a package id: {e}",
+                    file.display(),
+                    n + 1
+                )
+            })?;
+            set.insert(id);
+        }
+    }
+    Ok(Some(set))
 }
 
 fn check(

@@ -54,6 +54,16 @@ pub enum Error {
         expected: String,
         actual: String,
     },
+    /// `--package-file`: a package of this id is already present, published
+    /// with another tree hash than this manifest's (present packages are
+    /// never replaced).
+    #[error("{url}: package {id} is already present with tree hash {present}, this manifest says {offered}: a present package is never replaced (a rebuilt package needs a new version)")]
+    Differs {
+        url: String,
+        id: String,
+        present: String,
+        offered: String,
+    },
     /// The archive broke the extraction policy, its manifest, or was corrupt.
     #[error("{url}: {source}")]
     Archive {
@@ -141,9 +151,10 @@ impl Error {
             }
             | Error::NotFound { .. } => ExitClass::Invalid,
             Error::Status { .. } | Error::Request { .. } | Error::Read { .. } => ExitClass::Runtime,
-            Error::Checksum { .. } | Error::Pin { .. } | Error::Tampered { .. } => {
-                ExitClass::Integrity
-            }
+            Error::Checksum { .. }
+            | Error::Pin { .. }
+            | Error::Differs { .. }
+            | Error::Tampered { .. } => ExitClass::Integrity,
             Error::Archive { source, .. } => source.class(),
             Error::Manifest { .. } => ExitClass::Invalid,
             Error::NoSpace { .. } | Error::OutOfSpace { .. } => ExitClass::NoSpace,

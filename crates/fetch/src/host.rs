@@ -22,6 +22,12 @@
 //! like any other); a present package whose recorded manifest disagrees
 //! with its pin is exit 4.
 //!
+//! Package files (`--package-file`, [`extract_file`]): one archive built
+//! elsewhere, from local files, checked against its manifest (the sidecar
+//! by default) by the same extractor and published by the same
+//! `publish`; a local file is not a mirror, so bad content is reported
+//! at once (3 corrupt, 4 not matching its manifest), never retried.
+//!
 //! Beside the packages, `.manifests/<id>.json` keeps the manifest each
 //! package was verified against (written before the package is renamed into
 //! place) and `.bundles/<blake3>.json` the `bundle.json` of every bundle
@@ -102,6 +108,42 @@ pub struct PackagesRequest {
     /// `--pin ID=TREEHASH`: the tree hash a package's manifest must declare,
     /// whichever mirror serves it.
     pub pins: BTreeMap<PackageId, String>,
+}
+
+/// `--package-file PKG.tar.zst [--manifest ID.json]`: one package built
+/// elsewhere (pkg-build on any machine), from local files.
+#[derive(Debug, Clone)]
+pub struct FileRequest {
+    /// The package archive.
+    pub archive: PathBuf,
+    /// Its `<id>.json` manifest; `None`: the sidecar beside the archive
+    /// (`<dir>/<id>.tar.zst` -> `<dir>/<id>.json`, as pkg-build writes them).
+    pub manifest: Option<PathBuf>,
+}
+
+impl FileRequest {
+    /// The manifest to read: `--manifest`, else the archive's sidecar.
+    pub fn manifest_path(&self) -> Result<PathBuf, Error> {
+        if let Some(path) = &self.manifest {
+            return Ok(path.clone());
+        }
+        let name = self
+            .archive
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match name.strip_suffix(".tar.zst") {
+            Some(stem) if !stem.is_empty() => {
+                Ok(self.archive.with_file_name(format!("{stem}.json")))
+            }
+            _ => Err(Error::Manifest {
+                url: self.archive.display().to_string(),
+                reason: "the name does not end with .tar.zst, so there is no sidecar \
+                         <id>.json to find: pass --manifest FILE"
+                    .into(),
+            }),
+        }
+    }
 }
 
 /// What a run left on the host (`--json` output of host-extract).
@@ -312,6 +354,124 @@ pub fn extract_packages(
     tarmac_fs::remove_all(&staging)?;
     let fetched: Vec<PackageId> = wanted.into_iter().map(|m| m.id).collect();
     Ok(outcome(ids.into_iter().collect(), fetched, downloaded))
+}
+
+/// Adds one locally built package (`--package-file`) with the rules of the
+/// other modes: the manifest (the sidecar or `--manifest`) names the id
+/// and the tree hash; the archive is streamed through the strict extractor
+/// into staging, checked against the manifest, and published with its
+/// manifest recorded in `.manifests/`. A package already present is
+/// verified against this manifest (and its recorded one), never replaced:
+/// exit 4 if it differs. Local content is not a mirror: a corrupt archive
+/// is exit 3, one that does not match its manifest exit 4, a missing file
+/// exit 3; nothing is published in each case.
+pub fn extract_file(
+    settings: &Settings,
+    request: &FileRequest,
+    reporter: &dyn Reporter,
+) -> Result<Outcome, Error> {
+    let host = &settings.host;
+    let manifest_path = request.manifest_path()?;
+    let manifest = read_manifest_file(&manifest_path)?;
+    let archive_url = request.archive.display().to_string();
+    let archive = match std::fs::File::open(&request.archive) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NotFound { url: archive_url })
+        }
+        Err(e) => return Err(tarmac_fs::FsError::new("open", &request.archive, e).into()),
+    };
+    let _lock = lock(settings)?;
+    reset_staging(host)?;
+    let id = manifest.id.clone();
+    if host.package(&id).is_dir() {
+        if let Some(recorded) = read_local_manifest(host, &id)? {
+            if recorded.tree_hash != manifest.tree_hash {
+                return Err(Error::Differs {
+                    url: manifest_path.display().to_string(),
+                    id: id.to_string(),
+                    present: recorded.tree_hash,
+                    offered: manifest.tree_hash.clone(),
+                });
+            }
+        }
+        reporter.step("verify");
+        verify_present(host, &manifest)?;
+        reporter.finish_step();
+        return Ok(outcome(vec![id], Vec::new(), 0));
+    }
+    check_space(&host.packages(), manifest.bytes, manifest.files, settings)?;
+    let staging = host.staging();
+    tarmac_fs::create_dir_all(&staging)?;
+    let dir = staging.join(id.to_string());
+    reporter.step(&format!("extract {id}"));
+    let options = tarmac_archive::ExtractOptions {
+        expect: tarmac_archive::Expect::Package(manifest.clone()),
+        ..tarmac_archive::ExtractOptions::default()
+    };
+    let mut reader = Counting {
+        inner: std::io::BufReader::with_capacity(1 << 20, archive),
+        bytes: 0,
+    };
+    let extracted =
+        tarmac_archive::extract(&mut reader, &dir, &options).map_err(|source| Error::Archive {
+            url: archive_url.clone(),
+            source: source.reading(&request.archive),
+        });
+    reporter.finish_step();
+    let published = extracted.and_then(|_| publish(host, &[(manifest, dir)]));
+    if let Err(error) = published {
+        let _ = tarmac_fs::remove_all(&staging);
+        return Err(error);
+    }
+    tarmac_fs::remove_all(&staging)?;
+    Ok(outcome(vec![id.clone()], vec![id], reader.bytes))
+}
+
+/// A reader counting the bytes read through it.
+struct Counting<R> {
+    inner: R,
+    bytes: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// A local `<id>.json` (`--package-file` mode): missing, too large or not
+/// a package manifest is exit 3, naming the file.
+fn read_manifest_file(path: &Path) -> Result<PackageManifest, Error> {
+    let url = path.display().to_string();
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::Manifest {
+                url,
+                reason: "no such file (the package's manifest: pkg-build writes <id>.json \
+                         beside <id>.tar.zst; copy both, or pass --manifest FILE)"
+                    .into(),
+            })
+        }
+        Err(e) => return Err(tarmac_fs::FsError::new("open", path, e).into()),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_MANIFEST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| tarmac_fs::FsError::new("read", path, e))?;
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(Error::Manifest {
+            url,
+            reason: format!("larger than {MAX_MANIFEST_BYTES} bytes"),
+        });
+    }
+    PackageManifest::parse(&url, &bytes).map_err(|e| Error::Manifest {
+        url,
+        reason: e.to_string(),
+    })
 }
 
 fn outcome(mut packages: Vec<PackageId>, mut fetched: Vec<PackageId>, bytes: u64) -> Outcome {

@@ -2,6 +2,8 @@ complete -c host-extract -l url -d 'Bundle URL (http, https, file:// or a path);
 complete -c host-extract -l blake3 -d 'The pinned blake3 (64 hex digits) of the bundle file' -r
 complete -c host-extract -l repository -d 'Repository root URL for package mode; repeat for mirrors' -r
 complete -c host-extract -l package -d 'Package ids to make present (package mode)' -r
+complete -c host-extract -l package-file -d 'Package file mode: a package archive built by pkg-build (on any machine), added from this local file. A corrupt archive is exit 3, one that does not match its manifest exit 4; nothing is published then' -r -F
+complete -c host-extract -l manifest -d 'The manifest of --package-file (default: the sidecar `<id>.json` beside it, which pkg-build writes next to `<id>.tar.zst`). Missing or unreadable: exit 3, naming the file' -r -F
 complete -c host-extract -l root -d 'Installation root' -r -F
 complete -c host-extract -l retries -d 'Consecutive failed attempts (without progress) tolerated before giving up (exit 75)' -r
 complete -c host-extract -l backoff-ms -d 'First backoff ceiling in milliseconds (doubles per failure, full jitter)' -r

@@ -105,7 +105,7 @@ complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -l no-
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -l wait -d 'Wait for another pkg-activate or host-extract to finish instead of failing with exit 5'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -l json -d 'Print one JSON document on stdout instead of lines'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -s q -l quiet -d 'No progress on stderr. Progress (validate, build, switch, units) is drawn only when stderr is a terminal; errors are always printed'
-complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -s h -l help -d 'Print help'
+complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand rollback" -l to -d 'Generation number to switch to (default: the newest older than current)' -r
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand rollback" -l root -d 'Install root holding packages/, generations/ and `current`' -r -F
 complete -c pkg-activate -n "__fish_pkg_activate_using_subcommand rollback" -l config-dir -d 'Host configuration; the host\'s roles are the entries of <config-dir>/roles/. If <config-dir>/manual_host_users exists, package users are never created: a missing one refuses the set' -r -F

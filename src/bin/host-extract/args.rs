@@ -16,6 +16,13 @@ use tarmac_model::PackageId;
 /// packages/<name>/<id>.json and packages/<name>/<id>.tar.zst for each id
 /// not already present. Packages already present are verified by their tree
 /// hash and never downloaded again; a second run is a no-op.
+/// Package file mode (`--package-file PKG.tar.zst [--manifest ID.json]`)
+/// adds one package built elsewhere (an emergency change, see
+/// docs/emergency.md) from local files, with the same checks: the id and
+/// tree hash come from the manifest (default: the `<id>.json` sidecar
+/// beside the archive), the archive is extracted into staging by the same
+/// strict extractor and published only when it matches; a package already
+/// present is verified against the manifest, never replaced.
 ///
 /// Several --url (or --repository) values are mirrors: tried in order, then
 /// round-robin. Failed attempts are retried with exponential backoff and
@@ -42,7 +49,11 @@ use tarmac_model::PackageId;
 /// (safe to run again).
 #[derive(Debug, Parser)]
 #[command(name = "host-extract", version = tarmac_cli::VERSION)]
-#[command(group(ArgGroup::new("source").required(true).args(["url", "repository"])))]
+#[command(group(
+    ArgGroup::new("source")
+        .required(true)
+        .args(["url", "repository", "package_file"])
+))]
 pub struct Args {
     /// Bundle URL (http, https, file:// or a path); repeat for mirrors.
     #[arg(
@@ -54,7 +65,7 @@ pub struct Args {
     pub url: Vec<String>,
 
     /// The pinned blake3 (64 hex digits) of the bundle file.
-    #[arg(long, value_name = "HEX", value_parser = parse_blake3)]
+    #[arg(long, value_name = "HEX", value_parser = parse_blake3, conflicts_with = "package_file")]
     pub blake3: Option<String>,
 
     /// Repository root URL for package mode; repeat for mirrors.
@@ -64,6 +75,24 @@ pub struct Args {
     /// Package ids to make present (package mode).
     #[arg(long, value_name = "ID", num_args = 1.., requires = "repository")]
     pub package: Vec<PackageId>,
+
+    /// Package file mode: a package archive built by pkg-build (on any
+    /// machine), added from this local file. A corrupt archive is exit 3,
+    /// one that does not match its manifest exit 4; nothing is published
+    /// then.
+    #[arg(long, value_name = "PKG.tar.zst")]
+    pub package_file: Option<PathBuf>,
+
+    /// The manifest of --package-file (default: the sidecar `<id>.json`
+    /// beside it, which pkg-build writes next to `<id>.tar.zst`). Missing
+    /// or unreadable: exit 3, naming the file.
+    #[arg(
+        long,
+        value_name = "ID.json",
+        requires = "package_file",
+        conflicts_with_all = ["url", "repository"]
+    )]
+    pub manifest: Option<PathBuf>,
 
     /// Installation root.
     #[arg(long, value_name = "DIR", default_value = "/opt/mesosphere")]

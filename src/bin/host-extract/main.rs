@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use tarmac_cli::{ExitClass, Failure};
-use tarmac_fetch::host::{self, BundleRequest, HostPaths, PackagesRequest, Settings};
+use tarmac_fetch::host::{self, BundleRequest, FileRequest, HostPaths, PackagesRequest, Settings};
 use tarmac_fetch::{FetchOptions, Source, TrustStore};
 use tarmac_fs::LockWait;
 
@@ -58,7 +58,13 @@ fn main() -> ExitCode {
         reserve_inodes: args.reserve_inodes,
     };
     let reporter = tarmac_cli::reporter("host-extract", args.quiet, args.json);
-    let result = if let Some(blake3) = args.blake3.clone().filter(|_| !args.url.is_empty()) {
+    let result = if let Some(archive) = &args.package_file {
+        let request = FileRequest {
+            archive: archive.clone(),
+            manifest: args.manifest.clone(),
+        };
+        host::extract_file(&settings, &request, reporter.as_ref())
+    } else if let Some(blake3) = args.blake3.clone().filter(|_| !args.url.is_empty()) {
         let request = BundleRequest {
             mirrors: args.url.iter().map(|u| Source::parse(u)).collect(),
             blake3,

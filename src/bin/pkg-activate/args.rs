@@ -96,6 +96,14 @@ pub enum Command {
     Active,
     /// Show the current generation, its packages and roles, and its health
     /// (every link resolves, files match generation.json, units copied).
+    ///
+    /// Overrides: the active packages that are not in the cluster's set,
+    /// which dcos_install.sh records in
+    /// <config-dir>/setup-flags/cluster-package-ids (one id per line): a
+    /// package swapped in by hand (an emergency change) shows as
+    /// `override ID` (JSON: "overrides") until the host is back on the
+    /// cluster's set. Without that file: "cluster_set": false and
+    /// "overrides": null.
     Status,
     /// Switch back to the previous generation (or --to N). Offline.
     Rollback {

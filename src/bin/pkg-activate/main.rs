@@ -207,6 +207,14 @@ fn status_lines(status: &tarmac_activate::Status) -> Vec<String> {
     }];
     lines.extend(status.packages.iter().map(|p| format!("package {p}")));
     lines.extend(status.roles.iter().map(|r| format!("role {r}")));
+    lines.push(format!("cluster-set {}", status.cluster_set));
+    lines.extend(
+        status
+            .overrides
+            .iter()
+            .flatten()
+            .map(|id| format!("override {id}")),
+    );
     lines.push(format!("healthy {}", status.healthy));
     lines.extend(status.problems.iter().map(|p| format!("problem {p}")));
     let services = &status.services;
