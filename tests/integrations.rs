@@ -246,12 +246,17 @@ impl Host {
             .collect();
         active.sort();
         assert_eq!(active, served.wanted());
-        let status = self.pkg_activate(&["status"]);
+        let status = self.pkg_activate(&["status", "--json"]);
         assert!(
             status.status.success(),
             "{}",
             String::from_utf8_lossy(&status.stderr)
         );
+        // The recipe recorded the cluster's package set: nothing active
+        // outside it (docs/emergency.md).
+        let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+        assert_eq!(status["cluster_set"], true, "{status}");
+        assert_eq!(status["overrides"], serde_json::json!([]), "{status}");
         let roles = self.dir.path().join("etc/mesosphere/roles");
         let roles: Vec<String> = std::fs::read_dir(roles)
             .unwrap()
@@ -727,6 +732,13 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
     std::fs::create_dir_all(&roles).unwrap();
     std::fs::create_dir_all(host.path("etc/mesosphere/setup-flags")).unwrap();
     std::fs::write(roles.join("master"), "").unwrap();
+    assert!(recipe.contains("file \"#{config_dir}/setup-flags/cluster-package-ids\""));
+    let set: String = served.wanted().iter().map(|id| format!("{id}\n")).collect();
+    std::fs::write(
+        host.path("etc/mesosphere/setup-flags/cluster-package-ids"),
+        set,
+    )
+    .unwrap();
 
     // First run: each guard is false, the command succeeds, then the guard
     // holds (so a second chef-client run skips it).

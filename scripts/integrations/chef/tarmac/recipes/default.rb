@@ -59,6 +59,12 @@ end
 directory config_dir
 directory "#{config_dir}/roles"
 directory "#{config_dir}/setup-flags"
+# The cluster's package set, as dcos_install.sh records it: pkg-activate
+# status reports active packages outside it as overrides.
+file "#{config_dir}/setup-flags/cluster-package-ids" do
+  content (node['tarmac']['bundle_ids'] + node['tarmac']['cluster_ids']).map { |id| "#{id}\n" }.join
+  mode '0644'
+end
 node['tarmac']['roles'].each do |role|
   file "#{config_dir}/roles/#{role}" do
     content ''

@@ -97,6 +97,15 @@ class tarmac (
     }
   }
 
+  # The cluster's package set, as dcos_install.sh records it: pkg-activate
+  # status reports active packages outside it as overrides.
+  file { "${config_dir}/setup-flags/cluster-package-ids":
+    ensure  => file,
+    content => "${join($bundle_ids + $cluster_ids, "\n")}\n",
+    mode    => '0644',
+    require => File["${config_dir}/setup-flags"],
+  }
+
   # ip-detect-run --pin records the address once and never rewrites it.
   exec { 'tarmac ip-detect':
     command => "${bin}/ip-detect-run --pin ${config_dir}/setup-flags/detected-ip ${ip_detect_args} ${ip_detect_script}",
