@@ -181,7 +181,12 @@ fn bundle_from_nginx_then_second_run_downloads_nothing() {
     );
     assert_eq!(json.code, 0, "{}", json.stderr);
     let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(value["format"], "host-extract/1");
+    assert_eq!(value["format"], 1);
+    crate::workspace::assert_same_shape(
+        "host-extract",
+        &crate::workspace::json_doc_example("host-extract"),
+        &value,
+    );
     assert_eq!(value["fetched"], serde_json::json!([]));
     assert_eq!(value["present"], serde_json::json!(["alpha--1", "beta--2"]));
     assert_eq!(value["downloaded_bytes"], 0);
@@ -1550,7 +1555,7 @@ fn package_file_adds_a_local_package_then_only_verifies_it() {
     );
     assert_eq!(first.code, 0, "{}", first.stderr);
     let value: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
-    assert_eq!(value["format"], "host-extract/1");
+    assert_eq!(value["format"], 1);
     assert_eq!(value["packages"], serde_json::json!(["alpha--1"]));
     assert_eq!(value["fetched"], serde_json::json!(["alpha--1"]));
     assert_eq!(

@@ -2076,3 +2076,36 @@ fn checks_time_out_report_their_output_and_hold_no_lock() {
     );
     assert!(stderr.contains("\n  two\n"), "{stderr}");
 }
+
+/// Every pkg-activate `--json` document has the shape docs/json.md shows.
+#[test]
+fn json_documents_match_docs_json_md() {
+    use crate::workspace::{assert_same_shape, json_doc_example};
+    let host = Host::new(&["master"]);
+    let (mesos, config) = pkgpanda_pair(&host);
+    let spare = host.add(PkgFixture::new("spare", "1").file("bin/spare", b"s", 0o755));
+    let json = |args: &[&str]| -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&host.ok(&all)).unwrap()
+    };
+    let check = |title: &str, real: Value| {
+        assert_same_shape(title, &json_doc_example(title), &real);
+    };
+    check(
+        "pkg-activate activate / swap / rollback",
+        json(&["activate", &mesos, &config]),
+    );
+    check("pkg-activate list / active", json(&["list"]));
+    check("pkg-activate list / active", json(&["active"]));
+    check("pkg-activate status / verify", json(&["status"]));
+    check("pkg-activate check", json(&["check", "--list"]));
+    check("pkg-activate recover", json(&["recover"]));
+    check("pkg-activate remove", json(&["remove", &spare]));
+    json(&["activate", &mesos]);
+    check("pkg-activate gc", json(&["gc", "--keep", "1"]));
+    check(
+        "pkg-activate uninstall",
+        json(&["uninstall", "--tools-dir", "/nonexistent"]),
+    );
+}

@@ -40,6 +40,11 @@ fn plan_json(packages: &Path) -> Vec<Value> {
         .arg(packages));
     assert!(output.status.success(), "{}", stderr(&output));
     let doc: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    crate::workspace::assert_same_shape(
+        "pkg-build --plan",
+        &crate::workspace::json_doc_example("pkg-build --plan"),
+        &doc,
+    );
     doc["packages"].as_array().unwrap().clone()
 }
 

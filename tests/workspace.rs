@@ -69,3 +69,66 @@ pub fn check_help_doc(exe: &str, doc: &str) {
         "{doc} is stale: run `TARMAC_BLESS=1 cargo test --test integration docs_`"
     );
 }
+
+/// The example of `docs/json.md` under the heading `### <title>` (its
+/// first ```json block), parsed.
+pub fn json_doc_example(title: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(repo_root().join("docs/json.md")).unwrap();
+    let heading = format!("### {title}\n");
+    let section = text
+        .split_once(&heading)
+        .unwrap_or_else(|| panic!("docs/json.md: no heading {heading:?}"))
+        .1;
+    let block = section
+        .split_once("```json\n")
+        .and_then(|(_, rest)| rest.split_once("\n```"))
+        .unwrap_or_else(|| panic!("docs/json.md: no json block under {title:?}"))
+        .0;
+    serde_json::from_str(block).unwrap_or_else(|e| panic!("docs/json.md {title:?}: {e}"))
+}
+
+/// Asserts the real `--json` output has the shape of the documented
+/// example: the same keys at every level, the same kind of value (a null
+/// in either matches anything: optional fields), arrays compared by their
+/// first elements when both have one.
+pub fn assert_same_shape(title: &str, example: &serde_json::Value, real: &serde_json::Value) {
+    use serde_json::Value;
+    fn walk(path: &str, example: &Value, real: &Value, errors: &mut Vec<String>) {
+        match (example, real) {
+            (Value::Null, _) | (_, Value::Null) => {}
+            (Value::Object(a), Value::Object(b)) => {
+                let keys_a: Vec<&String> = a.keys().collect();
+                let keys_b: Vec<&String> = b.keys().collect();
+                if keys_a != keys_b {
+                    errors.push(format!(
+                        "{path}: documented keys {keys_a:?}, real {keys_b:?}"
+                    ));
+                    return;
+                }
+                for (key, value) in a {
+                    walk(&format!("{path}.{key}"), value, &b[key], errors);
+                }
+            }
+            (Value::Array(a), Value::Array(b)) => {
+                if let (Some(x), Some(y)) = (a.first(), b.first()) {
+                    walk(&format!("{path}[0]"), x, y, errors);
+                }
+            }
+            (Value::Bool(_), Value::Bool(_))
+            | (Value::Number(_), Value::Number(_))
+            | (Value::String(_), Value::String(_)) => {}
+            (a, b) => errors.push(format!("{path}: documented {a}, real {b}")),
+        }
+    }
+    let mut errors = Vec::new();
+    walk("$", example, real, &mut errors);
+    assert!(
+        errors.is_empty(),
+        "docs/json.md {title:?} does not match the real output:\n{}\nreal: {real:#}",
+        errors.join("\n")
+    );
+    assert_eq!(
+        real["format"], example["format"],
+        "docs/json.md {title:?}: format"
+    );
+}

@@ -33,7 +33,9 @@ pub use checks::{check, CheckOutcome, CheckReport};
 pub use error::{Error, Result};
 pub use failpoint::ENABLED as FAILPOINTS_ENABLED;
 pub use generation::{GenerationRecord, GENERATION_FORMAT};
-pub use maintain::{active, list, remove, uninstall, InstallLeftovers, Uninstalled};
+pub use maintain::{
+    active, list, remove, uninstall, InstallLeftovers, PackageIds, Removed, Uninstalled,
+};
 pub use package::{Meta, Package};
 pub use paths::{roles_from_config_dir, HostPaths, FIXED_LINKS};
 pub use plan::RESERVED_UNITS;

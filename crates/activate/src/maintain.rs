@@ -11,6 +11,35 @@ use crate::paths::{HostPaths, FIXED_LINKS};
 use crate::switch::{lock_and_recover, lock_for_reading, remove_package_dir, Options};
 use crate::units;
 
+/// `list --json`, `active --json`: package ids, sorted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackageIds {
+    pub format: u32,
+    pub packages: Vec<PackageId>,
+}
+
+/// `remove --json`: the ids removed from the repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Removed {
+    pub format: u32,
+    pub removed: Vec<PackageId>,
+}
+
+impl PackageIds {
+    pub fn new(packages: Vec<PackageId>) -> PackageIds {
+        PackageIds {
+            format: 1,
+            packages,
+        }
+    }
+}
+
+impl Removed {
+    pub fn new(removed: Vec<PackageId>) -> Removed {
+        Removed { format: 1, removed }
+    }
+}
+
 /// The active package ids (of `current`), sorted; empty when nothing is.
 pub fn active(host: &HostPaths, options: &Options) -> Result<Vec<PackageId>> {
     let _lock = lock_for_reading(host, options)?;

@@ -33,7 +33,7 @@ pub use execute::{
     build, is_cached, resolve_sandbox, BuildOptions, Built, Status, RESERVED_UNIT_NAMES,
 };
 pub use layout::{archive_path, manifest_path, read_manifest};
-pub use plan::{plan, Plan, PlannedPackage};
+pub use plan::{plan, BuildReport, Plan, PlanEntry, PlanReport, PlannedPackage};
 pub use sandbox::SandboxMode;
 pub use source::SourceCache;
 pub use tree::{variant_name, PackageKey, PackageTree, Recipe, TreeSet};

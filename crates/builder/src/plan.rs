@@ -205,3 +205,58 @@ fn plan_one(
         closure,
     })
 }
+
+/// One package of `pkg-build --plan --json`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlanEntry {
+    pub id: String,
+    pub name: String,
+    pub variant: Option<String>,
+    /// The ids of its whole dependency closure.
+    pub requires: Vec<String>,
+    /// Its archive and manifest are already in the repository.
+    pub cached: bool,
+}
+
+/// `pkg-build --plan --json`: the packages in build order.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlanReport {
+    pub format: u32,
+    pub packages: Vec<PlanEntry>,
+}
+
+impl Plan {
+    /// The plan as `--plan --json` prints it, `cached` read from `repo`.
+    pub fn report(&self, repo: &std::path::Path) -> PlanReport {
+        PlanReport {
+            format: 1,
+            packages: self
+                .packages
+                .iter()
+                .map(|p| PlanEntry {
+                    id: p.id.to_string(),
+                    name: p.key.name.clone(),
+                    variant: p.key.variant.clone(),
+                    requires: p.closure.iter().map(ToString::to_string).collect(),
+                    cached: crate::execute::is_cached(repo, &p.id),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `pkg-build --json`: what each package of the plan became.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BuildReport {
+    pub format: u32,
+    pub packages: Vec<crate::execute::Built>,
+}
+
+impl BuildReport {
+    pub fn new(packages: Vec<crate::execute::Built>) -> BuildReport {
+        BuildReport {
+            format: 1,
+            packages,
+        }
+    }
+}

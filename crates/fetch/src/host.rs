@@ -149,8 +149,9 @@ impl FileRequest {
 /// What a run left on the host (`--json` output of host-extract).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Outcome {
-    /// Always "host-extract/1".
-    pub format: &'static str,
+    /// The document's format: 1 (it was the string "host-extract/1" before
+    /// every tool's `--json` got a numeric `format`).
+    pub format: u32,
     /// Every requested package, now present and verified, sorted.
     pub packages: Vec<PackageId>,
     /// The subset downloaded and published by this run.
@@ -483,7 +484,7 @@ fn outcome(mut packages: Vec<PackageId>, mut fetched: Vec<PackageId>, bytes: u64
         .cloned()
         .collect();
     Outcome {
-        format: "host-extract/1",
+        format: 1,
         packages,
         fetched,
         present,

@@ -85,11 +85,11 @@ fn run(args: Args) -> Result<(), Error> {
         }
         Command::List => {
             let ids = tarmac_activate::list(&host, &options(g, 0))?;
-            emit(json, &ids, &ids);
+            emit(json, &tarmac_activate::PackageIds::new(ids.clone()), &ids);
         }
         Command::Active => {
             let ids = tarmac_activate::active(&host, &options(g, 0))?;
-            emit(json, &ids, &ids);
+            emit(json, &tarmac_activate::PackageIds::new(ids.clone()), &ids);
         }
         Command::Status => {
             let status = tarmac_activate::status(&host, &options(g, 0))?;
@@ -128,7 +128,11 @@ fn run(args: Args) -> Result<(), Error> {
         }
         Command::Remove { ids } => {
             let removed = tarmac_activate::remove(&host, &ids, &options(g, 0))?;
-            emit(json, &removed, &removed);
+            emit(
+                json,
+                &tarmac_activate::Removed::new(removed.clone()),
+                &removed,
+            );
         }
         Command::Uninstall { purge, tools_dir } => {
             let leftovers = tarmac_activate::InstallLeftovers {

@@ -6,21 +6,10 @@ mod args;
 use std::process::ExitCode;
 
 use clap::Parser;
-use serde::Serialize;
 use tarmac_builder::{BuildOptions, PackageKey, PackageTree, SandboxMode, Selection, SourceCache};
 use tarmac_cli::Failure;
 
 use args::{Args, SandboxArg};
-
-/// One line of `--plan --json`.
-#[derive(Serialize)]
-struct Planned {
-    id: String,
-    name: String,
-    variant: Option<String>,
-    requires: Vec<String>,
-    cached: bool,
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -39,21 +28,11 @@ fn run(args: Args) -> Result<(), tarmac_builder::Error> {
     let roots = tarmac_builder::roots(&tree, &selection)?;
     let plan = tarmac_builder::plan(&tree, &roots)?;
     if args.plan {
-        let planned: Vec<Planned> = plan
-            .packages
-            .iter()
-            .map(|p| Planned {
-                id: p.id.to_string(),
-                name: p.key.name.clone(),
-                variant: p.key.variant.clone(),
-                requires: p.closure.iter().map(ToString::to_string).collect(),
-                cached: tarmac_builder::is_cached(&args.repo, &p.id),
-            })
-            .collect();
+        let report = plan.report(&args.repo);
         if args.json {
-            tarmac_cli::print_json(&serde_json::json!({"format": 1, "packages": planned}));
+            tarmac_cli::print_json(&report);
         } else {
-            tarmac_cli::print_lines(planned.iter().map(|p| &p.id));
+            tarmac_cli::print_lines(report.packages.iter().map(|p| &p.id));
         }
         return Ok(());
     }
@@ -89,7 +68,7 @@ fn run(args: Args) -> Result<(), tarmac_builder::Error> {
     let reporter = tarmac_cli::reporter("pkg-build", args.quiet, args.json);
     let built = tarmac_builder::build(&plan, &options, reporter.as_ref())?;
     if args.json {
-        tarmac_cli::print_json(&serde_json::json!({"format": 1, "packages": built}));
+        tarmac_cli::print_json(&tarmac_builder::BuildReport::new(built));
     } else {
         tarmac_cli::print_lines(built.iter().map(|b| &b.id));
     }
