@@ -65,6 +65,22 @@ impl CheckReport {
             .filter(|c| c.passed == Some(false))
             .collect()
     }
+
+    /// The run's verdict: any failed check is an error naming them all.
+    pub fn verdict(&self) -> Result<()> {
+        let failed = self.failed();
+        if failed.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = failed
+            .iter()
+            .map(|c| c.path.display().to_string())
+            .collect();
+        Err(crate::Error::ChecksFailed {
+            count: failed.len(),
+            names: names.join(", "),
+        })
+    }
 }
 
 /// Runs (with `run`; else lists) every executable in the active packages'

@@ -75,6 +75,20 @@ pub struct GenerationSummary {
     pub current: bool,
 }
 
+impl Status {
+    /// `verify`'s verdict: unhealthy is an error (exit 4) naming the first
+    /// problem and how many there are.
+    pub fn verdict(&self) -> Result<()> {
+        match self.problems.first() {
+            Some(first) => Err(crate::Error::Unhealthy {
+                count: self.problems.len(),
+                first: first.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Reports the active generation and its health (after recovering, unless
 /// another process holds the lock).
 pub fn status(host: &HostPaths, options: &Options) -> Result<Status> {

@@ -125,3 +125,12 @@ impl Error {
         }
     }
 }
+
+impl tarmac_model::Diagnosed for Error {
+    fn class(&self) -> ExitClass {
+        Error::class(self)
+    }
+    fn hints(&self) -> Vec<String> {
+        Error::hints(self)
+    }
+}

@@ -45,7 +45,7 @@ pub enum Error {
     Archive(#[from] tarmac_archive::Error),
     /// A manifest or pkginfo problem found while reading the repository.
     #[error(transparent)]
-    Repository(#[from] tarmac_builder::Error),
+    Repository(Box<tarmac_builder::Error>),
     #[error("{}: package {id} is not in the repository", path.display())]
     Missing { id: PackageId, path: PathBuf },
     #[error("bundle: package {name} given twice: {first} and {second}")]
@@ -60,6 +60,9 @@ pub enum Error {
     NoPkgInfo { path: PathBuf },
     #[error("bundle: no packages given")]
     Empty,
+    /// A package id given on the command line or in an ids file is unusable.
+    #[error("{source_name}: {reason}")]
+    Input { source_name: String, reason: String },
 }
 
 impl Error {
@@ -73,6 +76,7 @@ impl Error {
             Error::DuplicateName { .. } => ExitClass::Conflict,
             Error::MissingRequire { .. } => ExitClass::Invalid,
             Error::NoPkgInfo { .. } => ExitClass::Invalid,
+            Error::Input { .. } => ExitClass::Invalid,
             Error::Empty => ExitClass::Usage,
         }
     }
@@ -455,4 +459,81 @@ mod tests {
             .collect();
         assert!(written.is_empty(), "{written:?}");
     }
+}
+
+// Boxed: the builder's error is large and every Result of this crate
+// would carry its size.
+impl From<tarmac_builder::Error> for Error {
+    fn from(e: tarmac_builder::Error) -> Self {
+        Error::Repository(Box::new(e))
+    }
+}
+
+impl tarmac_model::Diagnosed for Error {
+    fn class(&self) -> ExitClass {
+        Error::class(self)
+    }
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Error::Repository(e) => tarmac_model::Diagnosed::hints(e.as_ref()),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Where the ids to bundle come from (pkg-bundle's arguments): given ids,
+/// an ids file (one per line, `-` for stdin) and a package tree's plan,
+/// all together.
+#[derive(Debug, Clone, Default)]
+pub struct IdSources {
+    pub ids: Vec<String>,
+    pub ids_from: Option<PathBuf>,
+    /// `Some((packages_dir, variant))`: the bootstrap set of that tree
+    /// (variant `""`: the default tree).
+    pub tree: Option<(PathBuf, String)>,
+}
+
+/// The package ids of `sources`, in order, each parsed; an unusable one is
+/// an [`Error::Input`] naming where it came from.
+pub fn collect_ids(sources: &IdSources) -> Result<Vec<PackageId>, Error> {
+    use std::io::Read;
+    let mut texts: Vec<(String, String)> = sources
+        .ids
+        .iter()
+        .map(|i| ("argument".to_string(), i.clone()))
+        .collect();
+    if let Some(file) = &sources.ids_from {
+        let mut text = String::new();
+        let name = file.display().to_string();
+        let read = if name == "-" {
+            io::stdin().read_to_string(&mut text).map(|_| ())
+        } else {
+            File::open(file).and_then(|mut f| f.read_to_string(&mut text).map(|_| ()))
+        };
+        read.map_err(|e| Error::Input {
+            source_name: name.clone(),
+            reason: e.to_string(),
+        })?;
+        texts.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(|l| (name.clone(), l.to_string())),
+        );
+    }
+    let mut ids = Vec::new();
+    for (source_name, text) in texts {
+        ids.push(PackageId::parse(&text).map_err(|e| Error::Input {
+            source_name,
+            reason: e.to_string(),
+        })?);
+    }
+    if let Some((packages_dir, variant)) = &sources.tree {
+        let tree = tarmac_builder::PackageTree::load(packages_dir)?;
+        let variant = (!variant.is_empty()).then_some(variant.as_str());
+        let set = tree.tree_set(variant)?;
+        let plan = tarmac_builder::plan(&tree, &set.bootstrap)?;
+        ids.extend(plan.packages.into_iter().map(|p| p.id));
+    }
+    Ok(ids)
 }

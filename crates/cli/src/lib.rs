@@ -13,7 +13,7 @@ use std::fmt::Display;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
-pub use tarmac_model::ExitClass;
+pub use tarmac_model::{Diagnosed, ExitClass};
 
 /// What `--version` prints after the tool's name: the package version and
 /// the git commit the binary was built from (crates/cli/build.rs), so a
@@ -39,64 +39,6 @@ pub fn exit_code(class: ExitClass) -> u8 {
     }
 }
 
-/// An error a tool can report: a message chain plus a class.
-pub trait ToolError: std::error::Error {
-    fn class(&self) -> ExitClass;
-    /// Optional `hint:` lines printed after the error.
-    fn hints(&self) -> Vec<String> {
-        Vec::new()
-    }
-}
-
-/// A library's error with the exit class and hints its bin decided. A bin
-/// cannot implement [`ToolError`] for a library's `Error` (orphan rule) and
-/// no library depends on this crate, so this one adapter stands where each
-/// bin had a newtype with hand-written `Display` and `Error` impls. Display
-/// and source are the library error's own, so the printed chain is too.
-#[derive(Debug)]
-pub struct Failure<E> {
-    class: ExitClass,
-    hints: Vec<String>,
-    error: E,
-}
-
-impl<E: std::error::Error> Failure<E> {
-    /// `error` exits with `class` and prints `hints` after the error line.
-    pub fn new(class: ExitClass, hints: Vec<String>, error: E) -> Self {
-        Failure {
-            class,
-            hints,
-            error,
-        }
-    }
-
-    /// The library error.
-    pub fn error(&self) -> &E {
-        &self.error
-    }
-}
-
-impl<E: std::error::Error> Display for Failure<E> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        Display::fmt(&self.error, f)
-    }
-}
-
-impl<E: std::error::Error> std::error::Error for Failure<E> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.error.source()
-    }
-}
-
-impl<E: std::error::Error> ToolError for Failure<E> {
-    fn class(&self) -> ExitClass {
-        self.class
-    }
-    fn hints(&self) -> Vec<String> {
-        self.hints.clone()
-    }
-}
-
 /// Formats `<tool>: error: <cause chain joined by ": ">` on one line.
 pub fn error_line(tool: &str, error: &dyn std::error::Error) -> String {
     let mut line = format!("{tool}: error: {error}");
@@ -116,7 +58,7 @@ pub fn error_line(tool: &str, error: &dyn std::error::Error) -> String {
 
 /// Ends a tool run: prints the error (if any) on stderr and maps it to its
 /// exit code. Call as the last expression of `main`.
-pub fn finish<E: ToolError>(tool: &str, result: Result<(), E>) -> ExitCode {
+pub fn finish<E: Diagnosed>(tool: &str, result: Result<(), E>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -201,19 +143,26 @@ mod tests {
         assert_eq!(error_line("t", &error), "t: error: outer /x: disk on fire");
     }
 
+    impl Diagnosed for Outer {
+        fn class(&self) -> ExitClass {
+            ExitClass::NoSpace
+        }
+        fn hints(&self) -> Vec<String> {
+            vec!["free some".into()]
+        }
+    }
+
     #[test]
-    fn failure_keeps_the_chain_class_and_hints() {
+    fn finish_maps_the_class_to_the_exit_code() {
         let error = Outer {
             path: "/x",
             source: std::io::Error::other("disk on fire"),
         };
-        let failure = Failure::new(ExitClass::NoSpace, vec!["free some".into()], error);
+        let code = finish("t", Err(error));
+        assert_eq!(format!("{code:?}"), format!("{:?}", ExitCode::from(6)));
         assert_eq!(
-            error_line("t", &failure),
-            "t: error: outer /x: disk on fire"
+            format!("{:?}", finish::<Outer>("t", Ok(()))),
+            format!("{:?}", ExitCode::SUCCESS)
         );
-        assert_eq!(failure.class(), ExitClass::NoSpace);
-        assert_eq!(failure.hints(), ["free some"]);
-        assert_eq!(failure.error().path, "/x");
     }
 }

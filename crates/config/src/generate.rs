@@ -316,3 +316,9 @@ pub struct Generated {
     #[serde(skip)]
     pub warning_lines: Vec<String>,
 }
+
+impl tarmac_model::Diagnosed for Error {
+    fn class(&self) -> ExitClass {
+        Error::class(self)
+    }
+}

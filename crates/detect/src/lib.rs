@@ -150,3 +150,23 @@ pub fn detect(
 pub fn read_pin(path: &Path) -> Result<Option<IpAddr>, Error> {
     pin::read(path)
 }
+
+impl tarmac_model::Diagnosed for Error {
+    fn class(&self) -> ExitClass {
+        Error::class(self)
+    }
+    /// What to tell the operator after the error.
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Error::NotLocal { .. } => vec![
+                "pass --no-require-local if the address is assigned elsewhere on purpose (NAT)"
+                    .into(),
+            ],
+            Error::PinMismatch { pin, .. } => vec![format!(
+                "if the node really moved, remove it from the cluster and reinstall it; {} records the original address",
+                pin.display()
+            )],
+            _ => Vec::new(),
+        }
+    }
+}

@@ -128,6 +128,9 @@ pub enum Error {
     /// lists each with what it did.
     #[error("no usable mirror left: {mirrors}")]
     NoMirror { mirrors: String, class: ExitClass },
+    /// `--cacert` cannot be used (checked before any download).
+    #[error(transparent)]
+    CaCert(#[from] crate::tls::CaCertError),
     #[error(transparent)]
     Lock(#[from] tarmac_fs::LockError),
     #[error(transparent)]
@@ -158,8 +161,25 @@ impl Error {
             Error::Archive { source, .. } => source.class(),
             Error::Manifest { .. } => ExitClass::Invalid,
             Error::NoSpace { .. } | Error::OutOfSpace { .. } => ExitClass::NoSpace,
+            Error::CaCert(e) => e.class(),
             Error::Lock(e) => e.class(),
             Error::Fs(e) => e.class(),
+        }
+    }
+}
+
+impl tarmac_model::Diagnosed for Error {
+    fn class(&self) -> ExitClass {
+        Error::class(self)
+    }
+    /// What to tell the operator after an error of this class.
+    fn hints(&self) -> Vec<String> {
+        match Error::class(self) {
+            ExitClass::Transient => {
+                vec!["the network failed; running the same command again is safe".into()]
+            }
+            ExitClass::Conflict => vec!["pass --wait to wait for the other process".into()],
+            _ => Vec::new(),
         }
     }
 }

@@ -21,3 +21,15 @@ pub enum ExitClass {
     /// A transient failure (network): safe to retry.
     Transient,
 }
+
+/// An error a tool reports: its class (which `cli` turns into the exit
+/// code) and the hints printed after it. Every library's error implements
+/// it, so each binary's main is parse → call → print → `cli::finish`, with
+/// no adapter of its own.
+pub trait Diagnosed: std::error::Error {
+    fn class(&self) -> ExitClass;
+    /// `hint:` lines printed after the error line (what to do next).
+    fn hints(&self) -> Vec<String> {
+        Vec::new()
+    }
+}

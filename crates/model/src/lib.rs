@@ -23,7 +23,7 @@ pub use active::{ActiveList, ClusterPackage, ClusterPackages, ARCHIVE_SUFFIXES};
 pub use buildinfo::{buildinfo_variant, file_variant, BuildInfo, Source, Sources, DEFAULT_DOCKER};
 pub use canonical::{canonical_json, content_hash};
 pub use error::ModelError;
-pub use exit::ExitClass;
+pub use exit::{Diagnosed, ExitClass};
 pub use id::{validate_name, validate_version, IdError, PackageId};
 pub use manifest::{bootstrap_id, BundleManifest, PackageManifest, MANIFEST_FORMAT};
 pub use pkginfo::{

@@ -6,7 +6,6 @@ mod args;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tarmac_cli::Failure;
 use tarmac_config::{serve, GenOptions};
 
 use args::Args;
@@ -14,16 +13,16 @@ use args::Args;
 fn main() -> ExitCode {
     let args = Args::parse();
     let json = args.json;
-    let result = run(args).map_err(|e| Failure::new(e.class(), Vec::new(), e));
+    let result = run(args);
     if let Err(error) = &result {
         if json {
-            if let Some(report) = error.error().report() {
+            if let Some(report) = error.report() {
                 tarmac_cli::print_json(&report);
             }
         }
         // One line per problem after the summary line `finish` prints.
-        let lines = error.error().problem_lines();
-        let warnings = error.error().warning_lines();
+        let lines = error.problem_lines();
+        let warnings = error.warning_lines();
         let code = tarmac_cli::finish("cfg-gen", result);
         for line in lines {
             eprintln!("  {line}");

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use tarmac_cli::{ExitClass, Failure};
 use tarmac_fetch::host::{self, BundleRequest, FileRequest, HostPaths, PackagesRequest, Settings};
 use tarmac_fetch::{FetchOptions, Source, TrustStore};
 use tarmac_fs::LockWait;
@@ -16,6 +15,10 @@ use args::Args;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    tarmac_cli::finish("host-extract", run(&args))
+}
+
+fn run(args: &Args) -> Result<(), tarmac_fetch::Error> {
     // Before any download: a bad --cacert fails here, naming the file. The
     // system store is read only when something may be fetched over HTTP(S).
     let http = (args.url.iter().chain(&args.repository))
@@ -25,13 +28,7 @@ fn main() -> ExitCode {
     } else {
         Ok(TrustStore::default())
     };
-    let trust = match trust {
-        Ok(trust) => trust,
-        Err(e) => {
-            let failure = Failure::new(e.class(), Vec::new(), e);
-            return tarmac_cli::finish("host-extract", Err(failure));
-        }
-    };
+    let trust = trust?;
     for note in trust.notes() {
         eprintln!("host-extract: warning: {note}");
     }
@@ -78,24 +75,11 @@ fn main() -> ExitCode {
         };
         host::extract_packages(&settings, &request, reporter.as_ref())
     };
-    let result = result.map(|outcome| {
-        if args.json {
-            tarmac_cli::print_json(&outcome);
-        } else {
-            tarmac_cli::print_lines(&outcome.packages);
-        }
-    });
-    let result = result.map_err(|e| Failure::new(e.class(), hints(e.class()), e));
-    tarmac_cli::finish("host-extract", result)
-}
-
-/// What to tell the operator after an error of this class.
-fn hints(class: ExitClass) -> Vec<String> {
-    match class {
-        ExitClass::Transient => {
-            vec!["the network failed; running the same command again is safe".into()]
-        }
-        ExitClass::Conflict => vec!["pass --wait to wait for the other process".into()],
-        _ => Vec::new(),
+    let outcome = result?;
+    if args.json {
+        tarmac_cli::print_json(&outcome);
+    } else {
+        tarmac_cli::print_lines(&outcome.packages);
     }
+    Ok(())
 }

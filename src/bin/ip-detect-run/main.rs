@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use tarmac_cli::Failure;
 use tarmac_detect::{DetectOptions, Family};
 
 use args::{Args, FamilyArg};
@@ -45,20 +44,5 @@ fn main() -> ExitCode {
             tarmac_cli::print_lines([detected.address]);
         }
     });
-    let result = result.map_err(|e| Failure::new(e.class(), hints(&e), e));
     tarmac_cli::finish("ip-detect-run", result)
-}
-
-/// What to tell the operator after `error`.
-fn hints(error: &tarmac_detect::Error) -> Vec<String> {
-    match error {
-        tarmac_detect::Error::NotLocal { .. } => {
-            vec!["pass --no-require-local if the address is assigned elsewhere on purpose (NAT)".into()]
-        }
-        tarmac_detect::Error::PinMismatch { pin, .. } => vec![format!(
-            "if the node really moved, remove it from the cluster and reinstall it; {} records the original address",
-            pin.display()
-        )],
-        _ => Vec::new(),
-    }
 }

@@ -7,15 +7,14 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tarmac_activate::{Error, HostPaths, LockWait, Options};
-use tarmac_cli::{print_json, print_lines, Failure};
+use tarmac_cli::{print_json, print_lines};
 use tarmac_model::{Reporter, Silent};
 
 use args::{Args, Command, Global};
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let result = run(args).map_err(|e| Failure::new(e.class(), Vec::new(), e));
-    tarmac_cli::finish("pkg-activate", result)
+    tarmac_cli::finish("pkg-activate", run(args))
 }
 
 fn absolute(path: &std::path::Path) -> std::path::PathBuf {
@@ -98,12 +97,7 @@ fn run(args: Args) -> Result<(), Error> {
         Command::Verify => {
             let status = tarmac_activate::verify(&host, &options(g, 0))?;
             emit(json, &status, status_lines(&status));
-            if let Some(first) = status.problems.first() {
-                return Err(Error::Unhealthy {
-                    count: status.problems.len(),
-                    first: first.clone(),
-                });
-            }
+            status.verdict()?;
         }
         Command::Recover => {
             let done = tarmac_activate::recover(&host, &options(g, 0))?;
@@ -176,16 +170,7 @@ fn run(args: Args) -> Result<(), Error> {
                     eprintln!("  {line}");
                 }
             }
-            if !failed.is_empty() {
-                let names: Vec<String> = failed
-                    .iter()
-                    .map(|c| c.path.display().to_string())
-                    .collect();
-                return Err(Error::ChecksFailed {
-                    count: failed.len(),
-                    names: names.join(", "),
-                });
-            }
+            report.verdict()?;
         }
     }
     Ok(())

@@ -7,14 +7,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tarmac_builder::{BuildOptions, PackageKey, PackageTree, SandboxMode, Selection, SourceCache};
-use tarmac_cli::Failure;
 
 use args::{Args, SandboxArg};
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let result = run(args).map_err(|e| Failure::new(e.class(), e.hints(), e));
-    tarmac_cli::finish("pkg-build", result)
+    tarmac_cli::finish("pkg-build", run(args))
 }
 
 fn run(args: Args) -> Result<(), tarmac_builder::Error> {
