@@ -85,6 +85,7 @@ ORIGIN=${TARMAC_BOOTSTRAP_URL:-$BOOTSTRAP_URL}
 FLAGS_DIR="$CONFIG_DIR/setup-flags"
 DONE_MARKER="$FLAGS_DIR/tarmac-installed"
 VALID_ROLES="master slave slave_public"
+RECOVER_UNIT=tarmac-recover.service
 
 CURRENT_STEP=""
 ROLES=()
@@ -391,9 +392,57 @@ write_dcos_target() {
     printf '[Install]\nWantedBy=multi-user.target\n' | write_file "$SYSTEMD_DIR/dcos.target"
 }
 
+# One word of an ExecStart= line: double-quoted, with systemd's specifiers
+# (%) and variables ($) escaped, so any path reads back unchanged.
+systemd_word() {
+    # sed, not ${x//...}: bash 4.2 and 4.4+ read backslashes in a
+    # substitution's replacement differently.
+    printf '"%s"' "$(printf '%s' "$1" | sed -e 's/[\\"]/\\&/g' -e 's/%/%%/g' -e 's/\$/$$/g')"
+}
+
+# The boot-time repair (docs/host-layout.md): a oneshot that runs
+# `pkg-activate recover` with this host's paths before any DC/OS unit can
+# start (ordered before basic.target, which every ordinary service follows,
+# and before dcos.target), so a host that crashed between an activation's
+# commit and its unit sync boots into `current` with its units synced.
+# Enabled by its link in basic.target.wants/ (what `systemctl enable` makes),
+# written here so a temp root or TARMAC_NO_SYSTEMD=1 gets the same files.
+write_recover_unit() {
+    local exec word
+    exec=""
+    for word in "$TOOLS_DIR/pkg-activate" --root "$ROOT" --config-dir "$CONFIG_DIR" \
+        --systemd-dir "$SYSTEMD_DIR" --state-dir-root "$STATE_DIR_ROOT" \
+        --user-db-root "$USER_DB_ROOT" recover; do
+        exec="$exec${exec:+ }$(systemd_word "$word")"
+    done
+    mkdir -p "$SYSTEMD_DIR/basic.target.wants"
+    write_file "$SYSTEMD_DIR/$RECOVER_UNIT" <<EOF_RECOVER_UNIT
+# Written by dcos_install.sh: finishes an activation interrupted between
+# its commit and its unit sync, before any DC/OS unit starts.
+[Unit]
+Description=Repair an interrupted DC/OS package activation (pkg-activate recover)
+DefaultDependencies=no
+After=local-fs.target
+RequiresMountsFor=$(systemd_word "$ROOT") $(systemd_word "$SYSTEMD_DIR")
+Before=basic.target dcos.target shutdown.target
+Conflicts=shutdown.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+TimeoutStartSec=300
+ExecStart=$exec
+
+[Install]
+WantedBy=basic.target
+EOF_RECOVER_UNIT
+    ln -sfn "../$RECOVER_UNIT" "$SYSTEMD_DIR/basic.target.wants/$RECOVER_UNIT"
+}
+
 activate() {
     local ids systemd_flag=()
     write_dcos_target
+    write_recover_unit
     read -r -a ids <<<"$BUNDLE_PACKAGES $CLUSTER_PACKAGES"
     [ "$NO_SYSTEMD" = 1 ] && systemd_flag=(--no-systemd)
     "$TOOLS_DIR/pkg-activate" --root "$ROOT" --config-dir "$CONFIG_DIR" \

@@ -63,27 +63,37 @@ fn write_package(repo: &Path, work: &Path, id: &str, files: &[(&str, &str)]) -> 
     manifest
 }
 
+/// The unit files of [`Fixture::with_units`]'s packages.
+const MESOS_UNIT: &str = "[Unit]\nDescription=mesos\n[Service]\nExecStart=/bin/true\n";
+const EXHIBITOR_UNIT: &str = "[Unit]\nDescription=exhibitor\n[Service]\nExecStart=/bin/true\n";
+
 impl Fixture {
     fn new() -> Fixture {
+        Fixture::build(false)
+    }
+
+    /// Like [`Fixture::new`], but each bundle package ships a unit in
+    /// `dcos.target.wants/`: dcos-mesos.service, dcos-exhibitor.service.
+    fn with_units() -> Fixture {
+        Fixture::build(true)
+    }
+
+    fn build(units: bool) -> Fixture {
         let fixture = Fixture {
             dir: tempfile::tempdir().unwrap(),
         };
         copy_tree(&Path::new(REPO).join("genconf"), &fixture.genconf());
         let work = fixture.path().join("work");
         let dist = fixture.dist();
+        let mut mesos = vec![("pkginfo.json", "{}"), ("bin/mesos", "#!/bin/sh\n")];
+        let mut exhibitor = vec![("pkginfo.json", "{}"), ("lib/e.jar", "jar")];
+        if units {
+            mesos.push(("dcos.target.wants/dcos-mesos.service", MESOS_UNIT));
+            exhibitor.push(("dcos.target.wants/dcos-exhibitor.service", EXHIBITOR_UNIT));
+        }
         let mut manifests = vec![
-            write_package(
-                &dist,
-                &work,
-                "mesos--1.0",
-                &[("pkginfo.json", "{}"), ("bin/mesos", "#!/bin/sh\n")],
-            ),
-            write_package(
-                &dist,
-                &work,
-                "exhibitor--2.0",
-                &[("pkginfo.json", "{}"), ("lib/e.jar", "jar")],
-            ),
+            write_package(&dist, &work, "mesos--1.0", &mesos),
+            write_package(&dist, &work, "exhibitor--2.0", &exhibitor),
         ];
         manifests.sort_by(|a, b| a.id.cmp(&b.id));
         let ids: Vec<PackageId> = manifests.iter().map(|m| m.id.clone()).collect();
@@ -1776,4 +1786,325 @@ fn install_script_trusts_the_ca_of_tarmac_cacert() {
         fs::read(trusted.join("tools/ip-detect")).unwrap(),
         fs::read(serve.join("ip-detect")).unwrap()
     );
+}
+
+/// A served cluster for the host-script tests: `fixture`'s genconf pointed
+/// at an nginx serving it, a TEST-NET ip-detect, the real host tools.
+fn serve_cluster(fixture: &Fixture) -> tarmac_testkit::nginx::Nginx {
+    let nginx = tarmac_testkit::nginx::Nginx::serve(&fixture.serve());
+    let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
+    fixture.set_config(&text.replace("http://192.0.2.10:8080", &nginx.url()));
+    fs::write(
+        fixture.genconf().join("ip-detect"),
+        "#!/bin/sh\necho 203.0.113.9\n",
+    )
+    .unwrap();
+    let tools = real_tools(fixture.path());
+    let output = fixture.run(&["--dist", "dist", "--bin-dir", tools.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    nginx
+}
+
+/// One host under a temp dir: every TARMAC_* path inside it.
+struct TempHost {
+    dir: PathBuf,
+}
+
+impl TempHost {
+    fn new(dir: PathBuf) -> TempHost {
+        TempHost { dir }
+    }
+    fn root(&self) -> PathBuf {
+        self.dir.join("opt/mesosphere")
+    }
+    fn config(&self) -> PathBuf {
+        self.dir.join("etc/mesosphere")
+    }
+    fn systemd(&self) -> PathBuf {
+        self.dir.join("etc/systemd/system")
+    }
+    fn tools(&self) -> PathBuf {
+        self.dir.join("var/lib/tarmac/bin")
+    }
+    /// `bash script args` with this host's paths (TARMAC_NO_SYSTEMD=1
+    /// unless `stub` is given: then a systemctl stand-in dir first on PATH
+    /// answers every systemctl call; this machine's PID 1 is not systemd and
+    /// the real systemctl must never run against it).
+    fn script(&self, script: &Path, args: &[&str], stub: Option<&Path>) -> Command {
+        let mut command = Command::new("bash");
+        command
+            .arg(script)
+            .args(args)
+            .env("TARMAC_ROOT", self.root())
+            .env("TARMAC_CONFIG_DIR", self.config())
+            .env("TARMAC_SYSTEMD_DIR", self.systemd())
+            .env("TARMAC_STATE_DIR_ROOT", self.dir.join("var/lib/dcos"))
+            .env("TARMAC_USER_DB_ROOT", self.dir.join("userdb"))
+            .env("TARMAC_TOOLS_DIR", self.tools())
+            .env("TARMAC_MIN_FREE_MB", "1")
+            .env("TARMAC_IP_DETECT_ARGS", "--no-require-local");
+        match stub {
+            Some(stub) => {
+                command
+                    .env("PATH", stub_path(stub))
+                    .env("TARMAC_NO_SYSTEMD", "0");
+            }
+            None => {
+                command.env("TARMAC_NO_SYSTEMD", "1");
+            }
+        }
+        command
+    }
+    /// The host's pkg-activate (as downloaded by the script) on its paths.
+    fn pkg_activate(&self) -> Command {
+        let mut command = Command::new(self.tools().join("pkg-activate"));
+        command
+            .arg("--root")
+            .arg(self.root())
+            .arg("--config-dir")
+            .arg(self.config())
+            .arg("--systemd-dir")
+            .arg(self.systemd())
+            .arg("--state-dir-root")
+            .arg(self.dir.join("var/lib/dcos"))
+            .arg("--user-db-root")
+            .arg(self.dir.join("userdb"));
+        command
+    }
+    /// The units `current` wants: name -> content of its unit file.
+    fn current_units(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
+        let record: serde_json::Value =
+            serde_json::from_slice(&fs::read(self.root().join("current/generation.json")).unwrap())
+                .unwrap();
+        record["units"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, path)| (name.clone(), fs::read(path.as_str().unwrap()).unwrap()))
+            .collect()
+    }
+    /// The DC/OS units in the systemd dir (wanted by dcos.target): name ->
+    /// content of the copy.
+    fn synced_units(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
+        let wants = self.systemd().join("dcos.target.wants");
+        let mut units = std::collections::BTreeMap::new();
+        for entry in fs::read_dir(&wants).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            units.insert(name.clone(), fs::read(self.systemd().join(&name)).unwrap());
+        }
+        units
+    }
+}
+
+/// A dir holding a `systemctl` stand-in: it appends its arguments to
+/// `systemctl.log` beside it and answers `show` with the states in
+/// `unit-state` beside it ("ActiveState SubState Result" for every unit
+/// asked; "active running success" when the file is missing). After
+/// `unit-state.after` calls of `show` (a count in that file) it answers
+/// with `unit-state.later` instead.
+fn systemctl_stub(dir: &Path) -> PathBuf {
+    let stub = dir.join("stub");
+    fs::create_dir_all(&stub).unwrap();
+    let script = r#"#!/bin/bash
+here=$(dirname "$0")
+echo "$*" >>"$here/systemctl.log"
+case "$1" in
+--version) echo "systemd 252 (252.30-1~deb12u2)"; echo "+PAM +AUDIT"; exit 0 ;;
+is-system-running) echo running; exit 0 ;;
+show) ;;
+*) exit 0 ;;
+esac
+calls=$(( $(cat "$here/show-calls" 2>/dev/null || echo 0) + 1 ))
+echo "$calls" >"$here/show-calls"
+state="active running success"
+[ -f "$here/unit-state" ] && state=$(cat "$here/unit-state")
+if [ -f "$here/unit-state.after" ] && [ "$calls" -gt "$(cat "$here/unit-state.after")" ]; then
+    state=$(cat "$here/unit-state.later")
+fi
+read -r active sub result <<<"$state"
+shift
+for arg in "$@"; do
+    case "$arg" in
+    --*) continue ;;
+    esac
+    printf 'Id=%s\nActiveState=%s\nSubState=%s\nResult=%s\nStateChangeTimestamp=Sun 2026-12-06 12:00:00 UTC\n\n' \
+        "$arg" "$active" "$sub" "$result"
+done
+"#;
+    fs::write(stub.join("systemctl"), script).unwrap();
+    fs::set_permissions(stub.join("systemctl"), fs::Permissions::from_mode(0o755)).unwrap();
+    stub
+}
+
+fn stub_path(stub: &Path) -> String {
+    format!(
+        "{}:{}",
+        stub.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// The words of a unit's `ExecStart=` line, unquoted as systemd reads the
+/// ones dcos_install.sh writes (double quotes, `%%` and `$$`).
+fn exec_start(unit: &str) -> Vec<String> {
+    let line = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("an ExecStart= line");
+    let mut words = Vec::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' => continue,
+            '"' => {
+                let mut word = String::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => word.push(chars.next().unwrap()),
+                        '%' | '$' => {
+                            assert_eq!(chars.next(), Some(c), "unescaped {c} in {line}");
+                            word.push(c);
+                        }
+                        c => word.push(c),
+                    }
+                }
+                words.push(word);
+            }
+            c => panic!("unquoted word starting with {c:?} in {line}"),
+        }
+    }
+    words
+}
+
+/// Issue 14 § 2: dcos_install.sh installs tarmac-recover.service, a oneshot
+/// ordered before basic.target and dcos.target that runs `pkg-activate
+/// recover` with the host's paths. A crash right after an activation's
+/// commit (TARMAC_FAILPOINT=after-commit, test builds) leaves the old units
+/// in the systemd dir; "rebooting" (running the unit's ExecStart, parsed
+/// from the installed file) syncs them to `current`. systemd is not PID 1
+/// here: the reboot's systemctl calls go to a stand-in on PATH.
+#[test]
+fn recover_unit_repairs_a_crash_after_the_commit_at_boot() {
+    let fixture = Fixture::with_units();
+    let _nginx = serve_cluster(&fixture);
+    let script = fixture.serve().join("dcos_install.sh");
+    let host = TempHost::new(fixture.path().join("host"));
+    let output = host.script(&script, &["master"], None).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+
+    let unit_path = host.systemd().join("tarmac-recover.service");
+    let unit = fs::read_to_string(&unit_path).unwrap();
+    for line in [
+        "Type=oneshot",
+        "DefaultDependencies=no",
+        "Before=basic.target dcos.target shutdown.target",
+        "WantedBy=basic.target",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "{line} missing:\n{unit}");
+    }
+    assert_eq!(
+        fs::read_link(
+            host.systemd()
+                .join("basic.target.wants/tarmac-recover.service")
+        )
+        .unwrap(),
+        Path::new("../tarmac-recover.service")
+    );
+    let words = exec_start(&unit);
+    let expected: Vec<String> = [
+        host.tools().join("pkg-activate"),
+        "--root".into(),
+        host.root(),
+        "--config-dir".into(),
+        host.config(),
+        "--systemd-dir".into(),
+        host.systemd(),
+        "--state-dir-root".into(),
+        host.dir.join("var/lib/dcos"),
+        "--user-db-root".into(),
+        host.dir.join("userdb"),
+        "recover".into(),
+    ]
+    .iter()
+    .map(|p| p.display().to_string())
+    .collect();
+    assert_eq!(words, expected);
+    // systemd's own checker, where its binaries exist (systemd 252 here,
+    // though PID 1 is not systemd: verify reads files only).
+    match Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&unit_path)
+        .output()
+    {
+        Ok(verify) => assert!(
+            verify.status.success() && !stderr(&verify).contains("tarmac-recover"),
+            "systemd-analyze verify: {}",
+            stderr(&verify)
+        ),
+        Err(e) => eprintln!("systemd-analyze not available ({e}): unit not verified"),
+    }
+
+    let all: Vec<String> = {
+        let out = host.pkg_activate().arg("active").output().unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect()
+    };
+    assert!(all.iter().any(|id| id == "exhibitor--2.0"), "{all:?}");
+    assert!(host.synced_units().contains_key("dcos-exhibitor.service"));
+    let stub = systemctl_stub(fixture.path());
+    let log = stub.join("systemctl.log");
+    let reboot = || {
+        let _ = fs::remove_file(&log);
+        let out = Command::new(&words[0])
+            .args(&words[1..])
+            .env("PATH", stub_path(&stub))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "recover: {}", stderr(&out));
+        fs::read_to_string(&log).unwrap_or_default()
+    };
+
+    // Crash 1: exhibitor (and its unit) goes; killed after the commit.
+    let without: Vec<&String> = all.iter().filter(|id| *id != "exhibitor--2.0").collect();
+    let crash = host
+        .pkg_activate()
+        .args(["--no-systemd", "activate"])
+        .args(&without)
+        .env("TARMAC_FAILPOINT", "after-commit")
+        .output()
+        .unwrap();
+    assert!(!crash.status.success(), "the failpoint did not fire");
+    assert!(!host.current_units().contains_key("dcos-exhibitor.service"));
+    assert_ne!(host.synced_units(), host.current_units(), "no crash state");
+    let calls = reboot();
+    assert_eq!(host.synced_units(), host.current_units());
+    assert!(!host.systemd().join("dcos-exhibitor.service").exists());
+    assert_eq!(
+        calls,
+        "stop dcos-exhibitor.service\ndaemon-reload\nstart --no-block dcos.target\n"
+    );
+
+    // Crash 2: it comes back; the unit copy is missing until the reboot.
+    let crash = host
+        .pkg_activate()
+        .args(["--no-systemd", "activate"])
+        .args(&all)
+        .env("TARMAC_FAILPOINT", "after-commit")
+        .output()
+        .unwrap();
+    assert!(!crash.status.success(), "the failpoint did not fire");
+    assert_ne!(host.synced_units(), host.current_units(), "no crash state");
+    reboot();
+    assert_eq!(host.synced_units(), host.current_units());
+    assert_eq!(
+        fs::read_to_string(host.systemd().join("dcos-exhibitor.service")).unwrap(),
+        EXHIBITOR_UNIT
+    );
+    // A second boot with nothing to repair changes nothing, calls nothing.
+    assert_eq!(reboot(), "");
+    assert_eq!(host.synced_units(), host.current_units());
 }
