@@ -6,8 +6,14 @@
 # bundle blake3, package ids and tree hashes, tool sha256). Do not edit it;
 # run cfg-gen again.
 #
-# Usage: dcos_install.sh [--preflight-only | --disable-preflight] ROLE...
+# Usage: dcos_install.sh [--preflight-only | --disable-preflight]
+#                        [--wait-services SECONDS] ROLE...
 #   ROLE is master, slave or slave_public.
+#   --wait-services SECONDS: the postflight. After the start (or, on a
+#   finished install, at once), poll `pkg-activate status --json`'s services
+#   verdict until every wanted unit is active (exit 0), one failed (exit 6,
+#   naming the failed units) or SECONDS pass (exit 7, naming the units not
+#   active yet). Skipped, saying so, under TARMAC_NO_SYSTEMD=1.
 # The same template, generated with MODE=upgrade by `cfg-gen --upgrade-from`,
 # is upgrade/<old config id>/dcos_node_upgrade.sh: no ROLE arguments (the
 # host keeps its roles); it fetches only the packages the host lacks and
@@ -17,7 +23,9 @@
 # Steps (each names itself on stderr; a failure names the step and how to
 # retry; a rerun after a failure resumes, a rerun after success does nothing):
 #   preflight, download tools, write roles and setup flags, detect IP,
-#   extract bundle, extract cluster packages, activate, start services.
+#   extract bundle, extract cluster packages, activate (also writes the
+#   boot-time repair unit tarmac-recover.service), start services, and with
+#   --wait-services, wait for services.
 #
 # Environment overrides (defaults are DC/OS's paths):
 #   TARMAC_ROOT            install root            (/opt/mesosphere)
@@ -29,6 +37,7 @@
 #   TARMAC_NO_SYSTEMD=1    copy units, run no systemctl, start nothing
 #   TARMAC_SKIP_ROOT_CHECK=1  allow a non-root user (temp roots only)
 #   TARMAC_MIN_FREE_MB     free space needed beyond the packages (1024)
+#   TARMAC_WAIT_INTERVAL   seconds between two polls of --wait-services (2)
 #   TARMAC_IP_DETECT_ARGS  extra ip-detect-run flags, e.g. --no-require-local
 #   TARMAC_BOOTSTRAP_URL   replaces the origin (the pinned bootstrap_url)
 #   TARMAC_MIRRORS         more mirrors, space separated, tried first
@@ -121,11 +130,17 @@ step() {
 
 usage() {
     if [ "$MODE" = upgrade ]; then
-        echo "usage: dcos_node_upgrade.sh [--preflight-only | --disable-preflight]" >&2
+        cat >&2 <<'EOF'
+usage: dcos_node_upgrade.sh [--preflight-only | --disable-preflight] [--wait-services SECONDS]
+  --wait-services SECONDS: after restarting, wait until every unit is active
+    (exit 0) or one failed (exit 6, naming it); exit 7 after SECONDS
+EOF
     else
         cat >&2 <<'EOF'
-usage: dcos_install.sh [--preflight-only | --disable-preflight] ROLE...
+usage: dcos_install.sh [--preflight-only | --disable-preflight] [--wait-services SECONDS] ROLE...
   ROLE: master, slave or slave_public
+  --wait-services SECONDS: after starting, wait until every unit is active
+    (exit 0) or one failed (exit 6, naming it); exit 7 after SECONDS
 EOF
     fi
     exit 2
@@ -133,9 +148,16 @@ EOF
 
 parse_args() {
     PREFLIGHT=run
+    WAIT_SERVICES=""
     while [ $# -gt 0 ]; do
         case "$1" in
         --preflight-only) PREFLIGHT=only ;;
+        --wait-services)
+            [ $# -gt 1 ] || { log "--wait-services needs SECONDS"; usage; }
+            WAIT_SERVICES=$2
+            shift
+            ;;
+        --wait-services=*) WAIT_SERVICES=${1#--wait-services=} ;;
         --disable-preflight) PREFLIGHT=skip ;;
         -h | --help) usage ;;
         -*) log "unknown option: $1"; usage ;;
@@ -143,6 +165,10 @@ parse_args() {
         esac
         shift
     done
+    case "$WAIT_SERVICES" in
+    "") ;;
+    *[!0-9]*) log "--wait-services: '$WAIT_SERVICES' is not a number of seconds"; usage ;;
+    esac
     if [ "$MODE" = upgrade ]; then
         [ "${#ROLES[@]}" -eq 0 ] || { log "an upgrade keeps the host's roles: give none"; usage; }
     else
@@ -463,6 +489,86 @@ start_services() {
     systemctl start --no-block dcos.target
 }
 
+# Reads `pkg-activate status --json` (pretty JSON, one key per line) on
+# stdin; prints "verdict V", "error E" and one "unit NAME ACTIVE SUB RESULT"
+# line per unit of its "services" object.
+services_of_status() {
+    awk '
+        function value(line) {
+            sub(/^[^:]*: *"?/, "", line); sub(/"?,?[[:space:]]*$/, "", line)
+            return line
+        }
+        !inside && /^  "services": \{/ { inside = 1; next }
+        inside && /^  [}\]]/ { inside = 0 }
+        !inside { next }
+        /"verdict":/ { print "verdict " value($0) }
+        /"error":/ && !/null/ { print "error " value($0) }
+        /"unit":/ { unit = value($0) }
+        /"active_state":/ { active = value($0) }
+        /"sub_state":/ { subst = value($0) }
+        /"result":/ { print "unit " unit " " active " " subst " " value($0) }
+    '
+}
+
+# The postflight (--wait-services SECONDS): polls pkg-activate's view of
+# the units the active generation wants until all are active (0), one
+# failed (6, naming each failed unit) or SECONDS pass (7, naming the units
+# not active yet).
+wait_for_services() {
+    local deadline interval status verdict error units failed pending kind name active sub result
+    if [ "$NO_SYSTEMD" = 1 ]; then
+        log "TARMAC_NO_SYSTEMD=1: --wait-services skipped (no service was started)"
+        return 0
+    fi
+    interval=${TARMAC_WAIT_INTERVAL:-2}
+    deadline=$(( SECONDS + WAIT_SERVICES ))
+    while :; do
+        verdict="" error="" units=0 failed="" pending=""
+        status=$("$TOOLS_DIR/pkg-activate" --root "$ROOT" --config-dir "$CONFIG_DIR" \
+            --systemd-dir "$SYSTEMD_DIR" --state-dir-root "$STATE_DIR_ROOT" \
+            --user-db-root "$USER_DB_ROOT" --quiet status --json 2>&1) || true
+        while read -r kind name active sub result; do
+            case "$kind" in
+            verdict) verdict=$name ;;
+            error) error="$name $active $sub $result" ;;
+            unit)
+                units=$(( units + 1 ))
+                if [ "$active" = failed ]; then
+                    failed="$failed $name ($active/$sub, result $result)"
+                elif [ "$active" != active ]; then
+                    pending="$pending $name ($active/$sub)"
+                fi
+                ;;
+            esac
+        done < <(printf '%s\n' "$status" | services_of_status)
+        case "$verdict" in
+        running)
+            log "services: all $units units active"
+            return 0
+            ;;
+        none)
+            log "services: the active packages want no unit"
+            return 0
+            ;;
+        failed)
+            log "services failed:$failed"
+            log "see why with: journalctl -u UNIT; systemctl status UNIT (then fix and restart it, or roll back: pkg-activate rollback)"
+            return 6
+            ;;
+        esac
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            case "$verdict" in
+            starting) log "services not active after ${WAIT_SERVICES}s:$pending" ;;
+            "") log "pkg-activate status gave no services verdict: $(printf '%s' "$status" | tail -n 1)" ;;
+            *) log "services $verdict after ${WAIT_SERVICES}s: $error" ;;
+            esac
+            log "wait longer (--wait-services), or look at: systemctl list-jobs; pkg-activate status"
+            return 7
+        fi
+        sleep "$interval"
+    done
+}
+
 upgrade_preflight() {
     local failed=0 tool current
     if [ "${TARMAC_SKIP_ROOT_CHECK:-0}" != 1 ] && [ "$(id -u)" != 0 ]; then
@@ -532,6 +638,7 @@ upgrade_main() {
     if [ "$(cat "$DONE_MARKER" 2>/dev/null || true)" = "$CONFIG_ID" ]; then
         if target_is_active; then
             log "config $CONFIG_ID is already active here; nothing to do"
+            postflight
             exit 0
         fi
         log "config $CONFIG_ID was installed here but is not active (rolled back?): activating it again"
@@ -564,6 +671,16 @@ upgrade_main() {
     printf '%s' "$CONFIG_ID" | write_file "$DONE_MARKER"
     CURRENT_STEP=""
     log "upgraded from config $UPGRADE_FROM to $CONFIG_ID (bootstrap $BOOTSTRAP_ID)"
+    postflight
+}
+
+# After a finished install or upgrade (also a rerun that has nothing else
+# to do): --wait-services, when given.
+postflight() {
+    [ -n "$WAIT_SERVICES" ] || return 0
+    step "wait for services"
+    wait_for_services
+    CURRENT_STEP=""
 }
 
 main() {
@@ -577,6 +694,7 @@ main() {
     fi
     if already_installed; then
         log "config $CONFIG_ID is already installed (roles: $(wanted_roles)); nothing to do"
+        postflight
         exit 0
     fi
     case "$PREFLIGHT" in
@@ -611,6 +729,7 @@ main() {
     printf '%s' "$CONFIG_ID" | write_file "$DONE_MARKER"
     CURRENT_STEP=""
     log "installed config $CONFIG_ID (bootstrap $BOOTSTRAP_ID) with roles $(wanted_roles)"
+    postflight
 }
 
 main "$@"

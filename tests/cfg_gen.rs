@@ -2108,3 +2108,168 @@ fn recover_unit_repairs_a_crash_after_the_commit_at_boot() {
     assert_eq!(reboot(), "");
     assert_eq!(host.synced_units(), host.current_units());
 }
+
+/// Issue 14 § 1, the postflight: `--wait-services SECONDS` polls
+/// `pkg-activate status --json`'s services verdict after the start (or an
+/// upgrade's restart): 0 once every unit is active, 6 naming the failed
+/// units, 7 after SECONDS naming those not active yet. This machine's PID 1
+/// is not systemd, so every systemctl call (pkg-activate's and the
+/// script's) goes to a stand-in on PATH whose `show` answers the states
+/// the test writes; with TARMAC_NO_SYSTEMD=1 the wait is skipped.
+#[test]
+fn install_script_waits_for_services() {
+    let fixture = Fixture::with_units();
+    let _nginx = serve_cluster(&fixture);
+    let script = fixture.serve().join("dcos_install.sh");
+    let stub = systemctl_stub(fixture.path());
+    let state = |now: &str, later: Option<(u32, &str)>| {
+        fs::write(stub.join("unit-state"), now).unwrap();
+        let _ = fs::remove_file(stub.join("show-calls"));
+        match later {
+            Some((after, later)) => {
+                fs::write(stub.join("unit-state.after"), after.to_string()).unwrap();
+                fs::write(stub.join("unit-state.later"), later).unwrap();
+            }
+            None => {
+                let _ = fs::remove_file(stub.join("unit-state.after"));
+            }
+        }
+    };
+    let show_calls = || {
+        fs::read_to_string(stub.join("show-calls"))
+            .map(|n| n.trim().parse::<u32>().unwrap())
+            .unwrap_or(0)
+    };
+    let host = TempHost::new(fixture.path().join("host"));
+    let run = |args: &[&str]| {
+        host.script(&script, args, Some(&stub))
+            .env("TARMAC_WAIT_INTERVAL", "0.2")
+            .output()
+            .unwrap()
+    };
+
+    // Starting, then running: the install waits and succeeds.
+    state(
+        "activating start success",
+        Some((2, "active running success")),
+    );
+    let output = run(&["--wait-services", "60", "master"]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("dcos_install: step: wait for services\n"),
+        "{text}"
+    );
+    assert!(text.contains("services: all 2 units active"), "{text}");
+    assert!(show_calls() >= 3, "polled {} times", show_calls());
+    let calls = fs::read_to_string(stub.join("systemctl.log")).unwrap();
+    assert!(calls.contains("start --no-block dcos.target"), "{calls}");
+
+    // A failed unit: exit 6, naming it (a rerun of a finished install
+    // only waits).
+    state("failed failed exit-code", None);
+    let output = run(&["--wait-services", "60", "master"]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(6), "{text}");
+    assert!(text.contains("nothing to do"), "{text}");
+    assert!(
+        text.contains(
+            "services failed: dcos-exhibitor.service (failed/failed, result exit-code) \
+             dcos-mesos.service (failed/failed, result exit-code)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("step 'wait for services' failed (exit 6)"),
+        "{text}"
+    );
+    assert!(text.contains("journalctl -u"), "{text}");
+
+    // Never active: exit 7 after the timeout, naming the units.
+    state("activating start success", None);
+    let output = run(&["--wait-services", "1", "master"]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(7), "{text}");
+    assert!(
+        text.contains(
+            "services not active after 1s: dcos-exhibitor.service (activating/start) \
+             dcos-mesos.service (activating/start)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("step 'wait for services' failed (exit 7)"),
+        "{text}"
+    );
+
+    // Without --wait-services nothing is asked; a bad value is usage.
+    let before = show_calls();
+    let output = run(&["master"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(show_calls(), before);
+    let output = run(&["--wait-services", "soon", "master"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+
+    // TARMAC_NO_SYSTEMD=1: nothing was started, the wait says it is skipped.
+    let plain = TempHost::new(fixture.path().join("plain"));
+    let output = plain
+        .script(&script, &["--wait-services", "60", "slave"], None)
+        .output()
+        .unwrap();
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("TARMAC_NO_SYSTEMD=1: --wait-services skipped"),
+        "{text}"
+    );
+
+    // The node upgrade script waits the same way after its restart.
+    let old_id = fs::read_to_string(host.config().join("setup-flags/tarmac-installed")).unwrap();
+    let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
+    fixture.set_config(&text.replace("cluster_name: tarmac-example", "cluster_name: renamed"));
+    let tools = fixture.path().join("real-tools");
+    let output = fixture.run(&[
+        "--dist",
+        "dist",
+        "--bin-dir",
+        tools.to_str().unwrap(),
+        "--upgrade-from",
+        "genconf/serve",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let upgrade = fixture
+        .serve()
+        .join(format!("upgrade/{old_id}/dcos_node_upgrade.sh"));
+    state(
+        "activating start success",
+        Some((1, "active running success")),
+    );
+    let output = host
+        .script(&upgrade, &["--wait-services", "60"], Some(&stub))
+        .env("TARMAC_WAIT_INTERVAL", "0.2")
+        .output()
+        .unwrap();
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("dcos_install: step: wait for services\n"),
+        "{text}"
+    );
+    assert!(text.contains("services: all 2 units active"), "{text}");
+    let calls = fs::read_to_string(stub.join("systemctl.log")).unwrap();
+    assert!(
+        calls.contains("restart --no-block dcos-mesos.service"),
+        "{calls}"
+    );
+    state("failed failed exit-code", None);
+    let output = host
+        .script(&upgrade, &["--wait-services", "60"], Some(&stub))
+        .output()
+        .unwrap();
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(6), "{text}");
+    assert!(
+        text.contains("services failed: dcos-exhibitor.service"),
+        "{text}"
+    );
+}
