@@ -1844,10 +1844,14 @@ impl TempHost {
             .env("TARMAC_MIN_FREE_MB", "1")
             .env("TARMAC_IP_DETECT_ARGS", "--no-require-local");
         match stub {
+            // The preflight's port check would read this machine's sockets
+            // (other tests' servers): install_script_preflight_* drives it
+            // with a TARMAC_PROC of its own instead.
             Some(stub) => {
                 command
                     .env("PATH", stub_path(stub))
-                    .env("TARMAC_NO_SYSTEMD", "0");
+                    .env("TARMAC_NO_SYSTEMD", "0")
+                    .env("TARMAC_PREFLIGHT_SKIP", "ports");
             }
             None => {
                 command.env("TARMAC_NO_SYSTEMD", "1");
@@ -1909,8 +1913,8 @@ fn systemctl_stub(dir: &Path) -> PathBuf {
 here=$(dirname "$0")
 echo "$*" >>"$here/systemctl.log"
 case "$1" in
---version) echo "systemd 252 (252.30-1~deb12u2)"; echo "+PAM +AUDIT"; exit 0 ;;
-is-system-running) echo running; exit 0 ;;
+--version) echo "systemd $(cat "$here/systemd-version" 2>/dev/null || echo 252) (stand-in)"; echo "+PAM +AUDIT"; exit 0 ;;
+is-system-running) state=$(cat "$here/system-state" 2>/dev/null || echo running); echo "$state"; [ "$state" = running ] ;;
 show) ;;
 *) exit 0 ;;
 esac
@@ -1933,6 +1937,15 @@ done
 "#;
     fs::write(stub.join("systemctl"), script).unwrap();
     fs::set_permissions(stub.join("systemctl"), fs::Permissions::from_mode(0o755)).unwrap();
+    // The preflight's time check: timedatectl answers from `ntp-sync`
+    // beside it ("yes" when missing), as systemd 239+ does for `show`.
+    let timedatectl = r#"#!/bin/sh
+here=$(dirname "$0")
+[ "$1" = show ] || exit 1
+if [ -f "$here/ntp-sync" ]; then cat "$here/ntp-sync"; else echo yes; fi
+"#;
+    fs::write(stub.join("timedatectl"), timedatectl).unwrap();
+    fs::set_permissions(stub.join("timedatectl"), fs::Permissions::from_mode(0o755)).unwrap();
     stub
 }
 
@@ -2272,4 +2285,539 @@ fn install_script_waits_for_services() {
         text.contains("services failed: dcos-exhibitor.service"),
         "{text}"
     );
+}
+
+/// A fake /proc for the preflight (TARMAC_PROC): `mounts` puts `mount` on
+/// `fstype`; net/tcp has LISTEN sockets on `tcp` ports, net/udp bound
+/// sockets on `udp` ports (the kernel's hex format).
+fn fake_proc(dir: &Path, mount: &Path, fstype: &str, tcp: &[u16], udp: &[u16]) -> PathBuf {
+    let proc_dir = dir.join("proc");
+    fs::create_dir_all(proc_dir.join("net")).unwrap();
+    fs::write(
+        proc_dir.join("mounts"),
+        format!(
+            "/dev/vda / ext4 rw 0 0\n/dev/vdb {} {fstype} rw 0 0\n",
+            mount.display()
+        ),
+    )
+    .unwrap();
+    let header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+    let table = |ports: &[u16], state: &str| {
+        let mut text = header.to_string();
+        // An established connection from a listed port does not count.
+        text.push_str("   0: 0100007F:13BB 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 1\n");
+        for (i, port) in ports.iter().enumerate() {
+            text.push_str(&format!(
+                "   {}: 00000000:{port:04X} 00000000:0000 {state} 00000000:00000000 00:00000000 00000000     0        0 {}\n",
+                i + 1,
+                i + 2
+            ));
+        }
+        text
+    };
+    fs::write(proc_dir.join("net/tcp"), table(tcp, "0A")).unwrap();
+    fs::write(proc_dir.join("net/udp"), table(udp, "07")).unwrap();
+    fs::write(proc_dir.join("net/tcp6"), header).unwrap();
+    fs::write(proc_dir.join("net/udp6"), header).unwrap();
+    proc_dir
+}
+
+/// Issue 14 § 5, the preflight: each check reports pass, fail or skip with
+/// its reason, every failure says how to fix it, `--preflight-only` prints
+/// the results as JSON on stdout. This machine's PID 1 is not systemd and
+/// it has no SELinux or xfs: systemctl, timedatectl, getenforce and
+/// xfs_info are stand-ins on PATH and /proc is a fake (TARMAC_PROC) that
+/// the test writes, so every check is driven both ways.
+#[test]
+fn install_script_preflight_checks_report_json() {
+    let fixture = Fixture::new();
+    assert!(fixture.generate().status.success());
+    let script = fixture.serve().join("dcos_install.sh");
+    let host = TempHost::new(fixture.path().join("host"));
+    fs::create_dir_all(&host.dir).unwrap();
+    let stub = systemctl_stub(fixture.path());
+    let tool = |name: &str, body: &str| {
+        fs::write(stub.join(name), format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(stub.join(name), fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    tool(
+        "getenforce",
+        &format!("cat {}", stub.join("selinux").display()),
+    );
+    tool(
+        "xfs_info",
+        &format!(
+            "echo \"naming   =version 2 bsize=4096 ascii-ci=0, ftype=$(cat {})\"",
+            stub.join("ftype").display()
+        ),
+    );
+    let set = |name: &str, value: &str| fs::write(stub.join(name), value).unwrap();
+    let preflight = |proc_dir: &Path, extra: &[(&str, &str)]| {
+        let mut command = host.script(&script, &["--preflight-only", "master"], Some(&stub));
+        command
+            .env("TARMAC_PROC", proc_dir)
+            .env_remove("TARMAC_PREFLIGHT_SKIP");
+        for (key, value) in extra {
+            command.env(key, value);
+        }
+        let output = command.output().unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
+        let checks: std::collections::BTreeMap<String, serde_json::Value> = json["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].as_str().unwrap().to_string(), c.clone()))
+            .collect();
+        (output, json, checks)
+    };
+    let names = [
+        "commands",
+        "existing-install",
+        "filesystem",
+        "inodes",
+        "ports",
+        "roles",
+        "root",
+        "selinux",
+        "space",
+        "systemd",
+        "time",
+    ];
+
+    // Everything as DC/OS wants it.
+    set("selinux", "Permissive");
+    set("ftype", "1");
+    let good = fake_proc(&fixture.path().join("good"), &host.dir, "xfs", &[22], &[68]);
+    let (output, json, checks) = preflight(&good, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(json["passed"], true);
+    assert_eq!(json["mode"], "install");
+    assert_eq!(checks.keys().cloned().collect::<Vec<_>>(), names);
+    for (name, check) in &checks {
+        assert_eq!(check["status"], "pass", "{name}: {check}");
+        assert_eq!(check["fix"], "", "{name}: {check}");
+    }
+    assert_eq!(checks["systemd"]["detail"], "systemd 252, running");
+    assert!(checks["filesystem"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("xfs with ftype=1"));
+    assert!(stderr(&output).contains("preflight passed"));
+
+    // Everything wrong at once: each check fails, names the problem and
+    // how to fix it; nothing is written.
+    set("systemd-version", "199");
+    set("ntp-sync", "no");
+    set("selinux", "Enforcing");
+    set("ftype", "0");
+    let bad = fake_proc(
+        &fixture.path().join("bad"),
+        &host.dir,
+        "xfs",
+        &[5050, 22],
+        &[53],
+    );
+    // A PATH without curl: every other command, then the stand-ins.
+    let partial = fixture.path().join("partial-bin");
+    fs::create_dir_all(&partial).unwrap();
+    for name in [
+        "awk",
+        "basename",
+        "bash",
+        "cat",
+        "chmod",
+        "cksum",
+        "cut",
+        "df",
+        "dirname",
+        "id",
+        "ln",
+        "mkdir",
+        "mktemp",
+        "mv",
+        "rm",
+        "sed",
+        "sha256sum",
+        "sleep",
+        "sort",
+        "tail",
+        "tr",
+        "uname",
+    ] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {name}")])
+            .output()
+            .unwrap();
+        let path = String::from_utf8(found.stdout).unwrap();
+        std::os::unix::fs::symlink(path.trim(), partial.join(name)).unwrap();
+    }
+    let path = format!("{}:{}", stub.display(), partial.display());
+    let (output, json, checks) = preflight(
+        &bad,
+        &[
+            ("PATH", path.as_str()),
+            ("TARMAC_MIN_FREE_MB", "999999999"),
+            ("TARMAC_MIN_FREE_INODES", "999999999999"),
+        ],
+    );
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert_eq!(json["passed"], false);
+    for name in [
+        "commands",
+        "space",
+        "inodes",
+        "systemd",
+        "ports",
+        "selinux",
+        "filesystem",
+        "time",
+    ] {
+        let check = &checks[name];
+        assert_eq!(check["status"], "fail", "{name}: {check}");
+        assert!(
+            !check["fix"].as_str().unwrap().is_empty(),
+            "{name}: {check}"
+        );
+        assert!(
+            text.contains(&format!("preflight {name}: FAIL: ")),
+            "{name}: {text}"
+        );
+    }
+    assert_eq!(checks["commands"]["detail"], "not found: curl");
+    assert_eq!(
+        checks["ports"]["detail"],
+        "in use, but DC/OS's services bind them: 53/udp 5050/tcp"
+    );
+    assert!(checks["systemd"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("systemd 199: DC/OS needs 200 or newer"));
+    assert!(checks["filesystem"]["fix"]
+        .as_str()
+        .unwrap()
+        .contains("mkfs.xfs -n ftype=1"));
+    assert!(text.contains("  to fix: "), "{text}");
+    assert!(!host.config().exists() && !host.root().exists());
+
+    // systemd installed but not PID 1 (this machine's own case).
+    set("systemd-version", "252");
+    set("system-state", "offline");
+    let (output, _, checks) = preflight(&good, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        checks["systemd"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not running as PID 1 (is-system-running: offline)"),
+        "{}",
+        checks["systemd"]
+    );
+
+    // Skips say why: TARMAC_PREFLIGHT_SKIP, and TARMAC_NO_SYSTEMD=1 for the
+    // checks of the services' environment.
+    let (output, json, checks) = preflight(
+        &bad,
+        &[(
+            "TARMAC_PREFLIGHT_SKIP",
+            "systemd ports time selinux filesystem",
+        )],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(json["passed"], true);
+    for name in ["systemd", "ports", "time", "selinux", "filesystem"] {
+        assert_eq!(checks[name]["status"], "skip");
+        assert_eq!(checks[name]["detail"], "skipped by TARMAC_PREFLIGHT_SKIP");
+    }
+    set("selinux", "Disabled");
+    set("ftype", "1");
+    let (output, _, checks) = preflight(&bad, &[("TARMAC_NO_SYSTEMD", "1")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    for name in ["systemd", "ports", "time"] {
+        assert_eq!(checks[name]["status"], "skip");
+        assert_eq!(
+            checks[name]["detail"],
+            "TARMAC_NO_SYSTEMD=1: no service starts here"
+        );
+    }
+    assert_eq!(checks["selinux"]["detail"], "SELinux is Disabled");
+}
+
+/// Issue 14 § 5, portability: the script must run on bash 4.2 (RHEL/CentOS
+/// 7). No bash 4.2 is available here (only package registries are
+/// reachable, and they carry bash 5), so this is a static check of the
+/// template: no possibly empty array expanded as "${a[@]}" (bash < 4.4
+/// fails under `set -u`), no bash 4.3+ feature, no GNU-only option, and
+/// every external command it runs is listed in HOST_COMMANDS (checked by
+/// the preflight) or is an optional tool of one check.
+#[test]
+fn install_script_avoids_bash_4_4_and_gnu_only_constructs() {
+    let text = fs::read_to_string(Path::new(REPO).join("scripts/dcos_install.sh")).unwrap();
+    // Code only: comments and heredoc bodies (unit file, usage) dropped.
+    let mut code = Vec::new();
+    let mut heredoc: Option<String> = None;
+    for (number, line) in text.lines().enumerate() {
+        if let Some(end) = &heredoc {
+            if line.trim() == end {
+                heredoc = None;
+            }
+            continue;
+        }
+        if let Some(at) = line.find("<<'").or_else(|| line.find("<<EOF")) {
+            let rest = line[at + 2..].trim_start_matches('\'');
+            let end: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            heredoc = Some(end);
+        }
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        code.push((number + 1, line));
+    }
+    assert!(heredoc.is_none(), "unterminated heredoc");
+    let mut problems = Vec::new();
+    let array = regex_lite_arrays();
+    let mut function = "";
+    for (number, line) in &code {
+        if let Some(name) = line.strip_suffix("() {") {
+            function = name;
+        }
+        // "${name[@]}" must be the guarded ${name[@]+"${name[@]}"}; ROLES
+        // in write_flags is never empty (install: a role is required;
+        // upgrade: the host's roles, checked just before).
+        for (at, name) in array(line) {
+            let guarded = line[..at].ends_with(&format!("${{{name}[@]+"));
+            let never_empty = name == "ROLES" && function == "write_flags";
+            if !guarded && !never_empty {
+                problems.push(format!("{number}: unguarded \"${{{name}[@]}}\": {line}"));
+            }
+        }
+        for bad in [
+            "-printf",
+            "-quit",
+            "-mindepth",
+            "-maxdepth",
+            "sed -i",
+            "grep -P",
+            "readlink -f",
+            "realpath",
+            "xargs -r",
+            "stat -c",
+            "date -d",
+            "local -n",
+            "declare -n",
+            "wait -n",
+            "mapfile -d",
+            "readarray -d",
+            "EPOCHSECONDS",
+            "EPOCHREALTIME",
+            "@Q}",
+            "sort -V",
+            "--no-dereference",
+        ] {
+            if line.contains(bad) {
+                problems.push(format!("{number}: {bad:?} (bash 4.3+ or GNU only): {line}"));
+            }
+        }
+    }
+    // External commands in command position.
+    let listed: Vec<&str> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("HOST_COMMANDS=\""))
+        .expect("HOST_COMMANDS")
+        .trim_end_matches('"')
+        .split(' ')
+        .collect();
+    let optional = [
+        "systemctl",
+        "getenforce",
+        "xfs_info",
+        "timedatectl",
+        "ntpstat",
+    ];
+    let candidates = [
+        "awk",
+        "basename",
+        "cat",
+        "chmod",
+        "chown",
+        "cksum",
+        "cp",
+        "curl",
+        "cut",
+        "date",
+        "dd",
+        "df",
+        "dirname",
+        "du",
+        "env",
+        "find",
+        "getent",
+        "grep",
+        "gzip",
+        "head",
+        "hostname",
+        "id",
+        "install",
+        "ip",
+        "jq",
+        "ln",
+        "ls",
+        "mkdir",
+        "mktemp",
+        "mv",
+        "netstat",
+        "od",
+        "perl",
+        "python",
+        "python3",
+        "readlink",
+        "rm",
+        "rmdir",
+        "sed",
+        "seq",
+        "sha256sum",
+        "sleep",
+        "sort",
+        "ss",
+        "stat",
+        "tail",
+        "tar",
+        "tee",
+        "timeout",
+        "touch",
+        "tr",
+        "uname",
+        "uniq",
+        "useradd",
+        "wc",
+        "xargs",
+        "zstd",
+        "systemctl",
+        "getenforce",
+        "xfs_info",
+        "timedatectl",
+        "ntpstat",
+    ];
+    let mut used = std::collections::BTreeSet::new();
+    for (_, line) in &code {
+        commands_in_line(line, &candidates, &mut used);
+    }
+    for command in &used {
+        if !listed.contains(&command.as_str()) && !optional.contains(&command.as_str()) {
+            problems.push(format!("runs {command} but HOST_COMMANDS does not list it"));
+        }
+    }
+    for command in &listed {
+        if *command != "bash" && !used.contains(*command) {
+            problems.push(format!(
+                "HOST_COMMANDS lists {command}, which the script never runs"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // The check itself finds what it is for.
+    assert_eq!(
+        array(r#"for x in "${a[@]}" ${b[@]+"${b[@]}"}; do"#).len(),
+        2
+    );
+}
+
+/// The `"${name[@]}"` expansions in a line: (byte offset, name).
+fn regex_lite_arrays() -> impl Fn(&str) -> Vec<(usize, String)> {
+    |line: &str| {
+        let mut found = Vec::new();
+        let mut from = 0;
+        while let Some(at) = line[from..].find("\"${") {
+            let start = from + at;
+            let rest = &line[start + 3..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() && rest[name.len()..].starts_with("[@]}\"") {
+                found.push((start, name));
+            }
+            from = start + 3;
+        }
+        found
+    }
+}
+
+/// Adds to `used` the `candidates` that `line` runs: words in command
+/// position (line start, after `| ; & ( !` or a keyword), outside single
+/// quotes and outside double quotes except inside their `$(...)`.
+fn commands_in_line(
+    line: &str,
+    candidates: &[&str],
+    used: &mut std::collections::BTreeSet<String>,
+) {
+    // Contexts: 'c' code, '"' a double-quoted string, '(' a $( inside one.
+    let mut stack = vec!['c'];
+    let mut at_command = true;
+    let mut word = String::new();
+    let chars: Vec<char> = line.chars().collect();
+    let mut i = 0;
+    let mut end_word = |word: &mut String, at_command: &mut bool, next: char| {
+        let keyword = [
+            "if", "then", "do", "else", "elif", "while", "until", "command", "exec",
+        ]
+        .contains(&word.as_str());
+        if *at_command && candidates.contains(&word.as_str()) {
+            used.insert(word.clone());
+        }
+        let was_word = !word.is_empty();
+        word.clear();
+        *at_command = match next {
+            '|' | ';' | '&' | '(' | '!' => true,
+            ' ' | '\t' if keyword => true,
+            ' ' | '\t' if was_word => false,
+            ' ' | '\t' => *at_command,
+            _ => false,
+        };
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        let top = *stack.last().unwrap();
+        if top == '"' {
+            match c {
+                '\\' => i += 1,
+                '"' => {
+                    stack.pop();
+                }
+                '$' if chars.get(i + 1) == Some(&'(') => {
+                    stack.push('(');
+                    at_command = true;
+                    i += 1;
+                }
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            '\'' => {
+                end_word(&mut word, &mut at_command, c);
+                i += 1;
+                while i < chars.len() && chars[i] != '\'' {
+                    i += 1;
+                }
+            }
+            '"' => {
+                end_word(&mut word, &mut at_command, c);
+                stack.push('"');
+            }
+            ')' if top == '(' => {
+                end_word(&mut word, &mut at_command, c);
+                stack.pop();
+            }
+            c if c.is_ascii_alphanumeric() || c == '_' || c == '-' => word.push(c),
+            c => end_word(&mut word, &mut at_command, c),
+        }
+        i += 1;
+    }
+    end_word(&mut word, &mut at_command, ' ');
 }
