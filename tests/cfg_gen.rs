@@ -2253,6 +2253,45 @@ fn install_script_waits_for_services() {
     let upgrade = fixture
         .serve()
         .join(format!("upgrade/{old_id}/dcos_node_upgrade.sh"));
+    // Its preflight alone, as JSON: the upgrade's own checks.
+    let output = host
+        .script(&upgrade, &["--preflight-only"], Some(&stub))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["mode"], "upgrade");
+    assert_eq!(json["passed"], true);
+    let names: Vec<&str> = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "root",
+            "commands",
+            "installed",
+            "systemd",
+            "selinux",
+            "filesystem",
+            "time"
+        ]
+    );
+    fs::write(stub.join("ntp-sync"), "no").unwrap();
+    let output = host
+        .script(&upgrade, &["--wait-services", "60"], Some(&stub))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("preflight time: FAIL: the clock is not synchronized"),
+        "{}",
+        stderr(&output)
+    );
+    fs::remove_file(stub.join("ntp-sync")).unwrap();
     state(
         "activating start success",
         Some((1, "active running success")),
