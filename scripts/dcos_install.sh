@@ -733,12 +733,16 @@ write_dcos_target() {
     printf '[Install]\nWantedBy=multi-user.target\n' | write_file "$SYSTEMD_DIR/dcos.target"
 }
 
-# One word of an ExecStart= line: double-quoted, with systemd's specifiers
-# (%) and variables ($) escaped, so any path reads back unchanged.
+# One word of a unit file setting, double-quoted with systemd's specifier
+# character (%) escaped, so any path reads back unchanged. With "arg" (an
+# ExecStart= argument, not the command's path) $ is escaped too: systemd
+# expands variables in arguments only.
 systemd_word() {
+    local dollar=""
+    [ "${2:-}" = arg ] && dollar='s/\$/$$/g'
     # sed, not ${x//...}: bash 4.2 and 4.4+ read backslashes in a
     # substitution's replacement differently.
-    printf '"%s"' "$(printf '%s' "$1" | sed -e 's/[\\"]/\\&/g' -e 's/%/%%/g' -e 's/\$/$$/g')"
+    printf '"%s"' "$(printf '%s' "$1" | sed -e 's/[\\"]/\\&/g' -e 's/%/%%/g' -e "${dollar:-s/^//}")"
 }
 
 # The boot-time repair (docs/host-layout.md): a oneshot that runs
@@ -750,11 +754,11 @@ systemd_word() {
 # written here so a temp root or TARMAC_NO_SYSTEMD=1 gets the same files.
 write_recover_unit() {
     local exec word
-    exec=""
-    for word in "$TOOLS_DIR/pkg-activate" --root "$ROOT" --config-dir "$CONFIG_DIR" \
+    exec=$(systemd_word "$TOOLS_DIR/pkg-activate")
+    for word in --root "$ROOT" --config-dir "$CONFIG_DIR" \
         --systemd-dir "$SYSTEMD_DIR" --state-dir-root "$STATE_DIR_ROOT" \
         --user-db-root "$USER_DB_ROOT" recover; do
-        exec="$exec${exec:+ }$(systemd_word "$word")"
+        exec="$exec $(systemd_word "$word" arg)"
     done
     mkdir -p "$SYSTEMD_DIR/basic.target.wants"
     write_file "$SYSTEMD_DIR/$RECOVER_UNIT" <<EOF_RECOVER_UNIT
