@@ -1905,7 +1905,9 @@ impl TempHost {
 /// `unit-state` beside it ("ActiveState SubState Result" for every unit
 /// asked; "active running success" when the file is missing). After
 /// `unit-state.after` calls of `show` (a count in that file) it answers
-/// with `unit-state.later` instead.
+/// with `unit-state.later` instead; "unanswerable" makes `show` fail as
+/// systemctl does without a bus. `systemd-version` and `system-state`
+/// beside it answer `--version` and `is-system-running` (252, running).
 fn systemctl_stub(dir: &Path) -> PathBuf {
     let stub = dir.join("stub");
     fs::create_dir_all(&stub).unwrap();
@@ -1924,6 +1926,10 @@ state="active running success"
 [ -f "$here/unit-state" ] && state=$(cat "$here/unit-state")
 if [ -f "$here/unit-state.after" ] && [ "$calls" -gt "$(cat "$here/unit-state.after")" ]; then
     state=$(cat "$here/unit-state.later")
+fi
+if [ "$state" = unanswerable ]; then
+    echo "Failed to connect to bus: No such file or directory" >&2
+    exit 1
 fi
 read -r active sub result <<<"$state"
 shift
@@ -2221,6 +2227,18 @@ fn install_script_waits_for_services() {
         text.contains("step 'wait for services' failed (exit 7)"),
         "{text}"
     );
+
+    // systemctl cannot answer (verdict unknown): waits, then 7 with why.
+    state("unanswerable", None);
+    let output = run(&["--wait-services", "1", "master"]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(7), "{text}");
+    assert!(
+        text.contains("services unknown after 1s: systemctl show failed")
+            && text.contains("Failed to connect to bus"),
+        "{text}"
+    );
+    assert!(show_calls() >= 2, "polled {} times", show_calls());
 
     // Without --wait-services nothing is asked; a bad value is usage.
     let before = show_calls();
