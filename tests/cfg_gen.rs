@@ -1835,6 +1835,11 @@ impl TempHost {
         command
             .arg(script)
             .args(args)
+            // bash 5's compatibility level 4.2: the nearest this machine
+            // gets to RHEL/CentOS 7's bash 4.2 (it does not bring back the
+            // unbound "${a[@]}" of an empty array under set -u: see
+            // install_script_avoids_bash_4_4_and_gnu_only_constructs).
+            .env("BASH_COMPAT", "42")
             .env("TARMAC_ROOT", self.root())
             .env("TARMAC_CONFIG_DIR", self.config())
             .env("TARMAC_SYSTEMD_DIR", self.systemd())
