@@ -6,8 +6,14 @@
 # bundle blake3, package ids and tree hashes, tool sha256). Do not edit it;
 # run cfg-gen again.
 #
-# Usage: dcos_install.sh [--preflight-only | --disable-preflight] ROLE...
+# Usage: dcos_install.sh [--preflight-only | --disable-preflight]
+#                        [--wait-services SECONDS] ROLE...
 #   ROLE is master, slave or slave_public.
+#   --wait-services SECONDS: the postflight. After the start (or, on a
+#   finished install, at once), poll `pkg-activate status --json`'s services
+#   verdict until every wanted unit is active (exit 0), one failed (exit 6,
+#   naming the failed units) or SECONDS pass (exit 7, naming the units not
+#   active yet). Skipped, saying so, under TARMAC_NO_SYSTEMD=1.
 # The same template, generated with MODE=upgrade by `cfg-gen --upgrade-from`,
 # is upgrade/<old config id>/dcos_node_upgrade.sh: no ROLE arguments (the
 # host keeps its roles); it fetches only the packages the host lacks and
@@ -17,7 +23,9 @@
 # Steps (each names itself on stderr; a failure names the step and how to
 # retry; a rerun after a failure resumes, a rerun after success does nothing):
 #   preflight, download tools, write roles and setup flags, detect IP,
-#   extract bundle, extract cluster packages, activate, start services.
+#   extract bundle, extract cluster packages, activate (also writes the
+#   boot-time repair unit tarmac-recover.service), start services, and with
+#   --wait-services, wait for services.
 #
 # Environment overrides (defaults are DC/OS's paths):
 #   TARMAC_ROOT            install root            (/opt/mesosphere)
@@ -29,6 +37,29 @@
 #   TARMAC_NO_SYSTEMD=1    copy units, run no systemctl, start nothing
 #   TARMAC_SKIP_ROOT_CHECK=1  allow a non-root user (temp roots only)
 #   TARMAC_MIN_FREE_MB     free space needed beyond the packages (1024)
+#   TARMAC_WAIT_INTERVAL   seconds between two polls of --wait-services (2)
+#   TARMAC_MIN_FREE_INODES free inodes needed where the packages go (65536)
+#   TARMAC_PREFLIGHT_SKIP  preflight checks to skip, by name, space separated
+#                          (root commands space inodes existing-install roles
+#                          systemd ports selinux filesystem time installed)
+#   TARMAC_PREFLIGHT_PORTS ports to check instead of the roles' DC/OS ports
+#   TARMAC_PROC            where mounts and net/tcp* are read (/proc; tests)
+#
+# Preflight (--preflight-only runs it alone and prints JSON on stdout:
+# {"format": 1, "mode", "passed", "checks": [{"name", "status":
+# pass|fail|skip, "detail", "fix"}]}): root, the roles, every command this
+# script runs (HOST_COMMANDS, and systemctl), free space and inodes, no
+# other install, systemd >= 200 running as PID 1, the roles' ports free,
+# SELinux not enforcing, xfs under /var/lib with ftype=1, the clock
+# synchronized. systemd, ports and time are skipped under
+# TARMAC_NO_SYSTEMD=1 (nothing starts). Exit 3 when a check fails (1 with
+# --preflight-only).
+#
+# Portability: bash 4.2 (RHEL/CentOS 7) and up. A possibly empty array is
+# expanded as ${a[@]+"${a[@]}"} (bash < 4.4 fails on "${a[@]}" under
+# set -u), no GNU-only options (find -printf), no bash 4.3+ features;
+# tests/cfg_gen.rs install_script_avoids_bash_4_4_and_gnu_only_constructs
+# checks this file for all three.
 #   TARMAC_IP_DETECT_ARGS  extra ip-detect-run flags, e.g. --no-require-local
 #   TARMAC_BOOTSTRAP_URL   replaces the origin (the pinned bootstrap_url)
 #   TARMAC_MIRRORS         more mirrors, space separated, tried first
@@ -85,6 +116,7 @@ ORIGIN=${TARMAC_BOOTSTRAP_URL:-$BOOTSTRAP_URL}
 FLAGS_DIR="$CONFIG_DIR/setup-flags"
 DONE_MARKER="$FLAGS_DIR/tarmac-installed"
 VALID_ROLES="master slave slave_public"
+RECOVER_UNIT=tarmac-recover.service
 
 CURRENT_STEP=""
 ROLES=()
@@ -120,11 +152,17 @@ step() {
 
 usage() {
     if [ "$MODE" = upgrade ]; then
-        echo "usage: dcos_node_upgrade.sh [--preflight-only | --disable-preflight]" >&2
+        cat >&2 <<'EOF'
+usage: dcos_node_upgrade.sh [--preflight-only | --disable-preflight] [--wait-services SECONDS]
+  --wait-services SECONDS: after restarting, wait until every unit is active
+    (exit 0) or one failed (exit 6, naming it); exit 7 after SECONDS
+EOF
     else
         cat >&2 <<'EOF'
-usage: dcos_install.sh [--preflight-only | --disable-preflight] ROLE...
+usage: dcos_install.sh [--preflight-only | --disable-preflight] [--wait-services SECONDS] ROLE...
   ROLE: master, slave or slave_public
+  --wait-services SECONDS: after starting, wait until every unit is active
+    (exit 0) or one failed (exit 6, naming it); exit 7 after SECONDS
 EOF
     fi
     exit 2
@@ -132,9 +170,16 @@ EOF
 
 parse_args() {
     PREFLIGHT=run
+    WAIT_SERVICES=""
     while [ $# -gt 0 ]; do
         case "$1" in
         --preflight-only) PREFLIGHT=only ;;
+        --wait-services)
+            [ $# -gt 1 ] || { log "--wait-services needs SECONDS"; usage; }
+            WAIT_SERVICES=$2
+            shift
+            ;;
+        --wait-services=*) WAIT_SERVICES=${1#--wait-services=} ;;
         --disable-preflight) PREFLIGHT=skip ;;
         -h | --help) usage ;;
         -*) log "unknown option: $1"; usage ;;
@@ -142,6 +187,10 @@ parse_args() {
         esac
         shift
     done
+    case "$WAIT_SERVICES" in
+    "") ;;
+    *[!0-9]*) log "--wait-services: '$WAIT_SERVICES' is not a number of seconds"; usage ;;
+    esac
     if [ "$MODE" = upgrade ]; then
         [ "${#ROLES[@]}" -eq 0 ] || { log "an upgrade keeps the host's roles: give none"; usage; }
     else
@@ -151,7 +200,7 @@ parse_args() {
 
 roles_valid() {
     local role seen=" "
-    for role in "${ROLES[@]}"; do
+    for role in ${ROLES[@]+"${ROLES[@]}"}; do
         case " $VALID_ROLES " in
         *" $role "*) ;;
         *) log "invalid role '$role': expected one of: $VALID_ROLES"; return 1 ;;
@@ -169,13 +218,27 @@ roles_valid() {
 
 # The roles present in $CONFIG_DIR/roles, sorted, space separated.
 installed_roles() {
-    if [ -d "$CONFIG_DIR/roles" ]; then
-        find "$CONFIG_DIR/roles" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tr '\n' ' '
-    fi
+    local entry
+    [ -d "$CONFIG_DIR/roles" ] || return 0
+    for entry in "$CONFIG_DIR/roles"/*; do
+        [ -e "$entry" ] && basename "$entry"
+    done | sort | tr '\n' ' '
+}
+
+# True when directory $1 has any entry (dotfiles too): a glob, not GNU
+# find's -mindepth/-quit.
+dir_has_entries() {
+    local entry
+    for entry in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+        if [ -e "$entry" ] || [ -L "$entry" ]; then
+            return 0
+        fi
+    done
+    return 1
 }
 
 wanted_roles() {
-    printf '%s\n' "${ROLES[@]}" | sort | tr '\n' ' '
+    printf '%s\n' ${ROLES[@]+"${ROLES[@]}"} | sort | tr '\n' ' '
 }
 
 already_installed() {
@@ -183,50 +246,329 @@ already_installed() {
         [ "$(installed_roles)" = "$(wanted_roles)" ]
 }
 
-preflight() {
-    local failed=0 tool need_kb free_kb probe
-    roles_valid || failed=1
-    if [ "${TARMAC_SKIP_ROOT_CHECK:-0}" != 1 ] && [ "$(id -u)" != 0 ]; then
-        log "must run as root (TARMAC_SKIP_ROOT_CHECK=1 only for temp roots)"
-        failed=1
+# ---- Preflight ---------------------------------------------------------------
+# Like DC/OS's (gen/build_deploy/bash.py): each check reports pass, fail or
+# skip with its reason, and a failure says how to fix it. The results are
+# logged on stderr; --preflight-only also prints them as one JSON document
+# on stdout. TARMAC_PREFLIGHT_SKIP="NAME..." skips checks by name (for a
+# host known to differ, and tests); checks of the services' environment
+# (systemd, ports, time) are skipped under TARMAC_NO_SYSTEMD=1, where no
+# service starts. TARMAC_PROC (default /proc) is where mounts and net/tcp*
+# are read (tests).
+
+# Every command this script runs outside bash itself (the preflight checks
+# them all; systemctl too unless TARMAC_NO_SYSTEMD=1). getenforce, xfs_info,
+# timedatectl and ntpstat are used by their checks when relevant.
+HOST_COMMANDS="awk basename bash cat chmod cksum curl cut df dirname id ln mkdir mktemp mv rm sed sha256sum sleep sort tail tr uname"
+# The ports DC/OS's services bind (tcp, and udp for 53), per role.
+MASTER_PORTS="53 80 443 1050 2181 5050 7070 8080 8101 8123 8181 9000 9942 9990 15055 15201 61053 61091 61420 62080 62501"
+AGENT_PORTS="53 5051 61001 61053 61091 61420 62080 62501"
+PROC=${TARMAC_PROC:-/proc}
+PF_CHECKS=()
+PF_FAILED=0
+
+# A JSON string: quotes and backslashes escaped, control characters gone.
+json_string() {
+    printf '"%s"' "$(printf '%s' "$1" | tr '\n\t\r' '   ' | tr -d '\000-\037' | sed -e 's/[\\"]/\\&/g')"
+}
+
+# pf NAME pass|fail|skip DETAIL [FIX]: records and logs one result.
+pf() {
+    local name=$1 status=$2 detail=$3 fix=${4:-}
+    if [ "$status" = fail ]; then
+        PF_FAILED=1
+        log "preflight $name: FAIL: $detail"
+        [ -z "$fix" ] || log "  to fix: $fix"
+    else
+        log "preflight $name: $status: $detail"
     fi
-    for tool in curl bash sha256sum df find sort; do
-        if ! command -v "$tool" >/dev/null 2>&1; then
-            log "required command not found: $tool"
-            failed=1
-        fi
+    PF_CHECKS+=("{\"name\": $(json_string "$name"), \"status\": \"$status\", \"detail\": $(json_string "$detail"), \"fix\": $(json_string "$fix")}")
+}
+
+# True (having recorded the skip) when TARMAC_PREFLIGHT_SKIP names check $1,
+# or, for a check of the services' environment ($2 = services), when
+# TARMAC_NO_SYSTEMD=1.
+pf_skipped() {
+    case " ${TARMAC_PREFLIGHT_SKIP:-} " in
+    *" $1 "*)
+        pf "$1" skip "skipped by TARMAC_PREFLIGHT_SKIP"
+        return 0
+        ;;
+    esac
+    if [ "${2:-}" = services ] && [ "$NO_SYSTEMD" = 1 ]; then
+        pf "$1" skip "TARMAC_NO_SYSTEMD=1: no service starts here"
+        return 0
+    fi
+    return 1
+}
+
+# The nearest existing directory at or above $1.
+existing_parent() {
+    local dir=$1
+    while [ ! -d "$dir" ]; do dir=$(dirname "$dir"); done
+    printf '%s' "$dir"
+}
+
+check_root() {
+    pf_skipped root && return 0
+    if [ "$(id -u)" = 0 ]; then
+        pf root pass "running as root"
+    elif [ "${TARMAC_SKIP_ROOT_CHECK:-0}" = 1 ]; then
+        pf root skip "TARMAC_SKIP_ROOT_CHECK=1 (temp roots only)"
+    else
+        pf root fail "must run as root (uid $(id -u))" "run it with sudo; TARMAC_SKIP_ROOT_CHECK=1 only for temp roots"
+    fi
+}
+
+check_commands() {
+    local tool tools=$HOST_COMMANDS missing=""
+    pf_skipped commands && return 0
+    [ "$NO_SYSTEMD" = 1 ] || tools="$tools systemctl"
+    for tool in $tools; do
+        command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
     done
-    # Free space where the packages go (the nearest existing parent).
-    probe=$ROOT
-    while [ ! -d "$probe" ]; do probe=$(dirname "$probe"); done
-    need_kb=$(( INSTALL_BYTES / 1024 + ${TARMAC_MIN_FREE_MB:-1024} * 1024 ))
-    free_kb=$(df -Pk "$probe" | awk 'NR == 2 { print $4 }')
-    # A resumed install already holds part of the packages: not checked.
-    if [ "$(cat "$FLAGS_DIR/bootstrap-id" 2>/dev/null)" != "$BOOTSTRAP_ID" ] &&
-        [ "$free_kb" -lt "$need_kb" ]; then
-        log "not enough space on $probe: ${free_kb} KiB free, ${need_kb} KiB needed"
-        failed=1
+    if [ -z "$missing" ]; then
+        pf commands pass "found: $tools"
+    else
+        pf commands fail "not found:$missing" "install the packages providing them (coreutils, curl, gawk, sed, systemd; yum install / apt-get install)"
     fi
-    # An existing install: ours unfinished (resume) is fine, anything else not.
+}
+
+# Free space and inodes where the packages go. A resumed install already
+# holds part of the packages: not checked.
+check_space() {
+    local probe need_kb free_kb need_inodes inodes
+    probe=$(existing_parent "$ROOT")
+    if ! pf_skipped space; then
+        need_kb=$(( INSTALL_BYTES / 1024 + ${TARMAC_MIN_FREE_MB:-1024} * 1024 ))
+        free_kb=$(df -Pk "$probe" | awk 'NR == 2 { print $4 }')
+        if [ "$(cat "$FLAGS_DIR/bootstrap-id" 2>/dev/null)" = "$BOOTSTRAP_ID" ]; then
+            pf space pass "resuming this bootstrap's install: part of the packages is in place"
+        elif [ "$free_kb" -lt "$need_kb" ]; then
+            pf space fail "not enough space on $probe: ${free_kb} KiB free, ${need_kb} KiB needed" "free space on the filesystem of $probe (or give it more), then rerun"
+        else
+            pf space pass "$probe: ${free_kb} KiB free, ${need_kb} KiB needed"
+        fi
+    fi
+    pf_skipped inodes && return 0
+    need_inodes=${TARMAC_MIN_FREE_INODES:-65536}
+    # "total free" of df -Pi (not POSIX: GNU, BusyBox and BSD have it).
+    inodes=$(df -Pi "$probe" 2>/dev/null | awk 'NR == 2 { print $2, $4 }') || inodes=""
+    case "$inodes" in
+    "" | *[!0-9\ ]*) pf inodes skip "df -Pi does not report inodes for $probe" ;;
+    "0 "*) pf inodes pass "$probe: the filesystem has no fixed inode count" ;;
+    *)
+        if [ "${inodes#* }" -lt "$need_inodes" ]; then
+            pf inodes fail "$probe: ${inodes#* } inodes free, $need_inodes needed" "delete files on that filesystem (or reformat it with more inodes), then rerun"
+        else
+            pf inodes pass "$probe: ${inodes#* } inodes free, $need_inodes needed"
+        fi
+        ;;
+    esac
+}
+
+# systemd must be PID 1 and at least DC/OS's minimum (200).
+check_systemd() {
+    local version state
+    pf_skipped systemd services && return 0
+    if ! command -v systemctl >/dev/null 2>&1; then
+        pf systemd fail "systemctl not found" "install systemd (DC/OS runs its services as systemd units); TARMAC_NO_SYSTEMD=1 only for temp roots"
+        return 0
+    fi
+    version=$(systemctl --version 2>/dev/null | awk 'NR == 1 { print $2 }') || version=""
+    state=$(systemctl is-system-running 2>/dev/null) || true
+    case "$version" in
+    "" | *[!0-9]*)
+        pf systemd fail "cannot read the version from systemctl --version" "check that systemctl works: systemctl --version"
+        ;;
+    *)
+        if [ "$version" -lt 200 ]; then
+            pf systemd fail "systemd $version: DC/OS needs 200 or newer" "upgrade systemd (RHEL/CentOS 7 ships 219)"
+        else
+            case "$state" in
+            "" | offline | unknown)
+                pf systemd fail "systemd $version is installed but not running as PID 1 (is-system-running: ${state:-no answer})" "boot the host with systemd; TARMAC_NO_SYSTEMD=1 only for temp roots that start nothing"
+                ;;
+            *) pf systemd pass "systemd $version, $state" ;;
+            esac
+        fi
+        ;;
+    esac
+}
+
+# The listening tcp and bound udp sockets among the ports given, from
+# $PROC/net/{tcp,tcp6,udp,udp6}: "PORT/PROTO ...".
+ports_in_use() {
+    local file
+    for file in tcp tcp6 udp udp6; do
+        [ -r "$PROC/net/$file" ] || continue
+        awk -v proto="${file%6}" -v want=" $* " '
+            function hex(s,   i, n) {
+                n = 0
+                for (i = 1; i <= length(s); i++)
+                    n = n * 16 + index("0123456789ABCDEF", toupper(substr(s, i, 1))) - 1
+                return n
+            }
+            NR > 1 && ((proto == "tcp" && $4 == "0A") || (proto == "udp" && $4 == "07")) {
+                port = hex(substr($2, index($2, ":") + 1))
+                if (index(want, " " port " ")) print port "/" proto
+            }' "$PROC/net/$file"
+    done | sort -n -u | tr '\n' ' '
+}
+
+check_ports() {
+    local ports busy role
+    pf_skipped ports services && return 0
+    if [ ! -r "$PROC/net/tcp" ]; then
+        pf ports skip "cannot read $PROC/net/tcp"
+        return 0
+    fi
+    ports=${TARMAC_PREFLIGHT_PORTS:-}
+    if [ -z "$ports" ]; then
+        for role in ${ROLES[@]+"${ROLES[@]}"}; do
+            case "$role" in
+            master) ports="$ports $MASTER_PORTS" ;;
+            *) ports="$ports $AGENT_PORTS" ;;
+            esac
+        done
+    fi
+    # shellcheck disable=SC2086 # a list of port numbers
+    busy=$(ports_in_use $ports)
+    if [ -z "$busy" ]; then
+        pf ports pass "free: $(printf '%s\n' "$ports" | tr -s ' ' '\n' | awk 'NF' | sort -n -u | tr '\n' ' ' | sed 's/ $//')"
+    else
+        pf ports fail "in use, but DC/OS's services bind them: ${busy% }" "stop what uses them (ss -lntup names the process; often dnsmasq or systemd-resolved on 53), then rerun"
+    fi
+}
+
+check_selinux() {
+    local mode
+    pf_skipped selinux && return 0
+    if command -v getenforce >/dev/null 2>&1; then
+        mode=$(getenforce 2>/dev/null) || mode=""
+    elif [ -r /sys/fs/selinux/enforce ]; then
+        mode=Permissive
+        [ "$(cat /sys/fs/selinux/enforce)" = 1 ] && mode=Enforcing
+    else
+        pf selinux pass "SELinux is not present (no getenforce, no /sys/fs/selinux)"
+        return 0
+    fi
+    case "$mode" in
+    Enforcing) pf selinux fail "SELinux is enforcing: DC/OS's services are not labelled for it" "setenforce 0, and SELINUX=permissive in /etc/selinux/config (DC/OS supports permissive or disabled)" ;;
+    Permissive | Disabled) pf selinux pass "SELinux is $mode" ;;
+    *) pf selinux fail "getenforce answered '${mode}'" "check SELinux: getenforce; sestatus" ;;
+    esac
+}
+
+# The filesystem under /var/lib (where the state directories go): xfs
+# must have ftype=1 for overlay (Docker, UCR), as DC/OS requires.
+check_filesystem() {
+    local dir mount fstype info
+    pf_skipped filesystem && return 0
+    dir=$(existing_parent "$STATE_DIR_ROOT")
+    dir=$(cd "$dir" && pwd -P)
+    if [ ! -r "$PROC/mounts" ]; then
+        pf filesystem skip "cannot read $PROC/mounts"
+        return 0
+    fi
+    read -r mount fstype <<<"$(awk -v path="$dir" '
+        (path == $2 || $2 == "/" || index(path, $2 "/") == 1) && length($2) >= best {
+            best = length($2); found = $2 " " $3
+        }
+        END { print found }' "$PROC/mounts")"
+    if [ -z "$fstype" ]; then
+        pf filesystem skip "no mount of $dir in $PROC/mounts"
+    elif [ "$fstype" != xfs ]; then
+        pf filesystem pass "$dir is on $fstype ($mount)"
+    elif ! command -v xfs_info >/dev/null 2>&1; then
+        pf filesystem fail "$dir is on xfs ($mount) but xfs_info is missing to read its ftype" "install xfsprogs (yum install xfsprogs), then rerun"
+    else
+        info=$(xfs_info "$mount" 2>&1) || true
+        case "$info" in
+        *ftype=1*) pf filesystem pass "$dir is on xfs with ftype=1 ($mount)" ;;
+        *ftype=0*) pf filesystem fail "$dir is on xfs with ftype=0 ($mount): overlay (Docker, UCR) needs ftype=1" "put /var/lib on a filesystem made with mkfs.xfs -n ftype=1 (or ext4)" ;;
+        *) pf filesystem fail "xfs_info $mount did not report ftype: $(printf '%s' "$info" | tail -n 1)" "check the filesystem: xfs_info $mount" ;;
+        esac
+    fi
+}
+
+check_time() {
+    local sync
+    pf_skipped time services && return 0
+    if command -v timedatectl >/dev/null 2>&1; then
+        # `show` exists from systemd 239; 219 (CentOS 7) prints
+        # "NTP synchronized: yes" in `status`, newer "System clock synchronized".
+        sync=$(timedatectl show -p NTPSynchronized --value 2>/dev/null) ||
+            sync=$(timedatectl status 2>/dev/null | awk -F': *' '/synchronized:/ { print $2; exit }') ||
+            sync=""
+        case "$sync" in
+        yes) pf time pass "the clock is synchronized (timedatectl)" ;;
+        no) pf time fail "the clock is not synchronized (timedatectl)" "enable time sync (systemctl enable --now chronyd, or ntpd) and wait until timedatectl says synchronized" ;;
+        *) pf time fail "timedatectl did not say whether the clock is synchronized" "check timedatectl status; enable chronyd or ntpd" ;;
+        esac
+    elif command -v ntpstat >/dev/null 2>&1; then
+        if ntpstat >/dev/null 2>&1; then
+            pf time pass "the clock is synchronized (ntpstat)"
+        else
+            pf time fail "the clock is not synchronized (ntpstat)" "enable time sync (chronyd or ntpd) and wait until ntpstat says synchronised"
+        fi
+    else
+        pf time fail "neither timedatectl nor ntpstat is here to check time sync" "install and enable chrony (yum install chrony; systemctl enable --now chronyd)"
+    fi
+}
+
+# What the preflight found, as JSON on stdout (--preflight-only).
+preflight_json() {
+    local passed=true i
+    [ "$PF_FAILED" = 0 ] || passed=false
+    printf '{"format": 1, "mode": "%s", "passed": %s, "checks": [' "$MODE" "$passed"
+    for (( i = 0; i < ${#PF_CHECKS[@]}; i++ )); do
+        [ "$i" -eq 0 ] || printf ', '
+        printf '%s' "${PF_CHECKS[$i]}"
+    done
+    printf ']}\n'
+}
+
+preflight() {
+    PF_FAILED=0
+    if roles_valid; then
+        pf roles pass "roles: $(wanted_roles | sed 's/ $//')"
+    else
+        pf roles fail "the roles given are not valid (above)" "give master, or one of slave and slave_public"
+    fi
+    check_root
+    check_commands
+    check_space
+    check_existing_install
+    check_systemd
+    check_ports
+    check_selinux
+    check_filesystem
+    check_time
+    return "$PF_FAILED"
+}
+
+# An existing install: ours unfinished (resume) is fine, anything else not.
+check_existing_install() {
+    local fix="remove the old install first (pkg-activate uninstall --purge), or upgrade it with dcos_node_upgrade.sh"
+    pf_skipped existing-install && return 0
     if [ -f "$DONE_MARKER" ]; then
-        log "DC/OS config $(cat "$DONE_MARKER") is already installed here; to change it, upgrade instead of reinstalling"
-        failed=1
+        pf existing-install fail "DC/OS config $(cat "$DONE_MARKER") is already installed here; to change it, upgrade instead of reinstalling" "$fix"
     elif [ -f "$FLAGS_DIR/bootstrap-id" ]; then
         if [ "$(cat "$FLAGS_DIR/bootstrap-id")" != "$BOOTSTRAP_ID" ]; then
-            log "an install of bootstrap $(cat "$FLAGS_DIR/bootstrap-id") exists in $CONFIG_DIR; remove it first"
-            failed=1
+            pf existing-install fail "an install of bootstrap $(cat "$FLAGS_DIR/bootstrap-id") exists in $CONFIG_DIR; remove it first" "$fix"
         elif [ -n "$(installed_roles)" ] && [ "$(installed_roles)" != "$(wanted_roles)" ]; then
-            log "an unfinished install here has roles '$(installed_roles)', not '$(wanted_roles)'"
-            failed=1
+            pf existing-install fail "an unfinished install here has roles '$(installed_roles)', not '$(wanted_roles)'" "rerun with the roles '$(installed_roles)', or remove it first"
+        else
+            pf existing-install pass "resuming an unfinished install of this bootstrap"
         fi
-    elif [ -d "$ROOT" ] && [ -n "$(find "$ROOT" -mindepth 1 -maxdepth 1 -print -quit)" ]; then
-        log "$ROOT exists and is not empty: an existing install? remove it first"
-        failed=1
+    elif [ -d "$ROOT" ] && dir_has_entries "$ROOT"; then
+        pf existing-install fail "$ROOT exists and is not empty: an existing install? remove it first" "$fix"
     elif [ -e "$SYSTEMD_DIR/dcos.target" ] || [ -d "$SYSTEMD_DIR/dcos.target.wants" ]; then
-        log "$SYSTEMD_DIR/dcos.target exists: an existing DC/OS install? remove it first"
-        failed=1
+        pf existing-install fail "$SYSTEMD_DIR/dcos.target exists: an existing DC/OS install? remove it first" "$fix"
+    else
+        pf existing-install pass "no other install in $ROOT, $CONFIG_DIR, $SYSTEMD_DIR"
     fi
-    return "$failed"
 }
 
 # Writes stdin to $1 atomically (temp file in the same directory, then mv).
@@ -254,7 +596,7 @@ mirror_urls() {
     read -r -a extra <<<"${TARMAC_MIRRORS:-}"
     read -r -a pinned <<<"$BOOTSTRAP_MIRRORS"
     URLS=()
-    for url in "${extra[@]}" "$ORIGIN"; do
+    for url in ${extra[@]+"${extra[@]}"} "$ORIGIN"; do
         if ! valid_url "$url"; then
             log "TARMAC_MIRRORS/TARMAC_BOOTSTRAP_URL: '$url' is not an http://, https:// or file:// URL without a trailing /"
             exit 2
@@ -265,7 +607,7 @@ mirror_urls() {
     if [ "$count" -gt 0 ]; then
         start=$(( $(uname -n | cksum | cut -d' ' -f1) % count ))
     fi
-    for url in "${extra[@]}"; do
+    for url in ${extra[@]+"${extra[@]}"}; do
         [ -n "${seen[$url]:-}" ] || { URLS+=("$url"); seen[$url]=1; }
     done
     for (( i = 0; i < count; i++ )); do
@@ -287,9 +629,9 @@ fetch_pinned() {
     if [ -f "$target" ] && [ "$(sha256sum "$target" | cut -d' ' -f1)" = "$sum" ]; then
         return 0
     fi
-    for url in "${URLS[@]}"; do
+    for url in ${URLS[@]+"${URLS[@]}"}; do
         tmp=$(mktemp "$target.tmp.XXXXXX")
-        if ! curl -fsSL --retry 5 --retry-delay 2 --connect-timeout 10 "${CURL_TLS[@]}" \
+        if ! curl -fsSL --retry 5 --retry-delay 2 --connect-timeout 10 ${CURL_TLS[@]+"${CURL_TLS[@]}"} \
             -o "$tmp" "$url/$path"; then
             rm -f "$tmp"
             log "cannot download $url/$path; trying the next URL"
@@ -317,7 +659,7 @@ fetch_pinned() {
 repository_args() {
     local url
     REPOSITORY_ARGS=()
-    for url in "${URLS[@]}"; do
+    for url in ${URLS[@]+"${URLS[@]}"}; do
         REPOSITORY_ARGS+=(--repository "$url")
     done
 }
@@ -359,7 +701,7 @@ EOF_CLUSTER_PACKAGES
     # active package outside it as an override (docs/emergency.md).
     local set_ids
     read -r -a set_ids <<<"$BUNDLE_PACKAGES $CLUSTER_PACKAGES"
-    printf '%s\n' "${set_ids[@]}" | write_file "$FLAGS_DIR/cluster-package-ids"
+    printf '%s\n' ${set_ids[@]+"${set_ids[@]}"} | write_file "$FLAGS_DIR/cluster-package-ids"
     # Last: its presence marks this host as an install of this bootstrap.
     printf '%s' "$BOOTSTRAP_ID" | write_file "$FLAGS_DIR/bootstrap-id"
 }
@@ -373,11 +715,11 @@ detect_ip() {
 
 extract_bundle() {
     local url urls=()
-    for url in "${URLS[@]}"; do
+    for url in ${URLS[@]+"${URLS[@]}"}; do
         urls+=(--url "$url/bootstrap/$BOOTSTRAP_ID.bootstrap.tar.zst")
     done
     "$TOOLS_DIR/host-extract" --root "$ROOT" --wait --quiet \
-        "${urls[@]}" --blake3 "$BUNDLE_BLAKE3" >/dev/null
+        ${urls[@]+"${urls[@]}"} --blake3 "$BUNDLE_BLAKE3" >/dev/null
 }
 
 extract_cluster_packages() {
@@ -385,9 +727,9 @@ extract_cluster_packages() {
     read -r -a ids <<<"$CLUSTER_PACKAGES"
     [ "${#ids[@]}" -gt 0 ] || return 0
     repository_args
-    pin_args "${ids[@]}"
+    pin_args ${ids[@]+"${ids[@]}"}
     "$TOOLS_DIR/host-extract" --root "$ROOT" --wait --quiet \
-        "${REPOSITORY_ARGS[@]}" "${PIN_ARGS[@]}" --package "${ids[@]}" >/dev/null
+        ${REPOSITORY_ARGS[@]+"${REPOSITORY_ARGS[@]}"} ${PIN_ARGS[@]+"${PIN_ARGS[@]}"} --package ${ids[@]+"${ids[@]}"} >/dev/null
 }
 
 # pkgpanda's dcos.target: pkg-activate starts it once the units are in place.
@@ -396,14 +738,66 @@ write_dcos_target() {
     printf '[Install]\nWantedBy=multi-user.target\n' | write_file "$SYSTEMD_DIR/dcos.target"
 }
 
+# One word of a unit file setting, double-quoted with systemd's specifier
+# character (%) escaped, so any path reads back unchanged. With "arg" (an
+# ExecStart= argument, not the command's path) $ is escaped too: systemd
+# expands variables in arguments only.
+systemd_word() {
+    local dollar=""
+    [ "${2:-}" = arg ] && dollar='s/\$/$$/g'
+    # sed, not ${x//...}: bash 4.2 and 4.4+ read backslashes in a
+    # substitution's replacement differently.
+    printf '"%s"' "$(printf '%s' "$1" | sed -e 's/[\\"]/\\&/g' -e 's/%/%%/g' -e "${dollar:-s/^//}")"
+}
+
+# The boot-time repair (docs/host-layout.md): a oneshot that runs
+# `pkg-activate recover` with this host's paths before any DC/OS unit can
+# start (ordered before basic.target, which every ordinary service follows,
+# and before dcos.target), so a host that crashed between an activation's
+# commit and its unit sync boots into `current` with its units synced.
+# Enabled by its link in basic.target.wants/ (what `systemctl enable` makes),
+# written here so a temp root or TARMAC_NO_SYSTEMD=1 gets the same files.
+write_recover_unit() {
+    local exec word
+    exec=$(systemd_word "$TOOLS_DIR/pkg-activate")
+    for word in --root "$ROOT" --config-dir "$CONFIG_DIR" \
+        --systemd-dir "$SYSTEMD_DIR" --state-dir-root "$STATE_DIR_ROOT" \
+        --user-db-root "$USER_DB_ROOT" recover; do
+        exec="$exec $(systemd_word "$word" arg)"
+    done
+    mkdir -p "$SYSTEMD_DIR/basic.target.wants"
+    write_file "$SYSTEMD_DIR/$RECOVER_UNIT" <<EOF_RECOVER_UNIT
+# Written by dcos_install.sh: finishes an activation interrupted between
+# its commit and its unit sync, before any DC/OS unit starts.
+[Unit]
+Description=Repair an interrupted DC/OS package activation (pkg-activate recover)
+DefaultDependencies=no
+After=local-fs.target
+RequiresMountsFor=$(systemd_word "$ROOT") $(systemd_word "$SYSTEMD_DIR")
+Before=basic.target dcos.target shutdown.target
+Conflicts=shutdown.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+TimeoutStartSec=300
+ExecStart=$exec
+
+[Install]
+WantedBy=basic.target
+EOF_RECOVER_UNIT
+    ln -sfn "../$RECOVER_UNIT" "$SYSTEMD_DIR/basic.target.wants/$RECOVER_UNIT"
+}
+
 activate() {
     local ids systemd_flag=()
     write_dcos_target
+    write_recover_unit
     read -r -a ids <<<"$BUNDLE_PACKAGES $CLUSTER_PACKAGES"
     [ "$NO_SYSTEMD" = 1 ] && systemd_flag=(--no-systemd)
     "$TOOLS_DIR/pkg-activate" --root "$ROOT" --config-dir "$CONFIG_DIR" \
         --systemd-dir "$SYSTEMD_DIR" --state-dir-root "$STATE_DIR_ROOT" \
-        --user-db-root "$USER_DB_ROOT" --wait "${systemd_flag[@]}" activate "${ids[@]}" >/dev/null
+        --user-db-root "$USER_DB_ROOT" --wait ${systemd_flag[@]+"${systemd_flag[@]}"} activate ${ids[@]+"${ids[@]}"} >/dev/null
 }
 
 start_services() {
@@ -419,31 +813,108 @@ start_services() {
     systemctl start --no-block dcos.target
 }
 
-upgrade_preflight() {
-    local failed=0 tool current
-    if [ "${TARMAC_SKIP_ROOT_CHECK:-0}" != 1 ] && [ "$(id -u)" != 0 ]; then
-        log "must run as root (TARMAC_SKIP_ROOT_CHECK=1 only for temp roots)"
-        failed=1
+# Reads `pkg-activate status --json` (pretty JSON, one key per line) on
+# stdin; prints "verdict V", "error E" and one "unit NAME ACTIVE SUB RESULT"
+# line per unit of its "services" object.
+services_of_status() {
+    awk '
+        function value(line) {
+            sub(/^[^:]*: *"?/, "", line); sub(/"?,?[ \t\r]*$/, "", line)
+            return line
+        }
+        !inside && /^  "services": \{/ { inside = 1; next }
+        inside && /^  [}\]]/ { inside = 0 }
+        !inside { next }
+        /"verdict":/ { print "verdict " value($0) }
+        /"error":/ && !/null/ { print "error " value($0) }
+        /"unit":/ { unit = value($0) }
+        /"active_state":/ { active = value($0) }
+        /"sub_state":/ { subst = value($0) }
+        /"result":/ { print "unit " unit " " active " " subst " " value($0) }
+    '
+}
+
+# The postflight (--wait-services SECONDS): polls pkg-activate's view of
+# the units the active generation wants until all are active (0), one
+# failed (6, naming each failed unit) or SECONDS pass (7, naming the units
+# not active yet).
+wait_for_services() {
+    local deadline interval status verdict error units failed pending kind name active sub result
+    if [ "$NO_SYSTEMD" = 1 ]; then
+        log "TARMAC_NO_SYSTEMD=1: --wait-services skipped (no service was started)"
+        return 0
     fi
-    for tool in curl bash sha256sum; do
-        if ! command -v "$tool" >/dev/null 2>&1; then
-            log "required command not found: $tool"
-            failed=1
+    interval=${TARMAC_WAIT_INTERVAL:-2}
+    deadline=$(( SECONDS + WAIT_SERVICES ))
+    while :; do
+        verdict="" error="" units=0 failed="" pending=""
+        status=$("$TOOLS_DIR/pkg-activate" --root "$ROOT" --config-dir "$CONFIG_DIR" \
+            --systemd-dir "$SYSTEMD_DIR" --state-dir-root "$STATE_DIR_ROOT" \
+            --user-db-root "$USER_DB_ROOT" --quiet status --json 2>&1) || true
+        while read -r kind name active sub result; do
+            case "$kind" in
+            verdict) verdict=$name ;;
+            error) error="$name $active $sub $result" ;;
+            unit)
+                units=$(( units + 1 ))
+                if [ "$active" = failed ]; then
+                    failed="$failed $name ($active/$sub, result $result)"
+                elif [ "$active" != active ]; then
+                    pending="$pending $name ($active/$sub)"
+                fi
+                ;;
+            esac
+        done < <(printf '%s\n' "$status" | services_of_status)
+        case "$verdict" in
+        running)
+            log "services: all $units units active"
+            return 0
+            ;;
+        none)
+            log "services: the active packages want no unit"
+            return 0
+            ;;
+        failed)
+            log "services failed:$failed"
+            log "see why with: journalctl -u UNIT; systemctl status UNIT (then fix and restart it, or roll back: pkg-activate rollback)"
+            return 6
+            ;;
+        esac
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            case "$verdict" in
+            starting) log "services not active after ${WAIT_SERVICES}s:$pending" ;;
+            "") log "pkg-activate status gave no services verdict: $(printf '%s' "$status" | tail -n 1)" ;;
+            *) log "services $verdict after ${WAIT_SERVICES}s: $error" ;;
+            esac
+            log "wait longer (--wait-services), or look at: systemctl list-jobs; pkg-activate status"
+            return 7
         fi
+        sleep "$interval"
     done
-    current=$(cat "$DONE_MARKER" 2>/dev/null || true)
-    if [ -z "$current" ]; then
-        log "no finished install here ($DONE_MARKER missing): install with dcos_install.sh"
-        failed=1
-    elif [ "$current" != "$UPGRADE_FROM" ] && [ "$current" != "$CONFIG_ID" ]; then
-        log "this host is at config $current; this script upgrades from $UPGRADE_FROM"
-        failed=1
+}
+
+upgrade_preflight() {
+    local current
+    PF_FAILED=0
+    check_root
+    check_commands
+    if ! pf_skipped installed; then
+        current=$(cat "$DONE_MARKER" 2>/dev/null || true)
+        if [ -z "$current" ]; then
+            pf installed fail "no finished install here ($DONE_MARKER missing)" "install with dcos_install.sh first"
+        elif [ "$current" != "$UPGRADE_FROM" ] && [ "$current" != "$CONFIG_ID" ]; then
+            pf installed fail "this host is at config $current; this script upgrades from $UPGRADE_FROM" "run the upgrade script of upgrade/$current/ (cfg-gen --upgrade-from that config's serve tree)"
+        elif [ -z "$(installed_roles)" ]; then
+            pf installed fail "no roles in $CONFIG_DIR/roles" "restore the host's role files (master, slave or slave_public) in $CONFIG_DIR/roles"
+        else
+            pf installed pass "config $current, roles $(installed_roles)"
+        fi
     fi
-    if [ -z "$(installed_roles)" ]; then
-        log "no roles in $CONFIG_DIR/roles"
-        failed=1
-    fi
-    return "$failed"
+    check_systemd
+    check_selinux
+    check_filesystem
+    check_time
+    return "$PF_FAILED"
 }
 
 fetch_packages() {
@@ -452,9 +923,9 @@ fetch_packages() {
     # host-extract verifies the packages already present and downloads only
     # the others; each must be the pinned one.
     repository_args
-    pin_args "${ids[@]}"
+    pin_args ${ids[@]+"${ids[@]}"}
     "$TOOLS_DIR/host-extract" --root "$ROOT" --wait --quiet \
-        "${REPOSITORY_ARGS[@]}" "${PIN_ARGS[@]}" --package "${ids[@]}" >/dev/null
+        ${REPOSITORY_ARGS[@]+"${REPOSITORY_ARGS[@]}"} ${PIN_ARGS[@]+"${PIN_ARGS[@]}"} --package ${ids[@]+"${ids[@]}"} >/dev/null
 }
 
 restart_services() {
@@ -481,13 +952,14 @@ target_is_active() {
     read -r -a ids <<<"$BUNDLE_PACKAGES $CLUSTER_PACKAGES"
     active=$("$TOOLS_DIR/pkg-activate" --root "$ROOT" --config-dir "$CONFIG_DIR" \
         --systemd-dir "$SYSTEMD_DIR" active 2>/dev/null) || return 1
-    [ "$(printf '%s\n' "${ids[@]}" | sort)" = "$(printf '%s\n' "$active" | sort)" ]
+    [ "$(printf '%s\n' ${ids[@]+"${ids[@]}"} | sort)" = "$(printf '%s\n' "$active" | sort)" ]
 }
 
 upgrade_main() {
     if [ "$(cat "$DONE_MARKER" 2>/dev/null || true)" = "$CONFIG_ID" ]; then
         if target_is_active; then
             log "config $CONFIG_ID is already active here; nothing to do"
+            postflight
             exit 0
         fi
         log "config $CONFIG_ID was installed here but is not active (rolled back?): activating it again"
@@ -495,7 +967,11 @@ upgrade_main() {
     case "$PREFLIGHT" in
     only)
         step preflight
-        if upgrade_preflight; then log "preflight passed"; CURRENT_STEP=""; exit 0; fi
+        if upgrade_preflight; then
+            preflight_json
+            log "preflight passed"; CURRENT_STEP=""; exit 0
+        fi
+        preflight_json
         CURRENT_STEP=""
         die "preflight failed"
         ;;
@@ -514,12 +990,26 @@ upgrade_main() {
     step "activate"
     activate
     step "write setup flags"
+    # The host keeps its roles: write_flags rewrites the same (empty) role
+    # files. Never an empty array: bash before 4.4 fails on "${ROLES[@]}".
+    read -r -a ROLES <<<"$(installed_roles)"
+    [ "${#ROLES[@]}" -gt 0 ] || die "no roles in $CONFIG_DIR/roles: restore the host's role files, then rerun"
     write_flags
     step "restart services"
     restart_services
     printf '%s' "$CONFIG_ID" | write_file "$DONE_MARKER"
     CURRENT_STEP=""
     log "upgraded from config $UPGRADE_FROM to $CONFIG_ID (bootstrap $BOOTSTRAP_ID)"
+    postflight
+}
+
+# After a finished install or upgrade (also a rerun that has nothing else
+# to do): --wait-services, when given.
+postflight() {
+    [ -n "$WAIT_SERVICES" ] || return 0
+    step "wait for services"
+    wait_for_services
+    CURRENT_STEP=""
 }
 
 main() {
@@ -533,12 +1023,17 @@ main() {
     fi
     if already_installed; then
         log "config $CONFIG_ID is already installed (roles: $(wanted_roles)); nothing to do"
+        postflight
         exit 0
     fi
     case "$PREFLIGHT" in
     only)
         step preflight
-        if preflight; then log "preflight passed"; CURRENT_STEP=""; exit 0; fi
+        if preflight; then
+            preflight_json
+            log "preflight passed"; CURRENT_STEP=""; exit 0
+        fi
+        preflight_json
         CURRENT_STEP=""
         die "preflight failed"
         ;;
@@ -567,6 +1062,7 @@ main() {
     printf '%s' "$CONFIG_ID" | write_file "$DONE_MARKER"
     CURRENT_STEP=""
     log "installed config $CONFIG_ID (bootstrap $BOOTSTRAP_ID) with roles $(wanted_roles)"
+    postflight
 }
 
 main "$@"

@@ -63,27 +63,37 @@ fn write_package(repo: &Path, work: &Path, id: &str, files: &[(&str, &str)]) -> 
     manifest
 }
 
+/// The unit files of [`Fixture::with_units`]'s packages.
+const MESOS_UNIT: &str = "[Unit]\nDescription=mesos\n[Service]\nExecStart=/bin/true\n";
+const EXHIBITOR_UNIT: &str = "[Unit]\nDescription=exhibitor\n[Service]\nExecStart=/bin/true\n";
+
 impl Fixture {
     fn new() -> Fixture {
+        Fixture::build(false)
+    }
+
+    /// Like [`Fixture::new`], but each bundle package ships a unit in
+    /// `dcos.target.wants/`: dcos-mesos.service, dcos-exhibitor.service.
+    fn with_units() -> Fixture {
+        Fixture::build(true)
+    }
+
+    fn build(units: bool) -> Fixture {
         let fixture = Fixture {
             dir: tempfile::tempdir().unwrap(),
         };
         copy_tree(&Path::new(REPO).join("genconf"), &fixture.genconf());
         let work = fixture.path().join("work");
         let dist = fixture.dist();
+        let mut mesos = vec![("pkginfo.json", "{}"), ("bin/mesos", "#!/bin/sh\n")];
+        let mut exhibitor = vec![("pkginfo.json", "{}"), ("lib/e.jar", "jar")];
+        if units {
+            mesos.push(("dcos.target.wants/dcos-mesos.service", MESOS_UNIT));
+            exhibitor.push(("dcos.target.wants/dcos-exhibitor.service", EXHIBITOR_UNIT));
+        }
         let mut manifests = vec![
-            write_package(
-                &dist,
-                &work,
-                "mesos--1.0",
-                &[("pkginfo.json", "{}"), ("bin/mesos", "#!/bin/sh\n")],
-            ),
-            write_package(
-                &dist,
-                &work,
-                "exhibitor--2.0",
-                &[("pkginfo.json", "{}"), ("lib/e.jar", "jar")],
-            ),
+            write_package(&dist, &work, "mesos--1.0", &mesos),
+            write_package(&dist, &work, "exhibitor--2.0", &exhibitor),
         ];
         manifests.sort_by(|a, b| a.id.cmp(&b.id));
         let ids: Vec<PackageId> = manifests.iter().map(|m| m.id.clone()).collect();
@@ -1822,4 +1832,1107 @@ fn progress_on_a_terminal_only_and_quiet_silences_it() {
     let piped = fixture.generate();
     assert!(piped.status.success(), "{}", stderr(&piped));
     assert!(piped.stderr.is_empty(), "{}", stderr(&piped));
+}
+
+/// A served cluster for the host-script tests: `fixture`'s genconf pointed
+/// at an nginx serving it, a TEST-NET ip-detect, the real host tools.
+fn serve_cluster(fixture: &Fixture) -> tarmac_testkit::nginx::Nginx {
+    let nginx = tarmac_testkit::nginx::Nginx::serve(&fixture.serve());
+    let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
+    fixture.set_config(&text.replace("http://192.0.2.10:8080", &nginx.url()));
+    fs::write(
+        fixture.genconf().join("ip-detect"),
+        "#!/bin/sh\necho 203.0.113.9\n",
+    )
+    .unwrap();
+    let tools = real_tools(fixture.path());
+    let output = fixture.run(&["--dist", "dist", "--bin-dir", tools.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    nginx
+}
+
+/// One host under a temp dir: every TARMAC_* path inside it.
+struct TempHost {
+    dir: PathBuf,
+}
+
+impl TempHost {
+    fn new(dir: PathBuf) -> TempHost {
+        TempHost { dir }
+    }
+    fn root(&self) -> PathBuf {
+        self.dir.join("opt/mesosphere")
+    }
+    fn config(&self) -> PathBuf {
+        self.dir.join("etc/mesosphere")
+    }
+    fn systemd(&self) -> PathBuf {
+        self.dir.join("etc/systemd/system")
+    }
+    fn tools(&self) -> PathBuf {
+        self.dir.join("var/lib/tarmac/bin")
+    }
+    /// `bash script args` with this host's paths (TARMAC_NO_SYSTEMD=1
+    /// unless `stub` is given: then a systemctl stand-in dir first on PATH
+    /// answers every systemctl call; this machine's PID 1 is not systemd and
+    /// the real systemctl must never run against it).
+    fn script(&self, script: &Path, args: &[&str], stub: Option<&Path>) -> Command {
+        let mut command = Command::new("bash");
+        command
+            .arg(script)
+            .args(args)
+            // bash 5's compatibility level 4.2: the nearest this machine
+            // gets to RHEL/CentOS 7's bash 4.2 (it does not bring back the
+            // unbound "${a[@]}" of an empty array under set -u: see
+            // install_script_avoids_bash_4_4_and_gnu_only_constructs).
+            .env("BASH_COMPAT", "42")
+            .env("TARMAC_ROOT", self.root())
+            .env("TARMAC_CONFIG_DIR", self.config())
+            .env("TARMAC_SYSTEMD_DIR", self.systemd())
+            .env("TARMAC_STATE_DIR_ROOT", self.dir.join("var/lib/dcos"))
+            .env("TARMAC_USER_DB_ROOT", self.dir.join("userdb"))
+            .env("TARMAC_TOOLS_DIR", self.tools())
+            .env("TARMAC_MIN_FREE_MB", "1")
+            .env("TARMAC_IP_DETECT_ARGS", "--no-require-local");
+        match stub {
+            // The preflight's port check would read this machine's sockets
+            // (other tests' servers): install_script_preflight_* drives it
+            // with a TARMAC_PROC of its own instead.
+            Some(stub) => {
+                command
+                    .env("PATH", stub_path(stub))
+                    .env("TARMAC_NO_SYSTEMD", "0")
+                    .env("TARMAC_PREFLIGHT_SKIP", "ports");
+            }
+            None => {
+                command.env("TARMAC_NO_SYSTEMD", "1");
+            }
+        }
+        command
+    }
+    /// The host's pkg-activate (as downloaded by the script) on its paths.
+    fn pkg_activate(&self) -> Command {
+        let mut command = Command::new(self.tools().join("pkg-activate"));
+        command
+            .arg("--root")
+            .arg(self.root())
+            .arg("--config-dir")
+            .arg(self.config())
+            .arg("--systemd-dir")
+            .arg(self.systemd())
+            .arg("--state-dir-root")
+            .arg(self.dir.join("var/lib/dcos"))
+            .arg("--user-db-root")
+            .arg(self.dir.join("userdb"));
+        command
+    }
+    /// The units `current` wants: name -> content of its unit file.
+    fn current_units(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
+        let record: serde_json::Value =
+            serde_json::from_slice(&fs::read(self.root().join("current/generation.json")).unwrap())
+                .unwrap();
+        record["units"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, path)| (name.clone(), fs::read(path.as_str().unwrap()).unwrap()))
+            .collect()
+    }
+    /// The DC/OS units in the systemd dir (wanted by dcos.target): name ->
+    /// content of the copy.
+    fn synced_units(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
+        let wants = self.systemd().join("dcos.target.wants");
+        let mut units = std::collections::BTreeMap::new();
+        for entry in fs::read_dir(&wants).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            units.insert(name.clone(), fs::read(self.systemd().join(&name)).unwrap());
+        }
+        units
+    }
+}
+
+/// A dir holding a `systemctl` stand-in: it appends its arguments to
+/// `systemctl.log` beside it and answers `show` with the states in
+/// `unit-state` beside it ("ActiveState SubState Result" for every unit
+/// asked; "active running success" when the file is missing). After
+/// `unit-state.after` calls of `show` (a count in that file) it answers
+/// with `unit-state.later` instead; "unanswerable" makes `show` fail as
+/// systemctl does without a bus. `systemd-version` and `system-state`
+/// beside it answer `--version` and `is-system-running` (252, running).
+fn systemctl_stub(dir: &Path) -> PathBuf {
+    let stub = dir.join("stub");
+    fs::create_dir_all(&stub).unwrap();
+    let script = r#"#!/bin/bash
+here=$(dirname "$0")
+echo "$*" >>"$here/systemctl.log"
+case "$1" in
+--version) echo "systemd $(cat "$here/systemd-version" 2>/dev/null || echo 252) (stand-in)"; echo "+PAM +AUDIT"; exit 0 ;;
+is-system-running) state=$(cat "$here/system-state" 2>/dev/null || echo running); echo "$state"; [ "$state" = running ] ;;
+show) ;;
+*) exit 0 ;;
+esac
+calls=$(( $(cat "$here/show-calls" 2>/dev/null || echo 0) + 1 ))
+echo "$calls" >"$here/show-calls"
+state="active running success"
+[ -f "$here/unit-state" ] && state=$(cat "$here/unit-state")
+if [ -f "$here/unit-state.after" ] && [ "$calls" -gt "$(cat "$here/unit-state.after")" ]; then
+    state=$(cat "$here/unit-state.later")
+fi
+if [ "$state" = unanswerable ]; then
+    echo "Failed to connect to bus: No such file or directory" >&2
+    exit 1
+fi
+read -r active sub result <<<"$state"
+shift
+for arg in "$@"; do
+    case "$arg" in
+    --*) continue ;;
+    esac
+    printf 'Id=%s\nActiveState=%s\nSubState=%s\nResult=%s\nStateChangeTimestamp=Sun 2026-12-06 12:00:00 UTC\n\n' \
+        "$arg" "$active" "$sub" "$result"
+done
+"#;
+    fs::write(stub.join("systemctl"), script).unwrap();
+    fs::set_permissions(stub.join("systemctl"), fs::Permissions::from_mode(0o755)).unwrap();
+    // The preflight's time check: timedatectl answers from `ntp-sync`
+    // beside it ("yes" when missing), as systemd 239+ does for `show`.
+    let timedatectl = r#"#!/bin/sh
+here=$(dirname "$0")
+[ "$1" = show ] || exit 1
+if [ -f "$here/ntp-sync" ]; then cat "$here/ntp-sync"; else echo yes; fi
+"#;
+    fs::write(stub.join("timedatectl"), timedatectl).unwrap();
+    fs::set_permissions(stub.join("timedatectl"), fs::Permissions::from_mode(0o755)).unwrap();
+    stub
+}
+
+fn stub_path(stub: &Path) -> String {
+    format!(
+        "{}:{}",
+        stub.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// The words of a unit's `ExecStart=` line, unquoted as systemd reads the
+/// ones dcos_install.sh writes (double quotes, `%%`, and `$$` in the
+/// arguments: systemd expands no variable in the command's path).
+fn exec_start(unit: &str) -> Vec<String> {
+    let line = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("an ExecStart= line");
+    let mut words = Vec::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' => continue,
+            '"' => {
+                let mut word = String::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => word.push(chars.next().unwrap()),
+                        '%' => {
+                            assert_eq!(chars.next(), Some(c), "unescaped {c} in {line}");
+                            word.push(c);
+                        }
+                        '$' if !words.is_empty() => {
+                            assert_eq!(chars.next(), Some(c), "unescaped {c} in {line}");
+                            word.push(c);
+                        }
+                        c => word.push(c),
+                    }
+                }
+                words.push(word);
+            }
+            c => panic!("unquoted word starting with {c:?} in {line}"),
+        }
+    }
+    words
+}
+
+/// Issue 14 § 2: dcos_install.sh installs tarmac-recover.service, a oneshot
+/// ordered before basic.target and dcos.target that runs `pkg-activate
+/// recover` with the host's paths. A crash right after an activation's
+/// commit (TARMAC_FAILPOINT=after-commit, test builds) leaves the old units
+/// in the systemd dir; "rebooting" (running the unit's ExecStart, parsed
+/// from the installed file) syncs them to `current`. systemd is not PID 1
+/// here: the reboot's systemctl calls go to a stand-in on PATH.
+#[test]
+fn recover_unit_repairs_a_crash_after_the_commit_at_boot() {
+    let fixture = Fixture::with_units();
+    let _nginx = serve_cluster(&fixture);
+    let script = fixture.serve().join("dcos_install.sh");
+    // A path systemd would misread unescaped: a space, a specifier (%h),
+    // a variable ($x). systemd-analyze below checks the binary it names.
+    let host = TempHost::new(fixture.path().join("host %h $x"));
+    let output = host.script(&script, &["master"], None).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+
+    let unit_path = host.systemd().join("tarmac-recover.service");
+    let unit = fs::read_to_string(&unit_path).unwrap();
+    for line in [
+        "Type=oneshot",
+        "DefaultDependencies=no",
+        "Before=basic.target dcos.target shutdown.target",
+        "WantedBy=basic.target",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "{line} missing:\n{unit}");
+    }
+    assert_eq!(
+        fs::read_link(
+            host.systemd()
+                .join("basic.target.wants/tarmac-recover.service")
+        )
+        .unwrap(),
+        Path::new("../tarmac-recover.service")
+    );
+    let words = exec_start(&unit);
+    let expected: Vec<String> = [
+        host.tools().join("pkg-activate"),
+        "--root".into(),
+        host.root(),
+        "--config-dir".into(),
+        host.config(),
+        "--systemd-dir".into(),
+        host.systemd(),
+        "--state-dir-root".into(),
+        host.dir.join("var/lib/dcos"),
+        "--user-db-root".into(),
+        host.dir.join("userdb"),
+        "recover".into(),
+    ]
+    .iter()
+    .map(|p| p.display().to_string())
+    .collect();
+    assert_eq!(words, expected);
+    // systemd's own checker, where its binaries exist (systemd 252 here,
+    // though PID 1 is not systemd: verify reads files only).
+    match Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&unit_path)
+        .output()
+    {
+        Ok(verify) => assert!(
+            verify.status.success() && !stderr(&verify).contains("tarmac-recover"),
+            "systemd-analyze verify: {}",
+            stderr(&verify)
+        ),
+        Err(e) => eprintln!("systemd-analyze not available ({e}): unit not verified"),
+    }
+
+    let all: Vec<String> = {
+        let out = host.pkg_activate().arg("active").output().unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect()
+    };
+    assert!(all.iter().any(|id| id == "exhibitor--2.0"), "{all:?}");
+    assert!(host.synced_units().contains_key("dcos-exhibitor.service"));
+    let stub = systemctl_stub(fixture.path());
+    let log = stub.join("systemctl.log");
+    let reboot = || {
+        let _ = fs::remove_file(&log);
+        let out = Command::new(&words[0])
+            .args(&words[1..])
+            .env("PATH", stub_path(&stub))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "recover: {}", stderr(&out));
+        fs::read_to_string(&log).unwrap_or_default()
+    };
+
+    // Crash 1: exhibitor (and its unit) goes; killed after the commit.
+    let without: Vec<&String> = all.iter().filter(|id| *id != "exhibitor--2.0").collect();
+    let crash = host
+        .pkg_activate()
+        .args(["--no-systemd", "activate"])
+        .args(&without)
+        .env("TARMAC_FAILPOINT", "after-commit")
+        .output()
+        .unwrap();
+    assert!(!crash.status.success(), "the failpoint did not fire");
+    assert!(!host.current_units().contains_key("dcos-exhibitor.service"));
+    assert_ne!(host.synced_units(), host.current_units(), "no crash state");
+    let calls = reboot();
+    assert_eq!(host.synced_units(), host.current_units());
+    assert!(!host.systemd().join("dcos-exhibitor.service").exists());
+    assert_eq!(
+        calls,
+        "stop dcos-exhibitor.service\ndaemon-reload\nstart --no-block dcos.target\n"
+    );
+
+    // Crash 2: it comes back; the unit copy is missing until the reboot.
+    let crash = host
+        .pkg_activate()
+        .args(["--no-systemd", "activate"])
+        .args(&all)
+        .env("TARMAC_FAILPOINT", "after-commit")
+        .output()
+        .unwrap();
+    assert!(!crash.status.success(), "the failpoint did not fire");
+    assert_ne!(host.synced_units(), host.current_units(), "no crash state");
+    reboot();
+    assert_eq!(host.synced_units(), host.current_units());
+    assert_eq!(
+        fs::read_to_string(host.systemd().join("dcos-exhibitor.service")).unwrap(),
+        EXHIBITOR_UNIT
+    );
+    // A second boot with nothing to repair changes nothing, calls nothing.
+    assert_eq!(reboot(), "");
+    assert_eq!(host.synced_units(), host.current_units());
+}
+
+/// Issue 14 § 1, the postflight: `--wait-services SECONDS` polls
+/// `pkg-activate status --json`'s services verdict after the start (or an
+/// upgrade's restart): 0 once every unit is active, 6 naming the failed
+/// units, 7 after SECONDS naming those not active yet. This machine's PID 1
+/// is not systemd, so every systemctl call (pkg-activate's and the
+/// script's) goes to a stand-in on PATH whose `show` answers the states
+/// the test writes; with TARMAC_NO_SYSTEMD=1 the wait is skipped.
+#[test]
+fn install_script_waits_for_services() {
+    let fixture = Fixture::with_units();
+    let _nginx = serve_cluster(&fixture);
+    let script = fixture.serve().join("dcos_install.sh");
+    let stub = systemctl_stub(fixture.path());
+    let state = |now: &str, later: Option<(u32, &str)>| {
+        fs::write(stub.join("unit-state"), now).unwrap();
+        let _ = fs::remove_file(stub.join("show-calls"));
+        match later {
+            Some((after, later)) => {
+                fs::write(stub.join("unit-state.after"), after.to_string()).unwrap();
+                fs::write(stub.join("unit-state.later"), later).unwrap();
+            }
+            None => {
+                let _ = fs::remove_file(stub.join("unit-state.after"));
+            }
+        }
+    };
+    let show_calls = || {
+        fs::read_to_string(stub.join("show-calls"))
+            .map(|n| n.trim().parse::<u32>().unwrap())
+            .unwrap_or(0)
+    };
+    let host = TempHost::new(fixture.path().join("host"));
+    let run = |args: &[&str]| {
+        host.script(&script, args, Some(&stub))
+            .env("TARMAC_WAIT_INTERVAL", "0.2")
+            .output()
+            .unwrap()
+    };
+
+    // Starting, then running: the install waits and succeeds.
+    state(
+        "activating start success",
+        Some((2, "active running success")),
+    );
+    let output = run(&["--wait-services", "60", "master"]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("dcos_install: step: wait for services\n"),
+        "{text}"
+    );
+    assert!(text.contains("services: all 2 units active"), "{text}");
+    assert!(show_calls() >= 3, "polled {} times", show_calls());
+    let calls = fs::read_to_string(stub.join("systemctl.log")).unwrap();
+    assert!(calls.contains("start --no-block dcos.target"), "{calls}");
+
+    // A failed unit: exit 6, naming it (a rerun of a finished install
+    // only waits).
+    state("failed failed exit-code", None);
+    let output = run(&["--wait-services", "60", "master"]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(6), "{text}");
+    assert!(text.contains("nothing to do"), "{text}");
+    assert!(
+        text.contains(
+            "services failed: dcos-exhibitor.service (failed/failed, result exit-code) \
+             dcos-mesos.service (failed/failed, result exit-code)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("step 'wait for services' failed (exit 6)"),
+        "{text}"
+    );
+    assert!(text.contains("journalctl -u"), "{text}");
+
+    // Never active: exit 7 after the timeout, naming the units.
+    state("activating start success", None);
+    let output = run(&["--wait-services", "1", "master"]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(7), "{text}");
+    assert!(
+        text.contains(
+            "services not active after 1s: dcos-exhibitor.service (activating/start) \
+             dcos-mesos.service (activating/start)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("step 'wait for services' failed (exit 7)"),
+        "{text}"
+    );
+
+    // systemctl cannot answer (verdict unknown): waits, then 7 with why.
+    state("unanswerable", None);
+    let output = run(&["--wait-services", "1", "master"]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(7), "{text}");
+    assert!(
+        text.contains("services unknown after 1s: systemctl show failed")
+            && text.contains("Failed to connect to bus"),
+        "{text}"
+    );
+    assert!(show_calls() >= 2, "polled {} times", show_calls());
+
+    // Without --wait-services nothing is asked; a bad value is usage.
+    let before = show_calls();
+    let output = run(&["master"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(show_calls(), before);
+    let output = run(&["--wait-services", "soon", "master"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+
+    // TARMAC_NO_SYSTEMD=1: nothing was started, the wait says it is skipped.
+    let plain = TempHost::new(fixture.path().join("plain"));
+    let output = plain
+        .script(&script, &["--wait-services", "60", "slave"], None)
+        .output()
+        .unwrap();
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("TARMAC_NO_SYSTEMD=1: --wait-services skipped"),
+        "{text}"
+    );
+
+    // The node upgrade script waits the same way after its restart.
+    let old_id = fs::read_to_string(host.config().join("setup-flags/tarmac-installed")).unwrap();
+    let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
+    fixture.set_config(&text.replace("cluster_name: tarmac-example", "cluster_name: renamed"));
+    let tools = fixture.path().join("real-tools");
+    let output = fixture.run(&[
+        "--dist",
+        "dist",
+        "--bin-dir",
+        tools.to_str().unwrap(),
+        "--upgrade-from",
+        "genconf/serve",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let upgrade = fixture
+        .serve()
+        .join(format!("upgrade/{old_id}/dcos_node_upgrade.sh"));
+    // Its preflight alone, as JSON: the upgrade's own checks.
+    let output = host
+        .script(&upgrade, &["--preflight-only"], Some(&stub))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["mode"], "upgrade");
+    assert_eq!(json["passed"], true);
+    let names: Vec<&str> = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "root",
+            "commands",
+            "installed",
+            "systemd",
+            "selinux",
+            "filesystem",
+            "time"
+        ]
+    );
+    fs::write(stub.join("ntp-sync"), "no").unwrap();
+    let output = host
+        .script(&upgrade, &["--wait-services", "60"], Some(&stub))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("preflight time: FAIL: the clock is not synchronized"),
+        "{}",
+        stderr(&output)
+    );
+    fs::remove_file(stub.join("ntp-sync")).unwrap();
+    state(
+        "activating start success",
+        Some((1, "active running success")),
+    );
+    let output = host
+        .script(&upgrade, &["--wait-services", "60"], Some(&stub))
+        .env("TARMAC_WAIT_INTERVAL", "0.2")
+        .output()
+        .unwrap();
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("dcos_install: step: wait for services\n"),
+        "{text}"
+    );
+    assert!(text.contains("services: all 2 units active"), "{text}");
+    let calls = fs::read_to_string(stub.join("systemctl.log")).unwrap();
+    assert!(
+        calls.contains("restart --no-block dcos-mesos.service"),
+        "{calls}"
+    );
+    state("failed failed exit-code", None);
+    let output = host
+        .script(&upgrade, &["--wait-services", "60"], Some(&stub))
+        .output()
+        .unwrap();
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(6), "{text}");
+    assert!(
+        text.contains("services failed: dcos-exhibitor.service"),
+        "{text}"
+    );
+}
+
+/// A fake /proc for the preflight (TARMAC_PROC): `mounts` puts `mount` on
+/// `fstype`; net/tcp has LISTEN sockets on `tcp` ports, net/udp bound
+/// sockets on `udp` ports (the kernel's hex format).
+fn fake_proc(dir: &Path, mount: &Path, fstype: &str, tcp: &[u16], udp: &[u16]) -> PathBuf {
+    let proc_dir = dir.join("proc");
+    fs::create_dir_all(proc_dir.join("net")).unwrap();
+    fs::write(
+        proc_dir.join("mounts"),
+        format!(
+            "/dev/vda / ext4 rw 0 0\n/dev/vdb {} {fstype} rw 0 0\n",
+            mount.display()
+        ),
+    )
+    .unwrap();
+    let header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+    let table = |ports: &[u16], state: &str| {
+        let mut text = header.to_string();
+        // An established connection from a listed port does not count.
+        text.push_str("   0: 0100007F:13BB 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 1\n");
+        for (i, port) in ports.iter().enumerate() {
+            text.push_str(&format!(
+                "   {}: 00000000:{port:04X} 00000000:0000 {state} 00000000:00000000 00:00000000 00000000     0        0 {}\n",
+                i + 1,
+                i + 2
+            ));
+        }
+        text
+    };
+    fs::write(proc_dir.join("net/tcp"), table(tcp, "0A")).unwrap();
+    fs::write(proc_dir.join("net/udp"), table(udp, "07")).unwrap();
+    fs::write(proc_dir.join("net/tcp6"), header).unwrap();
+    fs::write(proc_dir.join("net/udp6"), header).unwrap();
+    proc_dir
+}
+
+/// Issue 14 § 5, the preflight: each check reports pass, fail or skip with
+/// its reason, every failure says how to fix it, `--preflight-only` prints
+/// the results as JSON on stdout. This machine's PID 1 is not systemd and
+/// it has no SELinux or xfs: systemctl, timedatectl, getenforce and
+/// xfs_info are stand-ins on PATH and /proc is a fake (TARMAC_PROC) that
+/// the test writes, so every check is driven both ways.
+#[test]
+fn install_script_preflight_checks_report_json() {
+    let fixture = Fixture::new();
+    assert!(fixture.generate().status.success());
+    let script = fixture.serve().join("dcos_install.sh");
+    let host = TempHost::new(fixture.path().join("host"));
+    fs::create_dir_all(&host.dir).unwrap();
+    let stub = systemctl_stub(fixture.path());
+    let tool = |name: &str, body: &str| {
+        fs::write(stub.join(name), format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(stub.join(name), fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    tool(
+        "getenforce",
+        &format!("cat {}", stub.join("selinux").display()),
+    );
+    tool(
+        "xfs_info",
+        &format!(
+            "echo \"naming   =version 2 bsize=4096 ascii-ci=0, ftype=$(cat {})\"",
+            stub.join("ftype").display()
+        ),
+    );
+    let set = |name: &str, value: &str| fs::write(stub.join(name), value).unwrap();
+    let preflight = |proc_dir: &Path, extra: &[(&str, &str)]| {
+        let mut command = host.script(&script, &["--preflight-only", "master"], Some(&stub));
+        command
+            .env("TARMAC_PROC", proc_dir)
+            .env_remove("TARMAC_PREFLIGHT_SKIP");
+        for (key, value) in extra {
+            command.env(key, value);
+        }
+        let output = command.output().unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
+        let checks: std::collections::BTreeMap<String, serde_json::Value> = json["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].as_str().unwrap().to_string(), c.clone()))
+            .collect();
+        (output, json, checks)
+    };
+    let names = [
+        "commands",
+        "existing-install",
+        "filesystem",
+        "inodes",
+        "ports",
+        "roles",
+        "root",
+        "selinux",
+        "space",
+        "systemd",
+        "time",
+    ];
+
+    // Everything as DC/OS wants it.
+    set("selinux", "Permissive");
+    set("ftype", "1");
+    let good = fake_proc(&fixture.path().join("good"), &host.dir, "xfs", &[22], &[68]);
+    let (output, json, checks) = preflight(&good, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(json["passed"], true);
+    assert_eq!(json["mode"], "install");
+    assert_eq!(checks.keys().cloned().collect::<Vec<_>>(), names);
+    for (name, check) in &checks {
+        assert_eq!(check["status"], "pass", "{name}: {check}");
+        assert_eq!(check["fix"], "", "{name}: {check}");
+    }
+    assert_eq!(checks["systemd"]["detail"], "systemd 252, running");
+    assert!(checks["filesystem"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("xfs with ftype=1"));
+    assert!(stderr(&output).contains("preflight passed"));
+
+    // Everything wrong at once: each check fails, names the problem and
+    // how to fix it; nothing is written.
+    set("systemd-version", "199");
+    set("ntp-sync", "no");
+    set("selinux", "Enforcing");
+    set("ftype", "0");
+    let bad = fake_proc(
+        &fixture.path().join("bad"),
+        &host.dir,
+        "xfs",
+        &[5050, 22],
+        &[53],
+    );
+    // A PATH without curl: every other command, then the stand-ins.
+    let partial = fixture.path().join("partial-bin");
+    fs::create_dir_all(&partial).unwrap();
+    for name in [
+        "awk",
+        "basename",
+        "bash",
+        "cat",
+        "chmod",
+        "cksum",
+        "cut",
+        "df",
+        "dirname",
+        "id",
+        "ln",
+        "mkdir",
+        "mktemp",
+        "mv",
+        "rm",
+        "sed",
+        "sha256sum",
+        "sleep",
+        "sort",
+        "tail",
+        "tr",
+        "uname",
+    ] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {name}")])
+            .output()
+            .unwrap();
+        let path = String::from_utf8(found.stdout).unwrap();
+        std::os::unix::fs::symlink(path.trim(), partial.join(name)).unwrap();
+    }
+    let path = format!("{}:{}", stub.display(), partial.display());
+    let (output, json, checks) = preflight(
+        &bad,
+        &[
+            ("PATH", path.as_str()),
+            ("TARMAC_MIN_FREE_MB", "999999999"),
+            ("TARMAC_MIN_FREE_INODES", "999999999999"),
+        ],
+    );
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert_eq!(json["passed"], false);
+    for name in [
+        "commands",
+        "space",
+        "inodes",
+        "systemd",
+        "ports",
+        "selinux",
+        "filesystem",
+        "time",
+    ] {
+        let check = &checks[name];
+        assert_eq!(check["status"], "fail", "{name}: {check}");
+        assert!(
+            !check["fix"].as_str().unwrap().is_empty(),
+            "{name}: {check}"
+        );
+        assert!(
+            text.contains(&format!("preflight {name}: FAIL: ")),
+            "{name}: {text}"
+        );
+    }
+    assert_eq!(checks["commands"]["detail"], "not found: curl");
+    assert_eq!(
+        checks["ports"]["detail"],
+        "in use, but DC/OS's services bind them: 53/udp 5050/tcp"
+    );
+    assert!(checks["systemd"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("systemd 199: DC/OS needs 200 or newer"));
+    assert!(checks["filesystem"]["fix"]
+        .as_str()
+        .unwrap()
+        .contains("mkfs.xfs -n ftype=1"));
+    assert!(text.contains("  to fix: "), "{text}");
+    assert!(!host.config().exists() && !host.root().exists());
+
+    // systemd installed but not PID 1 (this machine's own case).
+    set("systemd-version", "252");
+    set("system-state", "offline");
+    let (output, _, checks) = preflight(&good, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        checks["systemd"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not running as PID 1 (is-system-running: offline)"),
+        "{}",
+        checks["systemd"]
+    );
+
+    // Skips say why: TARMAC_PREFLIGHT_SKIP, and TARMAC_NO_SYSTEMD=1 for the
+    // checks of the services' environment.
+    let (output, json, checks) = preflight(
+        &bad,
+        &[(
+            "TARMAC_PREFLIGHT_SKIP",
+            "systemd ports time selinux filesystem",
+        )],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(json["passed"], true);
+    for name in ["systemd", "ports", "time", "selinux", "filesystem"] {
+        assert_eq!(checks[name]["status"], "skip");
+        assert_eq!(checks[name]["detail"], "skipped by TARMAC_PREFLIGHT_SKIP");
+    }
+    set("selinux", "Disabled");
+    set("ftype", "1");
+    let (output, _, checks) = preflight(&bad, &[("TARMAC_NO_SYSTEMD", "1")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    for name in ["systemd", "ports", "time"] {
+        assert_eq!(checks[name]["status"], "skip");
+        assert_eq!(
+            checks[name]["detail"],
+            "TARMAC_NO_SYSTEMD=1: no service starts here"
+        );
+    }
+    assert_eq!(checks["selinux"]["detail"], "SELinux is Disabled");
+}
+
+/// Issue 14 § 5, portability: the script must run on bash 4.2 (RHEL/CentOS
+/// 7). No bash 4.2 is available here (only package registries are
+/// reachable, and they carry bash 5), so this is a static check of the
+/// template: no possibly empty array expanded as "${a[@]}" (bash < 4.4
+/// fails under `set -u`), no bash 4.3+ feature, no GNU-only option, and
+/// every external command it runs is listed in HOST_COMMANDS (checked by
+/// the preflight) or is an optional tool of one check.
+#[test]
+fn install_script_avoids_bash_4_4_and_gnu_only_constructs() {
+    let text = fs::read_to_string(Path::new(REPO).join("scripts/dcos_install.sh")).unwrap();
+    // Code only: comments and heredoc bodies (unit file, usage) dropped.
+    let mut code = Vec::new();
+    let mut heredoc: Option<String> = None;
+    for (number, line) in text.lines().enumerate() {
+        if let Some(end) = &heredoc {
+            if line.trim() == end {
+                heredoc = None;
+            }
+            continue;
+        }
+        if let Some(at) = line.find("<<'").or_else(|| line.find("<<EOF")) {
+            let rest = line[at + 2..].trim_start_matches('\'');
+            let end: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            heredoc = Some(end);
+        }
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        code.push((number + 1, line));
+    }
+    assert!(heredoc.is_none(), "unterminated heredoc");
+    let mut problems = Vec::new();
+    let array = regex_lite_arrays();
+    let mut function = "";
+    for (number, line) in &code {
+        if let Some(name) = line.strip_suffix("() {") {
+            function = name;
+        }
+        // "${name[@]}" must be the guarded ${name[@]+"${name[@]}"}; ROLES
+        // in write_flags is never empty (install: a role is required;
+        // upgrade: the host's roles, checked just before).
+        for (at, name) in array(line) {
+            let guarded = line[..at].ends_with(&format!("${{{name}[@]+"));
+            let never_empty = name == "ROLES" && function == "write_flags";
+            if !guarded && !never_empty {
+                problems.push(format!("{number}: unguarded \"${{{name}[@]}}\": {line}"));
+            }
+        }
+        for bad in [
+            "-printf",
+            "-quit",
+            "-mindepth",
+            "-maxdepth",
+            "sed -i",
+            "grep -P",
+            "readlink -f",
+            "realpath",
+            "xargs -r",
+            "stat -c",
+            "date -d",
+            "local -n",
+            "declare -n",
+            "wait -n",
+            "mapfile -d",
+            "readarray -d",
+            "EPOCHSECONDS",
+            "EPOCHREALTIME",
+            "@Q}",
+            "sort -V",
+            "--no-dereference",
+        ] {
+            if line.contains(bad) {
+                problems.push(format!("{number}: {bad:?} (bash 4.3+ or GNU only): {line}"));
+            }
+        }
+    }
+    // External commands in command position.
+    let listed: Vec<&str> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("HOST_COMMANDS=\""))
+        .expect("HOST_COMMANDS")
+        .trim_end_matches('"')
+        .split(' ')
+        .collect();
+    let optional = [
+        "systemctl",
+        "getenforce",
+        "xfs_info",
+        "timedatectl",
+        "ntpstat",
+    ];
+    let candidates = [
+        "awk",
+        "basename",
+        "cat",
+        "chmod",
+        "chown",
+        "cksum",
+        "cp",
+        "curl",
+        "cut",
+        "date",
+        "dd",
+        "df",
+        "dirname",
+        "du",
+        "env",
+        "find",
+        "getent",
+        "grep",
+        "gzip",
+        "head",
+        "hostname",
+        "id",
+        "install",
+        "ip",
+        "jq",
+        "ln",
+        "ls",
+        "mkdir",
+        "mktemp",
+        "mv",
+        "netstat",
+        "od",
+        "perl",
+        "python",
+        "python3",
+        "readlink",
+        "rm",
+        "rmdir",
+        "sed",
+        "seq",
+        "sha256sum",
+        "sleep",
+        "sort",
+        "ss",
+        "stat",
+        "tail",
+        "tar",
+        "tee",
+        "timeout",
+        "touch",
+        "tr",
+        "uname",
+        "uniq",
+        "useradd",
+        "wc",
+        "xargs",
+        "zstd",
+        "systemctl",
+        "getenforce",
+        "xfs_info",
+        "timedatectl",
+        "ntpstat",
+    ];
+    let mut used = std::collections::BTreeSet::new();
+    for (_, line) in &code {
+        commands_in_line(line, &candidates, &mut used);
+    }
+    for command in &used {
+        if !listed.contains(&command.as_str()) && !optional.contains(&command.as_str()) {
+            problems.push(format!("runs {command} but HOST_COMMANDS does not list it"));
+        }
+    }
+    for command in &listed {
+        if *command != "bash" && !used.contains(*command) {
+            problems.push(format!(
+                "HOST_COMMANDS lists {command}, which the script never runs"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // The check itself finds what it is for.
+    assert_eq!(
+        array(r#"for x in "${a[@]}" ${b[@]+"${b[@]}"}; do"#).len(),
+        2
+    );
+}
+
+/// The `"${name[@]}"` expansions in a line: (byte offset, name).
+fn regex_lite_arrays() -> impl Fn(&str) -> Vec<(usize, String)> {
+    |line: &str| {
+        let mut found = Vec::new();
+        let mut from = 0;
+        while let Some(at) = line[from..].find("\"${") {
+            let start = from + at;
+            let rest = &line[start + 3..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() && rest[name.len()..].starts_with("[@]}\"") {
+                found.push((start, name));
+            }
+            from = start + 3;
+        }
+        found
+    }
+}
+
+/// Adds to `used` the `candidates` that `line` runs: words in command
+/// position (line start, after `| ; & ( !` or a keyword), outside single
+/// quotes and outside double quotes except inside their `$(...)`.
+fn commands_in_line(
+    line: &str,
+    candidates: &[&str],
+    used: &mut std::collections::BTreeSet<String>,
+) {
+    // Contexts: 'c' code, '"' a double-quoted string, '(' a $( inside one.
+    let mut stack = vec!['c'];
+    let mut at_command = true;
+    let mut word = String::new();
+    let chars: Vec<char> = line.chars().collect();
+    let mut i = 0;
+    let mut end_word = |word: &mut String, at_command: &mut bool, next: char| {
+        let keyword = [
+            "if", "then", "do", "else", "elif", "while", "until", "command", "exec",
+        ]
+        .contains(&word.as_str());
+        if *at_command && candidates.contains(&word.as_str()) {
+            used.insert(word.clone());
+        }
+        let was_word = !word.is_empty();
+        word.clear();
+        *at_command = match next {
+            '|' | ';' | '&' | '(' | '!' => true,
+            ' ' | '\t' if keyword => true,
+            ' ' | '\t' if was_word => false,
+            ' ' | '\t' => *at_command,
+            _ => false,
+        };
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        let top = *stack.last().unwrap();
+        if top == '"' {
+            match c {
+                '\\' => i += 1,
+                '"' => {
+                    stack.pop();
+                }
+                '$' if chars.get(i + 1) == Some(&'(') => {
+                    stack.push('(');
+                    at_command = true;
+                    i += 1;
+                }
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            '\'' => {
+                end_word(&mut word, &mut at_command, c);
+                i += 1;
+                while i < chars.len() && chars[i] != '\'' {
+                    i += 1;
+                }
+            }
+            '"' => {
+                end_word(&mut word, &mut at_command, c);
+                stack.push('"');
+            }
+            ')' if top == '(' => {
+                end_word(&mut word, &mut at_command, c);
+                stack.pop();
+            }
+            c if c.is_ascii_alphanumeric() || c == '_' || c == '-' => word.push(c),
+            c => end_word(&mut word, &mut at_command, c),
+        }
+        i += 1;
+    }
+    end_word(&mut word, &mut at_command, ' ');
 }

@@ -1531,6 +1531,14 @@ fn uninstall_removes_units_and_activation() {
     host.ok(&["activate", &mesos]);
     std::fs::write(host.systemd().join("dcos.target"), "[Unit]\n").unwrap();
     std::fs::write(host.systemd().join("foreign.service"), "mine").unwrap();
+    // dcos_install.sh's boot-time repair unit and its enabling link.
+    let recover_unit = host.systemd().join("tarmac-recover.service");
+    let recover_link = host
+        .systemd()
+        .join("basic.target.wants/tarmac-recover.service");
+    std::fs::write(&recover_unit, "[Service]\n").unwrap();
+    std::fs::create_dir_all(recover_link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink("../tarmac-recover.service", &recover_link).unwrap();
     // What dcos_install.sh writes outside the root, and package state.
     let config = host.base.join("config");
     std::fs::create_dir_all(config.join("setup-flags")).unwrap();
@@ -1551,6 +1559,7 @@ fn uninstall_removes_units_and_activation() {
     assert_eq!(left, [".lock"]);
     assert!(!host.systemd().join("dcos-mesos-master.service").exists());
     assert!(!host.systemd().join("dcos.target").exists());
+    assert!(!recover_unit.exists() && recover_link.symlink_metadata().is_err());
     assert!(host.systemd().join("foreign.service").exists());
     // Without --purge, what the install script made is kept and named.
     let lines: Vec<&str> = out.lines().collect();

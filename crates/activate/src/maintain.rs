@@ -176,6 +176,14 @@ pub fn uninstall(
         done.removed
             .extend(changes.removed.iter().map(|unit| systemd_dir.join(unit)));
         remove(systemd_dir.join("dcos.target"), &mut done)?;
+        // dcos_install.sh's boot-time repair (docs/host-layout.md): with
+        // nothing left to repair it would only fail at each boot once the
+        // tools go.
+        remove(
+            systemd_dir.join("basic.target.wants/tarmac-recover.service"),
+            &mut done,
+        )?;
+        remove(systemd_dir.join("tarmac-recover.service"), &mut done)?;
     }
     // The commit point first: from here on nothing is active.
     remove(host.current(), &mut done)?;
