@@ -1834,6 +1834,82 @@ fn progress_on_a_terminal_only_and_quiet_silences_it() {
     assert!(piped.stderr.is_empty(), "{}", stderr(&piped));
 }
 
+/// The cloud-init user data's install commands (issue 14 § 7): the runcmd
+/// script cloud-init makes from scripts/integrations/cloud/
+/// tarmac-host.cloud-config, with the role and URLs substituted (a dead
+/// mirror, a live one, the origin), installs an agent into a temp root from
+/// the live mirror; rerun, it does nothing; left unsubstituted, it fails
+/// before fetching anything.
+#[test]
+fn cloud_init_runcmd_installs_a_host_from_the_first_live_mirror() {
+    let fixture = Fixture::new();
+    let origin = serve_cluster(&fixture);
+    let mirror = tarmac_testkit::nginx::Nginx::serve(&fixture.serve());
+    let mirrors = format!("{} {}", tarmac_testkit::nginx::dead_url(), mirror.url());
+    let user_data = crate::cloud_init::substitute("slave", &origin.url(), &mirrors);
+    let runcmd = fixture.path().join("runcmd");
+    fs::write(&runcmd, crate::cloud_init::runcmd_script(&user_data)).unwrap();
+    let host = TempHost::new(fixture.path().join("agent"));
+    let run = |script: &Path| {
+        let mut command = Command::new("sh");
+        command.arg(script);
+        host.environment(command, None).output().unwrap()
+    };
+
+    let output = run(&runcmd);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!("tarmac: dcos_install.sh from {}\n", mirror.url())),
+        "{text}"
+    );
+    assert!(text.contains("dcos_install: step: activate\n"), "{text}");
+    assert!(host.config().join("roles/slave").is_file());
+    assert!(!host.config().join("roles/master").exists());
+    let flags = host.config().join("setup-flags");
+    assert_eq!(
+        fs::read_to_string(flags.join("detected-ip")).unwrap(),
+        "203.0.113.9\n"
+    );
+    assert!(flags.join("tarmac-installed").is_file());
+    let status = host
+        .pkg_activate()
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", stderr(&status));
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["cluster_set"], true, "{status}");
+    // The mirrors come first: the origin served nothing.
+    assert_eq!(origin.access_log(), "");
+    let log = mirror.access_log();
+    for path in [
+        "/dcos_install.sh",
+        "/bin/pkg-activate",
+        ".bootstrap.tar.zst",
+    ] {
+        assert!(log.contains(path), "{path} not from the mirror: {log}");
+    }
+    let archives = |log: &str| log.lines().filter(|l| l.contains(".tar.zst")).count();
+    let fetched = archives(&log);
+
+    // A rerun (cloud-init's scripts_user again, or by hand) changes nothing.
+    let output = run(&runcmd);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(archives(&mirror.access_log()), fetched);
+
+    // Placeholders left in place: sh stops at the first (set -u).
+    let raw = fs::read_to_string(crate::cloud_init::user_data_path()).unwrap();
+    let unsubstituted = fixture.path().join("runcmd-raw");
+    fs::write(&unsubstituted, crate::cloud_init::runcmd_script(&raw)).unwrap();
+    let before = mirror.access_log().lines().count();
+    let output = run(&unsubstituted);
+    assert_ne!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("Mirrors"), "{}", stderr(&output));
+    assert_eq!(mirror.access_log().lines().count(), before);
+    assert_eq!(origin.access_log(), "");
+}
+
 /// A served cluster for the host-script tests: `fixture`'s genconf pointed
 /// at an nginx serving it, a TEST-NET ip-detect, the real host tools.
 fn serve_cluster(fixture: &Fixture) -> tarmac_testkit::nginx::Nginx {
@@ -1878,9 +1954,12 @@ impl TempHost {
     /// the real systemctl must never run against it).
     fn script(&self, script: &Path, args: &[&str], stub: Option<&Path>) -> Command {
         let mut command = Command::new("bash");
+        command.arg(script).args(args);
+        self.environment(command, stub)
+    }
+    /// `command` with this host's TARMAC_* paths, as [`TempHost::script`].
+    fn environment(&self, mut command: Command, stub: Option<&Path>) -> Command {
         command
-            .arg(script)
-            .args(args)
             // bash 5's compatibility level 4.2: the nearest this machine
             // gets to RHEL/CentOS 7's bash 4.2 (it does not bring back the
             // unbound "${a[@]}" of an empty array under set -u: see

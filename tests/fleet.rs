@@ -841,6 +841,66 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
     drop(fleet);
 }
 
+/// Issue 14 § 7: every host installs itself from the cloud-init user data
+/// (scripts/integrations/cloud/tarmac-host.cloud-config) as cloud-init
+/// would: the runcmd script cloud-init's own code makes from the file, with
+/// the host's role, the nginx as bootstrap URL and a mirror where nothing
+/// listens, run by `sh` in the host at DC/OS's default paths (the only
+/// override TARMAC_NO_SYSTEMD=1: no systemd in a namespace).
+#[test]
+fn twenty_hosts_install_from_the_cloud_init_user_data() {
+    if !is_root() {
+        return;
+    }
+    let cluster = Cluster::build();
+    let fleet = Fleet::start();
+    let hosts = &fleet.hosts;
+    let serve = cluster.serve();
+    std::fs::create_dir_all(&serve).unwrap();
+    let nginx = Nginx::serve_at(&serve, IpAddr::V4(fleet.gateway));
+    let url = nginx.url();
+    write_config(&cluster, hosts, &url, &[]);
+    let (tools, _) = host_tools(&cluster);
+    let generated = generate(
+        &cluster,
+        &tools,
+        &["--dist", cluster.dist.to_str().unwrap()],
+    );
+    let config = generated["config_id"].as_str().unwrap().to_string();
+    let mut packages: Vec<String> = cluster
+        .bundle
+        .iter()
+        .chain(&cluster_ids(&serve))
+        .cloned()
+        .collect();
+    packages.sort();
+
+    // Refused at once (the bridge address, a port nothing listens on).
+    let dead = format!("http://{}:9", fleet.gateway);
+    let children = hosts
+        .iter()
+        .map(|host| {
+            let user_data = crate::cloud_init::substitute(host.role, &url, &dead);
+            let runcmd = host.dir.join("runcmd");
+            std::fs::write(&runcmd, crate::cloud_init::runcmd_script(&user_data)).unwrap();
+            let mut command = host.command(&["sh", runcmd.to_str().unwrap()]);
+            command.env("TARMAC_NO_SYSTEMD", "1");
+            command.spawn().unwrap()
+        })
+        .collect();
+    let outputs = wait_all(hosts, children, "the cloud-init runcmd");
+    for (host, output) in hosts.iter().zip(&outputs) {
+        assert!(
+            stderr(output).contains(&format!("tarmac: dcos_install.sh from {url}\n")),
+            "{}: {}",
+            host.name,
+            stderr(output)
+        );
+    }
+    assert_state(hosts, &packages, &packages, 1, &[1]);
+    assert_installed(hosts, &outputs, &cluster.bootstrap, &config, &url);
+}
+
 /// Upgrade: one package changes (hello-git's build script); every host
 /// runs the node upgrade script and downloads only what changed. Returns
 /// the new dist and package set.

@@ -2,6 +2,7 @@
 //! roots (and real HTTP servers where the tool downloads).
 
 mod cfg_gen;
+mod cloud_init;
 mod e2e;
 mod emergency;
 mod fleet;
