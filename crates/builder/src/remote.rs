@@ -9,19 +9,19 @@ use std::io::Read;
 use std::path::Path;
 
 use tarmac_archive::{extract, Expect, ExtractOptions};
+use tarmac_model::layout::repository::{self, archive as archive_path, manifest as manifest_path};
 use tarmac_model::{PackageId, PackageManifest};
 
 use crate::error::Error;
-use crate::layout::{archive_path, manifest_path};
 
 /// Tries to fetch `id` from the repository at `url` into `repo`. `Ok(false)`:
 /// the remote does not have it (404).
 pub fn fetch_package(url: &str, repo: &Path, work: &Path, id: &PackageId) -> Result<bool, Error> {
-    let base = format!("{}/packages/{}/{id}", url.trim_end_matches('/'), id.name());
-    let Some(manifest_bytes) = get(&format!("{base}.json"))? else {
+    let base = url.trim_end_matches('/');
+    let manifest_url = format!("{base}/{}", repository::manifest_relative(id));
+    let Some(manifest_bytes) = get(&manifest_url)? else {
         return Ok(false);
     };
-    let manifest_url = format!("{base}.json");
     let manifest = PackageManifest::parse(&manifest_url, &manifest_bytes)?;
     if &manifest.id != id {
         return Err(Error::Download {
@@ -30,7 +30,7 @@ pub fn fetch_package(url: &str, repo: &Path, work: &Path, id: &PackageId) -> Res
             transient: false,
         });
     }
-    let Some(archive) = get(&format!("{base}.tar.zst"))? else {
+    let Some(archive) = get(&format!("{base}/{}", repository::archive_relative(id)))? else {
         return Ok(false);
     };
     // Verify before publishing: the whole archive against its manifest.

@@ -12,6 +12,7 @@ mod canonical;
 mod error;
 mod exit;
 mod id;
+pub mod layout;
 mod manifest;
 mod object;
 mod pkginfo;
