@@ -544,23 +544,27 @@ fn http_sources_are_verified_cached_by_checksum_and_failures_classified() {
     let tarball =
         std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("packages/motd/motd-1.0.tar.gz"))
             .unwrap();
+    // `/down/` answers 503 to more requests than pkg-build retries.
     let server = FaultServer::builder()
-        .file("/motd-1.0.tar.gz", tarball)
-        .script(
-            "/motd-1.0.tar.gz",
-            &[Fault::Status(503), Fault::Corrupt(100)],
-        )
+        .file("/motd-1.0.tar.gz", tarball.clone())
+        .script("/motd-1.0.tar.gz", &[Fault::Corrupt(100)])
+        .file("/down/motd-1.0.tar.gz", tarball)
+        .script("/down/motd-1.0.tar.gz", &[Fault::Status(503); 10])
         .start();
     let sha1 = "8e6732e7082d0e2af70062e1140f448c88e33746";
-    for (name, file) in [("fetched", "motd.txt"), ("fetched-too", "motd-custom.txt")] {
+    for (name, file, path) in [
+        ("fetched", "motd.txt", ""),
+        ("fetched-too", "motd-custom.txt", ""),
+        ("unavailable", "motd.txt", "/down"),
+    ] {
         let buildinfo = format!(
-            r#"{{"single_source": {{"kind": "url_extract", "url": "{}/motd-1.0.tar.gz", "sha1": "{sha1}"}}}}"#,
+            r#"{{"single_source": {{"kind": "url_extract", "url": "{}{path}/motd-1.0.tar.gz", "sha1": "{sha1}"}}}}"#,
             server.url()
         );
         let script = format!("#!/bin/sh\nset -e\nmkdir -p $PKG_PATH/etc\ncp $PKG_SRC/{name}/{file} $PKG_PATH/etc/motd\n");
         add_package(&packages, name, &buildinfo, &script);
     }
-    let unavailable = build_in(temp.path(), &packages, &["fetched", "-q"]);
+    let unavailable = build_in(temp.path(), &packages, &["unavailable", "-q"]);
     assert_eq!(
         unavailable.status.code(),
         Some(75),
@@ -585,7 +589,12 @@ fn http_sources_are_verified_cached_by_checksum_and_failures_classified() {
     // A second package with the same checksum uses the cached download.
     let cached = build_in(temp.path(), &packages, &["fetched-too"]);
     assert!(cached.status.success(), "{}", stderr(&cached));
-    assert_eq!(server.requests().len(), 3, "{:?}", server.requests());
+    let served: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/motd-1.0.tar.gz")
+        .collect();
+    assert_eq!(served.len(), 2, "{served:?}");
     let out = temp.path().join("out");
     let ids: Vec<String> = lines(&good).into_iter().chain(lines(&cached)).collect();
     let fetched = unpack(&temp.path().join("repo"), &ids[0], &out);
@@ -596,6 +605,36 @@ fn http_sources_are_verified_cached_by_checksum_and_failures_classified() {
     assert!(std::fs::read_to_string(too.join("etc/motd"))
         .unwrap()
         .starts_with("Custom"));
+}
+
+#[test]
+fn http_source_answering_503_once_is_retried() {
+    use tarmac_testkit::fault_server::{Fault, FaultServer};
+    let temp = tempfile::tempdir().unwrap();
+    let packages = temp.path().join("packages");
+    let tarball =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("packages/motd/motd-1.0.tar.gz"))
+            .unwrap();
+    let server = FaultServer::builder()
+        .file("/motd-1.0.tar.gz", tarball)
+        .script("/motd-1.0.tar.gz", &[Fault::Status(503)])
+        .start();
+    let buildinfo = format!(
+        r#"{{"single_source": {{"kind": "url_extract", "url": "{}/motd-1.0.tar.gz", "sha1": "8e6732e7082d0e2af70062e1140f448c88e33746"}}}}"#,
+        server.url()
+    );
+    let script = "#!/bin/sh\nset -e\nmkdir -p $PKG_PATH/etc\ncp $PKG_SRC/retried/motd.txt $PKG_PATH/etc/motd\n";
+    add_package(&packages, "retried", &buildinfo, script);
+    let built = build_in(temp.path(), &packages, &["retried"]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    let faults: Vec<Fault> = server.requests().into_iter().map(|r| r.fault).collect();
+    assert_eq!(faults, [Fault::Status(503), Fault::Serve], "one retry");
+    let out = temp.path().join("out");
+    let ids = lines(&built);
+    let retried = unpack(&temp.path().join("repo"), &ids[0], &out);
+    assert!(std::fs::read_to_string(retried.join("etc/motd"))
+        .unwrap()
+        .starts_with("Welcome"));
 }
 
 #[test]

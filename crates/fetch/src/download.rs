@@ -29,14 +29,16 @@
 //! only asked when no other is ready.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use tarmac_model::Reporter;
+use tarmac_fs::Context;
+use tarmac_model::{ExitClass, Reporter};
 
 use crate::retry::{backoff, classify, retry_after, AttemptError, Disposition, Random};
 use crate::run::Run;
-use crate::{Error, Source};
+use crate::{Error, FetchOptions, Source};
 
 /// One open attempt: the body reader and where it comes from.
 struct Body {
@@ -695,6 +697,58 @@ fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
         n => Some(n.parse().ok()?),
     };
     Some((start.trim().parse().ok()?, total))
+}
+
+/// Downloads one file into `dest` (created or truncated) with a run of its
+/// own: `mirrors` are the file's URLs (or paths), tried in order with the
+/// retries, `Range` resume, mirror rotation and the one transient/fatal
+/// classification of [`Download`]. `expect_blake3` (64 hex digits), when
+/// given, must match the delivered bytes ([`Error::Checksum`]). On error
+/// `dest` may hold part of the bytes: the caller removes it. The smallest
+/// door into this crate for a tool that needs one file (pkg-build's sources
+/// and `--cache-url`).
+pub fn fetch_to_file(
+    mirrors: &[Source],
+    options: &FetchOptions,
+    dest: &Path,
+    expect_blake3: Option<&str>,
+    reporter: &dyn Reporter,
+) -> Result<Fetched, Error> {
+    if mirrors.is_empty() {
+        return Err(Error::NoMirror {
+            mirrors: "none given".into(),
+            class: ExitClass::Invalid,
+        });
+    }
+    let run = Run::new(mirrors.iter().map(ToString::to_string).collect(), options);
+    let mut download = Download::open(mirrors.to_vec(), &run, reporter)?;
+    let mut out = File::create(dest).with_path("create", dest)?;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = match download.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                return Err(download.take_error().unwrap_or_else(|| Error::Read {
+                    url: download.url(),
+                    reason: e.to_string(),
+                }))
+            }
+        };
+        out.write_all(&buf[..n]).with_path("write", dest)?;
+    }
+    out.flush().with_path("write", dest)?;
+    let fetched = download.finish()?;
+    if let Some(expected) = expect_blake3 {
+        if !expected.eq_ignore_ascii_case(&fetched.blake3) {
+            return Err(Error::Checksum {
+                url: fetched.url,
+                expected: expected.to_string(),
+                actual: fetched.blake3,
+            });
+        }
+    }
+    Ok(fetched)
 }
 
 impl Read for Download<'_> {
