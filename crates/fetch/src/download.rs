@@ -1037,4 +1037,25 @@ mod tests {
         let error = fetch(vec![Source::parse("/nonexistent/tarmac")]).unwrap_err();
         assert_eq!(error.class(), tarmac_model::ExitClass::Invalid);
     }
+
+    #[test]
+    fn fetch_to_file_retries_resumes_and_checks_blake3() {
+        let temp = tempfile::tempdir().unwrap();
+        let dest = temp.path().join("f");
+        let server = server(&[Fault::Status(503), Fault::CutAfter(1000)]);
+        let url = [Source::parse(&format!("{}/f", server.url()))];
+        let expected = blake3::hash(&payload()).to_hex().to_string();
+        let fetched = fetch_to_file(&url, &fast(), &dest, Some(&expected), &Silent).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), payload());
+        assert_eq!(fetched.bytes, payload().len() as u64);
+        let ranges: Vec<Option<u64>> = server.requests().iter().map(|r| r.range_start).collect();
+        assert_eq!(ranges, [None, None, Some(1000)], "retried, then resumed");
+
+        let wrong = "0".repeat(64);
+        let error = fetch_to_file(&url, &fast(), &dest, Some(&wrong), &Silent).unwrap_err();
+        assert_eq!(error.class(), tarmac_model::ExitClass::Integrity, "{error}");
+        let missing = [Source::parse(&format!("{}/nothing", server.url()))];
+        let error = fetch_to_file(&missing, &fast(), &dest, None, &Silent).unwrap_err();
+        assert_eq!(error.class(), tarmac_model::ExitClass::Invalid, "{error}");
+    }
 }
