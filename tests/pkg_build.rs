@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use tarmac_model::layout::repository;
 
 use crate::workspace::copy_dir;
 
@@ -173,18 +174,26 @@ fn build_in(dir: &Path, packages: &Path, args: &[&str]) -> Output {
         .args(args))
 }
 
+/// A package's archive and manifest, relative to a repository.
+fn repository_files(id: &str) -> [String; 2] {
+    let id = tarmac_model::PackageId::parse(id).unwrap();
+    [
+        repository::archive_relative(&id),
+        repository::manifest_relative(&id),
+    ]
+}
+
 /// Unpacks a package archive with the strict extractor, checked against its
 /// manifest, and returns the directory.
 fn unpack(repo: &Path, id: &str, into: &Path) -> PathBuf {
-    let name = id.split("--").next().unwrap();
-    let dir = repo.join("packages").join(name);
+    let pid = tarmac_model::PackageId::parse(id).unwrap();
     let manifest = tarmac_model::PackageManifest::parse(
         "manifest",
-        &std::fs::read(dir.join(format!("{id}.json"))).unwrap(),
+        &std::fs::read(repository::manifest(repo, &pid)).unwrap(),
     )
     .unwrap();
     assert_eq!(manifest.id.to_string(), id);
-    let archive = std::fs::File::open(dir.join(format!("{id}.tar.zst"))).unwrap();
+    let archive = std::fs::File::open(repository::archive(repo, &pid)).unwrap();
     std::fs::create_dir_all(into).unwrap();
     let target = into.join(id);
     let options = tarmac_archive::ExtractOptions {
@@ -291,9 +300,7 @@ fn builds_the_example_tree_reproducibly_and_caches_it() {
     assert!(second.status.success(), "{}", stderr(&second));
     assert_eq!(lines(&second), ids);
     for id in &ids {
-        let name = id.split("--").next().unwrap();
-        for ext in ["tar.zst", "json"] {
-            let rel = format!("packages/{name}/{id}.{ext}");
+        for rel in repository_files(id) {
             assert_eq!(
                 std::fs::read(repo.join(&rel)).unwrap(),
                 std::fs::read(other.path().join("repo").join(&rel)).unwrap(),
@@ -647,9 +654,7 @@ fn cache_url_fetches_verified_prebuilt_packages_and_builds_bad_ones() {
     let ids = lines(&built);
     let mut server = FaultServer::builder();
     for id in &ids {
-        let name = id.split("--").next().unwrap();
-        for ext in ["tar.zst", "json"] {
-            let rel = format!("packages/{name}/{id}.{ext}");
+        for rel in repository_files(id) {
             server = server.file(
                 &format!("/{rel}"),
                 std::fs::read(first.path().join("repo").join(&rel)).unwrap(),
@@ -689,8 +694,7 @@ fn cache_url_fetches_verified_prebuilt_packages_and_builds_bad_ones() {
         ]
     );
     for id in &ids {
-        let name = id.split("--").next().unwrap();
-        let rel = format!("packages/{name}/{id}.tar.zst");
+        let rel = repository::archive_relative(&tarmac_model::PackageId::parse(id).unwrap());
         assert_eq!(
             std::fs::read(first.path().join("repo").join(&rel)).unwrap(),
             std::fs::read(second.path().join("repo").join(&rel)).unwrap()

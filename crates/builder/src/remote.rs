@@ -19,7 +19,11 @@ use crate::error::Error;
 pub fn fetch_package(url: &str, repo: &Path, work: &Path, id: &PackageId) -> Result<bool, Error> {
     let base = url.trim_end_matches('/');
     let manifest_url = format!("{base}/{}", repository::manifest_relative(id));
-    let Some(manifest_bytes) = get(&manifest_url, work)? else {
+    let Some(manifest_bytes) = get(
+        &manifest_url,
+        &work.join(format!(".fetched.{id}.json.{}", std::process::id())),
+    )?
+    else {
         return Ok(false);
     };
     let manifest = PackageManifest::parse(&manifest_url, &manifest_bytes)?;
@@ -32,7 +36,7 @@ pub fn fetch_package(url: &str, repo: &Path, work: &Path, id: &PackageId) -> Res
     }
     let Some(archive) = get(
         &format!("{base}/{}", repository::archive_relative(id)),
-        work,
+        &work.join(format!(".fetched.{id}.tar.zst.{}", std::process::id())),
     )?
     else {
         return Ok(false);
@@ -80,28 +84,25 @@ pub(crate) fn fetch_to_file(url: &str, dest: &Path, reporter: &dyn Reporter) -> 
     Ok(())
 }
 
-/// GET `url` into memory (through a file under `work`); `None` when the
+/// GET `url` into memory (through the file `temp`, removed after, one per
+/// package and file as packages are fetched in parallel); `None` when the
 /// remote has no such file (404, 410, a missing local file). Package
 /// archives fetched this way are build artifacts (small next to a bundle);
 /// host-extract streams.
-fn get(url: &str, work: &Path) -> Result<Option<Vec<u8>>, Error> {
-    tarmac_fs::create_dir_all(work)?;
-    let temp = work.join(format!(".cache-url.{}", std::process::id()));
-    let result = tarmac_fetch::fetch_to_file(
-        &[Source::parse(url)],
-        &fetch_options(),
-        &temp,
-        None,
-        &Silent,
-    );
+fn get(url: &str, temp: &Path) -> Result<Option<Vec<u8>>, Error> {
+    if let Some(parent) = temp.parent() {
+        tarmac_fs::create_dir_all(parent)?;
+    }
+    let result =
+        tarmac_fetch::fetch_to_file(&[Source::parse(url)], &fetch_options(), temp, None, &Silent);
     let outcome = match result {
-        Ok(_) => tarmac_fs::read(&temp).map(Some).map_err(Error::from),
+        Ok(_) => tarmac_fs::read(temp).map(Some).map_err(Error::from),
         Err(tarmac_fetch::Error::Status {
             code: 404 | 410, ..
         })
         | Err(tarmac_fetch::Error::NotFound { .. }) => Ok(None),
         Err(e) => Err(Error::Fetch(Box::new(e))),
     };
-    let _ = std::fs::remove_file(&temp);
+    let _ = std::fs::remove_file(temp);
     outcome
 }
