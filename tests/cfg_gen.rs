@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use tarmac_archive::{ArchiveWriter, WriteOptions};
+use tarmac_model::layout::{repository, serve};
 use tarmac_model::{bootstrap_id, BundleManifest, PackageId, PackageManifest, MANIFEST_FORMAT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cfg-gen");
@@ -46,17 +47,16 @@ fn write_package(repo: &Path, work: &Path, id: &str, files: &[(&str, &str)]) -> 
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(&path, content).unwrap();
     }
-    let dir = repo.join("packages").join(id.name());
-    fs::create_dir_all(&dir).unwrap();
+    fs::create_dir_all(repository::package_dir(repo, id.name())).unwrap();
     let manifest = tarmac_archive::pack_dir(
         &id,
         &tree,
-        &dir.join(format!("{id}.tar.zst")),
+        &repository::archive(repo, &id),
         WriteOptions::default(),
     )
     .unwrap();
     fs::write(
-        dir.join(format!("{id}.json")),
+        repository::manifest(repo, &id),
         serde_json::to_vec_pretty(&manifest).unwrap(),
     )
     .unwrap();
@@ -98,14 +98,13 @@ impl Fixture {
         manifests.sort_by(|a, b| a.id.cmp(&b.id));
         let ids: Vec<PackageId> = manifests.iter().map(|m| m.id.clone()).collect();
         let bid = bootstrap_id(&ids);
-        let bootstrap = dist.join("bootstrap");
-        fs::create_dir_all(&bootstrap).unwrap();
+        fs::create_dir_all(serve::bootstrap_dir(&dist)).unwrap();
         let bundle = BundleManifest {
             format: MANIFEST_FORMAT,
             bootstrap_id: bid.clone(),
             packages: manifests.clone(),
         };
-        let file = fs::File::create(bootstrap.join(format!("{bid}.bootstrap.tar.zst"))).unwrap();
+        let file = fs::File::create(serve::bundle(&dist, &bid)).unwrap();
         let mut writer = ArchiveWriter::new(file, WriteOptions::default()).unwrap();
         writer
             .add_bytes("bundle.json", &serde_json::to_vec(&bundle).unwrap(), 0o644)
@@ -118,7 +117,7 @@ impl Fixture {
         writer.finish().unwrap();
         let active: Vec<String> = ids.iter().map(ToString::to_string).collect();
         fs::write(
-            bootstrap.join(format!("{bid}.active.json")),
+            serve::active(&dist, &bid),
             serde_json::to_vec(&active).unwrap(),
         )
         .unwrap();

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::{json, Value};
+use tarmac_model::layout;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 const PKG_BUILD: &str = env!("CARGO_BIN_EXE_pkg-build");
@@ -222,10 +223,7 @@ fn patched_package_added_swapped_verified_reported_and_rolled_back() {
     ])))
     .unwrap();
     assert_eq!(added["fetched"], json!([patched]));
-    assert!(host
-        .root()
-        .join(format!("packages/.manifests/{patched}.json"))
-        .is_file());
+    assert!(layout::host::manifest(&host.root(), patched).is_file());
 
     // 4. Swap it in, 5. verify: healthy, and the override shown.
     assert_eq!(ok(&mut host.pkg_activate(&["swap", patched])), "2\n");

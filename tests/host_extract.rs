@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use tarmac_model::layout::{host, repository};
 use tarmac_testkit::fault_server::{Fault, FaultServer};
 use tarmac_testkit::nginx::{dead_url, Nginx};
 use tarmac_testkit::repo::{Bundle, Pkg, Repo};
@@ -117,24 +118,21 @@ impl Fixture {
     /// Every package present, and each equal to its source tree.
     fn assert_published(&self) {
         for pkg in &self.pkgs {
-            let dir = self.root.join("packages").join(pkg.id.to_string());
+            let dir = host::package(&self.root, &pkg.id.to_string());
             let got = tarmac_archive::tree_hash(&dir).unwrap();
             let want = tarmac_archive::tree_hash(&self.repo.tree(pkg)).unwrap();
             assert_eq!(got, want, "{}", pkg.id);
         }
-        assert!(!self.root.join("packages/.staging").exists());
+        assert!(!host::staging(&self.root).exists());
     }
 
     /// Nothing published, nothing staged.
     fn assert_untouched(&self) {
         for pkg in &self.pkgs {
-            let dir = self.root.join("packages").join(pkg.id.to_string());
+            let dir = host::package(&self.root, &pkg.id.to_string());
             assert!(!dir.exists(), "{} published", dir.display());
         }
-        assert!(
-            !self.root.join("packages/.staging").exists(),
-            "staging left"
-        );
+        assert!(!host::staging(&self.root).exists(), "staging left");
     }
 
     fn fault_server(&self, faults: &[Fault]) -> (FaultServer, String) {
@@ -590,7 +588,7 @@ fn kill_during_extraction_then_rerun_completes() {
         let _ = child.wait();
         // Whatever is published is complete.
         for pkg in &big {
-            let dir = root.join("packages").join(pkg.id.to_string());
+            let dir = host::package(&root, &pkg.id.to_string());
             if dir.exists() {
                 let got = tarmac_archive::tree_hash(&dir).unwrap();
                 assert_eq!(
@@ -603,9 +601,9 @@ fn kill_during_extraction_then_rerun_completes() {
         let rerun = run(&root, &["--blake3", &bundle.blake3, "--url", &url]);
         assert_eq!(rerun.code, 0, "iteration {i}: {}", rerun.stderr);
         assert_eq!(rerun.stdout, "big--1\nmore--1\n");
-        assert!(!root.join("packages/.staging").exists());
+        assert!(!host::staging(&root).exists());
         for pkg in &big {
-            let dir = root.join("packages").join(pkg.id.to_string());
+            let dir = host::package(&root, &pkg.id.to_string());
             assert_eq!(
                 tarmac_archive::tree_hash(&dir).unwrap(),
                 tarmac_archive::tree_hash(&repo.tree(pkg)).unwrap()
@@ -765,7 +763,7 @@ fn bundle_json_that_lies_is_refused_and_unsorted_is_accepted() {
     );
     assert!(!root.join("packages/alpha--1").exists());
     assert!(!root.join("packages/beta--2").exists());
-    assert!(!root.join("packages/.staging").exists());
+    assert!(!host::staging(&root).exists());
 }
 
 #[test]
@@ -803,13 +801,13 @@ fn fleet_on_a_flaky_network_installs_everywhere() {
         assert_eq!(out.code, 0, "{}: {}", root.display(), out.stderr);
         assert_eq!(out.stdout, f.ids());
         for pkg in &f.pkgs {
-            let dir = root.join("packages").join(pkg.id.to_string());
+            let dir = host::package(&root, &pkg.id.to_string());
             assert_eq!(
                 tarmac_archive::tree_hash(&dir).unwrap(),
                 tarmac_archive::tree_hash(&f.repo.tree(pkg)).unwrap()
             );
         }
-        assert!(!root.join("packages/.staging").exists());
+        assert!(!host::staging(&root).exists());
     }
     let faults = server
         .requests()
@@ -825,8 +823,10 @@ fn repository_server(f: &Fixture, scripts: &[(&str, &[Fault])]) -> (FaultServer,
     let mut builder = FaultServer::builder();
     for pkg in &f.pkgs {
         f.repo.add(pkg);
-        for ext in ["json", "tar.zst"] {
-            let relative = format!("packages/{}/{}.{ext}", pkg.id.name(), pkg.id);
+        for relative in [
+            repository::manifest_relative(&pkg.id),
+            repository::archive_relative(&pkg.id),
+        ] {
             let bytes = std::fs::read(f.repo.root.join(&relative)).unwrap();
             builder = builder.file(&format!("/{relative}"), bytes);
         }
@@ -1401,7 +1401,7 @@ fn pinned_package_rewritten_by_a_mirror_is_refused_or_taken_from_the_next() {
         "{line}"
     );
     assert!(!alone.join("packages/dcos-config--setup_1").exists());
-    assert!(!alone.join("packages/.staging").exists());
+    assert!(!host::staging(&alone).exists());
 
     // The forged mirror first, a good one next: installed from the good one.
     let both = dir.path().join("both");
@@ -1575,7 +1575,7 @@ fn package_file_adds_a_local_package_then_only_verifies_it() {
         recorded,
         tarmac_model::PackageManifest::parse("sidecar", &sidecar).unwrap()
     );
-    assert!(!f.root.join("packages/.staging").exists());
+    assert!(!host::staging(&f.root).exists());
 
     // Present: verified, not extracted again; the plain output is the id.
     let second = run(&f.root, &["--package-file", archive.to_str().unwrap()]);

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{json, Value};
+use tarmac_model::layout;
 use tarmac_testkit::packages::{mesos_0_22, mesos_config, PkgFixture};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pkg-activate");
@@ -1439,13 +1440,16 @@ fn lock_held_exits_5_and_wait_waits() {
 
 /// Writes `packages/.manifests/<id>.json` as host-extract leaves it.
 fn write_manifest(host: &Host, id: &str) {
-    let dir = host.root().join("packages").join(id);
+    let dir = layout::host::package(&host.root(), id);
     let digest = tarmac_archive::tree_hash(&dir).unwrap();
     let manifest =
         json!({"id": id, "tree_hash": digest.hash, "files": digest.files, "bytes": digest.bytes});
-    let manifests = host.root().join("packages/.manifests");
-    std::fs::create_dir_all(&manifests).unwrap();
-    std::fs::write(manifests.join(format!("{id}.json")), manifest.to_string()).unwrap();
+    std::fs::create_dir_all(layout::host::manifests(&host.root())).unwrap();
+    std::fs::write(
+        layout::host::manifest(&host.root(), id),
+        manifest.to_string(),
+    )
+    .unwrap();
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use tarmac_model::layout::repository;
 
 use crate::workspace::copy_dir;
 
@@ -173,18 +174,26 @@ fn build_in(dir: &Path, packages: &Path, args: &[&str]) -> Output {
         .args(args))
 }
 
+/// A package's archive and manifest, relative to a repository.
+fn repository_files(id: &str) -> [String; 2] {
+    let id = tarmac_model::PackageId::parse(id).unwrap();
+    [
+        repository::archive_relative(&id),
+        repository::manifest_relative(&id),
+    ]
+}
+
 /// Unpacks a package archive with the strict extractor, checked against its
 /// manifest, and returns the directory.
 fn unpack(repo: &Path, id: &str, into: &Path) -> PathBuf {
-    let name = id.split("--").next().unwrap();
-    let dir = repo.join("packages").join(name);
+    let pid = tarmac_model::PackageId::parse(id).unwrap();
     let manifest = tarmac_model::PackageManifest::parse(
         "manifest",
-        &std::fs::read(dir.join(format!("{id}.json"))).unwrap(),
+        &std::fs::read(repository::manifest(repo, &pid)).unwrap(),
     )
     .unwrap();
     assert_eq!(manifest.id.to_string(), id);
-    let archive = std::fs::File::open(dir.join(format!("{id}.tar.zst"))).unwrap();
+    let archive = std::fs::File::open(repository::archive(repo, &pid)).unwrap();
     std::fs::create_dir_all(into).unwrap();
     let target = into.join(id);
     let options = tarmac_archive::ExtractOptions {
@@ -291,9 +300,7 @@ fn builds_the_example_tree_reproducibly_and_caches_it() {
     assert!(second.status.success(), "{}", stderr(&second));
     assert_eq!(lines(&second), ids);
     for id in &ids {
-        let name = id.split("--").next().unwrap();
-        for ext in ["tar.zst", "json"] {
-            let rel = format!("packages/{name}/{id}.{ext}");
+        for rel in repository_files(id) {
             assert_eq!(
                 std::fs::read(repo.join(&rel)).unwrap(),
                 std::fs::read(other.path().join("repo").join(&rel)).unwrap(),
@@ -544,23 +551,27 @@ fn http_sources_are_verified_cached_by_checksum_and_failures_classified() {
     let tarball =
         std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("packages/motd/motd-1.0.tar.gz"))
             .unwrap();
+    // `/down/` answers 503 to more requests than pkg-build retries.
     let server = FaultServer::builder()
-        .file("/motd-1.0.tar.gz", tarball)
-        .script(
-            "/motd-1.0.tar.gz",
-            &[Fault::Status(503), Fault::Corrupt(100)],
-        )
+        .file("/motd-1.0.tar.gz", tarball.clone())
+        .script("/motd-1.0.tar.gz", &[Fault::Corrupt(100)])
+        .file("/down/motd-1.0.tar.gz", tarball)
+        .script("/down/motd-1.0.tar.gz", &[Fault::Status(503); 10])
         .start();
     let sha1 = "8e6732e7082d0e2af70062e1140f448c88e33746";
-    for (name, file) in [("fetched", "motd.txt"), ("fetched-too", "motd-custom.txt")] {
+    for (name, file, path) in [
+        ("fetched", "motd.txt", ""),
+        ("fetched-too", "motd-custom.txt", ""),
+        ("unavailable", "motd.txt", "/down"),
+    ] {
         let buildinfo = format!(
-            r#"{{"single_source": {{"kind": "url_extract", "url": "{}/motd-1.0.tar.gz", "sha1": "{sha1}"}}}}"#,
+            r#"{{"single_source": {{"kind": "url_extract", "url": "{}{path}/motd-1.0.tar.gz", "sha1": "{sha1}"}}}}"#,
             server.url()
         );
         let script = format!("#!/bin/sh\nset -e\nmkdir -p $PKG_PATH/etc\ncp $PKG_SRC/{name}/{file} $PKG_PATH/etc/motd\n");
         add_package(&packages, name, &buildinfo, &script);
     }
-    let unavailable = build_in(temp.path(), &packages, &["fetched", "-q"]);
+    let unavailable = build_in(temp.path(), &packages, &["unavailable", "-q"]);
     assert_eq!(
         unavailable.status.code(),
         Some(75),
@@ -585,7 +596,12 @@ fn http_sources_are_verified_cached_by_checksum_and_failures_classified() {
     // A second package with the same checksum uses the cached download.
     let cached = build_in(temp.path(), &packages, &["fetched-too"]);
     assert!(cached.status.success(), "{}", stderr(&cached));
-    assert_eq!(server.requests().len(), 3, "{:?}", server.requests());
+    let served: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/motd-1.0.tar.gz")
+        .collect();
+    assert_eq!(served.len(), 2, "{served:?}");
     let out = temp.path().join("out");
     let ids: Vec<String> = lines(&good).into_iter().chain(lines(&cached)).collect();
     let fetched = unpack(&temp.path().join("repo"), &ids[0], &out);
@@ -599,6 +615,36 @@ fn http_sources_are_verified_cached_by_checksum_and_failures_classified() {
 }
 
 #[test]
+fn http_source_answering_503_once_is_retried() {
+    use tarmac_testkit::fault_server::{Fault, FaultServer};
+    let temp = tempfile::tempdir().unwrap();
+    let packages = temp.path().join("packages");
+    let tarball =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("packages/motd/motd-1.0.tar.gz"))
+            .unwrap();
+    let server = FaultServer::builder()
+        .file("/motd-1.0.tar.gz", tarball)
+        .script("/motd-1.0.tar.gz", &[Fault::Status(503)])
+        .start();
+    let buildinfo = format!(
+        r#"{{"single_source": {{"kind": "url_extract", "url": "{}/motd-1.0.tar.gz", "sha1": "8e6732e7082d0e2af70062e1140f448c88e33746"}}}}"#,
+        server.url()
+    );
+    let script = "#!/bin/sh\nset -e\nmkdir -p $PKG_PATH/etc\ncp $PKG_SRC/retried/motd.txt $PKG_PATH/etc/motd\n";
+    add_package(&packages, "retried", &buildinfo, script);
+    let built = build_in(temp.path(), &packages, &["retried"]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    let faults: Vec<Fault> = server.requests().into_iter().map(|r| r.fault).collect();
+    assert_eq!(faults, [Fault::Status(503), Fault::Serve], "one retry");
+    let out = temp.path().join("out");
+    let ids = lines(&built);
+    let retried = unpack(&temp.path().join("repo"), &ids[0], &out);
+    assert!(std::fs::read_to_string(retried.join("etc/motd"))
+        .unwrap()
+        .starts_with("Welcome"));
+}
+
+#[test]
 fn cache_url_fetches_verified_prebuilt_packages_and_builds_bad_ones() {
     use tarmac_testkit::fault_server::{Fault, FaultServer};
     let first = tempfile::tempdir().unwrap();
@@ -608,9 +654,7 @@ fn cache_url_fetches_verified_prebuilt_packages_and_builds_bad_ones() {
     let ids = lines(&built);
     let mut server = FaultServer::builder();
     for id in &ids {
-        let name = id.split("--").next().unwrap();
-        for ext in ["tar.zst", "json"] {
-            let rel = format!("packages/{name}/{id}.{ext}");
+        for rel in repository_files(id) {
             server = server.file(
                 &format!("/{rel}"),
                 std::fs::read(first.path().join("repo").join(&rel)).unwrap(),
@@ -650,8 +694,7 @@ fn cache_url_fetches_verified_prebuilt_packages_and_builds_bad_ones() {
         ]
     );
     for id in &ids {
-        let name = id.split("--").next().unwrap();
-        let rel = format!("packages/{name}/{id}.tar.zst");
+        let rel = repository::archive_relative(&tarmac_model::PackageId::parse(id).unwrap());
         assert_eq!(
             std::fs::read(first.path().join("repo").join(&rel)).unwrap(),
             std::fs::read(second.path().join("repo").join(&rel)).unwrap()

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use tarmac_model::layout::{repository, serve};
 
 use crate::workspace::copy_dir;
 
@@ -84,9 +85,7 @@ fn bundling_the_same_ids_twice_gives_identical_bytes() {
         .map(|i| tarmac_model::PackageId::parse(i).unwrap())
         .collect();
     assert_eq!(bootstrap_id, &tarmac_model::bootstrap_id(&parsed));
-    let bundle = temp
-        .path()
-        .join(format!("dist1/bootstrap/{bootstrap_id}.bootstrap.tar.zst"));
+    let bundle = serve::bundle(&temp.path().join("dist1"), bootstrap_id);
     let bytes = std::fs::read(&bundle).unwrap();
     assert_eq!(lines[1], blake3::hash(&bytes).to_hex().to_string());
 
@@ -106,20 +105,18 @@ fn bundling_the_same_ids_twice_gives_identical_bytes() {
 
     // active.json and the per-package layout.
     let active: Value = serde_json::from_slice(
-        &std::fs::read(
-            temp.path()
-                .join(format!("dist1/bootstrap/{bootstrap_id}.active.json")),
-        )
-        .unwrap(),
+        &std::fs::read(serve::active(&temp.path().join("dist1"), bootstrap_id)).unwrap(),
     )
     .unwrap();
     let mut sorted = ids.clone();
     sorted.sort();
     assert_eq!(active, serde_json::json!(sorted));
     for id in &ids {
-        let name = id.split("--").next().unwrap();
-        for ext in ["tar.zst", "json"] {
-            let rel = format!("packages/{name}/{id}.{ext}");
+        let pid = tarmac_model::PackageId::parse(id).unwrap();
+        for rel in [
+            repository::archive_relative(&pid),
+            repository::manifest_relative(&pid),
+        ] {
             assert_eq!(
                 std::fs::read(temp.path().join("dist1").join(&rel)).unwrap(),
                 std::fs::read(temp.path().join("repo").join(&rel)).unwrap()

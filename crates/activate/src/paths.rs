@@ -1,7 +1,10 @@
 //! Where things live on a host (docs/architecture.md § Host layout). Every path comes
-//! in as a value: this crate never reads a default location by itself.
+//! in as a value: this crate never reads a default location by itself; the
+//! layout under `--root` is `tarmac_model::layout::host`.
 
 use std::path::{Path, PathBuf};
+
+use tarmac_model::layout::host;
 
 use crate::error::Result;
 
@@ -55,27 +58,27 @@ impl HostPaths {
     }
 
     pub fn packages(&self) -> PathBuf {
-        self.root.join("packages")
+        host::packages(&self.root)
     }
 
     pub fn package(&self, id: &str) -> PathBuf {
-        self.root.join("packages").join(id)
+        host::package(&self.root, id)
     }
 
     pub fn generations(&self) -> PathBuf {
-        self.root.join("generations")
+        host::generations(&self.root)
     }
 
     pub fn generation(&self, n: u64) -> PathBuf {
-        self.generations().join(n.to_string())
+        host::generation(&self.root, n)
     }
 
     pub fn current(&self) -> PathBuf {
-        self.root.join("current")
+        host::current(&self.root)
     }
 
     pub fn lock(&self) -> PathBuf {
-        self.root.join(".lock")
+        host::lock(&self.root)
     }
 
     /// `<config-dir>/manual_host_users` if it exists (pkgpanda cli.py:154).
@@ -97,7 +100,7 @@ impl HostPaths {
 
     /// The record of unit files this tool installed into the systemd dir.
     pub fn installed_units(&self) -> PathBuf {
-        self.root.join("installed-units.json")
+        host::installed_units(&self.root)
     }
 }
 

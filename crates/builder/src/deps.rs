@@ -19,18 +19,19 @@ use std::path::{Path, PathBuf};
 
 use tarmac_archive::{extract, Expect, ExtractOptions};
 use tarmac_fs::Context;
+use tarmac_model::layout::host;
+use tarmac_model::layout::repository::archive as archive_path;
 use tarmac_model::PackageId;
 
-use crate::layout::{archive_path, read_manifest};
-
 use crate::error::Error;
+use crate::layout::read_manifest;
 
 /// The directories linked into the farm (roles play no part in builds).
 const WELL_KNOWN: &[&str] = &["bin", "etc", "include", "lib"];
 
 /// Makes `root` (the build's `/opt/mesosphere`) hold `closure`, activated.
 pub fn prepare(root: &Path, repo: &Path, closure: &[PackageId]) -> Result<(), Error> {
-    let packages = root.join("packages");
+    let packages = host::packages(root);
     tarmac_fs::create_dir_all(&packages)?;
     for id in closure {
         let manifest = read_manifest(repo, id)?;
@@ -42,7 +43,7 @@ pub fn prepare(root: &Path, repo: &Path, closure: &[PackageId]) -> Result<(), Er
         };
         extract(
             std::io::BufReader::new(file),
-            &packages.join(id.to_string()),
+            &host::package(root, &id.to_string()),
             &options,
         )?;
     }
@@ -50,7 +51,7 @@ pub fn prepare(root: &Path, repo: &Path, closure: &[PackageId]) -> Result<(), Er
         let farm = root.join(dir);
         let mut owners = BTreeMap::new();
         for id in closure {
-            let provided = packages.join(id.to_string()).join(dir);
+            let provided = host::package(root, &id.to_string()).join(dir);
             if provided.is_dir() {
                 tarmac_fs::create_dir_all(&farm)?;
                 let target_prefix = PathBuf::from("..")

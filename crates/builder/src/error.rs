@@ -56,6 +56,11 @@ pub enum Error {
         kept: PathBuf,
     },
 
+    /// A download through tarmac-fetch (url sources, `--cache-url`); its
+    /// exit class is fetch's (the one transient/fatal classifier).
+    #[error("download failed: {0}")]
+    Fetch(Box<tarmac_fetch::Error>),
+
     #[error("{url}: download failed: {reason}")]
     Download {
         url: String,
@@ -103,6 +108,7 @@ impl Error {
             Error::GitDirty { .. } => ExitClass::Invalid,
             Error::Git { .. } => ExitClass::Runtime,
             Error::Checksum { .. } => ExitClass::Integrity,
+            Error::Fetch(e) => e.class(),
             Error::Download { transient, .. } => {
                 if *transient {
                     ExitClass::Transient

@@ -15,11 +15,12 @@ use std::sync::{Condvar, Mutex};
 use serde::Serialize;
 use serde_json::{json, Value};
 use tarmac_archive::{pack_dir_relocated, WriteOptions};
+use tarmac_model::layout::host;
+use tarmac_model::layout::repository::{archive as archive_path, manifest as manifest_path};
 use tarmac_model::{PackageId, Reporter};
 
 use crate::deps;
 use crate::error::Error;
-use crate::layout::{archive_path, manifest_path};
 use crate::plan::{Plan, PlannedPackage};
 use crate::sandbox::{self, Invocation, Sandbox, SandboxMode};
 use crate::source::{self, SourceCache};
@@ -291,7 +292,7 @@ fn build_one(
     let root = work.join("root");
     let src = root.join("pkg").join("src");
     let install_root = root.join("opt").join("mesosphere");
-    let out = install_root.join("packages").join(id.to_string());
+    let out = host::package(&install_root, &id.to_string());
     tarmac_fs::create_dir_all(&src)?;
     for source in &package.sources {
         source::checkout(source, &opts.cache, &src.join(&source.name), reporter)?;

@@ -1,26 +1,13 @@
-//! The repository layout pkg-build writes and pkg-bundle reads
-//! (docs/architecture.md): `packages/<name>/<id>.tar.zst` beside its `<id>.json`
-//! manifest.
+//! Reading the repository pkg-build writes and pkg-bundle reads; its paths
+//! are `tarmac_model::layout::repository` (`packages/<name>/<id>.tar.zst`
+//! beside its `<id>.json` manifest).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use tarmac_model::layout::repository::manifest as manifest_path;
 use tarmac_model::{PackageId, PackageManifest};
 
 use crate::error::Error;
-
-/// `<repo>/packages/<name>/<id>.tar.zst`
-pub fn archive_path(repo: &Path, id: &PackageId) -> PathBuf {
-    repo.join("packages")
-        .join(id.name())
-        .join(format!("{id}.tar.zst"))
-}
-
-/// `<repo>/packages/<name>/<id>.json`
-pub fn manifest_path(repo: &Path, id: &PackageId) -> PathBuf {
-    repo.join("packages")
-        .join(id.name())
-        .join(format!("{id}.json"))
-}
 
 /// Reads and checks a package's sidecar manifest.
 pub fn read_manifest(repo: &Path, id: &PackageId) -> Result<PackageManifest, Error> {

@@ -32,7 +32,7 @@ pub use error::Error;
 pub use execute::{
     build, is_cached, resolve_sandbox, BuildOptions, Built, Status, RESERVED_UNIT_NAMES,
 };
-pub use layout::{archive_path, manifest_path, read_manifest};
+pub use layout::read_manifest;
 pub use plan::{plan, BuildReport, Plan, PlanEntry, PlanReport, PlannedPackage};
 pub use sandbox::SandboxMode;
 pub use source::SourceCache;

@@ -5,23 +5,27 @@
 //! extractor accepted it against the fetched manifest and the manifest names
 //! the id asked for; anything else is discarded and the package is built.
 
-use std::io::Read;
 use std::path::Path;
 
 use tarmac_archive::{extract, Expect, ExtractOptions};
-use tarmac_model::{PackageId, PackageManifest};
+use tarmac_fetch::{FetchOptions, Source};
+use tarmac_model::layout::repository::{self, archive as archive_path, manifest as manifest_path};
+use tarmac_model::{PackageId, PackageManifest, Reporter, Silent};
 
 use crate::error::Error;
-use crate::layout::{archive_path, manifest_path};
 
 /// Tries to fetch `id` from the repository at `url` into `repo`. `Ok(false)`:
 /// the remote does not have it (404).
 pub fn fetch_package(url: &str, repo: &Path, work: &Path, id: &PackageId) -> Result<bool, Error> {
-    let base = format!("{}/packages/{}/{id}", url.trim_end_matches('/'), id.name());
-    let Some(manifest_bytes) = get(&format!("{base}.json"))? else {
+    let base = url.trim_end_matches('/');
+    let manifest_url = format!("{base}/{}", repository::manifest_relative(id));
+    let Some(manifest_bytes) = get(
+        &manifest_url,
+        &work.join(format!(".fetched.{id}.json.{}", std::process::id())),
+    )?
+    else {
         return Ok(false);
     };
-    let manifest_url = format!("{base}.json");
     let manifest = PackageManifest::parse(&manifest_url, &manifest_bytes)?;
     if &manifest.id != id {
         return Err(Error::Download {
@@ -30,7 +34,11 @@ pub fn fetch_package(url: &str, repo: &Path, work: &Path, id: &PackageId) -> Res
             transient: false,
         });
     }
-    let Some(archive) = get(&format!("{base}.tar.zst"))? else {
+    let Some(archive) = get(
+        &format!("{base}/{}", repository::archive_relative(id)),
+        &work.join(format!(".fetched.{id}.tar.zst.{}", std::process::id())),
+    )?
+    else {
         return Ok(false);
     };
     // Verify before publishing: the whole archive against its manifest.
@@ -51,32 +59,50 @@ pub fn fetch_package(url: &str, repo: &Path, work: &Path, id: &PackageId) -> Res
     Ok(true)
 }
 
-/// GET `url` into memory; `None` on 404. Package archives fetched this way
-/// are build artifacts (small next to a bundle); host-extract streams.
-fn get(url: &str) -> Result<Option<Vec<u8>>, Error> {
-    let download_error = |reason: String, transient: bool| Error::Download {
-        url: url.to_string(),
-        reason,
-        transient,
+/// How pkg-build downloads (sources and `--cache-url`): tarmac-fetch's
+/// defaults with fewer retries, as a build is attended and a missing
+/// source should fail within seconds, not minutes.
+pub(crate) fn fetch_options() -> FetchOptions {
+    FetchOptions {
+        retries: 3,
+        ..FetchOptions::default()
+    }
+}
+
+/// Downloads `url` (`http(s)://`, `file://` or a path) into `dest` through
+/// tarmac-fetch: its retries, resume and one transient/fatal classifier;
+/// its error keeps its exit class.
+pub(crate) fn fetch_to_file(url: &str, dest: &Path, reporter: &dyn Reporter) -> Result<(), Error> {
+    tarmac_fetch::fetch_to_file(
+        &[Source::parse(url)],
+        &fetch_options(),
+        dest,
+        None,
+        reporter,
+    )
+    .map_err(|e| Error::Fetch(Box::new(e)))?;
+    Ok(())
+}
+
+/// GET `url` into memory (through the file `temp`, removed after, one per
+/// package and file as packages are fetched in parallel); `None` when the
+/// remote has no such file (404, 410, a missing local file). Package
+/// archives fetched this way are build artifacts (small next to a bundle);
+/// host-extract streams.
+fn get(url: &str, temp: &Path) -> Result<Option<Vec<u8>>, Error> {
+    if let Some(parent) = temp.parent() {
+        tarmac_fs::create_dir_all(parent)?;
+    }
+    let result =
+        tarmac_fetch::fetch_to_file(&[Source::parse(url)], &fetch_options(), temp, None, &Silent);
+    let outcome = match result {
+        Ok(_) => tarmac_fs::read(temp).map(Some).map_err(Error::from),
+        Err(tarmac_fetch::Error::Status {
+            code: 404 | 410, ..
+        })
+        | Err(tarmac_fetch::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(Error::Fetch(Box::new(e))),
     };
-    if let Some(path) = url.strip_prefix("file://") {
-        return match std::fs::read(path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(download_error(e.to_string(), false)),
-        };
-    }
-    match ureq::get(url).call() {
-        Ok(response) => {
-            let mut bytes = Vec::new();
-            response
-                .into_body()
-                .into_reader()
-                .read_to_end(&mut bytes)
-                .map_err(|e| download_error(e.to_string(), true))?;
-            Ok(Some(bytes))
-        }
-        Err(ureq::Error::StatusCode(404)) => Ok(None),
-        Err(e) => Err(download_error(e.to_string(), true)),
-    }
+    let _ = std::fs::remove_file(temp);
+    outcome
 }

@@ -15,8 +15,8 @@
 //! and every run.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::fs;
+use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -218,7 +218,7 @@ fn fetch_url(
     }
     let part = dir.join(format!(".{}.part.{}", url_basename(url), unique_suffix()));
     reporter.note(&format!("downloading {url}"));
-    let result = download(url, &part, package_dir);
+    let result = download(url, &part, package_dir, reporter);
     if let Err(e) = result {
         let _ = fs::remove_file(&part);
         return Err(e);
@@ -293,9 +293,14 @@ fn verify(file: &Path, url: &str, sha1: Option<&str>, sha256: Option<&str>) -> R
 
 /// Downloads `url` into `dest`: `file://` is a local copy (a relative path
 /// starts at the package directory, as in pkgpanda, so a tree can ship its
-/// own source tarballs), `http(s)://` a GET. Network failures and 5xx are
-/// transient (exit 75).
-fn download(url: &str, dest: &Path, package_dir: &Path) -> Result<(), Error> {
+/// own source tarballs), `http(s)://` goes through tarmac-fetch (retries
+/// with backoff, `Range` resume, and its one transient/fatal classifier).
+fn download(
+    url: &str,
+    dest: &Path,
+    package_dir: &Path,
+    reporter: &dyn Reporter,
+) -> Result<(), Error> {
     if let Some(path) = url.strip_prefix("file://") {
         let path = package_dir.join(path);
         fs::copy(&path, dest).map_err(|e| Error::Download {
@@ -312,23 +317,18 @@ fn download(url: &str, dest: &Path, package_dir: &Path) -> Result<(), Error> {
             transient: false,
         });
     }
-    let response = ureq::get(url).call().map_err(|e| Error::Download {
-        url: url.to_string(),
-        transient: match &e {
-            ureq::Error::StatusCode(code) => *code >= 500 || *code == 429,
-            _ => true,
-        },
-        reason: e.to_string(),
-    })?;
-    let mut body = response.into_body().into_reader();
-    let mut out = File::create(dest).with_path("create", dest)?;
-    io::copy(&mut body, &mut out).map_err(|e| Error::Download {
-        url: url.to_string(),
-        reason: e.to_string(),
-        transient: true,
-    })?;
-    out.flush().with_path("write", dest)?;
+    crate::remote::fetch_to_file(url, dest, &NotesOnly(reporter))?;
     Ok(())
+}
+
+/// Passes tarmac-fetch's notes (retries, dropped mirrors) on, but not its
+/// byte counts: a source download is not the build's progress.
+struct NotesOnly<'a>(&'a dyn Reporter);
+
+impl Reporter for NotesOnly<'_> {
+    fn note(&self, message: &str) {
+        self.0.note(message);
+    }
 }
 
 /// Makes sure the bare mirror of `url` holds `commit`, fetching only when it

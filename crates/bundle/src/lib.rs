@@ -27,8 +27,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use tarmac_archive::{read_member, ArchiveWriter, WriteOptions};
-use tarmac_builder::{archive_path, manifest_path, read_manifest};
+use tarmac_builder::read_manifest;
 use tarmac_fs::{Context, FsError};
+use tarmac_model::layout::repository::{archive as archive_path, manifest as manifest_path};
+use tarmac_model::layout::serve;
 use tarmac_model::{
     BundleManifest, ExitClass, ModelError, PackageId, PackageManifest, PkgInfo, Reporter,
     Requirement,
@@ -138,7 +140,7 @@ pub fn bundle(
     }
     let manifest = BundleManifest::new(manifests.clone());
     let bootstrap_id = manifest.bootstrap_id.clone();
-    let bootstrap_dir = opts.out.join("bootstrap");
+    let bootstrap_dir = serve::bootstrap_dir(&opts.out);
     tarmac_fs::create_dir_all(&bootstrap_dir)?;
 
     // Pass 1: every package's requires, from its pkginfo.json; the closure
@@ -153,7 +155,7 @@ pub fn bundle(
     let (bundle, blake3, size) = write_bundle(&manifest, &bootstrap_dir, opts)?;
     reporter.finish_step();
 
-    let active = bootstrap_dir.join(format!("{bootstrap_id}.active.json"));
+    let active = serve::active(&opts.out, &bootstrap_id);
     let list: Vec<String> = ids.iter().map(ToString::to_string).collect();
     let text = serde_json::to_string_pretty(&list).expect("list serializes") + "\n";
     tarmac_fs::write_atomic(&active, text.as_bytes())?;
@@ -306,7 +308,7 @@ fn write_bundle(
     bootstrap_dir: &Path,
     opts: &BundleOptions,
 ) -> Result<(PathBuf, String, u64), Error> {
-    let name = format!("{}.bootstrap.tar.zst", manifest.bootstrap_id);
+    let name = serve::bundle_name(&manifest.bootstrap_id);
     let path = bootstrap_dir.join(&name);
     let temp = bootstrap_dir.join(format!(".{name}.tmp.{}", std::process::id()));
     let result = (|| {

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tarmac_fs::{Context, FsError};
+use tarmac_model::layout::{repository, serve};
 use tarmac_model::{ActiveList, BundleManifest, ClusterPackages, PackageId, PackageManifest};
 
 use crate::generate::{validate, Error, GenOptions, Generated, Validated};
@@ -43,7 +44,7 @@ pub struct Bundle {
 
 /// Finds the bundle in `dist/bootstrap/` (the one named, or the only one).
 pub fn find_bundle(dist: &Path, wanted: Option<&str>) -> Result<Bundle, Error> {
-    let dir = dist.join("bootstrap");
+    let dir = serve::bootstrap_dir(dist);
     if !dir.is_dir() {
         return Err(Error::Input {
             path: dir,
@@ -56,7 +57,7 @@ pub fn find_bundle(dist: &Path, wanted: Option<&str>) -> Result<Bundle, Error> {
             let mut ids = Vec::new();
             for entry in fs::read_dir(&dir).with_path("read directory", &dir)? {
                 let name = entry.with_path("read directory", &dir)?.file_name();
-                if let Some(id) = name.to_string_lossy().strip_suffix(".bootstrap.tar.zst") {
+                if let Some(id) = serve::bundle_id(&name.to_string_lossy()) {
                     ids.push(id.to_string());
                 }
             }
@@ -81,8 +82,8 @@ pub fn find_bundle(dist: &Path, wanted: Option<&str>) -> Result<Bundle, Error> {
             }
         }
     };
-    let archive = dir.join(format!("{id}.bootstrap.tar.zst"));
-    let active_json = dir.join(format!("{id}.active.json"));
+    let archive = serve::bundle(dist, &id);
+    let active_json = serve::active(dist, &id);
     if !archive.is_file() {
         return Err(Error::Input {
             path: archive,
@@ -263,7 +264,7 @@ fn build(
     let packages = with_ip_detect(rendered, validated)?;
 
     // bootstrap/
-    let bootstrap = staging.join("bootstrap");
+    let bootstrap = serve::bootstrap_dir(staging);
     tarmac_fs::create_dir_all(&bootstrap)?;
     link_or_copy(&bundle.archive, &bootstrap.join(file_name(&bundle.archive)))?;
     link_or_copy(
@@ -278,11 +279,10 @@ fn build(
     let mut pins: Vec<(String, String)> = Vec::new();
     let mut install_bytes: u64 = 0;
     for id in &bundle.active.ids {
-        let dir = repo.join("packages").join(id.name());
-        let target = staging.join("packages").join(id.name());
+        let target = repository::package_dir(staging, id.name());
         tarmac_fs::create_dir_all(&target)?;
-        let archive = dir.join(format!("{id}.tar.zst"));
-        let manifest_path = dir.join(format!("{id}.json"));
+        let archive = repository::archive(repo, id);
+        let manifest_path = repository::manifest(repo, id);
         if !archive.is_file() || !manifest_path.is_file() {
             return Err(Error::Input {
                 path: archive,
@@ -327,9 +327,8 @@ fn build(
         })?;
         let tree = pack_root.join(name);
         write_tree(&tree, files)?;
-        let target = staging.join("packages").join(name);
-        tarmac_fs::create_dir_all(&target)?;
-        let archive = target.join(format!("{id}.tar.zst"));
+        tarmac_fs::create_dir_all(&repository::package_dir(staging, name))?;
+        let archive = repository::archive(staging, &id);
         let manifest =
             tarmac_archive::pack_dir(&id, &tree, &archive, Default::default()).map_err(|e| {
                 Error::Package {
@@ -340,7 +339,7 @@ fn build(
         install_bytes += manifest.bytes;
         pins.push((id.to_string(), manifest.tree_hash.clone()));
         write_json(
-            &target.join(format!("{id}.json")),
+            &repository::manifest(staging, &id),
             &serde_json::to_value(&manifest).expect("manifest serializes"),
         )?;
         config_ids.push(id);
@@ -356,11 +355,11 @@ fn build(
         })?;
     let cluster_json = pretty(&cluster.to_json());
     write_bytes(
-        &staging.join("cluster-packages.json"),
+        &serve::cluster_packages(staging),
         cluster_json.as_bytes(),
         false,
     )?;
-    write_json(&staging.join("config.json"), &validated.config_document())?;
+    write_json(&serve::config_json(staging), &validated.config_document())?;
 
     // ip-detect scripts, served for dcos_install.sh (which runs it before
     // any package is extracted).
@@ -472,7 +471,7 @@ fn bundle_tree_hashes(bundle: &Bundle) -> Result<BTreeMap<PackageId, String>, Er
 /// serve directory) or `path` itself.
 fn previous_config_id(path: &Path) -> Result<String, Error> {
     let file = if path.is_dir() {
-        path.join("config.json")
+        serve::config_json(path)
     } else {
         path.to_path_buf()
     };

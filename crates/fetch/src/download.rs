@@ -29,14 +29,16 @@
 //! only asked when no other is ready.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use tarmac_model::Reporter;
+use tarmac_fs::Context;
+use tarmac_model::{ExitClass, Reporter};
 
 use crate::retry::{backoff, classify, retry_after, AttemptError, Disposition, Random};
 use crate::run::Run;
-use crate::{Error, Source};
+use crate::{Error, FetchOptions, Source};
 
 /// One open attempt: the body reader and where it comes from.
 struct Body {
@@ -697,6 +699,58 @@ fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
     Some((start.trim().parse().ok()?, total))
 }
 
+/// Downloads one file into `dest` (created or truncated) with a run of its
+/// own: `mirrors` are the file's URLs (or paths), tried in order with the
+/// retries, `Range` resume, mirror rotation and the one transient/fatal
+/// classification of [`Download`]. `expect_blake3` (64 hex digits), when
+/// given, must match the delivered bytes ([`Error::Checksum`]). On error
+/// `dest` may hold part of the bytes: the caller removes it. The smallest
+/// door into this crate for a tool that needs one file (pkg-build's sources
+/// and `--cache-url`).
+pub fn fetch_to_file(
+    mirrors: &[Source],
+    options: &FetchOptions,
+    dest: &Path,
+    expect_blake3: Option<&str>,
+    reporter: &dyn Reporter,
+) -> Result<Fetched, Error> {
+    if mirrors.is_empty() {
+        return Err(Error::NoMirror {
+            mirrors: "none given".into(),
+            class: ExitClass::Invalid,
+        });
+    }
+    let run = Run::new(mirrors.iter().map(ToString::to_string).collect(), options);
+    let mut download = Download::open(mirrors.to_vec(), &run, reporter)?;
+    let mut out = File::create(dest).with_path("create", dest)?;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = match download.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                return Err(download.take_error().unwrap_or_else(|| Error::Read {
+                    url: download.url(),
+                    reason: e.to_string(),
+                }))
+            }
+        };
+        out.write_all(&buf[..n]).with_path("write", dest)?;
+    }
+    out.flush().with_path("write", dest)?;
+    let fetched = download.finish()?;
+    if let Some(expected) = expect_blake3 {
+        if !expected.eq_ignore_ascii_case(&fetched.blake3) {
+            return Err(Error::Checksum {
+                url: fetched.url,
+                expected: expected.to_string(),
+                actual: fetched.blake3,
+            });
+        }
+    }
+    Ok(fetched)
+}
+
 impl Read for Download<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
@@ -982,5 +1036,26 @@ mod tests {
         assert_eq!(bytes, payload());
         let error = fetch(vec![Source::parse("/nonexistent/tarmac")]).unwrap_err();
         assert_eq!(error.class(), tarmac_model::ExitClass::Invalid);
+    }
+
+    #[test]
+    fn fetch_to_file_retries_resumes_and_checks_blake3() {
+        let temp = tempfile::tempdir().unwrap();
+        let dest = temp.path().join("f");
+        let server = server(&[Fault::Status(503), Fault::CutAfter(1000)]);
+        let url = [Source::parse(&format!("{}/f", server.url()))];
+        let expected = blake3::hash(&payload()).to_hex().to_string();
+        let fetched = fetch_to_file(&url, &fast(), &dest, Some(&expected), &Silent).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), payload());
+        assert_eq!(fetched.bytes, payload().len() as u64);
+        let ranges: Vec<Option<u64>> = server.requests().iter().map(|r| r.range_start).collect();
+        assert_eq!(ranges, [None, None, Some(1000)], "retried, then resumed");
+
+        let wrong = "0".repeat(64);
+        let error = fetch_to_file(&url, &fast(), &dest, Some(&wrong), &Silent).unwrap_err();
+        assert_eq!(error.class(), tarmac_model::ExitClass::Integrity, "{error}");
+        let missing = [Source::parse(&format!("{}/nothing", server.url()))];
+        let error = fetch_to_file(&missing, &fast(), &dest, None, &Silent).unwrap_err();
+        assert_eq!(error.class(), tarmac_model::ExitClass::Invalid, "{error}");
     }
 }

@@ -41,6 +41,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use tarmac_fs::{HostLock, LockWait};
+use tarmac_model::layout::{self, repository};
 use tarmac_model::{BundleManifest, PackageId, PackageManifest, Reporter};
 
 use crate::retry::{backoff, Random};
@@ -49,7 +50,8 @@ use crate::{Download, Error, FetchOptions, Run, Source};
 /// Largest manifest sidecar read into memory.
 const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 
-/// Where things live on the host; every path derives from `--root`.
+/// Where things live on the host; every path derives from `--root` through
+/// `tarmac_model::layout::host`.
 #[derive(Debug, Clone)]
 pub struct HostPaths {
     pub root: PathBuf,
@@ -60,22 +62,30 @@ impl HostPaths {
         HostPaths { root: root.into() }
     }
     pub fn packages(&self) -> PathBuf {
-        self.root.join("packages")
+        layout::host::packages(&self.root)
     }
     pub fn package(&self, id: &PackageId) -> PathBuf {
-        self.packages().join(id.to_string())
+        layout::host::package(&self.root, &id.to_string())
     }
     pub fn staging(&self) -> PathBuf {
-        self.packages().join(".staging")
+        layout::host::staging(&self.root)
     }
     pub fn manifests(&self) -> PathBuf {
-        self.packages().join(".manifests")
+        layout::host::manifests(&self.root)
+    }
+    /// `.manifests/<id>.json`: the manifest `id` was verified against.
+    pub fn manifest(&self, id: &PackageId) -> PathBuf {
+        layout::host::manifest(&self.root, &id.to_string())
     }
     pub fn bundles(&self) -> PathBuf {
-        self.packages().join(".bundles")
+        layout::host::bundles(&self.root)
+    }
+    /// `.bundles/<blake3>.json`: the `bundle.json` of a published bundle.
+    pub fn bundle_record(&self, blake3: &str) -> PathBuf {
+        layout::host::bundle_record(&self.root, blake3)
     }
     pub fn lock(&self) -> PathBuf {
-        self.root.join(".lock")
+        layout::host::lock(&self.root)
     }
 }
 
@@ -127,16 +137,9 @@ impl FileRequest {
         if let Some(path) = &self.manifest {
             return Ok(path.clone());
         }
-        let name = self
-            .archive
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        match name.strip_suffix(".tar.zst") {
-            Some(stem) if !stem.is_empty() => {
-                Ok(self.archive.with_file_name(format!("{stem}.json")))
-            }
-            _ => Err(Error::Manifest {
+        match repository::manifest_beside(&self.archive) {
+            Some(path) => Ok(path),
+            None => Err(Error::Manifest {
                 url: self.archive.display().to_string(),
                 reason: "the name does not end with .tar.zst, so there is no sidecar \
                          <id>.json to find: pass --manifest FILE"
@@ -173,7 +176,7 @@ pub fn extract_bundle(
     reset_staging(host)?;
 
     // A bundle published before: verify what it put here, download nothing.
-    let record = host.bundles().join(format!("{}.json", request.blake3));
+    let record = host.bundle_record(&request.blake3);
     if record.exists() {
         let bytes = tarmac_fs::read(&record)?;
         let manifest =
@@ -247,7 +250,12 @@ pub fn extract_bundle(
     }
     let staged: Vec<(PackageManifest, PathBuf)> = new
         .iter()
-        .map(|p| (p.clone(), staging.join("packages").join(p.id.to_string())))
+        .map(|p| {
+            (
+                p.clone(),
+                layout::host::package(&staging, &p.id.to_string()),
+            )
+        })
         .collect();
     if let Err(error) = publish(host, &staged) {
         let _ = tarmac_fs::remove_all(&staging);
@@ -288,7 +296,7 @@ pub fn extract_packages(
         if host.package(id).is_dir() {
             let manifest = match read_local_manifest(host, id)? {
                 Some(manifest) => {
-                    let path = host.manifests().join(format!("{id}.json"));
+                    let path = host.manifest(id);
                     check_pin(request, &manifest, &path.display().to_string())?;
                     manifest
                 }
@@ -505,12 +513,12 @@ fn reset_staging(host: &HostPaths) -> Result<(), Error> {
 
 /// `packages/<name>/<id>.tar.zst` under a repository.
 fn archive_sources(request: &PackagesRequest, id: &PackageId) -> Vec<Source> {
-    let path = format!("packages/{}/{id}.tar.zst", id.name());
+    let path = repository::archive_relative(id);
     request.repositories.iter().map(|r| r.join(&path)).collect()
 }
 
 fn manifest_sources(request: &PackagesRequest, id: &PackageId) -> Vec<Source> {
-    let path = format!("packages/{}/{id}.json", id.name());
+    let path = repository::manifest_relative(id);
     request.repositories.iter().map(|r| r.join(&path)).collect()
 }
 
@@ -759,7 +767,7 @@ fn content_url(error: &Error) -> Option<&str> {
 }
 
 fn read_local_manifest(host: &HostPaths, id: &PackageId) -> Result<Option<PackageManifest>, Error> {
-    let path = host.manifests().join(format!("{id}.json"));
+    let path = host.manifest(id);
     if !path.exists() {
         return Ok(None);
     }
@@ -878,7 +886,7 @@ fn publish(host: &HostPaths, staged: &[(PackageManifest, PathBuf)]) -> Result<()
     tarmac_fs::create_dir_all(&manifests)?;
     for (manifest, _) in staged {
         let text = serde_json::to_string_pretty(&manifest.to_json()).expect("json");
-        let path = manifests.join(format!("{}.json", manifest.id));
+        let path = host.manifest(&manifest.id);
         let temp = manifests.join(format!(".{}.json.tmp", manifest.id));
         std::fs::write(&temp, text.as_bytes()).with_path("write", &temp)?;
         tarmac_fs::rename(&temp, &path)?;

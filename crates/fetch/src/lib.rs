@@ -7,6 +7,8 @@
 //!   `Retry-After`, `Range` resume, validator checks (never splice two
 //!   versions) and one-pass blake3. The transient/fatal decision lives in
 //!   one function (`retry::classify`).
+//! - [`fetch_to_file`]: one file to disk with all of the above (a run of
+//!   its own); what pkg-build's source and `--cache-url` downloads use.
 //! - [`Run`]: what one run knows about its mirrors (dropped for bad or
 //!   changing content, slow, not before a `Retry-After`), its request
 //!   budget and its deadline, shared by every download of the run.
@@ -27,7 +29,7 @@ pub mod run;
 mod source;
 pub mod tls;
 
-pub use download::{Download, Fetched};
+pub use download::{fetch_to_file, Download, Fetched};
 pub use error::Error;
 pub use retry::FetchOptions;
 pub use run::Run;

@@ -84,7 +84,7 @@ pub struct ClusterPackage {
 impl ClusterPackage {
     /// The entry for `id` in tarmac's repository layout.
     pub fn new(id: PackageId) -> ClusterPackage {
-        let filename = format!("packages/{}/{}.tar.zst", id.name(), id);
+        let filename = crate::layout::repository::archive_relative(&id);
         ClusterPackage { id, filename }
     }
 }

@@ -5,6 +5,9 @@
 //! strings, JSON) and never touches the filesystem or the network, so every
 //! other crate can depend on it. File names appear in errors only because the
 //! caller passes them in.
+//!
+//! [`layout`] spells the on-disk layouts (repository, serve tree, host root)
+//! as pure path functions: the one place every crate and test takes them from.
 
 mod active;
 mod buildinfo;
@@ -12,6 +15,7 @@ mod canonical;
 mod error;
 mod exit;
 mod id;
+pub mod layout;
 mod manifest;
 mod object;
 mod pkginfo;

@@ -130,7 +130,7 @@ impl PkgFixture {
 
     /// Writes the package under `<root>/packages/<id>/`; returns its path.
     pub fn build(self, root: &Path) -> PathBuf {
-        let dir = root.join("packages").join(self.id());
+        let dir = tarmac_model::layout::host::package(root, &self.id());
         std::fs::create_dir_all(&dir).expect("create package dir");
         for (path, entry) in &self.entries {
             let full = dir.join(path);

@@ -14,6 +14,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use tarmac_archive::{ArchiveWriter, WriteOptions};
+use tarmac_model::layout::{repository, serve};
 use tarmac_model::{BundleManifest, PackageId, PackageManifest};
 
 /// A package tree described in the test.
@@ -128,13 +129,12 @@ impl Repo {
 
     /// Packs `pkg` into `packages/<name>/<id>.tar.zst` with its `<id>.json`.
     pub fn add(&self, pkg: &Pkg) -> PackageManifest {
-        let dir = self.root.join("packages").join(pkg.id.name());
-        fs::create_dir_all(&dir).unwrap();
-        let out = dir.join(format!("{}.tar.zst", pkg.id));
+        fs::create_dir_all(repository::package_dir(&self.root, pkg.id.name())).unwrap();
+        let out = repository::archive(&self.root, &pkg.id);
         let manifest = tarmac_archive::pack_dir(&pkg.id, &self.tree(pkg), &out, options())
             .expect("pack fixture");
         let json = serde_json::to_string_pretty(&manifest.to_json()).unwrap();
-        fs::write(dir.join(format!("{}.json", pkg.id)), json).unwrap();
+        fs::write(repository::manifest(&self.root, &pkg.id), json).unwrap();
         manifest
     }
 
@@ -178,9 +178,8 @@ pub fn write_bundle(
     packages: &[(PackageId, PathBuf)],
     options: WriteOptions,
 ) -> Bundle {
-    let dir = repo.join("bootstrap");
-    fs::create_dir_all(&dir).unwrap();
-    let relative = format!("bootstrap/{}.bootstrap.tar.zst", manifest.bootstrap_id);
+    fs::create_dir_all(serve::bootstrap_dir(repo)).unwrap();
+    let relative = serve::bundle_relative(&manifest.bootstrap_id);
     let path = repo.join(&relative);
     let file = fs::File::create(&path).unwrap();
     let mut writer = ArchiveWriter::new(BufWriter::with_capacity(1 << 20, file), options).unwrap();
