@@ -1,5 +1,5 @@
 //! The repository as a newcomer clones it: it stands alone (no file reaches
-//! outside the clone, e.g. a `../shared` beside it or an absolute path of
+//! outside the clone, e.g. a sibling workspace directory or an absolute path of
 //! the machine it was written on), and each crate depends only on what
 //! `crates/README.md` says it may.
 
@@ -25,25 +25,38 @@ fn tracked_files() -> Vec<String> {
         .collect()
 }
 
-/// Whether `line` names a path outside the clone: `../shared` (the
-/// workspace the project was started in) or an absolute `/work/...` path.
+/// The workspace directory the project was started in, beside the clone.
+/// Spelled in pieces so this file does not itself name it.
+fn sibling() -> String {
+    ["..", "shared"].join("/")
+}
+
+/// The machine's workspace root, as an absolute path prefix.
+fn machine_root() -> String {
+    format!("/{}/", "work")
+}
+
+/// Whether `line` names a path outside the clone: the sibling workspace
+/// (`../` + its name) or an absolute path under the machine's workspace root.
 fn reaches_outside(line: &str) -> bool {
-    let absolute_work = line.match_indices("/work/").any(|(at, _)| {
+    let root = machine_root();
+    let absolute_work = line.match_indices(root.as_str()).any(|(at, _)| {
         at == 0
             || matches!(
                 line.as_bytes()[at - 1],
                 b' ' | b'"' | b'\'' | b'=' | b'(' | b'`'
             )
     });
-    line.contains("../shared") || absolute_work
+    line.contains(&sibling()) || absolute_work
 }
 
 #[test]
 fn no_file_reaches_outside_the_repository() {
     let mut offenders = Vec::new();
     for path in tracked_files() {
-        // Real-world data kept verbatim, and this file's own patterns.
-        if path.starts_with("tests/corpus/") || path == "tests/repository.rs" {
+        // Real-world data, kept verbatim. (This file spells its patterns
+        // in pieces, so it is checked like every other.)
+        if path.starts_with("tests/corpus/") {
             continue;
         }
         let Ok(text) = std::fs::read_to_string(repo_root().join(&path)) else {
@@ -60,13 +73,16 @@ fn no_file_reaches_outside_the_repository() {
 
 #[test]
 fn the_outside_path_check_can_fail() {
-    assert!(reaches_outside("GEN_TREE=../shared/bench/gen-tree.py"));
-    assert!(reaches_outside(
-        "[ -f x ] || x=/work/shared/bench/gen-tree.py"
-    ));
-    assert!(reaches_outside("/work/.mirror/dcos+dcos/repo"));
-    assert!(!reaches_outside(r#"workdir=$h/work/etc"#));
-    assert!(!reaches_outside("<cache>/work/logs/<id>.log"));
+    let (sibling, root) = (sibling(), machine_root());
+    assert!(reaches_outside(&format!(
+        "GEN_TREE={sibling}/bench/gen-tree.py"
+    )));
+    assert!(reaches_outside(&format!(
+        "[ -f x ] || x={root}shared/bench/gen-tree.py"
+    )));
+    assert!(reaches_outside(&format!("{root}.mirror/dcos+dcos/repo")));
+    assert!(!reaches_outside(&format!("workdir=$h{root}etc")));
+    assert!(!reaches_outside(&format!("<cache>{root}logs/<id>.log")));
 }
 
 /// `crate -> {tarmac crates it may depend on}` from crates/README.md's table.
