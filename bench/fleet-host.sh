@@ -118,23 +118,12 @@ rate() { # URL [netns]: bytes/s of one curl of the 256 MiB file (best of 3)
 b_lo=$(rate "http://127.0.0.1:$port/zero.256m")
 b_veth=$(rate "http://$veth_host:$port/zero.256m" "$ns")
 
-# The host's mount namespace, as in tests/fleet.rs (MOUNTS).
+# The host's mount namespace: the same file tests/fleet.rs uses.
 mkdir -p "$work/hosts"
 mount -t tmpfs -o size=2g,mode=0755 tarmac-fleet-host "$work/hosts"
-cat >"$work/mounts.sh" <<'EOF'
-set -eu
-h=$HOST_DIR
-for d in etc opt varlib; do mkdir -p "$h/upper/$d" "$h/work/$d"; done
-mount -t overlay tarmac-etc -o "lowerdir=/etc,upperdir=$h/upper/etc,workdir=$h/work/etc" /etc
-mount -t overlay tarmac-opt -o "lowerdir=/opt,upperdir=$h/upper/opt,workdir=$h/work/opt" /opt
-mount -t overlay tarmac-varlib -o "lowerdir=/var/lib,upperdir=$h/upper/varlib,workdir=$h/work/varlib" /var/lib
-for pair in opt-mesosphere:/opt/mesosphere etc-mesosphere:/etc/mesosphere \
-    systemd:/etc/systemd/system state:/var/lib/dcos; do
-    mkdir -p "$h/${pair%%:*}" "${pair#*:}"
-    mount --bind "$h/${pair%%:*}" "${pair#*:}"
-done
-exec "$@"
-EOF
+cp "$ROOT/tests/fleet-host-mounts.sh" "$work/mounts.sh"
+# No --uts here: the host name must not be set (it would be the machine's).
+unset HOST_NAME
 
 : >"$work/nginx/access.log"
 walls=() cpus=()

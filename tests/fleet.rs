@@ -145,26 +145,9 @@ struct Host {
     dir: PathBuf,
 }
 
-/// The mount namespace of a host, set up before `"$@"` runs in it.
-const MOUNTS: &str = r#"
-set -eu
-h=$HOST_DIR
-# Its own host name (its own UTS namespace): what dcos_install.sh hashes to
-# choose its first mirror.
-printf '%s' "$HOST_NAME" >/proc/sys/kernel/hostname
-for d in etc opt varlib; do
-    mkdir -p "$h/upper/$d" "$h/work/$d"
-done
-mount -t overlay tarmac-etc -o "lowerdir=/etc,upperdir=$h/upper/etc,workdir=$h/work/etc" /etc
-mount -t overlay tarmac-opt -o "lowerdir=/opt,upperdir=$h/upper/opt,workdir=$h/work/opt" /opt
-mount -t overlay tarmac-varlib -o "lowerdir=/var/lib,upperdir=$h/upper/varlib,workdir=$h/work/varlib" /var/lib
-for pair in opt-mesosphere:/opt/mesosphere etc-mesosphere:/etc/mesosphere \
-    systemd:/etc/systemd/system state:/var/lib/dcos; do
-    mkdir -p "$h/${pair%%:*}" "${pair#*:}"
-    mount --bind "$h/${pair%%:*}" "${pair#*:}"
-done
-exec "$@"
-"#;
+/// The mount namespace of a host, set up before `"$@"` runs in it (one
+/// file, shared with bench/fleet-host.sh).
+const MOUNTS: &str = include_str!("fleet-host-mounts.sh");
 
 impl Host {
     /// `args` run as root inside the host's network and mount namespaces.
