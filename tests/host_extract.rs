@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use tarmac_model::layout::{host, repository};
-use tarmac_testkit::fault_server::{Fault, FaultServer};
+use tarmac_testkit::fault_server::{Fault, FaultServer, Request};
 use tarmac_testkit::nginx::{dead_url, Nginx};
 use tarmac_testkit::repo::{Bundle, Pkg, Repo};
 
@@ -135,6 +135,17 @@ impl Fixture {
         assert!(!host::staging(&self.root).exists(), "staging left");
     }
 
+    /// Installs the bundle through a fault server playing `faults`,
+    /// asserting it ends installed and whole; what host-extract said and
+    /// the requests the server saw.
+    fn installs_through(&self, faults: &[Fault]) -> (Run, Vec<Request>) {
+        let (server, url) = self.fault_server(faults);
+        let out = self.extract(&[&url]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        self.assert_published();
+        (out, server.requests())
+    }
+
     fn fault_server(&self, faults: &[Fault]) -> (FaultServer, String) {
         let path = format!("/{}", self.bundle.relative);
         let server = FaultServer::builder()
@@ -242,54 +253,39 @@ fn cut_on_one_mirror_resumes_with_range_on_nginx() {
 #[test]
 fn cut_mid_body_resumes() {
     let f = fixture();
-    let (server, url) = f.fault_server(&[Fault::CutAfter(50_000), Fault::CutAfter(70_000)]);
-    let out = f.extract(&[&url]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    f.assert_published();
-    let starts: Vec<_> = server.requests().iter().map(|r| r.range_start).collect();
+    let (_, requests) = f.installs_through(&[Fault::CutAfter(50_000), Fault::CutAfter(70_000)]);
+    let starts: Vec<_> = requests.iter().map(|r| r.range_start).collect();
     assert_eq!(starts, [None, Some(50_000), Some(120_000)]);
 }
 
 #[test]
 fn stall_is_detected_and_retried() {
     let f = fixture();
-    let (server, url) = f.fault_server(&[Fault::StallAfter(30_000)]);
-    let out = f.extract(&[&url]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    f.assert_published();
-    assert_eq!(server.requests()[1].range_start, Some(30_000));
+    let (_, requests) = f.installs_through(&[Fault::StallAfter(30_000)]);
+    assert_eq!(requests[1].range_start, Some(30_000));
 }
 
 #[test]
 fn range_ignored_restarts_and_verifies() {
     let f = fixture();
-    let (server, url) = f.fault_server(&[Fault::CutAfter(60_000), Fault::IgnoreRange]);
-    let out = f.extract(&[&url]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    f.assert_published();
-    assert_eq!(server.requests().len(), 2);
+    let (_, requests) = f.installs_through(&[Fault::CutAfter(60_000), Fault::IgnoreRange]);
+    assert_eq!(requests.len(), 2);
 }
 
 #[test]
 fn wrong_content_range_is_retried_not_spliced() {
     let f = fixture();
-    let (server, url) = f.fault_server(&[Fault::CutAfter(60_000), Fault::BadRange]);
-    let out = f.extract(&[&url]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    f.assert_published();
+    let (out, requests) = f.installs_through(&[Fault::CutAfter(60_000), Fault::BadRange]);
     assert!(out.stderr.contains("bad Content-Range"), "{}", out.stderr);
-    let starts: Vec<_> = server.requests().iter().map(|r| r.range_start).collect();
+    let starts: Vec<_> = requests.iter().map(|r| r.range_start).collect();
     assert_eq!(starts, [None, Some(60_000), Some(60_000)]);
 }
 
 #[test]
 fn server_error_then_success() {
     let f = fixture();
-    let (server, url) = f.fault_server(&[Fault::Status(500), Fault::Status(503)]);
-    let out = f.extract(&[&url]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    f.assert_published();
-    assert_eq!(server.requests().len(), 3);
+    let (_, requests) = f.installs_through(&[Fault::Status(500), Fault::Status(503)]);
+    assert_eq!(requests.len(), 3);
 }
 
 #[test]
@@ -345,11 +341,8 @@ fn corrupt_mirror_is_dropped_and_the_next_serves_the_bundle() {
 fn truncated_bundle_is_downloaded_again() {
     let f = fixture();
     let len = f.bundle_bytes().len() as u64;
-    let (server, url) = f.fault_server(&[Fault::Truncate(len - 1000)]);
-    let out = f.extract(&[&url]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    f.assert_published();
-    assert_eq!(server.requests().len(), 2);
+    let (_, requests) = f.installs_through(&[Fault::Truncate(len - 1000)]);
+    assert_eq!(requests.len(), 2);
 }
 
 /// Bad bytes that came from two mirrors (cut on one, resumed on the
@@ -1157,11 +1150,7 @@ fn retry_after_seconds_is_honoured_per_mirror() {
 #[test]
 fn retry_after_http_date_is_honoured() {
     let f = fixture();
-    let (server, url) = f.fault_server(&[Fault::RetryAfterDate(429, 3)]);
-    let out = f.extract(&[&url]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    f.assert_published();
-    let requests = server.requests();
+    let (_, requests) = f.installs_through(&[Fault::RetryAfterDate(429, 3)]);
     assert_eq!(requests.len(), 2);
     // The date has whole seconds: at least 2 s of the 3 remain.
     assert!(gap(&requests[0], &requests[1]) >= 1.95, "{requests:?}");
@@ -1226,12 +1215,9 @@ fn resets_after_small_progress_are_bounded_by_the_budget() {
 #[test]
 fn content_changing_once_restarts_from_zero() {
     let f = fixture();
-    let (server, url) = f.fault_server(&[Fault::CutAfter(50_000), Fault::Change]);
-    let out = f.extract(&[&url]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    f.assert_published();
+    let (out, requests) = f.installs_through(&[Fault::CutAfter(50_000), Fault::Change]);
     assert!(out.stderr.contains("validators changed"), "{}", out.stderr);
-    let starts: Vec<_> = server.requests().iter().map(|r| r.range_start).collect();
+    let starts: Vec<_> = requests.iter().map(|r| r.range_start).collect();
     assert_eq!(starts, [None, Some(50_000), None]);
 }
 
