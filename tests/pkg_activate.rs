@@ -78,20 +78,9 @@ impl Host {
     }
 
     fn command_with_user_db(&self, user_db: &Path, args: &[&str]) -> Command {
-        let mut command = Command::new(BIN);
-        command
-            .arg("--root")
-            .arg(self.root())
-            .arg("--config-dir")
-            .arg(self.base.join("config"))
-            .arg("--systemd-dir")
-            .arg(self.systemd())
-            .arg("--state-dir-root")
-            .arg(self.base.join("state"))
-            .arg("--user-db-root")
-            .arg(user_db)
-            .args(args)
-            .env_remove("TARMAC_FAILPOINT");
+        let mut command =
+            tarmac_testkit::host::pkg_activate_with_user_db(BIN.as_ref(), &self.base, user_db);
+        command.args(args);
         command
     }
 
@@ -1355,22 +1344,8 @@ fn systemctl_calls_stop_changed_units_then_reload_and_start() {
                 0o644,
             ),
     );
-    let stub = host.base.join("stub");
-    std::fs::create_dir_all(&stub).unwrap();
     let log = host.base.join("systemctl.log");
-    let script = format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display());
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(stub.join("systemctl"), script).unwrap();
-    std::fs::set_permissions(
-        stub.join("systemctl"),
-        std::fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
-    let path = format!(
-        "{}:{}",
-        stub.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = stub_systemctl(&host, &format!("echo \"$*\" >> {}", log.display()));
     let run = |args: &[&str]| {
         let out = host
             .command_with_systemctl(args)
@@ -1916,6 +1891,25 @@ fn progress_on_a_terminal_only_and_quiet_silences_it() {
     );
 }
 
+/// A stand-in `systemctl` (this machine boots without systemd) running the
+/// shell `body`, first on the PATH this returns.
+fn stub_systemctl(host: &Host, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let stub = host.base.join("stub");
+    std::fs::create_dir_all(&stub).unwrap();
+    std::fs::write(stub.join("systemctl"), format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(
+        stub.join("systemctl"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    format!(
+        "{}:{}",
+        stub.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
 /// `status` adds systemd's view of the wanted units (`services`), apart
 /// from the integrity verdict. This machine boots without systemd, so a
 /// systemctl stand-in on PATH answers `systemctl show` the way systemd
@@ -1926,26 +1920,16 @@ fn status_reports_what_systemd_says_of_the_wanted_units() {
     let host = Host::new(&["master"]);
     let (mesos, _) = pkgpanda_pair(&host);
     host.ok(&["activate", &mesos]);
-    let stub = host.base.join("stub");
-    std::fs::create_dir_all(&stub).unwrap();
     let state = host.base.join("unit-state");
-    let script = format!(
-        "#!/bin/sh\n[ \"$1\" = show ] || exit 0\n\
-         printf 'Id=dcos-mesos-master.service\\nActiveState=%s\\nSubState=%s\\nResult=%s\\nStateChangeTimestamp=Sun 2026-12-06 12:00:00 UTC\\n' $(cat {})\n",
-        state.display()
+    let path = stub_systemctl(
+        &host,
+        &format!(
+            "[ \"$1\" = show ] || exit 0\n\
+             printf 'Id=dcos-mesos-master.service\\nActiveState=%s\\nSubState=%s\\nResult=%s\\nStateChangeTimestamp=Sun 2026-12-06 12:00:00 UTC\\n' $(cat {})",
+            state.display()
+        ),
     );
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(stub.join("systemctl"), script).unwrap();
-    std::fs::set_permissions(
-        stub.join("systemctl"),
-        std::fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
-    let path = format!(
-        "{}:{}",
-        stub.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let stub = host.base.join("stub");
     let status = |unit_state: &str| -> Value {
         std::fs::write(&state, unit_state).unwrap();
         let out = host

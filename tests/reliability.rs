@@ -132,22 +132,8 @@ impl Host {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(ACTIVATE);
-        command
-            .arg("--root")
-            .arg(self.root())
-            .arg("--config-dir")
-            .arg(self.base.join("config"))
-            .arg("--systemd-dir")
-            .arg(self.base.join("systemd"))
-            .arg("--state-dir-root")
-            .arg(self.base.join("state"))
-            .arg("--user-db-root")
-            .arg(self.base.join("users"))
-            .arg("--no-systemd")
-            .args(args)
-            .stdin(Stdio::null())
-            .env_remove("TARMAC_FAILPOINT");
+        let mut command = tarmac_testkit::host::pkg_activate(ACTIVATE.as_ref(), &self.base);
+        command.arg("--no-systemd").args(args).stdin(Stdio::null());
         command
     }
 

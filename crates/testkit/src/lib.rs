@@ -4,6 +4,7 @@
 
 pub mod disk;
 pub mod fault_server;
+pub mod host;
 pub mod hostile;
 pub mod nginx;
 pub mod packages;
