@@ -1029,18 +1029,9 @@ fn real_tools(dir: &Path) -> PathBuf {
 #[test]
 fn install_script_end_to_end_against_nginx() {
     let fixture = Fixture::new();
-    let nginx = tarmac_testkit::nginx::Nginx::serve(&fixture.serve());
-    let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
-    fixture.set_config(&text.replace("http://192.0.2.10:8080", &nginx.url()));
-    // TEST-NET address, accepted with --no-require-local (passed below).
-    fs::write(
-        fixture.genconf().join("ip-detect"),
-        "#!/bin/sh\necho 203.0.113.9\n",
-    )
-    .unwrap();
-    let tools = real_tools(fixture.path());
-    let output = fixture.run(&["--dist", "dist", "--bin-dir", tools.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // A TEST-NET address, accepted with --no-require-local (passed below).
+    let nginx = serve_cluster(&fixture);
+    let tools = fixture.path().join("real-tools");
     let script = fixture.serve().join("dcos_install.sh");
 
     let install = |host: &Path, role: &str, url: Option<&str>| {
