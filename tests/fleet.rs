@@ -600,6 +600,46 @@ fn write_config(cluster: &Cluster, hosts: &[Host], origin: &str, mirrors: &[Stri
 /// The host tools cfg-gen serves: the static musl binaries from
 /// `TARMAC_STATIC_DIR` when set (second value true), else the test build's,
 /// stripped.
+/// A cluster served to the fleet by one nginx on the bridge address.
+struct Served {
+    nginx: Nginx,
+    url: String,
+    /// The host tools cfg-gen served, and whether they are the static ones.
+    tools: PathBuf,
+    static_tools: bool,
+    config: String,
+    /// Every package id a host installs (bundle and config packages), sorted.
+    packages: Vec<String>,
+}
+
+/// Configures `cluster` for the fleet's hosts, renders it with cfg-gen and
+/// serves it from one nginx on the bridge.
+fn serve_from_one_nginx(cluster: &Cluster, fleet: &Fleet) -> Served {
+    let serve = cluster.serve();
+    std::fs::create_dir_all(&serve).unwrap();
+    let nginx = Nginx::serve_at(&serve, IpAddr::V4(fleet.gateway));
+    let url = nginx.url();
+    write_config(cluster, &fleet.hosts, &url, &[]);
+    let (tools, static_tools) = host_tools(cluster);
+    let generated = generate(cluster, &tools, &["--dist", cluster.dist.to_str().unwrap()]);
+    assert_eq!(generated["bootstrap_id"], cluster.bootstrap.as_str());
+    let mut packages: Vec<String> = cluster
+        .bundle
+        .iter()
+        .chain(&cluster_ids(&serve))
+        .cloned()
+        .collect();
+    packages.sort();
+    Served {
+        nginx,
+        url,
+        tools,
+        static_tools,
+        config: generated["config_id"].as_str().unwrap().to_string(),
+        packages,
+    }
+}
+
 fn host_tools(cluster: &Cluster) -> (PathBuf, bool) {
     match std::env::var_os("TARMAC_STATIC_DIR") {
         Some(dir) => (PathBuf::from(dir), true),
@@ -737,27 +777,15 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
     let hosts = &fleet.hosts;
 
     // One nginx on the bridge address serves the cluster to every host.
-    let serve = cluster.serve();
-    std::fs::create_dir_all(&serve).unwrap();
-    let nginx = Nginx::serve_at(&serve, IpAddr::V4(fleet.gateway));
-    let url = nginx.url();
-    write_config(&cluster, hosts, &url, &[]);
-    let (tools, static_tools) = host_tools(&cluster);
-    let generated1 = generate(
-        &cluster,
-        &tools,
-        &["--dist", cluster.dist.to_str().unwrap()],
-    );
-    let config1 = generated1["config_id"].as_str().unwrap().to_string();
+    let Served {
+        nginx,
+        url,
+        tools,
+        static_tools,
+        config: config1,
+        packages: packages1,
+    } = serve_from_one_nginx(&cluster, &fleet);
     let bootstrap1 = &cluster.bootstrap;
-    assert_eq!(generated1["bootstrap_id"], bootstrap1.as_str());
-    let mut packages1: Vec<String> = cluster
-        .bundle
-        .iter()
-        .chain(&cluster_ids(&serve))
-        .cloned()
-        .collect();
-    packages1.sort();
 
     // ---- Install: every host at once, the script as served ----
     // Timed, with the CPU its processes used, for docs/fleet.md's model.
@@ -838,25 +866,14 @@ fn twenty_hosts_install_from_the_cloud_init_user_data() {
     let cluster = Cluster::build();
     let fleet = Fleet::start();
     let hosts = &fleet.hosts;
-    let serve = cluster.serve();
-    std::fs::create_dir_all(&serve).unwrap();
-    let nginx = Nginx::serve_at(&serve, IpAddr::V4(fleet.gateway));
-    let url = nginx.url();
-    write_config(&cluster, hosts, &url, &[]);
-    let (tools, _) = host_tools(&cluster);
-    let generated = generate(
-        &cluster,
-        &tools,
-        &["--dist", cluster.dist.to_str().unwrap()],
-    );
-    let config = generated["config_id"].as_str().unwrap().to_string();
-    let mut packages: Vec<String> = cluster
-        .bundle
-        .iter()
-        .chain(&cluster_ids(&serve))
-        .cloned()
-        .collect();
-    packages.sort();
+    // Bound, not ignored: the nginx serves until the end of the test.
+    let Served {
+        nginx: _nginx,
+        url,
+        config,
+        packages,
+        ..
+    } = serve_from_one_nginx(&cluster, &fleet);
 
     // Refused at once (the bridge address, a port nothing listens on).
     let dead = format!("http://{}:9", fleet.gateway);
