@@ -30,14 +30,9 @@ fn stderr(output: &Output) -> String {
 }
 
 fn require_tool(tool: &str) {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .unwrap();
-    assert!(
-        found.status.success(),
-        "{tool} not installed: scripts/test.sh installs it as root (apt-get install \
-         cloud-init; pip install cfn-lint)"
+    crate::workspace::require_tool(
+        tool,
+        "scripts/test.sh installs it as root (apt-get install cloud-init; pip install cfn-lint)",
     );
 }
 

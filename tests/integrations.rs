@@ -318,14 +318,7 @@ fn integration(path: &str) -> PathBuf {
 }
 
 fn require_tool(tool: &str) {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .unwrap();
-    assert!(
-        found.status.success(),
-        "{tool} not installed: `apt-get install ansible-core puppet` (.ci/run does)"
-    );
+    crate::workspace::require_tool(tool, "`apt-get install ansible-core puppet` (.ci/run does)");
 }
 
 #[test]

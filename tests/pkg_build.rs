@@ -543,14 +543,18 @@ fn docs_pkg_build_reference_matches_help() {
     crate::workspace::check_help_doc(env!("CARGO_BIN_EXE_pkg-build"), "pkg-build.md");
 }
 
+/// The example motd package's source tarball, served by the HTTP tests.
+fn motd_tarball() -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("packages/motd/motd-1.0.tar.gz"))
+        .unwrap()
+}
+
 #[test]
 fn http_sources_are_verified_cached_by_checksum_and_failures_classified() {
     use tarmac_testkit::fault_server::{Fault, FaultServer};
     let temp = tempfile::tempdir().unwrap();
     let packages = temp.path().join("packages");
-    let tarball =
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("packages/motd/motd-1.0.tar.gz"))
-            .unwrap();
+    let tarball = motd_tarball();
     // `/down/` answers 503 to more requests than pkg-build retries.
     let server = FaultServer::builder()
         .file("/motd-1.0.tar.gz", tarball.clone())
@@ -619,9 +623,7 @@ fn http_source_answering_503_once_is_retried() {
     use tarmac_testkit::fault_server::{Fault, FaultServer};
     let temp = tempfile::tempdir().unwrap();
     let packages = temp.path().join("packages");
-    let tarball =
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("packages/motd/motd-1.0.tar.gz"))
-            .unwrap();
+    let tarball = motd_tarball();
     let server = FaultServer::builder()
         .file("/motd-1.0.tar.gz", tarball)
         .script("/motd-1.0.tar.gz", &[Fault::Status(503)])

@@ -132,3 +132,13 @@ pub fn assert_same_shape(title: &str, example: &serde_json::Value, real: &serde_
         "docs/json.md {title:?}: format"
     );
 }
+
+/// Fails (never skips) when `tool` is not on PATH; `how` says how to get it
+/// (scripts/test.sh installs every tool the tests need when run as root).
+pub fn require_tool(tool: &str, how: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .unwrap();
+    assert!(found.status.success(), "{tool} not installed: {how}");
+}
