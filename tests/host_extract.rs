@@ -1496,6 +1496,17 @@ fn pinned_package_from_local_mirrors_is_taken_from_the_one_that_has_it() {
 
 /// A repository holding alpha--1 and beta--2 (archive + sidecar each), and
 /// an empty host root.
+impl Fixture {
+    /// `host-extract --package-file ARCHIVE [--manifest MANIFEST]`.
+    fn add_file(&self, archive: &Path, manifest: Option<&Path>) -> Run {
+        let mut args = vec!["--package-file", archive.to_str().unwrap()];
+        if let Some(manifest) = manifest {
+            args.extend(["--manifest", manifest.to_str().unwrap()]);
+        }
+        run(&self.root, &args)
+    }
+}
+
 fn package_files() -> Fixture {
     let f = fixture();
     for pkg in &f.pkgs {
@@ -1564,13 +1575,13 @@ fn package_file_adds_a_local_package_then_only_verifies_it() {
     assert!(!host::staging(&f.root).exists());
 
     // Present: verified, not extracted again; the plain output is the id.
-    let second = run(&f.root, &["--package-file", archive.to_str().unwrap()]);
+    let second = f.add_file(&archive, None);
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert_eq!(second.stdout, "alpha--1\n");
 
     // A present package that was modified is exit 4, and left as it is.
     std::fs::write(dir.join("etc/alpha.conf"), b"x=2\n").unwrap();
-    let third = run(&f.root, &["--package-file", archive.to_str().unwrap()]);
+    let third = f.add_file(&archive, None);
     assert_eq!(third.code, 4, "{}", third.stderr);
     let line = first_line(&third.stderr);
     assert!(
@@ -1588,7 +1599,7 @@ fn package_file_with_an_explicit_manifest_and_a_renamed_archive() {
     let archive = copied.join("patched.tar.zst");
     std::fs::copy(f.archive("beta--2"), &archive).unwrap();
     // No sidecar beside a renamed archive: exit 3 naming the file looked for.
-    let missing = run(&f.root, &["--package-file", archive.to_str().unwrap()]);
+    let missing = f.add_file(&archive, None);
     assert_eq!(missing.code, 3, "{}", missing.stderr);
     let line = first_line(&missing.stderr);
     assert!(
@@ -1599,15 +1610,7 @@ fn package_file_with_an_explicit_manifest_and_a_renamed_archive() {
     );
     f.assert_not_published("beta--2");
     let sidecar = f.sidecar("beta--2");
-    let ok = run(
-        &f.root,
-        &[
-            "--package-file",
-            archive.to_str().unwrap(),
-            "--manifest",
-            sidecar.to_str().unwrap(),
-        ],
-    );
+    let ok = f.add_file(&archive, Some(&sidecar));
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert_eq!(ok.stdout, "beta--2\n");
     assert!(f.root.join("packages/beta--2/pkginfo.json").is_file());
@@ -1618,7 +1621,7 @@ fn package_file_missing_manifest_or_archive_is_invalid_naming_the_file() {
     let f = package_files();
     let archive = f.archive("alpha--1");
     std::fs::remove_file(f.sidecar("alpha--1")).unwrap();
-    let out = run(&f.root, &["--package-file", archive.to_str().unwrap()]);
+    let out = f.add_file(&archive, None);
     assert_eq!(out.code, 3, "{}", out.stderr);
     let line = first_line(&out.stderr);
     assert!(
@@ -1629,15 +1632,7 @@ fn package_file_missing_manifest_or_archive_is_invalid_naming_the_file() {
     f.assert_not_published("alpha--1");
 
     let nowhere = f.root.with_extension("nowhere.json");
-    let out = run(
-        &f.root,
-        &[
-            "--package-file",
-            archive.to_str().unwrap(),
-            "--manifest",
-            nowhere.to_str().unwrap(),
-        ],
-    );
+    let out = f.add_file(&archive, Some(&nowhere));
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(
         first_line(&out.stderr).contains(&nowhere.display().to_string()),
@@ -1648,15 +1643,7 @@ fn package_file_missing_manifest_or_archive_is_invalid_naming_the_file() {
     // A manifest that is not one: exit 3, naming it.
     let bad = f.root.with_extension("bad.json");
     std::fs::write(&bad, b"{\"id\": \"alpha--1\"}").unwrap();
-    let out = run(
-        &f.root,
-        &[
-            "--package-file",
-            archive.to_str().unwrap(),
-            "--manifest",
-            bad.to_str().unwrap(),
-        ],
-    );
+    let out = f.add_file(&archive, Some(&bad));
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(
         first_line(&out.stderr).contains(&bad.display().to_string()),
@@ -1668,15 +1655,7 @@ fn package_file_missing_manifest_or_archive_is_invalid_naming_the_file() {
     let sidecar = f.sidecar("beta--2");
     let gone = f.archive("beta--2");
     std::fs::remove_file(&gone).unwrap();
-    let out = run(
-        &f.root,
-        &[
-            "--package-file",
-            gone.to_str().unwrap(),
-            "--manifest",
-            sidecar.to_str().unwrap(),
-        ],
-    );
+    let out = f.add_file(&gone, Some(&sidecar));
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(
         first_line(&out.stderr).contains(&gone.display().to_string()),
@@ -1695,7 +1674,7 @@ fn package_file_corrupt_or_truncated_archive_publishes_nothing() {
     // Cut in half: the archive ends mid-way, which for a local file is a
     // broken archive (exit 3), not a short download.
     std::fs::write(&archive, &bytes[..bytes.len() / 2]).unwrap();
-    let out = run(&f.root, &["--package-file", archive.to_str().unwrap()]);
+    let out = f.add_file(&archive, None);
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(
         first_line(&out.stderr).contains(&archive.display().to_string()),
@@ -1711,7 +1690,7 @@ fn package_file_corrupt_or_truncated_archive_publishes_nothing() {
         *b ^= 0x5a;
     }
     std::fs::write(&archive, &corrupt).unwrap();
-    let out = run(&f.root, &["--package-file", archive.to_str().unwrap()]);
+    let out = f.add_file(&archive, None);
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(
         first_line(&out.stderr).contains(&archive.display().to_string()),
@@ -1722,7 +1701,7 @@ fn package_file_corrupt_or_truncated_archive_publishes_nothing() {
 
     // The archive whole again: it publishes (the failures left nothing in the way).
     std::fs::write(&archive, &bytes).unwrap();
-    let out = run(&f.root, &["--package-file", archive.to_str().unwrap()]);
+    let out = f.add_file(&archive, None);
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
@@ -1738,7 +1717,7 @@ fn package_file_not_matching_its_manifest_is_integrity_and_publishes_nothing() {
     // The sidecar of another build: same id and totals, another tree hash.
     manifest["tree_hash"] = beta["tree_hash"].clone();
     std::fs::write(&sidecar, serde_json::to_vec(&manifest).unwrap()).unwrap();
-    let out = run(&f.root, &["--package-file", archive.to_str().unwrap()]);
+    let out = f.add_file(&archive, None);
     assert_eq!(out.code, 4, "{}", out.stderr);
     let line = first_line(&out.stderr);
     assert!(
@@ -1772,7 +1751,7 @@ fn package_file_not_matching_its_manifest_is_integrity_and_publishes_nothing() {
 fn package_file_never_replaces_a_present_package_of_the_same_id() {
     let f = package_files();
     let archive = f.archive("alpha--1");
-    let out = run(&f.root, &["--package-file", archive.to_str().unwrap()]);
+    let out = f.add_file(&archive, None);
     assert_eq!(out.code, 0, "{}", out.stderr);
     // Another alpha--1, rebuilt with other content under the same id.
     let other = tarmac_testkit::repo::Repo::new(&f.root.with_extension("other"));
@@ -1780,7 +1759,7 @@ fn package_file_never_replaces_a_present_package_of_the_same_id() {
     other.add(&rebuilt);
     let path = other.root.join("packages/alpha/alpha--1.tar.zst");
     let before = tarmac_archive::tree_hash(&f.root.join("packages/alpha--1")).unwrap();
-    let out = run(&f.root, &["--package-file", path.to_str().unwrap()]);
+    let out = f.add_file(&path, None);
     assert_eq!(out.code, 4, "{}", out.stderr);
     let line = first_line(&out.stderr);
     assert!(
@@ -1802,7 +1781,7 @@ fn package_file_refuses_a_held_host_lock_and_mixed_modes() {
     let lock =
         tarmac_fs::HostLock::acquire(&f.root.join(".lock"), tarmac_fs::LockWait::NoWait).unwrap();
     let archive = f.archive("alpha--1");
-    let out = run(&f.root, &["--package-file", archive.to_str().unwrap()]);
+    let out = f.add_file(&archive, None);
     assert_eq!(out.code, 5, "{}", out.stderr);
     f.assert_not_published("alpha--1");
     drop(lock);
