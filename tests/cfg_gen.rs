@@ -391,6 +391,7 @@ ip_detect_filename: genconf/missing
     assert_eq!(output.status.code(), Some(3));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["valid"], false);
+    crate::workspace::assert_documented("cfg-gen --validate-only", &report);
     let problems = report["problems"].as_array().unwrap();
     assert!(problems.len() >= 8, "{problems:?}");
     assert!(problems.iter().all(|p| p["key"] != "exhibitor_zk_hosts"));
@@ -648,6 +649,7 @@ superuser_service_account_public_key: |
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let config: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let value = |key: &str| config["values"][key]["value"].as_str().unwrap().to_string();
+    crate::workspace::assert_documented("cfg-gen --print-config", &config);
     let source = |key: &str| {
         config["values"][key]["source"]
             .as_str()
@@ -735,6 +737,7 @@ fn keys_gen_ignores_are_warnings_and_strict_makes_them_errors() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["valid"], true);
+    crate::workspace::assert_documented("cfg-gen --validate-only", &report);
     let warnings = report["warnings"].as_array().unwrap();
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert_eq!(warnings[0]["key"], "exhibitor_zk_path");
@@ -748,6 +751,7 @@ fn keys_gen_ignores_are_warnings_and_strict_makes_them_errors() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let generated: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(generated["warnings"].as_array().unwrap().len(), 2);
+    crate::workspace::assert_documented("cfg-gen", &generated);
     assert!(stderr(&output).contains("cfg-gen: warning: genconf/config.yaml:7: exhibitor_zk_path"));
     let config = fs::read_to_string(fixture.serve().join("config.json")).unwrap();
     assert!(!config.contains("exhibitor_zk_path"));
@@ -1203,6 +1207,7 @@ fn install_script_end_to_end_against_nginx() {
     let generated: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let relative = format!("upgrade/{old_id}/dcos_node_upgrade.sh");
     assert_eq!(generated["upgrade_script"], relative.as_str());
+    crate::workspace::assert_documented("cfg-gen", &generated);
     let upgrade = fixture.serve().join(&relative);
     let before = nginx.access_log().lines().count();
     let run_upgrade = |host: &Path, args: &[&str]| {

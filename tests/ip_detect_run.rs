@@ -190,6 +190,7 @@ fn pin_records_the_first_answer_and_refuses_a_change() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(doc["pin"], "recorded");
+    crate::workspace::assert_documented("ip-detect-run", &doc);
     assert_eq!(std::fs::read_to_string(&pin).unwrap(), "203.0.113.1\n");
 
     let output = run(&[&base[..], &[first.to_str().unwrap()]].concat());

@@ -154,6 +154,7 @@ fn bundling_the_same_ids_twice_gives_identical_bytes() {
     );
     assert!(second.status.success(), "{}", stderr(&second));
     let doc: Value = serde_json::from_str(&stdout(&second)).unwrap();
+    crate::workspace::assert_documented("pkg-bundle", &doc);
     assert_eq!(doc["bootstrap_id"], bootstrap_id.as_str());
     assert_eq!(doc["blake3"], lines[1].as_str());
     for name in [

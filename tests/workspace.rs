@@ -90,12 +90,20 @@ pub fn json_doc_example(title: &str) -> serde_json::Value {
 /// Asserts the real `--json` output has the shape of the documented
 /// example: the same keys at every level, the same kind of value (a null
 /// in either matches anything: optional fields), arrays compared by their
-/// first elements when both have one.
+/// first elements when both have one, and an object whose only key is `"*"`
+/// matches a map with any keys whose values all have its value's shape.
 pub fn assert_same_shape(title: &str, example: &serde_json::Value, real: &serde_json::Value) {
     use serde_json::Value;
     fn walk(path: &str, example: &Value, real: &Value, errors: &mut Vec<String>) {
         match (example, real) {
             (Value::Null, _) | (_, Value::Null) => {}
+            // A map keyed by data (config keys, unit names): `"*"` stands
+            // for every key.
+            (Value::Object(a), Value::Object(b)) if a.len() == 1 && a.contains_key("*") => {
+                for (key, value) in b {
+                    walk(&format!("{path}.{key}"), &a["*"], value, errors);
+                }
+            }
             (Value::Object(a), Value::Object(b)) => {
                 let keys_a: Vec<&String> = a.keys().collect();
                 let keys_b: Vec<&String> = b.keys().collect();
@@ -131,6 +139,12 @@ pub fn assert_same_shape(title: &str, example: &serde_json::Value, real: &serde_
         real["format"], example["format"],
         "docs/json.md {title:?}: format"
     );
+}
+
+/// Asserts `real` has the shape of the example under `### <title>` in
+/// docs/json.md.
+pub fn assert_documented(title: &str, real: &serde_json::Value) {
+    assert_same_shape(title, &json_doc_example(title), real);
 }
 
 /// Fails (never skips) when `tool` is not on PATH; `how` says how to get it

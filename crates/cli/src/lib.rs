@@ -1,11 +1,15 @@
 //! What the six binaries share and no library may depend on: the exit-code
-//! table, error printing, JSON output and progress reporting.
+//! table, error printing, JSON output, progress reporting and the flag
+//! groups several tools share.
 //!
 //! Libraries return typed errors carrying an [`ExitClass`]; this crate is the
 //! only place that turns a class into a process exit code (docs/architecture.md § Exit
 //! codes), so the numbers live in one table with a test per row.
 
+mod args;
 mod progress;
+
+pub use args::{EpochArgs, HostRootArgs, OutputArgs, PackagesArgs};
 
 pub use progress::{reporter, BarReporter, PlainReporter};
 
@@ -91,18 +95,6 @@ where
 pub fn print_json<T: serde::Serialize>(value: &T) {
     let text = serde_json::to_string_pretty(value).expect("serializable output");
     print_lines([text]);
-}
-
-/// The archive mtime: `flag` if given, else `$SOURCE_DATE_EPOCH`
-/// (reproducible-builds.org; unset or not a number counts as unset), else 0.
-/// Read here, in the bins' crate, because libraries read no environment.
-pub fn source_date_epoch(flag: Option<u64>) -> u64 {
-    flag.unwrap_or_else(|| {
-        std::env::var("SOURCE_DATE_EPOCH")
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0)
-    })
 }
 
 /// Whether progress bars should be drawn: stderr is a terminal and the user

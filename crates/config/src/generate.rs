@@ -6,6 +6,7 @@
 //! tree digest and the bootstrap id. Same inputs, same id; any change to
 //! them, a new id and so new package ids (`<pkg>--setup_<configid>`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -108,22 +109,53 @@ impl Error {
     }
 
     /// The `--json` report of an invalid configuration.
-    pub fn report(&self) -> Option<Value> {
+    pub fn report(&self) -> Option<ValidationReport> {
         match self {
             Error::Invalid {
                 file,
                 problems,
                 warnings,
-            } => Some(json!({
-                "format": 1,
-                "file": file.display().to_string(),
-                "valid": false,
-                "problems": problems,
-                "warnings": warnings,
-            })),
+            } => Some(ValidationReport {
+                format: 1,
+                file: file.clone(),
+                valid: false,
+                config_id: None,
+                problems: problems.clone(),
+                warnings: warnings.clone(),
+            }),
             _ => None,
         }
     }
+}
+
+/// The `--validate-only --json` document, and the `--json` document of a
+/// refused configuration (`valid: false`, no `config_id`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidationReport {
+    pub format: u32,
+    /// config.yaml.
+    pub file: PathBuf,
+    pub valid: bool,
+    /// `None` (null) when the configuration is refused.
+    pub config_id: Option<String>,
+    pub problems: Vec<Problem>,
+    pub warnings: Vec<Problem>,
+}
+
+/// config.json (also `--print-config`): every resolved value with where it
+/// came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigDocument {
+    pub format: u32,
+    pub config_id: String,
+    pub values: BTreeMap<String, ConfigValue>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigValue {
+    /// `**HIDDEN**` for a secret the user gave.
+    pub value: String,
+    pub source: Source,
 }
 
 /// `genconf/config.yaml:7: master_list = ["1.2.3"]: Invalid IPv4 ...`
@@ -157,15 +189,15 @@ pub struct Validated {
 
 impl Validated {
     /// The `--validate-only --json` report of a valid configuration.
-    pub fn report(&self) -> Value {
-        json!({
-            "format": 1,
-            "file": self.file.display().to_string(),
-            "valid": true,
-            "config_id": self.config_id,
-            "problems": [],
-            "warnings": self.resolved.warnings,
-        })
+    pub fn report(&self) -> ValidationReport {
+        ValidationReport {
+            format: 1,
+            file: self.file.clone(),
+            valid: true,
+            config_id: Some(self.config_id.clone()),
+            problems: Vec::new(),
+            warnings: self.resolved.warnings.clone(),
+        }
     }
 
     /// One line per warning, for humans (stderr).
@@ -178,8 +210,8 @@ impl Validated {
     }
 
     /// config.json: every resolved value with its provenance; secrets hidden.
-    pub fn config_document(&self) -> Value {
-        let values: Map<String, Value> = self
+    pub fn config_document(&self) -> ConfigDocument {
+        let values = self
             .resolved
             .values
             .iter()
@@ -189,17 +221,15 @@ impl Validated {
                 } else {
                     setting.value.clone()
                 };
-                (
-                    key.clone(),
-                    json!({"value": value, "source": setting.source}),
-                )
+                let source = setting.source;
+                (key.clone(), ConfigValue { value, source })
             })
             .collect();
-        json!({
-            "format": 1,
-            "config_id": self.config_id,
-            "values": values,
-        })
+        ConfigDocument {
+            format: 1,
+            config_id: self.config_id.clone(),
+            values,
+        }
     }
 }
 
@@ -307,8 +337,8 @@ pub struct Generated {
     pub output: PathBuf,
     /// Config package ids (cluster-packages.json), sorted.
     pub cluster_packages: Vec<String>,
-    /// The node upgrade script written for --upgrade-from, relative to output.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The node upgrade script written for --upgrade-from, relative to
+    /// output (null without it).
     pub upgrade_script: Option<PathBuf>,
     /// Keys gen accepts without effect here (also printed on stderr).
     pub warnings: Vec<Problem>,

@@ -338,10 +338,7 @@ fn build(
             })?;
         install_bytes += manifest.bytes;
         pins.push((id.to_string(), manifest.tree_hash.clone()));
-        write_json(
-            &repository::manifest(staging, &id),
-            &serde_json::to_value(&manifest).expect("manifest serializes"),
-        )?;
+        write_json(&repository::manifest(staging, &id), &manifest)?;
         config_ids.push(id);
     }
     tarmac_fs::remove_all(&pack_root)?;
@@ -564,13 +561,13 @@ fn link_or_copy(from: &Path, to: &Path) -> Result<(), FsError> {
     }
 }
 
-fn pretty(value: &Value) -> String {
+fn pretty<T: serde::Serialize + ?Sized>(value: &T) -> String {
     let mut text = serde_json::to_string_pretty(value).expect("JSON serializes");
     text.push('\n');
     text
 }
 
-fn write_json(path: &Path, value: &Value) -> Result<(), FsError> {
+fn write_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) -> Result<(), FsError> {
     write_bytes(path, pretty(value).as_bytes(), false)
 }
 

@@ -7,8 +7,8 @@ complete -c cfg-gen -l output -d 'Where to write the serve tree (default GENCONF
 complete -c cfg-gen -l upgrade-from -d 'A previous serve directory (or its config.json): also write upgrade/<previous config id>/dcos_node_upgrade.sh, which moves hosts installed from it to this configuration, downloading only the packages they lack and switching in one atomic activation' -r -F
 complete -c cfg-gen -l validate-only -d 'Only validate: report problems (or the config id), write nothing'
 complete -c cfg-gen -l print-config -d 'Print the resolved configuration (config.json) on stdout, write nothing'
-complete -c cfg-gen -l json -d 'Machine output on stdout: the result, or the list of problems (both with the list of warnings)'
-complete -c cfg-gen -s q -l quiet -d 'No progress on stderr. Progress (validate, tools, build, publish) is drawn only when stderr is a terminal; problems and warnings are always printed'
+complete -c cfg-gen -l json -d 'Print one JSON document on stdout (docs/json.md) instead of lines; no progress'
+complete -c cfg-gen -s q -l quiet -d 'No progress on stderr. Bars are drawn only when stderr is a terminal; errors and warnings are always printed'
 complete -c cfg-gen -l strict -d 'Treat warnings (keys DC/OS accepts but that have no effect) as errors: report them with the problems and exit 3'
 complete -c cfg-gen -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cfg-gen -s V -l version -d 'Print version'

@@ -78,16 +78,8 @@ pub struct Args {
     #[arg(long)]
     pub print_config: bool,
 
-    /// Machine output on stdout: the result, or the list of problems (both
-    /// with the list of warnings).
-    #[arg(long)]
-    pub json: bool,
-
-    /// No progress on stderr. Progress (validate, tools, build, publish) is
-    /// drawn only when stderr is a terminal; problems and warnings are
-    /// always printed.
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub reporting: tarmac_cli::OutputArgs,
 
     /// Treat warnings (keys DC/OS accepts but that have no effect) as
     /// errors: report them with the problems and exit 3.

@@ -12,7 +12,7 @@ use args::Args;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let json = args.json;
+    let json = args.reporting.json;
     let result = run(args);
     if let Err(error) = &result {
         if json {
@@ -41,7 +41,7 @@ fn print_warnings(lines: &[String]) {
 }
 
 fn run(args: Args) -> Result<(), tarmac_config::Error> {
-    let json = args.json;
+    let json = args.reporting.json;
     let bin_dir = args.bin_dir.or_else(|| {
         std::env::current_exe()
             .ok()
@@ -87,13 +87,7 @@ fn run(args: Args) -> Result<(), tarmac_config::Error> {
         .repo
         .or_else(|| options.dist.clone())
         .unwrap_or_default();
-    // Progress on a terminal only: piped stderr stays for errors and warnings.
-    let reporter: Box<dyn tarmac_model::Reporter> =
-        if tarmac_cli::progress_enabled(args.quiet, json) {
-            tarmac_cli::reporter("cfg-gen", args.quiet, json)
-        } else {
-            Box::new(tarmac_model::Silent)
-        };
+    let reporter = args.reporting.terminal_reporter("cfg-gen");
     let generated = serve::generate(&options, &repo, &bundle, reporter.as_ref())?;
     print_warnings(&generated.warning_lines);
     if json {

@@ -94,13 +94,8 @@ pub struct Args {
     )]
     pub manifest: Option<PathBuf>,
 
-    /// Installation root.
-    #[arg(long, value_name = "DIR", default_value = "/opt/mesosphere")]
-    pub root: PathBuf,
-
-    /// Wait for the host lock (ROOT/.lock) instead of failing with exit 5.
-    #[arg(long)]
-    pub wait: bool,
+    #[command(flatten)]
+    pub host: tarmac_cli::HostRootArgs,
 
     /// Consecutive failed attempts (without progress) tolerated before
     /// giving up (exit 75).
@@ -152,13 +147,8 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub reserve_inodes: u64,
 
-    /// Print one JSON document instead of ids (no progress).
-    #[arg(long)]
-    pub json: bool,
-
-    /// No progress on stderr.
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub reporting: tarmac_cli::OutputArgs,
 
     /// PEM file of CA certificates to trust for HTTPS besides the system
     /// trust store (a private CA). HTTPS is verified against the system

@@ -9,7 +9,6 @@ use std::time::Duration;
 use clap::Parser;
 use tarmac_fetch::host::{self, BundleRequest, FileRequest, HostPaths, PackagesRequest, Settings};
 use tarmac_fetch::{FetchOptions, Source, TrustStore};
-use tarmac_fs::LockWait;
 
 use args::Args;
 
@@ -33,7 +32,7 @@ fn run(args: &Args) -> Result<(), tarmac_fetch::Error> {
         eprintln!("host-extract: warning: {note}");
     }
     let settings = Settings {
-        host: HostPaths::new(&args.root),
+        host: HostPaths::new(&args.host.root),
         fetch: FetchOptions {
             connect_timeout: Duration::from_secs_f64(args.connect_timeout),
             stall_timeout: Duration::from_secs_f64(args.stall_timeout),
@@ -46,15 +45,11 @@ fn run(args: &Args) -> Result<(), tarmac_fetch::Error> {
             max_requests: args.max_requests,
             trust,
         },
-        wait: if args.wait {
-            LockWait::Wait
-        } else {
-            LockWait::NoWait
-        },
+        wait: args.host.lock_wait(),
         reserve_bytes: args.reserve_bytes,
         reserve_inodes: args.reserve_inodes,
     };
-    let reporter = tarmac_cli::reporter("host-extract", args.quiet, args.json);
+    let reporter = args.reporting.reporter("host-extract");
     let result = if let Some(archive) = &args.package_file {
         let request = FileRequest {
             archive: archive.clone(),
@@ -76,7 +71,7 @@ fn run(args: &Args) -> Result<(), tarmac_fetch::Error> {
         host::extract_packages(&settings, &request, reporter.as_ref())
     };
     let outcome = result?;
-    if args.json {
+    if args.reporting.json {
         tarmac_cli::print_json(&outcome);
     } else {
         tarmac_cli::print_lines(&outcome.packages);

@@ -30,9 +30,8 @@ pub struct Args {
 
 #[derive(Debug, clap::Args)]
 pub struct Global {
-    /// Install root holding packages/, generations/ and `current`.
-    #[arg(long, global = true, default_value = "/opt/mesosphere")]
-    pub root: PathBuf,
+    #[command(flatten)]
+    pub host: tarmac_cli::HostRootArgs,
     /// Host configuration; the host's roles are the entries of <config-dir>/roles/.
     /// If <config-dir>/manual_host_users exists, package users are never
     /// created: a missing one refuses the set.
@@ -58,17 +57,8 @@ pub struct Global {
     /// that come from one package into one link.
     #[arg(long, global = true)]
     pub no_fold: bool,
-    /// Wait for another pkg-activate or host-extract to finish instead of
-    /// failing with exit 5.
-    #[arg(long, global = true)]
-    pub wait: bool,
-    /// Print one JSON document on stdout instead of lines.
-    #[arg(long, global = true)]
-    pub json: bool,
-    /// No progress on stderr. Progress (validate, build, switch, units) is
-    /// drawn only when stderr is a terminal; errors are always printed.
-    #[arg(long, short, global = true)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub reporting: tarmac_cli::OutputArgs,
 }
 
 #[derive(Debug, Subcommand)]

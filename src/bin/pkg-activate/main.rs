@@ -6,9 +6,8 @@ mod args;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tarmac_activate::{Error, HostPaths, LockWait, Options};
+use tarmac_activate::{Error, HostPaths, Options};
 use tarmac_cli::{print_json, print_lines};
-use tarmac_model::{Reporter, Silent};
 
 use args::{Args, Command, Global};
 
@@ -23,7 +22,7 @@ fn absolute(path: &std::path::Path) -> std::path::PathBuf {
 
 fn host_paths(global: &Global) -> HostPaths {
     HostPaths {
-        root: absolute(&global.root),
+        root: absolute(&global.host.root),
         systemd_dir: Some(absolute(&global.systemd_dir)),
         state_dir_root: Some(absolute(&global.state_dir_root)),
         user_db_root: Some(absolute(&global.user_db_root)),
@@ -35,31 +34,17 @@ fn options(global: &Global, keep: usize) -> Options {
     Options {
         fold: !global.no_fold,
         systemctl: !global.no_systemd,
-        wait: if global.wait {
-            LockWait::Wait
-        } else {
-            LockWait::NoWait
-        },
+        wait: global.host.lock_wait(),
         keep,
         durable: true,
     }
 }
 
-/// Progress bars on a terminal only: without one, stderr stays for errors
-/// (scripts and config management read it).
-fn reporter(global: &Global) -> Box<dyn Reporter> {
-    if tarmac_cli::progress_enabled(global.quiet, global.json) {
-        tarmac_cli::reporter("pkg-activate", global.quiet, global.json)
-    } else {
-        Box::new(Silent)
-    }
-}
-
 fn run(args: Args) -> Result<(), Error> {
     let g = &args.global;
-    let reporter = reporter(g);
+    let reporter = g.reporting.terminal_reporter("pkg-activate");
     let host = host_paths(g);
-    let json = g.json;
+    let json = g.reporting.json;
     let roles = || tarmac_activate::roles_from_config_dir(&absolute(&g.config_dir));
     match args.command {
         Command::Activate { ids, keep } => {

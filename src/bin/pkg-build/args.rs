@@ -35,13 +35,8 @@ pub struct Args {
     #[arg(long, value_name = "VARIANT", num_args = 0..=1, default_missing_value = "")]
     pub tree: Option<String>,
 
-    /// The package tree.
-    #[arg(long = "packages", value_name = "DIR", default_value = "packages")]
-    pub packages_dir: PathBuf,
-
-    /// The package repository to write (`packages/<name>/<id>.tar.zst`).
-    #[arg(long, value_name = "DIR", default_value = "repo")]
-    pub repo: PathBuf,
+    #[command(flatten)]
+    pub dirs: tarmac_cli::PackagesArgs,
 
     /// Source downloads, git mirrors and build work directories.
     #[arg(long, value_name = "DIR", default_value = ".cache/pkg-build")]
@@ -72,17 +67,11 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 9, value_parser = clap::value_parser!(i32).range(1..=19))]
     pub level: i32,
 
-    /// mtime of every archive entry (default: $SOURCE_DATE_EPOCH, else 0).
-    #[arg(long, value_name = "SECONDS")]
-    pub source_date_epoch: Option<u64>,
+    #[command(flatten)]
+    pub epoch: tarmac_cli::EpochArgs,
 
-    /// Print one JSON document on stdout.
-    #[arg(long)]
-    pub json: bool,
-
-    /// No progress on stderr.
-    #[arg(short, long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub reporting: tarmac_cli::OutputArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -16,7 +16,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), tarmac_builder::Error> {
-    let tree = PackageTree::load(&args.packages_dir)?;
+    let tree = PackageTree::load(&args.dirs.packages_dir)?;
     let selection = match &args.tree {
         Some(variant) if variant.is_empty() => Selection::Trees(Vec::new()),
         Some(variant) => Selection::Trees(vec![Some(variant.clone())]),
@@ -26,8 +26,8 @@ fn run(args: Args) -> Result<(), tarmac_builder::Error> {
     let roots = tarmac_builder::roots(&tree, &selection)?;
     let plan = tarmac_builder::plan(&tree, &roots)?;
     if args.plan {
-        let report = plan.report(&args.repo);
-        if args.json {
+        let report = plan.report(&args.dirs.repo);
+        if args.reporting.json {
             tarmac_cli::print_json(&report);
         } else {
             tarmac_cli::print_lines(report.packages.iter().map(|p| &p.id));
@@ -36,7 +36,7 @@ fn run(args: Args) -> Result<(), tarmac_builder::Error> {
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut options = BuildOptions {
-        repo: args.repo.clone(),
+        repo: args.dirs.repo.clone(),
         cache: SourceCache {
             dir: args.cache.clone(),
         },
@@ -47,7 +47,7 @@ fn run(args: Args) -> Result<(), tarmac_builder::Error> {
             SandboxArg::Namespace => SandboxMode::Namespace,
             SandboxArg::None => SandboxMode::None,
         },
-        source_date_epoch: tarmac_cli::source_date_epoch(args.source_date_epoch),
+        source_date_epoch: args.epoch.resolve(),
         level: args.level,
         cache_url: args.cache_url.clone(),
         num_cores: cores,
@@ -63,9 +63,9 @@ fn run(args: Args) -> Result<(), tarmac_builder::Error> {
         }
         options.sandbox = mode;
     }
-    let reporter = tarmac_cli::reporter("pkg-build", args.quiet, args.json);
+    let reporter = args.reporting.reporter("pkg-build");
     let built = tarmac_builder::build(&plan, &options, reporter.as_ref())?;
-    if args.json {
+    if args.reporting.json {
         tarmac_cli::print_json(&tarmac_builder::BuildReport::new(built));
     } else {
         tarmac_cli::print_lines(built.iter().map(|b| &b.id));

@@ -41,13 +41,8 @@ pub struct Args {
     #[arg(long, value_name = "VARIANT", num_args = 0..=1, default_missing_value = "")]
     pub tree: Option<String>,
 
-    /// The package tree, for --tree.
-    #[arg(long = "packages", value_name = "DIR", default_value = "packages")]
-    pub packages_dir: PathBuf,
-
-    /// The repository holding the built packages.
-    #[arg(long, value_name = "DIR", default_value = "repo")]
-    pub repo: PathBuf,
+    #[command(flatten)]
+    pub dirs: tarmac_cli::PackagesArgs,
 
     /// Where to write `bootstrap/` and `packages/` (default: --repo).
     #[arg(long, value_name = "DIR")]
@@ -61,15 +56,9 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: u32,
 
-    /// mtime of every entry (default: $SOURCE_DATE_EPOCH, else 0).
-    #[arg(long, value_name = "SECONDS")]
-    pub source_date_epoch: Option<u64>,
+    #[command(flatten)]
+    pub epoch: tarmac_cli::EpochArgs,
 
-    /// Print one JSON document on stdout.
-    #[arg(long)]
-    pub json: bool,
-
-    /// No progress on stderr.
-    #[arg(short, long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub reporting: tarmac_cli::OutputArgs,
 }

@@ -19,18 +19,21 @@ fn run(args: Args) -> Result<(), tarmac_bundle::Error> {
     let ids = tarmac_bundle::collect_ids(&IdSources {
         ids: args.ids.clone(),
         ids_from: args.ids_from.clone(),
-        tree: args.tree.clone().map(|v| (args.packages_dir.clone(), v)),
+        tree: args
+            .tree
+            .clone()
+            .map(|v| (args.dirs.packages_dir.clone(), v)),
     })?;
     let options = BundleOptions {
-        out: args.out.clone().unwrap_or_else(|| args.repo.clone()),
-        repo: args.repo.clone(),
+        out: args.out.clone().unwrap_or_else(|| args.dirs.repo.clone()),
+        repo: args.dirs.repo.clone(),
         level: args.level,
         threads: args.threads,
-        source_date_epoch: tarmac_cli::source_date_epoch(args.source_date_epoch),
+        source_date_epoch: args.epoch.resolve(),
     };
-    let reporter = tarmac_cli::reporter("pkg-bundle", args.quiet, args.json);
+    let reporter = args.reporting.reporter("pkg-bundle");
     let bundled = tarmac_bundle::bundle(&ids, &options, reporter.as_ref())?;
-    if args.json {
+    if args.reporting.json {
         tarmac_cli::print_json(&bundled);
     } else {
         tarmac_cli::print_lines([&bundled.bootstrap_id, &bundled.blake3]);
