@@ -58,7 +58,44 @@ pub struct CheckReport {
     pub not_executable: Vec<PathBuf>,
 }
 
+impl tarmac_model::TextLines for CheckReport {
+    /// `<package> <check>` for each check, run or listed.
+    fn text_lines(&self) -> Vec<String> {
+        self.checks
+            .iter()
+            .map(|c| format!("{} {}", c.package, c.check))
+            .collect()
+    }
+}
+
 impl CheckReport {
+    /// For stderr: each file skipped because it is not executable.
+    pub fn warning_lines(&self) -> Vec<String> {
+        self.not_executable
+            .iter()
+            .map(|path| format!("{}: not executable, skipped", path.display()))
+            .collect()
+    }
+
+    /// For stderr: each failed check, why, and the last lines of its output
+    /// (indented).
+    pub fn failure_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for check in self.failed() {
+            let why = match (check.timed_out, check.exit) {
+                (true, _) => "timed out".to_string(),
+                (false, Some(code)) => format!("exit {code}"),
+                (false, None) => "killed by a signal".to_string(),
+            };
+            lines.push(format!(
+                "check {} {} failed ({why}, {:.3} s)",
+                check.package, check.check, check.seconds
+            ));
+            lines.extend(check.output.iter().map(|line| format!("  {line}")));
+        }
+        lines
+    }
+
     pub fn failed(&self) -> Vec<&CheckOutcome> {
         self.checks
             .iter()

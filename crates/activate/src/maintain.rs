@@ -40,6 +40,18 @@ impl Removed {
     }
 }
 
+impl tarmac_model::TextLines for PackageIds {
+    fn text_lines(&self) -> Vec<String> {
+        self.packages.iter().map(|p| p.to_string()).collect()
+    }
+}
+
+impl tarmac_model::TextLines for Removed {
+    fn text_lines(&self) -> Vec<String> {
+        self.removed.iter().map(|p| p.to_string()).collect()
+    }
+}
+
 /// The active package ids (of `current`), sorted; empty when nothing is.
 pub fn active(host: &HostPaths, options: &Options) -> Result<Vec<PackageId>> {
     let _lock = lock_for_reading(host, options)?;
@@ -142,6 +154,17 @@ pub struct Uninstalled {
     /// entries and tools without `--purge`, and package state directories
     /// always (they hold the services' data).
     pub left: Vec<PathBuf>,
+}
+
+impl tarmac_model::TextLines for Uninstalled {
+    fn text_lines(&self) -> Vec<String> {
+        let removed = self
+            .removed
+            .iter()
+            .map(|p| format!("removed {}", p.display()));
+        let left = self.left.iter().map(|p| format!("left {}", p.display()));
+        removed.chain(left).collect()
+    }
 }
 
 /// Deactivates everything: removes the unit copies this tool installed and

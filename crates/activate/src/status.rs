@@ -392,3 +392,33 @@ fn walk_links(dir: &Path, links: &mut u64, problems: &mut Vec<String>) {
         }
     }
 }
+
+impl tarmac_model::TextLines for Status {
+    fn text_lines(&self) -> Vec<String> {
+        let mut lines = vec![match self.current {
+            Some(n) => format!("generation {n}"),
+            None => "generation none".to_string(),
+        }];
+        lines.extend(self.packages.iter().map(|p| format!("package {p}")));
+        lines.extend(self.roles.iter().map(|r| format!("role {r}")));
+        lines.push(format!("cluster-set {}", self.cluster_set));
+        lines.extend(
+            self.overrides
+                .iter()
+                .flatten()
+                .map(|id| format!("override {id}")),
+        );
+        lines.push(format!("healthy {}", self.healthy));
+        lines.extend(self.problems.iter().map(|p| format!("problem {p}")));
+        let services = &self.services;
+        lines.push(format!("services {}", services.verdict));
+        lines.extend(services.units.iter().map(|u| {
+            format!(
+                "unit {} {}/{} since {}",
+                u.unit, u.active_state, u.sub_state, u.since
+            )
+        }));
+        lines.extend(services.error.iter().map(|e| format!("services-error {e}")));
+        lines
+    }
+}

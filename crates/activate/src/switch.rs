@@ -86,6 +86,37 @@ pub struct Collected {
     pub packages: Vec<PackageId>,
 }
 
+impl tarmac_model::TextLines for Switched {
+    /// The new generation number.
+    fn text_lines(&self) -> Vec<String> {
+        vec![self.generation.to_string()]
+    }
+}
+
+impl tarmac_model::TextLines for Recovered {
+    fn text_lines(&self) -> Vec<String> {
+        let removed = self
+            .removed
+            .iter()
+            .map(|p| format!("removed {}", p.display()));
+        let copied = self.units.copied.iter().map(|u| format!("unit copied {u}"));
+        let unlinked = self
+            .units
+            .removed
+            .iter()
+            .map(|u| format!("unit removed {u}"));
+        removed.chain(copied).chain(unlinked).collect()
+    }
+}
+
+impl tarmac_model::TextLines for Collected {
+    fn text_lines(&self) -> Vec<String> {
+        let generations = self.generations.iter().map(|n| format!("generation {n}"));
+        let packages = self.packages.iter().map(|p| format!("package {p}"));
+        generations.chain(packages).collect()
+    }
+}
+
 /// For commands that only read: takes the lock and recovers when the lock
 /// is free; when another process holds it, or the lock file cannot be
 /// opened for writing (a read-only root, a user who may only look), reads

@@ -17,7 +17,7 @@ use std::fmt::Display;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
-pub use tarmac_model::{Diagnosed, ExitClass};
+pub use tarmac_model::{Diagnosed, ExitClass, TextLines};
 
 /// What `--version` prints after the tool's name: the package version and
 /// the git commit the binary was built from (crates/cli/build.rs), so a
@@ -95,6 +95,15 @@ where
 pub fn print_json<T: serde::Serialize>(value: &T) {
     let text = serde_json::to_string_pretty(value).expect("serializable output");
     print_lines([text]);
+}
+
+/// Prints a result: its JSON document with `--json`, else its lines.
+pub fn emit<T: serde::Serialize + TextLines>(json: bool, value: &T) {
+    if json {
+        print_json(value);
+    } else {
+        print_lines(value.text_lines());
+    }
 }
 
 /// Whether progress bars should be drawn: stderr is a terminal and the user

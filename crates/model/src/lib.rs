@@ -35,5 +35,5 @@ pub use pkginfo::{
     SysctlValue, MAX_USER_NAME_LEN, RESERVED_ENV_VARS,
 };
 pub use python_json::write_python_string;
-pub use report::{Reporter, Silent};
+pub use report::{Reporter, Silent, TextLines};
 pub use treeinfo::TreeInfo;

@@ -23,3 +23,11 @@ pub trait Reporter: Sync {
 pub struct Silent;
 
 impl Reporter for Silent {}
+
+/// The line form of a tool's result: what it prints on stdout without
+/// `--json`, one fact per line, so a shell script can `grep` or `read` it.
+/// The `--json` form is the same struct's `Serialize` (docs/json.md); both
+/// live with the struct, so a binary only chooses between them.
+pub trait TextLines {
+    fn text_lines(&self) -> Vec<String>;
+}
