@@ -180,28 +180,28 @@ fn ansible_rolls_out_in_batches_and_stops_at_a_failing_check() {
         inventory(hosts, &work, &url, &config1).to_string(),
     )
     .unwrap();
+    // ansible-playbook's exit code and its output (stdout, then stderr).
+    let play = || -> (Option<i32>, String, String) {
+        let output = Command::new("ansible-playbook")
+            .arg("-i")
+            .arg(&inventory_file)
+            .arg(Path::new(REPO).join("scripts/integrations/ansible/tarmac-upgrade.yml"))
+            .args(["-e", &format!("tarmac_agent_batch={BATCH}")])
+            .env("ANSIBLE_HOME", &work)
+            .env("ANSIBLE_LOCAL_TEMP", work.join("tmp"))
+            .env("ANSIBLE_REMOTE_TEMP", work.join("tmp"))
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env("ANSIBLE_RETRY_FILES_ENABLED", "0")
+            .env_remove("TARMAC_FAILPOINT")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let text = format!("{stdout}\n{}", stderr(&output));
+        (output.status.code(), stdout, text)
+    };
     let log_before = requests(&nginx.access_log()).len();
-    let output = Command::new("ansible-playbook")
-        .arg("-i")
-        .arg(&inventory_file)
-        .arg(Path::new(REPO).join("scripts/integrations/ansible/tarmac-upgrade.yml"))
-        .args(["-e", &format!("tarmac_agent_batch={BATCH}")])
-        .env("ANSIBLE_HOME", &work)
-        .env("ANSIBLE_LOCAL_TEMP", work.join("tmp"))
-        .env("ANSIBLE_REMOTE_TEMP", work.join("tmp"))
-        .env("ANSIBLE_NOCOLOR", "1")
-        .env("ANSIBLE_RETRY_FILES_ENABLED", "0")
-        .env_remove("TARMAC_FAILPOINT")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let text = format!("{stdout}\n{}", stderr(&output));
-    eprintln!("{text}");
-    assert_eq!(
-        output.status.code(),
-        Some(2),
-        "failed hosts: exit 2\n{text}"
-    );
+    let (code, stdout, text) = play();
+    assert_eq!(code, Some(2), "failed hosts: exit 2\n{text}");
     // The failing host is named, with its failed check and the rollback.
     let fatal = stdout
         .lines()
@@ -286,6 +286,53 @@ fn ansible_rolls_out_in_batches_and_stops_at_a_failing_check() {
     );
     let seen: BTreeSet<usize> = turns.iter().copied().collect();
     assert_eq!(seen, (0..MASTERS + 2).collect(), "{turns:?}");
+
+    // ---- The cause fixed, the same command again: the rollout completes ----
+    std::fs::remove_file(failing.dir.join("state/hello-broken")).unwrap();
+    let log_before = requests(&nginx.access_log()).len();
+    let (code, stdout, text) = play();
+    assert_eq!(code, Some(0), "{text}");
+    // The hosts upgraded before pass through unchanged (the script does
+    // nothing); the rolled-back host activates the new set again.
+    let recap = |host: &Host| -> &str {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{} ", host.name)) && l.contains("changed="))
+            .unwrap_or_else(|| panic!("no recap for {}:\n{text}", host.name))
+    };
+    for host in hosts {
+        let line = recap(host);
+        assert!(line.contains(" failed=0 "), "{line}");
+        let done_before = host.name != failing.name && !later.iter().any(|h| h.name == host.name);
+        assert_eq!(line.contains(" changed=0 "), done_before, "{line}");
+    }
+    assert_state(
+        std::slice::from_ref(failing),
+        &packages2,
+        &packages2,
+        3,
+        &[1, 2, 3],
+    );
+    let done: Vec<&Host> = hosts.iter().filter(|h| h.name != failing.name).collect();
+    for host in done {
+        assert_state(
+            std::slice::from_ref(host),
+            &packages2,
+            &packages2,
+            2,
+            &[1, 2],
+        );
+    }
+    // Downloads: the script by every host; packages only by the hosts of
+    // the later batches (the rolled-back host still has the new ones).
+    let script = format!("/upgrade/{config1}/dcos_node_upgrade.sh");
+    for (client, path) in &requests(&nginx.access_log())[log_before..] {
+        let late = later.iter().any(|h| h.ip.to_string() == *client);
+        assert!(
+            late || *path == script,
+            "{client} fetched {path} on the rerun"
+        );
+    }
     drop(nginx);
     drop(fleet);
 }
