@@ -18,8 +18,8 @@
 //! network namespace and mount namespace (tests/fleet-host-mounts.sh, as
 //! every fleet command does) before running python3. So every module the
 //! playbook runs (get_url, command) runs inside the host, at DC/OS's
-//! default paths; the playbook knows nothing of it. The only host variable
-//! besides is `tarmac_no_systemd` (no systemd in a namespace).
+//! default paths; the playbook knows nothing of it. The one other setting
+//! for the fleet is `tarmac_no_systemd` (no systemd in a namespace).
 
 use std::collections::BTreeSet;
 use std::path::Path;
