@@ -48,17 +48,17 @@ use std::process::{Child, Command, Output, Stdio};
 use serde_json::Value;
 use tarmac_testkit::nginx::Nginx;
 
-const REPO: &str = env!("CARGO_MANIFEST_DIR");
-const HOSTS: usize = 20;
-const MASTERS: usize = 3;
+pub(crate) const REPO: &str = env!("CARGO_MANIFEST_DIR");
+pub(crate) const HOSTS: usize = 20;
+pub(crate) const MASTERS: usize = 3;
 const PUBLIC_AGENTS: usize = 2;
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Runs a command on the machine, asserting success; returns stdout.
-fn run(program: &str, args: &[&str]) -> String {
+pub(crate) fn run(program: &str, args: &[&str]) -> String {
     let output = Command::new(program).args(args).output().unwrap();
     assert!(
         output.status.success(),
@@ -68,7 +68,7 @@ fn run(program: &str, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-fn tool(name: &str) -> &'static str {
+pub(crate) fn tool(name: &str) -> &'static str {
     match name {
         "pkg-build" => env!("CARGO_BIN_EXE_pkg-build"),
         "pkg-bundle" => env!("CARGO_BIN_EXE_pkg-bundle"),
@@ -137,12 +137,12 @@ impl Drop for Tmpfs {
     }
 }
 
-struct Host {
-    name: String,
-    ns: String,
-    ip: Ipv4Addr,
-    role: &'static str,
-    dir: PathBuf,
+pub(crate) struct Host {
+    pub(crate) name: String,
+    pub(crate) ns: String,
+    pub(crate) ip: Ipv4Addr,
+    pub(crate) role: &'static str,
+    pub(crate) dir: PathBuf,
 }
 
 /// The mount namespace of a host, set up before `"$@"` runs in it (one
@@ -151,7 +151,7 @@ const MOUNTS: &str = include_str!("fleet-host-mounts.sh");
 
 impl Host {
     /// `args` run as root inside the host's network and mount namespaces.
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new("ip");
         command
             .args(["netns", "exec", &self.ns])
@@ -179,7 +179,7 @@ impl Host {
 
     /// `pkg-activate status --json`, with the tool the install downloaded
     /// and every path at its default.
-    fn status(&self) -> Value {
+    pub(crate) fn status(&self) -> Value {
         let output = self
             .command(&["/var/lib/tarmac/bin/pkg-activate", "status", "--json"])
             .output()
@@ -195,7 +195,7 @@ impl Host {
 }
 
 /// Waits for every child; asserts each succeeded.
-fn wait_all(hosts: &[Host], children: Vec<Child>, what: &str) -> Vec<Output> {
+pub(crate) fn wait_all(hosts: &[Host], children: Vec<Child>, what: &str) -> Vec<Output> {
     let outputs: Vec<Output> = children
         .into_iter()
         .map(|c| c.wait_with_output().unwrap())
@@ -214,7 +214,7 @@ fn wait_all(hosts: &[Host], children: Vec<Child>, what: &str) -> Vec<Output> {
 
 /// The paths of the GET requests in an nginx access log (combined format),
 /// each with the client address.
-fn requests(log: &str) -> Vec<(String, String)> {
+pub(crate) fn requests(log: &str) -> Vec<(String, String)> {
     log.lines()
         .filter_map(|line| {
             let client = line.split(' ').next()?.to_string();
@@ -265,12 +265,12 @@ fn children_cpu_seconds() -> f64 {
     ticks as f64 / hz
 }
 
-fn read_json(path: &Path) -> Value {
+pub(crate) fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
 /// The package ids of a bundle (`<dist>/bootstrap/<id>.active.json`).
-fn bundle(dist: &Path) -> (String, Vec<String>) {
+pub(crate) fn bundle(dist: &Path) -> (String, Vec<String>) {
     let dir = dist.join("bootstrap");
     let mut found = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap().flatten() {
@@ -285,7 +285,7 @@ fn bundle(dist: &Path) -> (String, Vec<String>) {
 }
 
 /// Builds and bundles `packages` into `work/<name>/{repo,dist}`.
-fn build_and_bundle(packages: &Path, work: &Path, cache: &Path) -> PathBuf {
+pub(crate) fn build_and_bundle(packages: &Path, work: &Path, cache: &Path) -> PathBuf {
     let repo = work.join("repo");
     let dist = work.join("dist");
     for (program, args) in [
@@ -326,7 +326,7 @@ fn build_and_bundle(packages: &Path, work: &Path, cache: &Path) -> PathBuf {
 /// cluster's set its install or upgrade recorded (setup-flags/
 /// cluster-package-ids), so the active packages outside it are overrides
 /// (after rolling an upgrade back: the older config's packages).
-fn assert_state(
+pub(crate) fn assert_state(
     hosts: &[Host],
     packages: &[String],
     set: &[String],
@@ -390,7 +390,7 @@ fn assert_state(
     }
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
         tarmac_testkit::skip("the fleet needs root (network and mount namespaces)");
         return false;
@@ -399,18 +399,18 @@ fn is_root() -> bool {
 }
 
 /// The example packages, built and bundled in a work directory.
-struct Cluster {
+pub(crate) struct Cluster {
     work: tempfile::TempDir,
     /// The package sources (a copy: the upgrade changes one).
-    packages: PathBuf,
-    cache: PathBuf,
-    dist: PathBuf,
-    bootstrap: String,
-    bundle: Vec<String>,
+    pub(crate) packages: PathBuf,
+    pub(crate) cache: PathBuf,
+    pub(crate) dist: PathBuf,
+    pub(crate) bootstrap: String,
+    pub(crate) bundle: Vec<String>,
 }
 
 impl Cluster {
-    fn build() -> Cluster {
+    pub(crate) fn build() -> Cluster {
         let work = tempfile::tempdir().unwrap();
         let packages = work.path().join("packages");
         run(
@@ -434,26 +434,26 @@ impl Cluster {
         }
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.work.path()
     }
 
-    fn serve(&self) -> PathBuf {
+    pub(crate) fn serve(&self) -> PathBuf {
         self.path().join("genconf/serve")
     }
 }
 
 /// HOSTS hosts on one bridge, their directories on one tmpfs. Dropped in
 /// field order: hosts, the tmpfs, then the network.
-struct Fleet {
-    hosts: Vec<Host>,
-    gateway: Ipv4Addr,
+pub(crate) struct Fleet {
+    pub(crate) hosts: Vec<Host>,
+    pub(crate) gateway: Ipv4Addr,
     _tmpfs: Tmpfs,
     _network: Network,
 }
 
 impl Fleet {
-    fn start() -> Fleet {
+    pub(crate) fn start() -> Fleet {
         // Unique per run: names, and a /24 of 198.18.0.0/15 (RFC 2544,
         // never routed) so parallel runs and real networks do not collide.
         let nanos = std::time::SystemTime::now()
@@ -601,20 +601,20 @@ fn write_config(cluster: &Cluster, hosts: &[Host], origin: &str, mirrors: &[Stri
 /// `TARMAC_STATIC_DIR` when set (second value true), else the test build's,
 /// stripped.
 /// A cluster served to the fleet by one nginx on the bridge address.
-struct Served {
-    nginx: Nginx,
-    url: String,
+pub(crate) struct Served {
+    pub(crate) nginx: Nginx,
+    pub(crate) url: String,
     /// The host tools cfg-gen served, and whether they are the static ones.
-    tools: PathBuf,
-    static_tools: bool,
-    config: String,
+    pub(crate) tools: PathBuf,
+    pub(crate) static_tools: bool,
+    pub(crate) config: String,
     /// Every package id a host installs (bundle and config packages), sorted.
-    packages: Vec<String>,
+    pub(crate) packages: Vec<String>,
 }
 
 /// Configures `cluster` for the fleet's hosts, renders it with cfg-gen and
 /// serves it from one nginx on the bridge.
-fn serve_from_one_nginx(cluster: &Cluster, fleet: &Fleet) -> Served {
+pub(crate) fn serve_from_one_nginx(cluster: &Cluster, fleet: &Fleet) -> Served {
     let serve = cluster.serve();
     std::fs::create_dir_all(&serve).unwrap();
     let nginx = Nginx::serve_at(&serve, IpAddr::V4(fleet.gateway));
@@ -656,7 +656,7 @@ fn host_tools(cluster: &Cluster) -> (PathBuf, bool) {
 }
 
 /// `cfg-gen --json` on the cluster's genconf; its report.
-fn generate(cluster: &Cluster, tools: &Path, extra: &[&str]) -> Value {
+pub(crate) fn generate(cluster: &Cluster, tools: &Path, extra: &[&str]) -> Value {
     let output = Command::new(tool("cfg-gen"))
         .arg("--genconf")
         .arg(cluster.path().join("genconf"))
@@ -671,7 +671,7 @@ fn generate(cluster: &Cluster, tools: &Path, extra: &[&str]) -> Value {
 }
 
 /// The config package ids of a serve tree, sorted.
-fn cluster_ids(serve: &Path) -> Vec<String> {
+pub(crate) fn cluster_ids(serve: &Path) -> Vec<String> {
     let document = read_json(&serve.join("cluster-packages.json"));
     let mut ids: Vec<String> = document
         .as_object()
@@ -686,7 +686,7 @@ fn cluster_ids(serve: &Path) -> Vec<String> {
 /// Starts the unmodified `dcos_install.sh` on every host at once, fetched
 /// from the first of `urls` that serves it (host i starts at url i, so the
 /// fetches spread).
-fn spawn_installs(hosts: &[Host], urls: &[String]) -> Vec<Child> {
+pub(crate) fn spawn_installs(hosts: &[Host], urls: &[String]) -> Vec<Child> {
     hosts
         .iter()
         .enumerate()

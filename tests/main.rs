@@ -17,5 +17,6 @@ mod pkg_build;
 mod pkg_bundle;
 mod reliability;
 mod repository;
+mod rolling_upgrade;
 mod static_build;
 mod workspace;
