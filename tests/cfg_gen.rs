@@ -5,11 +5,13 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use tarmac_archive::{ArchiveWriter, WriteOptions};
 use tarmac_model::layout::{repository, serve};
 use tarmac_model::{bootstrap_id, BundleManifest, PackageId, PackageManifest, MANIFEST_FORMAT};
+use tarmac_testkit::cmd::{Run, Runs};
+use tarmac_testkit::tree::copy_tree;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cfg-gen");
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
@@ -18,25 +20,6 @@ const REPO: &str = env!("CARGO_MANIFEST_DIR");
 /// holding a two-package bundle, plus a bin dir of fake host tools.
 struct Fixture {
     dir: tempfile::TempDir,
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    let mut entries: Vec<_> = fs::read_dir(from)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            if path.file_name().unwrap() != "serve" {
-                copy_tree(&path, &target);
-            }
-        } else {
-            fs::copy(&path, &target).unwrap();
-        }
-    }
 }
 
 fn write_package(repo: &Path, work: &Path, id: &str, files: &[(&str, &str)]) -> PackageManifest {
@@ -83,6 +66,8 @@ impl Fixture {
             dir: tempfile::tempdir().unwrap(),
         };
         copy_tree(&Path::new(REPO).join("genconf"), &fixture.genconf());
+        // A serve tree left in the checkout is output, not input.
+        let _ = fs::remove_dir_all(fixture.serve());
         let work = fixture.path().join("work");
         let dist = fixture.dist();
         let mut mesos = vec![("pkginfo.json", "{}"), ("bin/mesos", "#!/bin/sh\n")];
@@ -150,22 +135,17 @@ impl Fixture {
         fs::write(self.genconf().join("config.yaml"), text).unwrap();
     }
 
-    fn run(&self, extra: &[&str]) -> Output {
+    fn run(&self, extra: &[&str]) -> Run {
         Command::new(BIN)
             .current_dir(self.path())
             .args(["--genconf", "genconf"])
             .args(extra)
-            .output()
-            .unwrap()
+            .run()
     }
 
-    fn generate(&self) -> Output {
+    fn generate(&self) -> Run {
         self.run(&["--dist", "dist", "--bin-dir", "tools"])
     }
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 const BASE: &str = "bootstrap_url: http://192.0.2.10:8080
@@ -180,8 +160,8 @@ resolvers: [8.8.8.8]
 fn example_genconf_generates_a_serve_tree() {
     let fixture = Fixture::new();
     let output = fixture.generate();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let ids = String::from_utf8(output.stdout).unwrap();
+    output.code(0);
+    let ids = output.stdout;
     let ids: Vec<&str> = ids.lines().collect();
     assert_eq!(ids.len(), 2, "{ids:?}");
     assert!(ids[0].starts_with("dcos-config--setup_"));
@@ -310,13 +290,13 @@ fn same_input_same_bytes_and_a_change_changes_the_id() {
         snapshot(&fixture.serve()),
         "output bytes differ between runs"
     );
-    let first_ids = String::from_utf8(output.stdout).unwrap();
+    let first_ids = output.stdout;
 
     let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
     fixture.set_config(&text.replace("cluster_name: tarmac-example", "cluster_name: other"));
     let output = fixture.generate();
     assert!(output.status.success());
-    assert_ne!(first_ids, String::from_utf8(output.stdout).unwrap());
+    assert_ne!(first_ids, output.stdout);
     // No staging or aside directories are left next to serve/ (the lock
     // file stays, like every tarmac lock).
     let leftovers = || -> Vec<String> {
@@ -339,8 +319,8 @@ fn same_input_same_bytes_and_a_change_changes_the_id() {
     )
     .unwrap();
     let output = fixture.generate();
-    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
-    assert!(stderr(&output).contains("another cfg-gen is writing"));
+    output.code(5);
+    output.stderr_contains("another cfg-gen is writing");
 }
 
 #[test]
@@ -364,8 +344,8 @@ ip_detect_filename: genconf/missing
 ",
     );
     let output = fixture.run(&["--validate-only"]);
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    let text = stderr(&output);
+    output.code(3);
+    let text = output.stderr.as_str();
     let first = text.lines().next().unwrap();
     assert!(
         first.starts_with("cfg-gen: error: genconf/config.yaml: "),
@@ -389,7 +369,7 @@ ip_detect_filename: genconf/missing
 
     let output = fixture.run(&["--validate-only", "--json"]);
     assert_eq!(output.status.code(), Some(3));
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let report: serde_json::Value = output.stdout_json();
     assert_eq!(report["valid"], false);
     let problems = report["problems"].as_array().unwrap();
     assert!(problems.len() >= 8, "{problems:?}");
@@ -589,13 +569,8 @@ fn validation_cases() {
             .collect();
         fixture.set_config(&format!("{base}{extra}"));
         let output = fixture.run(&["--validate-only", "--json"]);
-        assert_eq!(
-            output.status.code(),
-            Some(3),
-            "{extra}: {}",
-            stderr(&output)
-        );
-        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(output.status.code(), Some(3), "{extra}: {}", output.stderr);
+        let report: serde_json::Value = output.stdout_json();
         let problems = report["problems"].as_array().unwrap();
         assert!(
             problems
@@ -645,8 +620,8 @@ superuser_service_account_public_key: |
 {RSA_KEY}"
     ));
     let output = fixture.run(&["--print-config"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let config: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    output.code(0);
+    let config: serde_json::Value = output.stdout_json();
     let value = |key: &str| config["values"][key]["value"].as_str().unwrap().to_string();
     let source = |key: &str| {
         config["values"][key]["source"]
@@ -671,8 +646,8 @@ superuser_service_account_public_key: |
         "{BASE}cluster_docker_credentials: {{auths: {{}}}}\nenable_ipv6: false\ndcos_l4lb_enable_ipv6: false\n"
     ));
     let output = fixture.run(&["--print-config"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let config: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    output.code(0);
+    let config: serde_json::Value = output.stdout_json();
     let value = |key: &str| config["values"][key]["value"].as_str().unwrap().to_string();
     assert_eq!(value("cluster_docker_credentials_dcos_owned"), "true");
     assert_eq!(
@@ -700,7 +675,7 @@ fn inline_ip_detect_contents_replaces_the_file() {
         "{BASE}ip_detect_contents: |\n  #!/bin/sh\n  echo 192.0.2.99\n"
     ));
     let output = fixture.generate();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
     let served = fs::read_to_string(fixture.serve().join("ip-detect")).unwrap();
     assert_eq!(served, "#!/bin/sh\necho 192.0.2.99\n");
     let config: serde_json::Value =
@@ -721,8 +696,8 @@ fn keys_gen_ignores_are_warnings_and_strict_makes_them_errors() {
         "{BASE}exhibitor_zk_path: /dcos\nssh_user: centos\n"
     ));
     let output = fixture.run(&["--validate-only"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let text = stderr(&output);
+    output.code(0);
+    let text = output.stderr.as_str();
     for expected in [
         "cfg-gen: warning: genconf/config.yaml:7: exhibitor_zk_path = /dcos: only used when exhibitor_storage_backend is zookeeper; exhibitor_storage_backend is 'static', so it is ignored",
         "cfg-gen: warning: genconf/config.yaml:8: ssh_user = centos: accepted for DC/OS compatibility but has no effect here",
@@ -732,8 +707,8 @@ fn keys_gen_ignores_are_warnings_and_strict_makes_them_errors() {
     }
 
     let output = fixture.run(&["--validate-only", "--json"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    output.code(0);
+    let report: serde_json::Value = output.stdout_json();
     assert_eq!(report["valid"], true);
     let warnings = report["warnings"].as_array().unwrap();
     assert_eq!(warnings.len(), 2, "{warnings:?}");
@@ -745,22 +720,21 @@ fn keys_gen_ignores_are_warnings_and_strict_makes_them_errors() {
     // Generation succeeds and reports them too; the ignored key is not part
     // of the configuration.
     let output = fixture.run(&["--dist", "dist", "--bin-dir", "tools", "--json"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let generated: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    output.code(0);
+    let generated: serde_json::Value = output.stdout_json();
     assert_eq!(generated["warnings"].as_array().unwrap().len(), 2);
-    assert!(stderr(&output).contains("cfg-gen: warning: genconf/config.yaml:7: exhibitor_zk_path"));
+    output.stderr_contains("cfg-gen: warning: genconf/config.yaml:7: exhibitor_zk_path");
     let config = fs::read_to_string(fixture.serve().join("config.json")).unwrap();
     assert!(!config.contains("exhibitor_zk_path"));
 
     // --strict: the same findings are problems, exit 3.
     let output = fixture.run(&["--validate-only", "--strict"]);
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    assert!(stderr(&output).contains("cfg-gen: error: genconf/config.yaml: 2 problems"));
-    assert!(stderr(&output)
-        .contains("  genconf/config.yaml:7: exhibitor_zk_path = /dcos: only used when"));
+    output.code(3);
+    output.stderr_contains("cfg-gen: error: genconf/config.yaml: 2 problems");
+    output.stderr_contains("  genconf/config.yaml:7: exhibitor_zk_path = /dcos: only used when");
     let output = fixture.run(&["--validate-only", "--strict", "--json"]);
     assert_eq!(output.status.code(), Some(3));
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let report: serde_json::Value = output.stdout_json();
     let keys: Vec<&str> = report["problems"]
         .as_array()
         .unwrap()
@@ -773,7 +747,7 @@ fn keys_gen_ignores_are_warnings_and_strict_makes_them_errors() {
         .unwrap()
         .ends_with("(an error with --strict)"));
     let output = fixture.run(&["--dist", "dist", "--bin-dir", "tools", "--strict"]);
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    output.code(3);
 
     // A template that reads an "unused" key makes it used: no warning.
     fs::write(
@@ -783,7 +757,7 @@ fn keys_gen_ignores_are_warnings_and_strict_makes_them_errors() {
     .unwrap();
     let output = fixture.run(&["--validate-only", "--strict", "--json"]);
     assert_eq!(output.status.code(), Some(3));
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let report: serde_json::Value = output.stdout_json();
     assert_eq!(report["problems"].as_array().unwrap().len(), 1);
     assert_eq!(report["problems"][0]["key"], "exhibitor_zk_path");
 
@@ -791,7 +765,7 @@ fn keys_gen_ignores_are_warnings_and_strict_makes_them_errors() {
     // calculated, but was explicitly set").
     fixture.set_config(&format!("{BASE}num_masters: 1\n"));
     let output = fixture.run(&["--validate-only"]);
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    output.code(3);
 }
 
 #[test]
@@ -801,8 +775,8 @@ fn yaml_1_1_booleans_are_read_like_dcos() {
         "{BASE}oauth_enabled: off\ntelemetry_enabled: YES\ncheck_time: False\nenable_lb: On\n"
     ));
     let output = fixture.run(&["--print-config"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let config: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    output.code(0);
+    let config: serde_json::Value = output.stdout_json();
     let values = &config["values"];
     assert_eq!(values["oauth_enabled"]["value"], "false");
     assert_eq!(values["adminrouter_auth_enabled"]["value"], "false");
@@ -822,8 +796,8 @@ fn storage_backends_and_discovery() {
     // The example templates read master_list, which is out of scope here.
     fs::remove_dir_all(fixture.genconf().join("templates")).unwrap();
     let output = fixture.run(&["--print-config"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let config: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    output.code(0);
+    let config: serde_json::Value = output.stdout_json();
     assert_eq!(config["values"]["master_quorum"]["value"], "2");
     assert!(config["values"].get("master_list").is_none());
 
@@ -857,7 +831,7 @@ fn storage_backends_and_discovery() {
         fixture.set_config(&format!("{base}{config}"));
         let output = fixture.run(&["--validate-only", "--json"]);
         assert_eq!(output.status.code(), Some(3), "{config}");
-        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let report: serde_json::Value = output.stdout_json();
         assert!(
             report["problems"]
                 .as_array()
@@ -873,8 +847,8 @@ fn storage_backends_and_discovery() {
         "{base}master_discovery: static\nmaster_list: [10.0.0.1]\nexhibitor_storage_backend: azure\nexhibitor_azure_account_name: n\nexhibitor_azure_prefix: p\nexhibitor_azure_account_key: s3cret\n"
     ));
     let output = fixture.run(&["--print-config"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let text = String::from_utf8(output.stdout).unwrap();
+    output.code(0);
+    let text = output.stdout;
     assert!(!text.contains("s3cret"));
     assert!(text.contains("**HIDDEN**"));
 }
@@ -885,8 +859,8 @@ fn ip_detect_file_must_exist_and_not_be_empty() {
     fs::write(fixture.genconf().join("ip-detect"), "  \n").unwrap();
     let output = fixture.run(&["--validate-only"]);
     assert_eq!(output.status.code(), Some(3));
-    assert!(stderr(&output).contains("ip_detect_filename = genconf/ip-detect: ip-detect script"));
-    assert!(stderr(&output).contains("is empty"));
+    output.stderr_contains("ip_detect_filename = genconf/ip-detect: ip-detect script");
+    output.stderr_contains("is empty");
 }
 
 #[test]
@@ -896,25 +870,17 @@ fn template_errors_name_the_file() {
     fs::write(&file, "{{ cluster_name }\n").unwrap();
     let output = fixture.run(&["--validate-only"]);
     assert_eq!(output.status.code(), Some(3));
-    assert!(
-        stderr(&output).contains("templates/dcos-config/etc/broken"),
-        "{}",
-        stderr(&output)
-    );
+    output.stderr_contains("templates/dcos-config/etc/broken");
 
     // A variable no key provides becomes a required key.
     fs::write(&file, "{{ my_site_setting }}\n").unwrap();
     let output = fixture.run(&["--validate-only"]);
     assert_eq!(output.status.code(), Some(3));
-    assert!(
-        stderr(&output).contains("my_site_setting: Must set my_site_setting"),
-        "{}",
-        stderr(&output)
-    );
+    output.stderr_contains("my_site_setting: Must set my_site_setting");
     let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
     fixture.set_config(&format!("{text}my_site_setting: 42\n"));
     let output = fixture.run(&["--validate-only"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
 }
 
 #[test]
@@ -922,22 +888,14 @@ fn generation_needs_the_bundle_and_tools() {
     let fixture = Fixture::new();
     let output = fixture.run(&[]);
     assert_eq!(output.status.code(), Some(3));
-    assert!(stderr(&output).contains("--dist"));
+    output.stderr_contains("--dist");
     let output = fixture.run(&["--dist", "nowhere", "--bin-dir", "tools"]);
     assert_eq!(output.status.code(), Some(3));
-    assert!(
-        stderr(&output).contains("nowhere/bootstrap: no bundle directory"),
-        "{}",
-        stderr(&output)
-    );
+    output.stderr_contains("nowhere/bootstrap: no bundle directory");
     fs::remove_file(fixture.bin().join("pkg-activate")).unwrap();
     let output = fixture.generate();
     assert_eq!(output.status.code(), Some(3));
-    assert!(
-        stderr(&output).contains("tools/pkg-activate: host tool missing"),
-        "{}",
-        stderr(&output)
-    );
+    output.stderr_contains("tools/pkg-activate: host tool missing");
     assert!(!fixture.serve().exists());
 }
 
@@ -949,15 +907,13 @@ fn generated_install_script_is_shellcheck_clean() {
         fixture.serve().join("dcos_install.sh"),
         Path::new(REPO).join("scripts/dcos_install.sh"),
     ] {
-        let output = Command::new("shellcheck")
-            .arg(&script)
-            .output()
-            .expect("shellcheck is installed");
+        crate::workspace::require_tool("shellcheck", "apt-get install shellcheck");
+        let output = Command::new("shellcheck").arg(&script).run();
         assert!(
             output.status.success(),
             "{}: {}",
             script.display(),
-            String::from_utf8_lossy(&output.stdout)
+            output.stdout.as_str()
         );
     }
 }
@@ -978,16 +934,15 @@ fn install_script_preflight_and_roles() {
             .env("TARMAC_TOOLS_DIR", root.join("tools"))
             .env("TARMAC_NO_SYSTEMD", "1")
             .env("TARMAC_MIN_FREE_MB", "1")
-            .output()
-            .unwrap()
+            .run()
     };
     let output = run(&["--preflight-only", "master"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stderr(&output).contains("preflight passed"));
+    output.code(0);
+    output.stderr_contains("preflight passed");
 
     let output = run(&["--preflight-only", "boss"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("invalid role 'boss'"));
+    output.stderr_contains("invalid role 'boss'");
 
     let output = run(&["--preflight-only", "slave", "slave_public"]);
     assert_eq!(output.status.code(), Some(1));
@@ -999,11 +954,7 @@ fn install_script_preflight_and_roles() {
     fs::create_dir_all(root.join("opt/packages")).unwrap();
     let output = run(&["--preflight-only", "slave"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("is not empty"),
-        "{}",
-        stderr(&output)
-    );
+    output.stderr_contains("is not empty");
     // Nothing was written by a preflight.
     assert!(!root.join("etc").exists());
 }
@@ -1051,14 +1002,14 @@ fn install_script_end_to_end_against_nginx() {
         if let Some(url) = url {
             command.env("TARMAC_BOOTSTRAP_URL", url);
         }
-        command.output().unwrap()
+        command.run()
     };
 
     // A failure names its step and how to retry, and a rerun resumes.
     let master = fixture.path().join("master");
     let output = install(&master, "master", Some("http://127.0.0.1:9"));
-    assert_eq!(output.status.code(), Some(75), "{}", stderr(&output));
-    let text = stderr(&output);
+    output.code(75);
+    let text = output.stderr.as_str();
     assert!(
         text.contains("step 'download tools' failed (exit 75)"),
         "{text}"
@@ -1066,8 +1017,8 @@ fn install_script_end_to_end_against_nginx() {
     assert!(text.contains("then rerun: "), "{text}");
 
     let output = install(&master, "master", None);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let text = stderr(&output);
+    output.code(0);
+    let text = output.stderr.as_str();
     for step in [
         "preflight",
         "download tools",
@@ -1127,12 +1078,8 @@ fn install_script_end_to_end_against_nginx() {
 
     // Rerun after success: nothing to do.
     let output = install(&master, "master", None);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("nothing to do"),
-        "{}",
-        stderr(&output)
-    );
+    output.code(0);
+    output.stderr_contains("nothing to do");
 
     // A served tool that does not match its pinned sha256 stops the install
     // (exit 4) before anything runs; once fixed, a rerun resumes.
@@ -1141,12 +1088,8 @@ fn install_script_end_to_end_against_nginx() {
     let good = fs::read(&served_tool).unwrap();
     fs::write(&served_tool, b"#!/bin/sh\necho tampered\n").unwrap();
     let output = install(&agent, "slave", None);
-    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("bin/pkg-activate: sha256 does not match"),
-        "{}",
-        stderr(&output)
-    );
+    output.code(4);
+    output.stderr_contains("bin/pkg-activate: sha256 does not match");
     assert!(!agent.join("var/lib/tarmac/bin/pkg-activate").exists());
     fs::write(&served_tool, good).unwrap();
 
@@ -1168,19 +1111,18 @@ fn install_script_end_to_end_against_nginx() {
         .env("TARMAC_USER_DB_ROOT", fixture.path().join("truncated-etc"))
         .env("TARMAC_TOOLS_DIR", fixture.path().join("truncated-etc"))
         .env("TARMAC_NO_SYSTEMD", "1")
-        .output()
-        .unwrap();
+        .run();
     assert!(!fixture.path().join("truncated-root").exists());
     assert!(!fixture.path().join("truncated-etc").exists());
     assert!(
-        !stderr(&output).contains("dcos_install: step"),
+        !output.stderr.contains("dcos_install: step"),
         "{}",
-        stderr(&output)
+        output.stderr
     );
 
     // An agent gets the common files but not the master-only ones.
     let output = install(&agent, "slave", None);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
     let root = agent.join("opt/mesosphere");
     assert!(root.join("etc/dns_config").exists());
     assert!(!root.join("etc/mesos-master").exists());
@@ -1199,8 +1141,8 @@ fn install_script_end_to_end_against_nginx() {
         "genconf/serve",
         "--json",
     ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let generated: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    output.code(0);
+    let generated: serde_json::Value = output.stdout_json();
     let relative = format!("upgrade/{old_id}/dcos_node_upgrade.sh");
     assert_eq!(generated["upgrade_script"], relative.as_str());
     let upgrade = fixture.serve().join(&relative);
@@ -1217,13 +1159,12 @@ fn install_script_end_to_end_against_nginx() {
             .env("TARMAC_TOOLS_DIR", host.join("var/lib/tarmac/bin"))
             .env("TARMAC_NO_SYSTEMD", "1")
             .env("TARMAC_IP_DETECT_ARGS", "--no-require-local")
-            .output()
-            .unwrap()
+            .run()
     };
     let output = run_upgrade(&master, &["master"]);
     assert_eq!(output.status.code(), Some(2), "roles are kept, not given");
     let output = run_upgrade(&master, &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
     assert_eq!(
         fs::read_to_string(master.join("opt/mesosphere/etc/mesos-master")).unwrap(),
         "MESOS_QUORUM=2\nMESOS_CLUSTER=renamed\nMESOS_PORT=5050\n"
@@ -1251,8 +1192,8 @@ fn install_script_end_to_end_against_nginx() {
     assert_eq!(generated["config_id"], new_id.as_str());
     // Rerun: nothing to do.
     let output = run_upgrade(&master, &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stderr(&output).contains("nothing to do"));
+    output.code(0);
+    output.stderr_contains("nothing to do");
     // After a rollback the flags still name the new config, but the active
     // packages do not: a rerun activates the new set again (regression:
     // it used to say "nothing to do").
@@ -1264,29 +1205,24 @@ fn install_script_end_to_end_against_nginx() {
         .arg("--systemd-dir")
         .arg(master.join("etc/systemd/system"))
         .args(["--no-systemd", "rollback"])
-        .output()
-        .unwrap();
-    assert!(rollback.status.success(), "{}", stderr(&rollback));
+        .run();
+    rollback.success();
     let mesos_master = master.join("opt/mesosphere/etc/mesos-master");
     assert!(fs::read_to_string(&mesos_master)
         .unwrap()
         .contains("MESOS_CLUSTER=tarmac-example"));
     let output = run_upgrade(&master, &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("is not active (rolled back?): activating it again"),
-        "{}",
-        stderr(&output)
-    );
+    output.code(0);
+    output.stderr_contains("is not active (rolled back?): activating it again");
     assert!(fs::read_to_string(&mesos_master)
         .unwrap()
         .contains("MESOS_CLUSTER=renamed"));
     let output = run_upgrade(&master, &[]);
-    assert!(stderr(&output).contains("nothing to do"));
+    output.stderr_contains("nothing to do");
     // A host at another config is refused by the preflight.
     let output = run_upgrade(&fixture.path().join("fresh"), &[]);
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    assert!(stderr(&output).contains("no finished install here"));
+    output.code(3);
+    output.stderr_contains("no finished install here");
 }
 
 #[test]
@@ -1488,7 +1424,7 @@ fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
     .unwrap();
     let tools = real_tools(fixture.path());
     let output = fixture.run(&["--dist", "dist", "--bin-dir", tools.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
     let serve = fixture.serve();
     let script_path = serve.join("dcos_install.sh");
     let script = fs::read_to_string(&script_path).unwrap();
@@ -1570,8 +1506,7 @@ fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
             .env("TARMAC_MIN_FREE_MB", "1")
             .env("TARMAC_IP_DETECT_ARGS", "--no-require-local")
             .envs(env.iter().copied())
-            .output()
-            .unwrap()
+            .run()
     };
     let config_package = |host: &Path| {
         tarmac_archive::tree_hash(
@@ -1589,7 +1524,7 @@ fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
     // the bundle came from the mirror.
     let host = fixture.path().join("host-a");
     let output = install(&host, &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
     assert_eq!(config_package(&host), genuine.tree_hash);
     let config_json = format!("/packages/dcos-config/{}.json", genuine.id);
     let log = mirrors.access_log();
@@ -1608,8 +1543,8 @@ fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
     let host = fixture.path().join("host-b");
     let before = mirrors.access_log().lines().count();
     let output = install(&host, &[("TARMAC_MIRRORS", badtools.as_str())]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let text = stderr(&output);
+    output.code(0);
+    let text = output.stderr.as_str();
     assert!(
         text.contains(&format!(
             "{badtools}/bin/pkg-activate: sha256 does not match the pinned"
@@ -1633,8 +1568,8 @@ fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
     // The forged mirror as the only URL: the pin stops the install (4).
     let host = fixture.path().join("host-c");
     let output = install(&host, &[("TARMAC_BOOTSTRAP_URL", evil.as_str())]);
-    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
-    let text = stderr(&output);
+    output.code(4);
+    let text = output.stderr.as_str();
     assert!(
         text.contains(&format!(
             "package {} is not the pinned one: tree hash expected {}",
@@ -1652,12 +1587,8 @@ fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
         &fixture.path().join("host-d"),
         &[("TARMAC_MIRRORS", "mirror.example")],
     );
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("'mirror.example' is not an http://"),
-        "{}",
-        stderr(&output)
-    );
+    output.code(2);
+    output.stderr_contains("'mirror.example' is not an http://");
     assert!(!fixture.path().join("host-d").exists());
 }
 
@@ -1687,9 +1618,8 @@ impl TlsServer {
             .arg(&key)
             .arg("-out")
             .arg(&cert)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", stderr(&output));
+            .run();
+        output.success();
         let port = tarmac_testkit::nginx::free_port();
         let child = Command::new("openssl")
             .args(["s_server", "-quiet", "-WWW", "-accept"])
@@ -1736,7 +1666,7 @@ fn install_script_trusts_the_ca_of_tarmac_cacert() {
     let fixture = Fixture::new();
     let tools = real_tools(fixture.path());
     let output = fixture.run(&["--dist", "dist", "--bin-dir", tools.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
     let serve = fixture.serve();
     let tls = TlsServer::serve(&serve, fixture.path());
     let install = |host: &Path, cacert: Option<&Path>| {
@@ -1758,16 +1688,12 @@ fn install_script_trusts_the_ca_of_tarmac_cacert() {
         if let Some(cacert) = cacert {
             command.env("TARMAC_CACERT", cacert);
         }
-        command.output().unwrap()
+        command.run()
     };
     let untrusted = fixture.path().join("untrusted");
     let output = install(&untrusted, None);
-    assert_eq!(output.status.code(), Some(75), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("step 'download tools' failed (exit 75)"),
-        "{}",
-        stderr(&output)
-    );
+    output.code(75);
+    output.stderr_contains("step 'download tools' failed (exit 75)");
     assert!(!untrusted.join("tools/host-extract").exists());
 
     // With the CA: every tool and ip-detect arrive, as served. The run is
@@ -1775,7 +1701,7 @@ fn install_script_trusts_the_ca_of_tarmac_cacert() {
     // host-extract does with TARMAC_CACERT is host-extract's own test.
     let trusted = fixture.path().join("trusted");
     let output = install(&trusted, Some(&tls.cert));
-    let text = stderr(&output);
+    let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(2), "{text}");
     assert!(
         text.contains("dcos_install: step: write roles and setup flags")
@@ -1805,10 +1731,9 @@ fn progress_on_a_terminal_only_and_quiet_silences_it() {
         let output = Command::new("script")
             .current_dir(fixture.path())
             .args(["-qec", &line, "/dev/null"])
-            .output()
-            .unwrap();
+            .run();
         assert!(output.status.success(), "{output:?}");
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        output.stdout.clone()
     };
     let shown = through_pty("");
     for step in ["validate", "tools", "build", "publish"] {
@@ -1820,8 +1745,8 @@ fn progress_on_a_terminal_only_and_quiet_silences_it() {
     let quiet = through_pty("--quiet");
     assert!(!quiet.contains("publish"), "{quiet:?}");
     let piped = fixture.generate();
-    assert!(piped.status.success(), "{}", stderr(&piped));
-    assert!(piped.stderr.is_empty(), "{}", stderr(&piped));
+    piped.success();
+    assert!(piped.stderr.is_empty(), "{}", piped.stderr);
 }
 
 /// The cloud-init user data's install commands (issue 14 § 7): the runcmd
@@ -1843,11 +1768,11 @@ fn cloud_init_runcmd_installs_a_host_from_the_first_live_mirror() {
     let run = |script: &Path| {
         let mut command = Command::new("sh");
         command.arg(script);
-        host.environment(command, None).output().unwrap()
+        host.environment(command, None).run()
     };
 
     let output = run(&runcmd);
-    let text = stderr(&output);
+    let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(
         text.contains(&format!("tarmac: dcos_install.sh from {}\n", mirror.url())),
@@ -1862,13 +1787,9 @@ fn cloud_init_runcmd_installs_a_host_from_the_first_live_mirror() {
         "203.0.113.9\n"
     );
     assert!(flags.join("tarmac-installed").is_file());
-    let status = host
-        .pkg_activate()
-        .args(["status", "--json"])
-        .output()
-        .unwrap();
-    assert!(status.status.success(), "{}", stderr(&status));
-    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let status = host.pkg_activate().args(["status", "--json"]).run();
+    status.success();
+    let status: serde_json::Value = status.stdout_json();
     assert_eq!(status["cluster_set"], true, "{status}");
     // The mirrors come first: the origin served nothing.
     assert_eq!(origin.access_log(), "");
@@ -1885,7 +1806,7 @@ fn cloud_init_runcmd_installs_a_host_from_the_first_live_mirror() {
 
     // A rerun (cloud-init's scripts_user again, or by hand) changes nothing.
     let output = run(&runcmd);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
     assert_eq!(archives(&mirror.access_log()), fetched);
 
     // Placeholders left in place: sh stops at the first (set -u).
@@ -1894,8 +1815,8 @@ fn cloud_init_runcmd_installs_a_host_from_the_first_live_mirror() {
     fs::write(&unsubstituted, crate::cloud_init::runcmd_script(&raw)).unwrap();
     let before = mirror.access_log().lines().count();
     let output = run(&unsubstituted);
-    assert_ne!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stderr(&output).contains("Mirrors"), "{}", stderr(&output));
+    assert_ne!(output.status.code(), Some(0), "{}", output.stderr);
+    output.stderr_contains("Mirrors");
     assert_eq!(mirror.access_log().lines().count(), before);
     assert_eq!(origin.access_log(), "");
 }
@@ -1913,7 +1834,7 @@ fn serve_cluster(fixture: &Fixture) -> tarmac_testkit::nginx::Nginx {
     .unwrap();
     let tools = real_tools(fixture.path());
     let output = fixture.run(&["--dist", "dist", "--bin-dir", tools.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
     nginx
 }
 
@@ -2136,8 +2057,8 @@ fn recover_unit_repairs_a_crash_after_the_commit_at_boot() {
     // A path systemd would misread unescaped: a space, a specifier (%h),
     // a variable ($x). systemd-analyze below checks the binary it names.
     let host = TempHost::new(fixture.path().join("host %h $x"));
-    let output = host.script(&script, &["master"], None).output().unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = host.script(&script, &["master"], None).run();
+    output.code(0);
 
     let unit_path = host.systemd().join("tarmac-recover.service");
     let unit = fs::read_to_string(&unit_path).unwrap();
@@ -2184,20 +2105,17 @@ fn recover_unit_repairs_a_crash_after_the_commit_at_boot() {
         .output()
     {
         Ok(verify) => assert!(
-            verify.status.success() && !stderr(&verify).contains("tarmac-recover"),
+            verify.status.success()
+                && !String::from_utf8_lossy(&verify.stderr).contains("tarmac-recover"),
             "systemd-analyze verify: {}",
-            stderr(&verify)
+            String::from_utf8_lossy(&verify.stderr)
         ),
         Err(e) => eprintln!("systemd-analyze not available ({e}): unit not verified"),
     }
 
     let all: Vec<String> = {
-        let out = host.pkg_activate().arg("active").output().unwrap();
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(String::from)
-            .collect()
+        let out = host.pkg_activate().arg("active").run();
+        out.stdout.lines().map(String::from).collect()
     };
     assert!(all.iter().any(|id| id == "exhibitor--2.0"), "{all:?}");
     assert!(host.synced_units().contains_key("dcos-exhibitor.service"));
@@ -2208,9 +2126,8 @@ fn recover_unit_repairs_a_crash_after_the_commit_at_boot() {
         let out = Command::new(&words[0])
             .args(&words[1..])
             .env("PATH", stub_path(&stub))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "recover: {}", stderr(&out));
+            .run();
+        assert!(out.status.success(), "recover: {}", out.stderr);
         fs::read_to_string(&log).unwrap_or_default()
     };
 
@@ -2221,8 +2138,7 @@ fn recover_unit_repairs_a_crash_after_the_commit_at_boot() {
         .args(["--no-systemd", "activate"])
         .args(&without)
         .env("TARMAC_FAILPOINT", "after-commit")
-        .output()
-        .unwrap();
+        .run();
     assert!(!crash.status.success(), "the failpoint did not fire");
     assert!(!host.current_units().contains_key("dcos-exhibitor.service"));
     assert_ne!(host.synced_units(), host.current_units(), "no crash state");
@@ -2240,8 +2156,7 @@ fn recover_unit_repairs_a_crash_after_the_commit_at_boot() {
         .args(["--no-systemd", "activate"])
         .args(&all)
         .env("TARMAC_FAILPOINT", "after-commit")
-        .output()
-        .unwrap();
+        .run();
     assert!(!crash.status.success(), "the failpoint did not fire");
     assert_ne!(host.synced_units(), host.current_units(), "no crash state");
     reboot();
@@ -2290,8 +2205,7 @@ fn install_script_waits_for_services() {
     let run = |args: &[&str]| {
         host.script(&script, args, Some(&stub))
             .env("TARMAC_WAIT_INTERVAL", "0.2")
-            .output()
-            .unwrap()
+            .run()
     };
 
     // Starting, then running: the install waits and succeeds.
@@ -2300,7 +2214,7 @@ fn install_script_waits_for_services() {
         Some((2, "active running success")),
     );
     let output = run(&["--wait-services", "60", "master"]);
-    let text = stderr(&output);
+    let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(
         text.contains("dcos_install: step: wait for services\n"),
@@ -2315,7 +2229,7 @@ fn install_script_waits_for_services() {
     // only waits).
     state("failed failed exit-code", None);
     let output = run(&["--wait-services", "60", "master"]);
-    let text = stderr(&output);
+    let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(6), "{text}");
     assert!(text.contains("nothing to do"), "{text}");
     assert!(
@@ -2334,7 +2248,7 @@ fn install_script_waits_for_services() {
     // Never active: exit 7 after the timeout, naming the units.
     state("activating start success", None);
     let output = run(&["--wait-services", "1", "master"]);
-    let text = stderr(&output);
+    let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(7), "{text}");
     assert!(
         text.contains(
@@ -2351,7 +2265,7 @@ fn install_script_waits_for_services() {
     // systemctl cannot answer (verdict unknown): waits, then 7 with why.
     state("unanswerable", None);
     let output = run(&["--wait-services", "1", "master"]);
-    let text = stderr(&output);
+    let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(7), "{text}");
     assert!(
         text.contains("services unknown after 1s: systemctl show failed")
@@ -2363,18 +2277,17 @@ fn install_script_waits_for_services() {
     // Without --wait-services nothing is asked; a bad value is usage.
     let before = show_calls();
     let output = run(&["master"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
     assert_eq!(show_calls(), before);
     let output = run(&["--wait-services", "soon", "master"]);
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    output.code(2);
 
     // TARMAC_NO_SYSTEMD=1: nothing was started, the wait says it is skipped.
     let plain = TempHost::new(fixture.path().join("plain"));
     let output = plain
         .script(&script, &["--wait-services", "60", "slave"], None)
-        .output()
-        .unwrap();
-    let text = stderr(&output);
+        .run();
+    let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(
         text.contains("TARMAC_NO_SYSTEMD=1: --wait-services skipped"),
@@ -2394,17 +2307,16 @@ fn install_script_waits_for_services() {
         "--upgrade-from",
         "genconf/serve",
     ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
     let upgrade = fixture
         .serve()
         .join(format!("upgrade/{old_id}/dcos_node_upgrade.sh"));
     // Its preflight alone, as JSON: the upgrade's own checks.
     let output = host
         .script(&upgrade, &["--preflight-only"], Some(&stub))
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        .run();
+    output.code(0);
+    let json: serde_json::Value = output.stdout_json();
     assert_eq!(json["mode"], "upgrade");
     assert_eq!(json["passed"], true);
     let names: Vec<&str> = json["checks"]
@@ -2428,14 +2340,9 @@ fn install_script_waits_for_services() {
     fs::write(stub.join("ntp-sync"), "no").unwrap();
     let output = host
         .script(&upgrade, &["--wait-services", "60"], Some(&stub))
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("preflight time: FAIL: the clock is not synchronized"),
-        "{}",
-        stderr(&output)
-    );
+        .run();
+    output.code(3);
+    output.stderr_contains("preflight time: FAIL: the clock is not synchronized");
     fs::remove_file(stub.join("ntp-sync")).unwrap();
     state(
         "activating start success",
@@ -2444,9 +2351,8 @@ fn install_script_waits_for_services() {
     let output = host
         .script(&upgrade, &["--wait-services", "60"], Some(&stub))
         .env("TARMAC_WAIT_INTERVAL", "0.2")
-        .output()
-        .unwrap();
-    let text = stderr(&output);
+        .run();
+    let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(
         text.contains("dcos_install: step: wait for services\n"),
@@ -2461,9 +2367,8 @@ fn install_script_waits_for_services() {
     state("failed failed exit-code", None);
     let output = host
         .script(&upgrade, &["--wait-services", "60"], Some(&stub))
-        .output()
-        .unwrap();
-    let text = stderr(&output);
+        .run();
+    let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(6), "{text}");
     assert!(
         text.contains("services failed: dcos-exhibitor.service"),
@@ -2544,9 +2449,9 @@ fn install_script_preflight_checks_report_json() {
         for (key, value) in extra {
             command.env(key, value);
         }
-        let output = command.output().unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&output.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
+        let output = command.run();
+        let json: serde_json::Value = serde_json::from_str(&output.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", output.stdout));
         let checks: std::collections::BTreeMap<String, serde_json::Value> = json["checks"]
             .as_array()
             .unwrap()
@@ -2574,7 +2479,7 @@ fn install_script_preflight_checks_report_json() {
     set("ftype", "1");
     let good = fake_proc(&fixture.path().join("good"), &host.dir, "xfs", &[22], &[68]);
     let (output, json, checks) = preflight(&good, &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
     assert_eq!(json["passed"], true);
     assert_eq!(json["mode"], "install");
     assert_eq!(checks.keys().cloned().collect::<Vec<_>>(), names);
@@ -2587,7 +2492,7 @@ fn install_script_preflight_checks_report_json() {
         .as_str()
         .unwrap()
         .contains("xfs with ftype=1"));
-    assert!(stderr(&output).contains("preflight passed"));
+    output.stderr_contains("preflight passed");
 
     // Everything wrong at once: each check fails, names the problem and
     // how to fix it; nothing is written.
@@ -2631,9 +2536,8 @@ fn install_script_preflight_checks_report_json() {
     ] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {name}")])
-            .output()
-            .unwrap();
-        let path = String::from_utf8(found.stdout).unwrap();
+            .run();
+        let path = found.stdout;
         std::os::unix::fs::symlink(path.trim(), partial.join(name)).unwrap();
     }
     let path = format!("{}:{}", stub.display(), partial.display());
@@ -2645,7 +2549,7 @@ fn install_script_preflight_checks_report_json() {
             ("TARMAC_MIN_FREE_INODES", "999999999999"),
         ],
     );
-    let text = stderr(&output);
+    let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert_eq!(json["passed"], false);
     for name in [
@@ -2708,7 +2612,7 @@ fn install_script_preflight_checks_report_json() {
             "systemd ports time selinux filesystem",
         )],
     );
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
     assert_eq!(json["passed"], true);
     for name in ["systemd", "ports", "time", "selinux", "filesystem"] {
         assert_eq!(checks[name]["status"], "skip");
@@ -2717,7 +2621,7 @@ fn install_script_preflight_checks_report_json() {
     set("selinux", "Disabled");
     set("ftype", "1");
     let (output, _, checks) = preflight(&bad, &[("TARMAC_NO_SYSTEMD", "1")]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
     for name in ["systemd", "ports", "time"] {
         assert_eq!(checks[name]["status"], "skip");
         assert_eq!(

@@ -10,22 +10,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 
-const REPO: &str = env!("CARGO_MANIFEST_DIR");
+use tarmac_testkit::tree::copy_tree;
 
-fn copy_tree(from: &Path, to: &Path) {
-    let status = Command::new("cp")
-        .arg("-R")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "cp -R {} {}",
-        from.display(),
-        to.display()
-    );
-}
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
 #[test]
 fn demo_installs_three_hosts_without_root() {

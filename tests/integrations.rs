@@ -14,7 +14,8 @@ use std::process::{Command, Output};
 
 use tarmac_testkit::nginx::Nginx;
 
-use crate::workspace::{bin_dir, copy_dir, repo_root};
+use crate::workspace::{bin_dir, repo_root};
+use tarmac_testkit::tree::copy_tree;
 
 fn run(command: &mut Command) -> Output {
     let output = command.output().unwrap();
@@ -98,7 +99,7 @@ fn served_with(edit: impl FnOnce(&Path)) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let packages = d.join("packages");
-    copy_dir(&repo_root().join("packages"), &packages);
+    copy_tree(&repo_root().join("packages"), &packages);
     edit(&packages);
     run(Command::new(env!("CARGO_BIN_EXE_pkg-build"))
         .current_dir(d)

@@ -11,20 +11,21 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tarmac_testkit::disk::{count, LoopFs};
 use tarmac_testkit::fault_server::{Fault, FaultServer};
+use tarmac_testkit::host::Host;
 use tarmac_testkit::nginx::Nginx;
 use tarmac_testkit::packages::PkgFixture;
 use tarmac_testkit::repo::{Pkg, Repo};
 
 // Fast retries and no reserve: the images are tiny on purpose.
 use crate::host_extract::FAST;
+use crate::workspace::Activate;
 
-const ACTIVATE: &str = env!("CARGO_BIN_EXE_pkg-activate");
 const EXTRACT: &str = env!("CARGO_BIN_EXE_host-extract");
 
 /// xorshift: deterministic pseudo-random delays without a rand dependency.
@@ -85,76 +86,18 @@ fn names(dir: &Path) -> BTreeSet<String> {
 
 // ---------------------------------------------------------------- pkg-activate
 
-/// A pkg-activate host under `base`: root, roles, systemd dir, state dirs
-/// and a private user database; every path a flag.
-struct Host {
-    _dir: Option<tempfile::TempDir>,
-    base: PathBuf,
+/// What the kill loops ask of a pkg-activate host (a
+/// [`tarmac_testkit::host::Host`]): its current generation, the
+/// generations on disk, and that `recover` left nothing behind.
+trait Generations {
+    fn current(&self) -> (u64, Vec<String>);
+    fn current_or_none(&self) -> (u64, Vec<String>);
+    fn generations(&self) -> BTreeSet<String>;
+    fn generation_packages(&self, n: &str) -> Vec<String>;
+    fn assert_clean(&self, context: &str);
 }
 
-impl Host {
-    fn new() -> Host {
-        let dir = tempfile::tempdir().unwrap();
-        let mut host = Host::at(dir.path());
-        host._dir = Some(dir);
-        host
-    }
-
-    fn at(base: &Path) -> Host {
-        for sub in [
-            "root/packages",
-            "config/roles",
-            "systemd",
-            "state",
-            "users/etc",
-        ] {
-            std::fs::create_dir_all(base.join(sub)).unwrap();
-        }
-        let db = base.join("users/etc");
-        std::fs::write(db.join("passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-        std::fs::write(db.join("group"), "root:x:0:\n").unwrap();
-        std::fs::write(db.join("shadow"), "").unwrap();
-        std::fs::write(db.join("gshadow"), "").unwrap();
-        Host {
-            _dir: None,
-            base: base.to_path_buf(),
-        }
-    }
-
-    fn root(&self) -> PathBuf {
-        self.base.join("root")
-    }
-
-    fn add(&self, fixture: PkgFixture) -> String {
-        let id = fixture.id();
-        fixture.build(&self.root());
-        id
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = tarmac_testkit::host::pkg_activate(ACTIVATE.as_ref(), &self.base);
-        command.arg("--no-systemd").args(args).stdin(Stdio::null());
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn status(&self) -> Value {
-        serde_json::from_str(&self.ok(&["status", "--json"])).unwrap()
-    }
-
+impl Generations for Host {
     /// (current generation, its package ids) from a healthy status.
     fn current(&self) -> (u64, Vec<String>) {
         let status = self.status();
@@ -265,7 +208,7 @@ enum Op {
 #[test]
 fn pkg_activate_kill_loop_over_activate_rollback_and_gc() {
     let target = count("TARMAC_KILLS", 100);
-    let host = Host::new();
+    let host = Host::new(&[]);
     let (a, b) = sets(&host);
     let activate = |ids: &[String]| {
         let mut args = vec!["activate".to_string()];
@@ -353,7 +296,7 @@ fn pkg_activate_kill_loop_over_activate_rollback_and_gc() {
         assert!(
             out.status.success(),
             "{context}: recover: {}",
-            String::from_utf8_lossy(&out.stderr)
+            out.stderr.as_str()
         );
         let (now, now_ids) = host.current();
         host.assert_clean(&context);
@@ -707,7 +650,7 @@ fn pkg_activate_on_a_full_disk_keeps_the_current_generation() {
     let Some(fs) = loop_fs(16, Some(2048)) else {
         return;
     };
-    let host = Host::at(&fs.mount().join("host"));
+    let host = Host::at(&fs.mount().join("host"), &[]);
     let (a, b) = sets(&host);
     let activate = |ids: &[String]| {
         let mut args = vec!["activate"];
@@ -724,10 +667,10 @@ fn pkg_activate_on_a_full_disk_keeps_the_current_generation() {
         };
         let next = if old_ids == a { &b } else { &a };
         let out = activate(next);
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = out.stderr.as_str();
         assert_eq!(out.status.code(), Some(6), "{what}: {stderr}");
         assert!(
-            error_line(&stderr).contains("No space left"),
+            error_line(stderr).contains("No space left"),
             "{what}: {stderr}"
         );
         // The old generation stays current and whole.
@@ -743,11 +686,7 @@ fn pkg_activate_on_a_full_disk_keeps_the_current_generation() {
         assert_eq!(host.current(), (old, old_ids.clone()), "{what}");
         // The next run removes any staging generation and succeeds.
         let out = activate(next);
-        assert!(
-            out.status.success(),
-            "{what}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{what}: {}", out.stderr.as_str());
         host.assert_clean(what);
         assert!(
             host.generations().iter().all(|g| !g.starts_with('.')),
@@ -760,7 +699,7 @@ fn pkg_activate_on_a_full_disk_keeps_the_current_generation() {
 #[test]
 fn read_only_root_changes_nothing() {
     let Some(fs) = loop_fs(16, None) else { return };
-    let host = Host::at(&fs.mount().join("host"));
+    let host = Host::at(&fs.mount().join("host"), &[]);
     let (a, b) = sets(&host);
     let mut args = vec!["activate"];
     args.extend(a.iter().map(String::as_str));
@@ -773,12 +712,12 @@ fn read_only_root_changes_nothing() {
     let mut args = vec!["activate"];
     args.extend(b.iter().map(String::as_str));
     let out = host.run(&args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = out.stderr.as_str();
     // Refused at the lock, before anything: a runtime failure (exit 1)
     // naming the file, not a space problem.
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        error_line(&stderr).contains("Read-only file system"),
+        error_line(stderr).contains("Read-only file system"),
         "{stderr}"
     );
     assert_eq!(
@@ -788,13 +727,8 @@ fn read_only_root_changes_nothing() {
     // Reading commands still work: they cannot take the lock, so they skip
     // recovery and say so.
     let out = host.run(&["status", "--json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr.as_str());
+    let status: Value = out.stdout_json();
     assert_eq!(status["current"], 1);
     assert_eq!(status["locked"], true);
     assert_eq!(status["healthy"], true);
@@ -822,7 +756,7 @@ fn read_only_root_changes_nothing() {
 
 #[test]
 fn two_pkg_activate_runs_at_once_never_both_write() {
-    let host = Host::new();
+    let host = Host::new(&[]);
     let (a, b) = sets(&host);
     let args = |ids: &[String], wait: bool| {
         let mut v: Vec<String> = Vec::new();
@@ -989,7 +923,7 @@ fn two_host_extract_runs_at_once_never_both_write() {
 #[test]
 fn pkg_activate_while_another_process_fills_the_disk() {
     let Some(fs) = loop_fs(12, None) else { return };
-    let host = Host::at(&fs.mount().join("host"));
+    let host = Host::at(&fs.mount().join("host"), &[]);
     let (a, _) = sets(&host);
     // A wide package: many directories, each costing a block in the farm.
     let mut wide = PkgFixture::new("wide", "1");
