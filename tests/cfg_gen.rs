@@ -11,6 +11,7 @@ use tarmac_archive::{ArchiveWriter, WriteOptions};
 use tarmac_model::layout::{repository, serve};
 use tarmac_model::{bootstrap_id, BundleManifest, PackageId, PackageManifest, MANIFEST_FORMAT};
 use tarmac_testkit::cmd::{Run, Runs};
+use tarmac_testkit::nginx::Nginx;
 use tarmac_testkit::tree::copy_tree;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cfg-gen");
@@ -982,32 +983,46 @@ fn install_script_end_to_end_against_nginx() {
     let fixture = Fixture::new();
     // A TEST-NET address, accepted with --no-require-local (passed below).
     let nginx = serve_cluster(&fixture);
-    let tools = fixture.path().join("real-tools");
-    let script = fixture.serve().join("dcos_install.sh");
-
-    let install = |host: &Path, role: &str, url: Option<&str>| {
-        let mut command = Command::new("bash");
-        command
-            .arg(&script)
-            .arg(role)
-            .env("TARMAC_ROOT", host.join("opt/mesosphere"))
-            .env("TARMAC_CONFIG_DIR", host.join("etc/mesosphere"))
-            .env("TARMAC_SYSTEMD_DIR", host.join("etc/systemd/system"))
-            .env("TARMAC_STATE_DIR_ROOT", host.join("var/lib/dcos"))
-            .env("TARMAC_USER_DB_ROOT", host.join("userdb"))
-            .env("TARMAC_TOOLS_DIR", host.join("var/lib/tarmac/bin"))
-            .env("TARMAC_NO_SYSTEMD", "1")
-            .env("TARMAC_MIN_FREE_MB", "1")
-            .env("TARMAC_IP_DETECT_ARGS", "--no-require-local");
-        if let Some(url) = url {
-            command.env("TARMAC_BOOTSTRAP_URL", url);
-        }
-        command.run()
-    };
-
-    // A failure names its step and how to retry, and a rerun resumes.
     let master = fixture.path().join("master");
-    let output = install(&master, "master", Some("http://127.0.0.1:9"));
+    let agent = fixture.path().join("agent");
+    a_failed_step_is_named_with_how_to_retry(&fixture, &master);
+    a_master_installs_and_records_the_cluster_set(&fixture, &nginx, &master);
+    a_rerun_after_success_does_nothing(&fixture, &master);
+    a_tampered_tool_stops_the_install(&fixture, &agent);
+    a_truncated_script_runs_nothing(&fixture);
+    an_agent_gets_no_master_only_files(&fixture, &agent);
+    an_upgrade_fetches_only_the_new_config(&fixture, &nginx, &master);
+}
+
+/// The served dcos_install.sh of `fixture` for `role` on the temp host
+/// `host` (every path under it), with `env` added (e.g. another
+/// TARMAC_BOOTSTRAP_URL).
+fn install(fixture: &Fixture, host: &Path, role: &str, env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new("bash");
+    command
+        .arg(fixture.serve().join("dcos_install.sh"))
+        .arg(role)
+        .env("TARMAC_ROOT", host.join("opt/mesosphere"))
+        .env("TARMAC_CONFIG_DIR", host.join("etc/mesosphere"))
+        .env("TARMAC_SYSTEMD_DIR", host.join("etc/systemd/system"))
+        .env("TARMAC_STATE_DIR_ROOT", host.join("var/lib/dcos"))
+        .env("TARMAC_USER_DB_ROOT", host.join("userdb"))
+        .env("TARMAC_TOOLS_DIR", host.join("var/lib/tarmac/bin"))
+        .env("TARMAC_NO_SYSTEMD", "1")
+        .env("TARMAC_MIN_FREE_MB", "1")
+        .env("TARMAC_IP_DETECT_ARGS", "--no-require-local")
+        .envs(env.iter().copied());
+    command.run()
+}
+
+/// A failure names its step and how to retry.
+fn a_failed_step_is_named_with_how_to_retry(fixture: &Fixture, master: &Path) {
+    let output = install(
+        fixture,
+        master,
+        "master",
+        &[("TARMAC_BOOTSTRAP_URL", "http://127.0.0.1:9")],
+    );
     output.code(75);
     let text = output.stderr.as_str();
     assert!(
@@ -1015,8 +1030,12 @@ fn install_script_end_to_end_against_nginx() {
         "{text}"
     );
     assert!(text.contains("then rerun: "), "{text}");
+}
 
-    let output = install(&master, "master", None);
+/// The rerun resumes: every step runs, the master's files and flags are
+/// there, and the recorded cluster set is exactly what was activated.
+fn a_master_installs_and_records_the_cluster_set(fixture: &Fixture, nginx: &Nginx, master: &Path) {
+    let output = install(fixture, master, "master", &[]);
     output.code(0);
     let text = output.stderr.as_str();
     for step in [
@@ -1075,26 +1094,32 @@ fn install_script_end_to_end_against_nginx() {
     extracted.sort();
     assert_eq!(set, extracted);
     assert!(set.iter().any(|id| id.starts_with("dcos-config--setup_")));
+}
 
-    // Rerun after success: nothing to do.
-    let output = install(&master, "master", None);
+/// Rerun after success: nothing to do.
+fn a_rerun_after_success_does_nothing(fixture: &Fixture, master: &Path) {
+    let output = install(fixture, master, "master", &[]);
     output.code(0);
     output.stderr_contains("nothing to do");
+}
 
-    // A served tool that does not match its pinned sha256 stops the install
-    // (exit 4) before anything runs; once fixed, a rerun resumes.
-    let agent = fixture.path().join("agent");
+/// A served tool that does not match its pinned sha256 stops the install
+/// (exit 4) before anything runs; once fixed, a rerun resumes.
+fn a_tampered_tool_stops_the_install(fixture: &Fixture, agent: &Path) {
     let served_tool = fixture.serve().join("bin/pkg-activate");
     let good = fs::read(&served_tool).unwrap();
     fs::write(&served_tool, b"#!/bin/sh\necho tampered\n").unwrap();
-    let output = install(&agent, "slave", None);
+    let output = install(fixture, agent, "slave", &[]);
     output.code(4);
     output.stderr_contains("bin/pkg-activate: sha256 does not match");
     assert!(!agent.join("var/lib/tarmac/bin/pkg-activate").exists());
     fs::write(&served_tool, good).unwrap();
+}
 
-    // A truncated download of the script runs nothing: the body is one
-    // function called on the last line.
+/// A truncated download of the script runs nothing: the body is one
+/// function called on the last line.
+fn a_truncated_script_runs_nothing(fixture: &Fixture) {
+    let script = fixture.serve().join("dcos_install.sh");
     let text = fs::read(&script).unwrap();
     let truncated = fixture.path().join("truncated.sh");
     fs::write(&truncated, &text[..text.len() * 2 / 3]).unwrap();
@@ -1119,16 +1144,24 @@ fn install_script_end_to_end_against_nginx() {
         "{}",
         output.stderr
     );
+}
 
-    // An agent gets the common files but not the master-only ones.
-    let output = install(&agent, "slave", None);
+/// An agent gets the common files but not the master-only ones.
+fn an_agent_gets_no_master_only_files(fixture: &Fixture, agent: &Path) {
+    let output = install(fixture, agent, "slave", &[]);
     output.code(0);
     let root = agent.join("opt/mesosphere");
     assert!(root.join("etc/dns_config").exists());
     assert!(!root.join("etc/mesos-master").exists());
+}
 
-    // Upgrade: a new config, generated with --upgrade-from the old serve
-    // tree; the node upgrade script fetches only the new config packages.
+/// Upgrade: a new config, generated with --upgrade-from the old serve
+/// tree; the node upgrade script fetches only the new config packages,
+/// activates them again after a rollback, and refuses a host at another
+/// config.
+fn an_upgrade_fetches_only_the_new_config(fixture: &Fixture, nginx: &Nginx, master: &Path) {
+    let tools = fixture.path().join("real-tools");
+    let flags = master.join("etc/mesosphere/setup-flags");
     let old_id = fs::read_to_string(flags.join("tarmac-installed")).unwrap();
     let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
     fixture.set_config(&text.replace("cluster_name: tarmac-example", "cluster_name: renamed"));
@@ -1161,9 +1194,9 @@ fn install_script_end_to_end_against_nginx() {
             .env("TARMAC_IP_DETECT_ARGS", "--no-require-local")
             .run()
     };
-    let output = run_upgrade(&master, &["master"]);
+    let output = run_upgrade(master, &["master"]);
     assert_eq!(output.status.code(), Some(2), "roles are kept, not given");
-    let output = run_upgrade(&master, &[]);
+    let output = run_upgrade(master, &[]);
     output.code(0);
     assert_eq!(
         fs::read_to_string(master.join("opt/mesosphere/etc/mesos-master")).unwrap(),
@@ -1191,7 +1224,7 @@ fn install_script_end_to_end_against_nginx() {
     assert_ne!(new_id, old_id);
     assert_eq!(generated["config_id"], new_id.as_str());
     // Rerun: nothing to do.
-    let output = run_upgrade(&master, &[]);
+    let output = run_upgrade(master, &[]);
     output.code(0);
     output.stderr_contains("nothing to do");
     // After a rollback the flags still name the new config, but the active
@@ -1211,13 +1244,13 @@ fn install_script_end_to_end_against_nginx() {
     assert!(fs::read_to_string(&mesos_master)
         .unwrap()
         .contains("MESOS_CLUSTER=tarmac-example"));
-    let output = run_upgrade(&master, &[]);
+    let output = run_upgrade(master, &[]);
     output.code(0);
     output.stderr_contains("is not active (rolled back?): activating it again");
     assert!(fs::read_to_string(&mesos_master)
         .unwrap()
         .contains("MESOS_CLUSTER=renamed"));
-    let output = run_upgrade(&master, &[]);
+    let output = run_upgrade(master, &[]);
     output.stderr_contains("nothing to do");
     // A host at another config is refused by the preflight.
     let output = run_upgrade(&fixture.path().join("fresh"), &[]);
@@ -1408,10 +1441,34 @@ fn docs_key_table_behaves_as_documented() {
 #[test]
 fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
     let fixture = Fixture::new();
-    let origin = tarmac_testkit::nginx::Nginx::serve(&fixture.serve());
-    let mirrors_dir = fixture.path().join("mirrors");
+    let mirrored = serve_with_mirrors(&fixture);
+    every_package_is_pinned_by_its_tree_hash(&fixture);
+    let genuine = forge_the_mirrors(&fixture);
+    the_pinned_mirror_comes_first_and_its_forged_package_is_refused(&fixture, &mirrored, &genuine);
+    a_wrong_tool_on_the_operator_mirror_is_skipped(&fixture, &mirrored);
+    the_forged_mirror_alone_stops_the_install(&fixture, &mirrored, &genuine);
+    a_mirror_list_that_is_not_urls_is_a_usage_error(&fixture);
+}
+
+/// The origin and the mirrors' nginx, and the mirrors' URLs.
+struct Mirrored {
+    origin: Nginx,
+    mirrors: Nginx,
+    evil: String,
+    badtools: String,
+}
+
+fn mirrors_dir(fixture: &Fixture) -> PathBuf {
+    fixture.path().join("mirrors")
+}
+
+/// The serve tree generated with /evil as its pinned mirror and the real
+/// host tools; the origin and the (still empty) mirrors served.
+fn serve_with_mirrors(fixture: &Fixture) -> Mirrored {
+    let origin = Nginx::serve(&fixture.serve());
+    let mirrors_dir = mirrors_dir(fixture);
     fs::create_dir_all(&mirrors_dir).unwrap();
-    let mirrors = tarmac_testkit::nginx::Nginx::serve(&mirrors_dir);
+    let mirrors = Nginx::serve(&mirrors_dir);
     let evil = format!("{}/evil", mirrors.url());
     let badtools = format!("{}/badtools", mirrors.url());
     let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
@@ -1432,8 +1489,18 @@ fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
         script.contains(&format!("BOOTSTRAP_MIRRORS='{evil}'\n")),
         "{script}"
     );
+    Mirrored {
+        origin,
+        mirrors,
+        evil,
+        badtools,
+    }
+}
 
-    // Every package is pinned by the tree hash of its served manifest.
+/// Every package is pinned by the tree hash of its served manifest.
+fn every_package_is_pinned_by_its_tree_hash(fixture: &Fixture) {
+    let serve = fixture.serve();
+    let script = fs::read_to_string(serve.join("dcos_install.sh")).unwrap();
     let line = script
         .lines()
         .find(|l| l.starts_with("PACKAGE_PINS='"))
@@ -1457,8 +1524,14 @@ fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
     expected.sort();
     assert_eq!(pins, expected);
     assert_eq!(pins.len(), 4, "two bundle and two config packages");
+}
 
-    // /evil: the served tree with dcos-config rewritten consistently.
+/// /evil: the served tree with dcos-config rewritten consistently;
+/// /badtools: the served tree with a pkg-activate that is not the pinned
+/// one. Returns the genuine dcos-config manifest.
+fn forge_the_mirrors(fixture: &Fixture) -> PackageManifest {
+    let serve = fixture.serve();
+    let mirrors_dir = mirrors_dir(fixture);
     copy_tree(&serve, &mirrors_dir.join("evil"));
     let config_dir = mirrors_dir.join("evil/packages/dcos-config");
     let sidecar = fs::read_dir(&config_dir)
@@ -1491,41 +1564,40 @@ fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
         "#!/bin/sh\necho forged\n",
     )
     .unwrap();
+    genuine
+}
 
-    let install = |host: &Path, env: &[(&str, &str)]| {
-        Command::new("bash")
-            .arg(&script_path)
-            .arg("slave")
-            .env("TARMAC_ROOT", host.join("opt/mesosphere"))
-            .env("TARMAC_CONFIG_DIR", host.join("etc/mesosphere"))
-            .env("TARMAC_SYSTEMD_DIR", host.join("etc/systemd/system"))
-            .env("TARMAC_STATE_DIR_ROOT", host.join("var/lib/dcos"))
-            .env("TARMAC_USER_DB_ROOT", host.join("userdb"))
-            .env("TARMAC_TOOLS_DIR", host.join("var/lib/tarmac/bin"))
-            .env("TARMAC_NO_SYSTEMD", "1")
-            .env("TARMAC_MIN_FREE_MB", "1")
-            .env("TARMAC_IP_DETECT_ARGS", "--no-require-local")
-            .envs(env.iter().copied())
-            .run()
-    };
-    let config_package = |host: &Path| {
-        tarmac_archive::tree_hash(
-            &host
-                .join("opt/mesosphere/packages")
-                .join(genuine.id.to_string()),
-        )
-        .unwrap()
-        .hash
-    };
-    let requested = |log: &str, path: &str| log.lines().filter(|l| l.contains(path)).count();
+/// The tree hash of the config package `genuine` as installed on `host`.
+fn config_package(host: &Path, genuine: &PackageManifest) -> String {
+    tarmac_archive::tree_hash(
+        &host
+            .join("opt/mesosphere/packages")
+            .join(genuine.id.to_string()),
+    )
+    .unwrap()
+    .hash
+}
 
-    // The pinned (forged) mirror first, then the origin: the forged config
-    // package is refused by its pin and taken from the origin; tools and
-    // the bundle came from the mirror.
+/// How many lines of the access log `log` name `path`.
+fn requested(log: &str, path: &str) -> usize {
+    log.lines().filter(|l| l.contains(path)).count()
+}
+
+/// The pinned (forged) mirror first, then the origin: the forged config
+/// package is refused by its pin and taken from the origin; tools and
+/// the bundle came from the mirror.
+fn the_pinned_mirror_comes_first_and_its_forged_package_is_refused(
+    fixture: &Fixture,
+    mirrored: &Mirrored,
+    genuine: &PackageManifest,
+) {
+    let Mirrored {
+        origin, mirrors, ..
+    } = mirrored;
     let host = fixture.path().join("host-a");
-    let output = install(&host, &[]);
+    let output = install(fixture, &host, "slave", &[]);
     output.code(0);
-    assert_eq!(config_package(&host), genuine.tree_hash);
+    assert_eq!(config_package(&host, genuine), genuine.tree_hash);
     let config_json = format!("/packages/dcos-config/{}.json", genuine.id);
     let log = mirrors.access_log();
     assert!(
@@ -1537,12 +1609,23 @@ fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
     assert_eq!(requested(&origin_log, "/bin/"), 0, "{origin_log}");
     assert_eq!(requested(&origin_log, ".bootstrap.tar.zst"), 0);
     assert_eq!(requested(&origin_log, &config_json), 1, "{origin_log}");
+}
 
-    // The operator mirror (TARMAC_MIRRORS) first: its wrong pkg-activate is
-    // skipped for the next URL.
+/// The operator mirror (TARMAC_MIRRORS) first: its wrong pkg-activate is
+/// skipped for the next URL.
+fn a_wrong_tool_on_the_operator_mirror_is_skipped(fixture: &Fixture, mirrored: &Mirrored) {
+    let Mirrored {
+        mirrors, badtools, ..
+    } = mirrored;
+    let serve = fixture.serve();
     let host = fixture.path().join("host-b");
     let before = mirrors.access_log().lines().count();
-    let output = install(&host, &[("TARMAC_MIRRORS", badtools.as_str())]);
+    let output = install(
+        fixture,
+        &host,
+        "slave",
+        &[("TARMAC_MIRRORS", badtools.as_str())],
+    );
     output.code(0);
     let text = output.stderr.as_str();
     assert!(
@@ -1564,10 +1647,22 @@ fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
         fs::read(host.join("var/lib/tarmac/bin/pkg-activate")).unwrap(),
         fs::read(serve.join("bin/pkg-activate")).unwrap()
     );
+}
 
-    // The forged mirror as the only URL: the pin stops the install (4).
+/// The forged mirror as the only URL: the pin stops the install (4).
+fn the_forged_mirror_alone_stops_the_install(
+    fixture: &Fixture,
+    mirrored: &Mirrored,
+    genuine: &PackageManifest,
+) {
+    let evil = &mirrored.evil;
     let host = fixture.path().join("host-c");
-    let output = install(&host, &[("TARMAC_BOOTSTRAP_URL", evil.as_str())]);
+    let output = install(
+        fixture,
+        &host,
+        "slave",
+        &[("TARMAC_BOOTSTRAP_URL", evil.as_str())],
+    );
     output.code(4);
     let text = output.stderr.as_str();
     assert!(
@@ -1581,10 +1676,14 @@ fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
         .join("opt/mesosphere/packages")
         .join(genuine.id.to_string())
         .exists());
+}
 
-    // A mirror list that is not URLs is a usage error, before any step.
+/// A mirror list that is not URLs is a usage error, before any step.
+fn a_mirror_list_that_is_not_urls_is_a_usage_error(fixture: &Fixture) {
     let output = install(
+        fixture,
         &fixture.path().join("host-d"),
+        "slave",
         &[("TARMAC_MIRRORS", "mirror.example")],
     );
     output.code(2);
@@ -1759,7 +1858,7 @@ fn progress_on_a_terminal_only_and_quiet_silences_it() {
 fn cloud_init_runcmd_installs_a_host_from_the_first_live_mirror() {
     let fixture = Fixture::new();
     let origin = serve_cluster(&fixture);
-    let mirror = tarmac_testkit::nginx::Nginx::serve(&fixture.serve());
+    let mirror = Nginx::serve(&fixture.serve());
     let mirrors = format!("{} {}", tarmac_testkit::nginx::dead_url(), mirror.url());
     let user_data = crate::cloud_init::substitute("slave", &origin.url(), &mirrors);
     let runcmd = fixture.path().join("runcmd");
@@ -1823,8 +1922,8 @@ fn cloud_init_runcmd_installs_a_host_from_the_first_live_mirror() {
 
 /// A served cluster for the host-script tests: `fixture`'s genconf pointed
 /// at an nginx serving it, a TEST-NET ip-detect, the real host tools.
-fn serve_cluster(fixture: &Fixture) -> tarmac_testkit::nginx::Nginx {
-    let nginx = tarmac_testkit::nginx::Nginx::serve(&fixture.serve());
+fn serve_cluster(fixture: &Fixture) -> Nginx {
+    let nginx = Nginx::serve(&fixture.serve());
     let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
     fixture.set_config(&text.replace("http://192.0.2.10:8080", &nginx.url()));
     fs::write(
@@ -2181,9 +2280,35 @@ fn recover_unit_repairs_a_crash_after_the_commit_at_boot() {
 fn install_script_waits_for_services() {
     let fixture = Fixture::with_units();
     let _nginx = serve_cluster(&fixture);
-    let script = fixture.serve().join("dcos_install.sh");
-    let stub = systemctl_stub(fixture.path());
-    let state = |now: &str, later: Option<(u32, &str)>| {
+    let w = Waiting {
+        script: fixture.serve().join("dcos_install.sh"),
+        stub: systemctl_stub(fixture.path()),
+        host: TempHost::new(fixture.path().join("host")),
+        fixture: &fixture,
+    };
+    starting_then_running_units_are_waited_for(&w);
+    a_failed_unit_is_exit_6_naming_it(&w);
+    units_never_active_are_exit_7_after_the_timeout(&w);
+    a_systemctl_that_cannot_answer_is_exit_7_saying_why(&w);
+    without_wait_services_nothing_is_asked(&w);
+    without_systemd_the_wait_is_skipped(&w);
+    the_node_upgrade_script_waits_the_same_way(&w);
+}
+
+/// A served cluster, a host installing it with the systemctl stand-in
+/// `stub`, and the served dcos_install.sh.
+struct Waiting<'a> {
+    fixture: &'a Fixture,
+    script: PathBuf,
+    stub: PathBuf,
+    host: TempHost,
+}
+
+impl Waiting<'_> {
+    /// The stand-in's units are in state `now`, and `later` after that
+    /// many `show` calls.
+    fn state(&self, now: &str, later: Option<(u32, &str)>) {
+        let stub = &self.stub;
         fs::write(stub.join("unit-state"), now).unwrap();
         let _ = fs::remove_file(stub.join("show-calls"));
         match later {
@@ -2195,25 +2320,30 @@ fn install_script_waits_for_services() {
                 let _ = fs::remove_file(stub.join("unit-state.after"));
             }
         }
-    };
-    let show_calls = || {
-        fs::read_to_string(stub.join("show-calls"))
+    }
+
+    fn show_calls(&self) -> u32 {
+        fs::read_to_string(self.stub.join("show-calls"))
             .map(|n| n.trim().parse::<u32>().unwrap())
             .unwrap_or(0)
-    };
-    let host = TempHost::new(fixture.path().join("host"));
-    let run = |args: &[&str]| {
-        host.script(&script, args, Some(&stub))
+    }
+
+    /// dcos_install.sh `args` on the host, polling every 0.2 s.
+    fn run(&self, args: &[&str]) -> Run {
+        self.host
+            .script(&self.script, args, Some(&self.stub))
             .env("TARMAC_WAIT_INTERVAL", "0.2")
             .run()
-    };
+    }
+}
 
-    // Starting, then running: the install waits and succeeds.
-    state(
+/// Starting, then running: the install waits and succeeds.
+fn starting_then_running_units_are_waited_for(w: &Waiting) {
+    w.state(
         "activating start success",
         Some((2, "active running success")),
     );
-    let output = run(&["--wait-services", "60", "master"]);
+    let output = w.run(&["--wait-services", "60", "master"]);
     let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(
@@ -2221,14 +2351,16 @@ fn install_script_waits_for_services() {
         "{text}"
     );
     assert!(text.contains("services: all 2 units active"), "{text}");
-    assert!(show_calls() >= 3, "polled {} times", show_calls());
-    let calls = fs::read_to_string(stub.join("systemctl.log")).unwrap();
+    assert!(w.show_calls() >= 3, "polled {} times", w.show_calls());
+    let calls = fs::read_to_string(w.stub.join("systemctl.log")).unwrap();
     assert!(calls.contains("start --no-block dcos.target"), "{calls}");
+}
 
-    // A failed unit: exit 6, naming it (a rerun of a finished install
-    // only waits).
-    state("failed failed exit-code", None);
-    let output = run(&["--wait-services", "60", "master"]);
+/// A failed unit: exit 6, naming it (a rerun of a finished install only
+/// waits).
+fn a_failed_unit_is_exit_6_naming_it(w: &Waiting) {
+    w.state("failed failed exit-code", None);
+    let output = w.run(&["--wait-services", "60", "master"]);
     let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(6), "{text}");
     assert!(text.contains("nothing to do"), "{text}");
@@ -2244,10 +2376,12 @@ fn install_script_waits_for_services() {
         "{text}"
     );
     assert!(text.contains("journalctl -u"), "{text}");
+}
 
-    // Never active: exit 7 after the timeout, naming the units.
-    state("activating start success", None);
-    let output = run(&["--wait-services", "1", "master"]);
+/// Never active: exit 7 after the timeout, naming the units.
+fn units_never_active_are_exit_7_after_the_timeout(w: &Waiting) {
+    w.state("activating start success", None);
+    let output = w.run(&["--wait-services", "1", "master"]);
     let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(7), "{text}");
     assert!(
@@ -2261,10 +2395,12 @@ fn install_script_waits_for_services() {
         text.contains("step 'wait for services' failed (exit 7)"),
         "{text}"
     );
+}
 
-    // systemctl cannot answer (verdict unknown): waits, then 7 with why.
-    state("unanswerable", None);
-    let output = run(&["--wait-services", "1", "master"]);
+/// systemctl cannot answer (verdict unknown): waits, then 7 with why.
+fn a_systemctl_that_cannot_answer_is_exit_7_saying_why(w: &Waiting) {
+    w.state("unanswerable", None);
+    let output = w.run(&["--wait-services", "1", "master"]);
     let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(7), "{text}");
     assert!(
@@ -2272,20 +2408,24 @@ fn install_script_waits_for_services() {
             && text.contains("Failed to connect to bus"),
         "{text}"
     );
-    assert!(show_calls() >= 2, "polled {} times", show_calls());
+    assert!(w.show_calls() >= 2, "polled {} times", w.show_calls());
+}
 
-    // Without --wait-services nothing is asked; a bad value is usage.
-    let before = show_calls();
-    let output = run(&["master"]);
+/// Without --wait-services nothing is asked; a bad value is usage.
+fn without_wait_services_nothing_is_asked(w: &Waiting) {
+    let before = w.show_calls();
+    let output = w.run(&["master"]);
     output.code(0);
-    assert_eq!(show_calls(), before);
-    let output = run(&["--wait-services", "soon", "master"]);
+    assert_eq!(w.show_calls(), before);
+    let output = w.run(&["--wait-services", "soon", "master"]);
     output.code(2);
+}
 
-    // TARMAC_NO_SYSTEMD=1: nothing was started, the wait says it is skipped.
-    let plain = TempHost::new(fixture.path().join("plain"));
+/// TARMAC_NO_SYSTEMD=1: nothing was started, the wait says it is skipped.
+fn without_systemd_the_wait_is_skipped(w: &Waiting) {
+    let plain = TempHost::new(w.fixture.path().join("plain"));
     let output = plain
-        .script(&script, &["--wait-services", "60", "slave"], None)
+        .script(&w.script, &["--wait-services", "60", "slave"], None)
         .run();
     let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(0), "{text}");
@@ -2293,11 +2433,16 @@ fn install_script_waits_for_services() {
         text.contains("TARMAC_NO_SYSTEMD=1: --wait-services skipped"),
         "{text}"
     );
+}
 
-    // The node upgrade script waits the same way after its restart.
+/// The node upgrade script waits the same way after its restart (and its
+/// preflight alone, as JSON, runs the upgrade's own checks).
+fn the_node_upgrade_script_waits_the_same_way(w: &Waiting) {
+    let (fixture, host) = (w.fixture, &w.host);
     let old_id = fs::read_to_string(host.config().join("setup-flags/tarmac-installed")).unwrap();
     let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
-    fixture.set_config(&text.replace("cluster_name: tarmac-example", "cluster_name: renamed"));
+    w.fixture
+        .set_config(&text.replace("cluster_name: tarmac-example", "cluster_name: renamed"));
     let tools = fixture.path().join("real-tools");
     let output = fixture.run(&[
         "--dist",
@@ -2313,7 +2458,7 @@ fn install_script_waits_for_services() {
         .join(format!("upgrade/{old_id}/dcos_node_upgrade.sh"));
     // Its preflight alone, as JSON: the upgrade's own checks.
     let output = host
-        .script(&upgrade, &["--preflight-only"], Some(&stub))
+        .script(&upgrade, &["--preflight-only"], Some(&w.stub))
         .run();
     output.code(0);
     let json: serde_json::Value = output.stdout_json();
@@ -2337,19 +2482,19 @@ fn install_script_waits_for_services() {
             "time"
         ]
     );
-    fs::write(stub.join("ntp-sync"), "no").unwrap();
+    fs::write(w.stub.join("ntp-sync"), "no").unwrap();
     let output = host
-        .script(&upgrade, &["--wait-services", "60"], Some(&stub))
+        .script(&upgrade, &["--wait-services", "60"], Some(&w.stub))
         .run();
     output.code(3);
     output.stderr_contains("preflight time: FAIL: the clock is not synchronized");
-    fs::remove_file(stub.join("ntp-sync")).unwrap();
-    state(
+    fs::remove_file(w.stub.join("ntp-sync")).unwrap();
+    w.state(
         "activating start success",
         Some((1, "active running success")),
     );
     let output = host
-        .script(&upgrade, &["--wait-services", "60"], Some(&stub))
+        .script(&upgrade, &["--wait-services", "60"], Some(&w.stub))
         .env("TARMAC_WAIT_INTERVAL", "0.2")
         .run();
     let text = output.stderr.as_str();
@@ -2359,14 +2504,14 @@ fn install_script_waits_for_services() {
         "{text}"
     );
     assert!(text.contains("services: all 2 units active"), "{text}");
-    let calls = fs::read_to_string(stub.join("systemctl.log")).unwrap();
+    let calls = fs::read_to_string(w.stub.join("systemctl.log")).unwrap();
     assert!(
         calls.contains("restart --no-block dcos-mesos.service"),
         "{calls}"
     );
-    state("failed failed exit-code", None);
+    w.state("failed failed exit-code", None);
     let output = host
-        .script(&upgrade, &["--wait-services", "60"], Some(&stub))
+        .script(&upgrade, &["--wait-services", "60"], Some(&w.stub))
         .run();
     let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(6), "{text}");
@@ -2421,28 +2566,76 @@ fn fake_proc(dir: &Path, mount: &Path, fstype: &str, tcp: &[u16], udp: &[u16]) -
 fn install_script_preflight_checks_report_json() {
     let fixture = Fixture::new();
     assert!(fixture.generate().status.success());
-    let script = fixture.serve().join("dcos_install.sh");
     let host = TempHost::new(fixture.path().join("host"));
     fs::create_dir_all(&host.dir).unwrap();
-    let stub = systemctl_stub(fixture.path());
-    let tool = |name: &str, body: &str| {
-        fs::write(stub.join(name), format!("#!/bin/sh\n{body}\n")).unwrap();
-        fs::set_permissions(stub.join(name), fs::Permissions::from_mode(0o755)).unwrap();
+    let p = Preflight {
+        script: fixture.serve().join("dcos_install.sh"),
+        stub: systemctl_stub(fixture.path()),
+        host,
+        fixture: &fixture,
     };
-    tool(
+    p.tool(
         "getenforce",
-        &format!("cat {}", stub.join("selinux").display()),
+        &format!("cat {}", p.stub.join("selinux").display()),
     );
-    tool(
+    p.tool(
         "xfs_info",
         &format!(
             "echo \"naming   =version 2 bsize=4096 ascii-ci=0, ftype=$(cat {})\"",
-            stub.join("ftype").display()
+            p.stub.join("ftype").display()
         ),
     );
-    let set = |name: &str, value: &str| fs::write(stub.join(name), value).unwrap();
-    let preflight = |proc_dir: &Path, extra: &[(&str, &str)]| {
-        let mut command = host.script(&script, &["--preflight-only", "master"], Some(&stub));
+    let good = fake_proc(
+        &fixture.path().join("good"),
+        &p.host.dir,
+        "xfs",
+        &[22],
+        &[68],
+    );
+    let bad = fake_proc(
+        &fixture.path().join("bad"),
+        &p.host.dir,
+        "xfs",
+        &[5050, 22],
+        &[53],
+    );
+    everything_as_dcos_wants_passes(&p, &good);
+    everything_wrong_fails_each_check_with_a_fix(&p, &bad);
+    systemd_installed_but_not_pid_1_fails(&p, &good);
+    skips_say_why(&p, &bad);
+}
+
+/// A host whose preflight sees stand-ins for systemctl, timedatectl,
+/// getenforce and xfs_info (in `stub`, answering what the test writes).
+struct Preflight<'a> {
+    fixture: &'a Fixture,
+    script: PathBuf,
+    stub: PathBuf,
+    host: TempHost,
+}
+
+type Checks = std::collections::BTreeMap<String, serde_json::Value>;
+
+impl Preflight<'_> {
+    /// A stand-in `name` running the shell `body`.
+    fn tool(&self, name: &str, body: &str) {
+        fs::write(self.stub.join(name), format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(self.stub.join(name), fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// What a stand-in answers (its file `name`).
+    fn set(&self, name: &str, value: &str) {
+        fs::write(self.stub.join(name), value).unwrap()
+    }
+
+    /// `--preflight-only master` with the fake /proc `proc_dir` and `extra`
+    /// environment: the run, its JSON, its checks by name.
+    fn run(&self, proc_dir: &Path, extra: &[(&str, &str)]) -> (Run, serde_json::Value, Checks) {
+        let mut command = self.host.script(
+            &self.script,
+            &["--preflight-only", "master"],
+            Some(&self.stub),
+        );
         command
             .env("TARMAC_PROC", proc_dir)
             .env_remove("TARMAC_PREFLIGHT_SKIP");
@@ -2450,16 +2643,19 @@ fn install_script_preflight_checks_report_json() {
             command.env(key, value);
         }
         let output = command.run();
-        let json: serde_json::Value = serde_json::from_str(&output.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", output.stdout));
-        let checks: std::collections::BTreeMap<String, serde_json::Value> = json["checks"]
+        let json = output.stdout_json();
+        let checks: Checks = json["checks"]
             .as_array()
             .unwrap()
             .iter()
             .map(|c| (c["name"].as_str().unwrap().to_string(), c.clone()))
             .collect();
         (output, json, checks)
-    };
+    }
+}
+
+/// Everything as DC/OS wants it: every check passes.
+fn everything_as_dcos_wants_passes(p: &Preflight, good: &Path) {
     let names = [
         "commands",
         "existing-install",
@@ -2473,12 +2669,9 @@ fn install_script_preflight_checks_report_json() {
         "systemd",
         "time",
     ];
-
-    // Everything as DC/OS wants it.
-    set("selinux", "Permissive");
-    set("ftype", "1");
-    let good = fake_proc(&fixture.path().join("good"), &host.dir, "xfs", &[22], &[68]);
-    let (output, json, checks) = preflight(&good, &[]);
+    p.set("selinux", "Permissive");
+    p.set("ftype", "1");
+    let (output, json, checks) = p.run(good, &[]);
     output.code(0);
     assert_eq!(json["passed"], true);
     assert_eq!(json["mode"], "install");
@@ -2493,22 +2686,12 @@ fn install_script_preflight_checks_report_json() {
         .unwrap()
         .contains("xfs with ftype=1"));
     output.stderr_contains("preflight passed");
+}
 
-    // Everything wrong at once: each check fails, names the problem and
-    // how to fix it; nothing is written.
-    set("systemd-version", "199");
-    set("ntp-sync", "no");
-    set("selinux", "Enforcing");
-    set("ftype", "0");
-    let bad = fake_proc(
-        &fixture.path().join("bad"),
-        &host.dir,
-        "xfs",
-        &[5050, 22],
-        &[53],
-    );
-    // A PATH without curl: every other command, then the stand-ins.
-    let partial = fixture.path().join("partial-bin");
+/// A PATH without curl: every other command the script needs, then the
+/// stand-ins.
+fn path_without_curl(p: &Preflight) -> String {
+    let partial = p.fixture.path().join("partial-bin");
     fs::create_dir_all(&partial).unwrap();
     for name in [
         "awk",
@@ -2540,9 +2723,19 @@ fn install_script_preflight_checks_report_json() {
         let path = found.stdout;
         std::os::unix::fs::symlink(path.trim(), partial.join(name)).unwrap();
     }
-    let path = format!("{}:{}", stub.display(), partial.display());
-    let (output, json, checks) = preflight(
-        &bad,
+    format!("{}:{}", p.stub.display(), partial.display())
+}
+
+/// Everything wrong at once: each check fails, names the problem and how
+/// to fix it; nothing is written.
+fn everything_wrong_fails_each_check_with_a_fix(p: &Preflight, bad: &Path) {
+    p.set("systemd-version", "199");
+    p.set("ntp-sync", "no");
+    p.set("selinux", "Enforcing");
+    p.set("ftype", "0");
+    let path = path_without_curl(p);
+    let (output, json, checks) = p.run(
+        bad,
         &[
             ("PATH", path.as_str()),
             ("TARMAC_MIN_FREE_MB", "999999999"),
@@ -2587,12 +2780,14 @@ fn install_script_preflight_checks_report_json() {
         .unwrap()
         .contains("mkfs.xfs -n ftype=1"));
     assert!(text.contains("  to fix: "), "{text}");
-    assert!(!host.config().exists() && !host.root().exists());
+    assert!(!p.host.config().exists() && !p.host.root().exists());
+}
 
-    // systemd installed but not PID 1 (this machine's own case).
-    set("systemd-version", "252");
-    set("system-state", "offline");
-    let (output, _, checks) = preflight(&good, &[]);
+/// systemd installed but not PID 1 (this machine's own case).
+fn systemd_installed_but_not_pid_1_fails(p: &Preflight, good: &Path) {
+    p.set("systemd-version", "252");
+    p.set("system-state", "offline");
+    let (output, _, checks) = p.run(good, &[]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
         checks["systemd"]["detail"]
@@ -2602,11 +2797,13 @@ fn install_script_preflight_checks_report_json() {
         "{}",
         checks["systemd"]
     );
+}
 
-    // Skips say why: TARMAC_PREFLIGHT_SKIP, and TARMAC_NO_SYSTEMD=1 for the
-    // checks of the services' environment.
-    let (output, json, checks) = preflight(
-        &bad,
+/// Skips say why: TARMAC_PREFLIGHT_SKIP, and TARMAC_NO_SYSTEMD=1 for the
+/// checks of the services' environment.
+fn skips_say_why(p: &Preflight, bad: &Path) {
+    let (output, json, checks) = p.run(
+        bad,
         &[(
             "TARMAC_PREFLIGHT_SKIP",
             "systemd ports time selinux filesystem",
@@ -2618,9 +2815,9 @@ fn install_script_preflight_checks_report_json() {
         assert_eq!(checks[name]["status"], "skip");
         assert_eq!(checks[name]["detail"], "skipped by TARMAC_PREFLIGHT_SKIP");
     }
-    set("selinux", "Disabled");
-    set("ftype", "1");
-    let (output, _, checks) = preflight(&bad, &[("TARMAC_NO_SYSTEMD", "1")]);
+    p.set("selinux", "Disabled");
+    p.set("ftype", "1");
+    let (output, _, checks) = p.run(bad, &[("TARMAC_NO_SYSTEMD", "1")]);
     output.code(0);
     for name in ["systemd", "ports", "time"] {
         assert_eq!(checks[name]["status"], "skip");

@@ -43,42 +43,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
+use tarmac_testkit::cmd::{self, program, Run, Runs};
 use tarmac_testkit::nginx::Nginx;
+
+use crate::workspace::tool;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 const HOSTS: usize = 20;
 const MASTERS: usize = 3;
 const PUBLIC_AGENTS: usize = 2;
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Runs a command on the machine, asserting success; returns stdout.
-fn run(program: &str, args: &[&str]) -> String {
-    let output = Command::new(program).args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{program} {args:?}: {}",
-        stderr(&output)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-fn tool(name: &str) -> &'static str {
-    match name {
-        "pkg-build" => env!("CARGO_BIN_EXE_pkg-build"),
-        "pkg-bundle" => env!("CARGO_BIN_EXE_pkg-bundle"),
-        "cfg-gen" => env!("CARGO_BIN_EXE_cfg-gen"),
-        "host-extract" => env!("CARGO_BIN_EXE_host-extract"),
-        "ip-detect-run" => env!("CARGO_BIN_EXE_ip-detect-run"),
-        "pkg-activate" => env!("CARGO_BIN_EXE_pkg-activate"),
-        _ => unreachable!("{name}"),
-    }
-}
 
 /// The network: a bridge and one namespace per host. Removed on drop.
 struct Network {
@@ -108,7 +84,7 @@ impl Tmpfs {
     fn mount() -> Tmpfs {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().to_str().unwrap();
-        run(
+        program(
             "mount",
             &[
                 "-t",
@@ -182,32 +158,32 @@ impl Host {
     fn status(&self) -> Value {
         let output = self
             .command(&["/var/lib/tarmac/bin/pkg-activate", "status", "--json"])
-            .output()
-            .unwrap();
+            .run();
         assert!(
             output.status.success(),
             "{}: {}",
             self.name,
-            stderr(&output)
+            output.stderr.as_str()
         );
-        serde_json::from_slice(&output.stdout).unwrap()
+        serde_json::from_str(&output.stdout).unwrap()
     }
 }
 
-/// Waits for every child; asserts each succeeded.
-fn wait_all(hosts: &[Host], children: Vec<Child>, what: &str) -> Vec<Output> {
-    let outputs: Vec<Output> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
+/// Waits for every child (`what` on each of `hosts`); asserts each
+/// succeeded.
+fn wait_all(hosts: &[Host], children: Vec<Child>, what: &str) -> Vec<Run> {
+    let outputs: Vec<Run> = hosts
+        .iter()
+        .zip(children)
+        .map(|(host, c)| {
+            Run::from_output(
+                format!("{what} on {}", host.name),
+                c.wait_with_output().unwrap(),
+            )
+        })
         .collect();
-    for (host, output) in hosts.iter().zip(&outputs) {
-        assert!(
-            output.status.success(),
-            "{what} on {} failed ({}):\n{}",
-            host.name,
-            output.status,
-            stderr(output)
-        );
+    for output in &outputs {
+        output.success();
     }
     outputs
 }
@@ -261,7 +237,10 @@ fn children_cpu_seconds() -> f64 {
     // cutime and cstime are fields 16 and 17.
     let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
     let ticks: u64 = fields[13].parse::<u64>().unwrap() + fields[14].parse::<u64>().unwrap();
-    let hz = run("getconf", &["CLK_TCK"]).trim().parse::<f64>().unwrap();
+    let hz = program("getconf", &["CLK_TCK"])
+        .trim()
+        .parse::<f64>()
+        .unwrap();
     ticks as f64 / hz
 }
 
@@ -313,9 +292,8 @@ fn build_and_bundle(packages: &Path, work: &Path, cache: &Path) -> PathBuf {
             } else {
                 vec![]
             })
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{program}: {}", stderr(&output));
+            .run();
+        assert!(output.status.success(), "{program}: {}", output.stderr);
     }
     dist
 }
@@ -413,7 +391,7 @@ impl Cluster {
     fn build() -> Cluster {
         let work = tempfile::tempdir().unwrap();
         let packages = work.path().join("packages");
-        run(
+        program(
             "cp",
             &[
                 "-R",
@@ -468,8 +446,8 @@ impl Fleet {
             bridge: format!("tfb{tag}"),
             namespaces: Vec::new(),
         };
-        run("ip", &["link", "add", &network.bridge, "type", "bridge"]);
-        run(
+        program("ip", &["link", "add", &network.bridge, "type", "bridge"]);
+        program(
             "ip",
             &[
                 "addr",
@@ -479,7 +457,7 @@ impl Fleet {
                 &network.bridge,
             ],
         );
-        run("ip", &["link", "set", &network.bridge, "up"]);
+        program("ip", &["link", "set", &network.bridge, "up"]);
 
         let tmpfs = Tmpfs::mount();
         let mut hosts = Vec::new();
@@ -487,25 +465,25 @@ impl Fleet {
             let ns = format!("tf{tag}-{i:02}");
             let veth = format!("tf{tag}v{i:02}");
             let ip = Ipv4Addr::new(subnet[0], subnet[1], subnet[2], 10 + i as u8);
-            run("ip", &["netns", "add", &ns]);
+            program("ip", &["netns", "add", &ns]);
             network.namespaces.push(ns.clone());
-            run(
+            program(
                 "ip",
                 &[
                     "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &ns,
                 ],
             );
-            run(
+            program(
                 "ip",
                 &["link", "set", &veth, "master", &network.bridge, "up"],
             );
-            run(
+            program(
                 "ip",
                 &["-n", &ns, "addr", "add", &format!("{ip}/24"), "dev", "eth0"],
             );
-            run("ip", &["-n", &ns, "link", "set", "eth0", "up"]);
-            run("ip", &["-n", &ns, "link", "set", "lo", "up"]);
-            run(
+            program("ip", &["-n", &ns, "link", "set", "eth0", "up"]);
+            program("ip", &["-n", &ns, "link", "set", "lo", "up"]);
+            program(
                 "ip",
                 &[
                     "-n",
@@ -549,7 +527,7 @@ impl Fleet {
 fn write_config(cluster: &Cluster, hosts: &[Host], origin: &str, mirrors: &[String]) {
     let genconf = cluster.path().join("genconf");
     std::fs::create_dir_all(genconf.join("serve")).unwrap();
-    run(
+    program(
         "cp",
         &[
             "-R",
@@ -664,10 +642,9 @@ fn generate(cluster: &Cluster, tools: &Path, extra: &[&str]) -> Value {
         .arg(tools)
         .arg("--json")
         .args(extra)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "cfg-gen: {}", stderr(&output));
-    serde_json::from_slice(&output.stdout).unwrap()
+        .run();
+    assert!(output.status.success(), "cfg-gen: {}", output.stderr);
+    serde_json::from_str(&output.stdout).unwrap()
 }
 
 /// The config package ids of a serve tree, sorted.
@@ -708,19 +685,15 @@ fn spawn_installs(hosts: &[Host], urls: &[String]) -> Vec<Child> {
 
 /// What the unmodified script wrote at the default paths of each host,
 /// after an install of `config` from `origin` (the script's bootstrap_url).
-fn assert_installed(
-    hosts: &[Host],
-    outputs: &[Output],
-    bootstrap: &str,
-    config: &str,
-    origin: &str,
-) {
+fn assert_installed(hosts: &[Host], outputs: &[Run], bootstrap: &str, config: &str, origin: &str) {
     for (host, output) in hosts.iter().zip(outputs) {
         assert!(
-            stderr(output).contains(&format!("dcos_install: this host is {}\n", host.ip)),
+            output
+                .stderr
+                .contains(&format!("dcos_install: this host is {}\n", host.ip)),
             "{}: {}",
             host.name,
-            stderr(output)
+            output.stderr
         );
         let flags = host.dir.join("etc-mesosphere/setup-flags");
         let read = |name: &str| std::fs::read_to_string(flags.join(name)).unwrap();
@@ -801,9 +774,8 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
         let output = Command::new(Path::new(REPO).join("scripts/build-static.sh"))
             .arg("--check")
             .args(["host-extract", "ip-detect-run", "pkg-activate"].map(|t| bin.join(t)))
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", stderr(&output));
+            .run();
+        output.success();
     }
     // Each host downloaded the bundle once, from its own address.
     let log = requests(&nginx.access_log());
@@ -891,10 +863,12 @@ fn twenty_hosts_install_from_the_cloud_init_user_data() {
     let outputs = wait_all(hosts, children, "the cloud-init runcmd");
     for (host, output) in hosts.iter().zip(&outputs) {
         assert!(
-            stderr(output).contains(&format!("tarmac: dcos_install.sh from {url}\n")),
+            output
+                .stderr
+                .contains(&format!("tarmac: dcos_install.sh from {url}\n")),
             "{}: {}",
             host.name,
-            stderr(output)
+            output.stderr
         );
     }
     assert_state(hosts, &packages, &packages, 1, &[1]);
@@ -1015,7 +989,7 @@ fn roll_back(hosts: &[Host], nginx: &Nginx, packages1: &[String], packages2: &[S
         .collect();
     let outputs = wait_all(hosts, children, "pkg-activate rollback");
     for output in &outputs {
-        assert_eq!(String::from_utf8_lossy(&output.stdout), "1\n");
+        assert_eq!(output.stdout, "1\n");
     }
     assert_eq!(
         nginx.access_log().len(),
@@ -1034,14 +1008,9 @@ fn roll_back(hosts: &[Host], nginx: &Nginx, packages1: &[String], packages2: &[S
             "bash",
             hosts[0].dir.join("dcos_node_upgrade.sh").to_str().unwrap(),
         ])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("activating it again"),
-        "{}",
-        stderr(&output)
-    );
+        .run();
+    output.success();
+    output.stderr_contains("activating it again");
     assert_state(&hosts[..1], packages2, packages2, 3, &[1, 2, 3]);
     assert_eq!(
         requests(&nginx.access_log()).len(),
@@ -1056,9 +1025,8 @@ fn roll_back(hosts: &[Host], nginx: &Nginx, packages1: &[String], packages2: &[S
             "--to",
             "1",
         ])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+        .run();
+    output.success();
     assert_state(&hosts[..1], packages1, packages2, 1, &[1, 2, 3]);
     assert_state(&hosts[1..], packages1, packages2, 1, &[1, 2]);
 }
@@ -1401,20 +1369,11 @@ fn twenty_hosts_install_through_two_caching_mirrors() {
     drop(fleet);
 }
 
-fn fleet_status(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut command = Command::new(Path::new(REPO).join("scripts/fleet-status"));
-    command
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    {
-        use std::io::Write;
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.unwrap_or_default()).unwrap();
-    }
-    child.wait_with_output().unwrap()
+fn fleet_status(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    cmd::run_with_input(
+        Command::new(Path::new(REPO).join("scripts/fleet-status")).args(args),
+        stdin.unwrap_or_default(),
+    )
 }
 
 /// `scripts/fleet-status` on the fleet after the rollback: one bootstrap,
@@ -1453,8 +1412,8 @@ fn fleet_status_summarizes(
     json_args.extend(files.iter().cloned());
     let refs: Vec<&str> = json_args.iter().map(String::as_str).collect();
     let output = fleet_status(&refs, None);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let mut summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    output.code(0);
+    let mut summary: Value = output.stdout_json();
     // Per services verdict: agents want no unit; masters' units cannot be
     // asked about without systemd (see assert_state). Every host once.
     let by_services = summary
@@ -1508,9 +1467,8 @@ fn fleet_status_summarizes(
     let damaged = &hosts[4];
     let output = damaged
         .command(&["rm", "/opt/mesosphere/current/active/motd"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+        .run();
+    output.success();
     let mut stdin = Vec::new();
     for host in hosts {
         let mut status = host.status();
@@ -1521,8 +1479,8 @@ fn fleet_status_summarizes(
     stdin.extend(br#"{"host": "broken", "format": 7}"#);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let output = fleet_status(&refs, Some(&stdin));
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let text = String::from_utf8(output.stdout).unwrap();
+    output.code(1);
+    let text = output.stdout;
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], format!("hosts {}", HOSTS + 1));
     assert!(
@@ -1689,7 +1647,10 @@ fn installs_under_a_five_percent_fault_rate_end_whole_or_cleanly_failed() {
             std::thread::sleep(Duration::from_millis(20));
         }
         let output = child.wait_with_output().unwrap();
-        (output.status.code().unwrap_or(-1), stderr(&output))
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
     };
     // One install attempt on `root`: its exit code (0 after a healthy
     // activation) and the stderr of the failing step. Every host-extract
@@ -1731,9 +1692,8 @@ fn installs_under_a_five_percent_fault_rate_end_whole_or_cleanly_failed() {
             .arg(base.join("users"))
             .args(["--no-systemd", "activate"])
             .args(&ids)
-            .output()
-            .unwrap();
-        (output.status.code().unwrap_or(-1), stderr(&output))
+            .run();
+        (output.code, output.stderr)
     };
     // Every package present is the whole fixture tree: 0 corrupt.
     let corrupt = AtomicUsize::new(0);
@@ -1822,9 +1782,8 @@ fn installs_under_a_five_percent_fault_rate_end_whole_or_cleanly_failed() {
                             "status",
                             "--json",
                         ])
-                        .output()
-                        .unwrap();
-                    let status: Value = serde_json::from_slice(&output.stdout).unwrap();
+                        .run();
+                    let status: Value = output.stdout_json();
                     assert_eq!(status["healthy"], true, "install {i}: {status}");
                     assert_eq!(status["packages"].as_array().unwrap().len(), 3);
                     std::fs::remove_dir_all(&base).unwrap();

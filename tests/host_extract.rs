@@ -4,10 +4,11 @@
 //! partial is visible under packages/ and that staging is gone.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use tarmac_model::layout::{host, repository};
+use tarmac_testkit::cmd::{Run, Runs};
 use tarmac_testkit::fault_server::{Fault, FaultServer, Request};
 use tarmac_testkit::nginx::{dead_url, Nginx};
 use tarmac_testkit::repo::{Bundle, Pkg, Repo};
@@ -36,30 +37,17 @@ pub(crate) const FAST: &[&str] = &[
     "0",
 ];
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn run(root: &Path, args: &[&str]) -> Run {
     run_with(root, FAST, args)
 }
 
 fn run_with(root: &Path, flags: &[&str], args: &[&str]) -> Run {
-    let output: Output = Command::new(BIN)
+    Command::new(BIN)
         .arg("--root")
         .arg(root)
         .args(flags)
         .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run host-extract");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+        .run()
 }
 
 fn pkgs() -> Vec<Pkg> {

@@ -32,6 +32,22 @@ pub fn run(command: &mut Command) -> Run {
     Run::from_output(format!("{command:?}"), output)
 }
 
+/// [`run`] with `input` written to the command's stdin (then closed).
+pub fn run_with_input(command: &mut Command, input: &[u8]) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    // A command that exits without reading all of it is not an error here.
+    let _ = child.stdin.take().unwrap().write_all(input);
+    let output = child.wait_with_output().unwrap();
+    Run::from_output(format!("{command:?}"), output)
+}
+
 /// `command.run()`: [`run`] as a method, at the end of a builder chain.
 pub trait Runs {
     fn run(&mut self) -> Run;
@@ -183,5 +199,7 @@ mod tests {
         assert_eq!(program("sh", &["-c", "printf '{\"a\": 1}'"]), "{\"a\": 1}");
         let json = super::run(Command::new("sh").args(["-c", "echo '[1]'"])).stdout_json();
         assert_eq!(json, serde_json::json!([1]));
+        let echoed = run_with_input(&mut Command::new("cat"), b"in\n");
+        assert_eq!(echoed.success().stdout, "in\n");
     }
 }
