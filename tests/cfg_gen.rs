@@ -994,20 +994,26 @@ fn install_script_end_to_end_against_nginx() {
     an_upgrade_fetches_only_the_new_config(&fixture, &nginx, &master);
 }
 
-/// The served dcos_install.sh of `fixture` for `role` on the temp host
-/// `host` (every path under it), with `env` added (e.g. another
-/// TARMAC_BOOTSTRAP_URL).
-fn install(fixture: &Fixture, host: &Path, role: &str, env: &[(&str, &str)]) -> Run {
-    let mut command = Command::new("bash");
+/// `command` with every TARMAC_* path of a temp host: DC/OS's layout
+/// below `host`, the host tools in `tools`.
+fn with_host_paths<'c>(command: &'c mut Command, host: &Path, tools: &Path) -> &'c mut Command {
     command
-        .arg(fixture.serve().join("dcos_install.sh"))
-        .arg(role)
         .env("TARMAC_ROOT", host.join("opt/mesosphere"))
         .env("TARMAC_CONFIG_DIR", host.join("etc/mesosphere"))
         .env("TARMAC_SYSTEMD_DIR", host.join("etc/systemd/system"))
         .env("TARMAC_STATE_DIR_ROOT", host.join("var/lib/dcos"))
         .env("TARMAC_USER_DB_ROOT", host.join("userdb"))
-        .env("TARMAC_TOOLS_DIR", host.join("var/lib/tarmac/bin"))
+        .env("TARMAC_TOOLS_DIR", tools)
+}
+
+/// The served dcos_install.sh of `fixture` for `role` on the temp host
+/// `host` (every path under it), with `env` added (e.g. another
+/// TARMAC_BOOTSTRAP_URL).
+fn install(fixture: &Fixture, host: &Path, role: &str, env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new("bash");
+    with_host_paths(&mut command, host, &host.join("var/lib/tarmac/bin"))
+        .arg(fixture.serve().join("dcos_install.sh"))
+        .arg(role)
         .env("TARMAC_NO_SYSTEMD", "1")
         .env("TARMAC_MIN_FREE_MB", "1")
         .env("TARMAC_IP_DETECT_ARGS", "--no-require-local")
@@ -1181,18 +1187,16 @@ fn an_upgrade_fetches_only_the_new_config(fixture: &Fixture, nginx: &Nginx, mast
     let upgrade = fixture.serve().join(&relative);
     let before = nginx.access_log().lines().count();
     let run_upgrade = |host: &Path, args: &[&str]| {
-        Command::new("bash")
-            .arg(&upgrade)
-            .args(args)
-            .env("TARMAC_ROOT", host.join("opt/mesosphere"))
-            .env("TARMAC_CONFIG_DIR", host.join("etc/mesosphere"))
-            .env("TARMAC_SYSTEMD_DIR", host.join("etc/systemd/system"))
-            .env("TARMAC_STATE_DIR_ROOT", host.join("var/lib/dcos"))
-            .env("TARMAC_USER_DB_ROOT", host.join("userdb"))
-            .env("TARMAC_TOOLS_DIR", host.join("var/lib/tarmac/bin"))
-            .env("TARMAC_NO_SYSTEMD", "1")
-            .env("TARMAC_IP_DETECT_ARGS", "--no-require-local")
-            .run()
+        with_host_paths(
+            &mut Command::new("bash"),
+            host,
+            &host.join("var/lib/tarmac/bin"),
+        )
+        .arg(&upgrade)
+        .args(args)
+        .env("TARMAC_NO_SYSTEMD", "1")
+        .env("TARMAC_IP_DETECT_ARGS", "--no-require-local")
+        .run()
     };
     let output = run_upgrade(master, &["master"]);
     assert_eq!(output.status.code(), Some(2), "roles are kept, not given");
@@ -1770,15 +1774,9 @@ fn install_script_trusts_the_ca_of_tarmac_cacert() {
     let tls = TlsServer::serve(&serve, fixture.path());
     let install = |host: &Path, cacert: Option<&Path>| {
         let mut command = Command::new("bash");
-        command
+        with_host_paths(&mut command, host, &host.join("tools"))
             .arg(serve.join("dcos_install.sh"))
             .arg("slave")
-            .env("TARMAC_ROOT", host.join("opt/mesosphere"))
-            .env("TARMAC_CONFIG_DIR", host.join("etc/mesosphere"))
-            .env("TARMAC_SYSTEMD_DIR", host.join("etc/systemd/system"))
-            .env("TARMAC_STATE_DIR_ROOT", host.join("var/lib/dcos"))
-            .env("TARMAC_USER_DB_ROOT", host.join("userdb"))
-            .env("TARMAC_TOOLS_DIR", host.join("tools"))
             .env("TARMAC_NO_SYSTEMD", "1")
             .env("TARMAC_MIN_FREE_MB", "1")
             .env("TARMAC_BOOTSTRAP_URL", &tls.url)
@@ -1974,13 +1972,8 @@ impl TempHost {
             // gets to RHEL/CentOS 7's bash 4.2 (it does not bring back the
             // unbound "${a[@]}" of an empty array under set -u: see
             // install_script_avoids_bash_4_4_and_gnu_only_constructs).
-            .env("BASH_COMPAT", "42")
-            .env("TARMAC_ROOT", self.root())
-            .env("TARMAC_CONFIG_DIR", self.config())
-            .env("TARMAC_SYSTEMD_DIR", self.systemd())
-            .env("TARMAC_STATE_DIR_ROOT", self.dir.join("var/lib/dcos"))
-            .env("TARMAC_USER_DB_ROOT", self.dir.join("userdb"))
-            .env("TARMAC_TOOLS_DIR", self.tools())
+            .env("BASH_COMPAT", "42");
+        with_host_paths(&mut command, &self.dir, &self.tools())
             .env("TARMAC_MIN_FREE_MB", "1")
             .env("TARMAC_IP_DETECT_ARGS", "--no-require-local");
         match stub {

@@ -841,6 +841,16 @@ fn extract_packages(f: &Fixture, url: &str) -> Run {
     )
 }
 
+/// Each manifest and archive of the two packages requested once.
+fn every_file_once() -> std::collections::BTreeMap<String, usize> {
+    counts(&[
+        (ALPHA_JSON, 1),
+        (ALPHA_ARCHIVE, 1),
+        (BETA_JSON, 1),
+        (BETA_ARCHIVE, 1),
+    ])
+}
+
 fn counts(entries: &[(&str, usize)]) -> std::collections::BTreeMap<String, usize> {
     entries
         .iter()
@@ -909,15 +919,7 @@ fn corrupt_manifest_drops_its_repository_for_the_archives_too() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     f.assert_published();
     assert_eq!(requests_per_path(&bad), counts(&[(ALPHA_JSON, 1)]));
-    assert_eq!(
-        requests_per_path(&good),
-        counts(&[
-            (ALPHA_JSON, 1),
-            (ALPHA_ARCHIVE, 1),
-            (BETA_JSON, 1),
-            (BETA_ARCHIVE, 1)
-        ])
-    );
+    assert_eq!(requests_per_path(&good), every_file_once());
     let recorded = std::fs::read(f.root.join("packages/.manifests/alpha--1.json")).unwrap();
     let recorded: serde_json::Value = serde_json::from_slice(&recorded).unwrap();
     let served: serde_json::Value =
@@ -1279,15 +1281,7 @@ fn retry_after_holds_for_every_file_of_the_run() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     f.assert_published();
     assert_eq!(requests_per_path(&busy), counts(&[(ALPHA_JSON, 1)]));
-    assert_eq!(
-        requests_per_path(&good),
-        counts(&[
-            (ALPHA_JSON, 1),
-            (ALPHA_ARCHIVE, 1),
-            (BETA_JSON, 1),
-            (BETA_ARCHIVE, 1)
-        ])
-    );
+    assert_eq!(requests_per_path(&good), every_file_once());
 }
 
 /// Issue 12: `--pin ID=TREEHASH`. A mirror that rewrites a package

@@ -625,7 +625,18 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
     let mut attributes = host.attributes(&served);
     attributes.insert("ip_detect_args", Value::Str("--no-require-local".into()));
     attributes.insert("activate_flags", Value::Str("--no-systemd".into()));
-    // Every attribute the recipe reads has a default in attributes/default.rb.
+    every_attribute_has_a_default(&attributes);
+    let executes = parse_recipe(&recipe, &attributes);
+    assert_parse_matches_ruby(&recipe, &attributes, &executes);
+    the_recipe_has_four_commands(&executes);
+    chef_resources_by_hand(&recipe, &host, &served);
+    each_command_runs_once_its_guard_is_false(&executes);
+    a_second_run_does_nothing(&executes, &host, &served);
+    a_wrong_pin_stops_the_cluster_packages(&recipe, &host, &served);
+}
+
+/// Every attribute the recipe reads has a default in attributes/default.rb.
+fn every_attribute_has_a_default(attributes: &BTreeMap<&'static str, Value>) {
     let defaults =
         std::fs::read_to_string(integration("chef/tarmac/attributes/default.rb")).unwrap();
     for key in attributes.keys() {
@@ -634,8 +645,10 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
             "{key}: no default"
         );
     }
-    let executes = parse_recipe(&recipe, &attributes);
-    assert_parse_matches_ruby(&recipe, &attributes, &executes);
+}
+
+/// The recipe's execute resources, in order.
+fn the_recipe_has_four_commands(executes: &[Execute]) {
     let titles: Vec<&str> = executes.iter().map(|e| e.title.as_str()).collect();
     assert_eq!(
         titles,
@@ -646,9 +659,12 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
             "tarmac activate"
         ]
     );
+}
 
-    // Chef's own remote_file, directory and file resources of the recipe,
-    // done by hand: download each tool and ip-detect, check the sha256.
+/// Chef's own remote_file, directory and file resources of the recipe,
+/// done by hand: download each tool and ip-detect, check the sha256; the
+/// role and the cluster's package set.
+fn chef_resources_by_hand(recipe: &str, host: &Managed, served: &Served) {
     assert!(recipe.contains("remote_file \"#{bin}/#{tool}\""));
     assert!(recipe.contains(
         "source(*(node['tarmac']['mirrors'] + [bootstrap_url]).map { |url| \"#{url}/bin/#{tool}\" })"
@@ -696,10 +712,12 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
         set,
     )
     .unwrap();
+}
 
-    // First run: each guard is false, the command succeeds, then the guard
-    // holds (so a second chef-client run skips it).
-    for execute in &executes {
+/// First run: each guard is false, the command succeeds, then the guard
+/// holds (so a second chef-client run skips it).
+fn each_command_runs_once_its_guard_is_false(executes: &[Execute]) {
+    for execute in executes {
         assert!(execute.creates.is_some() || execute.not_if.is_some());
         assert!(
             !guard_holds(execute),
@@ -712,7 +730,7 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
             "{}: {}: {}",
             execute.title,
             execute.command,
-            output.stderr.as_str()
+            output.stderr
         );
         assert!(
             guard_holds(execute),
@@ -720,23 +738,29 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
             execute.title
         );
     }
-    host.assert_installed(&served);
+}
+
+/// The host is installed, from the mirror; a second run: nothing to do.
+fn a_second_run_does_nothing(executes: &[Execute], host: &Managed, served: &Served) {
+    host.assert_installed(served);
     served.assert_served_by_the_mirror();
     let requests = served.requests();
     assert!(requests.1 > 0, "no package downloaded: {requests:?}");
     // Second run: nothing to do.
-    for execute in &executes {
+    for execute in executes {
         assert!(guard_holds(execute), "{}", execute.title);
     }
     assert_eq!(served.requests(), requests, "a guard made HTTP requests");
+}
 
-    // A wrong pin for the config packages: the cluster packages command
-    // fails (4, every mirror serves another tree hash), nothing extracted.
-    // On another fresh host, with the tools the first one downloaded. Only
-    // live mirrors: a dead one might still serve the pinned package once
-    // back, so with it in the list the verdict is 75 (run again), not 4.
+/// A wrong pin for the config packages: the cluster packages command
+/// fails (4, every mirror serves another tree hash), nothing extracted.
+/// On another fresh host, with the tools the first one downloaded. Only
+/// live mirrors: a dead one might still serve the pinned package once
+/// back, so with it in the list the verdict is 75 (run again), not 4.
+fn a_wrong_pin_stops_the_cluster_packages(recipe: &str, host: &Managed, served: &Served) {
     let other = Managed::new("slave");
-    let mut forged = other.attributes(&served);
+    let mut forged = other.attributes(served);
     forged.insert("bin", Value::Str(host.path("tools")));
     forged.insert("mirrors", Value::List(vec![served.mirror.url()]));
     let pins: Vec<String> = served
@@ -753,7 +777,7 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
     forged.insert("package_pins", Value::List(pins));
     forged.insert("ip_detect_args", Value::Str(String::new()));
     forged.insert("activate_flags", Value::Str(String::new()));
-    let cluster = parse_recipe(&recipe, &forged)
+    let cluster = parse_recipe(recipe, &forged)
         .into_iter()
         .find(|e| e.title == "tarmac extract cluster packages")
         .unwrap();

@@ -442,9 +442,9 @@ fn every_validation_error_is_one_line_and_changes_nothing() {
     assert!(line.contains("k--1/pkginfo.json"), "{line}");
 }
 
-#[test]
-fn package_users_and_state_directories_are_made_in_the_given_user_db() {
-    let host = Host::new(&[]);
+/// Two packages with users: svc (dcos_svc, a state directory) and other
+/// (dcos_other in the docker group); their ids.
+fn add_user_packages(host: &Host) -> (String, String) {
     let id = host.add(
         PkgFixture::new("svc", "1")
             .username("dcos_svc")
@@ -456,6 +456,13 @@ fn package_users_and_state_directories_are_made_in_the_given_user_db() {
             .username("dcos_other")
             .group("docker"),
     );
+    (id, grouped)
+}
+
+#[test]
+fn package_users_and_state_directories_are_made_in_the_given_user_db() {
+    let host = Host::new(&[]);
+    let (id, grouped) = add_user_packages(&host);
     host.ok(&["activate", &id, &grouped]);
     let passwd = std::fs::read_to_string(host.base().join("users/etc/passwd")).unwrap();
     let line = passwd
@@ -491,17 +498,7 @@ fn package_users_and_state_directories_are_made_in_the_given_user_db() {
 fn package_users_are_appended_to_a_private_user_db_without_root() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let host = Host::new(&[]);
-    let id = host.add(
-        PkgFixture::new("svc", "1")
-            .username("dcos_svc")
-            .state_directory()
-            .file("bin/svc", b"x", 0o755),
-    );
-    let grouped = host.add(
-        PkgFixture::new("other", "1")
-            .username("dcos_other")
-            .group("docker"),
-    );
+    let (id, grouped) = add_user_packages(&host);
     let users = host.base().join("users/etc");
     std::fs::write(users.join("shadow"), "root:*:19000:0:99999:7:::\n").unwrap();
     std::fs::set_permissions(users.join("shadow"), std::fs::Permissions::from_mode(0o640)).unwrap();

@@ -15,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use tarmac_testkit::cmd::{Run, Runs};
 use tarmac_testkit::disk::{count, LoopFs};
 use tarmac_testkit::fault_server::{Fault, FaultServer};
 use tarmac_testkit::host::Host;
@@ -217,18 +218,7 @@ fn pkg_activate_kill_loop_over_activate_rollback_and_gc() {
         args
     };
     let (args_a, args_b) = (activate(&a), activate(&b));
-
-    // One unkilled run of each to size the kill windows (1.5x a run).
-    let timed = |args: &[String]| {
-        let started = Instant::now();
-        host.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        started.elapsed()
-    };
-    let w_activate = timed(&args_a) + timed(&args_b);
-    let w_rollback = timed(&["rollback".to_string()]) * 3 / 2;
-    junk(&host, 0);
-    let w_gc = timed(&["gc".to_string(), "--keep".into(), "1".into()]) * 3 / 2;
-    let mut windows = [w_activate * 3 / 4, w_rollback, w_gc];
+    let mut windows = kill_windows(&host, &args_a, &args_b);
 
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let ops = [Op::Activate, Op::Rollback, Op::Gc];
@@ -250,18 +240,7 @@ fn pkg_activate_kill_loop_over_activate_rollback_and_gc() {
         }
         let op = ops[k];
         if op == Op::Rollback {
-            // gc and earlier rollbacks may have left nothing older than
-            // current: make one more generation to roll back from.
-            let (current, ids) = host.current();
-            let older = host
-                .generations()
-                .iter()
-                .filter_map(|g| g.parse::<u64>().ok())
-                .any(|g| g < current);
-            if !older {
-                let other = if ids == a { &args_b } else { &args_a };
-                host.ok(&other.iter().map(String::as_str).collect::<Vec<_>>());
-            }
+            make_a_generation_to_roll_back_from(&host, &a, &args_a, &args_b);
         }
         let (old, old_ids) = host.current();
         let before = host.generations();
@@ -292,14 +271,7 @@ fn pkg_activate_kill_loop_over_activate_rollback_and_gc() {
         kills[k] += u64::from(landed);
 
         let context = format!("run {i} ({op:?}, killed: {landed})");
-        let out = host.run(&["recover"]);
-        assert!(
-            out.status.success(),
-            "{context}: recover: {}",
-            out.stderr.as_str()
-        );
-        let (now, now_ids) = host.current();
-        host.assert_clean(&context);
+        let (now, now_ids) = recover_cleanly(&host, &context);
         let changed = now != old;
         match op {
             Op::Activate => {
@@ -327,14 +299,7 @@ fn pkg_activate_kill_loop_over_activate_rollback_and_gc() {
                     (old, &old_ids),
                     "{context}: gc moved current"
                 );
-                // The junk package: whole or gone, never half-deleted.
-                let dir = host.root().join("packages").join(format!("junk--{i}"));
-                let left = names(&dir.join("lib/junk")).len();
-                assert!(
-                    left == 0 || left == JUNK_FILES,
-                    "{context}: {left} files left"
-                );
-                let gone = !dir.exists();
+                let gone = junk_whole_or_gone(&host, i, &context);
                 if landed {
                     outcomes[k][usize::from(gone)] += 1;
                 }
@@ -360,28 +325,73 @@ fn pkg_activate_kill_loop_over_activate_rollback_and_gc() {
     }
 }
 
-// ---------------------------------------------------------------- host-extract
-
-struct Extract {
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// One unkilled run of each op to size its kill window (1.5x a run; an
+/// activation's from one of each direction): [activate, rollback, gc].
+fn kill_windows(host: &Host, args_a: &[String], args_b: &[String]) -> [Duration; 3] {
+    let timed = |args: &[String]| {
+        let started = Instant::now();
+        host.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        started.elapsed()
+    };
+    let w_activate = timed(args_a) + timed(args_b);
+    let w_rollback = timed(&["rollback".to_string()]) * 3 / 2;
+    junk(host, 0);
+    let w_gc = timed(&["gc".to_string(), "--keep".into(), "1".into()]) * 3 / 2;
+    [w_activate * 3 / 4, w_rollback, w_gc]
 }
 
-fn extract(root: &Path, args: &[&str]) -> Extract {
-    let out = Command::new(EXTRACT)
+/// gc and earlier rollbacks may have left nothing older than current:
+/// makes one more generation (the other set) to roll back from.
+fn make_a_generation_to_roll_back_from(
+    host: &Host,
+    a: &[String],
+    args_a: &[String],
+    args_b: &[String],
+) {
+    let (current, ids) = host.current();
+    let older = host
+        .generations()
+        .iter()
+        .filter_map(|g| g.parse::<u64>().ok())
+        .any(|g| g < current);
+    if !older {
+        let other = if ids == a { args_b } else { args_a };
+        host.ok(&other.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+}
+
+/// After a (maybe killed) run: `recover` succeeds and leaves a clean host;
+/// returns its current generation.
+fn recover_cleanly(host: &Host, context: &str) -> (u64, Vec<String>) {
+    let out = host.run(&["recover"]);
+    assert!(out.status.success(), "{context}: recover: {}", out.stderr);
+    let current = host.current();
+    host.assert_clean(context);
+    current
+}
+
+/// The junk package of run `i`: whole or gone, never half-deleted; true
+/// when gone.
+fn junk_whole_or_gone(host: &Host, i: u64, context: &str) -> bool {
+    let dir = host.root().join("packages").join(format!("junk--{i}"));
+    let left = names(&dir.join("lib/junk")).len();
+    assert!(
+        left == 0 || left == JUNK_FILES,
+        "{context}: {left} files left"
+    );
+    !dir.exists()
+}
+
+// ---------------------------------------------------------------- host-extract
+
+fn extract(root: &Path, args: &[&str]) -> Run {
+    Command::new(EXTRACT)
         .arg("--root")
         .arg(root)
         .args(FAST)
         .args(args)
         .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    Extract {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .run()
 }
 
 /// Each package of `pkgs` under `root` is absent or equal to its source
