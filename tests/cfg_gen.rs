@@ -2832,6 +2832,20 @@ fn skips_say_why(p: &Preflight, bad: &Path) {
 #[test]
 fn install_script_avoids_bash_4_4_and_gnu_only_constructs() {
     let text = fs::read_to_string(Path::new(REPO).join("scripts/dcos_install.sh")).unwrap();
+    let code = code_lines(&text);
+    let mut problems = unguarded_arrays_and_gnu_options(&code);
+    problems.extend(commands_not_in_host_commands(&text, &code));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // The check itself finds what it is for.
+    assert_eq!(
+        regex_lite_arrays()(r#"for x in "${a[@]}" ${b[@]+"${b[@]}"}; do"#).len(),
+        2
+    );
+}
+
+/// The script's code lines, numbered: comments and heredoc bodies (unit
+/// file, usage) dropped.
+fn code_lines(text: &str) -> Vec<(usize, &str)> {
     // Code only: comments and heredoc bodies (unit file, usage) dropped.
     let mut code = Vec::new();
     let mut heredoc: Option<String> = None;
@@ -2856,10 +2870,16 @@ fn install_script_avoids_bash_4_4_and_gnu_only_constructs() {
         code.push((number + 1, line));
     }
     assert!(heredoc.is_none(), "unterminated heredoc");
+    code
+}
+
+/// Every possibly empty array expanded unguarded, and every bash 4.3+ or
+/// GNU-only construct.
+fn unguarded_arrays_and_gnu_options(code: &[(usize, &str)]) -> Vec<String> {
     let mut problems = Vec::new();
     let array = regex_lite_arrays();
     let mut function = "";
-    for (number, line) in &code {
+    for (number, line) in code {
         if let Some(name) = line.strip_suffix("() {") {
             function = name;
         }
@@ -2901,7 +2921,13 @@ fn install_script_avoids_bash_4_4_and_gnu_only_constructs() {
             }
         }
     }
-    // External commands in command position.
+    problems
+}
+
+/// External commands in command position: each is listed in HOST_COMMANDS
+/// (or an optional tool of one check), and each listed one is run.
+fn commands_not_in_host_commands(text: &str, code: &[(usize, &str)]) -> Vec<String> {
+    let mut problems = Vec::new();
     let listed: Vec<&str> = text
         .lines()
         .find_map(|l| l.strip_prefix("HOST_COMMANDS=\""))
@@ -2981,7 +3007,7 @@ fn install_script_avoids_bash_4_4_and_gnu_only_constructs() {
         "ntpstat",
     ];
     let mut used = std::collections::BTreeSet::new();
-    for (_, line) in &code {
+    for (_, line) in code {
         commands_in_line(line, &candidates, &mut used);
     }
     for command in &used {
@@ -2996,12 +3022,7 @@ fn install_script_avoids_bash_4_4_and_gnu_only_constructs() {
             ));
         }
     }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
-    // The check itself finds what it is for.
-    assert_eq!(
-        array(r#"for x in "${a[@]}" ${b[@]+"${b[@]}"}; do"#).len(),
-        2
-    );
+    problems
 }
 
 /// The `"${name[@]}"` expansions in a line: (byte offset, name).
