@@ -11,6 +11,7 @@ use tarmac_archive::{ArchiveWriter, WriteOptions};
 use tarmac_model::layout::{repository, serve};
 use tarmac_model::{bootstrap_id, BundleManifest, PackageId, PackageManifest, MANIFEST_FORMAT};
 use tarmac_testkit::cmd::{Run, Runs};
+use tarmac_testkit::host::Host;
 use tarmac_testkit::nginx::Nginx;
 use tarmac_testkit::tree::copy_tree;
 
@@ -1861,7 +1862,7 @@ fn cloud_init_runcmd_installs_a_host_from_the_first_live_mirror() {
     let user_data = crate::cloud_init::substitute("slave", &origin.url(), &mirrors);
     let runcmd = fixture.path().join("runcmd");
     fs::write(&runcmd, crate::cloud_init::runcmd_script(&user_data)).unwrap();
-    let host = TempHost::new(fixture.path().join("agent"));
+    let host = Host::dcos_at(&fixture.path().join("agent"));
     let run = |script: &Path| {
         let mut command = Command::new("sh");
         command.arg(script);
@@ -1884,7 +1885,10 @@ fn cloud_init_runcmd_installs_a_host_from_the_first_live_mirror() {
         "203.0.113.9\n"
     );
     assert!(flags.join("tarmac-installed").is_file());
-    let status = host.pkg_activate().args(["status", "--json"]).run();
+    let status = host
+        .installed_pkg_activate()
+        .args(["status", "--json"])
+        .run();
     status.success();
     let status: serde_json::Value = status.stdout_json();
     assert_eq!(status["cluster_set"], true, "{status}");
@@ -1935,26 +1939,21 @@ fn serve_cluster(fixture: &Fixture) -> Nginx {
     nginx
 }
 
-/// One host under a temp dir: every TARMAC_* path inside it.
-struct TempHost {
-    dir: PathBuf,
+/// What the install-script tests ask of a host with DC/OS's paths below
+/// one directory ([`Host::dcos_at`]): the script run on its paths, the
+/// pkg-activate it downloaded, its units.
+trait InstallHost {
+    fn tools(&self) -> PathBuf;
+    fn script(&self, script: &Path, args: &[&str], stub: Option<&Path>) -> Command;
+    fn environment(&self, command: Command, stub: Option<&Path>) -> Command;
+    fn installed_pkg_activate(&self) -> Command;
+    fn current_units(&self) -> std::collections::BTreeMap<String, Vec<u8>>;
+    fn synced_units(&self) -> std::collections::BTreeMap<String, Vec<u8>>;
 }
 
-impl TempHost {
-    fn new(dir: PathBuf) -> TempHost {
-        TempHost { dir }
-    }
-    fn root(&self) -> PathBuf {
-        self.dir.join("opt/mesosphere")
-    }
-    fn config(&self) -> PathBuf {
-        self.dir.join("etc/mesosphere")
-    }
-    fn systemd(&self) -> PathBuf {
-        self.dir.join("etc/systemd/system")
-    }
+impl InstallHost for Host {
     fn tools(&self) -> PathBuf {
-        self.dir.join("var/lib/tarmac/bin")
+        self.base().join("var/lib/tarmac/bin")
     }
     /// `bash script args` with this host's paths (TARMAC_NO_SYSTEMD=1
     /// unless `stub` is given: then a systemctl stand-in dir first on PATH
@@ -1965,7 +1964,7 @@ impl TempHost {
         command.arg(script).args(args);
         self.environment(command, stub)
     }
-    /// `command` with this host's TARMAC_* paths, as [`TempHost::script`].
+    /// `command` with this host's TARMAC_* paths, as [`InstallHost::script`].
     fn environment(&self, mut command: Command, stub: Option<&Path>) -> Command {
         command
             // bash 5's compatibility level 4.2: the nearest this machine
@@ -1973,7 +1972,7 @@ impl TempHost {
             // unbound "${a[@]}" of an empty array under set -u: see
             // install_script_avoids_bash_4_4_and_gnu_only_constructs).
             .env("BASH_COMPAT", "42");
-        with_host_paths(&mut command, &self.dir, &self.tools())
+        with_host_paths(&mut command, self.base(), &self.tools())
             .env("TARMAC_MIN_FREE_MB", "1")
             .env("TARMAC_IP_DETECT_ARGS", "--no-require-local");
         match stub {
@@ -1993,20 +1992,8 @@ impl TempHost {
         command
     }
     /// The host's pkg-activate (as downloaded by the script) on its paths.
-    fn pkg_activate(&self) -> Command {
-        let mut command = Command::new(self.tools().join("pkg-activate"));
-        command
-            .arg("--root")
-            .arg(self.root())
-            .arg("--config-dir")
-            .arg(self.config())
-            .arg("--systemd-dir")
-            .arg(self.systemd())
-            .arg("--state-dir-root")
-            .arg(self.dir.join("var/lib/dcos"))
-            .arg("--user-db-root")
-            .arg(self.dir.join("userdb"));
-        command
+    fn installed_pkg_activate(&self) -> Command {
+        self.pkg_activate(&self.tools().join("pkg-activate"))
     }
     /// The units `current` wants: name -> content of its unit file.
     fn current_units(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
@@ -2148,7 +2135,7 @@ fn recover_unit_repairs_a_crash_after_the_commit_at_boot() {
     let script = fixture.serve().join("dcos_install.sh");
     // A path systemd would misread unescaped: a space, a specifier (%h),
     // a variable ($x). systemd-analyze below checks the binary it names.
-    let host = TempHost::new(fixture.path().join("host %h $x"));
+    let host = Host::dcos_at(&fixture.path().join("host %h $x"));
     let output = host.script(&script, &["master"], None).run();
     output.code(0);
 
@@ -2180,9 +2167,9 @@ fn recover_unit_repairs_a_crash_after_the_commit_at_boot() {
         "--systemd-dir".into(),
         host.systemd(),
         "--state-dir-root".into(),
-        host.dir.join("var/lib/dcos"),
+        host.base().join("var/lib/dcos"),
         "--user-db-root".into(),
-        host.dir.join("userdb"),
+        host.base().join("userdb"),
         "recover".into(),
     ]
     .iter()
@@ -2206,7 +2193,7 @@ fn recover_unit_repairs_a_crash_after_the_commit_at_boot() {
     }
 
     let all: Vec<String> = {
-        let out = host.pkg_activate().arg("active").run();
+        let out = host.installed_pkg_activate().arg("active").run();
         out.stdout.lines().map(String::from).collect()
     };
     assert!(all.iter().any(|id| id == "exhibitor--2.0"), "{all:?}");
@@ -2226,7 +2213,7 @@ fn recover_unit_repairs_a_crash_after_the_commit_at_boot() {
     // Crash 1: exhibitor (and its unit) goes; killed after the commit.
     let without: Vec<&String> = all.iter().filter(|id| *id != "exhibitor--2.0").collect();
     let crash = host
-        .pkg_activate()
+        .installed_pkg_activate()
         .args(["--no-systemd", "activate"])
         .args(&without)
         .env("TARMAC_FAILPOINT", "after-commit")
@@ -2244,7 +2231,7 @@ fn recover_unit_repairs_a_crash_after_the_commit_at_boot() {
 
     // Crash 2: it comes back; the unit copy is missing until the reboot.
     let crash = host
-        .pkg_activate()
+        .installed_pkg_activate()
         .args(["--no-systemd", "activate"])
         .args(&all)
         .env("TARMAC_FAILPOINT", "after-commit")
@@ -2276,7 +2263,7 @@ fn install_script_waits_for_services() {
     let w = Waiting {
         script: fixture.serve().join("dcos_install.sh"),
         stub: systemctl_stub(fixture.path()),
-        host: TempHost::new(fixture.path().join("host")),
+        host: Host::dcos_at(&fixture.path().join("host")),
         fixture: &fixture,
     };
     starting_then_running_units_are_waited_for(&w);
@@ -2294,7 +2281,7 @@ struct Waiting<'a> {
     fixture: &'a Fixture,
     script: PathBuf,
     stub: PathBuf,
-    host: TempHost,
+    host: Host,
 }
 
 impl Waiting<'_> {
@@ -2416,7 +2403,7 @@ fn without_wait_services_nothing_is_asked(w: &Waiting) {
 
 /// TARMAC_NO_SYSTEMD=1: nothing was started, the wait says it is skipped.
 fn without_systemd_the_wait_is_skipped(w: &Waiting) {
-    let plain = TempHost::new(w.fixture.path().join("plain"));
+    let plain = Host::dcos_at(&w.fixture.path().join("plain"));
     let output = plain
         .script(&w.script, &["--wait-services", "60", "slave"], None)
         .run();
@@ -2559,8 +2546,8 @@ fn fake_proc(dir: &Path, mount: &Path, fstype: &str, tcp: &[u16], udp: &[u16]) -
 fn install_script_preflight_checks_report_json() {
     let fixture = Fixture::new();
     assert!(fixture.generate().status.success());
-    let host = TempHost::new(fixture.path().join("host"));
-    fs::create_dir_all(&host.dir).unwrap();
+    let host = Host::dcos_at(&fixture.path().join("host"));
+    fs::create_dir_all(host.base()).unwrap();
     let p = Preflight {
         script: fixture.serve().join("dcos_install.sh"),
         stub: systemctl_stub(fixture.path()),
@@ -2580,14 +2567,14 @@ fn install_script_preflight_checks_report_json() {
     );
     let good = fake_proc(
         &fixture.path().join("good"),
-        &p.host.dir,
+        p.host.base(),
         "xfs",
         &[22],
         &[68],
     );
     let bad = fake_proc(
         &fixture.path().join("bad"),
-        &p.host.dir,
+        p.host.base(),
         "xfs",
         &[5050, 22],
         &[53],
@@ -2604,7 +2591,7 @@ struct Preflight<'a> {
     fixture: &'a Fixture,
     script: PathBuf,
     stub: PathBuf,
-    host: TempHost,
+    host: Host,
 }
 
 type Checks = std::collections::BTreeMap<String, serde_json::Value>;

@@ -1492,6 +1492,21 @@ fn fleet_status_summarizes(
         args.push("--bootstrap".into());
         args.push(dist.join("bootstrap").display().to_string());
     }
+    the_json_summary_groups_every_host(hosts, &args, &files, bootstrap, config, overrides);
+    a_damaged_host_and_a_broken_document_fail_the_fleet(hosts, &args, bootstrap, overrides);
+}
+
+/// `--json` over the status files: one bootstrap, config and generation,
+/// the roles, every host once per services verdict, every host with the
+/// same overrides; exit 0.
+fn the_json_summary_groups_every_host(
+    hosts: &[Host],
+    args: &[String],
+    files: &[String],
+    bootstrap: &str,
+    config: &str,
+    overrides: &[String],
+) {
     let names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
     let by_role = |role: &str| -> Vec<String> {
         hosts
@@ -1500,7 +1515,7 @@ fn fleet_status_summarizes(
             .map(|h| h.name.clone())
             .collect()
     };
-    let mut json_args = args.clone();
+    let mut json_args = args.to_vec();
     json_args.push("--json".into());
     json_args.extend(files.iter().cloned());
     let refs: Vec<&str> = json_args.iter().map(String::as_str).collect();
@@ -1554,9 +1569,17 @@ fn fleet_status_summarizes(
             "failures": [],
         })
     );
+}
 
-    // Damage one host (a farm link removed), feed the documents on stdin
-    // with a "host" key, plus one that is not a status document.
+/// Damage one host (a farm link removed), feed the documents on stdin
+/// with a "host" key, plus one that is not a status document: the text
+/// summary names both; exit 1.
+fn a_damaged_host_and_a_broken_document_fail_the_fleet(
+    hosts: &[Host],
+    args: &[String],
+    bootstrap: &str,
+    overrides: &[String],
+) {
     let damaged = &hosts[4];
     let output = damaged
         .command(&["rm", "/opt/mesosphere/current/active/motd"])

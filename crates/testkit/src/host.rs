@@ -6,7 +6,8 @@
 //!   `config/` (with `roles/`), `systemd/`, `state/` and `users/` (a private
 //!   user database: `etc/passwd`, `group`, `shadow`, `gshadow`), all
 //!   created;
-//! - DC/OS's own paths below the directory ([`Host::dcos`]):
+//! - DC/OS's own paths below the directory ([`Host::dcos`],
+//!   [`Host::dcos_at`]):
 //!   `opt/mesosphere`, `etc/mesosphere`, `etc/systemd/system`,
 //!   `var/lib/dcos` and `userdb/`, created by whatever installs the host
 //!   (the configuration-management recipes), not here.
@@ -78,9 +79,15 @@ impl Host {
     /// A host with DC/OS's paths in a new temp dir; nothing is created.
     pub fn dcos() -> Host {
         let dir = tempfile::tempdir().unwrap();
-        let base = dir.path().to_path_buf();
-        let mut host = Host::with_paths(
-            &base,
+        let mut host = Host::dcos_at(dir.path());
+        host._dir = Some(dir);
+        host
+    }
+
+    /// A host with DC/OS's paths below `base`; nothing is created.
+    pub fn dcos_at(base: &Path) -> Host {
+        Host::with_paths(
+            base,
             [
                 "opt/mesosphere",
                 "etc/mesosphere",
@@ -89,9 +96,7 @@ impl Host {
                 "userdb",
             ]
             .map(|p| base.join(p)),
-        );
-        host._dir = Some(dir);
-        host
+        )
     }
 
     fn with_paths(base: &Path, [root, config, systemd, state, users]: [PathBuf; 5]) -> Host {
