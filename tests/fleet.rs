@@ -608,13 +608,7 @@ fn serve_from_one_nginx(cluster: &Cluster, fleet: &Fleet) -> Served {
     let (tools, static_tools) = host_tools(cluster);
     let generated = generate(cluster, &tools, &["--dist", cluster.dist.to_str().unwrap()]);
     assert_eq!(generated["bootstrap_id"], cluster.bootstrap.as_str());
-    let mut packages: Vec<String> = cluster
-        .bundle
-        .iter()
-        .chain(&cluster_ids(&serve))
-        .cloned()
-        .collect();
-    packages.sort();
+    let packages = package_set(cluster, &serve);
     Served {
         nginx,
         url,
@@ -652,6 +646,19 @@ fn generate(cluster: &Cluster, tools: &Path, extra: &[&str]) -> Value {
         .run();
     assert!(output.status.success(), "cfg-gen: {}", output.stderr);
     serde_json::from_str(&output.stdout).unwrap()
+}
+
+/// Every package a host of `cluster` ends with: the bundle's and the
+/// cluster packages of `serve`, sorted.
+fn package_set(cluster: &Cluster, serve: &Path) -> Vec<String> {
+    let mut packages: Vec<String> = cluster
+        .bundle
+        .iter()
+        .chain(&cluster_ids(serve))
+        .cloned()
+        .collect();
+    packages.sort();
+    packages
 }
 
 /// The config package ids of a serve tree, sorted.
@@ -1273,13 +1280,7 @@ impl<'a> TwoTier<'a> {
         let (tools, _) = host_tools(cluster);
         let generated = generate(cluster, &tools, &["--dist", cluster.dist.to_str().unwrap()]);
         let config = generated["config_id"].as_str().unwrap().to_string();
-        let mut packages: Vec<String> = cluster
-            .bundle
-            .iter()
-            .chain(&cluster_ids(&serve))
-            .cloned()
-            .collect();
-        packages.sort();
+        let packages = package_set(cluster, &serve);
         let bundle_path = format!("/bootstrap/{}.bootstrap.tar.zst", cluster.bootstrap);
         TwoTier {
             cluster,

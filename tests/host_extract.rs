@@ -146,6 +146,12 @@ impl Fixture {
 }
 
 /// The error line; progress lines may come before it on stderr.
+/// Asserts `out` exited `code` with an error line containing `needle`.
+fn fails_with(out: &Run, code: i32, needle: &str) {
+    assert_eq!(out.code, code, "{out}");
+    assert!(first_line(&out.stderr).contains(needle), "{out}");
+}
+
 fn first_line(text: &str) -> &str {
     text.lines()
         .find(|l| l.starts_with("host-extract: error: "))
@@ -403,12 +409,7 @@ fn space_preflight_refuses_before_writing() {
             &(u64::MAX / 4).to_string(),
         ],
     );
-    assert_eq!(out.code, 6, "{}", out.stderr);
-    assert!(
-        first_line(&out.stderr).contains("not enough space"),
-        "{}",
-        out.stderr
-    );
+    fails_with(&out, 6, "not enough space");
     f.assert_untouched();
 }
 
@@ -664,12 +665,7 @@ fn package_space_preflight_refuses_before_downloading_archives() {
             &(u64::MAX / 4).to_string(),
         ],
     );
-    assert_eq!(out.code, 6, "{}", out.stderr);
-    assert!(
-        first_line(&out.stderr).contains("not enough space"),
-        "{}",
-        out.stderr
-    );
+    fails_with(&out, 6, "not enough space");
     f.assert_untouched();
     let log = nginx.access_log();
     assert!(!log.contains(".tar.zst"), "archives downloaded: {log}");
@@ -736,12 +732,7 @@ fn bundle_json_that_lies_is_refused_and_unsorted_is_accepted() {
             &lying.path.display().to_string(),
         ],
     );
-    assert_eq!(out.code, 4, "{}", out.stderr);
-    assert!(
-        first_line(&out.stderr).contains("beta--2"),
-        "{}",
-        out.stderr
-    );
+    fails_with(&out, 4, "beta--2");
     assert!(!root.join("packages/alpha--1").exists());
     assert!(!root.join("packages/beta--2").exists());
     assert!(!host::staging(&root).exists());
@@ -1190,12 +1181,7 @@ fn resets_after_small_progress_are_bounded_by_the_budget() {
     let f = fixture();
     let (server, url) = f.fault_server(&[Fault::CutAfter(1_000); 200]);
     let out = f.extract(&[&url]);
-    assert_eq!(out.code, 75, "{}", out.stderr);
-    assert!(
-        first_line(&out.stderr).contains("request budget spent: 40 requests"),
-        "{}",
-        out.stderr
-    );
+    fails_with(&out, 75, "request budget spent: 40 requests");
     assert_eq!(server.requests().len(), 40);
     f.assert_untouched();
 }
@@ -1257,12 +1243,7 @@ fn total_timeout_bounds_a_package_run_with_several_packages() {
         &["--repository", &url, "--package", "alpha--1", "beta--2"],
     );
     let took = started.elapsed().as_secs_f64();
-    assert_eq!(out.code, 75, "{}", out.stderr);
-    assert!(
-        first_line(&out.stderr).contains("total time limit of 3s"),
-        "{}",
-        out.stderr
-    );
+    fails_with(&out, 75, "total time limit of 3s");
     assert!(took < 12.0, "took {took}s");
     f.assert_untouched();
     let paths = requests_per_path(&server);
@@ -1339,11 +1320,10 @@ fn pinned_package_rewritten_by_a_mirror_is_refused_or_taken_from_the_next() {
             &pin,
         ],
     );
-    assert_eq!(out.code, 4, "{}", out.stderr);
-    assert!(
-        first_line(&out.stderr).contains(".manifests/dcos-config--setup_1.json: package dcos-config--setup_1 is not the pinned one"),
-        "{}",
-        out.stderr
+    fails_with(
+        &out,
+        4,
+        ".manifests/dcos-config--setup_1.json: package dcos-config--setup_1 is not the pinned one",
     );
 
     // The forged mirror alone: exit 4, nothing published.
@@ -1720,12 +1700,7 @@ fn package_file_not_matching_its_manifest_is_integrity_and_publishes_nothing() {
     );
     // alpha's content outgrows the totals beta--2.json declares: the
     // extractor's limit (exit 3, as in package mode) stops it first.
-    assert_eq!(out.code, 3, "{}", out.stderr);
-    assert!(
-        first_line(&out.stderr).contains("beta--2.json exceeds the limit"),
-        "{}",
-        out.stderr
-    );
+    fails_with(&out, 3, "beta--2.json exceeds the limit");
     f.assert_not_published("beta--2");
 }
 
