@@ -5,11 +5,15 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use tarmac_archive::{ArchiveWriter, WriteOptions};
 use tarmac_model::layout::{repository, serve};
 use tarmac_model::{bootstrap_id, BundleManifest, PackageId, PackageManifest, MANIFEST_FORMAT};
+use tarmac_testkit::cmd::{Run, Runs};
+use tarmac_testkit::host::Host;
+use tarmac_testkit::nginx::Nginx;
+use tarmac_testkit::tree::copy_tree;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cfg-gen");
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
@@ -18,25 +22,6 @@ const REPO: &str = env!("CARGO_MANIFEST_DIR");
 /// holding a two-package bundle, plus a bin dir of fake host tools.
 struct Fixture {
     dir: tempfile::TempDir,
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    let mut entries: Vec<_> = fs::read_dir(from)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            if path.file_name().unwrap() != "serve" {
-                copy_tree(&path, &target);
-            }
-        } else {
-            fs::copy(&path, &target).unwrap();
-        }
-    }
 }
 
 fn write_package(repo: &Path, work: &Path, id: &str, files: &[(&str, &str)]) -> PackageManifest {
@@ -83,6 +68,8 @@ impl Fixture {
             dir: tempfile::tempdir().unwrap(),
         };
         copy_tree(&Path::new(REPO).join("genconf"), &fixture.genconf());
+        // A serve tree left in the checkout is output, not input.
+        let _ = fs::remove_dir_all(fixture.serve());
         let work = fixture.path().join("work");
         let dist = fixture.dist();
         let mut mesos = vec![("pkginfo.json", "{}"), ("bin/mesos", "#!/bin/sh\n")];
@@ -150,22 +137,17 @@ impl Fixture {
         fs::write(self.genconf().join("config.yaml"), text).unwrap();
     }
 
-    fn run(&self, extra: &[&str]) -> Output {
+    fn run(&self, extra: &[&str]) -> Run {
         Command::new(BIN)
             .current_dir(self.path())
             .args(["--genconf", "genconf"])
             .args(extra)
-            .output()
-            .unwrap()
+            .run()
     }
 
-    fn generate(&self) -> Output {
+    fn generate(&self) -> Run {
         self.run(&["--dist", "dist", "--bin-dir", "tools"])
     }
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 const BASE: &str = "bootstrap_url: http://192.0.2.10:8080
@@ -180,8 +162,8 @@ resolvers: [8.8.8.8]
 fn example_genconf_generates_a_serve_tree() {
     let fixture = Fixture::new();
     let output = fixture.generate();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let ids = String::from_utf8(output.stdout).unwrap();
+    output.code(0);
+    let ids = output.stdout;
     let ids: Vec<&str> = ids.lines().collect();
     assert_eq!(ids.len(), 2, "{ids:?}");
     assert!(ids[0].starts_with("dcos-config--setup_"));
@@ -310,13 +292,13 @@ fn same_input_same_bytes_and_a_change_changes_the_id() {
         snapshot(&fixture.serve()),
         "output bytes differ between runs"
     );
-    let first_ids = String::from_utf8(output.stdout).unwrap();
+    let first_ids = output.stdout;
 
     let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
     fixture.set_config(&text.replace("cluster_name: tarmac-example", "cluster_name: other"));
     let output = fixture.generate();
     assert!(output.status.success());
-    assert_ne!(first_ids, String::from_utf8(output.stdout).unwrap());
+    assert_ne!(first_ids, output.stdout);
     // No staging or aside directories are left next to serve/ (the lock
     // file stays, like every tarmac lock).
     let leftovers = || -> Vec<String> {
@@ -339,8 +321,8 @@ fn same_input_same_bytes_and_a_change_changes_the_id() {
     )
     .unwrap();
     let output = fixture.generate();
-    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
-    assert!(stderr(&output).contains("another cfg-gen is writing"));
+    output.code(5);
+    output.stderr_contains("another cfg-gen is writing");
 }
 
 #[test]
@@ -364,8 +346,8 @@ ip_detect_filename: genconf/missing
 ",
     );
     let output = fixture.run(&["--validate-only"]);
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    let text = stderr(&output);
+    output.code(3);
+    let text = output.stderr.as_str();
     let first = text.lines().next().unwrap();
     assert!(
         first.starts_with("cfg-gen: error: genconf/config.yaml: "),
@@ -389,7 +371,7 @@ ip_detect_filename: genconf/missing
 
     let output = fixture.run(&["--validate-only", "--json"]);
     assert_eq!(output.status.code(), Some(3));
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let report: serde_json::Value = output.stdout_json();
     assert_eq!(report["valid"], false);
     crate::workspace::assert_documented("cfg-gen --validate-only", &report);
     let problems = report["problems"].as_array().unwrap();
@@ -590,13 +572,8 @@ fn validation_cases() {
             .collect();
         fixture.set_config(&format!("{base}{extra}"));
         let output = fixture.run(&["--validate-only", "--json"]);
-        assert_eq!(
-            output.status.code(),
-            Some(3),
-            "{extra}: {}",
-            stderr(&output)
-        );
-        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(output.status.code(), Some(3), "{extra}: {}", output.stderr);
+        let report: serde_json::Value = output.stdout_json();
         let problems = report["problems"].as_array().unwrap();
         assert!(
             problems
@@ -646,8 +623,8 @@ superuser_service_account_public_key: |
 {RSA_KEY}"
     ));
     let output = fixture.run(&["--print-config"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let config: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    output.code(0);
+    let config: serde_json::Value = output.stdout_json();
     let value = |key: &str| config["values"][key]["value"].as_str().unwrap().to_string();
     crate::workspace::assert_documented("cfg-gen --print-config", &config);
     let source = |key: &str| {
@@ -673,8 +650,8 @@ superuser_service_account_public_key: |
         "{BASE}cluster_docker_credentials: {{auths: {{}}}}\nenable_ipv6: false\ndcos_l4lb_enable_ipv6: false\n"
     ));
     let output = fixture.run(&["--print-config"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let config: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    output.code(0);
+    let config: serde_json::Value = output.stdout_json();
     let value = |key: &str| config["values"][key]["value"].as_str().unwrap().to_string();
     assert_eq!(value("cluster_docker_credentials_dcos_owned"), "true");
     assert_eq!(
@@ -702,7 +679,7 @@ fn inline_ip_detect_contents_replaces_the_file() {
         "{BASE}ip_detect_contents: |\n  #!/bin/sh\n  echo 192.0.2.99\n"
     ));
     let output = fixture.generate();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
     let served = fs::read_to_string(fixture.serve().join("ip-detect")).unwrap();
     assert_eq!(served, "#!/bin/sh\necho 192.0.2.99\n");
     let config: serde_json::Value =
@@ -723,8 +700,8 @@ fn keys_gen_ignores_are_warnings_and_strict_makes_them_errors() {
         "{BASE}exhibitor_zk_path: /dcos\nssh_user: centos\n"
     ));
     let output = fixture.run(&["--validate-only"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let text = stderr(&output);
+    output.code(0);
+    let text = output.stderr.as_str();
     for expected in [
         "cfg-gen: warning: genconf/config.yaml:7: exhibitor_zk_path = /dcos: only used when exhibitor_storage_backend is zookeeper; exhibitor_storage_backend is 'static', so it is ignored",
         "cfg-gen: warning: genconf/config.yaml:8: ssh_user = centos: accepted for DC/OS compatibility but has no effect here",
@@ -734,8 +711,8 @@ fn keys_gen_ignores_are_warnings_and_strict_makes_them_errors() {
     }
 
     let output = fixture.run(&["--validate-only", "--json"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    output.code(0);
+    let report: serde_json::Value = output.stdout_json();
     assert_eq!(report["valid"], true);
     crate::workspace::assert_documented("cfg-gen --validate-only", &report);
     let warnings = report["warnings"].as_array().unwrap();
@@ -748,23 +725,22 @@ fn keys_gen_ignores_are_warnings_and_strict_makes_them_errors() {
     // Generation succeeds and reports them too; the ignored key is not part
     // of the configuration.
     let output = fixture.run(&["--dist", "dist", "--bin-dir", "tools", "--json"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let generated: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    output.code(0);
+    let generated: serde_json::Value = output.stdout_json();
     assert_eq!(generated["warnings"].as_array().unwrap().len(), 2);
     crate::workspace::assert_documented("cfg-gen", &generated);
-    assert!(stderr(&output).contains("cfg-gen: warning: genconf/config.yaml:7: exhibitor_zk_path"));
+    output.stderr_contains("cfg-gen: warning: genconf/config.yaml:7: exhibitor_zk_path");
     let config = fs::read_to_string(fixture.serve().join("config.json")).unwrap();
     assert!(!config.contains("exhibitor_zk_path"));
 
     // --strict: the same findings are problems, exit 3.
     let output = fixture.run(&["--validate-only", "--strict"]);
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    assert!(stderr(&output).contains("cfg-gen: error: genconf/config.yaml: 2 problems"));
-    assert!(stderr(&output)
-        .contains("  genconf/config.yaml:7: exhibitor_zk_path = /dcos: only used when"));
+    output.code(3);
+    output.stderr_contains("cfg-gen: error: genconf/config.yaml: 2 problems");
+    output.stderr_contains("  genconf/config.yaml:7: exhibitor_zk_path = /dcos: only used when");
     let output = fixture.run(&["--validate-only", "--strict", "--json"]);
     assert_eq!(output.status.code(), Some(3));
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let report: serde_json::Value = output.stdout_json();
     let keys: Vec<&str> = report["problems"]
         .as_array()
         .unwrap()
@@ -777,7 +753,7 @@ fn keys_gen_ignores_are_warnings_and_strict_makes_them_errors() {
         .unwrap()
         .ends_with("(an error with --strict)"));
     let output = fixture.run(&["--dist", "dist", "--bin-dir", "tools", "--strict"]);
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    output.code(3);
 
     // A template that reads an "unused" key makes it used: no warning.
     fs::write(
@@ -787,7 +763,7 @@ fn keys_gen_ignores_are_warnings_and_strict_makes_them_errors() {
     .unwrap();
     let output = fixture.run(&["--validate-only", "--strict", "--json"]);
     assert_eq!(output.status.code(), Some(3));
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let report: serde_json::Value = output.stdout_json();
     assert_eq!(report["problems"].as_array().unwrap().len(), 1);
     assert_eq!(report["problems"][0]["key"], "exhibitor_zk_path");
 
@@ -795,7 +771,7 @@ fn keys_gen_ignores_are_warnings_and_strict_makes_them_errors() {
     // calculated, but was explicitly set").
     fixture.set_config(&format!("{BASE}num_masters: 1\n"));
     let output = fixture.run(&["--validate-only"]);
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    output.code(3);
 }
 
 #[test]
@@ -805,8 +781,8 @@ fn yaml_1_1_booleans_are_read_like_dcos() {
         "{BASE}oauth_enabled: off\ntelemetry_enabled: YES\ncheck_time: False\nenable_lb: On\n"
     ));
     let output = fixture.run(&["--print-config"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let config: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    output.code(0);
+    let config: serde_json::Value = output.stdout_json();
     let values = &config["values"];
     assert_eq!(values["oauth_enabled"]["value"], "false");
     assert_eq!(values["adminrouter_auth_enabled"]["value"], "false");
@@ -826,8 +802,8 @@ fn storage_backends_and_discovery() {
     // The example templates read master_list, which is out of scope here.
     fs::remove_dir_all(fixture.genconf().join("templates")).unwrap();
     let output = fixture.run(&["--print-config"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let config: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    output.code(0);
+    let config: serde_json::Value = output.stdout_json();
     assert_eq!(config["values"]["master_quorum"]["value"], "2");
     assert!(config["values"].get("master_list").is_none());
 
@@ -861,7 +837,7 @@ fn storage_backends_and_discovery() {
         fixture.set_config(&format!("{base}{config}"));
         let output = fixture.run(&["--validate-only", "--json"]);
         assert_eq!(output.status.code(), Some(3), "{config}");
-        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let report: serde_json::Value = output.stdout_json();
         assert!(
             report["problems"]
                 .as_array()
@@ -877,8 +853,8 @@ fn storage_backends_and_discovery() {
         "{base}master_discovery: static\nmaster_list: [10.0.0.1]\nexhibitor_storage_backend: azure\nexhibitor_azure_account_name: n\nexhibitor_azure_prefix: p\nexhibitor_azure_account_key: s3cret\n"
     ));
     let output = fixture.run(&["--print-config"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let text = String::from_utf8(output.stdout).unwrap();
+    output.code(0);
+    let text = output.stdout;
     assert!(!text.contains("s3cret"));
     assert!(text.contains("**HIDDEN**"));
 }
@@ -889,8 +865,8 @@ fn ip_detect_file_must_exist_and_not_be_empty() {
     fs::write(fixture.genconf().join("ip-detect"), "  \n").unwrap();
     let output = fixture.run(&["--validate-only"]);
     assert_eq!(output.status.code(), Some(3));
-    assert!(stderr(&output).contains("ip_detect_filename = genconf/ip-detect: ip-detect script"));
-    assert!(stderr(&output).contains("is empty"));
+    output.stderr_contains("ip_detect_filename = genconf/ip-detect: ip-detect script");
+    output.stderr_contains("is empty");
 }
 
 #[test]
@@ -900,25 +876,17 @@ fn template_errors_name_the_file() {
     fs::write(&file, "{{ cluster_name }\n").unwrap();
     let output = fixture.run(&["--validate-only"]);
     assert_eq!(output.status.code(), Some(3));
-    assert!(
-        stderr(&output).contains("templates/dcos-config/etc/broken"),
-        "{}",
-        stderr(&output)
-    );
+    output.stderr_contains("templates/dcos-config/etc/broken");
 
     // A variable no key provides becomes a required key.
     fs::write(&file, "{{ my_site_setting }}\n").unwrap();
     let output = fixture.run(&["--validate-only"]);
     assert_eq!(output.status.code(), Some(3));
-    assert!(
-        stderr(&output).contains("my_site_setting: Must set my_site_setting"),
-        "{}",
-        stderr(&output)
-    );
+    output.stderr_contains("my_site_setting: Must set my_site_setting");
     let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
     fixture.set_config(&format!("{text}my_site_setting: 42\n"));
     let output = fixture.run(&["--validate-only"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
 }
 
 #[test]
@@ -926,22 +894,14 @@ fn generation_needs_the_bundle_and_tools() {
     let fixture = Fixture::new();
     let output = fixture.run(&[]);
     assert_eq!(output.status.code(), Some(3));
-    assert!(stderr(&output).contains("--dist"));
+    output.stderr_contains("--dist");
     let output = fixture.run(&["--dist", "nowhere", "--bin-dir", "tools"]);
     assert_eq!(output.status.code(), Some(3));
-    assert!(
-        stderr(&output).contains("nowhere/bootstrap: no bundle directory"),
-        "{}",
-        stderr(&output)
-    );
+    output.stderr_contains("nowhere/bootstrap: no bundle directory");
     fs::remove_file(fixture.bin().join("pkg-activate")).unwrap();
     let output = fixture.generate();
     assert_eq!(output.status.code(), Some(3));
-    assert!(
-        stderr(&output).contains("tools/pkg-activate: host tool missing"),
-        "{}",
-        stderr(&output)
-    );
+    output.stderr_contains("tools/pkg-activate: host tool missing");
     assert!(!fixture.serve().exists());
 }
 
@@ -953,15 +913,13 @@ fn generated_install_script_is_shellcheck_clean() {
         fixture.serve().join("dcos_install.sh"),
         Path::new(REPO).join("scripts/dcos_install.sh"),
     ] {
-        let output = Command::new("shellcheck")
-            .arg(&script)
-            .output()
-            .expect("shellcheck is installed");
+        crate::workspace::require_tool("shellcheck", "apt-get install shellcheck");
+        let output = Command::new("shellcheck").arg(&script).run();
         assert!(
             output.status.success(),
             "{}: {}",
             script.display(),
-            String::from_utf8_lossy(&output.stdout)
+            output.stdout.as_str()
         );
     }
 }
@@ -982,16 +940,15 @@ fn install_script_preflight_and_roles() {
             .env("TARMAC_TOOLS_DIR", root.join("tools"))
             .env("TARMAC_NO_SYSTEMD", "1")
             .env("TARMAC_MIN_FREE_MB", "1")
-            .output()
-            .unwrap()
+            .run()
     };
     let output = run(&["--preflight-only", "master"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stderr(&output).contains("preflight passed"));
+    output.code(0);
+    output.stderr_contains("preflight passed");
 
     let output = run(&["--preflight-only", "boss"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("invalid role 'boss'"));
+    output.stderr_contains("invalid role 'boss'");
 
     let output = run(&["--preflight-only", "slave", "slave_public"]);
     assert_eq!(output.status.code(), Some(1));
@@ -1003,11 +960,7 @@ fn install_script_preflight_and_roles() {
     fs::create_dir_all(root.join("opt/packages")).unwrap();
     let output = run(&["--preflight-only", "slave"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("is not empty"),
-        "{}",
-        stderr(&output)
-    );
+    output.stderr_contains("is not empty");
     // Nothing was written by a preflight.
     assert!(!root.join("etc").exists());
 }
@@ -1035,43 +988,67 @@ fn install_script_end_to_end_against_nginx() {
     let fixture = Fixture::new();
     // A TEST-NET address, accepted with --no-require-local (passed below).
     let nginx = serve_cluster(&fixture);
-    let tools = fixture.path().join("real-tools");
-    let script = fixture.serve().join("dcos_install.sh");
-
-    let install = |host: &Path, role: &str, url: Option<&str>| {
-        let mut command = Command::new("bash");
-        command
-            .arg(&script)
-            .arg(role)
-            .env("TARMAC_ROOT", host.join("opt/mesosphere"))
-            .env("TARMAC_CONFIG_DIR", host.join("etc/mesosphere"))
-            .env("TARMAC_SYSTEMD_DIR", host.join("etc/systemd/system"))
-            .env("TARMAC_STATE_DIR_ROOT", host.join("var/lib/dcos"))
-            .env("TARMAC_USER_DB_ROOT", host.join("userdb"))
-            .env("TARMAC_TOOLS_DIR", host.join("var/lib/tarmac/bin"))
-            .env("TARMAC_NO_SYSTEMD", "1")
-            .env("TARMAC_MIN_FREE_MB", "1")
-            .env("TARMAC_IP_DETECT_ARGS", "--no-require-local");
-        if let Some(url) = url {
-            command.env("TARMAC_BOOTSTRAP_URL", url);
-        }
-        command.output().unwrap()
-    };
-
-    // A failure names its step and how to retry, and a rerun resumes.
     let master = fixture.path().join("master");
-    let output = install(&master, "master", Some("http://127.0.0.1:9"));
-    assert_eq!(output.status.code(), Some(75), "{}", stderr(&output));
-    let text = stderr(&output);
+    let agent = fixture.path().join("agent");
+    a_failed_step_is_named_with_how_to_retry(&fixture, &master);
+    a_master_installs_and_records_the_cluster_set(&fixture, &nginx, &master);
+    a_rerun_after_success_does_nothing(&fixture, &master);
+    a_tampered_tool_stops_the_install(&fixture, &agent);
+    a_truncated_script_runs_nothing(&fixture);
+    an_agent_gets_no_master_only_files(&fixture, &agent);
+    an_upgrade_fetches_only_the_new_config(&fixture, &nginx, &master);
+}
+
+/// `command` with every TARMAC_* path of a temp host: DC/OS's layout
+/// below `host`, the host tools in `tools`.
+fn with_host_paths<'c>(command: &'c mut Command, host: &Path, tools: &Path) -> &'c mut Command {
+    command
+        .env("TARMAC_ROOT", host.join("opt/mesosphere"))
+        .env("TARMAC_CONFIG_DIR", host.join("etc/mesosphere"))
+        .env("TARMAC_SYSTEMD_DIR", host.join("etc/systemd/system"))
+        .env("TARMAC_STATE_DIR_ROOT", host.join("var/lib/dcos"))
+        .env("TARMAC_USER_DB_ROOT", host.join("userdb"))
+        .env("TARMAC_TOOLS_DIR", tools)
+}
+
+/// The served dcos_install.sh of `fixture` for `role` on the temp host
+/// `host` (every path under it), with `env` added (e.g. another
+/// TARMAC_BOOTSTRAP_URL).
+fn install(fixture: &Fixture, host: &Path, role: &str, env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new("bash");
+    with_host_paths(&mut command, host, &host.join("var/lib/tarmac/bin"))
+        .arg(fixture.serve().join("dcos_install.sh"))
+        .arg(role)
+        .env("TARMAC_NO_SYSTEMD", "1")
+        .env("TARMAC_MIN_FREE_MB", "1")
+        .env("TARMAC_IP_DETECT_ARGS", "--no-require-local")
+        .envs(env.iter().copied());
+    command.run()
+}
+
+/// A failure names its step and how to retry.
+fn a_failed_step_is_named_with_how_to_retry(fixture: &Fixture, master: &Path) {
+    let output = install(
+        fixture,
+        master,
+        "master",
+        &[("TARMAC_BOOTSTRAP_URL", "http://127.0.0.1:9")],
+    );
+    output.code(75);
+    let text = output.stderr.as_str();
     assert!(
         text.contains("step 'download tools' failed (exit 75)"),
         "{text}"
     );
     assert!(text.contains("then rerun: "), "{text}");
+}
 
-    let output = install(&master, "master", None);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let text = stderr(&output);
+/// The rerun resumes: every step runs, the master's files and flags are
+/// there, and the recorded cluster set is exactly what was activated.
+fn a_master_installs_and_records_the_cluster_set(fixture: &Fixture, nginx: &Nginx, master: &Path) {
+    let output = install(fixture, master, "master", &[]);
+    output.code(0);
+    let text = output.stderr.as_str();
     for step in [
         "preflight",
         "download tools",
@@ -1128,34 +1105,32 @@ fn install_script_end_to_end_against_nginx() {
     extracted.sort();
     assert_eq!(set, extracted);
     assert!(set.iter().any(|id| id.starts_with("dcos-config--setup_")));
+}
 
-    // Rerun after success: nothing to do.
-    let output = install(&master, "master", None);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("nothing to do"),
-        "{}",
-        stderr(&output)
-    );
+/// Rerun after success: nothing to do.
+fn a_rerun_after_success_does_nothing(fixture: &Fixture, master: &Path) {
+    let output = install(fixture, master, "master", &[]);
+    output.code(0);
+    output.stderr_contains("nothing to do");
+}
 
-    // A served tool that does not match its pinned sha256 stops the install
-    // (exit 4) before anything runs; once fixed, a rerun resumes.
-    let agent = fixture.path().join("agent");
+/// A served tool that does not match its pinned sha256 stops the install
+/// (exit 4) before anything runs; once fixed, a rerun resumes.
+fn a_tampered_tool_stops_the_install(fixture: &Fixture, agent: &Path) {
     let served_tool = fixture.serve().join("bin/pkg-activate");
     let good = fs::read(&served_tool).unwrap();
     fs::write(&served_tool, b"#!/bin/sh\necho tampered\n").unwrap();
-    let output = install(&agent, "slave", None);
-    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("bin/pkg-activate: sha256 does not match"),
-        "{}",
-        stderr(&output)
-    );
+    let output = install(fixture, agent, "slave", &[]);
+    output.code(4);
+    output.stderr_contains("bin/pkg-activate: sha256 does not match");
     assert!(!agent.join("var/lib/tarmac/bin/pkg-activate").exists());
     fs::write(&served_tool, good).unwrap();
+}
 
-    // A truncated download of the script runs nothing: the body is one
-    // function called on the last line.
+/// A truncated download of the script runs nothing: the body is one
+/// function called on the last line.
+fn a_truncated_script_runs_nothing(fixture: &Fixture) {
+    let script = fixture.serve().join("dcos_install.sh");
     let text = fs::read(&script).unwrap();
     let truncated = fixture.path().join("truncated.sh");
     fs::write(&truncated, &text[..text.len() * 2 / 3]).unwrap();
@@ -1172,25 +1147,32 @@ fn install_script_end_to_end_against_nginx() {
         .env("TARMAC_USER_DB_ROOT", fixture.path().join("truncated-etc"))
         .env("TARMAC_TOOLS_DIR", fixture.path().join("truncated-etc"))
         .env("TARMAC_NO_SYSTEMD", "1")
-        .output()
-        .unwrap();
+        .run();
     assert!(!fixture.path().join("truncated-root").exists());
     assert!(!fixture.path().join("truncated-etc").exists());
     assert!(
-        !stderr(&output).contains("dcos_install: step"),
+        !output.stderr.contains("dcos_install: step"),
         "{}",
-        stderr(&output)
+        output.stderr
     );
+}
 
-    // An agent gets the common files but not the master-only ones.
-    let output = install(&agent, "slave", None);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+/// An agent gets the common files but not the master-only ones.
+fn an_agent_gets_no_master_only_files(fixture: &Fixture, agent: &Path) {
+    let output = install(fixture, agent, "slave", &[]);
+    output.code(0);
     let root = agent.join("opt/mesosphere");
     assert!(root.join("etc/dns_config").exists());
     assert!(!root.join("etc/mesos-master").exists());
+}
 
-    // Upgrade: a new config, generated with --upgrade-from the old serve
-    // tree; the node upgrade script fetches only the new config packages.
+/// Upgrade: a new config, generated with --upgrade-from the old serve
+/// tree; the node upgrade script fetches only the new config packages,
+/// activates them again after a rollback, and refuses a host at another
+/// config.
+fn an_upgrade_fetches_only_the_new_config(fixture: &Fixture, nginx: &Nginx, master: &Path) {
+    let tools = fixture.path().join("real-tools");
+    let flags = master.join("etc/mesosphere/setup-flags");
     let old_id = fs::read_to_string(flags.join("tarmac-installed")).unwrap();
     let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
     fixture.set_config(&text.replace("cluster_name: tarmac-example", "cluster_name: renamed"));
@@ -1203,32 +1185,29 @@ fn install_script_end_to_end_against_nginx() {
         "genconf/serve",
         "--json",
     ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let generated: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    output.code(0);
+    let generated: serde_json::Value = output.stdout_json();
     let relative = format!("upgrade/{old_id}/dcos_node_upgrade.sh");
     assert_eq!(generated["upgrade_script"], relative.as_str());
     crate::workspace::assert_documented("cfg-gen", &generated);
     let upgrade = fixture.serve().join(&relative);
     let before = nginx.access_log().lines().count();
     let run_upgrade = |host: &Path, args: &[&str]| {
-        Command::new("bash")
-            .arg(&upgrade)
-            .args(args)
-            .env("TARMAC_ROOT", host.join("opt/mesosphere"))
-            .env("TARMAC_CONFIG_DIR", host.join("etc/mesosphere"))
-            .env("TARMAC_SYSTEMD_DIR", host.join("etc/systemd/system"))
-            .env("TARMAC_STATE_DIR_ROOT", host.join("var/lib/dcos"))
-            .env("TARMAC_USER_DB_ROOT", host.join("userdb"))
-            .env("TARMAC_TOOLS_DIR", host.join("var/lib/tarmac/bin"))
-            .env("TARMAC_NO_SYSTEMD", "1")
-            .env("TARMAC_IP_DETECT_ARGS", "--no-require-local")
-            .output()
-            .unwrap()
+        with_host_paths(
+            &mut Command::new("bash"),
+            host,
+            &host.join("var/lib/tarmac/bin"),
+        )
+        .arg(&upgrade)
+        .args(args)
+        .env("TARMAC_NO_SYSTEMD", "1")
+        .env("TARMAC_IP_DETECT_ARGS", "--no-require-local")
+        .run()
     };
-    let output = run_upgrade(&master, &["master"]);
+    let output = run_upgrade(master, &["master"]);
     assert_eq!(output.status.code(), Some(2), "roles are kept, not given");
-    let output = run_upgrade(&master, &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = run_upgrade(master, &[]);
+    output.code(0);
     assert_eq!(
         fs::read_to_string(master.join("opt/mesosphere/etc/mesos-master")).unwrap(),
         "MESOS_QUORUM=2\nMESOS_CLUSTER=renamed\nMESOS_PORT=5050\n"
@@ -1255,9 +1234,9 @@ fn install_script_end_to_end_against_nginx() {
     assert_ne!(new_id, old_id);
     assert_eq!(generated["config_id"], new_id.as_str());
     // Rerun: nothing to do.
-    let output = run_upgrade(&master, &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stderr(&output).contains("nothing to do"));
+    let output = run_upgrade(master, &[]);
+    output.code(0);
+    output.stderr_contains("nothing to do");
     // After a rollback the flags still name the new config, but the active
     // packages do not: a rerun activates the new set again (regression:
     // it used to say "nothing to do").
@@ -1269,29 +1248,24 @@ fn install_script_end_to_end_against_nginx() {
         .arg("--systemd-dir")
         .arg(master.join("etc/systemd/system"))
         .args(["--no-systemd", "rollback"])
-        .output()
-        .unwrap();
-    assert!(rollback.status.success(), "{}", stderr(&rollback));
+        .run();
+    rollback.success();
     let mesos_master = master.join("opt/mesosphere/etc/mesos-master");
     assert!(fs::read_to_string(&mesos_master)
         .unwrap()
         .contains("MESOS_CLUSTER=tarmac-example"));
-    let output = run_upgrade(&master, &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("is not active (rolled back?): activating it again"),
-        "{}",
-        stderr(&output)
-    );
+    let output = run_upgrade(master, &[]);
+    output.code(0);
+    output.stderr_contains("is not active (rolled back?): activating it again");
     assert!(fs::read_to_string(&mesos_master)
         .unwrap()
         .contains("MESOS_CLUSTER=renamed"));
-    let output = run_upgrade(&master, &[]);
-    assert!(stderr(&output).contains("nothing to do"));
+    let output = run_upgrade(master, &[]);
+    output.stderr_contains("nothing to do");
     // A host at another config is refused by the preflight.
     let output = run_upgrade(&fixture.path().join("fresh"), &[]);
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    assert!(stderr(&output).contains("no finished install here"));
+    output.code(3);
+    output.stderr_contains("no finished install here");
 }
 
 #[test]
@@ -1477,10 +1451,34 @@ fn docs_key_table_behaves_as_documented() {
 #[test]
 fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
     let fixture = Fixture::new();
-    let origin = tarmac_testkit::nginx::Nginx::serve(&fixture.serve());
-    let mirrors_dir = fixture.path().join("mirrors");
+    let mirrored = serve_with_mirrors(&fixture);
+    every_package_is_pinned_by_its_tree_hash(&fixture);
+    let genuine = forge_the_mirrors(&fixture);
+    the_pinned_mirror_comes_first_and_its_forged_package_is_refused(&fixture, &mirrored, &genuine);
+    a_wrong_tool_on_the_operator_mirror_is_skipped(&fixture, &mirrored);
+    the_forged_mirror_alone_stops_the_install(&fixture, &mirrored, &genuine);
+    a_mirror_list_that_is_not_urls_is_a_usage_error(&fixture);
+}
+
+/// The origin and the mirrors' nginx, and the mirrors' URLs.
+struct Mirrored {
+    origin: Nginx,
+    mirrors: Nginx,
+    evil: String,
+    badtools: String,
+}
+
+fn mirrors_dir(fixture: &Fixture) -> PathBuf {
+    fixture.path().join("mirrors")
+}
+
+/// The serve tree generated with /evil as its pinned mirror and the real
+/// host tools; the origin and the (still empty) mirrors served.
+fn serve_with_mirrors(fixture: &Fixture) -> Mirrored {
+    let origin = Nginx::serve(&fixture.serve());
+    let mirrors_dir = mirrors_dir(fixture);
     fs::create_dir_all(&mirrors_dir).unwrap();
-    let mirrors = tarmac_testkit::nginx::Nginx::serve(&mirrors_dir);
+    let mirrors = Nginx::serve(&mirrors_dir);
     let evil = format!("{}/evil", mirrors.url());
     let badtools = format!("{}/badtools", mirrors.url());
     let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
@@ -1493,7 +1491,7 @@ fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
     .unwrap();
     let tools = real_tools(fixture.path());
     let output = fixture.run(&["--dist", "dist", "--bin-dir", tools.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
     let serve = fixture.serve();
     let script_path = serve.join("dcos_install.sh");
     let script = fs::read_to_string(&script_path).unwrap();
@@ -1501,8 +1499,18 @@ fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
         script.contains(&format!("BOOTSTRAP_MIRRORS='{evil}'\n")),
         "{script}"
     );
+    Mirrored {
+        origin,
+        mirrors,
+        evil,
+        badtools,
+    }
+}
 
-    // Every package is pinned by the tree hash of its served manifest.
+/// Every package is pinned by the tree hash of its served manifest.
+fn every_package_is_pinned_by_its_tree_hash(fixture: &Fixture) {
+    let serve = fixture.serve();
+    let script = fs::read_to_string(serve.join("dcos_install.sh")).unwrap();
     let line = script
         .lines()
         .find(|l| l.starts_with("PACKAGE_PINS='"))
@@ -1526,8 +1534,14 @@ fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
     expected.sort();
     assert_eq!(pins, expected);
     assert_eq!(pins.len(), 4, "two bundle and two config packages");
+}
 
-    // /evil: the served tree with dcos-config rewritten consistently.
+/// /evil: the served tree with dcos-config rewritten consistently;
+/// /badtools: the served tree with a pkg-activate that is not the pinned
+/// one. Returns the genuine dcos-config manifest.
+fn forge_the_mirrors(fixture: &Fixture) -> PackageManifest {
+    let serve = fixture.serve();
+    let mirrors_dir = mirrors_dir(fixture);
     copy_tree(&serve, &mirrors_dir.join("evil"));
     let config_dir = mirrors_dir.join("evil/packages/dcos-config");
     let sidecar = fs::read_dir(&config_dir)
@@ -1560,42 +1574,40 @@ fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
         "#!/bin/sh\necho forged\n",
     )
     .unwrap();
+    genuine
+}
 
-    let install = |host: &Path, env: &[(&str, &str)]| {
-        Command::new("bash")
-            .arg(&script_path)
-            .arg("slave")
-            .env("TARMAC_ROOT", host.join("opt/mesosphere"))
-            .env("TARMAC_CONFIG_DIR", host.join("etc/mesosphere"))
-            .env("TARMAC_SYSTEMD_DIR", host.join("etc/systemd/system"))
-            .env("TARMAC_STATE_DIR_ROOT", host.join("var/lib/dcos"))
-            .env("TARMAC_USER_DB_ROOT", host.join("userdb"))
-            .env("TARMAC_TOOLS_DIR", host.join("var/lib/tarmac/bin"))
-            .env("TARMAC_NO_SYSTEMD", "1")
-            .env("TARMAC_MIN_FREE_MB", "1")
-            .env("TARMAC_IP_DETECT_ARGS", "--no-require-local")
-            .envs(env.iter().copied())
-            .output()
-            .unwrap()
-    };
-    let config_package = |host: &Path| {
-        tarmac_archive::tree_hash(
-            &host
-                .join("opt/mesosphere/packages")
-                .join(genuine.id.to_string()),
-        )
-        .unwrap()
-        .hash
-    };
-    let requested = |log: &str, path: &str| log.lines().filter(|l| l.contains(path)).count();
+/// The tree hash of the config package `genuine` as installed on `host`.
+fn config_package(host: &Path, genuine: &PackageManifest) -> String {
+    tarmac_archive::tree_hash(
+        &host
+            .join("opt/mesosphere/packages")
+            .join(genuine.id.to_string()),
+    )
+    .unwrap()
+    .hash
+}
 
-    // The pinned (forged) mirror first, then the origin: the forged config
-    // package is refused by its pin and taken from the origin; tools and
-    // the bundle came from the mirror.
+/// How many lines of the access log `log` name `path`.
+fn requested(log: &str, path: &str) -> usize {
+    log.lines().filter(|l| l.contains(path)).count()
+}
+
+/// The pinned (forged) mirror first, then the origin: the forged config
+/// package is refused by its pin and taken from the origin; tools and
+/// the bundle came from the mirror.
+fn the_pinned_mirror_comes_first_and_its_forged_package_is_refused(
+    fixture: &Fixture,
+    mirrored: &Mirrored,
+    genuine: &PackageManifest,
+) {
+    let Mirrored {
+        origin, mirrors, ..
+    } = mirrored;
     let host = fixture.path().join("host-a");
-    let output = install(&host, &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(config_package(&host), genuine.tree_hash);
+    let output = install(fixture, &host, "slave", &[]);
+    output.code(0);
+    assert_eq!(config_package(&host, genuine), genuine.tree_hash);
     let config_json = format!("/packages/dcos-config/{}.json", genuine.id);
     let log = mirrors.access_log();
     assert!(
@@ -1607,14 +1619,25 @@ fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
     assert_eq!(requested(&origin_log, "/bin/"), 0, "{origin_log}");
     assert_eq!(requested(&origin_log, ".bootstrap.tar.zst"), 0);
     assert_eq!(requested(&origin_log, &config_json), 1, "{origin_log}");
+}
 
-    // The operator mirror (TARMAC_MIRRORS) first: its wrong pkg-activate is
-    // skipped for the next URL.
+/// The operator mirror (TARMAC_MIRRORS) first: its wrong pkg-activate is
+/// skipped for the next URL.
+fn a_wrong_tool_on_the_operator_mirror_is_skipped(fixture: &Fixture, mirrored: &Mirrored) {
+    let Mirrored {
+        mirrors, badtools, ..
+    } = mirrored;
+    let serve = fixture.serve();
     let host = fixture.path().join("host-b");
     let before = mirrors.access_log().lines().count();
-    let output = install(&host, &[("TARMAC_MIRRORS", badtools.as_str())]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let text = stderr(&output);
+    let output = install(
+        fixture,
+        &host,
+        "slave",
+        &[("TARMAC_MIRRORS", badtools.as_str())],
+    );
+    output.code(0);
+    let text = output.stderr.as_str();
     assert!(
         text.contains(&format!(
             "{badtools}/bin/pkg-activate: sha256 does not match the pinned"
@@ -1634,12 +1657,24 @@ fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
         fs::read(host.join("var/lib/tarmac/bin/pkg-activate")).unwrap(),
         fs::read(serve.join("bin/pkg-activate")).unwrap()
     );
+}
 
-    // The forged mirror as the only URL: the pin stops the install (4).
+/// The forged mirror as the only URL: the pin stops the install (4).
+fn the_forged_mirror_alone_stops_the_install(
+    fixture: &Fixture,
+    mirrored: &Mirrored,
+    genuine: &PackageManifest,
+) {
+    let evil = &mirrored.evil;
     let host = fixture.path().join("host-c");
-    let output = install(&host, &[("TARMAC_BOOTSTRAP_URL", evil.as_str())]);
-    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
-    let text = stderr(&output);
+    let output = install(
+        fixture,
+        &host,
+        "slave",
+        &[("TARMAC_BOOTSTRAP_URL", evil.as_str())],
+    );
+    output.code(4);
+    let text = output.stderr.as_str();
     assert!(
         text.contains(&format!(
             "package {} is not the pinned one: tree hash expected {}",
@@ -1651,18 +1686,18 @@ fn install_script_tries_every_mirror_and_catches_a_rewritten_package() {
         .join("opt/mesosphere/packages")
         .join(genuine.id.to_string())
         .exists());
+}
 
-    // A mirror list that is not URLs is a usage error, before any step.
+/// A mirror list that is not URLs is a usage error, before any step.
+fn a_mirror_list_that_is_not_urls_is_a_usage_error(fixture: &Fixture) {
     let output = install(
+        fixture,
         &fixture.path().join("host-d"),
+        "slave",
         &[("TARMAC_MIRRORS", "mirror.example")],
     );
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("'mirror.example' is not an http://"),
-        "{}",
-        stderr(&output)
-    );
+    output.code(2);
+    output.stderr_contains("'mirror.example' is not an http://");
     assert!(!fixture.path().join("host-d").exists());
 }
 
@@ -1692,9 +1727,8 @@ impl TlsServer {
             .arg(&key)
             .arg("-out")
             .arg(&cert)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", stderr(&output));
+            .run();
+        output.success();
         let port = tarmac_testkit::nginx::free_port();
         let child = Command::new("openssl")
             .args(["s_server", "-quiet", "-WWW", "-accept"])
@@ -1741,20 +1775,14 @@ fn install_script_trusts_the_ca_of_tarmac_cacert() {
     let fixture = Fixture::new();
     let tools = real_tools(fixture.path());
     let output = fixture.run(&["--dist", "dist", "--bin-dir", tools.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
     let serve = fixture.serve();
     let tls = TlsServer::serve(&serve, fixture.path());
     let install = |host: &Path, cacert: Option<&Path>| {
         let mut command = Command::new("bash");
-        command
+        with_host_paths(&mut command, host, &host.join("tools"))
             .arg(serve.join("dcos_install.sh"))
             .arg("slave")
-            .env("TARMAC_ROOT", host.join("opt/mesosphere"))
-            .env("TARMAC_CONFIG_DIR", host.join("etc/mesosphere"))
-            .env("TARMAC_SYSTEMD_DIR", host.join("etc/systemd/system"))
-            .env("TARMAC_STATE_DIR_ROOT", host.join("var/lib/dcos"))
-            .env("TARMAC_USER_DB_ROOT", host.join("userdb"))
-            .env("TARMAC_TOOLS_DIR", host.join("tools"))
             .env("TARMAC_NO_SYSTEMD", "1")
             .env("TARMAC_MIN_FREE_MB", "1")
             .env("TARMAC_BOOTSTRAP_URL", &tls.url)
@@ -1763,16 +1791,12 @@ fn install_script_trusts_the_ca_of_tarmac_cacert() {
         if let Some(cacert) = cacert {
             command.env("TARMAC_CACERT", cacert);
         }
-        command.output().unwrap()
+        command.run()
     };
     let untrusted = fixture.path().join("untrusted");
     let output = install(&untrusted, None);
-    assert_eq!(output.status.code(), Some(75), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("step 'download tools' failed (exit 75)"),
-        "{}",
-        stderr(&output)
-    );
+    output.code(75);
+    output.stderr_contains("step 'download tools' failed (exit 75)");
     assert!(!untrusted.join("tools/host-extract").exists());
 
     // With the CA: every tool and ip-detect arrive, as served. The run is
@@ -1780,7 +1804,7 @@ fn install_script_trusts_the_ca_of_tarmac_cacert() {
     // host-extract does with TARMAC_CACERT is host-extract's own test.
     let trusted = fixture.path().join("trusted");
     let output = install(&trusted, Some(&tls.cert));
-    let text = stderr(&output);
+    let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(2), "{text}");
     assert!(
         text.contains("dcos_install: step: write roles and setup flags")
@@ -1810,10 +1834,9 @@ fn progress_on_a_terminal_only_and_quiet_silences_it() {
         let output = Command::new("script")
             .current_dir(fixture.path())
             .args(["-qec", &line, "/dev/null"])
-            .output()
-            .unwrap();
+            .run();
         assert!(output.status.success(), "{output:?}");
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        output.stdout.clone()
     };
     let shown = through_pty("");
     for step in ["validate", "tools", "build", "publish"] {
@@ -1825,8 +1848,8 @@ fn progress_on_a_terminal_only_and_quiet_silences_it() {
     let quiet = through_pty("--quiet");
     assert!(!quiet.contains("publish"), "{quiet:?}");
     let piped = fixture.generate();
-    assert!(piped.status.success(), "{}", stderr(&piped));
-    assert!(piped.stderr.is_empty(), "{}", stderr(&piped));
+    piped.success();
+    assert!(piped.stderr.is_empty(), "{}", piped.stderr);
 }
 
 /// The cloud-init user data's install commands (issue 14 § 7): the runcmd
@@ -1839,20 +1862,20 @@ fn progress_on_a_terminal_only_and_quiet_silences_it() {
 fn cloud_init_runcmd_installs_a_host_from_the_first_live_mirror() {
     let fixture = Fixture::new();
     let origin = serve_cluster(&fixture);
-    let mirror = tarmac_testkit::nginx::Nginx::serve(&fixture.serve());
+    let mirror = Nginx::serve(&fixture.serve());
     let mirrors = format!("{} {}", tarmac_testkit::nginx::dead_url(), mirror.url());
     let user_data = crate::cloud_init::substitute("slave", &origin.url(), &mirrors);
     let runcmd = fixture.path().join("runcmd");
     fs::write(&runcmd, crate::cloud_init::runcmd_script(&user_data)).unwrap();
-    let host = TempHost::new(fixture.path().join("agent"));
+    let host = Host::dcos_at(&fixture.path().join("agent"));
     let run = |script: &Path| {
         let mut command = Command::new("sh");
         command.arg(script);
-        host.environment(command, None).output().unwrap()
+        host.environment(command, None).run()
     };
 
     let output = run(&runcmd);
-    let text = stderr(&output);
+    let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(
         text.contains(&format!("tarmac: dcos_install.sh from {}\n", mirror.url())),
@@ -1868,12 +1891,11 @@ fn cloud_init_runcmd_installs_a_host_from_the_first_live_mirror() {
     );
     assert!(flags.join("tarmac-installed").is_file());
     let status = host
-        .pkg_activate()
+        .installed_pkg_activate()
         .args(["status", "--json"])
-        .output()
-        .unwrap();
-    assert!(status.status.success(), "{}", stderr(&status));
-    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+        .run();
+    status.success();
+    let status: serde_json::Value = status.stdout_json();
     assert_eq!(status["cluster_set"], true, "{status}");
     // The mirrors come first: the origin served nothing.
     assert_eq!(origin.access_log(), "");
@@ -1890,7 +1912,7 @@ fn cloud_init_runcmd_installs_a_host_from_the_first_live_mirror() {
 
     // A rerun (cloud-init's scripts_user again, or by hand) changes nothing.
     let output = run(&runcmd);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
     assert_eq!(archives(&mirror.access_log()), fetched);
 
     // Placeholders left in place: sh stops at the first (set -u).
@@ -1899,16 +1921,16 @@ fn cloud_init_runcmd_installs_a_host_from_the_first_live_mirror() {
     fs::write(&unsubstituted, crate::cloud_init::runcmd_script(&raw)).unwrap();
     let before = mirror.access_log().lines().count();
     let output = run(&unsubstituted);
-    assert_ne!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stderr(&output).contains("Mirrors"), "{}", stderr(&output));
+    assert_ne!(output.status.code(), Some(0), "{}", output.stderr);
+    output.stderr_contains("Mirrors");
     assert_eq!(mirror.access_log().lines().count(), before);
     assert_eq!(origin.access_log(), "");
 }
 
 /// A served cluster for the host-script tests: `fixture`'s genconf pointed
 /// at an nginx serving it, a TEST-NET ip-detect, the real host tools.
-fn serve_cluster(fixture: &Fixture) -> tarmac_testkit::nginx::Nginx {
-    let nginx = tarmac_testkit::nginx::Nginx::serve(&fixture.serve());
+fn serve_cluster(fixture: &Fixture) -> Nginx {
+    let nginx = Nginx::serve(&fixture.serve());
     let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
     fixture.set_config(&text.replace("http://192.0.2.10:8080", &nginx.url()));
     fs::write(
@@ -1918,30 +1940,25 @@ fn serve_cluster(fixture: &Fixture) -> tarmac_testkit::nginx::Nginx {
     .unwrap();
     let tools = real_tools(fixture.path());
     let output = fixture.run(&["--dist", "dist", "--bin-dir", tools.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
     nginx
 }
 
-/// One host under a temp dir: every TARMAC_* path inside it.
-struct TempHost {
-    dir: PathBuf,
+/// What the install-script tests ask of a host with DC/OS's paths below
+/// one directory ([`Host::dcos_at`]): the script run on its paths, the
+/// pkg-activate it downloaded, its units.
+trait InstallHost {
+    fn tools(&self) -> PathBuf;
+    fn script(&self, script: &Path, args: &[&str], stub: Option<&Path>) -> Command;
+    fn environment(&self, command: Command, stub: Option<&Path>) -> Command;
+    fn installed_pkg_activate(&self) -> Command;
+    fn current_units(&self) -> std::collections::BTreeMap<String, Vec<u8>>;
+    fn synced_units(&self) -> std::collections::BTreeMap<String, Vec<u8>>;
 }
 
-impl TempHost {
-    fn new(dir: PathBuf) -> TempHost {
-        TempHost { dir }
-    }
-    fn root(&self) -> PathBuf {
-        self.dir.join("opt/mesosphere")
-    }
-    fn config(&self) -> PathBuf {
-        self.dir.join("etc/mesosphere")
-    }
-    fn systemd(&self) -> PathBuf {
-        self.dir.join("etc/systemd/system")
-    }
+impl InstallHost for Host {
     fn tools(&self) -> PathBuf {
-        self.dir.join("var/lib/tarmac/bin")
+        self.base().join("var/lib/tarmac/bin")
     }
     /// `bash script args` with this host's paths (TARMAC_NO_SYSTEMD=1
     /// unless `stub` is given: then a systemctl stand-in dir first on PATH
@@ -1952,20 +1969,15 @@ impl TempHost {
         command.arg(script).args(args);
         self.environment(command, stub)
     }
-    /// `command` with this host's TARMAC_* paths, as [`TempHost::script`].
+    /// `command` with this host's TARMAC_* paths, as [`InstallHost::script`].
     fn environment(&self, mut command: Command, stub: Option<&Path>) -> Command {
         command
             // bash 5's compatibility level 4.2: the nearest this machine
             // gets to RHEL/CentOS 7's bash 4.2 (it does not bring back the
             // unbound "${a[@]}" of an empty array under set -u: see
             // install_script_avoids_bash_4_4_and_gnu_only_constructs).
-            .env("BASH_COMPAT", "42")
-            .env("TARMAC_ROOT", self.root())
-            .env("TARMAC_CONFIG_DIR", self.config())
-            .env("TARMAC_SYSTEMD_DIR", self.systemd())
-            .env("TARMAC_STATE_DIR_ROOT", self.dir.join("var/lib/dcos"))
-            .env("TARMAC_USER_DB_ROOT", self.dir.join("userdb"))
-            .env("TARMAC_TOOLS_DIR", self.tools())
+            .env("BASH_COMPAT", "42");
+        with_host_paths(&mut command, self.base(), &self.tools())
             .env("TARMAC_MIN_FREE_MB", "1")
             .env("TARMAC_IP_DETECT_ARGS", "--no-require-local");
         match stub {
@@ -1985,20 +1997,8 @@ impl TempHost {
         command
     }
     /// The host's pkg-activate (as downloaded by the script) on its paths.
-    fn pkg_activate(&self) -> Command {
-        let mut command = Command::new(self.tools().join("pkg-activate"));
-        command
-            .arg("--root")
-            .arg(self.root())
-            .arg("--config-dir")
-            .arg(self.config())
-            .arg("--systemd-dir")
-            .arg(self.systemd())
-            .arg("--state-dir-root")
-            .arg(self.dir.join("var/lib/dcos"))
-            .arg("--user-db-root")
-            .arg(self.dir.join("userdb"));
-        command
+    fn installed_pkg_activate(&self) -> Command {
+        self.pkg_activate(&self.tools().join("pkg-activate"))
     }
     /// The units `current` wants: name -> content of its unit file.
     fn current_units(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
@@ -2140,9 +2140,9 @@ fn recover_unit_repairs_a_crash_after_the_commit_at_boot() {
     let script = fixture.serve().join("dcos_install.sh");
     // A path systemd would misread unescaped: a space, a specifier (%h),
     // a variable ($x). systemd-analyze below checks the binary it names.
-    let host = TempHost::new(fixture.path().join("host %h $x"));
-    let output = host.script(&script, &["master"], None).output().unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let host = Host::dcos_at(&fixture.path().join("host %h $x"));
+    let output = host.script(&script, &["master"], None).run();
+    output.code(0);
 
     let unit_path = host.systemd().join("tarmac-recover.service");
     let unit = fs::read_to_string(&unit_path).unwrap();
@@ -2172,9 +2172,9 @@ fn recover_unit_repairs_a_crash_after_the_commit_at_boot() {
         "--systemd-dir".into(),
         host.systemd(),
         "--state-dir-root".into(),
-        host.dir.join("var/lib/dcos"),
+        host.base().join("var/lib/dcos"),
         "--user-db-root".into(),
-        host.dir.join("userdb"),
+        host.base().join("userdb"),
         "recover".into(),
     ]
     .iter()
@@ -2189,20 +2189,17 @@ fn recover_unit_repairs_a_crash_after_the_commit_at_boot() {
         .output()
     {
         Ok(verify) => assert!(
-            verify.status.success() && !stderr(&verify).contains("tarmac-recover"),
+            verify.status.success()
+                && !String::from_utf8_lossy(&verify.stderr).contains("tarmac-recover"),
             "systemd-analyze verify: {}",
-            stderr(&verify)
+            String::from_utf8_lossy(&verify.stderr)
         ),
         Err(e) => eprintln!("systemd-analyze not available ({e}): unit not verified"),
     }
 
     let all: Vec<String> = {
-        let out = host.pkg_activate().arg("active").output().unwrap();
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(String::from)
-            .collect()
+        let out = host.installed_pkg_activate().arg("active").run();
+        out.stdout.lines().map(String::from).collect()
     };
     assert!(all.iter().any(|id| id == "exhibitor--2.0"), "{all:?}");
     assert!(host.synced_units().contains_key("dcos-exhibitor.service"));
@@ -2213,21 +2210,19 @@ fn recover_unit_repairs_a_crash_after_the_commit_at_boot() {
         let out = Command::new(&words[0])
             .args(&words[1..])
             .env("PATH", stub_path(&stub))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "recover: {}", stderr(&out));
+            .run();
+        assert!(out.status.success(), "recover: {}", out.stderr);
         fs::read_to_string(&log).unwrap_or_default()
     };
 
     // Crash 1: exhibitor (and its unit) goes; killed after the commit.
     let without: Vec<&String> = all.iter().filter(|id| *id != "exhibitor--2.0").collect();
     let crash = host
-        .pkg_activate()
+        .installed_pkg_activate()
         .args(["--no-systemd", "activate"])
         .args(&without)
         .env("TARMAC_FAILPOINT", "after-commit")
-        .output()
-        .unwrap();
+        .run();
     assert!(!crash.status.success(), "the failpoint did not fire");
     assert!(!host.current_units().contains_key("dcos-exhibitor.service"));
     assert_ne!(host.synced_units(), host.current_units(), "no crash state");
@@ -2241,12 +2236,11 @@ fn recover_unit_repairs_a_crash_after_the_commit_at_boot() {
 
     // Crash 2: it comes back; the unit copy is missing until the reboot.
     let crash = host
-        .pkg_activate()
+        .installed_pkg_activate()
         .args(["--no-systemd", "activate"])
         .args(&all)
         .env("TARMAC_FAILPOINT", "after-commit")
-        .output()
-        .unwrap();
+        .run();
     assert!(!crash.status.success(), "the failpoint did not fire");
     assert_ne!(host.synced_units(), host.current_units(), "no crash state");
     reboot();
@@ -2271,9 +2265,35 @@ fn recover_unit_repairs_a_crash_after_the_commit_at_boot() {
 fn install_script_waits_for_services() {
     let fixture = Fixture::with_units();
     let _nginx = serve_cluster(&fixture);
-    let script = fixture.serve().join("dcos_install.sh");
-    let stub = systemctl_stub(fixture.path());
-    let state = |now: &str, later: Option<(u32, &str)>| {
+    let w = Waiting {
+        script: fixture.serve().join("dcos_install.sh"),
+        stub: systemctl_stub(fixture.path()),
+        host: Host::dcos_at(&fixture.path().join("host")),
+        fixture: &fixture,
+    };
+    starting_then_running_units_are_waited_for(&w);
+    a_failed_unit_is_exit_6_naming_it(&w);
+    units_never_active_are_exit_7_after_the_timeout(&w);
+    a_systemctl_that_cannot_answer_is_exit_7_saying_why(&w);
+    without_wait_services_nothing_is_asked(&w);
+    without_systemd_the_wait_is_skipped(&w);
+    the_node_upgrade_script_waits_the_same_way(&w);
+}
+
+/// A served cluster, a host installing it with the systemctl stand-in
+/// `stub`, and the served dcos_install.sh.
+struct Waiting<'a> {
+    fixture: &'a Fixture,
+    script: PathBuf,
+    stub: PathBuf,
+    host: Host,
+}
+
+impl Waiting<'_> {
+    /// The stand-in's units are in state `now`, and `later` after that
+    /// many `show` calls.
+    fn state(&self, now: &str, later: Option<(u32, &str)>) {
+        let stub = &self.stub;
         fs::write(stub.join("unit-state"), now).unwrap();
         let _ = fs::remove_file(stub.join("show-calls"));
         match later {
@@ -2285,42 +2305,48 @@ fn install_script_waits_for_services() {
                 let _ = fs::remove_file(stub.join("unit-state.after"));
             }
         }
-    };
-    let show_calls = || {
-        fs::read_to_string(stub.join("show-calls"))
+    }
+
+    fn show_calls(&self) -> u32 {
+        fs::read_to_string(self.stub.join("show-calls"))
             .map(|n| n.trim().parse::<u32>().unwrap())
             .unwrap_or(0)
-    };
-    let host = TempHost::new(fixture.path().join("host"));
-    let run = |args: &[&str]| {
-        host.script(&script, args, Some(&stub))
-            .env("TARMAC_WAIT_INTERVAL", "0.2")
-            .output()
-            .unwrap()
-    };
+    }
 
-    // Starting, then running: the install waits and succeeds.
-    state(
+    /// dcos_install.sh `args` on the host, polling every 0.2 s.
+    fn run(&self, args: &[&str]) -> Run {
+        self.host
+            .script(&self.script, args, Some(&self.stub))
+            .env("TARMAC_WAIT_INTERVAL", "0.2")
+            .run()
+    }
+}
+
+/// Starting, then running: the install waits and succeeds.
+fn starting_then_running_units_are_waited_for(w: &Waiting) {
+    w.state(
         "activating start success",
         Some((2, "active running success")),
     );
-    let output = run(&["--wait-services", "60", "master"]);
-    let text = stderr(&output);
+    let output = w.run(&["--wait-services", "60", "master"]);
+    let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(
         text.contains("dcos_install: step: wait for services\n"),
         "{text}"
     );
     assert!(text.contains("services: all 2 units active"), "{text}");
-    assert!(show_calls() >= 3, "polled {} times", show_calls());
-    let calls = fs::read_to_string(stub.join("systemctl.log")).unwrap();
+    assert!(w.show_calls() >= 3, "polled {} times", w.show_calls());
+    let calls = fs::read_to_string(w.stub.join("systemctl.log")).unwrap();
     assert!(calls.contains("start --no-block dcos.target"), "{calls}");
+}
 
-    // A failed unit: exit 6, naming it (a rerun of a finished install
-    // only waits).
-    state("failed failed exit-code", None);
-    let output = run(&["--wait-services", "60", "master"]);
-    let text = stderr(&output);
+/// A failed unit: exit 6, naming it (a rerun of a finished install only
+/// waits).
+fn a_failed_unit_is_exit_6_naming_it(w: &Waiting) {
+    w.state("failed failed exit-code", None);
+    let output = w.run(&["--wait-services", "60", "master"]);
+    let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(6), "{text}");
     assert!(text.contains("nothing to do"), "{text}");
     assert!(
@@ -2335,11 +2361,13 @@ fn install_script_waits_for_services() {
         "{text}"
     );
     assert!(text.contains("journalctl -u"), "{text}");
+}
 
-    // Never active: exit 7 after the timeout, naming the units.
-    state("activating start success", None);
-    let output = run(&["--wait-services", "1", "master"]);
-    let text = stderr(&output);
+/// Never active: exit 7 after the timeout, naming the units.
+fn units_never_active_are_exit_7_after_the_timeout(w: &Waiting) {
+    w.state("activating start success", None);
+    let output = w.run(&["--wait-services", "1", "master"]);
+    let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(7), "{text}");
     assert!(
         text.contains(
@@ -2352,44 +2380,54 @@ fn install_script_waits_for_services() {
         text.contains("step 'wait for services' failed (exit 7)"),
         "{text}"
     );
+}
 
-    // systemctl cannot answer (verdict unknown): waits, then 7 with why.
-    state("unanswerable", None);
-    let output = run(&["--wait-services", "1", "master"]);
-    let text = stderr(&output);
+/// systemctl cannot answer (verdict unknown): waits, then 7 with why.
+fn a_systemctl_that_cannot_answer_is_exit_7_saying_why(w: &Waiting) {
+    w.state("unanswerable", None);
+    let output = w.run(&["--wait-services", "1", "master"]);
+    let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(7), "{text}");
     assert!(
         text.contains("services unknown after 1s: systemctl show failed")
             && text.contains("Failed to connect to bus"),
         "{text}"
     );
-    assert!(show_calls() >= 2, "polled {} times", show_calls());
+    assert!(w.show_calls() >= 2, "polled {} times", w.show_calls());
+}
 
-    // Without --wait-services nothing is asked; a bad value is usage.
-    let before = show_calls();
-    let output = run(&["master"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(show_calls(), before);
-    let output = run(&["--wait-services", "soon", "master"]);
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+/// Without --wait-services nothing is asked; a bad value is usage.
+fn without_wait_services_nothing_is_asked(w: &Waiting) {
+    let before = w.show_calls();
+    let output = w.run(&["master"]);
+    output.code(0);
+    assert_eq!(w.show_calls(), before);
+    let output = w.run(&["--wait-services", "soon", "master"]);
+    output.code(2);
+}
 
-    // TARMAC_NO_SYSTEMD=1: nothing was started, the wait says it is skipped.
-    let plain = TempHost::new(fixture.path().join("plain"));
+/// TARMAC_NO_SYSTEMD=1: nothing was started, the wait says it is skipped.
+fn without_systemd_the_wait_is_skipped(w: &Waiting) {
+    let plain = Host::dcos_at(&w.fixture.path().join("plain"));
     let output = plain
-        .script(&script, &["--wait-services", "60", "slave"], None)
-        .output()
-        .unwrap();
-    let text = stderr(&output);
+        .script(&w.script, &["--wait-services", "60", "slave"], None)
+        .run();
+    let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(
         text.contains("TARMAC_NO_SYSTEMD=1: --wait-services skipped"),
         "{text}"
     );
+}
 
-    // The node upgrade script waits the same way after its restart.
+/// The node upgrade script waits the same way after its restart (and its
+/// preflight alone, as JSON, runs the upgrade's own checks).
+fn the_node_upgrade_script_waits_the_same_way(w: &Waiting) {
+    let (fixture, host) = (w.fixture, &w.host);
     let old_id = fs::read_to_string(host.config().join("setup-flags/tarmac-installed")).unwrap();
     let text = fs::read_to_string(fixture.genconf().join("config.yaml")).unwrap();
-    fixture.set_config(&text.replace("cluster_name: tarmac-example", "cluster_name: renamed"));
+    w.fixture
+        .set_config(&text.replace("cluster_name: tarmac-example", "cluster_name: renamed"));
     let tools = fixture.path().join("real-tools");
     let output = fixture.run(&[
         "--dist",
@@ -2399,17 +2437,16 @@ fn install_script_waits_for_services() {
         "--upgrade-from",
         "genconf/serve",
     ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
     let upgrade = fixture
         .serve()
         .join(format!("upgrade/{old_id}/dcos_node_upgrade.sh"));
     // Its preflight alone, as JSON: the upgrade's own checks.
     let output = host
-        .script(&upgrade, &["--preflight-only"], Some(&stub))
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        .script(&upgrade, &["--preflight-only"], Some(&w.stub))
+        .run();
+    output.code(0);
+    let json: serde_json::Value = output.stdout_json();
     assert_eq!(json["mode"], "upgrade");
     assert_eq!(json["passed"], true);
     let names: Vec<&str> = json["checks"]
@@ -2430,45 +2467,38 @@ fn install_script_waits_for_services() {
             "time"
         ]
     );
-    fs::write(stub.join("ntp-sync"), "no").unwrap();
+    fs::write(w.stub.join("ntp-sync"), "no").unwrap();
     let output = host
-        .script(&upgrade, &["--wait-services", "60"], Some(&stub))
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("preflight time: FAIL: the clock is not synchronized"),
-        "{}",
-        stderr(&output)
-    );
-    fs::remove_file(stub.join("ntp-sync")).unwrap();
-    state(
+        .script(&upgrade, &["--wait-services", "60"], Some(&w.stub))
+        .run();
+    output.code(3);
+    output.stderr_contains("preflight time: FAIL: the clock is not synchronized");
+    fs::remove_file(w.stub.join("ntp-sync")).unwrap();
+    w.state(
         "activating start success",
         Some((1, "active running success")),
     );
     let output = host
-        .script(&upgrade, &["--wait-services", "60"], Some(&stub))
+        .script(&upgrade, &["--wait-services", "60"], Some(&w.stub))
         .env("TARMAC_WAIT_INTERVAL", "0.2")
-        .output()
-        .unwrap();
-    let text = stderr(&output);
+        .run();
+    let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(
         text.contains("dcos_install: step: wait for services\n"),
         "{text}"
     );
     assert!(text.contains("services: all 2 units active"), "{text}");
-    let calls = fs::read_to_string(stub.join("systemctl.log")).unwrap();
+    let calls = fs::read_to_string(w.stub.join("systemctl.log")).unwrap();
     assert!(
         calls.contains("restart --no-block dcos-mesos.service"),
         "{calls}"
     );
-    state("failed failed exit-code", None);
+    w.state("failed failed exit-code", None);
     let output = host
-        .script(&upgrade, &["--wait-services", "60"], Some(&stub))
-        .output()
-        .unwrap();
-    let text = stderr(&output);
+        .script(&upgrade, &["--wait-services", "60"], Some(&w.stub))
+        .run();
+    let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(6), "{text}");
     assert!(
         text.contains("services failed: dcos-exhibitor.service"),
@@ -2521,45 +2551,96 @@ fn fake_proc(dir: &Path, mount: &Path, fstype: &str, tcp: &[u16], udp: &[u16]) -
 fn install_script_preflight_checks_report_json() {
     let fixture = Fixture::new();
     assert!(fixture.generate().status.success());
-    let script = fixture.serve().join("dcos_install.sh");
-    let host = TempHost::new(fixture.path().join("host"));
-    fs::create_dir_all(&host.dir).unwrap();
-    let stub = systemctl_stub(fixture.path());
-    let tool = |name: &str, body: &str| {
-        fs::write(stub.join(name), format!("#!/bin/sh\n{body}\n")).unwrap();
-        fs::set_permissions(stub.join(name), fs::Permissions::from_mode(0o755)).unwrap();
+    let host = Host::dcos_at(&fixture.path().join("host"));
+    fs::create_dir_all(host.base()).unwrap();
+    let p = Preflight {
+        script: fixture.serve().join("dcos_install.sh"),
+        stub: systemctl_stub(fixture.path()),
+        host,
+        fixture: &fixture,
     };
-    tool(
+    p.tool(
         "getenforce",
-        &format!("cat {}", stub.join("selinux").display()),
+        &format!("cat {}", p.stub.join("selinux").display()),
     );
-    tool(
+    p.tool(
         "xfs_info",
         &format!(
             "echo \"naming   =version 2 bsize=4096 ascii-ci=0, ftype=$(cat {})\"",
-            stub.join("ftype").display()
+            p.stub.join("ftype").display()
         ),
     );
-    let set = |name: &str, value: &str| fs::write(stub.join(name), value).unwrap();
-    let preflight = |proc_dir: &Path, extra: &[(&str, &str)]| {
-        let mut command = host.script(&script, &["--preflight-only", "master"], Some(&stub));
+    let good = fake_proc(
+        &fixture.path().join("good"),
+        p.host.base(),
+        "xfs",
+        &[22],
+        &[68],
+    );
+    let bad = fake_proc(
+        &fixture.path().join("bad"),
+        p.host.base(),
+        "xfs",
+        &[5050, 22],
+        &[53],
+    );
+    everything_as_dcos_wants_passes(&p, &good);
+    everything_wrong_fails_each_check_with_a_fix(&p, &bad);
+    systemd_installed_but_not_pid_1_fails(&p, &good);
+    skips_say_why(&p, &bad);
+}
+
+/// A host whose preflight sees stand-ins for systemctl, timedatectl,
+/// getenforce and xfs_info (in `stub`, answering what the test writes).
+struct Preflight<'a> {
+    fixture: &'a Fixture,
+    script: PathBuf,
+    stub: PathBuf,
+    host: Host,
+}
+
+type Checks = std::collections::BTreeMap<String, serde_json::Value>;
+
+impl Preflight<'_> {
+    /// A stand-in `name` running the shell `body`.
+    fn tool(&self, name: &str, body: &str) {
+        fs::write(self.stub.join(name), format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(self.stub.join(name), fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// What a stand-in answers (its file `name`).
+    fn set(&self, name: &str, value: &str) {
+        fs::write(self.stub.join(name), value).unwrap()
+    }
+
+    /// `--preflight-only master` with the fake /proc `proc_dir` and `extra`
+    /// environment: the run, its JSON, its checks by name.
+    fn run(&self, proc_dir: &Path, extra: &[(&str, &str)]) -> (Run, serde_json::Value, Checks) {
+        let mut command = self.host.script(
+            &self.script,
+            &["--preflight-only", "master"],
+            Some(&self.stub),
+        );
         command
             .env("TARMAC_PROC", proc_dir)
             .env_remove("TARMAC_PREFLIGHT_SKIP");
         for (key, value) in extra {
             command.env(key, value);
         }
-        let output = command.output().unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&output.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
-        let checks: std::collections::BTreeMap<String, serde_json::Value> = json["checks"]
+        let output = command.run();
+        let json = output.stdout_json();
+        let checks: Checks = json["checks"]
             .as_array()
             .unwrap()
             .iter()
             .map(|c| (c["name"].as_str().unwrap().to_string(), c.clone()))
             .collect();
         (output, json, checks)
-    };
+    }
+}
+
+/// Everything as DC/OS wants it: every check passes.
+fn everything_as_dcos_wants_passes(p: &Preflight, good: &Path) {
     let names = [
         "commands",
         "existing-install",
@@ -2573,13 +2654,10 @@ fn install_script_preflight_checks_report_json() {
         "systemd",
         "time",
     ];
-
-    // Everything as DC/OS wants it.
-    set("selinux", "Permissive");
-    set("ftype", "1");
-    let good = fake_proc(&fixture.path().join("good"), &host.dir, "xfs", &[22], &[68]);
-    let (output, json, checks) = preflight(&good, &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    p.set("selinux", "Permissive");
+    p.set("ftype", "1");
+    let (output, json, checks) = p.run(good, &[]);
+    output.code(0);
     assert_eq!(json["passed"], true);
     assert_eq!(json["mode"], "install");
     assert_eq!(checks.keys().cloned().collect::<Vec<_>>(), names);
@@ -2592,23 +2670,13 @@ fn install_script_preflight_checks_report_json() {
         .as_str()
         .unwrap()
         .contains("xfs with ftype=1"));
-    assert!(stderr(&output).contains("preflight passed"));
+    output.stderr_contains("preflight passed");
+}
 
-    // Everything wrong at once: each check fails, names the problem and
-    // how to fix it; nothing is written.
-    set("systemd-version", "199");
-    set("ntp-sync", "no");
-    set("selinux", "Enforcing");
-    set("ftype", "0");
-    let bad = fake_proc(
-        &fixture.path().join("bad"),
-        &host.dir,
-        "xfs",
-        &[5050, 22],
-        &[53],
-    );
-    // A PATH without curl: every other command, then the stand-ins.
-    let partial = fixture.path().join("partial-bin");
+/// A PATH without curl: every other command the script needs, then the
+/// stand-ins.
+fn path_without_curl(p: &Preflight) -> String {
+    let partial = p.fixture.path().join("partial-bin");
     fs::create_dir_all(&partial).unwrap();
     for name in [
         "awk",
@@ -2636,21 +2704,30 @@ fn install_script_preflight_checks_report_json() {
     ] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {name}")])
-            .output()
-            .unwrap();
-        let path = String::from_utf8(found.stdout).unwrap();
+            .run();
+        let path = found.stdout;
         std::os::unix::fs::symlink(path.trim(), partial.join(name)).unwrap();
     }
-    let path = format!("{}:{}", stub.display(), partial.display());
-    let (output, json, checks) = preflight(
-        &bad,
+    format!("{}:{}", p.stub.display(), partial.display())
+}
+
+/// Everything wrong at once: each check fails, names the problem and how
+/// to fix it; nothing is written.
+fn everything_wrong_fails_each_check_with_a_fix(p: &Preflight, bad: &Path) {
+    p.set("systemd-version", "199");
+    p.set("ntp-sync", "no");
+    p.set("selinux", "Enforcing");
+    p.set("ftype", "0");
+    let path = path_without_curl(p);
+    let (output, json, checks) = p.run(
+        bad,
         &[
             ("PATH", path.as_str()),
             ("TARMAC_MIN_FREE_MB", "999999999"),
             ("TARMAC_MIN_FREE_INODES", "999999999999"),
         ],
     );
-    let text = stderr(&output);
+    let text = output.stderr.as_str();
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert_eq!(json["passed"], false);
     for name in [
@@ -2688,12 +2765,14 @@ fn install_script_preflight_checks_report_json() {
         .unwrap()
         .contains("mkfs.xfs -n ftype=1"));
     assert!(text.contains("  to fix: "), "{text}");
-    assert!(!host.config().exists() && !host.root().exists());
+    assert!(!p.host.config().exists() && !p.host.root().exists());
+}
 
-    // systemd installed but not PID 1 (this machine's own case).
-    set("systemd-version", "252");
-    set("system-state", "offline");
-    let (output, _, checks) = preflight(&good, &[]);
+/// systemd installed but not PID 1 (this machine's own case).
+fn systemd_installed_but_not_pid_1_fails(p: &Preflight, good: &Path) {
+    p.set("systemd-version", "252");
+    p.set("system-state", "offline");
+    let (output, _, checks) = p.run(good, &[]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
         checks["systemd"]["detail"]
@@ -2703,26 +2782,28 @@ fn install_script_preflight_checks_report_json() {
         "{}",
         checks["systemd"]
     );
+}
 
-    // Skips say why: TARMAC_PREFLIGHT_SKIP, and TARMAC_NO_SYSTEMD=1 for the
-    // checks of the services' environment.
-    let (output, json, checks) = preflight(
-        &bad,
+/// Skips say why: TARMAC_PREFLIGHT_SKIP, and TARMAC_NO_SYSTEMD=1 for the
+/// checks of the services' environment.
+fn skips_say_why(p: &Preflight, bad: &Path) {
+    let (output, json, checks) = p.run(
+        bad,
         &[(
             "TARMAC_PREFLIGHT_SKIP",
             "systemd ports time selinux filesystem",
         )],
     );
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output.code(0);
     assert_eq!(json["passed"], true);
     for name in ["systemd", "ports", "time", "selinux", "filesystem"] {
         assert_eq!(checks[name]["status"], "skip");
         assert_eq!(checks[name]["detail"], "skipped by TARMAC_PREFLIGHT_SKIP");
     }
-    set("selinux", "Disabled");
-    set("ftype", "1");
-    let (output, _, checks) = preflight(&bad, &[("TARMAC_NO_SYSTEMD", "1")]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    p.set("selinux", "Disabled");
+    p.set("ftype", "1");
+    let (output, _, checks) = p.run(bad, &[("TARMAC_NO_SYSTEMD", "1")]);
+    output.code(0);
     for name in ["systemd", "ports", "time"] {
         assert_eq!(checks[name]["status"], "skip");
         assert_eq!(
@@ -2743,6 +2824,20 @@ fn install_script_preflight_checks_report_json() {
 #[test]
 fn install_script_avoids_bash_4_4_and_gnu_only_constructs() {
     let text = fs::read_to_string(Path::new(REPO).join("scripts/dcos_install.sh")).unwrap();
+    let code = code_lines(&text);
+    let mut problems = unguarded_arrays_and_gnu_options(&code);
+    problems.extend(commands_not_in_host_commands(&text, &code));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // The check itself finds what it is for.
+    assert_eq!(
+        regex_lite_arrays()(r#"for x in "${a[@]}" ${b[@]+"${b[@]}"}; do"#).len(),
+        2
+    );
+}
+
+/// The script's code lines, numbered: comments and heredoc bodies (unit
+/// file, usage) dropped.
+fn code_lines(text: &str) -> Vec<(usize, &str)> {
     // Code only: comments and heredoc bodies (unit file, usage) dropped.
     let mut code = Vec::new();
     let mut heredoc: Option<String> = None;
@@ -2767,10 +2862,16 @@ fn install_script_avoids_bash_4_4_and_gnu_only_constructs() {
         code.push((number + 1, line));
     }
     assert!(heredoc.is_none(), "unterminated heredoc");
+    code
+}
+
+/// Every possibly empty array expanded unguarded, and every bash 4.3+ or
+/// GNU-only construct.
+fn unguarded_arrays_and_gnu_options(code: &[(usize, &str)]) -> Vec<String> {
     let mut problems = Vec::new();
     let array = regex_lite_arrays();
     let mut function = "";
-    for (number, line) in &code {
+    for (number, line) in code {
         if let Some(name) = line.strip_suffix("() {") {
             function = name;
         }
@@ -2812,7 +2913,13 @@ fn install_script_avoids_bash_4_4_and_gnu_only_constructs() {
             }
         }
     }
-    // External commands in command position.
+    problems
+}
+
+/// External commands in command position: each is listed in HOST_COMMANDS
+/// (or an optional tool of one check), and each listed one is run.
+fn commands_not_in_host_commands(text: &str, code: &[(usize, &str)]) -> Vec<String> {
+    let mut problems = Vec::new();
     let listed: Vec<&str> = text
         .lines()
         .find_map(|l| l.strip_prefix("HOST_COMMANDS=\""))
@@ -2892,7 +2999,7 @@ fn install_script_avoids_bash_4_4_and_gnu_only_constructs() {
         "ntpstat",
     ];
     let mut used = std::collections::BTreeSet::new();
-    for (_, line) in &code {
+    for (_, line) in code {
         commands_in_line(line, &candidates, &mut used);
     }
     for command in &used {
@@ -2907,12 +3014,7 @@ fn install_script_avoids_bash_4_4_and_gnu_only_constructs() {
             ));
         }
     }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
-    // The check itself finds what it is for.
-    assert_eq!(
-        array(r#"for x in "${a[@]}" ${b[@]+"${b[@]}"}; do"#).len(),
-        2
-    );
+    problems
 }
 
 /// The `"${name[@]}"` expansions in a line: (byte offset, name).

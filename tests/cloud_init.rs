@@ -9,7 +9,9 @@
 //! code writes from the file's `runcmd`.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
+
+use tarmac_testkit::cmd::{Run, Runs};
 
 use crate::workspace::repo_root;
 
@@ -23,10 +25,6 @@ pub(crate) fn user_data_path() -> PathBuf {
 
 fn template_path() -> PathBuf {
     repo_root().join("scripts/integrations/cloud/tarmac-cluster.cfn.yaml")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn require_tool(tool: &str) {
@@ -54,9 +52,8 @@ fn cloud_init_python() -> String {
     require_tool("cloud-init");
     let path = Command::new("sh")
         .args(["-c", "command -v cloud-init"])
-        .output()
-        .unwrap();
-    let path = String::from_utf8(path.stdout).unwrap();
+        .run();
+    let path = path.stdout;
     let text = std::fs::read_to_string(path.trim()).unwrap();
     let shebang = text.lines().next().unwrap();
     shebang
@@ -78,14 +75,14 @@ pub(crate) fn runcmd_script(user_data: &str) -> String {
          sys.stdout.write(util.shellify(config['runcmd']))\n",
         user_data,
     );
-    let script = String::from_utf8(output.stdout).unwrap();
+    let script = output.stdout;
     assert!(script.starts_with("#!/bin/sh\n"), "{script}");
     script
 }
 
 /// `code` run by cloud-init's Python with `input` on stdin; asserts it
 /// succeeded.
-fn python(code: &str, input: &str) -> Output {
+fn python(code: &str, input: &str) -> Run {
     use std::io::Write;
     let mut child = Command::new(cloud_init_python())
         .args(["-c", code])
@@ -100,21 +97,23 @@ fn python(code: &str, input: &str) -> Output {
         .unwrap()
         .write_all(input.as_bytes())
         .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{code}: {}", stderr(&output));
+    let output = Run::from_output(
+        format!("python -c {code}"),
+        child.wait_with_output().unwrap(),
+    );
+    output.success();
     output
 }
 
-fn schema(path: &std::path::Path) -> Output {
+fn schema(path: &std::path::Path) -> Run {
     Command::new("cloud-init")
         .args(["schema", "--config-file"])
         .arg(path)
-        .output()
-        .unwrap()
+        .run()
 }
 
-fn cfn_lint(path: &std::path::Path) -> Output {
-    Command::new("cfn-lint").arg(path).output().unwrap()
+fn cfn_lint(path: &std::path::Path) -> Run {
+    Command::new("cfn-lint").arg(path).run()
 }
 
 #[test]
@@ -135,11 +134,8 @@ fn cloud_init_schema_accepts_the_user_data_and_its_substitutions() {
         rest = &rest[end..];
     }
     let output = schema(&user_data_path());
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
-        String::from_utf8_lossy(&output.stdout).contains("Valid cloud-config"),
-        "{output:?}"
-    );
+    output.success();
+    assert!(output.stdout.contains("Valid cloud-config"), "{output:?}");
 
     let dir = tempfile::tempdir().unwrap();
     for role in ["master", "slave", "slave_public"] {
@@ -151,14 +147,14 @@ fn cloud_init_schema_accepts_the_user_data_and_its_substitutions() {
         );
         std::fs::write(&path, text).unwrap();
         let output = schema(&path);
-        assert!(output.status.success(), "{role}: {}", stderr(&output));
+        assert!(output.status.success(), "{role}: {}", output.stderr);
     }
     // The linter checks: a runcmd that is not a list is refused.
     let broken = dir.path().join("broken.cloud-config");
     std::fs::write(&broken, text.replace("runcmd:\n  - |", "runcmd: |")).unwrap();
     let output = schema(&broken);
     assert!(!output.status.success(), "{output:?}");
-    assert!(stderr(&output).contains("runcmd"), "{}", stderr(&output));
+    output.stderr_contains("runcmd");
 }
 
 #[test]
@@ -168,8 +164,8 @@ fn cfn_lint_accepts_the_template_whose_user_data_is_the_cloud_init_file() {
     assert!(
         output.status.success(),
         "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        stderr(&output)
+        output.stdout.as_str(),
+        output.stderr.as_str()
     );
 
     // The linter checks: an Fn::Sub variable that is no parameter is refused.
@@ -179,10 +175,7 @@ fn cfn_lint_accepts_the_template_whose_user_data_is_the_cloud_init_file() {
     std::fs::write(&broken, template.replace("${Mirrors}", "${Mirorrs}")).unwrap();
     let output = cfn_lint(&broken);
     assert!(!output.status.success(), "{output:?}");
-    assert!(
-        String::from_utf8_lossy(&output.stdout).contains("Mirorrs"),
-        "{output:?}"
-    );
+    assert!(output.stdout.contains("Mirorrs"), "{output:?}");
 
     // Structure (the template uses long-form intrinsics: plain YAML): the
     // parameters, masters from the master launch template, an Auto Scaling
@@ -206,7 +199,7 @@ fn cfn_lint_accepts_the_template_whose_user_data_is_the_cloud_init_file() {
          }, sys.stdout)\n",
         &template,
     );
-    let summary: serde_json::Value = serde_json::from_slice(&summary.stdout).unwrap();
+    let summary: serde_json::Value = summary.stdout_json();
     for parameter in ["BootstrapUrl", "Mirrors", "AgentRole"] {
         assert!(
             summary["parameters"]
@@ -267,8 +260,8 @@ fn runcmd_script_is_the_substituted_runcmd_under_sh() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("runcmd");
     std::fs::write(&path, &script).unwrap();
-    let check = Command::new("sh").arg("-n").arg(&path).output().unwrap();
-    assert!(check.status.success(), "{}", stderr(&check));
+    let check = Command::new("sh").arg("-n").arg(&path).run();
+    check.success();
     // POSIX sh (cloud-init runs it with /bin/sh: dash on Debian). With
     // mirrors: shellcheck warns of a one-word loop without them.
     let user_data = substitute(
@@ -277,10 +270,7 @@ fn runcmd_script_is_the_substituted_runcmd_under_sh() {
         "http://192.0.2.11 http://192.0.2.12",
     );
     std::fs::write(&path, runcmd_script(&user_data)).unwrap();
-    let check = Command::new("shellcheck").arg(&path).output().unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
+    crate::workspace::require_tool("shellcheck", "apt-get install shellcheck");
+    let check = Command::new("shellcheck").arg(&path).run();
+    assert!(check.status.success(), "{}", check.stdout);
 }

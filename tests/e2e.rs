@@ -10,22 +10,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 
-const REPO: &str = env!("CARGO_MANIFEST_DIR");
+use tarmac_testkit::cmd::{Run, Runs};
+use tarmac_testkit::tree::copy_tree;
 
-fn copy_tree(from: &Path, to: &Path) {
-    let status = Command::new("cp")
-        .arg("-R")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "cp -R {} {}",
-        from.display(),
-        to.display()
-    );
-}
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
 #[test]
 fn demo_installs_three_hosts_without_root() {
@@ -150,9 +138,44 @@ fn docs_index_links_every_page_and_no_link_is_dead() {
 /// a missing file, an unhealthy host, the exit codes.
 #[test]
 fn fleet_status_summarizes_files_and_reports_failures() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = "c".repeat(40);
-    let status = |generation: u64, app: &str, healthy: bool, role: &str| {
+    let s = Statuses::new();
+    the_summary_groups_hosts_and_names_each_failure(&s);
+    a_failed_unit_fails_the_fleet_naming_the_host(&s);
+    unreported_services_are_not_a_failure(&s);
+    overrides_are_listed_per_host_not_failures(&s);
+    no_document_and_a_bad_option_fail(&s);
+}
+
+/// A directory of host status documents (m1, a1, a2) and a bootstrap
+/// directory whose bundle holds app--1.
+struct Statuses {
+    dir: tempfile::TempDir,
+    config: String,
+}
+
+impl Statuses {
+    fn new() -> Statuses {
+        let s = Statuses {
+            dir: tempfile::tempdir().unwrap(),
+            config: "c".repeat(40),
+        };
+        s.write("m1.json", s.status(1, "1", true, "master"));
+        s.write("a1.json", s.status(2, "2", true, "slave"));
+        s.write("a2.json", s.status(2, "2", false, "slave"));
+        let bootstrap = s.dir.path().join("bootstrap");
+        std::fs::create_dir_all(&bootstrap).unwrap();
+        std::fs::write(
+            bootstrap.join(format!("{}.active.json", "b".repeat(40))),
+            r#"["app--1"]"#,
+        )
+        .unwrap();
+        s
+    }
+
+    /// A `pkg-activate status --json` document: masters' services run,
+    /// agents' have a failed unit.
+    fn status(&self, generation: u64, app: &str, healthy: bool, role: &str) -> serde_json::Value {
+        let config = &self.config;
         let failed = serde_json::json!({
             "verdict": "failed",
             "units": [
@@ -179,29 +202,26 @@ fn fleet_status_summarizes_files_and_reports_failures() {
             "damaged": [],
             "services": if role == "master" { running } else { failed },
         })
-    };
-    let write = |name: &str, value: serde_json::Value| {
-        std::fs::write(dir.path().join(name), value.to_string()).unwrap();
-    };
-    write("m1.json", status(1, "1", true, "master"));
-    write("a1.json", status(2, "2", true, "slave"));
-    write("a2.json", status(2, "2", false, "slave"));
-    let bootstrap = dir.path().join("bootstrap");
-    std::fs::create_dir_all(&bootstrap).unwrap();
-    std::fs::write(
-        bootstrap.join(format!("{}.active.json", "b".repeat(40))),
-        r#"["app--1"]"#,
-    )
-    .unwrap();
-    let script = Path::new(REPO).join("scripts/fleet-status");
-    let run = |args: &[&str]| {
-        Command::new(&script)
-            .current_dir(dir.path())
+    }
+
+    fn write(&self, name: &str, value: serde_json::Value) {
+        std::fs::write(self.dir.path().join(name), value.to_string()).unwrap();
+    }
+
+    /// scripts/fleet-status `args` in the directory.
+    fn run(&self, args: &[&str]) -> Run {
+        Command::new(Path::new(REPO).join("scripts/fleet-status"))
+            .current_dir(self.dir.path())
             .args(args)
-            .output()
-            .unwrap()
-    };
-    let out = run(&[
+            .run()
+    }
+}
+
+/// The text summary: every grouping, the unhealthy host, the failed units,
+/// the missing file; exit 1.
+fn the_summary_groups_hosts_and_names_each_failure(s: &Statuses) {
+    let config = &s.config;
+    let out = s.run(&[
         "--bootstrap",
         "bootstrap",
         "m1.json",
@@ -212,7 +232,7 @@ fn fleet_status_summarizes_files_and_reports_failures() {
     assert_eq!(out.status.code(), Some(1));
     let b = "b".repeat(40);
     assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
+        out.stdout,
         format!(
             "hosts 4\n\
              bootstrap {b}: 1 (m1)\n\
@@ -235,10 +255,13 @@ fn fleet_status_summarizes_files_and_reports_failures() {
              \x20 gone: gone.json: No such file or directory\n"
         )
     );
-    // A host with a failed unit fails the fleet, and is named with it.
-    let out = run(&["--json", "m1.json", "a1.json"]);
+}
+
+/// A host with a failed unit fails the fleet, and is named with it.
+fn a_failed_unit_fails_the_fleet_naming_the_host(s: &Statuses) {
+    let out = s.run(&["--json", "m1.json", "a1.json"]);
     assert_eq!(out.status.code(), Some(1));
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary: serde_json::Value = out.stdout_json();
     assert_eq!(
         summary["failed_units"],
         serde_json::json!([{"host": "a1", "units": ["b.service"]}])
@@ -247,19 +270,18 @@ fn fleet_status_summarizes_files_and_reports_failures() {
         summary["by_services"],
         serde_json::json!({"failed": ["a1"], "running": ["m1"]})
     );
-    write("a1.json", {
-        let mut doc = status(2, "2", true, "slave");
+}
+
+/// A document without services: "unreported", not a failure.
+fn unreported_services_are_not_a_failure(s: &Statuses) {
+    s.write("a1.json", {
+        let mut doc = s.status(2, "2", true, "slave");
         doc.as_object_mut().unwrap().remove("services");
         doc
     });
-    let out = run(&["--json", "m1.json", "a1.json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = s.run(&["--json", "m1.json", "a1.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    let summary: serde_json::Value = out.stdout_json();
     assert_eq!(summary["hosts"], 2);
     assert_eq!(
         summary["by_generation"],
@@ -273,44 +295,46 @@ fn fleet_status_summarizes_files_and_reports_failures() {
         summary["by_services"],
         serde_json::json!({"running": ["m1"], "unreported": ["a1"]})
     );
-    // Overrides: listed per host, not a failure (exit 0); a document
-    // with its cluster set and none is neither listed nor unknown.
-    write("a1.json", {
-        let mut doc = status(2, "2", true, "master");
+}
+
+/// Overrides: listed per host, not a failure (exit 0); a document with its
+/// cluster set and none is neither listed nor unknown.
+fn overrides_are_listed_per_host_not_failures(s: &Statuses) {
+    s.write("a1.json", {
+        let mut doc = s.status(2, "2", true, "master");
         doc["cluster_set"] = serde_json::json!(true);
         doc["overrides"] = serde_json::json!(["app--2"]);
         doc
     });
-    write("m1.json", {
-        let mut doc = status(1, "1", true, "master");
+    s.write("m1.json", {
+        let mut doc = s.status(1, "1", true, "master");
         doc["cluster_set"] = serde_json::json!(true);
         doc["overrides"] = serde_json::json!([]);
         doc
     });
-    let out = run(&["--json", "m1.json", "a1.json"]);
+    let out = s.run(&["--json", "m1.json", "a1.json"]);
     assert_eq!(out.status.code(), Some(0));
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary: serde_json::Value = out.stdout_json();
     assert_eq!(
         summary["overrides"],
         serde_json::json!([{"host": "a1", "ids": ["app--2"]}])
     );
     assert_eq!(summary["cluster_set_unknown"], serde_json::json!([]));
-    let out = run(&["m1.json", "a1.json", "a2.json"]);
+    let out = s.run(&["m1.json", "a1.json", "a2.json"]);
     assert_eq!(out.status.code(), Some(1), "a2 is unhealthy");
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = out.stdout;
     assert!(
         text.contains("overrides 1\n  a1: app--2\ncluster set unknown 1 (a2)\n"),
         "{text}"
     );
-    // No document at all, and a bad option.
-    let out = Command::new(&script)
+}
+
+/// No document at all, and a bad option.
+fn no_document_and_a_bad_option_fail(s: &Statuses) {
+    let out = Command::new(Path::new(REPO).join("scripts/fleet-status"))
         .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "fleet-status: error: no host documents read\n"
-    );
-    assert_eq!(run(&["--nope"]).status.code(), Some(2));
+    assert_eq!(out.stderr, "fleet-status: error: no host documents read\n");
+    assert_eq!(s.run(&["--nope"]).status.code(), Some(2));
 }

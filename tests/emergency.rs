@@ -7,34 +7,19 @@
 //! the cluster's set and the override is gone.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::{json, Value};
 use tarmac_model::layout;
+use tarmac_testkit::cmd::{self, ok};
+use tarmac_testkit::host::Host;
+use tarmac_testkit::tree::copy_tree;
+
+use crate::workspace::Activate;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 const PKG_BUILD: &str = env!("CARGO_BIN_EXE_pkg-build");
 const HOST_EXTRACT: &str = env!("CARGO_BIN_EXE_host-extract");
-const PKG_ACTIVATE: &str = env!("CARGO_BIN_EXE_pkg-activate");
-
-fn text(output: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-/// Runs, asserts exit 0, returns stdout.
-fn ok(command: &mut Command) -> String {
-    let output = command.output().expect("runs");
-    let (stdout, stderr) = text(&output);
-    assert!(
-        output.status.success(),
-        "{command:?} failed ({:?}):\n{stdout}\n{stderr}",
-        output.status.code()
-    );
-    stdout
-}
 
 /// The build machine: a copy of the example package tree, its repository.
 struct Build {
@@ -67,70 +52,31 @@ impl Build {
     }
 }
 
-/// One host: every path pkg-activate and host-extract use is under `base`.
-struct Host {
-    base: PathBuf,
+/// `host-extract` into `host` with no space reserve (a temp dir's
+/// filesystem may be nearly full).
+fn host_extract(host: &Host, args: &[&str]) -> Command {
+    let mut command = host.host_extract(HOST_EXTRACT.as_ref());
+    command
+        .args(["--reserve-bytes", "0", "--reserve-inodes", "0"])
+        .args(args);
+    command
 }
 
-impl Host {
-    fn new(base: &Path) -> Host {
-        for sub in ["root", "config/roles", "systemd", "state", "users/etc"] {
-            std::fs::create_dir_all(base.join(sub)).unwrap();
-        }
-        std::fs::write(base.join("config/roles/slave"), "").unwrap();
-        std::fs::write(
-            base.join("users/etc/passwd"),
-            "root:x:0:0:root:/root:/bin/sh\n",
-        )
-        .unwrap();
-        std::fs::write(base.join("users/etc/group"), "root:x:0:\n").unwrap();
-        Host {
-            base: base.to_path_buf(),
-        }
-    }
-
-    fn root(&self) -> PathBuf {
-        self.base.join("root")
-    }
-
-    fn host_extract(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(HOST_EXTRACT);
-        command
-            .arg("--root")
-            .arg(self.root())
-            .args(["--reserve-bytes", "0", "--reserve-inodes", "0"])
-            .args(args);
-        command
-    }
-
-    fn pkg_activate(&self, args: &[&str]) -> Command {
-        let mut command = tarmac_testkit::host::pkg_activate(PKG_ACTIVATE.as_ref(), &self.base);
-        command.arg("--no-systemd").args(args);
-        command
-    }
-
-    fn status(&self) -> Value {
-        serde_json::from_str(&ok(&mut self.pkg_activate(&["status", "--json"]))).unwrap()
-    }
-
-    /// `scripts/fleet-status --json` over this host's status document
-    /// (named "host-1"): its exit code and summary.
-    fn fleet_status(&self) -> (i32, Value) {
-        let file = self.base.join("host-1.json");
-        std::fs::write(&file, serde_json::to_vec(&self.status()).unwrap()).unwrap();
-        let output = Command::new(Path::new(REPO).join("scripts/fleet-status"))
+/// `scripts/fleet-status --json` over `host`'s status document (named
+/// "host-1"): its exit code and summary.
+fn fleet_status(host: &Host) -> (i32, Value) {
+    let file = host.base().join("host-1.json");
+    std::fs::write(&file, serde_json::to_vec(&host.status()).unwrap()).unwrap();
+    let run = cmd::run(
+        Command::new(Path::new(REPO).join("scripts/fleet-status"))
             .arg("--json")
-            .arg(&file)
-            .output()
-            .unwrap();
-        let (stdout, stderr) = text(&output);
-        let summary = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
-        (output.status.code().unwrap(), summary)
-    }
+            .arg(&file),
+    );
+    (run.code, run.stdout_json())
+}
 
-    fn motd(&self) -> String {
-        std::fs::read_to_string(self.root().join("etc/motd")).unwrap()
-    }
+fn read_motd(host: &Host) -> String {
+    std::fs::read_to_string(host.root().join("etc/motd")).unwrap()
 }
 
 #[test]
@@ -140,13 +86,10 @@ fn patched_package_added_swapped_verified_reported_and_rolled_back() {
         dir: dir.path().join("build"),
     };
     std::fs::create_dir_all(&build.dir).unwrap();
-    let status = Command::new("cp")
-        .arg("-R")
-        .arg(Path::new(REPO).join("packages"))
-        .arg(build.dir.join("packages"))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    copy_tree(
+        &Path::new(REPO).join("packages"),
+        &build.dir.join("packages"),
+    );
 
     // The cluster: two packages, as its bundle would hold them.
     let cluster = build.build(&["libgreet", "motd"]);
@@ -155,15 +98,15 @@ fn patched_package_added_swapped_verified_reported_and_rolled_back() {
 
     // The host, installed from the repository with its set recorded, as
     // dcos_install.sh's write_flags does.
-    let host = Host::new(&dir.path().join("host"));
+    let host = Host::at(&dir.path().join("host"), &["slave"]);
     let repository = build.dir.join("repo");
     let mut args = vec!["--repository", repository.to_str().unwrap(), "--package"];
     args.extend(cluster.iter().map(String::as_str));
-    ok(&mut host.host_extract(&args));
+    ok(&mut host_extract(&host, &args));
     let mut activate = vec!["activate"];
     activate.extend(cluster.iter().map(String::as_str));
-    assert_eq!(ok(&mut host.pkg_activate(&activate)), "1\n");
-    let flags = host.base.join("config/setup-flags");
+    assert_eq!(host.ok(&activate), "1\n");
+    let flags = host.base().join("config/setup-flags");
     std::fs::create_dir_all(&flags).unwrap();
     std::fs::write(
         flags.join("cluster-package-ids"),
@@ -176,7 +119,7 @@ fn patched_package_added_swapped_verified_reported_and_rolled_back() {
     let before = host.status();
     assert_eq!(before["cluster_set"], true);
     assert_eq!(before["overrides"], json!([]));
-    let original_motd = host.motd();
+    let original_motd = read_motd(&host);
 
     // 1. Build the patched package on the build machine.
     let script = build.dir.join("packages/motd/build");
@@ -189,7 +132,7 @@ fn patched_package_added_swapped_verified_reported_and_rolled_back() {
     assert_ne!(patched, motd, "a patched package gets a new id");
 
     // 2. Copy the archive and its manifest to the host.
-    let copied = host.base.join("tmp");
+    let copied = host.base().join("tmp");
     std::fs::create_dir_all(&copied).unwrap();
     let archive = copied.join(format!("{patched}.tar.zst"));
     std::fs::copy(build.archive(patched), &archive).unwrap();
@@ -203,19 +146,18 @@ fn patched_package_added_swapped_verified_reported_and_rolled_back() {
     .unwrap();
 
     // 3. Add it: verified and published like any other package.
-    let added: Value = serde_json::from_str(&ok(&mut host.host_extract(&[
-        "--package-file",
-        archive.to_str().unwrap(),
-        "--json",
-    ])))
+    let added: Value = serde_json::from_str(&ok(&mut host_extract(
+        &host,
+        &["--package-file", archive.to_str().unwrap(), "--json"],
+    )))
     .unwrap();
     assert_eq!(added["fetched"], json!([patched]));
     assert!(layout::host::manifest(&host.root(), patched).is_file());
 
     // 4. Swap it in, 5. verify: healthy, and the override shown.
-    assert_eq!(ok(&mut host.pkg_activate(&["swap", patched])), "2\n");
-    assert!(host.motd().contains("patched: emergency fix"));
-    let verified = ok(&mut host.pkg_activate(&["verify"]));
+    assert_eq!(host.ok(&["swap", patched]), "2\n");
+    assert!(read_motd(&host).contains("patched: emergency fix"));
+    let verified = host.ok(&["verify"]);
     assert!(verified.contains("healthy true\n"), "{verified}");
     assert!(
         verified.contains(&format!("cluster-set true\noverride {patched}\n")),
@@ -224,7 +166,7 @@ fn patched_package_added_swapped_verified_reported_and_rolled_back() {
     let status = host.status();
     assert_eq!(status["overrides"], json!([patched]));
     assert_eq!(status["healthy"], true);
-    let (code, summary) = host.fleet_status();
+    let (code, summary) = fleet_status(&host);
     assert_eq!(code, 0, "an override is reported, not a failure: {summary}");
     assert_eq!(
         summary["overrides"],
@@ -232,15 +174,15 @@ fn patched_package_added_swapped_verified_reported_and_rolled_back() {
     );
 
     // 6. Roll back: the cluster's set again, no override.
-    assert_eq!(ok(&mut host.pkg_activate(&["rollback"])), "1\n");
-    assert_eq!(host.motd(), original_motd);
+    assert_eq!(host.ok(&["rollback"]), "1\n");
+    assert_eq!(read_motd(&host), original_motd);
     let after = host.status();
     assert_eq!(after["packages"], before["packages"]);
     assert_eq!(after["overrides"], json!([]));
-    let (code, summary) = host.fleet_status();
+    let (code, summary) = fleet_status(&host);
     assert_eq!(code, 0, "{summary}");
     assert_eq!(summary["overrides"], json!([]));
     assert_eq!(summary["cluster_set_unknown"], json!([]));
-    let verified = ok(&mut host.pkg_activate(&["verify"]));
+    let verified = host.ok(&["verify"]);
     assert!(!verified.contains("override "), "{verified}");
 }

@@ -43,42 +43,25 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tarmac_testkit::cmd::{self, program, Run, Runs};
+
+use tarmac_testkit::fault_server::{Fault, FaultServer};
+use tarmac_testkit::host as flat;
 use tarmac_testkit::nginx::Nginx;
+use tarmac_testkit::repo::{Bundle, Pkg, Repo};
+
+use crate::workspace::tool;
 
 pub(crate) const REPO: &str = env!("CARGO_MANIFEST_DIR");
 pub(crate) const HOSTS: usize = 20;
 pub(crate) const MASTERS: usize = 3;
 const PUBLIC_AGENTS: usize = 2;
-
-pub(crate) fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Runs a command on the machine, asserting success; returns stdout.
-pub(crate) fn run(program: &str, args: &[&str]) -> String {
-    let output = Command::new(program).args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{program} {args:?}: {}",
-        stderr(&output)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-pub(crate) fn tool(name: &str) -> &'static str {
-    match name {
-        "pkg-build" => env!("CARGO_BIN_EXE_pkg-build"),
-        "pkg-bundle" => env!("CARGO_BIN_EXE_pkg-bundle"),
-        "cfg-gen" => env!("CARGO_BIN_EXE_cfg-gen"),
-        "host-extract" => env!("CARGO_BIN_EXE_host-extract"),
-        "ip-detect-run" => env!("CARGO_BIN_EXE_ip-detect-run"),
-        "pkg-activate" => env!("CARGO_BIN_EXE_pkg-activate"),
-        _ => unreachable!("{name}"),
-    }
-}
 
 /// The network: a bridge and one namespace per host. Removed on drop.
 struct Network {
@@ -108,7 +91,7 @@ impl Tmpfs {
     fn mount() -> Tmpfs {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().to_str().unwrap();
-        run(
+        program(
             "mount",
             &[
                 "-t",
@@ -182,32 +165,32 @@ impl Host {
     pub(crate) fn status(&self) -> Value {
         let output = self
             .command(&["/var/lib/tarmac/bin/pkg-activate", "status", "--json"])
-            .output()
-            .unwrap();
+            .run();
         assert!(
             output.status.success(),
             "{}: {}",
             self.name,
-            stderr(&output)
+            output.stderr.as_str()
         );
-        serde_json::from_slice(&output.stdout).unwrap()
+        serde_json::from_str(&output.stdout).unwrap()
     }
 }
 
-/// Waits for every child; asserts each succeeded.
-pub(crate) fn wait_all(hosts: &[Host], children: Vec<Child>, what: &str) -> Vec<Output> {
-    let outputs: Vec<Output> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
+/// Waits for every child (`what` on each of `hosts`); asserts each
+/// succeeded.
+pub(crate) fn wait_all(hosts: &[Host], children: Vec<Child>, what: &str) -> Vec<Run> {
+    let outputs: Vec<Run> = hosts
+        .iter()
+        .zip(children)
+        .map(|(host, c)| {
+            Run::from_output(
+                format!("{what} on {}", host.name),
+                c.wait_with_output().unwrap(),
+            )
+        })
         .collect();
-    for (host, output) in hosts.iter().zip(&outputs) {
-        assert!(
-            output.status.success(),
-            "{what} on {} failed ({}):\n{}",
-            host.name,
-            output.status,
-            stderr(output)
-        );
+    for output in &outputs {
+        output.success();
     }
     outputs
 }
@@ -261,7 +244,10 @@ fn children_cpu_seconds() -> f64 {
     // cutime and cstime are fields 16 and 17.
     let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
     let ticks: u64 = fields[13].parse::<u64>().unwrap() + fields[14].parse::<u64>().unwrap();
-    let hz = run("getconf", &["CLK_TCK"]).trim().parse::<f64>().unwrap();
+    let hz = program("getconf", &["CLK_TCK"])
+        .trim()
+        .parse::<f64>()
+        .unwrap();
     ticks as f64 / hz
 }
 
@@ -313,9 +299,8 @@ pub(crate) fn build_and_bundle(packages: &Path, work: &Path, cache: &Path) -> Pa
             } else {
                 vec![]
             })
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{program}: {}", stderr(&output));
+            .run();
+        assert!(output.status.success(), "{program}: {}", output.stderr);
     }
     dist
 }
@@ -413,7 +398,7 @@ impl Cluster {
     pub(crate) fn build() -> Cluster {
         let work = tempfile::tempdir().unwrap();
         let packages = work.path().join("packages");
-        run(
+        program(
             "cp",
             &[
                 "-R",
@@ -468,8 +453,8 @@ impl Fleet {
             bridge: format!("tfb{tag}"),
             namespaces: Vec::new(),
         };
-        run("ip", &["link", "add", &network.bridge, "type", "bridge"]);
-        run(
+        program("ip", &["link", "add", &network.bridge, "type", "bridge"]);
+        program(
             "ip",
             &[
                 "addr",
@@ -479,7 +464,7 @@ impl Fleet {
                 &network.bridge,
             ],
         );
-        run("ip", &["link", "set", &network.bridge, "up"]);
+        program("ip", &["link", "set", &network.bridge, "up"]);
 
         let tmpfs = Tmpfs::mount();
         let mut hosts = Vec::new();
@@ -487,25 +472,25 @@ impl Fleet {
             let ns = format!("tf{tag}-{i:02}");
             let veth = format!("tf{tag}v{i:02}");
             let ip = Ipv4Addr::new(subnet[0], subnet[1], subnet[2], 10 + i as u8);
-            run("ip", &["netns", "add", &ns]);
+            program("ip", &["netns", "add", &ns]);
             network.namespaces.push(ns.clone());
-            run(
+            program(
                 "ip",
                 &[
                     "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &ns,
                 ],
             );
-            run(
+            program(
                 "ip",
                 &["link", "set", &veth, "master", &network.bridge, "up"],
             );
-            run(
+            program(
                 "ip",
                 &["-n", &ns, "addr", "add", &format!("{ip}/24"), "dev", "eth0"],
             );
-            run("ip", &["-n", &ns, "link", "set", "eth0", "up"]);
-            run("ip", &["-n", &ns, "link", "set", "lo", "up"]);
-            run(
+            program("ip", &["-n", &ns, "link", "set", "eth0", "up"]);
+            program("ip", &["-n", &ns, "link", "set", "lo", "up"]);
+            program(
                 "ip",
                 &[
                     "-n",
@@ -549,7 +534,7 @@ impl Fleet {
 fn write_config(cluster: &Cluster, hosts: &[Host], origin: &str, mirrors: &[String]) {
     let genconf = cluster.path().join("genconf");
     std::fs::create_dir_all(genconf.join("serve")).unwrap();
-    run(
+    program(
         "cp",
         &[
             "-R",
@@ -623,13 +608,7 @@ pub(crate) fn serve_from_one_nginx(cluster: &Cluster, fleet: &Fleet) -> Served {
     let (tools, static_tools) = host_tools(cluster);
     let generated = generate(cluster, &tools, &["--dist", cluster.dist.to_str().unwrap()]);
     assert_eq!(generated["bootstrap_id"], cluster.bootstrap.as_str());
-    let mut packages: Vec<String> = cluster
-        .bundle
-        .iter()
-        .chain(&cluster_ids(&serve))
-        .cloned()
-        .collect();
-    packages.sort();
+    let packages = package_set(cluster, &serve);
     Served {
         nginx,
         url,
@@ -664,10 +643,22 @@ pub(crate) fn generate(cluster: &Cluster, tools: &Path, extra: &[&str]) -> Value
         .arg(tools)
         .arg("--json")
         .args(extra)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "cfg-gen: {}", stderr(&output));
-    serde_json::from_slice(&output.stdout).unwrap()
+        .run();
+    assert!(output.status.success(), "cfg-gen: {}", output.stderr);
+    serde_json::from_str(&output.stdout).unwrap()
+}
+
+/// Every package a host of `cluster` ends with: the bundle's and the
+/// cluster packages of `serve`, sorted.
+fn package_set(cluster: &Cluster, serve: &Path) -> Vec<String> {
+    let mut packages: Vec<String> = cluster
+        .bundle
+        .iter()
+        .chain(&cluster_ids(serve))
+        .cloned()
+        .collect();
+    packages.sort();
+    packages
 }
 
 /// The config package ids of a serve tree, sorted.
@@ -708,19 +699,15 @@ pub(crate) fn spawn_installs(hosts: &[Host], urls: &[String]) -> Vec<Child> {
 
 /// What the unmodified script wrote at the default paths of each host,
 /// after an install of `config` from `origin` (the script's bootstrap_url).
-fn assert_installed(
-    hosts: &[Host],
-    outputs: &[Output],
-    bootstrap: &str,
-    config: &str,
-    origin: &str,
-) {
+fn assert_installed(hosts: &[Host], outputs: &[Run], bootstrap: &str, config: &str, origin: &str) {
     for (host, output) in hosts.iter().zip(outputs) {
         assert!(
-            stderr(output).contains(&format!("dcos_install: this host is {}\n", host.ip)),
+            output
+                .stderr
+                .contains(&format!("dcos_install: this host is {}\n", host.ip)),
             "{}: {}",
             host.name,
-            stderr(output)
+            output.stderr
         );
         let flags = host.dir.join("etc-mesosphere/setup-flags");
         let read = |name: &str| std::fs::read_to_string(flags.join(name)).unwrap();
@@ -787,50 +774,22 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
     } = serve_from_one_nginx(&cluster, &fleet);
     let bootstrap1 = &cluster.bootstrap;
 
-    // ---- Install: every host at once, the script as served ----
-    // Timed, with the CPU its processes used, for docs/fleet.md's model.
-    let (install_start, cpu_before) = (std::time::Instant::now(), children_cpu_seconds());
-    let children = spawn_installs(hosts, std::slice::from_ref(&url));
-    let outputs = wait_all(hosts, children, "dcos_install.sh");
-    report_install_phase("one nginx", install_start, cpu_before, &nginx.access_log());
-    assert_state(hosts, &packages1, &packages1, 1, &[1]);
-    assert_installed(hosts, &outputs, bootstrap1, &config1, &url);
-    if static_tools {
-        // The tools the hosts downloaded are the static ones.
-        let bin = hosts[0].dir.join("upper/varlib/tarmac/bin");
-        let output = Command::new(Path::new(REPO).join("scripts/build-static.sh"))
-            .arg("--check")
-            .args(["host-extract", "ip-detect-run", "pkg-activate"].map(|t| bin.join(t)))
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", stderr(&output));
-    }
-    // Each host downloaded the bundle once, from its own address.
-    let log = requests(&nginx.access_log());
-    let bundle_path = format!("/bootstrap/{bootstrap1}.bootstrap.tar.zst");
-    let clients: BTreeSet<&str> = log
-        .iter()
-        .filter(|(_, path)| *path == bundle_path)
-        .map(|(client, _)| client.as_str())
-        .collect();
-    let expected: BTreeSet<String> = hosts.iter().map(|h| h.ip.to_string()).collect();
-    assert_eq!(clients, expected.iter().map(String::as_str).collect());
-    assert_eq!(log.iter().filter(|(_, p)| *p == bundle_path).count(), HOSTS);
+    installs_every_host_at_once(
+        hosts,
+        &nginx,
+        &url,
+        static_tools,
+        &packages1,
+        &config1,
+        bootstrap1,
+    );
     let installed_in = start.elapsed();
 
     let (dist2, packages2) = upgrade(&cluster, hosts, &nginx, &tools, &packages1);
     roll_back(hosts, &nginx, &packages1, &packages2);
 
     // ---- fleet-status over every host's status document ----
-    let statuses = cluster.path().join("status");
-    std::fs::create_dir_all(&statuses).unwrap();
-    for host in hosts {
-        std::fs::write(
-            statuses.join(format!("{}.json", host.name)),
-            serde_json::to_vec(&host.status()).unwrap(),
-        )
-        .unwrap();
-    }
+    let statuses = write_status_documents(&cluster, hosts);
     fleet_status_summarizes(
         hosts,
         &statuses,
@@ -850,6 +809,61 @@ fn twenty_hosts_install_upgrade_and_roll_back_from_one_nginx() {
     );
     drop(nginx);
     drop(fleet);
+}
+
+/// Install: every host at once, the script as served from `url`; each
+/// host downloaded the bundle once, from its own address. Timed, with the
+/// CPU its processes used, for docs/fleet.md's model.
+fn installs_every_host_at_once(
+    hosts: &[Host],
+    nginx: &Nginx,
+    url: &str,
+    static_tools: bool,
+    packages1: &[String],
+    config1: &str,
+    bootstrap1: &str,
+) {
+    let (install_start, cpu_before) = (std::time::Instant::now(), children_cpu_seconds());
+    let children = spawn_installs(hosts, &[url.to_string()]);
+    let outputs = wait_all(hosts, children, "dcos_install.sh");
+    report_install_phase("one nginx", install_start, cpu_before, &nginx.access_log());
+    assert_state(hosts, packages1, packages1, 1, &[1]);
+    assert_installed(hosts, &outputs, bootstrap1, config1, url);
+    if static_tools {
+        // The tools the hosts downloaded are the static ones.
+        let bin = hosts[0].dir.join("upper/varlib/tarmac/bin");
+        let output = Command::new(Path::new(REPO).join("scripts/build-static.sh"))
+            .arg("--check")
+            .args(["host-extract", "ip-detect-run", "pkg-activate"].map(|t| bin.join(t)))
+            .run();
+        output.success();
+    }
+    // Each host downloaded the bundle once, from its own address.
+    let log = requests(&nginx.access_log());
+    let bundle_path = format!("/bootstrap/{bootstrap1}.bootstrap.tar.zst");
+    let clients: BTreeSet<&str> = log
+        .iter()
+        .filter(|(_, path)| *path == bundle_path)
+        .map(|(client, _)| client.as_str())
+        .collect();
+    let expected: BTreeSet<String> = hosts.iter().map(|h| h.ip.to_string()).collect();
+    assert_eq!(clients, expected.iter().map(String::as_str).collect());
+    assert_eq!(log.iter().filter(|(_, p)| *p == bundle_path).count(), HOSTS);
+}
+
+/// Every host's `pkg-activate status --json`, one `<host>.json` each in a
+/// new directory (returned).
+fn write_status_documents(cluster: &Cluster, hosts: &[Host]) -> PathBuf {
+    let statuses = cluster.path().join("status");
+    std::fs::create_dir_all(&statuses).unwrap();
+    for host in hosts {
+        std::fs::write(
+            statuses.join(format!("{}.json", host.name)),
+            serde_json::to_vec(&host.status()).unwrap(),
+        )
+        .unwrap();
+    }
+    statuses
 }
 
 /// Issue 14 § 7: every host installs itself from the cloud-init user data
@@ -891,10 +905,12 @@ fn twenty_hosts_install_from_the_cloud_init_user_data() {
     let outputs = wait_all(hosts, children, "the cloud-init runcmd");
     for (host, output) in hosts.iter().zip(&outputs) {
         assert!(
-            stderr(output).contains(&format!("tarmac: dcos_install.sh from {url}\n")),
+            output
+                .stderr
+                .contains(&format!("tarmac: dcos_install.sh from {url}\n")),
             "{}: {}",
             host.name,
-            stderr(output)
+            output.stderr
         );
     }
     assert_state(hosts, &packages, &packages, 1, &[1]);
@@ -1015,7 +1031,7 @@ fn roll_back(hosts: &[Host], nginx: &Nginx, packages1: &[String], packages2: &[S
         .collect();
     let outputs = wait_all(hosts, children, "pkg-activate rollback");
     for output in &outputs {
-        assert_eq!(String::from_utf8_lossy(&output.stdout), "1\n");
+        assert_eq!(output.stdout, "1\n");
     }
     assert_eq!(
         nginx.access_log().len(),
@@ -1034,14 +1050,9 @@ fn roll_back(hosts: &[Host], nginx: &Nginx, packages1: &[String], packages2: &[S
             "bash",
             hosts[0].dir.join("dcos_node_upgrade.sh").to_str().unwrap(),
         ])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("activating it again"),
-        "{}",
-        stderr(&output)
-    );
+        .run();
+    output.success();
+    output.stderr_contains("activating it again");
     assert_state(&hosts[..1], packages2, packages2, 3, &[1, 2, 3]);
     assert_eq!(
         requests(&nginx.access_log()).len(),
@@ -1056,9 +1067,8 @@ fn roll_back(hosts: &[Host], nginx: &Nginx, packages1: &[String], packages2: &[S
             "--to",
             "1",
         ])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+        .run();
+    output.success();
     assert_state(&hosts[..1], packages1, packages2, 1, &[1, 2, 3]);
     assert_state(&hosts[1..], packages1, packages2, 1, &[1, 2]);
 }
@@ -1213,67 +1223,136 @@ fn twenty_hosts_install_through_two_caching_mirrors() {
     if !is_root() {
         return;
     }
-    let start = std::time::Instant::now();
+    let start = Instant::now();
     let cluster = Cluster::build();
     let fleet = Fleet::start();
-    let hosts = &fleet.hosts;
-    let gateway = IpAddr::V4(fleet.gateway);
-    let serve = cluster.serve();
-    std::fs::create_dir_all(&serve).unwrap();
-    let origin = Nginx::serve_on_ports(&serve, gateway, 3);
-    let origin_urls = origin.urls();
-    let mirror_state = |k: usize| cluster.path().join(format!("mirror-{k}"));
-    let listens: Vec<std::net::SocketAddr> = (0..2)
-        .map(|_| std::net::SocketAddr::new(gateway, tarmac_testkit::nginx::free_port_at(gateway)))
-        .collect();
-    let mut mirrors: Vec<Mirror> = (0..2)
-        .map(|k| Mirror::start(&mirror_state(k), listens[k], &origin_urls[k + 1]))
-        .collect();
-    let mirror_urls: Vec<String> = mirrors.iter().map(Mirror::url).collect();
-    write_config(&cluster, hosts, &origin_urls[0], &mirror_urls);
-    let (tools, _) = host_tools(&cluster);
-    let generated = generate(
-        &cluster,
-        &tools,
-        &["--dist", cluster.dist.to_str().unwrap()],
+    let mut t = TwoTier::start(&cluster, &fleet, start);
+    installs_through_the_cold_mirrors(&t);
+    let (running, killed) = installs_with_one_mirror_killed(&mut t);
+    let stopped = installs_with_the_origin_stopped(&mut t);
+    eprintln!(
+        "fleet mirrors: mirror 0 killed with {running} installs running: 20/20 in {killed:?}; origin stopped: 20/20 in {stopped:?}; {:?} in all",
+        start.elapsed()
     );
-    let config = generated["config_id"].as_str().unwrap().to_string();
-    let mut packages: Vec<String> = cluster
-        .bundle
-        .iter()
-        .chain(&cluster_ids(&serve))
-        .cloned()
-        .collect();
-    packages.sort();
+    drop(t);
+    drop(fleet);
+}
 
-    // ---- 1. Through the cold mirrors ----
-    let (install_start, cpu_before) = (std::time::Instant::now(), children_cpu_seconds());
-    let children = spawn_installs(hosts, &mirror_urls);
+/// The two-tier distribution of [`twenty_hosts_install_through_two_caching_mirrors`]:
+/// the origin on three ports, two caching mirrors, the generated serve
+/// tree and the package set every host must end with.
+struct TwoTier<'a> {
+    cluster: &'a Cluster,
+    hosts: &'a [Host],
+    start: Instant,
+    serve: PathBuf,
+    /// `None` once stopped.
+    origin: Option<Nginx>,
+    origin_urls: Vec<String>,
+    listens: Vec<std::net::SocketAddr>,
+    mirrors: Vec<Mirror>,
+    mirror_urls: Vec<String>,
+    config: String,
+    packages: Vec<String>,
+    bundle_path: String,
+}
+
+impl<'a> TwoTier<'a> {
+    /// Serves the cluster from the origin and two cold mirrors, and
+    /// generates its config with them as `bootstrap_mirrors`.
+    fn start(cluster: &'a Cluster, fleet: &'a Fleet, start: Instant) -> TwoTier<'a> {
+        let hosts = &fleet.hosts;
+        let gateway = IpAddr::V4(fleet.gateway);
+        let serve = cluster.serve();
+        std::fs::create_dir_all(&serve).unwrap();
+        let origin = Nginx::serve_on_ports(&serve, gateway, 3);
+        let origin_urls = origin.urls();
+        let listens: Vec<std::net::SocketAddr> = (0..2)
+            .map(|_| {
+                std::net::SocketAddr::new(gateway, tarmac_testkit::nginx::free_port_at(gateway))
+            })
+            .collect();
+        let mirrors: Vec<Mirror> = (0..2)
+            .map(|k| Mirror::start(&mirror_state(cluster, k), listens[k], &origin_urls[k + 1]))
+            .collect();
+        let mirror_urls: Vec<String> = mirrors.iter().map(Mirror::url).collect();
+        write_config(cluster, hosts, &origin_urls[0], &mirror_urls);
+        let (tools, _) = host_tools(cluster);
+        let generated = generate(cluster, &tools, &["--dist", cluster.dist.to_str().unwrap()]);
+        let config = generated["config_id"].as_str().unwrap().to_string();
+        let packages = package_set(cluster, &serve);
+        let bundle_path = format!("/bootstrap/{}.bootstrap.tar.zst", cluster.bootstrap);
+        TwoTier {
+            cluster,
+            hosts,
+            start,
+            serve,
+            origin: Some(origin),
+            origin_urls,
+            listens,
+            mirrors,
+            mirror_urls,
+            config,
+            packages,
+            bundle_path,
+        }
+    }
+
+    fn origin(&self) -> &Nginx {
+        self.origin.as_ref().expect("the origin is running")
+    }
+
+    /// Every host installed the whole set from the bootstrap URL's tree.
+    fn assert_all_installed(&self, outputs: &[Run]) {
+        let (hosts, packages) = (self.hosts, &self.packages);
+        assert_state(hosts, packages, packages, 1, &[1]);
+        assert_installed(
+            hosts,
+            outputs,
+            &self.cluster.bootstrap,
+            &self.config,
+            &self.origin_urls[0],
+        );
+    }
+
+    /// Fresh hosts for the next install.
+    fn reset_hosts(&self) {
+        for host in self.hosts {
+            host.reset();
+        }
+    }
+}
+
+/// Mirror `k`'s state directory (its cache survives a restart).
+fn mirror_state(cluster: &Cluster, k: usize) -> PathBuf {
+    cluster.path().join(format!("mirror-{k}"))
+}
+
+/// Phase 1, through the cold mirrors: every host installed; the origin
+/// saw nothing from the hosts, and each mirror fetched each artifact once
+/// (every byte of it once, in its slices).
+fn installs_through_the_cold_mirrors(t: &TwoTier) {
+    let (hosts, mirrors, serve) = (t.hosts, &t.mirrors, &t.serve);
+    let (origin_urls, bundle_path) = (&t.origin_urls, &t.bundle_path);
+    let (install_start, cpu_before) = (Instant::now(), children_cpu_seconds());
+    let children = spawn_installs(hosts, &t.mirror_urls);
     let outputs = wait_all(hosts, children, "dcos_install.sh through two mirrors");
     report_install_phase(
         "two cold caching mirrors",
         install_start,
         cpu_before,
-        &origin.access_log(),
+        &t.origin().access_log(),
     );
-    assert_state(hosts, &packages, &packages, 1, &[1]);
-    assert_installed(
-        hosts,
-        &outputs,
-        &cluster.bootstrap,
-        &config,
-        &origin_urls[0],
-    );
-    let cold = start.elapsed();
+    t.assert_all_installed(&outputs);
+    let cold = t.start.elapsed();
     // The hosts spread over the mirrors (their first mirror is chosen by
     // their host name): each mirror served the bundle to some of them.
-    let bundle_path = format!("/bootstrap/{}.bootstrap.tar.zst", cluster.bootstrap);
     let served: Vec<usize> = mirrors
         .iter()
         .map(|m| {
             requests(&m.access_log())
                 .iter()
-                .filter(|(_, p)| *p == bundle_path)
+                .filter(|(_, p)| p == bundle_path)
                 .count()
         })
         .collect();
@@ -1285,7 +1364,7 @@ fn twenty_hosts_install_through_two_caching_mirrors() {
     // The origin: nothing from the hosts (bootstrap_url is their last
     // resort); from each mirror, each artifact once: its slices, each byte
     // once.
-    let log = origin.access_log();
+    let log = t.origin().access_log();
     let fetches = origin_fetches(&log);
     let port = |url: &str| -> u16 { url.rsplit(':').next().unwrap().parse().unwrap() };
     assert!(
@@ -1305,7 +1384,7 @@ fn twenty_hosts_install_through_two_caching_mirrors() {
     }
     for path in [
         "/dcos_install.sh".to_string(),
-        bundle_path.clone(),
+        bundle_path.to_string(),
         "/bin/host-extract".into(),
         "/ip-detect".into(),
     ] {
@@ -1320,24 +1399,24 @@ fn twenty_hosts_install_through_two_caching_mirrors() {
         fetches.values().map(|(n, _)| n).sum::<usize>(),
         artifacts.len(),
     );
+}
 
-    // ---- 2. One mirror killed mid-install ----
-    for host in hosts {
-        host.reset();
-    }
-    let killed_at = mirrors[0].access_log().lines().count();
-    let step = std::time::Instant::now();
-    let mut children = spawn_installs(hosts, &mirror_urls);
+/// Phase 2, the fleet again (fresh hosts), one mirror killed mid-install:
+/// every host installed. Returns how many installs were running at the
+/// kill and how long the fleet took.
+fn installs_with_one_mirror_killed(t: &mut TwoTier) -> (usize, Duration) {
+    let hosts = t.hosts;
+    t.reset_hosts();
+    let killed_at = t.mirrors[0].access_log().lines().count();
+    let step = Instant::now();
+    let mut children = spawn_installs(hosts, &t.mirror_urls);
     // Kill mirror 0 once the first hosts are downloading from it.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while mirrors[0].access_log().lines().count() < killed_at + 5 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no host used mirror 0"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while t.mirrors[0].access_log().lines().count() < killed_at + 5 {
+        assert!(Instant::now() < deadline, "no host used mirror 0");
+        std::thread::sleep(Duration::from_millis(5));
     }
-    mirrors[0].kill();
+    t.mirrors[0].kill();
     let running = children
         .iter_mut()
         .map(|c| c.try_wait().unwrap().is_none())
@@ -1345,34 +1424,23 @@ fn twenty_hosts_install_through_two_caching_mirrors() {
         .count();
     assert!(running > 0, "every install ended before the kill");
     let outputs = wait_all(hosts, children, "dcos_install.sh with mirror 0 killed");
-    assert_state(hosts, &packages, &packages, 1, &[1]);
-    assert_installed(
-        hosts,
-        &outputs,
-        &cluster.bootstrap,
-        &config,
-        &origin_urls[0],
-    );
-    let killed = step.elapsed();
+    t.assert_all_installed(&outputs);
+    (running, step.elapsed())
+}
 
-    // ---- 3. The origin stopped, the mirrors warm ----
-    mirrors[0] = Mirror::start(&mirror_state(0), listens[0], &origin_urls[1]);
-    let restarted_at = mirrors[0].access_log().lines().count();
-    drop(origin);
-    for host in hosts {
-        host.reset();
-    }
-    let step = std::time::Instant::now();
-    let children = spawn_installs(hosts, &mirror_urls);
+/// Phase 3, the killed mirror restarted on its cache, the origin stopped,
+/// the fleet again: every host installed, served from the mirrors' caches.
+/// Returns how long the fleet took.
+fn installs_with_the_origin_stopped(t: &mut TwoTier) -> Duration {
+    t.mirrors[0] = Mirror::start(&mirror_state(t.cluster, 0), t.listens[0], &t.origin_urls[1]);
+    let restarted_at = t.mirrors[0].access_log().lines().count();
+    t.origin = None;
+    t.reset_hosts();
+    let (hosts, mirrors, bundle_path) = (t.hosts, &t.mirrors, &t.bundle_path);
+    let step = Instant::now();
+    let children = spawn_installs(hosts, &t.mirror_urls);
     let outputs = wait_all(hosts, children, "dcos_install.sh with the origin stopped");
-    assert_state(hosts, &packages, &packages, 1, &[1]);
-    assert_installed(
-        hosts,
-        &outputs,
-        &cluster.bootstrap,
-        &config,
-        &origin_urls[0],
-    );
+    t.assert_all_installed(&outputs);
     // Both mirrors served bundles from their caches (mirror 0 from the
     // one it had on disk before the kill): a full 200 or a 206 resume.
     let served: Vec<usize> = mirrors
@@ -1392,29 +1460,14 @@ fn twenty_hosts_install_through_two_caching_mirrors() {
         served.iter().all(|&n| n > 0),
         "bundles served with the origin down, per mirror: {served:?}"
     );
-    eprintln!(
-        "fleet mirrors: mirror 0 killed with {running} installs running: 20/20 in {killed:?}; origin stopped: 20/20 in {:?}; {:?} in all",
-        step.elapsed(),
-        start.elapsed()
-    );
-    drop(mirrors);
-    drop(fleet);
+    step.elapsed()
 }
 
-fn fleet_status(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut command = Command::new(Path::new(REPO).join("scripts/fleet-status"));
-    command
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    {
-        use std::io::Write;
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.unwrap_or_default()).unwrap();
-    }
-    child.wait_with_output().unwrap()
+fn fleet_status(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    cmd::run_with_input(
+        Command::new(Path::new(REPO).join("scripts/fleet-status")).args(args),
+        stdin.unwrap_or_default(),
+    )
 }
 
 /// `scripts/fleet-status` on the fleet after the rollback: one bootstrap,
@@ -1440,6 +1493,21 @@ fn fleet_status_summarizes(
         args.push("--bootstrap".into());
         args.push(dist.join("bootstrap").display().to_string());
     }
+    the_json_summary_groups_every_host(hosts, &args, &files, bootstrap, config, overrides);
+    a_damaged_host_and_a_broken_document_fail_the_fleet(hosts, &args, bootstrap, overrides);
+}
+
+/// `--json` over the status files: one bootstrap, config and generation,
+/// the roles, every host once per services verdict, every host with the
+/// same overrides; exit 0.
+fn the_json_summary_groups_every_host(
+    hosts: &[Host],
+    args: &[String],
+    files: &[String],
+    bootstrap: &str,
+    config: &str,
+    overrides: &[String],
+) {
     let names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
     let by_role = |role: &str| -> Vec<String> {
         hosts
@@ -1448,13 +1516,13 @@ fn fleet_status_summarizes(
             .map(|h| h.name.clone())
             .collect()
     };
-    let mut json_args = args.clone();
+    let mut json_args = args.to_vec();
     json_args.push("--json".into());
     json_args.extend(files.iter().cloned());
     let refs: Vec<&str> = json_args.iter().map(String::as_str).collect();
     let output = fleet_status(&refs, None);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let mut summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    output.code(0);
+    let mut summary: Value = output.stdout_json();
     // Per services verdict: agents want no unit; masters' units cannot be
     // asked about without systemd (see assert_state). Every host once.
     let by_services = summary
@@ -1502,15 +1570,22 @@ fn fleet_status_summarizes(
             "failures": [],
         })
     );
+}
 
-    // Damage one host (a farm link removed), feed the documents on stdin
-    // with a "host" key, plus one that is not a status document.
+/// Damage one host (a farm link removed), feed the documents on stdin
+/// with a "host" key, plus one that is not a status document: the text
+/// summary names both; exit 1.
+fn a_damaged_host_and_a_broken_document_fail_the_fleet(
+    hosts: &[Host],
+    args: &[String],
+    bootstrap: &str,
+    overrides: &[String],
+) {
     let damaged = &hosts[4];
     let output = damaged
         .command(&["rm", "/opt/mesosphere/current/active/motd"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+        .run();
+    output.success();
     let mut stdin = Vec::new();
     for host in hosts {
         let mut status = host.status();
@@ -1521,8 +1596,8 @@ fn fleet_status_summarizes(
     stdin.extend(br#"{"host": "broken", "format": 7}"#);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let output = fleet_status(&refs, Some(&stdin));
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let text = String::from_utf8(output.stdout).unwrap();
+    output.code(1);
+    let text = output.stdout;
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], format!("hosts {}", HOSTS + 1));
     assert!(
@@ -1583,81 +1658,142 @@ fn fleet_status_summarizes(
 /// figures in docs/reliability.md are from 1,000).
 #[test]
 fn installs_under_a_five_percent_fault_rate_end_whole_or_cleanly_failed() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Mutex;
-    use std::time::{Duration, Instant};
-    use tarmac_testkit::fault_server::{Fault, FaultServer};
-    use tarmac_testkit::repo::{Pkg, Repo};
-
-    const MIRRORS: usize = 3;
-    const BUDGET: usize = 40;
-    const HANG: Duration = Duration::from_secs(120);
     let installs: usize = std::env::var("TARMAC_FLEET_INSTALLS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
     let work = tempfile::tempdir().unwrap();
-    let repo = Repo::new(&work.path().join("repo"));
-    let app = Pkg::new("app--1")
-        .file("pkginfo.json", b"{}", 0o644)
-        .file("bin/app", b"#!/bin/sh\necho app\n", 0o755)
-        .bulk("lib/app", 8, 16 * 1024);
-    let lib = Pkg::new("lib--1")
-        .file("pkginfo.json", b"{}", 0o644)
-        .bulk("lib/data", 4, 32 * 1024);
-    let config = Pkg::new("dcos-config--setup_1")
-        .file("pkginfo.json", b"{}", 0o644)
-        .file("etc/cluster.conf", b"name=fleet\n", 0o644);
-    let bundle = repo.bundle(&[&app, &lib]);
-    repo.add(&config);
-    let served = [
-        format!("/{}", bundle.relative),
-        format!("/packages/dcos-config/{}.json", config.id),
-        format!("/packages/dcos-config/{}.tar.zst", config.id),
-    ];
-    let faults = [
-        Fault::Status(503),
-        Fault::Status(500),
-        Fault::Status(404),
-        Fault::CutAfter(u64::MAX),
-        Fault::StallAfter(u64::MAX),
-        Fault::Trickle(4096),
-        Fault::Truncate(u64::MAX),
-        Fault::Corrupt(u64::MAX),
-        Fault::IgnoreRange,
-        Fault::BadRange,
-        Fault::RetryAfter(503, 1),
-        Fault::RetryAfterDate(429, 2),
-        Fault::Change,
-    ];
-    // Three mirrors per host, each with its own seed.
-    let mirrors = |host: usize| -> Vec<FaultServer> {
-        (0..MIRRORS)
+    let faulty = Faulty::new(work.path());
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for host in 0..HOSTS {
+            let faulty = &faulty;
+            scope.spawn(move || {
+                let servers = faulty.mirrors(host);
+                while let Some(i) = faulty.next_install(installs) {
+                    faulty.install_until_healthy(i, &servers);
+                }
+                faulty.count_faults(&servers);
+            });
+        }
+    });
+    faulty.report_and_check(installs, started);
+}
+
+/// Three mirrors per host of the faulty fleet.
+const FAULTY_MIRRORS: usize = 3;
+/// The most requests one host-extract run may send.
+const FAULTY_BUDGET: usize = 40;
+/// A host-extract run still going after this is killed and counted.
+const FAULTY_HANG: Duration = Duration::from_secs(120);
+
+/// The faulty fleet: a repository of three packages (a bundle of two and a
+/// config package), served by fault servers, and what the installs
+/// counted.
+struct Faulty {
+    work: PathBuf,
+    repo: Repo,
+    app: Pkg,
+    lib: Pkg,
+    config: Pkg,
+    bundle: Bundle,
+    /// Installs handed out so far.
+    next: AtomicUsize,
+    /// First-run outcomes by exit code.
+    outcomes: Mutex<BTreeMap<i32, usize>>,
+    reruns: AtomicUsize,
+    requests: AtomicUsize,
+    /// Faulted requests by kind of fault.
+    faulted: Mutex<BTreeMap<String, usize>>,
+    hangs: AtomicUsize,
+    /// The most requests one host-extract run sent.
+    most: AtomicUsize,
+    /// Packages present whose tree is not the fixture's.
+    corrupt: AtomicUsize,
+}
+
+impl Faulty {
+    fn new(work: &Path) -> Faulty {
+        let repo = Repo::new(&work.join("repo"));
+        let app = Pkg::new("app--1")
+            .file("pkginfo.json", b"{}", 0o644)
+            .file("bin/app", b"#!/bin/sh\necho app\n", 0o755)
+            .bulk("lib/app", 8, 16 * 1024);
+        let lib =
+            Pkg::new("lib--1")
+                .file("pkginfo.json", b"{}", 0o644)
+                .bulk("lib/data", 4, 32 * 1024);
+        let config = Pkg::new("dcos-config--setup_1")
+            .file("pkginfo.json", b"{}", 0o644)
+            .file("etc/cluster.conf", b"name=fleet\n", 0o644);
+        let bundle = repo.bundle(&[&app, &lib]);
+        repo.add(&config);
+        Faulty {
+            work: work.to_path_buf(),
+            repo,
+            app,
+            lib,
+            config,
+            bundle,
+            next: AtomicUsize::new(0),
+            outcomes: Mutex::new(BTreeMap::new()),
+            reruns: AtomicUsize::new(0),
+            requests: AtomicUsize::new(0),
+            faulted: Mutex::new(BTreeMap::new()),
+            hangs: AtomicUsize::new(0),
+            most: AtomicUsize::new(0),
+            corrupt: AtomicUsize::new(0),
+        }
+    }
+
+    /// Host `host`'s three mirrors, each with its own seed: a 5 % fault
+    /// rate over every kind of fault.
+    fn mirrors(&self, host: usize) -> Vec<FaultServer> {
+        let served = [
+            format!("/{}", self.bundle.relative),
+            format!("/packages/dcos-config/{}.json", self.config.id),
+            format!("/packages/dcos-config/{}.tar.zst", self.config.id),
+        ];
+        let faults = [
+            Fault::Status(503),
+            Fault::Status(500),
+            Fault::Status(404),
+            Fault::CutAfter(u64::MAX),
+            Fault::StallAfter(u64::MAX),
+            Fault::Trickle(4096),
+            Fault::Truncate(u64::MAX),
+            Fault::Corrupt(u64::MAX),
+            Fault::IgnoreRange,
+            Fault::BadRange,
+            Fault::RetryAfter(503, 1),
+            Fault::RetryAfterDate(429, 2),
+            Fault::Change,
+        ];
+        (0..FAULTY_MIRRORS)
             .map(|m| {
                 let mut builder = FaultServer::builder();
                 for path in &served {
-                    builder =
-                        builder.file(path, std::fs::read(repo.root.join(&path[1..])).unwrap());
+                    builder = builder.file(
+                        path,
+                        std::fs::read(self.repo.root.join(&path[1..])).unwrap(),
+                    );
                 }
-                let seed = 0x7a2c_0e1f ^ ((host * MIRRORS + m) as u64).wrapping_mul(0x9e37_79b9);
+                let seed =
+                    0x7a2c_0e1f ^ ((host * FAULTY_MIRRORS + m) as u64).wrapping_mul(0x9e37_79b9);
                 builder.random(0.05, &faults, seed).start()
             })
             .collect()
-    };
-    let ids = [
-        app.id.to_string(),
-        lib.id.to_string(),
-        config.id.to_string(),
-    ];
-    let sent =
-        |servers: &[FaultServer]| -> usize { servers.iter().map(|s| s.requests().len()).sum() };
+    }
 
-    // One host-extract run: its exit code and stderr; a run still going
-    // after HANG is killed and counted.
-    let hangs = AtomicUsize::new(0);
-    // The most requests one host-extract run sent.
-    let most = AtomicUsize::new(0);
-    let host_extract = |root: &Path, args: &[String]| -> (i32, String) {
+    /// The next install to run, if any of `installs` is left.
+    fn next_install(&self, installs: usize) -> Option<usize> {
+        let i = self.next.fetch_add(1, Ordering::SeqCst);
+        (i < installs).then_some(i)
+    }
+
+    /// One host-extract run: its exit code and stderr; a run still going
+    /// after [`FAULTY_HANG`] is killed and counted.
+    fn host_extract(&self, root: &Path, args: &[String]) -> (i32, String) {
         let mut child = Command::new(tool("host-extract"))
             .arg("--root")
             .arg(root)
@@ -1681,79 +1817,76 @@ fn installs_under_a_five_percent_fault_rate_end_whole_or_cleanly_failed() {
             .unwrap();
         let started = Instant::now();
         while child.try_wait().unwrap().is_none() {
-            if started.elapsed() > HANG {
-                hangs.fetch_add(1, Ordering::SeqCst);
+            if started.elapsed() > FAULTY_HANG {
+                self.hangs.fetch_add(1, Ordering::SeqCst);
                 let _ = child.kill();
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         let output = child.wait_with_output().unwrap();
-        (output.status.code().unwrap_or(-1), stderr(&output))
-    };
-    // One install attempt on `root`: its exit code (0 after a healthy
-    // activation) and the stderr of the failing step. Every host-extract
-    // run stays within the request budget.
-    let attempt = |root: &Path, servers: &[FaultServer]| -> (i32, String) {
-        let urls: Vec<String> = servers.iter().map(|s| s.url()).collect();
-        let mut bundle_step = vec!["--blake3".to_string(), bundle.blake3.clone()];
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// One install attempt on `host`: its exit code (0 after a healthy
+    /// activation) and the stderr of the failing step. Every host-extract
+    /// run stays within the request budget.
+    fn attempt(&self, host: &flat::Host, servers: &[FaultServer]) -> (i32, String) {
+        let sent = || -> usize { servers.iter().map(|s| s.requests().len()).sum() };
+        let root = host.root();
+        let mut bundle_step = vec!["--blake3".to_string(), self.bundle.blake3.clone()];
         let mut package_step = Vec::new();
-        for url in &urls {
-            bundle_step.extend(["--url".into(), format!("{url}/{}", bundle.relative)]);
-            package_step.extend(["--repository".into(), url.clone()]);
+        for server in servers {
+            let url = server.url();
+            bundle_step.extend(["--url".into(), format!("{url}/{}", self.bundle.relative)]);
+            package_step.extend(["--repository".into(), url]);
         }
-        package_step.extend(["--package".into(), config.id.to_string()]);
+        package_step.extend(["--package".into(), self.config.id.to_string()]);
         for step in [bundle_step, package_step] {
-            let before = sent(servers);
-            let (code, text) = host_extract(root, &step);
-            let requests = sent(servers) - before;
-            most.fetch_max(requests, Ordering::SeqCst);
+            let before = sent();
+            let (code, text) = self.host_extract(&root, &step);
+            let requests = sent() - before;
+            self.most.fetch_max(requests, Ordering::SeqCst);
             assert!(
-                requests <= BUDGET,
-                "{}: {requests} requests, more than the budget of {BUDGET}",
+                requests <= FAULTY_BUDGET,
+                "{}: {requests} requests, more than the budget of {FAULTY_BUDGET}",
                 root.display()
             );
             if code != 0 {
                 return (code, text);
             }
         }
-        let base = root.parent().unwrap();
-        let output = Command::new(tool("pkg-activate"))
-            .arg("--root")
-            .arg(root)
-            .arg("--config-dir")
-            .arg(base.join("etc"))
-            .arg("--systemd-dir")
-            .arg(base.join("systemd"))
-            .arg("--state-dir-root")
-            .arg(base.join("state"))
-            .arg("--user-db-root")
-            .arg(base.join("users"))
+        let ids = [&self.app, &self.lib, &self.config].map(|p| p.id.to_string());
+        let output = host
+            .pkg_activate(&tool("pkg-activate"))
             .args(["--no-systemd", "activate"])
             .args(&ids)
-            .output()
-            .unwrap();
-        (output.status.code().unwrap_or(-1), stderr(&output))
-    };
-    // Every package present is the whole fixture tree: 0 corrupt.
-    let corrupt = AtomicUsize::new(0);
-    let check_packages = |root: &Path| {
-        for pkg in [&app, &lib, &config] {
+            .run();
+        (output.code, output.stderr)
+    }
+
+    /// Every package present is the whole fixture tree (else counted as
+    /// corrupt).
+    fn check_packages(&self, root: &Path) {
+        for pkg in [&self.app, &self.lib, &self.config] {
             let dir = root.join("packages").join(pkg.id.to_string());
             if dir.exists() {
                 let digest = tarmac_archive::tree_hash(&dir).unwrap();
-                let expected = tarmac_archive::tree_hash(&repo.tree(pkg)).unwrap();
+                let expected = tarmac_archive::tree_hash(&self.repo.tree(pkg)).unwrap();
                 if digest.hash != expected.hash {
-                    corrupt.fetch_add(1, Ordering::SeqCst);
+                    self.corrupt.fetch_add(1, Ordering::SeqCst);
                 }
             }
         }
-    };
-    // Nothing partial: no staging, no generation.
-    let whole_or_absent = |root: &Path| {
-        let packages = root.join("packages");
+    }
+
+    /// Nothing partial: no staging, no generation.
+    fn whole_or_absent(&self, root: &Path) {
         assert!(
-            !packages.join(".staging").exists(),
+            !root.join("packages/.staging").exists(),
             "{}: staging left",
             root.display()
         );
@@ -1762,112 +1895,94 @@ fn installs_under_a_five_percent_fault_rate_end_whole_or_cleanly_failed() {
             "{}: activated",
             root.display()
         );
-        check_packages(root);
-    };
+        self.check_packages(root);
+    }
 
-    let started = Instant::now();
-    let next = AtomicUsize::new(0);
-    let outcomes: Mutex<BTreeMap<i32, usize>> = Mutex::new(BTreeMap::new());
-    let reruns = AtomicUsize::new(0);
-    let requests = AtomicUsize::new(0);
-    let faulted: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
-    std::thread::scope(|scope| {
-        for host in 0..HOSTS {
-            let (next, outcomes, reruns, requests, faulted) =
-                (&next, &outcomes, &reruns, &requests, &faulted);
-            let (attempt, whole_or_absent, check_packages) =
-                (&attempt, &whole_or_absent, &check_packages);
-            let (mirrors, work) = (&mirrors, &work);
-            scope.spawn(move || {
-                let servers = mirrors(host);
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= installs {
-                        break;
-                    }
-                    let base = work.path().join(format!("host-{i}"));
-                    std::fs::create_dir_all(base.join("users/etc")).unwrap();
-                    let root = base.join("opt");
-                    let (mut code, mut text) = attempt(&root, &servers);
-                    *outcomes.lock().unwrap().entry(code).or_default() += 1;
-                    let mut tries = 1;
-                    while code != 0 {
-                        // 75 only: bad content is fetched from another
-                        // mirror, a body cut short is transient.
-                        assert!(
-                            code == 75,
-                            "install {i}: exit {code}, neither installed nor a clean failure: {text}"
-                        );
-                        whole_or_absent(&root);
-                        assert!(
-                            tries < 6,
-                            "install {i}: still failing after {tries} runs: {text}"
-                        );
-                        reruns.fetch_add(1, Ordering::SeqCst);
-                        (code, text) = attempt(&root, &servers);
-                        tries += 1;
-                    }
-                    check_packages(&root);
-                    // Its own systemd dir: with --root alone, the recovery
-                    // `status` starts with would sync into the machine's.
-                    let output = Command::new(tool("pkg-activate"))
-                        .arg("--root")
-                        .arg(&root)
-                        .arg("--systemd-dir")
-                        .arg(root.parent().unwrap().join("systemd"))
-                        .args([
-                            "--no-systemd",
-                            "--config-dir",
-                            "/nonexistent",
-                            "status",
-                            "--json",
-                        ])
-                        .output()
-                        .unwrap();
-                    let status: Value = serde_json::from_slice(&output.stdout).unwrap();
-                    assert_eq!(status["healthy"], true, "install {i}: {status}");
-                    assert_eq!(status["packages"].as_array().unwrap().len(), 3);
-                    std::fs::remove_dir_all(&base).unwrap();
-                }
-                let mut faulted = faulted.lock().unwrap();
-                for server in &servers {
-                    let log = server.requests();
-                    requests.fetch_add(log.len(), Ordering::SeqCst);
-                    for request in log.iter().filter(|r| r.fault != Fault::Serve) {
-                        // Byte counts are drawn per request: name the kind only.
-                        let kind = match request.fault {
-                            Fault::CutAfter(_)
-                            | Fault::StallAfter(_)
-                            | Fault::Truncate(_)
-                            | Fault::Corrupt(_) => {
-                                let text = format!("{:?}", request.fault);
-                                text.split('(').next().unwrap().to_string()
-                            }
-                            other => format!("{other:?}"),
-                        };
-                        *faulted.entry(kind).or_default() += 1;
-                    }
-                }
-            });
+    /// Install `i` on a fresh host from `servers`, rerun (exit 75 only,
+    /// nothing partial) until installed; then the host is healthy with
+    /// every package whole, and removed.
+    fn install_until_healthy(&self, i: usize, servers: &[FaultServer]) {
+        let base = self.work.join(format!("host-{i}"));
+        let host = flat::Host::at(&base, &[]);
+        let root = host.root();
+        let (mut code, mut text) = self.attempt(&host, servers);
+        *self.outcomes.lock().unwrap().entry(code).or_default() += 1;
+        let mut tries = 1;
+        while code != 0 {
+            // 75 only: bad content is fetched from another mirror, a body
+            // cut short is transient.
+            assert!(
+                code == 75,
+                "install {i}: exit {code}, neither installed nor a clean failure: {text}"
+            );
+            self.whole_or_absent(&root);
+            assert!(
+                tries < 6,
+                "install {i}: still failing after {tries} runs: {text}"
+            );
+            self.reruns.fetch_add(1, Ordering::SeqCst);
+            (code, text) = self.attempt(&host, servers);
+            tries += 1;
         }
-    });
-    let outcomes = outcomes.into_inner().unwrap();
-    let faulted = faulted.into_inner().unwrap();
-    let requests = requests.load(Ordering::SeqCst);
-    let reruns = reruns.load(Ordering::SeqCst);
-    let runs = installs + reruns;
-    eprintln!(
-        "fleet faults: {installs} installs in {:.0} s, {requests} requests ({:.2} per install, {:.3} per file: 3 files per install run), {} faulted {faulted:?}; first-run outcomes by exit code {outcomes:?}; {reruns} reruns, all installed; {} hangs, {} corrupt; at most {} requests in one host-extract run",
-        started.elapsed().as_secs_f64(),
-        requests as f64 / runs as f64,
-        requests as f64 / (3 * runs) as f64,
-        faulted.values().sum::<usize>(),
-        hangs.load(Ordering::SeqCst),
-        corrupt.load(Ordering::SeqCst),
-        most.load(Ordering::SeqCst),
-    );
-    assert!(!faulted.is_empty(), "the fault rate must bite");
-    assert_eq!(outcomes.values().sum::<usize>(), installs);
-    assert_eq!(hangs.load(Ordering::SeqCst), 0, "host-extract runs hung");
-    assert_eq!(corrupt.load(Ordering::SeqCst), 0, "corrupt packages");
+        self.check_packages(&root);
+        let status = host
+            .pkg_activate(&tool("pkg-activate"))
+            .args(["--no-systemd", "status", "--json"])
+            .run()
+            .stdout_json();
+        assert_eq!(status["healthy"], true, "install {i}: {status}");
+        assert_eq!(status["packages"].as_array().unwrap().len(), 3);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    /// Counts the requests `servers` answered and the faults among them.
+    fn count_faults(&self, servers: &[FaultServer]) {
+        let mut faulted = self.faulted.lock().unwrap();
+        for server in servers {
+            let log = server.requests();
+            self.requests.fetch_add(log.len(), Ordering::SeqCst);
+            for request in log.iter().filter(|r| r.fault != Fault::Serve) {
+                // Byte counts are drawn per request: name the kind only.
+                let kind = match request.fault {
+                    Fault::CutAfter(_)
+                    | Fault::StallAfter(_)
+                    | Fault::Truncate(_)
+                    | Fault::Corrupt(_) => {
+                        let text = format!("{:?}", request.fault);
+                        text.split('(').next().unwrap().to_string()
+                    }
+                    other => format!("{other:?}"),
+                };
+                *faulted.entry(kind).or_default() += 1;
+            }
+        }
+    }
+
+    /// Prints the figures; the faults bit, every install was counted, no
+    /// run hung and no package was corrupt.
+    fn report_and_check(self, installs: usize, started: Instant) {
+        let outcomes = self.outcomes.into_inner().unwrap();
+        let faulted = self.faulted.into_inner().unwrap();
+        let requests = self.requests.load(Ordering::SeqCst);
+        let reruns = self.reruns.load(Ordering::SeqCst);
+        let runs = installs + reruns;
+        eprintln!(
+            "fleet faults: {installs} installs in {:.0} s, {requests} requests ({:.2} per install, {:.3} per file: 3 files per install run), {} faulted {faulted:?}; first-run outcomes by exit code {outcomes:?}; {reruns} reruns, all installed; {} hangs, {} corrupt; at most {} requests in one host-extract run",
+            started.elapsed().as_secs_f64(),
+            requests as f64 / runs as f64,
+            requests as f64 / (3 * runs) as f64,
+            faulted.values().sum::<usize>(),
+            self.hangs.load(Ordering::SeqCst),
+            self.corrupt.load(Ordering::SeqCst),
+            self.most.load(Ordering::SeqCst),
+        );
+        assert!(!faulted.is_empty(), "the fault rate must bite");
+        assert_eq!(outcomes.values().sum::<usize>(), installs);
+        assert_eq!(
+            self.hangs.load(Ordering::SeqCst),
+            0,
+            "host-extract runs hung"
+        );
+        assert_eq!(self.corrupt.load(Ordering::SeqCst), 0, "corrupt packages");
+    }
 }

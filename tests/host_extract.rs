@@ -4,10 +4,11 @@
 //! partial is visible under packages/ and that staging is gone.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use tarmac_model::layout::{host, repository};
+use tarmac_testkit::cmd::{Run, Runs};
 use tarmac_testkit::fault_server::{Fault, FaultServer, Request};
 use tarmac_testkit::nginx::{dead_url, Nginx};
 use tarmac_testkit::repo::{Bundle, Pkg, Repo};
@@ -36,30 +37,17 @@ pub(crate) const FAST: &[&str] = &[
     "0",
 ];
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn run(root: &Path, args: &[&str]) -> Run {
     run_with(root, FAST, args)
 }
 
 fn run_with(root: &Path, flags: &[&str], args: &[&str]) -> Run {
-    let output: Output = Command::new(BIN)
+    Command::new(BIN)
         .arg("--root")
         .arg(root)
         .args(flags)
         .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run host-extract");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+        .run()
 }
 
 fn pkgs() -> Vec<Pkg> {
@@ -158,6 +146,12 @@ impl Fixture {
 }
 
 /// The error line; progress lines may come before it on stderr.
+/// Asserts `out` exited `code` with an error line containing `needle`.
+fn fails_with(out: &Run, code: i32, needle: &str) {
+    assert_eq!(out.code, code, "{out}");
+    assert!(first_line(&out.stderr).contains(needle), "{out}");
+}
+
 fn first_line(text: &str) -> &str {
     text.lines()
         .find(|l| l.starts_with("host-extract: error: "))
@@ -411,12 +405,7 @@ fn space_preflight_refuses_before_writing() {
             &(u64::MAX / 4).to_string(),
         ],
     );
-    assert_eq!(out.code, 6, "{}", out.stderr);
-    assert!(
-        first_line(&out.stderr).contains("not enough space"),
-        "{}",
-        out.stderr
-    );
+    fails_with(&out, 6, "not enough space");
     f.assert_untouched();
 }
 
@@ -672,12 +661,7 @@ fn package_space_preflight_refuses_before_downloading_archives() {
             &(u64::MAX / 4).to_string(),
         ],
     );
-    assert_eq!(out.code, 6, "{}", out.stderr);
-    assert!(
-        first_line(&out.stderr).contains("not enough space"),
-        "{}",
-        out.stderr
-    );
+    fails_with(&out, 6, "not enough space");
     f.assert_untouched();
     let log = nginx.access_log();
     assert!(!log.contains(".tar.zst"), "archives downloaded: {log}");
@@ -744,12 +728,7 @@ fn bundle_json_that_lies_is_refused_and_unsorted_is_accepted() {
             &lying.path.display().to_string(),
         ],
     );
-    assert_eq!(out.code, 4, "{}", out.stderr);
-    assert!(
-        first_line(&out.stderr).contains("beta--2"),
-        "{}",
-        out.stderr
-    );
+    fails_with(&out, 4, "beta--2");
     assert!(!root.join("packages/alpha--1").exists());
     assert!(!root.join("packages/beta--2").exists());
     assert!(!host::staging(&root).exists());
@@ -849,6 +828,16 @@ fn extract_packages(f: &Fixture, url: &str) -> Run {
     )
 }
 
+/// Each manifest and archive of the two packages requested once.
+fn every_file_once() -> std::collections::BTreeMap<String, usize> {
+    counts(&[
+        (ALPHA_JSON, 1),
+        (ALPHA_ARCHIVE, 1),
+        (BETA_JSON, 1),
+        (BETA_ARCHIVE, 1),
+    ])
+}
+
 fn counts(entries: &[(&str, usize)]) -> std::collections::BTreeMap<String, usize> {
     entries
         .iter()
@@ -917,15 +906,7 @@ fn corrupt_manifest_drops_its_repository_for_the_archives_too() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     f.assert_published();
     assert_eq!(requests_per_path(&bad), counts(&[(ALPHA_JSON, 1)]));
-    assert_eq!(
-        requests_per_path(&good),
-        counts(&[
-            (ALPHA_JSON, 1),
-            (ALPHA_ARCHIVE, 1),
-            (BETA_JSON, 1),
-            (BETA_ARCHIVE, 1)
-        ])
-    );
+    assert_eq!(requests_per_path(&good), every_file_once());
     let recorded = std::fs::read(f.root.join("packages/.manifests/alpha--1.json")).unwrap();
     let recorded: serde_json::Value = serde_json::from_slice(&recorded).unwrap();
     let served: serde_json::Value =
@@ -1196,12 +1177,7 @@ fn resets_after_small_progress_are_bounded_by_the_budget() {
     let f = fixture();
     let (server, url) = f.fault_server(&[Fault::CutAfter(1_000); 200]);
     let out = f.extract(&[&url]);
-    assert_eq!(out.code, 75, "{}", out.stderr);
-    assert!(
-        first_line(&out.stderr).contains("request budget spent: 40 requests"),
-        "{}",
-        out.stderr
-    );
+    fails_with(&out, 75, "request budget spent: 40 requests");
     assert_eq!(server.requests().len(), 40);
     f.assert_untouched();
 }
@@ -1263,12 +1239,7 @@ fn total_timeout_bounds_a_package_run_with_several_packages() {
         &["--repository", &url, "--package", "alpha--1", "beta--2"],
     );
     let took = started.elapsed().as_secs_f64();
-    assert_eq!(out.code, 75, "{}", out.stderr);
-    assert!(
-        first_line(&out.stderr).contains("total time limit of 3s"),
-        "{}",
-        out.stderr
-    );
+    fails_with(&out, 75, "total time limit of 3s");
     assert!(took < 12.0, "took {took}s");
     f.assert_untouched();
     let paths = requests_per_path(&server);
@@ -1287,15 +1258,7 @@ fn retry_after_holds_for_every_file_of_the_run() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     f.assert_published();
     assert_eq!(requests_per_path(&busy), counts(&[(ALPHA_JSON, 1)]));
-    assert_eq!(
-        requests_per_path(&good),
-        counts(&[
-            (ALPHA_JSON, 1),
-            (ALPHA_ARCHIVE, 1),
-            (BETA_JSON, 1),
-            (BETA_ARCHIVE, 1)
-        ])
-    );
+    assert_eq!(requests_per_path(&good), every_file_once());
 }
 
 /// Issue 12: `--pin ID=TREEHASH`. A mirror that rewrites a package
@@ -1353,11 +1316,10 @@ fn pinned_package_rewritten_by_a_mirror_is_refused_or_taken_from_the_next() {
             &pin,
         ],
     );
-    assert_eq!(out.code, 4, "{}", out.stderr);
-    assert!(
-        first_line(&out.stderr).contains(".manifests/dcos-config--setup_1.json: package dcos-config--setup_1 is not the pinned one"),
-        "{}",
-        out.stderr
+    fails_with(
+        &out,
+        4,
+        ".manifests/dcos-config--setup_1.json: package dcos-config--setup_1 is not the pinned one",
     );
 
     // The forged mirror alone: exit 4, nothing published.
@@ -1734,12 +1696,7 @@ fn package_file_not_matching_its_manifest_is_integrity_and_publishes_nothing() {
     );
     // alpha's content outgrows the totals beta--2.json declares: the
     // extractor's limit (exit 3, as in package mode) stops it first.
-    assert_eq!(out.code, 3, "{}", out.stderr);
-    assert!(
-        first_line(&out.stderr).contains("beta--2.json exceeds the limit"),
-        "{}",
-        out.stderr
-    );
+    fails_with(&out, 3, "beta--2.json exceeds the limit");
     f.assert_not_published("beta--2");
 }
 

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use tarmac_testkit::cmd::{Run, Runs};
 use tarmac_testkit::nginx::Nginx;
 use tarmac_testkit::repo::{Bundle, Pkg, Repo};
 use tarmac_testkit::tls::TestCa;
@@ -36,12 +37,6 @@ fn fixture() -> Fixture {
         bundle,
         ca: TestCa::new(),
     }
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
 }
 
 impl Fixture {
@@ -75,12 +70,7 @@ impl Fixture {
         for (key, value) in env {
             command.env(key, value);
         }
-        let output = command.output().expect("run host-extract");
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        command.run()
     }
 
     fn assert_installed(&self, root: &Path, run: &Run) {

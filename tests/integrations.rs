@@ -10,22 +10,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+use tarmac_testkit::cmd::{ok, run, Run, Runs};
+use tarmac_testkit::host::Host;
 use tarmac_testkit::nginx::Nginx;
 
-use crate::workspace::{bin_dir, copy_dir, repo_root};
-
-fn run(command: &mut Command) -> Output {
-    let output = command.output().unwrap();
-    assert!(
-        output.status.success(),
-        "{command:?}: {}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
+use crate::workspace::{bin_dir, repo_root, tool};
+use tarmac_testkit::tree::copy_tree;
 
 /// A serve tree served by nginx on loopback (the origin, and a second
 /// nginx as its mirror), and the values cfg-gen pinned in its
@@ -98,19 +90,19 @@ fn served_with(edit: impl FnOnce(&Path)) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let packages = d.join("packages");
-    copy_dir(&repo_root().join("packages"), &packages);
+    copy_tree(&repo_root().join("packages"), &packages);
     edit(&packages);
-    run(Command::new(env!("CARGO_BIN_EXE_pkg-build"))
+    ok(Command::new(env!("CARGO_BIN_EXE_pkg-build"))
         .current_dir(d)
         .arg("--packages")
         .arg(&packages)
         .args(["-q", "--tree", "--repo", "repo", "--cache", "cache"]));
-    run(Command::new(env!("CARGO_BIN_EXE_pkg-bundle"))
+    ok(Command::new(env!("CARGO_BIN_EXE_pkg-bundle"))
         .current_dir(d)
         .arg("--packages")
         .arg(&packages)
         .args(["-q", "--tree", "--repo", "repo", "--out", "dist"]));
-    run(Command::new(env!("CARGO_BIN_EXE_cfg-gen"))
+    ok(Command::new(env!("CARGO_BIN_EXE_cfg-gen"))
         .current_dir(d)
         .arg("--genconf")
         .arg(repo_root().join("genconf"))
@@ -157,35 +149,36 @@ fn served_with(edit: impl FnOnce(&Path)) -> Served {
     }
 }
 
-/// A temp host: its own root, config, systemd and state dirs, a user
-/// database copied from this machine's (pkg-activate adds package users
-/// there), and an ip-detect script printing a documentation address.
-struct Host {
-    dir: tempfile::TempDir,
+/// A managed host in `role`: a [`Host`] with DC/OS's paths in a temp dir
+/// (the recipes create them), a user database copied from this machine's
+/// (pkg-activate adds package users there), and an ip-detect script
+/// printing a documentation address.
+struct Managed {
+    host: Host,
     role: &'static str,
 }
 
 const HOST_IP: &str = "192.0.2.10";
 
-impl Host {
-    fn new(role: &'static str) -> Host {
-        let dir = tempfile::tempdir().unwrap();
+impl Managed {
+    fn new(role: &'static str) -> Managed {
+        let host = Host::dcos();
         // A real host has /etc; Puppet's `file` does not make parents.
-        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
-        let userdb = dir.path().join("userdb/etc");
+        std::fs::create_dir_all(host.base().join("etc")).unwrap();
+        let userdb = host.user_db().join("etc");
         std::fs::create_dir_all(&userdb).unwrap();
         for file in ["passwd", "group"] {
             std::fs::copy(Path::new("/etc").join(file), userdb.join(file)).unwrap();
         }
-        let ip_detect = dir.path().join("ip-detect");
+        let ip_detect = host.base().join("ip-detect");
         std::fs::write(&ip_detect, format!("#!/bin/sh\necho {HOST_IP}\n")).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&ip_detect, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Host { dir, role }
+        Managed { host, role }
     }
 
     fn path(&self, name: &str) -> String {
-        self.dir.path().join(name).display().to_string()
+        self.host.base().join(name).display().to_string()
     }
 
     /// Every attribute the integrations take, by their shared key names.
@@ -207,25 +200,19 @@ impl Host {
             ("ip_detect_sha256", s(served.ip_detect_sha256.clone())),
             ("bin", s(self.path("tools"))),
             ("ip_detect", s(self.path("ip-detect"))),
-            ("root", s(self.path("opt/mesosphere"))),
-            ("config_dir", s(self.path("etc/mesosphere"))),
-            ("systemd_dir", s(self.path("etc/systemd/system"))),
-            ("state_dir_root", s(self.path("var/lib/dcos"))),
-            ("user_db_root", s(self.path("userdb"))),
+            ("root", s(self.host.root().display().to_string())),
+            ("config_dir", s(self.host.config().display().to_string())),
+            ("systemd_dir", s(self.host.systemd().display().to_string())),
+            ("state_dir_root", s(self.host.state().display().to_string())),
+            ("user_db_root", s(self.host.user_db().display().to_string())),
         ])
     }
 
-    fn pkg_activate(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_pkg-activate"))
-            .arg("--root")
-            .arg(self.path("opt/mesosphere"))
-            .arg("--config-dir")
-            .arg(self.path("etc/mesosphere"))
-            .arg("--systemd-dir")
-            .arg(self.path("etc/systemd/system"))
+    fn pkg_activate(&self, args: &[&str]) -> Run {
+        self.host
+            .pkg_activate(&tool("pkg-activate"))
             .args(args)
-            .output()
-            .unwrap()
+            .run()
     }
 
     /// The host runs exactly the served packages in its role.
@@ -233,43 +220,27 @@ impl Host {
         // Through pkg_activate: with --root alone, the recovery `active`
         // starts with would sync units into the machine's own
         // /etc/systemd/system.
-        let active = self.pkg_activate(&["active"]);
-        assert!(
-            active.status.success(),
-            "{}",
-            String::from_utf8_lossy(&active.stderr)
-        );
-        let mut active: Vec<String> = String::from_utf8(active.stdout)
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect();
+        let mut active = self.pkg_activate(&["active"]).success().lines();
         active.sort();
         assert_eq!(active, served.wanted());
-        let status = self.pkg_activate(&["status", "--json"]);
-        assert!(
-            status.status.success(),
-            "{}",
-            String::from_utf8_lossy(&status.stderr)
-        );
         // The recipe recorded the cluster's package set: nothing active
         // outside it (docs/emergency.md).
-        let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+        let status = self
+            .pkg_activate(&["status", "--json"])
+            .success()
+            .stdout_json();
         assert_eq!(status["cluster_set"], true, "{status}");
         assert_eq!(status["overrides"], serde_json::json!([]), "{status}");
-        let roles = self.dir.path().join("etc/mesosphere/roles");
+        let roles = self.host.config().join("roles");
         let roles: Vec<String> = std::fs::read_dir(roles)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert_eq!(roles, [self.role]);
-        let ip = std::fs::read_to_string(self.path("etc/mesosphere/setup-flags/detected-ip"));
+        let ip = std::fs::read_to_string(self.host.config().join("setup-flags/detected-ip"));
         assert_eq!(ip.unwrap().trim_end(), HOST_IP);
         // The greeter package's unit is master-only (dcos.target.wants_master).
-        let unit = self
-            .dir
-            .path()
-            .join("etc/systemd/system/dcos-greeter.service");
+        let unit = self.host.systemd().join("dcos-greeter.service");
         assert_eq!(unit.is_file(), self.role == "master", "{}", unit.display());
     }
 }
@@ -327,8 +298,8 @@ fn ansible_playbook_installs_two_hosts_then_reports_no_change() {
     let served = served();
     // Two hosts of one inventory, each its own root (connection local).
     let hosts = [
-        ("master-1", Host::new("master")),
-        ("agent-1", Host::new("slave")),
+        ("master-1", Managed::new("master")),
+        ("agent-1", Managed::new("slave")),
     ];
     let mut inventory = serde_json::Map::new();
     for (name, host) in &hosts {
@@ -365,7 +336,7 @@ fn ansible_playbook_installs_two_hosts_then_reports_no_change() {
             .env("ANSIBLE_REMOTE_TEMP", ansible.join("tmp"))
             .env("ANSIBLE_NOCOLOR", "1")
             .env("ANSIBLE_RETRY_FILES_ENABLED", "0"));
-        let stdout = String::from_utf8(output.stdout).unwrap();
+        let stdout = &output.success().stdout;
         hosts
             .iter()
             .map(|(name, _)| {
@@ -408,7 +379,7 @@ fn ansible_playbook_installs_two_hosts_then_reports_no_change() {
 fn puppet_manifest_installs_upgrades_then_reports_no_change() {
     require_tool("puppet");
     let served = served();
-    let host = Host::new("master");
+    let host = Managed::new("master");
     let puppet = host.path("puppet");
     // `puppet apply --detailed-exitcodes` of the class for a serve tree:
     // 2 = changes applied, 0 = nothing to change.
@@ -431,15 +402,9 @@ fn puppet_manifest_installs_upgrades_then_reports_no_change() {
             .args(["--logdir", &format!("{puppet}/log")])
             .args(["--rundir", &format!("{puppet}/run")])
             .args(["--color", "false", "--detailed-exitcodes", "-e", &class])
-            .output()
-            .unwrap();
-        let code = output.status.code().unwrap();
-        assert!(
-            code == 0 || code == 2,
-            "puppet apply exit {code}: {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+            .run();
+        let code = output.code;
+        assert!(code == 0 || code == 2, "puppet apply: {output}");
         code
     };
     assert_eq!(apply(&served), 2);
@@ -619,7 +584,7 @@ puts JSON.generate($executes)
         "recipe.rb",
         "attributes.json",
     ]));
-    let ruby: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let ruby: Vec<serde_json::Value> = serde_json::from_str(&output.success().stdout).unwrap();
     assert_eq!(ruby.len(), executes.len());
     for (ruby, ours) in ruby.iter().zip(executes) {
         assert_eq!(ruby["title"], ours.title.as_str());
@@ -647,8 +612,7 @@ fn guard_holds(execute: &Execute) -> bool {
     let not_if = execute.not_if.as_ref().unwrap();
     Command::new("sh")
         .args(["-c", not_if])
-        .output()
-        .unwrap()
+        .run()
         .status
         .success()
 }
@@ -657,11 +621,22 @@ fn guard_holds(execute: &Execute) -> bool {
 fn chef_recipe_commands_and_guards_work_against_the_tools() {
     let recipe = std::fs::read_to_string(integration("chef/tarmac/recipes/default.rb")).unwrap();
     let served = served();
-    let host = Host::new("master");
+    let host = Managed::new("master");
     let mut attributes = host.attributes(&served);
     attributes.insert("ip_detect_args", Value::Str("--no-require-local".into()));
     attributes.insert("activate_flags", Value::Str("--no-systemd".into()));
-    // Every attribute the recipe reads has a default in attributes/default.rb.
+    every_attribute_has_a_default(&attributes);
+    let executes = parse_recipe(&recipe, &attributes);
+    assert_parse_matches_ruby(&recipe, &attributes, &executes);
+    the_recipe_has_four_commands(&executes);
+    chef_resources_by_hand(&recipe, &host, &served);
+    each_command_runs_once_its_guard_is_false(&executes);
+    a_second_run_does_nothing(&executes, &host, &served);
+    a_wrong_pin_stops_the_cluster_packages(&recipe, &host, &served);
+}
+
+/// Every attribute the recipe reads has a default in attributes/default.rb.
+fn every_attribute_has_a_default(attributes: &BTreeMap<&'static str, Value>) {
     let defaults =
         std::fs::read_to_string(integration("chef/tarmac/attributes/default.rb")).unwrap();
     for key in attributes.keys() {
@@ -670,8 +645,10 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
             "{key}: no default"
         );
     }
-    let executes = parse_recipe(&recipe, &attributes);
-    assert_parse_matches_ruby(&recipe, &attributes, &executes);
+}
+
+/// The recipe's execute resources, in order.
+fn the_recipe_has_four_commands(executes: &[Execute]) {
     let titles: Vec<&str> = executes.iter().map(|e| e.title.as_str()).collect();
     assert_eq!(
         titles,
@@ -682,15 +659,18 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
             "tarmac activate"
         ]
     );
+}
 
-    // Chef's own remote_file, directory and file resources of the recipe,
-    // done by hand: download each tool and ip-detect, check the sha256.
+/// Chef's own remote_file, directory and file resources of the recipe,
+/// done by hand: download each tool and ip-detect, check the sha256; the
+/// role and the cluster's package set.
+fn chef_resources_by_hand(recipe: &str, host: &Managed, served: &Served) {
     assert!(recipe.contains("remote_file \"#{bin}/#{tool}\""));
     assert!(recipe.contains(
         "source(*(node['tarmac']['mirrors'] + [bootstrap_url]).map { |url| \"#{url}/bin/#{tool}\" })"
     ));
     assert!(recipe.contains("remote_file \"#{bin}/ip-detect\""));
-    let tools = host.dir.path().join("tools");
+    let tools = host.host.base().join("tools");
     std::fs::create_dir_all(&tools).unwrap();
     let mut files: Vec<(String, String)> = served
         .tools
@@ -714,44 +694,43 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
                     .success()
             });
         assert!(fetched, "{path}");
-        let sum = run(Command::new("sha256sum").arg(&dest));
-        assert!(String::from_utf8(sum.stdout).unwrap().starts_with(&sha256));
+        let sum = ok(Command::new("sha256sum").arg(&dest));
+        assert!(sum.starts_with(&sha256));
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     assert!(recipe.contains("directory \"#{config_dir}/roles\""));
     assert!(recipe.contains("file \"#{config_dir}/roles/#{role}\""));
-    let roles = host.dir.path().join("etc/mesosphere/roles");
+    let roles = host.host.config().join("roles");
     std::fs::create_dir_all(&roles).unwrap();
-    std::fs::create_dir_all(host.path("etc/mesosphere/setup-flags")).unwrap();
+    std::fs::create_dir_all(host.host.config().join("setup-flags")).unwrap();
     std::fs::write(roles.join("master"), "").unwrap();
     assert!(recipe.contains("file \"#{config_dir}/setup-flags/cluster-package-ids\""));
     let set: String = served.wanted().iter().map(|id| format!("{id}\n")).collect();
     std::fs::write(
-        host.path("etc/mesosphere/setup-flags/cluster-package-ids"),
+        host.host.config().join("setup-flags/cluster-package-ids"),
         set,
     )
     .unwrap();
+}
 
-    // First run: each guard is false, the command succeeds, then the guard
-    // holds (so a second chef-client run skips it).
-    for execute in &executes {
+/// First run: each guard is false, the command succeeds, then the guard
+/// holds (so a second chef-client run skips it).
+fn each_command_runs_once_its_guard_is_false(executes: &[Execute]) {
+    for execute in executes {
         assert!(execute.creates.is_some() || execute.not_if.is_some());
         assert!(
             !guard_holds(execute),
             "{}: guard true on a fresh host",
             execute.title
         );
-        let output = Command::new("sh")
-            .args(["-c", &execute.command])
-            .output()
-            .unwrap();
+        let output = Command::new("sh").args(["-c", &execute.command]).run();
         assert!(
             output.status.success(),
             "{}: {}: {}",
             execute.title,
             execute.command,
-            String::from_utf8_lossy(&output.stderr)
+            output.stderr
         );
         assert!(
             guard_holds(execute),
@@ -759,23 +738,29 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
             execute.title
         );
     }
-    host.assert_installed(&served);
+}
+
+/// The host is installed, from the mirror; a second run: nothing to do.
+fn a_second_run_does_nothing(executes: &[Execute], host: &Managed, served: &Served) {
+    host.assert_installed(served);
     served.assert_served_by_the_mirror();
     let requests = served.requests();
     assert!(requests.1 > 0, "no package downloaded: {requests:?}");
     // Second run: nothing to do.
-    for execute in &executes {
+    for execute in executes {
         assert!(guard_holds(execute), "{}", execute.title);
     }
     assert_eq!(served.requests(), requests, "a guard made HTTP requests");
+}
 
-    // A wrong pin for the config packages: the cluster packages command
-    // fails (4, every mirror serves another tree hash), nothing extracted.
-    // On another fresh host, with the tools the first one downloaded. Only
-    // live mirrors: a dead one might still serve the pinned package once
-    // back, so with it in the list the verdict is 75 (run again), not 4.
-    let other = Host::new("slave");
-    let mut forged = other.attributes(&served);
+/// A wrong pin for the config packages: the cluster packages command
+/// fails (4, every mirror serves another tree hash), nothing extracted.
+/// On another fresh host, with the tools the first one downloaded. Only
+/// live mirrors: a dead one might still serve the pinned package once
+/// back, so with it in the list the verdict is 75 (run again), not 4.
+fn a_wrong_pin_stops_the_cluster_packages(recipe: &str, host: &Managed, served: &Served) {
+    let other = Managed::new("slave");
+    let mut forged = other.attributes(served);
     forged.insert("bin", Value::Str(host.path("tools")));
     forged.insert("mirrors", Value::List(vec![served.mirror.url()]));
     let pins: Vec<String> = served
@@ -792,24 +777,17 @@ fn chef_recipe_commands_and_guards_work_against_the_tools() {
     forged.insert("package_pins", Value::List(pins));
     forged.insert("ip_detect_args", Value::Str(String::new()));
     forged.insert("activate_flags", Value::Str(String::new()));
-    let cluster = parse_recipe(&recipe, &forged)
+    let cluster = parse_recipe(recipe, &forged)
         .into_iter()
         .find(|e| e.title == "tarmac extract cluster packages")
         .unwrap();
-    let output = Command::new("sh")
-        .args(["-c", &cluster.command])
-        .output()
-        .unwrap();
+    let output = Command::new("sh").args(["-c", &cluster.command]).run();
     assert_eq!(output.status.code(), Some(4), "{}", cluster.command);
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("is not the pinned one"),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    output.stderr_contains("is not the pinned one");
     assert!(!other
-        .dir
-        .path()
-        .join("opt/mesosphere/packages")
+        .host
+        .root()
+        .join("packages")
         .join(&served.cluster_ids[0])
         .exists());
 }

@@ -5,8 +5,10 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
 use std::sync::atomic::{AtomicU32, Ordering};
+use tarmac_testkit::cmd::{Run, Runs};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ip-detect-run");
 
@@ -17,12 +19,8 @@ fn write_script(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+fn run(args: &[&str]) -> Run {
+    Command::new(BIN).args(args).run()
 }
 
 #[test]
@@ -31,11 +29,11 @@ fn prints_the_address_and_json() {
     let script = write_script(dir.path(), "ok", "echo 203.0.113.7\r");
     let script = script.to_str().unwrap();
     let output = run(&["--no-require-local", script]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(output.stdout, b"203.0.113.7\n");
+    output.code(0);
+    assert_eq!(output.stdout_bytes, b"203.0.113.7\n");
 
     let output = run(&["--no-require-local", "--json", script]);
-    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let doc: serde_json::Value = output.stdout_json();
     assert_eq!(doc["address"], "203.0.113.7");
     assert_eq!(doc["family"], 4);
     assert_eq!(doc["pin"], serde_json::Value::Null);
@@ -62,8 +60,8 @@ fn bad_output_is_exit_3_with_the_output_quoted() {
     ] {
         let script = write_script(dir.path(), name, body);
         let output = run(&["--no-require-local", script.to_str().unwrap()]);
-        assert_eq!(output.status.code(), Some(3), "{name}: {}", stderr(&output));
-        let first = stderr(&output);
+        assert_eq!(output.status.code(), Some(3), "{name}: {}", output.stderr);
+        let first = output.stderr.as_str();
         let first = first.lines().next().unwrap();
         assert!(first.starts_with("ip-detect-run: error: "), "{first}");
         assert!(first.contains(script.to_str().unwrap()), "{first}");
@@ -82,7 +80,7 @@ fn failing_script_passes_stderr_and_exits_1() {
     );
     let output = run(&[script.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
-    let text = stderr(&output);
+    let text = output.stderr.as_str();
     assert!(text.starts_with("no route to metadata\n"), "{text}");
     assert!(text.contains("exited with exit status: 4"), "{text}");
 }
@@ -91,14 +89,14 @@ fn failing_script_passes_stderr_and_exits_1() {
 fn missing_or_unexecutable_script_is_exit_3() {
     let output = run(&["/nonexistent/ip-detect"]);
     assert_eq!(output.status.code(), Some(3));
-    assert!(stderr(&output).contains("/nonexistent/ip-detect: ip-detect script not found"));
+    output.stderr_contains("/nonexistent/ip-detect: ip-detect script not found");
 
     let dir = tempfile::tempdir().unwrap();
     let script = write_script(dir.path(), "plain", "echo 10.0.0.1");
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
     let output = run(&[script.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(3));
-    assert!(stderr(&output).contains("ip-detect script is not executable"));
+    output.stderr_contains("ip-detect script is not executable");
 }
 
 #[test]
@@ -112,7 +110,7 @@ fn timeout_kills_children_and_exits_1() {
     );
     let output = run(&["--timeout", "1", script.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("did not finish within 1s"));
+    output.stderr_contains("did not finish within 1s");
     std::thread::sleep(std::time::Duration::from_millis(2500));
     assert!(!marker.exists());
 }
@@ -133,12 +131,12 @@ fn leftovers_in_the_process_group_are_killed_and_reported() {
         let started = std::time::Instant::now();
         let output = run(&["--no-require-local", script.to_str().unwrap()]);
         assert!(started.elapsed() < std::time::Duration::from_secs(20));
-        assert_eq!(output.status.code(), Some(code), "{}", stderr(&output));
+        output.code(code);
         let pid = std::fs::read_to_string(&pidfile)
             .unwrap()
             .trim()
             .to_string();
-        let text = stderr(&output);
+        let text = output.stderr.as_str();
         // The daemon is named by its command: `sleep`, or the script's own
         // name when it was caught between the shell's fork and its exec.
         let named = |command: &str| {
@@ -164,7 +162,7 @@ fn leftovers_in_the_process_group_are_killed_and_reported() {
     let clean = write_script(dir.path(), "clean", "echo 203.0.113.7");
     let output = run(&["--no-require-local", clean.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0));
-    assert!(!stderr(&output).contains("warning"), "{}", stderr(&output));
+    assert!(!output.stderr.contains("warning"), "{}", output.stderr);
 }
 
 #[test]
@@ -174,7 +172,7 @@ fn require_local_is_the_default() {
     let script = write_script(dir.path(), "far", "echo 203.0.113.250");
     let output = run(&[script.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(3));
-    assert!(stderr(&output).contains("not assigned to any local interface"));
+    output.stderr_contains("not assigned to any local interface");
 }
 
 #[test]
@@ -187,19 +185,19 @@ fn pin_records_the_first_answer_and_refuses_a_change() {
     let base = ["--no-require-local", "--json", "--pin", pin_arg];
 
     let output = run(&[&base[..], &[first.to_str().unwrap()]].concat());
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    output.code(0);
+    let doc: serde_json::Value = output.stdout_json();
     assert_eq!(doc["pin"], "recorded");
     crate::workspace::assert_documented("ip-detect-run", &doc);
     assert_eq!(std::fs::read_to_string(&pin).unwrap(), "203.0.113.1\n");
 
     let output = run(&[&base[..], &[first.to_str().unwrap()]].concat());
-    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let doc: serde_json::Value = output.stdout_json();
     assert_eq!(doc["pin"], "matched");
 
     let output = run(&[&base[..], &[second.to_str().unwrap()]].concat());
     assert_eq!(output.status.code(), Some(5));
-    assert!(stderr(&output).contains("pinned address is 203.0.113.1"));
+    output.stderr_contains("pinned address is 203.0.113.1");
     assert_eq!(std::fs::read_to_string(&pin).unwrap(), "203.0.113.1\n");
 }
 
@@ -213,8 +211,8 @@ fn family_six() {
         "6",
         script.to_str().unwrap(),
     ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(output.stdout, b"2001:db8::5\n");
+    output.code(0);
+    assert_eq!(output.stdout_bytes, b"2001:db8::5\n");
 }
 
 #[test]
@@ -226,16 +224,12 @@ fn sample_scripts_are_shellcheck_clean_posix_sh() {
         .collect();
     scripts.sort();
     assert!(scripts.len() >= 4);
+    crate::workspace::require_tool("shellcheck", "apt-get install shellcheck");
     let output = Command::new("shellcheck")
         .args(["-s", "sh"])
         .args(&scripts)
-        .output()
-        .expect("shellcheck is installed (apt-get install shellcheck)");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stdout)
-    );
+        .run();
+    assert!(output.status.success(), "{}", output.stdout);
 }
 
 /// A network namespace with two veth interfaces, `eth0` (10.213.K.2/24) and
@@ -250,13 +244,7 @@ struct Netns {
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
 fn ip(args: &[&str]) {
-    let output = Command::new("ip").args(args).output().expect("iproute2");
-    assert!(
-        output.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    Command::new("ip").args(args).run().success();
 }
 
 impl Netns {
@@ -326,11 +314,11 @@ impl Netns {
 
     /// Runs ip-detect-run inside the namespace on a copy of the sample
     /// whose interpreter is dash, whatever /bin/sh is.
-    fn detect(&self, sample: &str, env: &[(&str, &str)]) -> Output {
+    fn detect(&self, sample: &str, env: &[(&str, &str)]) -> Run {
         self.detect_with(sample, env, &[])
     }
 
-    fn detect_with(&self, sample: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
+    fn detect_with(&self, sample: &str, env: &[(&str, &str)], args: &[&str]) -> Run {
         let dash = which("dash").expect("dash is installed (apt-get install -y dash)");
         let text = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -350,7 +338,7 @@ impl Netns {
         command.args(args);
         command.arg(&script);
         command.envs(env.iter().copied());
-        command.output().unwrap()
+        command.run()
     }
 }
 
@@ -370,14 +358,9 @@ fn which(name: &str) -> Option<PathBuf> {
     })
 }
 
-fn assert_detects(output: Output, expected: String) {
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(String::from_utf8(output.stdout).unwrap(), expected + "\n");
+fn assert_detects(output: Run, expected: String) {
+    output.code(0);
+    assert_eq!(output.stdout, expected + "\n");
 }
 
 #[test]

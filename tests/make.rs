@@ -15,14 +15,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::workspace::{bin_dir, copy_dir, repo_root};
+use crate::workspace::{bin_dir, repo_root};
+use tarmac_testkit::tree::copy_tree;
 
 /// A fresh copy of what the Makefile reads, as a checkout would have it.
 fn checkout() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(repo_root().join("Makefile"), dir.path().join("Makefile")).unwrap();
-    copy_dir(&repo_root().join("packages"), &dir.path().join("packages"));
-    copy_dir(&repo_root().join("genconf"), &dir.path().join("genconf"));
+    copy_tree(&repo_root().join("packages"), &dir.path().join("packages"));
+    copy_tree(&repo_root().join("genconf"), &dir.path().join("genconf"));
     // A serve/ left by a manual cfg-gen run in the source tree is not input.
     let _ = std::fs::remove_dir_all(dir.path().join("genconf/serve"));
     dir

@@ -2,120 +2,46 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 use tarmac_model::layout;
+use tarmac_testkit::host::Host;
 use tarmac_testkit::packages::{mesos_0_22, mesos_config, PkgFixture};
+
+use crate::workspace::Activate;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pkg-activate");
 
-/// A temp host: root, config dir (roles), systemd dir, state dir root and a
-/// private user database.
-struct Host {
-    _dir: tempfile::TempDir,
-    base: PathBuf,
+/// What only these tests ask of a host: pkg-activate letting `systemctl`
+/// run or using the machine's user database, and a snapshot of the host.
+trait HostExt {
+    /// Like [`Activate::command`] but with the machine's user database
+    /// (`--user-db-root /`): callers must put a fake `useradd` first on PATH.
+    fn command_with_system_user_db(&self, args: &[&str]) -> Command;
+    /// Like [`Activate::command`] but letting pkg-activate run `systemctl`.
+    fn command_with_systemctl(&self, args: &[&str]) -> Command;
+    /// Everything under the temp dir: path, kind, link target, mode,
+    /// content hash. Equal snapshots = nothing changed.
+    fn snapshot(&self) -> BTreeMap<String, String>;
 }
 
-impl Host {
-    fn new(roles: &[&str]) -> Host {
-        let dir = tempfile::tempdir().unwrap();
-        let base = dir.path().to_path_buf();
-        for sub in [
-            "root/packages",
-            "config/roles",
-            "systemd",
-            "state",
-            "users/etc",
-        ] {
-            std::fs::create_dir_all(base.join(sub)).unwrap();
-        }
-        for role in roles {
-            std::fs::write(base.join("config/roles").join(role), "").unwrap();
-        }
-        std::fs::write(
-            base.join("users/etc/passwd"),
-            "root:x:0:0:root:/root:/bin/sh\n",
-        )
-        .unwrap();
-        std::fs::write(base.join("users/etc/group"), "root:x:0:\ndocker:x:990:\n").unwrap();
-        std::fs::write(base.join("users/etc/shadow"), "").unwrap();
-        std::fs::write(base.join("users/etc/gshadow"), "").unwrap();
-        Host { _dir: dir, base }
-    }
-
-    fn root(&self) -> PathBuf {
-        self.base.join("root")
-    }
-
-    fn systemd(&self) -> PathBuf {
-        self.base.join("systemd")
-    }
-
-    fn add(&self, fixture: PkgFixture) -> String {
-        let id = fixture.id();
-        fixture.build(&self.root());
-        id
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = self.command_with_systemctl(args);
-        command.arg("--no-systemd");
-        command
-    }
-
-    /// Like [`Host::command`] but with the machine's user database
-    /// (`--user-db-root /`): callers must put a fake `useradd` first on PATH.
+impl HostExt for Host {
     fn command_with_system_user_db(&self, args: &[&str]) -> Command {
-        let mut command = self.command_with_user_db(Path::new("/"), args);
-        command.arg("--no-systemd");
+        let mut command = self.pkg_activate_with_user_db(BIN.as_ref(), Path::new("/"));
+        command.args(args).arg("--no-systemd");
         command
     }
 
-    /// Like [`Host::command`] but letting pkg-activate run `systemctl`.
     fn command_with_systemctl(&self, args: &[&str]) -> Command {
-        self.command_with_user_db(&self.base.join("users"), args)
-    }
-
-    fn command_with_user_db(&self, user_db: &Path, args: &[&str]) -> Command {
-        let mut command =
-            tarmac_testkit::host::pkg_activate_with_user_db(BIN.as_ref(), &self.base, user_db);
+        let mut command = self.pkg_activate(BIN.as_ref());
         command.args(args);
         command
     }
 
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// Runs, asserts success, returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Runs, asserts exit `code`, returns the first stderr line.
-    fn fail(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
-        stderr.lines().next().unwrap_or_default().to_string()
-    }
-
-    fn status(&self) -> Value {
-        serde_json::from_str(&self.ok(&["status", "--json"])).unwrap()
-    }
-
-    /// Everything under the temp dir: path, kind, link target, mode,
-    /// content hash. Equal snapshots = nothing changed.
     fn snapshot(&self) -> BTreeMap<String, String> {
         let mut map = BTreeMap::new();
-        snapshot_into(&self.base, &self.base, &mut map);
+        snapshot_into(self.base(), self.base(), &mut map);
         map
     }
 }
@@ -516,9 +442,9 @@ fn every_validation_error_is_one_line_and_changes_nothing() {
     assert!(line.contains("k--1/pkginfo.json"), "{line}");
 }
 
-#[test]
-fn package_users_and_state_directories_are_made_in_the_given_user_db() {
-    let host = Host::new(&[]);
+/// Two packages with users: svc (dcos_svc, a state directory) and other
+/// (dcos_other in the docker group); their ids.
+fn add_user_packages(host: &Host) -> (String, String) {
     let id = host.add(
         PkgFixture::new("svc", "1")
             .username("dcos_svc")
@@ -530,8 +456,15 @@ fn package_users_and_state_directories_are_made_in_the_given_user_db() {
             .username("dcos_other")
             .group("docker"),
     );
+    (id, grouped)
+}
+
+#[test]
+fn package_users_and_state_directories_are_made_in_the_given_user_db() {
+    let host = Host::new(&[]);
+    let (id, grouped) = add_user_packages(&host);
     host.ok(&["activate", &id, &grouped]);
-    let passwd = std::fs::read_to_string(host.base.join("users/etc/passwd")).unwrap();
+    let passwd = std::fs::read_to_string(host.base().join("users/etc/passwd")).unwrap();
     let line = passwd
         .lines()
         .find(|l| l.starts_with("dcos_svc:"))
@@ -547,12 +480,12 @@ fn package_users_and_state_directories_are_made_in_the_given_user_db() {
     assert_eq!(other.split(':').nth(3), Some("990"), "{other}");
     let uid: u32 = line.split(':').nth(2).unwrap().parse().unwrap();
     use std::os::unix::fs::MetadataExt;
-    let state = host.base.join("state/svc");
+    let state = host.base().join("state/svc");
     assert_eq!(std::fs::metadata(&state).unwrap().uid(), uid);
     // Activating again finds the users and changes nothing about them.
     host.ok(&["activate", &id, &grouped]);
     assert_eq!(
-        std::fs::read_to_string(host.base.join("users/etc/passwd")).unwrap(),
+        std::fs::read_to_string(host.base().join("users/etc/passwd")).unwrap(),
         passwd
     );
 }
@@ -565,28 +498,18 @@ fn package_users_and_state_directories_are_made_in_the_given_user_db() {
 fn package_users_are_appended_to_a_private_user_db_without_root() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let host = Host::new(&[]);
-    let id = host.add(
-        PkgFixture::new("svc", "1")
-            .username("dcos_svc")
-            .state_directory()
-            .file("bin/svc", b"x", 0o755),
-    );
-    let grouped = host.add(
-        PkgFixture::new("other", "1")
-            .username("dcos_other")
-            .group("docker"),
-    );
-    let users = host.base.join("users/etc");
+    let (id, grouped) = add_user_packages(&host);
+    let users = host.base().join("users/etc");
     std::fs::write(users.join("shadow"), "root:*:19000:0:99999:7:::\n").unwrap();
     std::fs::set_permissions(users.join("shadow"), std::fs::Permissions::from_mode(0o640)).unwrap();
-    let bin = host.base.join("pkg-activate");
+    let bin = host.base().join("pkg-activate");
     std::fs::copy(BIN, &bin).unwrap();
     // /proc/self belongs to the effective uid.
     let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
     let mut command = if root {
         let status = Command::new("chown")
             .args(["-R", "65534:65534"])
-            .arg(&host.base)
+            .arg(host.base())
             .status()
             .unwrap();
         assert!(status.success());
@@ -601,13 +524,13 @@ fn package_users_are_appended_to_a_private_user_db_without_root() {
         .arg("--root")
         .arg(host.root())
         .arg("--config-dir")
-        .arg(host.base.join("config"))
+        .arg(host.base().join("config"))
         .arg("--systemd-dir")
         .arg(host.systemd())
         .arg("--state-dir-root")
-        .arg(host.base.join("state"))
+        .arg(host.base().join("state"))
         .arg("--user-db-root")
-        .arg(host.base.join("users"))
+        .arg(host.base().join("users"))
         .args(["--no-systemd", "activate", &id, &grouped])
         .env_remove("TARMAC_FAILPOINT");
     // The copy was just written: a process forked meanwhile by another test
@@ -644,9 +567,9 @@ fn package_users_are_appended_to_a_private_user_db_without_root() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o640);
-    let caller = std::fs::metadata(&host.base).unwrap().uid();
+    let caller = std::fs::metadata(host.base()).unwrap().uid();
     assert_eq!(
-        std::fs::metadata(host.base.join("state/svc"))
+        std::fs::metadata(host.base().join("state/svc"))
             .unwrap()
             .uid(),
         caller
@@ -663,9 +586,9 @@ fn package_users_are_appended_to_a_private_user_db_without_root() {
 /// machine's real useradd (nor its user database).
 fn fake_useradd(host: &Host) -> (String, PathBuf) {
     use std::os::unix::fs::PermissionsExt;
-    let bin = host.base.join("fakebin");
+    let bin = host.base().join("fakebin");
     std::fs::create_dir_all(&bin).unwrap();
-    let log = host.base.join("useradd.log");
+    let log = host.base().join("useradd.log");
     let script = bin.join("useradd");
     std::fs::write(
         &script,
@@ -690,7 +613,7 @@ fn manual_host_users_refuses_a_missing_user_in_a_private_user_db() {
     );
     let plain = host.add(PkgFixture::new("plain", "1").file("bin/plain", b"p", 0o755));
     host.ok(&["activate", &plain]);
-    let manual = host.base.join("config/manual_host_users");
+    let manual = host.base().join("config/manual_host_users");
     std::fs::write(&manual, "").unwrap();
     let before = host.snapshot();
     let line = host.fail(&["activate", &plain, &svc], 3);
@@ -702,7 +625,7 @@ fn manual_host_users_refuses_a_missing_user_in_a_private_user_db() {
     );
     assert_eq!(host.snapshot(), before, "a refused set changed the host");
     // A user the operator made is accepted and left alone.
-    let passwd = host.base.join("users/etc/passwd");
+    let passwd = host.base().join("users/etc/passwd");
     let made = "root:x:0:0:root:/root:/bin/sh\n\
                 dcos_svc:x:500:500::/home/dcos_svc:/bin/false\n";
     std::fs::write(&passwd, made).unwrap();
@@ -729,7 +652,7 @@ fn manual_host_users_refuses_a_missing_user_with_the_system_user_db() {
     let id = host.add(PkgFixture::new("svc", "1").username(user));
     let (path, log) = fake_useradd(&host);
     let run = |manual: bool| {
-        let marker = host.base.join("config/manual_host_users");
+        let marker = host.base().join("config/manual_host_users");
         if manual {
             std::fs::write(&marker, "").unwrap();
         } else {
@@ -773,7 +696,7 @@ fn manual_host_users_refuses_a_missing_user_with_the_system_user_db() {
 #[test]
 fn a_package_user_named_like_an_existing_group_is_refused() {
     let host = Host::new(&[]);
-    let group_file = host.base.join("users/etc/group");
+    let group_file = host.base().join("users/etc/group");
     let groups = "root:x:0:\ndocker:x:990:\ndcos_grp:x:555:\n";
     std::fs::write(&group_file, groups).unwrap();
     let plain = host.add(PkgFixture::new("grp", "1").username("dcos_grp"));
@@ -797,7 +720,7 @@ fn a_package_user_named_like_an_existing_group_is_refused() {
     }
     // With `/`: a private mount namespace shows a group file that has the
     // group (the machine's own /etc/group is never written).
-    let shadowed = host.base.join("group.shadow");
+    let shadowed = host.base().join("group.shadow");
     let mut text = std::fs::read_to_string("/etc/group").unwrap();
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
@@ -1062,7 +985,7 @@ fn environment_values_are_accepted_exactly_when_they_round_trip() {
     for (i, value) in bad.iter().enumerate() {
         let id = host.add(PkgFixture::new("bad", &i.to_string()).env("BAD", value));
         let out = host.run(&["activate", &id]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = out.stderr.as_str();
         assert_eq!(out.status.code(), Some(3), "{value:?} accepted: {stderr}");
         let line = stderr.lines().next().unwrap_or_default();
         let file = host.root().join(format!("packages/{id}/pkginfo.json"));
@@ -1114,7 +1037,7 @@ fn status_reports_packages_outside_the_cluster_set_as_overrides() {
     assert_eq!(status["overrides"], Value::Null);
     assert!(host.ok(&["status"]).contains("cluster-set false\n"));
 
-    let flags = host.base.join("config/setup-flags");
+    let flags = host.base().join("config/setup-flags");
     std::fs::create_dir_all(&flags).unwrap();
     std::fs::write(
         flags.join("cluster-package-ids"),
@@ -1292,14 +1215,14 @@ fn recovery_syncs_units_only_into_the_recorded_systemd_dir() {
     host.ok(&["activate", &mesos, &config]);
     let unit = host.systemd().join("dcos-mesos-master.service");
     assert!(unit.exists());
-    let other = host.base.join("other-systemd");
+    let other = host.base().join("other-systemd");
     std::fs::create_dir_all(&other).unwrap();
     let elsewhere = |args: &[&str]| {
         Command::new(BIN)
             .arg("--root")
             .arg(host.root())
             .arg("--config-dir")
-            .arg(host.base.join("config"))
+            .arg(host.base().join("config"))
             .arg("--systemd-dir")
             .arg(&other)
             .arg("--no-systemd")
@@ -1344,7 +1267,7 @@ fn systemctl_calls_stop_changed_units_then_reload_and_start() {
                 0o644,
             ),
     );
-    let log = host.base.join("systemctl.log");
+    let log = host.base().join("systemctl.log");
     let path = stub_systemctl(&host, &format!("echo \"$*\" >> {}", log.display()));
     let run = |args: &[&str]| {
         let out = host
@@ -1493,7 +1416,7 @@ fn check_runs_executables_in_check_dirs() {
     host.ok(&["activate", &ok, &bad]);
     let out = host.run(&["check"]);
     assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = out.stderr.as_str();
     assert!(stderr.starts_with("pkg-activate: warning: "), "{stderr}");
     let line = stderr.lines().last().unwrap();
     assert!(
@@ -1519,14 +1442,14 @@ fn uninstall_removes_units_and_activation() {
     std::fs::create_dir_all(recover_link.parent().unwrap()).unwrap();
     std::os::unix::fs::symlink("../tarmac-recover.service", &recover_link).unwrap();
     // What dcos_install.sh writes outside the root, and package state.
-    let config = host.base.join("config");
+    let config = host.base().join("config");
     std::fs::create_dir_all(config.join("setup-flags")).unwrap();
     std::fs::write(config.join("setup-flags/bootstrap-id"), "b").unwrap();
     std::fs::write(config.join("manual_host_users"), "").unwrap();
-    let tools = host.base.join("tools");
+    let tools = host.base().join("tools");
     std::fs::create_dir_all(&tools).unwrap();
     std::fs::write(tools.join("host-extract"), "").unwrap();
-    std::fs::create_dir_all(host.base.join("state/mesos")).unwrap();
+    std::fs::create_dir_all(host.base().join("state/mesos")).unwrap();
     let tools_flag = tools.to_str().unwrap();
 
     let out = host.ok(&["uninstall", "--tools-dir", tools_flag]);
@@ -1546,7 +1469,7 @@ fn uninstall_removes_units_and_activation() {
         config.join("roles"),
         config.join("setup-flags"),
         tools.clone(),
-        host.base.join("state/mesos"),
+        host.base().join("state/mesos"),
     ] {
         assert!(kept.exists(), "{}", kept.display());
         assert!(
@@ -1590,7 +1513,7 @@ fn uninstall_removes_units_and_activation() {
     );
     assert_eq!(
         doc["left"],
-        serde_json::json!([host.base.join("state/mesos")])
+        serde_json::json!([host.base().join("state/mesos")])
     );
 }
 
@@ -1621,11 +1544,7 @@ fn crash_sets(host: &Host) -> (Vec<String>, Vec<String>) {
 
 fn assert_whole(host: &Host, allowed: &[(u64, &[String])]) -> u64 {
     let out = host.run(&["recover"]);
-    assert!(
-        out.status.success(),
-        "recover: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "recover: {}", out.stderr.as_str());
     let status = host.status();
     assert_eq!(status["healthy"], json!(true), "{status}");
     let current = status["current"].as_u64().expect("a current generation");
@@ -1801,11 +1720,7 @@ fn crash_loop_sigkill_at_random_moments() {
         let _ = child.wait();
         let status_after = {
             let out = host.run(&["recover"]);
-            assert!(
-                out.status.success(),
-                "recover: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert!(out.status.success(), "recover: {}", out.stderr.as_str());
             host.status()
         };
         assert_eq!(
@@ -1884,18 +1799,14 @@ fn progress_on_a_terminal_only_and_quiet_silences_it() {
     assert!(!quiet.contains("switch"), "{quiet:?}");
     let piped = host.run(&["activate", &mesos]);
     assert!(piped.status.success());
-    assert!(
-        piped.stderr.is_empty(),
-        "{:?}",
-        String::from_utf8_lossy(&piped.stderr)
-    );
+    assert!(piped.stderr.is_empty(), "{:?}", piped.stderr);
 }
 
 /// A stand-in `systemctl` (this machine boots without systemd) running the
 /// shell `body`, first on the PATH this returns.
 fn stub_systemctl(host: &Host, body: &str) -> String {
     use std::os::unix::fs::PermissionsExt;
-    let stub = host.base.join("stub");
+    let stub = host.base().join("stub");
     std::fs::create_dir_all(&stub).unwrap();
     std::fs::write(stub.join("systemctl"), format!("#!/bin/sh\n{body}\n")).unwrap();
     std::fs::set_permissions(
@@ -1920,7 +1831,7 @@ fn status_reports_what_systemd_says_of_the_wanted_units() {
     let host = Host::new(&["master"]);
     let (mesos, _) = pkgpanda_pair(&host);
     host.ok(&["activate", &mesos]);
-    let state = host.base.join("unit-state");
+    let state = host.base().join("unit-state");
     let path = stub_systemctl(
         &host,
         &format!(
@@ -1929,7 +1840,7 @@ fn status_reports_what_systemd_says_of_the_wanted_units() {
             state.display()
         ),
     );
-    let stub = host.base.join("stub");
+    let stub = host.base().join("stub");
     let status = |unit_state: &str| -> Value {
         std::fs::write(&state, unit_state).unwrap();
         let out = host
@@ -2000,7 +1911,7 @@ fn status_reports_what_systemd_says_of_the_wanted_units() {
 #[test]
 fn checks_time_out_report_their_output_and_hold_no_lock() {
     let host = Host::new(&[]);
-    let marks = host.base.join("marks");
+    let marks = host.base().join("marks");
     std::fs::create_dir_all(&marks).unwrap();
     // A check that forks a helper, says where it is, then hangs.
     let hang = format!(

@@ -3,27 +3,17 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+use tarmac_testkit::cmd::{run, Run, Runs};
 
 use serde_json::Value;
 use tarmac_model::layout::repository;
 
-use crate::workspace::copy_dir;
+use tarmac_testkit::tree::copy_tree;
 
 fn pkg_build() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pkg-build"))
-}
-
-fn run(command: &mut Command) -> Output {
-    command.output().expect("pkg-build runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("UTF-8 stdout")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// The DC/OS corpus kept in the repository (`tests/corpus/`, origin and
@@ -39,8 +29,8 @@ fn plan_json(packages: &Path) -> Vec<Value> {
     let output = run(pkg_build()
         .args(["--plan", "--json", "--tree", "--packages"])
         .arg(packages));
-    assert!(output.status.success(), "{}", stderr(&output));
-    let doc: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    output.success();
+    let doc: Value = output.stdout_json();
     crate::workspace::assert_documented("pkg-build --plan", &doc);
     doc["packages"].as_array().unwrap().clone()
 }
@@ -86,15 +76,15 @@ fn plan_on_the_dcos_corpus_orders_requires_first_with_stable_ids() {
     let plain = run(pkg_build()
         .args(["--plan", "--tree", "--packages"])
         .arg(&corpus));
-    assert!(plain.status.success(), "{}", stderr(&plain));
+    plain.success();
     let ids: Vec<&str> = planned.iter().map(|p| p["id"].as_str().unwrap()).collect();
-    assert_eq!(stdout(&plain), ids.join("\n") + "\n");
+    assert_eq!(plain.stdout.as_str(), ids.join("\n") + "\n");
 
     // The same tree elsewhere (the git_local source of dcos-image is
     // `../../`, so the corpus is copied whole) plans the same ids.
     let temp = tempfile::tempdir().unwrap();
     let copy = temp.path().join("corpus");
-    copy_dir(corpus.parent().unwrap(), &copy);
+    copy_tree(corpus.parent().unwrap(), &copy);
     let moved = plan_json(&copy.join("dcos-packages"));
     assert_eq!(moved, planned);
 
@@ -138,30 +128,26 @@ fn plan_refuses_an_unknown_package_with_exit_3() {
     let output = run(pkg_build()
         .args(["--plan", "no-such-package", "--packages"])
         .arg(corpus_dir()));
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    output.code(3);
     assert!(
-        stderr(&output).starts_with("pkg-build: error: "),
+        output.stderr.starts_with("pkg-build: error: "),
         "{}",
-        stderr(&output)
+        output.stderr
     );
-    assert!(
-        stderr(&output).contains("no-such-package"),
-        "{}",
-        stderr(&output)
-    );
+    output.stderr_contains("no-such-package");
 }
 
 /// The repository's example tree, copied to `dir/packages`.
 fn example_tree(dir: &Path) -> PathBuf {
     let packages = dir.join("packages");
-    copy_dir(
+    copy_tree(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("packages"),
         &packages,
     );
     packages
 }
 
-fn build_in(dir: &Path, packages: &Path, args: &[&str]) -> Output {
+fn build_in(dir: &Path, packages: &Path, args: &[&str]) -> Run {
     run(pkg_build()
         .current_dir(dir)
         .arg("--packages")
@@ -200,17 +186,13 @@ fn unpack(repo: &Path, id: &str, into: &Path) -> PathBuf {
     target
 }
 
-fn lines(output: &Output) -> Vec<String> {
-    stdout(output).lines().map(str::to_string).collect()
-}
-
 #[test]
 fn builds_the_example_tree_reproducibly_and_caches_it() {
     let temp = tempfile::tempdir().unwrap();
     let packages = example_tree(temp.path());
     let output = build_in(temp.path(), &packages, &["--tree", "-j", "2"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let ids = lines(&output);
+    output.success();
+    let ids = output.lines();
     let names: Vec<&str> = ids.iter().map(|i| i.split("--").next().unwrap()).collect();
     assert_eq!(names, ["libgreet", "greeter", "hello-git", "motd"]);
 
@@ -269,8 +251,8 @@ fn builds_the_example_tree_reproducibly_and_caches_it() {
 
     // Nothing changed: everything is cached, same ids.
     let again = build_in(temp.path(), &packages, &["--tree", "--json"]);
-    assert!(again.status.success(), "{}", stderr(&again));
-    let doc: Value = serde_json::from_str(&stdout(&again)).unwrap();
+    again.success();
+    let doc: Value = again.stdout_json();
     crate::workspace::assert_documented("pkg-build", &doc);
     let statuses: Vec<&str> = doc["packages"]
         .as_array()
@@ -294,8 +276,8 @@ fn builds_the_example_tree_reproducibly_and_caches_it() {
         &packages2,
         &["--tree", "-j", "1", "--sandbox", "none"],
     );
-    assert!(second.status.success(), "{}", stderr(&second));
-    assert_eq!(lines(&second), ids);
+    second.success();
+    assert_eq!(second.lines(), ids);
     for id in &ids {
         for rel in repository_files(id) {
             assert_eq!(
@@ -313,8 +295,8 @@ fn plan_ids(packages: &Path, args: &[&str]) -> Vec<String> {
         .arg("--packages")
         .arg(packages)
         .args(args));
-    assert!(output.status.success(), "{}", stderr(&output));
-    lines(&output)
+    output.success();
+    output.lines()
 }
 
 #[test]
@@ -355,8 +337,8 @@ fn a_corrupt_source_is_kept_aside_and_fails_with_exit_4() {
     bytes[last] ^= 0xff;
     std::fs::write(&tarball, &bytes).unwrap();
     let output = build_in(temp.path(), &packages, &["motd", "--quiet"]);
-    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
-    let message = stderr(&output);
+    output.code(4);
+    let message = output.stderr.as_str();
     assert!(
         message.starts_with("pkg-build: error: file://motd-1.0.tar.gz: sha1 mismatch"),
         "{message}"
@@ -401,12 +383,8 @@ fn reserved_unit_names_and_failing_scripts_publish_nothing() {
         "#!/bin/sh\nmkdir -p $PKG_PATH/dcos.target.wants_slave\ntouch $PKG_PATH/dcos.target.wants_slave/dcos-setup.service\n",
     );
     let output = build_in(temp.path(), &packages, &["sneaky"]);
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("dcos.target.wants_slave/dcos-setup.service: reserved unit name"),
-        "{}",
-        stderr(&output)
-    );
+    output.code(3);
+    output.stderr_contains("dcos.target.wants_slave/dcos-setup.service: reserved unit name");
     assert!(!temp.path().join("repo/packages/sneaky").exists());
 
     add_package(
@@ -416,8 +394,8 @@ fn reserved_unit_names_and_failing_scripts_publish_nothing() {
         "#!/bin/sh\necho compiling\necho 'cc: error: oops' >&2\nexit 7\n",
     );
     let output = build_in(temp.path(), &packages, &["broken"]);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let message = stderr(&output);
+    output.code(1);
+    let message = output.stderr.as_str();
     assert!(message.contains("build script"), "{message}");
     assert!(
         message.contains("cc: error: oops"),
@@ -457,8 +435,8 @@ check network-only-lo '[ "$(grep -c : /proc/net/dev)" = 1 ]'
     std::fs::create_dir_all(packages.join("probe/extra")).unwrap();
     std::fs::write(packages.join("probe/extra/note"), "n").unwrap();
     let output = build_in(temp.path(), &packages, &["probe", "--sandbox", "namespace"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let ids = lines(&output);
+    output.success();
+    let ids = output.lines();
     let probe = unpack(&temp.path().join("repo"), &ids[1], &temp.path().join("out"));
     let report = std::fs::read_to_string(probe.join("etc/report")).unwrap();
     assert_eq!(
@@ -484,13 +462,8 @@ fn git(dir: &Path, args: &[&str]) {
             "commit.gpgsign=false",
         ])
         .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+        .run();
+    assert!(status.status.success(), "git {args:?}: {}", status.stderr);
 }
 
 #[test]
@@ -512,18 +485,14 @@ fn git_local_sources_pin_the_head_commit_and_refuse_local_changes() {
     let dirty = run(pkg_build()
         .args(["--plan", "hello-git", "--packages"])
         .arg(&packages));
-    assert_eq!(dirty.status.code(), Some(3), "{}", stderr(&dirty));
-    assert!(
-        stderr(&dirty).contains("uncommitted changes"),
-        "{}",
-        stderr(&dirty)
-    );
+    dirty.code(3);
+    dirty.stderr_contains("uncommitted changes");
 
     git(&source, &["commit", "-q", "-am", "two"]);
     let second = plan_ids(&packages, &["hello-git"]);
     assert_ne!(second, first);
     let output = build_in(temp.path(), &packages, &["hello-git"]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    output.success();
     let hello = unpack(
         &temp.path().join("repo"),
         &second[0],
@@ -573,30 +542,21 @@ fn http_sources_are_verified_cached_by_checksum_and_failures_classified() {
         add_package(&packages, name, &buildinfo, &script);
     }
     let unavailable = build_in(temp.path(), &packages, &["unavailable", "-q"]);
-    assert_eq!(
-        unavailable.status.code(),
-        Some(75),
-        "{}",
-        stderr(&unavailable)
-    );
-    assert!(
-        stderr(&unavailable).contains("503"),
-        "{}",
-        stderr(&unavailable)
-    );
+    unavailable.code(75);
+    unavailable.stderr_contains("503");
 
     let corrupt = build_in(temp.path(), &packages, &["fetched", "-q"]);
-    assert_eq!(corrupt.status.code(), Some(4), "{}", stderr(&corrupt));
+    corrupt.code(4);
     let kept = temp
         .path()
         .join(format!("cache/sources/{sha1}/motd-1.0.tar.gz.corrupt"));
     assert!(kept.is_file(), "corrupt download kept aside");
 
     let good = build_in(temp.path(), &packages, &["fetched"]);
-    assert!(good.status.success(), "{}", stderr(&good));
+    good.success();
     // A second package with the same checksum uses the cached download.
     let cached = build_in(temp.path(), &packages, &["fetched-too"]);
-    assert!(cached.status.success(), "{}", stderr(&cached));
+    cached.success();
     let served: Vec<_> = server
         .requests()
         .into_iter()
@@ -604,7 +564,7 @@ fn http_sources_are_verified_cached_by_checksum_and_failures_classified() {
         .collect();
     assert_eq!(served.len(), 2, "{served:?}");
     let out = temp.path().join("out");
-    let ids: Vec<String> = lines(&good).into_iter().chain(lines(&cached)).collect();
+    let ids: Vec<String> = good.lines().into_iter().chain(cached.lines()).collect();
     let fetched = unpack(&temp.path().join("repo"), &ids[0], &out);
     assert!(std::fs::read_to_string(fetched.join("etc/motd"))
         .unwrap()
@@ -632,11 +592,11 @@ fn http_source_answering_503_once_is_retried() {
     let script = "#!/bin/sh\nset -e\nmkdir -p $PKG_PATH/etc\ncp $PKG_SRC/retried/motd.txt $PKG_PATH/etc/motd\n";
     add_package(&packages, "retried", &buildinfo, script);
     let built = build_in(temp.path(), &packages, &["retried"]);
-    assert!(built.status.success(), "{}", stderr(&built));
+    built.success();
     let faults: Vec<Fault> = server.requests().into_iter().map(|r| r.fault).collect();
     assert_eq!(faults, [Fault::Status(503), Fault::Serve], "one retry");
     let out = temp.path().join("out");
-    let ids = lines(&built);
+    let ids = built.lines();
     let retried = unpack(&temp.path().join("repo"), &ids[0], &out);
     assert!(std::fs::read_to_string(retried.join("etc/motd"))
         .unwrap()
@@ -649,8 +609,8 @@ fn cache_url_fetches_verified_prebuilt_packages_and_builds_bad_ones() {
     let first = tempfile::tempdir().unwrap();
     let packages = example_tree(first.path());
     let built = build_in(first.path(), &packages, &["--tree", "-q"]);
-    assert!(built.status.success(), "{}", stderr(&built));
-    let ids = lines(&built);
+    built.success();
+    let ids = built.lines();
     let mut server = FaultServer::builder();
     for id in &ids {
         for rel in repository_files(id) {
@@ -675,8 +635,8 @@ fn cache_url_fetches_verified_prebuilt_packages_and_builds_bad_ones() {
         &packages2,
         &["--tree", "--json", "--cache-url", &server.url()],
     );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let doc: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    output.success();
+    let doc: Value = output.stdout_json();
     let statuses: Vec<(&str, &str)> = doc["packages"]
         .as_array()
         .unwrap()
@@ -722,7 +682,7 @@ fn tree_variants_honor_core_list_exclude_variants_and_bootstrap_list() {
 
     // pkg-bundle --tree ee: only the bootstrap list's closure.
     let built = build_in(temp.path(), &packages, &["--tree", "ee", "-q"]);
-    assert!(built.status.success(), "{}", stderr(&built));
+    built.success();
     let bundle = run(Command::new(env!("CARGO_BIN_EXE_pkg-bundle"))
         .current_dir(temp.path())
         .args([
@@ -735,8 +695,8 @@ fn tree_variants_honor_core_list_exclude_variants_and_bootstrap_list() {
             "--packages",
         ])
         .arg(&packages));
-    assert!(bundle.status.success(), "{}", stderr(&bundle));
-    let doc: Value = serde_json::from_str(&stdout(&bundle)).unwrap();
+    bundle.success();
+    let doc: Value = bundle.stdout_json();
     assert_eq!(doc["packages"], serde_json::json!([ee[0]]));
 
     // A required package that the tree excludes is refused.
@@ -748,12 +708,8 @@ fn tree_variants_honor_core_list_exclude_variants_and_bootstrap_list() {
     let output = run(pkg_build()
         .args(["--plan", "--tree", "bad", "--packages"])
         .arg(&packages));
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("libgreet is needed (listed or required) but excluded"),
-        "{}",
-        stderr(&output)
-    );
+    output.code(3);
+    output.stderr_contains("libgreet is needed (listed or required) but excluded");
 }
 
 #[test]
@@ -770,9 +726,8 @@ fn git_sources_are_fetched_into_a_mirror_and_checked_out_at_the_ref() {
             .arg("-C")
             .arg(dir)
             .args(["rev-parse", "HEAD"])
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+            .run();
+        out.stdout.trim().to_string()
     };
     let first = head(&upstream);
     std::fs::write(upstream.join("VERSION"), "2\n").unwrap();
@@ -790,14 +745,10 @@ fn git_sources_are_fetched_into_a_mirror_and_checked_out_at_the_ref() {
         "#!/bin/sh\nset -e\nmkdir -p $PKG_PATH/etc\ncp $PKG_SRC/pinned/VERSION $PKG_PATH/etc/version\n",
     );
     let output = build_in(temp.path(), &packages, &["pinned"]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    output.success();
     // ref_origin moved on: a warning, and the pinned ref is what is built.
-    assert!(
-        stderr(&output).contains("is not ref_origin main"),
-        "{}",
-        stderr(&output)
-    );
-    let ids = lines(&output);
+    output.stderr_contains("is not ref_origin main");
+    let ids = output.lines();
     let out = unpack(&temp.path().join("repo"), &ids[0], &temp.path().join("out"));
     assert_eq!(
         std::fs::read_to_string(out.join("etc/version")).unwrap(),
@@ -829,10 +780,10 @@ fn zip_sources_are_extracted_with_their_top_directory_stripped() {
         .collect();
     std::fs::write(packages.join("zipped/greeting-2.0.zip"), bytes).unwrap();
     let output = build_in(temp.path(), &packages, &["zipped"]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    output.success();
     let out = unpack(
         &temp.path().join("repo"),
-        &lines(&output)[0],
+        &output.lines()[0],
         &temp.path().join("out"),
     );
     assert_eq!(

@@ -2,26 +2,20 @@
 //! from the example tree.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+use tarmac_testkit::cmd::{Run, Runs};
 
 use serde_json::Value;
 use tarmac_model::layout::{repository, serve};
 
-use crate::workspace::copy_dir;
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("UTF-8 stdout")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use tarmac_testkit::tree::copy_tree;
 
 /// Builds the example tree (and `extra` packages by NAME[:VARIANT]) into
 /// `dir/repo`; returns the tree's ids and the package dir.
 fn built_repo(dir: &Path, extra: &[&str]) -> (Vec<String>, PathBuf) {
     let packages = dir.join("packages");
-    copy_dir(
+    copy_tree(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("packages"),
         &packages,
     );
@@ -36,21 +30,19 @@ fn built_repo(dir: &Path, extra: &[&str]) -> (Vec<String>, PathBuf) {
             .arg(&packages)
             .args(["--repo", "repo", "--cache", "cache", "-q"])
             .args(&args)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", stderr(&output));
-        ids.extend(stdout(&output).lines().map(str::to_string));
+            .run();
+        output.success();
+        ids.extend(output.stdout.lines().map(str::to_string));
     }
     (ids, packages)
 }
 
-fn pkg_bundle(dir: &Path, args: &[&str]) -> Output {
+fn pkg_bundle(dir: &Path, args: &[&str]) -> Run {
     Command::new(env!("CARGO_BIN_EXE_pkg-bundle"))
         .current_dir(dir)
         .arg("-q")
         .args(args)
-        .output()
-        .unwrap()
+        .run()
 }
 
 fn files_under(dir: &Path) -> Vec<String> {
@@ -76,8 +68,8 @@ fn bundling_the_same_ids_twice_gives_identical_bytes() {
     let mut args: Vec<&str> = vec!["--repo", "repo", "--out", "dist1"];
     args.extend(ids.iter().map(String::as_str));
     let first = pkg_bundle(temp.path(), &args);
-    assert!(first.status.success(), "{}", stderr(&first));
-    let lines: Vec<String> = stdout(&first).lines().map(str::to_string).collect();
+    first.success();
+    let lines: Vec<String> = first.stdout.lines().map(str::to_string).collect();
     assert_eq!(lines.len(), 2, "bootstrap id and blake3");
     let bootstrap_id = &lines[0];
     let parsed: Vec<tarmac_model::PackageId> = ids
@@ -127,7 +119,7 @@ fn bundling_the_same_ids_twice_gives_identical_bytes() {
     // Elsewhere: a copied repo with other mtimes, ids in another order from
     // a file, another thread count.
     let other = tempfile::tempdir().unwrap();
-    copy_dir(&temp.path().join("repo"), &other.path().join("elsewhere"));
+    copy_tree(&temp.path().join("repo"), &other.path().join("elsewhere"));
     for path in files_under(&other.path().join("elsewhere")) {
         let file = std::fs::File::options().append(true).open(&path).unwrap();
         file.set_modified(
@@ -152,8 +144,8 @@ fn bundling_the_same_ids_twice_gives_identical_bytes() {
             "--json",
         ],
     );
-    assert!(second.status.success(), "{}", stderr(&second));
-    let doc: Value = serde_json::from_str(&stdout(&second)).unwrap();
+    second.success();
+    let doc: Value = second.stdout_json();
     crate::workspace::assert_documented("pkg-bundle", &doc);
     assert_eq!(doc["bootstrap_id"], bootstrap_id.as_str());
     assert_eq!(doc["blake3"], lines[1].as_str());
@@ -170,8 +162,8 @@ fn bundling_the_same_ids_twice_gives_identical_bytes() {
 
     // --tree bundles the tree's bootstrap set: here every package.
     let tree = pkg_bundle(temp.path(), &["--repo", "repo", "--out", "dist3", "--tree"]);
-    assert!(tree.status.success(), "{}", stderr(&tree));
-    assert_eq!(stdout(&tree), stdout(&first));
+    tree.success();
+    assert_eq!(tree.stdout.as_str(), first.stdout.as_str());
 }
 
 #[test]
@@ -183,9 +175,9 @@ fn an_open_closure_or_a_repeated_name_writes_nothing() {
         panic!("{ids:?}")
     };
     let missing = pkg_bundle(temp.path(), &["--repo", "repo", "--out", "out", greeter]);
-    assert_eq!(missing.status.code(), Some(3), "{}", stderr(&missing));
+    missing.code(3);
     assert_eq!(
-        stderr(&missing).lines().next().unwrap(),
+        missing.stderr.lines().next().unwrap(),
         format!(
             "pkg-bundle: error: bundle: {greeter} requires libgreet, which is not in the bundle"
         )
@@ -202,24 +194,16 @@ fn an_open_closure_or_a_repeated_name_writes_nothing() {
             motd_default,
         ],
     );
-    assert_eq!(twice.status.code(), Some(5), "{}", stderr(&twice));
-    assert!(
-        stderr(&twice).contains("package motd given twice"),
-        "{}",
-        stderr(&twice)
-    );
+    twice.code(5);
+    twice.stderr_contains("package motd given twice");
     let absent = pkg_bundle(
         temp.path(),
         &["--repo", "repo", "--out", "out", "nothere--1"],
     );
-    assert_eq!(absent.status.code(), Some(3), "{}", stderr(&absent));
-    assert!(
-        stderr(&absent).contains("nothere--1 is not in the repository"),
-        "{}",
-        stderr(&absent)
-    );
+    absent.code(3);
+    absent.stderr_contains("nothere--1 is not in the repository");
     let none = pkg_bundle(temp.path(), &["--repo", "repo", "--out", "out"]);
-    assert_eq!(none.status.code(), Some(2), "{}", stderr(&none));
+    none.code(2);
 
     // A repository archive that does not match its manifest: exit 4.
     let manifest = temp
@@ -232,7 +216,7 @@ fn an_open_closure_or_a_repeated_name_writes_nothing() {
         temp.path(),
         &["--repo", "repo", "--out", "out", libgreet, greeter],
     );
-    assert_eq!(corrupt.status.code(), Some(4), "{}", stderr(&corrupt));
+    corrupt.code(4);
     assert_eq!(
         files_under(&temp.path().join("out")),
         Vec::<String>::new(),
@@ -253,7 +237,7 @@ fn docs_pkg_bundle_reference_matches_help() {
 fn example_package_and_bundle_hashes_are_pinned() {
     let temp = tempfile::tempdir().unwrap();
     let packages = temp.path().join("packages");
-    copy_dir(
+    copy_tree(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("packages/libgreet"),
         &packages.join("libgreet"),
     );
@@ -269,11 +253,10 @@ fn example_package_and_bundle_hashes_are_pinned() {
             "--packages",
             "packages",
         ])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+        .run();
+    output.success();
     let id = "libgreet--d33b334154e17901b23b9a9f31dda8803a0cfe24";
-    assert_eq!(stdout(&output), format!("{id}\n"));
+    assert_eq!(output.stdout.as_str(), format!("{id}\n"));
     let archive = std::fs::read(
         temp.path()
             .join(format!("repo/packages/libgreet/{id}.tar.zst")),
@@ -284,9 +267,9 @@ fn example_package_and_bundle_hashes_are_pinned() {
         "3fe60f1bb4921335e5e0d97d17abaad4b2fe5b59843c7648e0f3d04a5dd45c0b"
     );
     let bundle = pkg_bundle(temp.path(), &["--repo", "repo", id]);
-    assert!(bundle.status.success(), "{}", stderr(&bundle));
+    bundle.success();
     assert_eq!(
-        stdout(&bundle),
+        bundle.stdout.as_str(),
         "08960775ff470473c6fb0f4183842e67262a7a72\n\
          5f493d836f9ea12fa1e527ee02f44951e02ca787f22873a223d1a64d84a610d7\n"
     );

@@ -11,20 +11,22 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use tarmac_testkit::cmd::{Run, Runs};
 use tarmac_testkit::disk::{count, LoopFs};
 use tarmac_testkit::fault_server::{Fault, FaultServer};
+use tarmac_testkit::host::Host;
 use tarmac_testkit::nginx::Nginx;
 use tarmac_testkit::packages::PkgFixture;
 use tarmac_testkit::repo::{Pkg, Repo};
 
 // Fast retries and no reserve: the images are tiny on purpose.
 use crate::host_extract::FAST;
+use crate::workspace::Activate;
 
-const ACTIVATE: &str = env!("CARGO_BIN_EXE_pkg-activate");
 const EXTRACT: &str = env!("CARGO_BIN_EXE_host-extract");
 
 /// xorshift: deterministic pseudo-random delays without a rand dependency.
@@ -85,76 +87,18 @@ fn names(dir: &Path) -> BTreeSet<String> {
 
 // ---------------------------------------------------------------- pkg-activate
 
-/// A pkg-activate host under `base`: root, roles, systemd dir, state dirs
-/// and a private user database; every path a flag.
-struct Host {
-    _dir: Option<tempfile::TempDir>,
-    base: PathBuf,
+/// What the kill loops ask of a pkg-activate host (a
+/// [`tarmac_testkit::host::Host`]): its current generation, the
+/// generations on disk, and that `recover` left nothing behind.
+trait Generations {
+    fn current(&self) -> (u64, Vec<String>);
+    fn current_or_none(&self) -> (u64, Vec<String>);
+    fn generations(&self) -> BTreeSet<String>;
+    fn generation_packages(&self, n: &str) -> Vec<String>;
+    fn assert_clean(&self, context: &str);
 }
 
-impl Host {
-    fn new() -> Host {
-        let dir = tempfile::tempdir().unwrap();
-        let mut host = Host::at(dir.path());
-        host._dir = Some(dir);
-        host
-    }
-
-    fn at(base: &Path) -> Host {
-        for sub in [
-            "root/packages",
-            "config/roles",
-            "systemd",
-            "state",
-            "users/etc",
-        ] {
-            std::fs::create_dir_all(base.join(sub)).unwrap();
-        }
-        let db = base.join("users/etc");
-        std::fs::write(db.join("passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-        std::fs::write(db.join("group"), "root:x:0:\n").unwrap();
-        std::fs::write(db.join("shadow"), "").unwrap();
-        std::fs::write(db.join("gshadow"), "").unwrap();
-        Host {
-            _dir: None,
-            base: base.to_path_buf(),
-        }
-    }
-
-    fn root(&self) -> PathBuf {
-        self.base.join("root")
-    }
-
-    fn add(&self, fixture: PkgFixture) -> String {
-        let id = fixture.id();
-        fixture.build(&self.root());
-        id
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = tarmac_testkit::host::pkg_activate(ACTIVATE.as_ref(), &self.base);
-        command.arg("--no-systemd").args(args).stdin(Stdio::null());
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn status(&self) -> Value {
-        serde_json::from_str(&self.ok(&["status", "--json"])).unwrap()
-    }
-
+impl Generations for Host {
     /// (current generation, its package ids) from a healthy status.
     fn current(&self) -> (u64, Vec<String>) {
         let status = self.status();
@@ -265,7 +209,7 @@ enum Op {
 #[test]
 fn pkg_activate_kill_loop_over_activate_rollback_and_gc() {
     let target = count("TARMAC_KILLS", 100);
-    let host = Host::new();
+    let host = Host::new(&[]);
     let (a, b) = sets(&host);
     let activate = |ids: &[String]| {
         let mut args = vec!["activate".to_string()];
@@ -274,18 +218,7 @@ fn pkg_activate_kill_loop_over_activate_rollback_and_gc() {
         args
     };
     let (args_a, args_b) = (activate(&a), activate(&b));
-
-    // One unkilled run of each to size the kill windows (1.5x a run).
-    let timed = |args: &[String]| {
-        let started = Instant::now();
-        host.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        started.elapsed()
-    };
-    let w_activate = timed(&args_a) + timed(&args_b);
-    let w_rollback = timed(&["rollback".to_string()]) * 3 / 2;
-    junk(&host, 0);
-    let w_gc = timed(&["gc".to_string(), "--keep".into(), "1".into()]) * 3 / 2;
-    let mut windows = [w_activate * 3 / 4, w_rollback, w_gc];
+    let mut windows = kill_windows(&host, &args_a, &args_b);
 
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let ops = [Op::Activate, Op::Rollback, Op::Gc];
@@ -307,18 +240,7 @@ fn pkg_activate_kill_loop_over_activate_rollback_and_gc() {
         }
         let op = ops[k];
         if op == Op::Rollback {
-            // gc and earlier rollbacks may have left nothing older than
-            // current: make one more generation to roll back from.
-            let (current, ids) = host.current();
-            let older = host
-                .generations()
-                .iter()
-                .filter_map(|g| g.parse::<u64>().ok())
-                .any(|g| g < current);
-            if !older {
-                let other = if ids == a { &args_b } else { &args_a };
-                host.ok(&other.iter().map(String::as_str).collect::<Vec<_>>());
-            }
+            make_a_generation_to_roll_back_from(&host, &a, &args_a, &args_b);
         }
         let (old, old_ids) = host.current();
         let before = host.generations();
@@ -349,14 +271,7 @@ fn pkg_activate_kill_loop_over_activate_rollback_and_gc() {
         kills[k] += u64::from(landed);
 
         let context = format!("run {i} ({op:?}, killed: {landed})");
-        let out = host.run(&["recover"]);
-        assert!(
-            out.status.success(),
-            "{context}: recover: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let (now, now_ids) = host.current();
-        host.assert_clean(&context);
+        let (now, now_ids) = recover_cleanly(&host, &context);
         let changed = now != old;
         match op {
             Op::Activate => {
@@ -384,14 +299,7 @@ fn pkg_activate_kill_loop_over_activate_rollback_and_gc() {
                     (old, &old_ids),
                     "{context}: gc moved current"
                 );
-                // The junk package: whole or gone, never half-deleted.
-                let dir = host.root().join("packages").join(format!("junk--{i}"));
-                let left = names(&dir.join("lib/junk")).len();
-                assert!(
-                    left == 0 || left == JUNK_FILES,
-                    "{context}: {left} files left"
-                );
-                let gone = !dir.exists();
+                let gone = junk_whole_or_gone(&host, i, &context);
                 if landed {
                     outcomes[k][usize::from(gone)] += 1;
                 }
@@ -417,28 +325,73 @@ fn pkg_activate_kill_loop_over_activate_rollback_and_gc() {
     }
 }
 
-// ---------------------------------------------------------------- host-extract
-
-struct Extract {
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// One unkilled run of each op to size its kill window (1.5x a run; an
+/// activation's from one of each direction): [activate, rollback, gc].
+fn kill_windows(host: &Host, args_a: &[String], args_b: &[String]) -> [Duration; 3] {
+    let timed = |args: &[String]| {
+        let started = Instant::now();
+        host.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        started.elapsed()
+    };
+    let w_activate = timed(args_a) + timed(args_b);
+    let w_rollback = timed(&["rollback".to_string()]) * 3 / 2;
+    junk(host, 0);
+    let w_gc = timed(&["gc".to_string(), "--keep".into(), "1".into()]) * 3 / 2;
+    [w_activate * 3 / 4, w_rollback, w_gc]
 }
 
-fn extract(root: &Path, args: &[&str]) -> Extract {
-    let out = Command::new(EXTRACT)
+/// gc and earlier rollbacks may have left nothing older than current:
+/// makes one more generation (the other set) to roll back from.
+fn make_a_generation_to_roll_back_from(
+    host: &Host,
+    a: &[String],
+    args_a: &[String],
+    args_b: &[String],
+) {
+    let (current, ids) = host.current();
+    let older = host
+        .generations()
+        .iter()
+        .filter_map(|g| g.parse::<u64>().ok())
+        .any(|g| g < current);
+    if !older {
+        let other = if ids == a { args_b } else { args_a };
+        host.ok(&other.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+}
+
+/// After a (maybe killed) run: `recover` succeeds and leaves a clean host;
+/// returns its current generation.
+fn recover_cleanly(host: &Host, context: &str) -> (u64, Vec<String>) {
+    let out = host.run(&["recover"]);
+    assert!(out.status.success(), "{context}: recover: {}", out.stderr);
+    let current = host.current();
+    host.assert_clean(context);
+    current
+}
+
+/// The junk package of run `i`: whole or gone, never half-deleted; true
+/// when gone.
+fn junk_whole_or_gone(host: &Host, i: u64, context: &str) -> bool {
+    let dir = host.root().join("packages").join(format!("junk--{i}"));
+    let left = names(&dir.join("lib/junk")).len();
+    assert!(
+        left == 0 || left == JUNK_FILES,
+        "{context}: {left} files left"
+    );
+    !dir.exists()
+}
+
+// ---------------------------------------------------------------- host-extract
+
+fn extract(root: &Path, args: &[&str]) -> Run {
+    Command::new(EXTRACT)
         .arg("--root")
         .arg(root)
         .args(FAST)
         .args(args)
         .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    Extract {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .run()
 }
 
 /// Each package of `pkgs` under `root` is absent or equal to its source
@@ -707,7 +660,7 @@ fn pkg_activate_on_a_full_disk_keeps_the_current_generation() {
     let Some(fs) = loop_fs(16, Some(2048)) else {
         return;
     };
-    let host = Host::at(&fs.mount().join("host"));
+    let host = Host::at(&fs.mount().join("host"), &[]);
     let (a, b) = sets(&host);
     let activate = |ids: &[String]| {
         let mut args = vec!["activate"];
@@ -724,10 +677,10 @@ fn pkg_activate_on_a_full_disk_keeps_the_current_generation() {
         };
         let next = if old_ids == a { &b } else { &a };
         let out = activate(next);
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = out.stderr.as_str();
         assert_eq!(out.status.code(), Some(6), "{what}: {stderr}");
         assert!(
-            error_line(&stderr).contains("No space left"),
+            error_line(stderr).contains("No space left"),
             "{what}: {stderr}"
         );
         // The old generation stays current and whole.
@@ -743,11 +696,7 @@ fn pkg_activate_on_a_full_disk_keeps_the_current_generation() {
         assert_eq!(host.current(), (old, old_ids.clone()), "{what}");
         // The next run removes any staging generation and succeeds.
         let out = activate(next);
-        assert!(
-            out.status.success(),
-            "{what}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{what}: {}", out.stderr.as_str());
         host.assert_clean(what);
         assert!(
             host.generations().iter().all(|g| !g.starts_with('.')),
@@ -760,7 +709,7 @@ fn pkg_activate_on_a_full_disk_keeps_the_current_generation() {
 #[test]
 fn read_only_root_changes_nothing() {
     let Some(fs) = loop_fs(16, None) else { return };
-    let host = Host::at(&fs.mount().join("host"));
+    let host = Host::at(&fs.mount().join("host"), &[]);
     let (a, b) = sets(&host);
     let mut args = vec!["activate"];
     args.extend(a.iter().map(String::as_str));
@@ -773,12 +722,12 @@ fn read_only_root_changes_nothing() {
     let mut args = vec!["activate"];
     args.extend(b.iter().map(String::as_str));
     let out = host.run(&args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = out.stderr.as_str();
     // Refused at the lock, before anything: a runtime failure (exit 1)
     // naming the file, not a space problem.
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        error_line(&stderr).contains("Read-only file system"),
+        error_line(stderr).contains("Read-only file system"),
         "{stderr}"
     );
     assert_eq!(
@@ -788,13 +737,8 @@ fn read_only_root_changes_nothing() {
     // Reading commands still work: they cannot take the lock, so they skip
     // recovery and say so.
     let out = host.run(&["status", "--json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr.as_str());
+    let status: Value = out.stdout_json();
     assert_eq!(status["current"], 1);
     assert_eq!(status["locked"], true);
     assert_eq!(status["healthy"], true);
@@ -822,7 +766,7 @@ fn read_only_root_changes_nothing() {
 
 #[test]
 fn two_pkg_activate_runs_at_once_never_both_write() {
-    let host = Host::new();
+    let host = Host::new(&[]);
     let (a, b) = sets(&host);
     let args = |ids: &[String], wait: bool| {
         let mut v: Vec<String> = Vec::new();
@@ -989,7 +933,7 @@ fn two_host_extract_runs_at_once_never_both_write() {
 #[test]
 fn pkg_activate_while_another_process_fills_the_disk() {
     let Some(fs) = loop_fs(12, None) else { return };
-    let host = Host::at(&fs.mount().join("host"));
+    let host = Host::at(&fs.mount().join("host"), &[]);
     let (a, _) = sets(&host);
     // A wide package: many directories, each costing a block in the farm.
     let mut wide = PkgFixture::new("wide", "1");

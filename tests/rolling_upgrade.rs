@@ -27,8 +27,7 @@ use std::process::Command;
 
 use crate::fleet::{
     assert_state, build_and_bundle, bundle, cluster_ids, generate, is_root, requests,
-    serve_from_one_nginx, spawn_installs, stderr, wait_all, Cluster, Fleet, Host, Served, MASTERS,
-    REPO,
+    serve_from_one_nginx, spawn_installs, wait_all, Cluster, Fleet, Host, Served, MASTERS, REPO,
 };
 
 /// The agents per batch: `tarmac_agent_batch=25%` of the fleet's 17 agents
@@ -89,16 +88,13 @@ fn inventory(hosts: &[Host], dir: &Path, url: &str, from: &str) -> serde_json::V
 
 /// The package ids in a host's repository (`pkg-activate list`).
 fn present(host: &Host) -> Vec<String> {
-    let output = host
-        .command(&["/var/lib/tarmac/bin/pkg-activate", "--no-systemd", "list"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    let mut ids: Vec<String> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let run = tarmac_testkit::cmd::run(&mut host.command(&[
+        "/var/lib/tarmac/bin/pkg-activate",
+        "--no-systemd",
+        "list",
+    ]));
+    run.success();
+    let mut ids: Vec<String> = run.stdout.lines().map(str::to_string).collect();
     ids.sort();
     ids
 }
@@ -196,7 +192,8 @@ fn ansible_rolls_out_in_batches_and_stops_at_a_failing_check() {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        let text = format!("{stdout}\n{}", stderr(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let text = format!("{stdout}\n{stderr}");
         (output.status.code(), stdout, text)
     };
     let log_before = requests(&nginx.access_log()).len();

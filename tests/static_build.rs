@@ -6,25 +6,23 @@
 //! refuses a dynamic executable and accepts a static one.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+use tarmac_testkit::cmd::{Run, Runs};
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-static.sh")
 }
 
-fn run(args: &[&str]) -> Output {
-    Command::new(script()).args(args).output().unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+fn run(args: &[&str]) -> Run {
+    Command::new(script()).args(args).run()
 }
 
 #[test]
 fn lists_exactly_the_bins_of_the_root_package() {
     let output = run(&["--list"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let listed = String::from_utf8(output.stdout).unwrap();
+    output.code(0);
+    let listed = output.stdout;
     // Every src/bin/<tool>/main.rs is a bin (cargo's auto-discovery).
     let bin_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin");
     let mut expected: Vec<String> = std::fs::read_dir(&bin_dir)
@@ -45,7 +43,7 @@ fn check_refuses_a_dynamic_executable() {
     let output = run(&["--check", dynamic]);
     assert_eq!(output.status.code(), Some(1));
     assert!(output.stdout.is_empty());
-    let message = stderr(&output);
+    let message = output.stderr.as_str();
     assert!(
         message.starts_with(&format!(
             "build-static.sh: error: {dynamic}: not statically linked"
@@ -57,11 +55,11 @@ fn check_refuses_a_dynamic_executable() {
     let text = tempfile::NamedTempFile::new().unwrap();
     let output = run(&["--check", text.path().to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("not an x86-64 ELF executable"));
+    output.stderr_contains("not an x86-64 ELF executable");
 
     let output = run(&["--check", "/nonexistent/tool"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("/nonexistent/tool: no such file"));
+    output.stderr_contains("/nonexistent/tool: no such file");
 }
 
 #[test]
@@ -81,23 +79,22 @@ fn check_accepts_a_static_executable() {
     assert!(status.success());
     let exe = exe.to_str().unwrap();
     let output = run(&["--check", exe]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(
-        String::from_utf8(output.stdout).unwrap(),
-        format!("{exe}\n")
-    );
+    output.code(0);
+    assert_eq!(output.stdout, format!("{exe}\n"));
 }
 
 #[test]
 fn help_and_usage_errors() {
     let output = run(&["--help"]);
     assert_eq!(output.status.code(), Some(0));
-    let help = String::from_utf8(output.stdout).unwrap();
+    let help = output.stdout;
     assert!(help.contains("x86_64-unknown-linux-musl") && help.contains("SHA256SUMS"));
 
     let output = run(&["--frobnicate"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).starts_with("build-static.sh: error: unknown option '--frobnicate'"));
+    assert!(output
+        .stderr
+        .starts_with("build-static.sh: error: unknown option '--frobnicate'"));
 
     let output = run(&["a", "b"]);
     assert_eq!(output.status.code(), Some(2));

@@ -1,12 +1,16 @@
 //! The checkout and the tools cargo built for this test run, as the
 //! integration tests see them: the repository root, the directory holding
-//! the six binaries, and a recursive copy that gives a test its own copy of
-//! `packages/` or `genconf/` to edit, and the check that keeps each
-//! `docs/<tool>.md` `--help` reference current. One definition each, so
-//! every module copies the example tree and checks its docs the same way.
+//! the six binaries, pkg-activate on a simulated host ([`Activate`]), and
+//! the check that keeps each `docs/<tool>.md` `--help` reference current.
+//! One definition each, so every module finds the tools, drives a host and
+//! checks its docs the same way (what needs no `CARGO_BIN_EXE_*` lives in
+//! tarmac-testkit: the command runner, the host, the tree copy).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use tarmac_testkit::cmd::{self, Run};
+use tarmac_testkit::host::Host;
 
 /// The repository root (the root package's manifest directory).
 pub fn repo_root() -> &'static Path {
@@ -19,24 +23,6 @@ pub fn bin_dir() -> PathBuf {
         .parent()
         .expect("binary has a parent directory")
         .to_path_buf()
-}
-
-/// Copies the tree `from` into `to` (created): directories recursively,
-/// symlinks as symlinks, everything else by content.
-pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        let kind = entry.file_type().unwrap();
-        if kind.is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// docs/<tool>.md ends with the tool's `--help` (`COLUMNS=100`) after a
@@ -155,4 +141,43 @@ pub fn require_tool(tool: &str, how: &str) {
         .output()
         .unwrap();
     assert!(found.status.success(), "{tool} not installed: {how}");
+}
+
+/// The tool `name` built for this test run.
+pub fn tool(name: &str) -> PathBuf {
+    bin_dir().join(name)
+}
+
+/// pkg-activate on a simulated host ([`Host`]), as the pkg-activate,
+/// emergency and reliability tests drive it: without systemd, stdin empty.
+pub trait Activate {
+    /// `pkg-activate --no-systemd <args>` with every path of the host.
+    fn command(&self, args: &[&str]) -> Command;
+    /// Runs [`Activate::command`].
+    fn run(&self, args: &[&str]) -> Run {
+        cmd::run(&mut self.command(args))
+    }
+    /// Runs, asserts success, returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        self.run(args).success().stdout.clone()
+    }
+    /// Runs, asserts exit `code`, returns the first stderr line.
+    fn fail(&self, args: &[&str], code: i32) -> String {
+        self.run(args).code(code).first_stderr_line().to_string()
+    }
+    /// `status --json`.
+    fn status(&self) -> serde_json::Value {
+        self.run(&["status", "--json"]).success().stdout_json()
+    }
+}
+
+impl Activate for Host {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = self.pkg_activate(&tool("pkg-activate"));
+        command
+            .arg("--no-systemd")
+            .args(args)
+            .stdin(std::process::Stdio::null());
+        command
+    }
 }

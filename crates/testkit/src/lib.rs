@@ -1,7 +1,10 @@
 //! tarmac-testkit: what the tests share (docs/architecture.md, and
 //! crates/README.md for the map): fixture packages and repositories, nginx,
-//! the fault server, hostile archives, loop-mounted disks, a test CA.
+//! the fault server, hostile archives, loop-mounted disks, a test CA, one
+//! command runner ([`cmd`]), one simulated host ([`host`]) and one tree copy
+//! ([`tree`]).
 
+pub mod cmd;
 pub mod disk;
 pub mod fault_server;
 pub mod host;
@@ -10,6 +13,7 @@ pub mod nginx;
 pub mod packages;
 pub mod repo;
 pub mod tls;
+pub mod tree;
 
 /// The environment variable that makes a missing test prerequisite (root,
 /// mkfs.ext4, ...) a failure instead of a skip. `.ci/run` sets it, so CI can
