@@ -14,14 +14,28 @@
 //! targets are checked once the whole archive is known, because a later
 //! entry can turn a path into a symlink that an earlier target goes through.
 //!
+//! Threads: one decompresses (`container::pipelined`), this one parses
+//! and decides (every rule above, directories and symlinks, the map), and
+//! N writers create, fill and hash the regular files (see the `writers`
+//! module: file creation is what bounds an extraction of 100k small
+//! files). Hardlinks are made last, once every file exists; the tree hash
+//! is computed from the map and the writers' file hashes at the end.
+//!
 //! No fsync here: an fsync per file is unaffordable for 100k files; the
 //! caller makes the tree durable with one syncfs(2) before publishing it.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::ffi::CString;
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::Arc;
+
+use nix::fcntl::{open, openat, OFlag};
+use nix::sys::stat::Mode;
 
 use tarmac_fs::{Context, FsError};
 use tarmac_model::{bootstrap_id, BundleManifest, PackageId, PackageManifest, MANIFEST_FORMAT};
@@ -30,7 +44,8 @@ use crate::container::{self, Container, SourceFailure};
 use crate::error::{Error, Result};
 use crate::name::{self, key_path, sort_key};
 use crate::tar_read::{RawEntry, TarReader};
-use crate::tree::{file_mode, is_exec, Node, TreeDigest, TreeHasher};
+use crate::tree::{is_exec, Node, TreeDigest, TreeHasher};
+use crate::writers::{self, Block, Job, Pool, Shared, BLOCK};
 
 /// The largest `bundle.json` accepted (it is read into memory).
 const MAX_BUNDLE_JSON: u64 = 16 * 1024 * 1024;
@@ -122,6 +137,27 @@ pub fn extract_with<R: Read + Send>(
     opts: &ExtractOptions,
     on_bundle: &mut dyn FnMut(&BundleManifest) -> Result<(), Rejected>,
 ) -> Result<Extracted> {
+    extract_threads(reader, staging, opts, on_bundle, writers::default_writers())
+}
+
+/// [`extract`] with `writers` writer threads (at least 1) instead of the
+/// default: for benchmarks (bench/run.sh measures 1, 2 and 4) and tests.
+pub fn extract_with_writers<R: Read + Send>(
+    reader: R,
+    staging: &Path,
+    opts: &ExtractOptions,
+    writers: usize,
+) -> Result<Extracted> {
+    extract_threads(reader, staging, opts, &mut |_| Ok(()), writers.max(1))
+}
+
+fn extract_threads<R: Read + Send>(
+    reader: R,
+    staging: &Path,
+    opts: &ExtractOptions,
+    on_bundle: &mut dyn FnMut(&BundleManifest) -> Result<(), Rejected>,
+    writers: usize,
+) -> Result<Extracted> {
     match DirBuilder::new().mode(0o755).create(staging) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -151,12 +187,58 @@ pub fn extract_with<R: Read + Send>(
         }
         let failure = SourceFailure::default();
         let (container, decoded) = container::open(reader, &failure)?;
+        let root = open(
+            staging,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| FsError::new("open directory", staging, e.into()))?;
+        let shared = Shared::new(staging, chmod_needed);
+        let (jobs_tx, jobs) = writers::jobs();
+        let (pool, free) = Pool::new();
+        let (done, hashes) = std::sync::mpsc::channel();
         container::pipelined(decoded, |decoded| {
-            let mut tar = TarReader::new(decoded, container, failure);
-            let mut extractor = Extractor::new(staging, opts, on_bundle);
-            extractor.chmod_needed = chmod_needed;
-            extractor.run(&mut tar)?;
-            extractor.finish(container)
+            std::thread::scope(|scope| {
+                let threads: Vec<_> = (0..writers)
+                    .map(|_| {
+                        let (free, done) = (free.clone(), done.clone());
+                        let (shared, jobs) = (&shared, &jobs);
+                        scope.spawn(move || writers::run(shared, jobs, free, done))
+                    })
+                    .collect();
+                drop((free, done));
+                let mut tar = TarReader::new(decoded, container, failure);
+                let mut extractor = Extractor::new(staging, opts, on_bundle);
+                extractor.chmod_needed = chmod_needed;
+                extractor.out = Some(Out {
+                    shared: &shared,
+                    pool,
+                    jobs: jobs_tx,
+                    hashes,
+                    dirs: Dirs {
+                        root: Arc::new(root),
+                        open: Vec::new(),
+                    },
+                });
+                let parsed = extractor.run(&mut tar);
+                // Dropping the job sender lets the writers finish.
+                let hashes = extractor.out.take().map(|out| out.hashes);
+                for thread in threads {
+                    if let Err(panic) = thread.join() {
+                        std::panic::resume_unwind(panic);
+                    }
+                }
+                parsed?;
+                if let Some(hashes) = hashes {
+                    extractor.take_hashes(hashes.try_iter());
+                }
+                extractor.file_hashes();
+                if let Some(e) = shared.take_error() {
+                    return Err(e);
+                }
+                extractor.link_hardlinks()?;
+                extractor.finish(container)
+            })
         })
     })();
     guard.keep = result.is_ok();
@@ -183,7 +265,13 @@ struct Slot {
     node: Node,
     /// Declared by an entry (false: a parent created implicitly).
     explicit: bool,
+    /// For a file (or a hardlink to one) a writer wrote: the number of its
+    /// job, whose hash goes into `node` once the writers are done.
+    job: u32,
 }
+
+/// `Slot::job` of everything no writer wrote.
+const NO_JOB: u32 = u32::MAX;
 
 struct PackageState {
     declared: PackageManifest,
@@ -204,6 +292,59 @@ enum Scope {
     },
 }
 
+/// Where the parser sends regular files: the writers' queue, the block
+/// pool, and the open directories.
+struct Out<'s> {
+    shared: &'s Shared<'s>,
+    pool: Pool,
+    jobs: SyncSender<Job>,
+    /// `(job, blake3)` of each file written, from the writers.
+    hashes: Receiver<(u32, [u8; 32])>,
+    dirs: Dirs,
+}
+
+/// The open directory fds of the current directory and its ancestors
+/// (an archive is written depth-first, so this chain is what the next
+/// entries need), each opened relative to its parent, without following
+/// links.
+struct Dirs {
+    root: Arc<OwnedFd>,
+    open: Vec<(String, Arc<OwnedFd>)>,
+}
+
+impl Dirs {
+    /// The fd of `dir` (archive-relative, "" for the root), a directory
+    /// this extraction created.
+    fn fd(&mut self, staging: &Path, dir: &str) -> Result<Arc<OwnedFd>> {
+        while let Some((open, _)) = self.open.last() {
+            if dir == open || (dir.starts_with(open.as_str()) && dir.as_bytes()[open.len()] == b'/')
+            {
+                break;
+            }
+            self.open.pop();
+        }
+        let (mut start, mut fd) = match self.open.last() {
+            Some((open, fd)) if open == dir => return Ok(fd.clone()),
+            Some((open, fd)) => (open.len() + 1, fd.clone()),
+            None => (0, self.root.clone()),
+        };
+        while start < dir.len() {
+            let end = dir[start..].find('/').map_or(dir.len(), |i| start + i);
+            let opened = openat(
+                &*fd,
+                &dir[start..end],
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| FsError::new("open directory", staging.join(&dir[..end]), e.into()))?;
+            fd = Arc::new(opened);
+            self.open.push((dir[..end].to_string(), fd.clone()));
+            start = end + 1;
+        }
+        Ok(fd)
+    }
+}
+
 struct Extractor<'a> {
     staging: &'a Path,
     on_bundle: &'a mut dyn FnMut(&BundleManifest) -> Result<(), Rejected>,
@@ -219,7 +360,14 @@ struct Extractor<'a> {
     last_parent: Option<String>,
     /// The umask removes bits from 0755/0644: set modes explicitly.
     chmod_needed: bool,
-    buf: Vec<u8>,
+    /// The writers, while the archive is parsed.
+    out: Option<Out<'a>>,
+    /// Hardlinks (path, target), made once every file exists.
+    hardlinks: Vec<(String, String)>,
+    /// Files handed to the writers so far.
+    jobs: u32,
+    /// The blake3 of each job's file, as the writers report them.
+    hashes: Vec<[u8; 32]>,
 }
 
 impl<'a> Extractor<'a> {
@@ -252,7 +400,10 @@ impl<'a> Extractor<'a> {
             scope,
             last_parent: None,
             chmod_needed: true,
-            buf: vec![0u8; 256 * 1024],
+            out: None,
+            hardlinks: Vec::new(),
+            jobs: 0,
+            hashes: Vec::new(),
         }
     }
 
@@ -271,6 +422,11 @@ impl<'a> Extractor<'a> {
     }
 
     fn entry<R: Read>(&mut self, raw: RawEntry, tar: &mut TarReader<R>) -> Result<()> {
+        if let Some(out) = &self.out {
+            if out.shared.failed() {
+                return Err(out.shared.stop());
+            }
+        }
         self.entries += 1;
         if self.entries > self.max_entries {
             return Err(limit(&raw.name, "entry count", self.max_entries));
@@ -299,41 +455,45 @@ impl<'a> Extractor<'a> {
             }
             return Err(entry("duplicate entry".into()));
         }
-        let full = self.staging.join(&path);
+        let mut job = NO_JOB;
         let node = match kind {
             Kind::Dir => {
                 self.account(&path, 0)?;
-                make_dir(&full, self.chmod_needed)?;
+                make_dir(&self.staging.join(&path), self.chmod_needed)?;
                 Node::Dir
             }
             Kind::File => {
                 self.account(&path, raw.size)?;
                 let exec = is_exec(raw.mode);
-                let hash = self.write_file(&full, &path, exec, raw.size, tar)?;
+                job = self.write_file(path, exec, raw.size, tar)?;
+                // The hash comes from the writer (`file_hashes`).
                 Node::File {
                     exec,
                     size: raw.size,
-                    hash,
+                    hash: [0; 32],
                 }
             }
             Kind::Symlink => {
                 let target = raw.link.as_deref().unwrap_or_default();
                 let target = name::check_link_target(target).map_err(&entry)?;
                 self.account(&path, 0)?;
+                let full = self.staging.join(&path);
                 std::os::unix::fs::symlink(target, &full).with_path("symlink", &full)?;
                 Node::Symlink {
                     target: target.into(),
                 }
             }
             Kind::Hardlink => {
-                let (target, node) = self.hardlink_target(&path, raw.link.as_deref())?;
+                let (target, node, target_job) =
+                    self.hardlink_target(&path, raw.link.as_deref())?;
+                job = target_job;
                 let size = match node {
                     Node::File { size, .. } => size,
                     _ => 0,
                 };
                 self.account(&path, size)?;
-                let from = self.staging.join(&target);
-                fs::hard_link(&from, &full).with_path("hard link", &full)?;
+                // Made once the target exists (`link_hardlinks`).
+                self.hardlinks.push((path, target));
                 node
             }
         };
@@ -342,6 +502,7 @@ impl<'a> Extractor<'a> {
             Slot {
                 node,
                 explicit: true,
+                job,
             },
         );
         Ok(())
@@ -409,6 +570,7 @@ impl<'a> Extractor<'a> {
                         hash: *blake3::hash(&bytes).as_bytes(),
                     },
                     explicit: true,
+                    job: NO_JOB,
                 },
             );
             *manifest = Some(parsed);
@@ -473,6 +635,7 @@ impl<'a> Extractor<'a> {
                         Slot {
                             node: Node::Dir,
                             explicit: false,
+                            job: NO_JOB,
                         },
                     );
                 }
@@ -547,41 +710,101 @@ impl<'a> Extractor<'a> {
         Ok(())
     }
 
+    /// Hands the file to a writer: whole when it fits in one block, else
+    /// its first block now and the rest through a queue of its own.
+    /// Returns the job's number.
     fn write_file<R: Read>(
         &mut self,
-        full: &Path,
-        path: &str,
+        path: String,
         exec: bool,
         size: u64,
         tar: &mut TarReader<R>,
-    ) -> Result<[u8; 32]> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(file_mode(exec))
-            .open(full)
-            .with_path("create", full)?;
-        let mut hasher = blake3::Hasher::new();
-        let mut written = 0u64;
-        loop {
-            let n = tar.read_data(&mut self.buf)?;
-            if n == 0 {
-                break;
+    ) -> Result<u32> {
+        let out = self
+            .out
+            .as_mut()
+            .expect("the writers run while the archive is parsed");
+        let (dir, name) = match path.rfind('/') {
+            Some(slash) => (&path[..slash], &path[slash + 1..]),
+            None => ("", path.as_str()),
+        };
+        let dir = out.dirs.fd(self.staging, dir)?;
+        let name = CString::new(name).map_err(|_| Error::policy(path.as_bytes(), "NUL in name"))?;
+        let mut first = out.pool.take(out.shared)?;
+        fill(&mut first, size, tar)?;
+        let mut left = size - first.len as u64;
+        let (rest_tx, rest) = if left > 0 {
+            let (tx, rx) = writers::file_queue();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let number = self.jobs;
+        self.jobs += 1;
+        self.hashes.push([0; 32]);
+        let done: Vec<_> = out.hashes.try_iter().collect();
+        self.take_hashes(done.into_iter());
+        let out = self
+            .out
+            .as_mut()
+            .expect("the writers run while the archive is parsed");
+        let job = Job {
+            dir,
+            name,
+            path,
+            number,
+            exec,
+            size,
+            first,
+            rest,
+        };
+        if out.jobs.send(job).is_err() {
+            return Err(out.shared.stop());
+        }
+        if let Some(tx) = rest_tx {
+            while left > 0 {
+                let mut block = out.pool.take(out.shared)?;
+                fill(&mut block, left, tar)?;
+                left -= block.len as u64;
+                if tx.send(block).is_err() {
+                    return Err(out.shared.stop());
+                }
             }
-            hasher.update(&self.buf[..n]);
-            file.write_all(&self.buf[..n]).with_path("write", full)?;
-            written += n as u64;
         }
-        debug_assert_eq!(written, size, "{path}");
-        if self.chmod_needed {
-            // The umask removed bits from the creation mode.
-            file.set_permissions(fs::Permissions::from_mode(file_mode(exec)))
-                .with_path("chmod", full)?;
-        }
-        Ok(*hasher.finalize().as_bytes())
+        Ok(number)
     }
 
-    fn hardlink_target(&self, path: &str, link: Option<&[u8]>) -> Result<(String, Node)> {
+    /// Keeps the hashes the writers reported.
+    fn take_hashes(&mut self, done: impl Iterator<Item = (u32, [u8; 32])>) {
+        for (job, hash) in done {
+            if let Some(slot) = self.hashes.get_mut(job as usize) {
+                *slot = hash;
+            }
+        }
+    }
+
+    /// Puts the writers' file hashes (by job number) into the map.
+    fn file_hashes(&mut self) {
+        let hashes = std::mem::take(&mut self.hashes);
+        for slot in self.nodes.values_mut() {
+            if let (Node::File { hash, .. }, Some(written)) =
+                (&mut slot.node, hashes.get(slot.job as usize))
+            {
+                *hash = *written;
+            }
+        }
+    }
+
+    /// Makes the hardlinks, in archive order, now that every file exists.
+    fn link_hardlinks(&mut self) -> Result<()> {
+        for (path, target) in std::mem::take(&mut self.hardlinks) {
+            let full = self.staging.join(&path);
+            fs::hard_link(self.staging.join(&target), &full).with_path("hard link", &full)?;
+        }
+        Ok(())
+    }
+
+    fn hardlink_target(&self, path: &str, link: Option<&[u8]>) -> Result<(String, Node, u32)> {
         let refuse = |rule: String| Error::policy(path.as_bytes(), rule);
         let raw = link.unwrap_or_default();
         let target = name::entry_name(raw)
@@ -603,8 +826,9 @@ impl<'a> Extractor<'a> {
         match self.nodes.get(&sort_key(&target.path)) {
             Some(Slot {
                 node: node @ Node::File { .. },
+                job,
                 ..
-            }) => Ok((target.path, node.clone())),
+            }) => Ok((target.path, node.clone(), *job)),
             _ => Err(refuse(format!(
                 "hardlink target {:?} is not an earlier regular file of this archive",
                 target.path
@@ -826,6 +1050,19 @@ fn package_of(path: &str) -> Option<&str> {
         (Some("packages"), Some(id)) => Some(id),
         _ => None,
     }
+}
+
+/// Reads the next block of the current entry's data (up to `left` bytes).
+fn fill<R: Read>(block: &mut Block, left: u64, tar: &mut TarReader<R>) -> Result<()> {
+    let want = left.min(BLOCK as u64) as usize;
+    while block.len < want {
+        let n = tar.read_data(&mut block.buf[block.len..want])?;
+        if n == 0 {
+            break;
+        }
+        block.len += n;
+    }
+    Ok(())
 }
 
 fn make_dir(full: &Path, chmod_needed: bool) -> Result<()> {
