@@ -31,7 +31,7 @@ use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
 use nix::fcntl::{open, openat, OFlag};
@@ -45,7 +45,7 @@ use crate::error::{Error, Result};
 use crate::name::{self, key_path, sort_key};
 use crate::tar_read::{RawEntry, TarReader};
 use crate::tree::{is_exec, Node, TreeDigest, TreeHasher};
-use crate::writers::{self, Block, Job, Pool, Shared, BLOCK};
+use crate::writers::{self, Block, Job, Pool, Queue, Shared, BLOCK};
 
 /// The largest `bundle.json` accepted (it is read into memory).
 const MAX_BUNDLE_JSON: u64 = 16 * 1024 * 1024;
@@ -220,7 +220,12 @@ fn extract_threads<R: Read + Send>(
                         open: Vec::new(),
                     },
                 });
-                let parsed = extractor.run(&mut tar);
+                let parsed = extractor
+                    .run(&mut tar)
+                    .and_then(|()| match &mut extractor.out {
+                        Some(out) => out.jobs.flush(out.shared),
+                        None => Ok(()),
+                    });
                 // Dropping the job sender lets the writers finish.
                 let hashes = extractor.out.take().map(|out| out.hashes);
                 for thread in threads {
@@ -297,7 +302,7 @@ enum Scope {
 struct Out<'s> {
     shared: &'s Shared<'s>,
     pool: Pool,
-    jobs: SyncSender<Job>,
+    jobs: Queue,
     /// `(job, blake3)` of each file written, from the writers.
     hashes: Receiver<(u32, [u8; 32])>,
     dirs: Dirs,
@@ -730,7 +735,7 @@ impl<'a> Extractor<'a> {
         };
         let dir = out.dirs.fd(self.staging, dir)?;
         let name = CString::new(name).map_err(|_| Error::policy(path.as_bytes(), "NUL in name"))?;
-        let mut first = out.pool.take(out.shared)?;
+        let mut first = out.pool.take(out.shared, &mut out.jobs)?;
         fill(&mut first, size, tar)?;
         let mut left = size - first.len as u64;
         let (rest_tx, rest) = if left > 0 {
@@ -758,12 +763,12 @@ impl<'a> Extractor<'a> {
             first,
             rest,
         };
-        if out.jobs.send(job).is_err() {
-            return Err(out.shared.stop());
-        }
+        out.jobs.push(job, out.shared)?;
         if let Some(tx) = rest_tx {
+            // Its writer must have the job before the rest can flow.
+            out.jobs.flush(out.shared)?;
             while left > 0 {
-                let mut block = out.pool.take(out.shared)?;
+                let mut block = out.pool.take(out.shared, &mut out.jobs)?;
                 fill(&mut block, left, tar)?;
                 left -= block.len as u64;
                 if tx.send(block).is_err() {

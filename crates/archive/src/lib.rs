@@ -66,4 +66,4 @@ pub use extract::{
 };
 pub use member::read_member;
 pub use tree::{tree_hash, TreeDigest};
-pub use write::{pack_dir, pack_dir_relocated, ArchiveWriter, WriteOptions, MAX_LEVEL};
+pub use write::{pack_dir, pack_dir_relocated, ArchiveWriter, WriteOptions, MAX_LEVEL, WINDOW_LOG};
