@@ -54,14 +54,15 @@ const BATCH: usize = 8;
 /// Blocks of one large file queued ahead of its writer.
 const FILE_QUEUE: usize = 4;
 
-/// Writer threads used by [`crate::extract`]: chosen from
-/// bench/run.sh's measurements of 1, 2 and 4 writers (docs/performance.md
-/// § Extraction: writer threads), at least 2 even on one core (a writer
-/// blocked in the kernel lets the other run).
+/// Writer threads used by [`crate::extract`]: two per core, from 2 to 8.
+/// Chosen from measurements of 1, 2 and 4 writers on 2 cores
+/// (docs/performance.md § Extraction into a tmpfs: writer counts): 4 beat
+/// 2 and 1, because a writer blocked in the kernel creating an inode
+/// leaves its core to another.
 pub(crate) fn default_writers() -> usize {
     std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(2, 4)
+        .map_or(2, |n| n.get() * 2)
+        .clamp(2, 8)
 }
 
 /// A block of file data: `len` valid bytes of `buf`.
