@@ -6,12 +6,20 @@
 #              blake3 of the bundle file on one thread (as host-extract
 #              hashes a download) vs b3sum (all cores) and b3sum --num-threads 1
 #   build      pkg-build --tree, nothing changed vs the full build (60 packages)
-#   bundle     pkg-bundle --level 9 vs tar -c | zstd -9 -T0 (time and size);
-#              vs tar -cJf (xz -6, DC/OS) on the scale-0.1 tree only,
-#              extrapolated linearly by bytes (xz runs at ~2.7 MB/s here)
+#   bundle     pkg-bundle (its default level and window) vs tar -c | zstd
+#              with the same parameters (time and size); vs tar -cJf (xz -6,
+#              DC/OS) at scale 0.1 and at the main scale (1 run each: xz
+#              runs at ~2.7 MB/s here, about 10 minutes at scale 1)
 #   extract    host-extract (download + blake3 + extract + tree hashes +
 #              syncfs) from nginx on loopback vs curl | zstd -dc | tar -x &&
-#              sync -f; vs curl | tar -xJf && sync -f on the scale-0.1 tree only
+#              sync -f, and vs curl | tar -xJf && sync -f of tar -cJf's
+#              output (DC/OS) at 0.1 and the main scale, all three in turn
+#   tmpfs      at the main scale, into a tmpfs (no disk at all): host-extract
+#              vs curl | zstd -dc | tar -x, and archive-bench extract with 1,
+#              2 and 4 writer threads vs zstd -dc | tar -x, in turn; with the
+#              cores kept busy ((user + sys) / wall, medians)
+#   install    the whole host install, measured at 0.1 and the main scale:
+#              host-extract + pkg-activate vs curl | tar -xJf + pkgpanda
 #   activate   pkg-activate folded and --no-fold vs the symlink floor
 #              (bench/symlink-floor.rs: same dirs and links, bare syscalls +
 #              one syncfs); vs pkgpanda's Install.activate (DC/OS source from
@@ -65,6 +73,9 @@ while [ $# -gt 0 ]; do
 done
 [ "$GROWTH" = none ] && GROWTH=""
 GEN_TREE=${GEN_TREE:-$ROOT/bench/gen-tree.py}
+# What pkg-bundle writes by default (WriteOptions: level 9, a 16 MiB
+# window, long-distance matching): its baseline uses the same parameters.
+ZSTD_PARAMS="-9 --long=24"
 [ -f "$GEN_TREE" ] || { echo "run.sh: $GEN_TREE not found (set GEN_TREE)" >&2; exit 2; }
 if [ "$(id -u)" != 0 ]; then
     [ "$DROP" = 1 ] && echo "run.sh: not root: the page cache is not dropped before extractions" >&2
@@ -95,8 +106,10 @@ rustc -O --edition 2021 -o "$FLOOR" "$ROOT/bench/symlink-floor.rs"
 # Where trees and outputs live (DATA), and how old outputs are disposed of.
 DATA=$WORK/data
 LOOPDEV=""
+TMPFS=""
 cleanup() {
     kill "${NGINX:-}" 2>/dev/null || true
+    if [ -n "$TMPFS" ]; then umount "$TMPFS" 2>/dev/null || true; fi
     if [ -n "$LOOPDEV" ]; then
         umount "$DATA" 2>/dev/null || umount -l "$DATA" 2>/dev/null || true
         losetup -d "$LOOPDEV" 2>/dev/null || true
@@ -128,19 +141,22 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3g", a / b; else
 # Timings go to $WORK/t.<key>: one "wall rss_kib" line per run.
 # timed KEY CMD...: one run of CMD (a shell string), appended to t.KEY.
 # Wall time from the clock (/usr/bin/time's %e has 10 ms steps), peak RSS
-# of the largest process from /usr/bin/time.
+# of the largest process and CPU seconds (user + sys, all processes of the
+# command) from /usr/bin/time: "wall rss_kib cpu" per run.
 timed() {
     local key=$1 cmd=$2 t0 t1
     t0=$(date +%s.%N)
-    /usr/bin/time -f '%M' -o "$WORK/time.tmp" bash -c "$cmd" > /dev/null 2>> "$LOG" || {
+    /usr/bin/time -f '%M %U %S' -o "$WORK/time.tmp" bash -c "$cmd" > /dev/null 2>> "$LOG" || {
         say "FAILED: $cmd"
         return 1
     }
     t1=$(date +%s.%N)
-    echo "$(echo "scale=3; ($t1 - $t0) / 1" | bc | sed 's/^\./0./') $(cat "$WORK/time.tmp")" >> "$WORK/t.$key"
+    echo "$(echo "scale=3; ($t1 - $t0) / 1" | bc | sed 's/^\./0./') $(awk '{printf "%s %.2f", $1, $2 + $3}' "$WORK/time.tmp")" >> "$WORK/t.$key"
 }
 times_of() { [ -f "$WORK/t.$1" ] && cut -d' ' -f1 "$WORK/t.$1" | tr '\n' ' '; }
 rss_of() { cut -d' ' -f2 "$WORK/t.$1" | sort -n | tail -1; }
+# Cores kept busy: median over runs of cpu / wall.
+busy_of() { awk '$3 != "" && $1 > 0 {print $3 / $1}' "$WORK/t.$1" | median | awk '{printf "%.2f", $1}'; }
 fresh() { rm -f "$WORK/t.$1"; }
 # record SCALE WHAT OURS_KEY BASE_NAME BASE_KEY NOTE: one result row.
 record() {
@@ -222,6 +238,40 @@ print(time.monotonic() - t0)
 PY
 }
 
+# Extraction into a tmpfs (no disk at all: what is left is CPU), in turn:
+# host-extract from nginx vs curl | zstd -dc | tar -x, and archive-bench
+# extract with 1, 2 and 4 writer threads vs zstd -dc | tar -x of the same
+# file. Outputs are removed right after each run (free on a tmpfs).
+tmpfs_extract() { # SCALE BUNDLE URL PIN
+    local s=$1 bundle=$2 url=$3 pin=$4 t=$WORK/tmpfs i w k
+    mkdir -p "$t"
+    mount -t tmpfs -o size=8g tmpfs "$t"
+    TMPFS=$t
+    say "== scale $s: extraction into a tmpfs"
+    for k in host floor b1 b2 b4 plain; do fresh "tmpfs_$k.$s"; done
+    for i in $(seq "$RUNS"); do
+        cat "$bundle" > /dev/null
+        timed "tmpfs_host.$s" "'$BIN/host-extract' --quiet --root '$t/h' --url '$url' --blake3 '$pin'"
+        rm -rf "$t/h"
+        timed "tmpfs_floor.$s" "mkdir '$t/f' && curl -s '$url' | zstd -dc | tar -x -C '$t/f'"
+        rm -rf "$t/f"
+        for w in 1 2 4; do
+            timed "tmpfs_b$w.$s" "'$BENCH' extract '$bundle' '$t/b' $w"
+            rm -rf "$t/b"
+        done
+        timed "tmpfs_plain.$s" "mkdir '$t/p' && zstd -dc '$bundle' | tar -x -C '$t/p'"
+        rm -rf "$t/p"
+    done
+    umount "$t"
+    TMPFS=""
+    record "$s" "tmpfs: host-extract (fetch+b3+extract)" "tmpfs_host.$s" "tmpfs: curl|zstd -dc|tar -x" \
+        "tmpfs_floor.$s" "cores busy $(busy_of "tmpfs_host.$s") vs $(busy_of "tmpfs_floor.$s"); peak RSS $(( $(rss_of "tmpfs_host.$s") / 1024 )) MiB; target <= 0.65x, >= 1.7 cores busy"
+    for w in 1 2 4; do
+        record "$s" "tmpfs: archive-bench extract, $w writer(s)" "tmpfs_b$w.$s" "tmpfs: zstd -dc|tar -x" \
+            "tmpfs_plain.$s" "cores busy $(busy_of "tmpfs_b$w.$s") vs $(busy_of "tmpfs_plain.$s"); peak RSS $(( $(rss_of "tmpfs_b$w.$s") / 1024 )) MiB"
+    done
+}
+
 run_scale() { # SCALE
     local s=$1 d=$DATA/s$1 tree pkgs repo ids i n rel pin url dest t
     aside "$d"
@@ -261,14 +311,14 @@ run_scale() { # SCALE
     for i in $(seq "$RUNS"); do
         aside "$d/dist" "$d/tar.zst"
         sync
-        timed "bundle.$s" "'$BIN/pkg-bundle' -q --repo '$repo' --out '$d/dist' --level 9 --ids-from '$d/ids'"
+        timed "bundle.$s" "'$BIN/pkg-bundle' -q --repo '$repo' --out '$d/dist' --ids-from '$d/ids'"
         sync
-        timed "tar_zstd.$s" "tar -C '$tree' -cf - packages | zstd -q -9 -T0 -o '$d/tar.zst' && sync -f '$d/tar.zst'"
+        timed "tar_zstd.$s" "tar -C '$tree' -cf - packages | zstd -q $ZSTD_PARAMS -T0 -o '$d/tar.zst' && sync -f '$d/tar.zst'"
     done
     local bsize zsize
     bsize=$(stat -c %s "$d"/dist/bootstrap/*.bootstrap.tar.zst)
     zsize=$(stat -c %s "$d/tar.zst")
-    record "$s" "pkg-bundle --level 9" "bundle.$s" "tar -c | zstd -9 -T0 && sync -f" "tar_zstd.$s" \
+    record "$s" "pkg-bundle (default: $ZSTD_PARAMS)" "bundle.$s" "tar -c | zstd $ZSTD_PARAMS -T0 && sync -f" "tar_zstd.$s" \
         "size $bsize vs $zsize bytes ($(ratio "$bsize" "$zsize")x); target <= 1.0x, size within 2%"
     printf 'size\t%s\t%s\t%s\n' "$s" "$bsize" "$zsize" >> "$WORK/sizes.tsv"
 
@@ -283,13 +333,15 @@ run_scale() { # SCALE
     record "$s" "bundle blake3, 1 thread (as fetched)" "b3_one.$s" "b3sum (all cores, mmap)" "b3sum_file.$s" "warm cache"
     record "$s" "bundle blake3, 1 thread (as fetched)" "b3_one.$s" "b3sum --num-threads 1" "b3sum_1.$s" "warm cache"
 
-    if [ "$s" = 0.1 ]; then
-        say "== scale $s: tar -cJf (xz -6, what DC/OS used)"
+    local with_xz=0
+    { [ "$s" = 0.1 ] || [ "$s" = "$SCALE" ]; } && with_xz=1
+    if [ "$with_xz" = 1 ]; then
+        say "== scale $s: tar -cJf (xz -6, what DC/OS used; 1 run)"
         fresh "tar_xz.$s"
         sync
         timed "tar_xz.$s" "tar -C '$tree' -cJf '$d/tar.xz' packages && sync -f '$d/tar.xz'"
-        record "$s" "pkg-bundle --level 9" "bundle.$s" "tar -cJf (xz -6), 1 run" "tar_xz.$s" \
-            "size $bsize vs $(stat -c %s "$d/tar.xz") bytes ($(ratio "$bsize" "$(stat -c %s "$d/tar.xz")")x); target <= 0.04x, size within 10%"
+        record "$s" "pkg-bundle (default: $ZSTD_PARAMS)" "bundle.$s" "tar -cJf (xz -6), 1 run" "tar_xz.$s" \
+            "size $bsize vs $(stat -c %s "$d/tar.xz") bytes ($(ratio "$bsize" "$(stat -c %s "$d/tar.xz")")x); target <= 0.04x (25x faster), size <= 1.1x"
         printf 'xz\t%s\t%s\n' "$s" "$(stat -c %s "$d/tar.xz")" >> "$WORK/sizes.tsv"
     fi
 
@@ -299,14 +351,13 @@ run_scale() { # SCALE
     ln "$d/dist/$rel" "$DATA/serve/s$s/bundle.tar.zst"
     pin=$(b3sum --no-names "$d/dist/$rel")
     url=http://127.0.0.1:$PORT/s$s/bundle.tar.zst
-    if [ "$s" = 0.1 ]; then
-        zstd -dc "$d/dist/$rel" | xz -6 -T0 > "$DATA/serve/s$s/bundle.tar.xz"
-    fi
+    # DC/OS's path downloads the tar -cJf output made above (same tree).
+    if [ "$with_xz" = 1 ]; then mv "$d/tar.xz" "$DATA/serve/s$s/bundle.tar.xz"; fi
     for k in extract_floor extract_host extract_dcos; do fresh "$k.$s"; done
     n=0
     for i in $(seq "$RUNS"); do
         for what in floor host dcos; do
-            [ "$what" = dcos ] && [ "$s" != 0.1 ] && continue
+            [ "$what" = dcos ] && [ "$with_xz" != 1 ] && continue
             n=$((n + 1))
             dest=$d/x.$what.$n
             mkdir -p "$dest"
@@ -322,10 +373,14 @@ run_scale() { # SCALE
     done
     local cache=warm; [ "$DROP" = 1 ] && cache="page cache dropped before each run"
     record "$s" "host-extract (fetch+b3+extract+syncfs)" "extract_host.$s" "curl|zstd -dc|tar -x && sync -f" \
-        "extract_floor.$s" "$cache; peak RSS $(( $(rss_of "extract_host.$s") / 1024 )) MiB; target <= 1.0x"
-    if [ "$s" = 0.1 ]; then
+        "extract_floor.$s" "$cache; peak RSS $(( $(rss_of "extract_host.$s") / 1024 )) MiB; cores busy $(busy_of "extract_host.$s") vs $(busy_of "extract_floor.$s"); target <= 0.7x"
+    if [ "$with_xz" = 1 ]; then
         record "$s" "host-extract (fetch+b3+extract+syncfs)" "extract_host.$s" "curl|tar -xJf && sync -f (DC/OS)" \
             "extract_dcos.$s" "$cache"
+    fi
+
+    if [ "$s" = "$SCALE" ] && [ "$(id -u)" = 0 ]; then
+        tmpfs_extract "$s" "$d/dist/$rel" "$url" "$pin"
     fi
 
     say "== scale $s: pkg-activate"
@@ -384,7 +439,7 @@ run_scale() { # SCALE
             record "$s" "pkg-activate (folded)" "act_fold.$s" "pkgpanda Install.activate" "pkgpanda.$s" \
                 "pkgpanda timed in-process (no interpreter start-up); target <= 0.067x (15x faster)"
             record "$s" "pkg-activate --no-fold" "act_nofold.$s" "pkgpanda Install.activate" "pkgpanda.$s" ""
-            if [ "$s" = 0.1 ]; then
+            if [ "$with_xz" = 1 ]; then
                 # The whole host install from its parts (medians): ours is
                 # host-extract + folded pkg-activate; DC/OS's is curl | tar
                 # -xJf + pkgpanda's activate.
@@ -393,7 +448,7 @@ run_scale() { # SCALE
                 b=$(echo "$(times_of "extract_dcos.$s" | median) + $(times_of "pkgpanda.$s" | median)" | bc | sed 's/^\./0./')
                 echo "$a 0" > "$WORK/t.install_ours.$s"; echo "$b 0" > "$WORK/t.install_dcos.$s"
                 record "$s" "whole install: host-extract + pkg-activate" "install_ours.$s" \
-                    "curl|tar -xJf + pkgpanda activate" "install_dcos.$s" "sums of the medians above; target <= 0.25x"
+                    "curl|tar -xJf + pkgpanda activate" "install_dcos.$s" "sums of the medians above, measured at this scale; target <= 0.25x (4x faster)"
             fi
         fi
     fi
@@ -442,31 +497,6 @@ for what, by in series.items():
     have = [float(v) for v in vals if v]
     growth = f"{have[-1] / have[0]:.2f}x" if len(have) > 1 and have[0] > 0 else ""
     print(f"| {what.replace('|', chr(92) + '|')} | " + " | ".join(vals) + f" | {growth} |")
-# xz -6 runs at scale 0.1 only: extrapolated linearly by tree bytes.
-main = scales[-1]
-def med(what, scale):
-    for r in rows:
-        if r[0] == scale and r[4] == what:
-            return float(r[5])
-        if r[0] == scale and r[1] == what:
-            return float(r[2])
-    return None
-xz, host01, dcos01 = (med("tar -cJf (xz -6), 1 run", "0.1"), med("host-extract (fetch+b3+extract+syncfs)", "0.1"),
-                      med("curl|tar -xJf && sync -f (DC/OS)", "0.1"))
-if main != "0.1" and xz and "0.1" in trees and main in trees:
-    k = float(trees[main][1]) / float(trees["0.1"][1])
-    bundle = med("pkg-bundle --level 9", main)
-    print()
-    print(f"Extrapolated by tree bytes from scale 0.1 to scale {main} (x{k:.2f}; not measured at scale {main}):")
-    print(f"tar -cJf {xz * k:.0f} s, so pkg-bundle --level 9 is {xz * k / bundle:.0f}x faster (target >= 25x);", end=" ")
-    extract, act, panda = (med("host-extract (fetch+b3+extract+syncfs)", main), med("pkg-activate (folded)", main),
-                           med("pkgpanda Install.activate", main))
-    if dcos01 and extract and act and panda:
-        dcos = dcos01 * k + panda
-        print(f"DC/OS whole install (curl|tar -xJf + pkgpanda) {dcos:.1f} s vs host-extract + pkg-activate "
-              f"{extract + act:.1f} s: {dcos / (extract + act):.1f}x faster (target >= 4x).")
-    else:
-        print()
 PY
 } | tee "$WORK/summary.md"
 rm -rf "$DATA/old" "$DATA"/s*

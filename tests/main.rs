@@ -12,6 +12,7 @@ mod host_extract_tls;
 mod integrations;
 mod ip_detect_run;
 mod make;
+mod parallel_extract;
 mod pkg_activate;
 mod pkg_build;
 mod pkg_bundle;

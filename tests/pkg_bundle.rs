@@ -264,13 +264,13 @@ fn example_package_and_bundle_hashes_are_pinned() {
     .unwrap();
     assert_eq!(
         blake3::hash(&archive).to_hex().as_str(),
-        "3fe60f1bb4921335e5e0d97d17abaad4b2fe5b59843c7648e0f3d04a5dd45c0b"
+        "12e97b2cfa872093b2ce18f1fc78004eca68e0335ce45b906489de5edff31c99"
     );
     let bundle = pkg_bundle(temp.path(), &["--repo", "repo", id]);
     bundle.success();
     assert_eq!(
         bundle.stdout.as_str(),
         "08960775ff470473c6fb0f4183842e67262a7a72\n\
-         5f493d836f9ea12fa1e527ee02f44951e02ca787f22873a223d1a64d84a610d7\n"
+         ecd577e3fb504d0e2accdaca77495c83102b18febdd8619b158f0342bea31bad\n"
     );
 }

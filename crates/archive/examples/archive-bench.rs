@@ -1,7 +1,8 @@
 //! A tiny driver for benchmarks (bench/archive.sh): packs a directory or
 //! extracts an archive with the library, printing the tree hash.
 //!
-//! `archive-bench pack DIR OUT [LEVEL]` · `archive-bench extract ARCHIVE STAGING`
+//! `archive-bench pack DIR OUT [LEVEL]` · `archive-bench extract ARCHIVE STAGING [WRITERS]`
+//! (WRITERS: writer threads, default the extractor's own)
 //! · `archive-bench hash DIR` · `archive-bench b3 FILE` (blake3 of a file read in 1 MiB
 //! blocks on one thread, as host-extract hashes a download)
 
@@ -12,7 +13,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use tarmac_archive::{extract, pack_dir, ExtractOptions, WriteOptions};
+use tarmac_archive::{extract, extract_with_writers, pack_dir, ExtractOptions, WriteOptions};
 use tarmac_model::PackageId;
 
 fn main() -> ExitCode {
@@ -27,21 +28,25 @@ fn main() -> ExitCode {
             };
             pack_dir(&id, Path::new(dir), Path::new(out), opts).map(|m| m.tree_hash)
         }
-        ["extract", archive, staging] => std::fs::File::open(archive)
-            .map_err(|e| tarmac_fs::FsError::new("open", archive, e).into())
-            .and_then(|file| {
-                extract(
-                    std::io::BufReader::with_capacity(1 << 20, file),
-                    Path::new(staging),
-                    &ExtractOptions::default(),
-                )
-            })
-            .map(|x| x.tree.hash),
+        ["extract", archive, staging] | ["extract", archive, staging, _] => {
+            let writers: Option<usize> = args.get(3).map(|w| w.parse().expect("WRITERS: a number"));
+            std::fs::File::open(archive)
+                .map_err(|e| tarmac_fs::FsError::new("open", archive, e).into())
+                .and_then(|file| {
+                    let reader = std::io::BufReader::with_capacity(1 << 20, file);
+                    let (staging, opts) = (Path::new(staging), &ExtractOptions::default());
+                    match writers {
+                        Some(n) => extract_with_writers(reader, staging, opts, n),
+                        None => extract(reader, staging, opts),
+                    }
+                })
+                .map(|x| x.tree.hash)
+        }
         ["hash", dir] => tarmac_archive::tree_hash(Path::new(dir)).map(|d| d.hash),
         ["b3", file] => hash_file(Path::new(file)).map_err(|e| e.into()),
         _ => {
             eprintln!(
-                "usage: archive-bench pack DIR OUT [LEVEL] | extract ARCHIVE STAGING | hash DIR | b3 FILE"
+                "usage: archive-bench pack DIR OUT [LEVEL] | extract ARCHIVE STAGING [WRITERS] | hash DIR | b3 FILE"
             );
             return ExitCode::from(2);
         }

@@ -155,8 +155,8 @@ fn source_error(e: io::Error, failure: &SourceFailure) -> Error {
 }
 
 /// Size of the chunks handed from the decoding thread to the extractor.
-const CHUNK: usize = 512 * 1024;
-/// Chunks in flight: bounds the memory of the pipeline to about 3 MiB.
+const CHUNK: usize = 256 * 1024;
+/// Chunks in flight: bounds the memory of the pipeline to about 1.5 MiB.
 const IN_FLIGHT: usize = 4;
 
 /// Runs `body` with a reader of `decoded` whose bytes are produced by a

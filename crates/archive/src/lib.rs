@@ -57,10 +57,13 @@ mod name;
 mod tar_read;
 mod tree;
 mod write;
+mod writers;
 
 pub use container::Container;
 pub use error::{Error, Result};
-pub use extract::{extract, extract_with, Expect, ExtractOptions, Extracted, Rejected};
+pub use extract::{
+    extract, extract_with, extract_with_writers, Expect, ExtractOptions, Extracted, Rejected,
+};
 pub use member::read_member;
 pub use tree::{tree_hash, TreeDigest};
-pub use write::{pack_dir, pack_dir_relocated, ArchiveWriter, WriteOptions, MAX_LEVEL};
+pub use write::{pack_dir, pack_dir_relocated, ArchiveWriter, WriteOptions, MAX_LEVEL, WINDOW_LOG};

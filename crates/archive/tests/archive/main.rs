@@ -8,5 +8,6 @@
 mod fixtures;
 mod hostile;
 mod mutate;
+mod parallel;
 mod roundtrip;
 mod transcode;
