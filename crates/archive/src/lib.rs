@@ -50,6 +50,7 @@
 //! See docs/archive-format.md for the format and the policy table.
 
 mod container;
+mod delta;
 mod error;
 mod extract;
 mod member;
@@ -59,6 +60,9 @@ mod tree;
 mod write;
 
 pub use container::Container;
+pub use delta::{
+    canonical_tar, canonical_tar_of_archive, decode_delta, delta_window, encode_delta, DELTA_LEVEL,
+};
 pub use error::{Error, Result};
 pub use extract::{extract, extract_with, Expect, ExtractOptions, Extracted, Rejected};
 pub use member::read_member;
