@@ -391,6 +391,15 @@ fn cfg_gen_writes_deltas_and_hosts_fetch_only_deltas() {
     );
     assert!(!log.iter().any(|p| p.contains(".delta")), "{log:#?}");
 
+    // A request budget with room for the archives only (3 manifests + 3
+    // archives; deltas would need 3 + 2 x 3): no delta is tried, the run
+    // succeeds as it would have without deltas.
+    let host = upgrade.host("host-small-budget");
+    let output = upgrade.extract(&host, &upgrade.v2, &["--max-requests", "7"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(json(&output)["deltas"], serde_json::json!([]));
+    assert_eq!(json(&output)["fetched"], serde_json::json!(changed));
+
     // A window above --max-delta-window: the archive, and said so (on
     // stderr; without --json, host-extract prints the ids).
     let host = upgrade.host("host-small-window");

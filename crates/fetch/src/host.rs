@@ -332,10 +332,22 @@ pub fn extract_packages(
     tarmac_fs::create_dir_all(&staging)?;
     let mut staged = Vec::new();
     let mut from_delta = Vec::new();
+    let mut remaining = wanted.len() as u32;
     let mut delta_failures = Vec::new();
     for (manifest, from) in &mut wanted {
         let dir = staging.join(manifest.id.to_string());
-        if settings.delta {
+        // A delta costs two requests (its index and itself) and one more
+        // if it fails; tried only while the budget keeps one request for
+        // the archive of every package still to come, so deltas never
+        // make a run fail for budget where archives alone would not.
+        remaining -= 1;
+        let budget = run.options().max_requests;
+        if settings.delta && run.requests() + 3 + remaining > budget {
+            reporter.note(&format!(
+                "{}: the request budget (--max-requests {budget}) leaves no room for a delta; fetching the archive",
+                manifest.id
+            ));
+        } else if settings.delta {
             match crate::delta::install(
                 settings,
                 &request.repositories,
