@@ -109,7 +109,14 @@ if [ ! -f "$WORK/v2.done" ]; then
                 head -c 4096 /dev/urandom | dd of="$f" conv=notrunc status=none
             done
     done
-    sources "$WORK/tree2" "$WORK/src2" "$WORK/pkgs2"
+    # Only the changed packages get new source tarballs, at the same paths
+    # (a package's id covers its buildinfo, source URL included): the
+    # others keep their ids.
+    for id in $LEAVES; do
+        tar -C "$WORK/tree2/packages" --exclude "$id/pkginfo.json" --exclude "$id/buildinfo.full.json" \
+            -cf "$WORK/src1/$id.tar" "$id"
+    done
+    python3 "$ROOT/bench/tree-to-packages.py" "$WORK/tree2/packages" "$WORK/src1" "$WORK/pkgs2"
     build "$WORK/pkgs2" "$WORK/dist2"
     touch "$WORK/v2.done"
 fi
@@ -123,6 +130,10 @@ SERVE=$GENCONF/serve
 V1=$(cd "$WORK/serve1/packages" && ls */*.json | grep -v deltas.json | sed 's|.*/||; s|\.json$||' | sort)
 V2=$(cd "$SERVE/packages" && ls */*.json | grep -v deltas.json | sed 's|.*/||; s|\.json$||' | sort)
 NEW=$(comm -13 <(echo "$V1") <(echo "$V2"))
+if [ "$(echo "$NEW" | grep -vc -- '--setup_')" != "$(echo "$LEAVES" | wc -w)" ]; then
+    echo "bench/delta.sh: expected only the changed packages to get new ids, got: $NEW" >&2
+    exit 1
+fi
 
 # ---- the host: v1 installed once (from the v1 serve tree on disk)
 HOST=$WORK/host
