@@ -990,13 +990,24 @@ fn upgrade(
         }
     }
     // host-extract reads each package's manifest (`<id>.json`: size and
-    // file count, the extraction limits) before its archive.
+    // file count, the extraction limits), then the delta index cfg-gen
+    // --upgrade-from wrote (`<id>.deltas.json`), then the delta from the
+    // version the host has, or the archive when no delta was worth it.
     let mut expected: BTreeMap<&str, usize> = BTreeMap::new();
     let wanted: Vec<String> = std::iter::once(changed[0])
         .chain(&cluster2)
         .flat_map(|id| {
             let name = id.split("--").next().unwrap();
-            ["json", "tar.zst"].map(|ext| format!("/packages/{name}/{id}.{ext}"))
+            let index = read_json(&serve.join(format!("packages/{name}/{id}.deltas.json")));
+            let last = match index["deltas"][0]["base"].as_str() {
+                Some(base) => format!("/packages/{name}/{id}.from-{base}.delta"),
+                None => format!("/packages/{name}/{id}.tar.zst"),
+            };
+            [
+                format!("/packages/{name}/{id}.json"),
+                format!("/packages/{name}/{id}.deltas.json"),
+                last,
+            ]
         })
         .collect();
     for path in &wanted {

@@ -3,6 +3,7 @@
 
 mod cfg_gen;
 mod cloud_init;
+mod delta;
 mod e2e;
 mod emergency;
 mod fleet;

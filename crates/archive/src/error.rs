@@ -62,6 +62,11 @@ pub enum Error {
     #[error("zstd level {level} is not supported: use 1 to 19 (higher levels need more than 16 MiB of memory to decompress)")]
     Level { level: i32 },
 
+    /// A delta cannot be made or decoded (not a zstd frame, a window or
+    /// size other than declared, a reference it was not made against).
+    #[error("delta: {reason}")]
+    Delta { reason: String },
+
     /// The caller's `on_bundle` hook refused the bundle.
     #[error("bundle.json: {}", .0.reason)]
     Rejected(crate::Rejected),
@@ -96,6 +101,7 @@ impl Error {
             | Error::Corrupt { .. }
             | Error::Limit { .. }
             | Error::Manifest { .. }
+            | Error::Delta { .. }
             | Error::Unsupported { .. } => ExitClass::Invalid,
             Error::Integrity { .. } => ExitClass::Integrity,
             Error::Level { .. } => ExitClass::Usage,

@@ -50,6 +50,7 @@
 //! See docs/archive-format.md for the format and the policy table.
 
 mod container;
+mod delta;
 mod error;
 mod extract;
 mod member;
@@ -60,6 +61,9 @@ mod write;
 mod writers;
 
 pub use container::Container;
+pub use delta::{
+    canonical_tar, canonical_tar_of_archive, decode_delta, delta_window, encode_delta, DELTA_LEVEL,
+};
 pub use error::{Error, Result};
 pub use extract::{
     extract, extract_with, extract_with_writers, Expect, ExtractOptions, Extracted, Rejected,

@@ -5,7 +5,9 @@
 //! bundle's packages and the config packages `<pkg>--setup_<configid>`,
 //! each with its `<id>.json` manifest), `cluster-packages.json`,
 //! `config.json`, `ip-detect` (+ `ip-detect-public`), `bin/` (host tools and
-//! `SHA256SUMS`) and `dcos_install.sh`.
+//! `SHA256SUMS`) and `dcos_install.sh`. With `--upgrade-from` a previous
+//! serve tree, also the deltas from its packages to these
+//! (`<id>.from-<old id>.delta` and `<id>.deltas.json`, [`write_deltas`]).
 //!
 //! Invariant: the tree is built in a sibling staging directory and swapped
 //! in by rename, so `serve/` is always the complete old or new tree, and the
@@ -21,7 +23,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tarmac_fs::{Context, FsError};
 use tarmac_model::layout::{repository, serve};
-use tarmac_model::{ActiveList, BundleManifest, ClusterPackages, PackageId, PackageManifest};
+use tarmac_model::{
+    ActiveList, BundleManifest, ClusterPackages, DeltaIndex, DeltaRecord, PackageId,
+    PackageManifest, DELTA_FORMAT,
+};
 
 use crate::generate::{validate, Error, GenOptions, Generated, Validated};
 use crate::install_script::{self, ScriptValues};
@@ -342,6 +347,16 @@ fn build(
         config_ids.push(id);
     }
     tarmac_fs::remove_all(&pack_root)?;
+    if let Some(old) = options.upgrade_from.as_deref().filter(|p| p.is_dir()) {
+        let ids: Vec<PackageId> = bundle
+            .active
+            .ids
+            .iter()
+            .chain(&config_ids)
+            .cloned()
+            .collect();
+        write_deltas(staging, old, &ids)?;
+    }
 
     let cluster =
         ClusterPackages::new("cluster-packages.json", config_ids.clone()).map_err(|e| {
@@ -436,6 +451,116 @@ fn build(
         upgrade_script,
         warnings: validated.resolved.warnings.clone(),
         warning_lines: validated.warning_lines(),
+    })
+}
+
+/// A delta is written only when it is at most this fraction (1/N) of the
+/// package's archive: a larger one saves too little to be worth a host
+/// regenerating and decoding (docs/archive-format.md § Deltas).
+const MAX_DELTA_FRACTION: u64 = 2;
+
+/// Writes, for every package of `ids` whose name the previous serve tree
+/// `old` also serves under another id, `<id>.from-<old id>.delta` (when
+/// small enough) and `<id>.deltas.json` listing them (empty when none was
+/// worth it), so a host holding the old version fetches the delta
+/// instead of the archive (docs/upgrade-rollback.md § Deltas).
+fn write_deltas(staging: &Path, old: &Path, ids: &[PackageId]) -> Result<(), Error> {
+    let package_error = |id: &PackageId, reason: String| Error::Package {
+        package: id.to_string(),
+        reason,
+    };
+    for id in ids {
+        let bases = previous_versions(old, id)?;
+        if bases.is_empty() {
+            continue;
+        }
+        let manifest = read_served_manifest(staging, id)?;
+        let archive = repository::archive(staging, id);
+        let archive_bytes = fs::metadata(&archive).with_path("stat", &archive)?.len();
+        let target = tarmac_archive::canonical_tar_of_archive(
+            tarmac_fs::open(&archive)?,
+            &manifest,
+            Vec::new(),
+        )
+        .map_err(|e| package_error(id, format!("{}: {e}", archive.display())))?;
+        let mut deltas = Vec::new();
+        for base in bases {
+            let base_archive = repository::archive(old, &base);
+            let base_tar = tarmac_archive::canonical_tar_of_archive(
+                tarmac_fs::open(&base_archive)?,
+                &read_served_manifest(old, &base)?,
+                Vec::new(),
+            )
+            .map_err(|e| package_error(id, format!("{}: {e}", base_archive.display())))?;
+            let frame =
+                tarmac_archive::encode_delta(&base_tar, &target, tarmac_archive::DELTA_LEVEL)
+                    .map_err(|e| package_error(id, format!("from {base}: {e}")))?;
+            if frame.len() as u64 * MAX_DELTA_FRACTION > archive_bytes {
+                continue;
+            }
+            let (window, _) = tarmac_archive::delta_window(&frame)
+                .ok_or_else(|| package_error(id, "the encoder wrote no frame header".into()))?;
+            write_bytes(&repository::delta(staging, id, &base), &frame, false)?;
+            deltas.push(DeltaRecord {
+                bytes: frame.len() as u64,
+                blake3: blake3::hash(&frame).to_hex().to_string(),
+                base_tar_bytes: base_tar.len() as u64,
+                base_tar_blake3: blake3::hash(&base_tar).to_hex().to_string(),
+                base,
+                window,
+            });
+        }
+        let index = DeltaIndex {
+            format: DELTA_FORMAT,
+            id: id.clone(),
+            tar_bytes: target.len() as u64,
+            deltas,
+        };
+        write_json(&repository::deltas(staging, id), &index.to_json())?;
+    }
+    Ok(())
+}
+
+/// The other versions of `id`'s package that the serve tree `old` holds
+/// (archive and manifest), sorted.
+fn previous_versions(old: &Path, id: &PackageId) -> Result<Vec<PackageId>, Error> {
+    let dir = repository::package_dir(old, id.name());
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(FsError::new("read directory", &dir, e).into()),
+    };
+    let mut ids = Vec::new();
+    for entry in entries {
+        let name = entry.with_path("read directory", &dir)?.file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(repository::DELTAS_SUFFIX) {
+            continue;
+        }
+        let Some(stem) = name.strip_suffix(repository::MANIFEST_SUFFIX) else {
+            continue;
+        };
+        match PackageId::parse(stem) {
+            Ok(base)
+                if base.name() == id.name()
+                    && base != *id
+                    && repository::archive(old, &base).is_file() =>
+            {
+                ids.push(base)
+            }
+            _ => {}
+        }
+    }
+    ids.sort();
+    Ok(ids)
+}
+
+fn read_served_manifest(root: &Path, id: &PackageId) -> Result<PackageManifest, Error> {
+    let path = repository::manifest(root, id);
+    let bytes = tarmac_fs::read(&path)?;
+    PackageManifest::parse(&path.display().to_string(), &bytes).map_err(|e| Error::Input {
+        path,
+        reason: e.to_string(),
     })
 }
 

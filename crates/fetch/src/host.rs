@@ -99,6 +99,11 @@ pub struct Settings {
     pub reserve_bytes: u64,
     /// Free inodes that must remain after extraction.
     pub reserve_inodes: u64,
+    /// Package mode: fetch a delta instead of the archive when the host has
+    /// an older version ([`crate::delta`]).
+    pub delta: bool,
+    /// Largest window (bytes) a delta may declare.
+    pub max_delta_window: u64,
 }
 
 /// `--url ... --blake3 HEX`: one bundle from a list of mirrors.
@@ -163,6 +168,12 @@ pub struct Outcome {
     pub present: Vec<PackageId>,
     /// Bytes read from the network (or files) by this run.
     pub downloaded_bytes: u64,
+    /// The subset of `fetched` installed from a delta against an older
+    /// version already on the host (package mode).
+    pub deltas: Vec<PackageId>,
+    /// Each delta that was tried and failed (`"<id>: <reason>"`); those
+    /// packages were fetched whole.
+    pub delta_failures: Vec<String>,
 }
 
 /// Gets a pinned bundle onto the host.
@@ -320,8 +331,48 @@ pub fn extract_packages(
     let staging = host.staging();
     tarmac_fs::create_dir_all(&staging)?;
     let mut staged = Vec::new();
+    let mut from_delta = Vec::new();
+    let mut remaining = wanted.len() as u32;
+    let mut delta_failures = Vec::new();
     for (manifest, from) in &mut wanted {
         let dir = staging.join(manifest.id.to_string());
+        // A delta costs two requests (its index and itself) and one more
+        // if it fails; tried only while the budget keeps one request for
+        // the archive of every package still to come, so deltas never
+        // make a run fail for budget where archives alone would not.
+        remaining -= 1;
+        let budget = run.options().max_requests;
+        if settings.delta && run.requests() + 3 + remaining > budget {
+            reporter.note(&format!(
+                "{}: the request budget (--max-requests {budget}) leaves no room for a delta; fetching the archive",
+                manifest.id
+            ));
+        } else if settings.delta {
+            match crate::delta::install(
+                settings,
+                &request.repositories,
+                manifest,
+                &dir,
+                run,
+                reporter,
+            ) {
+                Ok(Some(bytes)) => {
+                    downloaded += bytes;
+                    from_delta.push(manifest.id.clone());
+                    staged.push((manifest.clone(), dir));
+                    continue;
+                }
+                Ok(None) => {}
+                Err(reason) => {
+                    let _ = tarmac_fs::remove_all(&dir);
+                    reporter.note(&format!(
+                        "{}: {reason}; fetching the whole archive instead",
+                        manifest.id
+                    ));
+                    delta_failures.push(format!("{}: {reason}", manifest.id));
+                }
+            }
+        }
         // Set when the archive disagreed with its manifest: either of the
         // two may be the bad one, so both are downloaded again, and the
         // mirrors of both share the blame.
@@ -362,7 +413,11 @@ pub fn extract_packages(
     }
     tarmac_fs::remove_all(&staging)?;
     let fetched: Vec<PackageId> = wanted.into_iter().map(|m| m.id).collect();
-    Ok(outcome(ids.into_iter().collect(), fetched, downloaded))
+    let mut outcome = outcome(ids.into_iter().collect(), fetched, downloaded);
+    from_delta.sort();
+    outcome.deltas = from_delta;
+    outcome.delta_failures = delta_failures;
+    Ok(outcome)
 }
 
 /// Adds one locally built package (`--package-file`) with the rules of the
@@ -497,6 +552,8 @@ fn outcome(mut packages: Vec<PackageId>, mut fetched: Vec<PackageId>, bytes: u64
         fetched,
         present,
         downloaded_bytes: bytes,
+        deltas: Vec::new(),
+        delta_failures: Vec::new(),
     }
 }
 
@@ -766,7 +823,10 @@ fn content_url(error: &Error) -> Option<&str> {
     }
 }
 
-fn read_local_manifest(host: &HostPaths, id: &PackageId) -> Result<Option<PackageManifest>, Error> {
+pub(crate) fn read_local_manifest(
+    host: &HostPaths,
+    id: &PackageId,
+) -> Result<Option<PackageManifest>, Error> {
     let path = host.manifest(id);
     if !path.exists() {
         return Ok(None);
@@ -843,7 +903,12 @@ fn free_space(dir: &Path, settings: &Settings) -> Result<Space, Error> {
 /// reserve does not fit. Bytes are counted in whole blocks per file, since
 /// a 1-byte file costs a block.
 #[allow(clippy::unnecessary_cast)]
-fn check_space(dir: &Path, bytes: u64, files: u64, settings: &Settings) -> Result<(), Error> {
+pub(crate) fn check_space(
+    dir: &Path,
+    bytes: u64,
+    files: u64,
+    settings: &Settings,
+) -> Result<(), Error> {
     let stat = nix::sys::statvfs::statvfs(dir).map_err(|e| {
         Error::Fs(tarmac_fs::FsError::new(
             "statvfs",

@@ -21,6 +21,7 @@
 //!
 //! Not here: tar parsing and extraction policy (tarmac-archive).
 
+mod delta;
 mod download;
 mod error;
 pub mod host;

@@ -37,6 +37,30 @@ pub mod repository {
         format!("{PACKAGES}/{}/{id}{MANIFEST_SUFFIX}", id.name())
     }
 
+    /// A delta index's file name suffix (`<id>.deltas.json`).
+    pub const DELTAS_SUFFIX: &str = ".deltas.json";
+
+    /// `packages/<name>/<id>.deltas.json`, relative: the deltas that
+    /// produce `id` (cfg-gen `--upgrade-from`).
+    pub fn deltas_relative(id: &PackageId) -> String {
+        format!("{PACKAGES}/{}/{id}{DELTAS_SUFFIX}", id.name())
+    }
+
+    /// `packages/<name>/<id>.from-<base>.delta`, relative.
+    pub fn delta_relative(id: &PackageId, base: &PackageId) -> String {
+        format!("{PACKAGES}/{}/{id}.from-{base}.delta", id.name())
+    }
+
+    /// `<repo>/packages/<name>/<id>.deltas.json`
+    pub fn deltas(repo: &Path, id: &PackageId) -> PathBuf {
+        repo.join(deltas_relative(id))
+    }
+
+    /// `<repo>/packages/<name>/<id>.from-<base>.delta`
+    pub fn delta(repo: &Path, id: &PackageId, base: &PackageId) -> PathBuf {
+        repo.join(delta_relative(id, base))
+    }
+
     /// `<repo>/packages/<name>`: every version of one package.
     pub fn package_dir(repo: &Path, name: &str) -> PathBuf {
         repo.join(PACKAGES).join(name)

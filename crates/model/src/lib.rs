@@ -29,7 +29,10 @@ pub use canonical::{canonical_json, content_hash};
 pub use error::ModelError;
 pub use exit::{Diagnosed, ExitClass};
 pub use id::{validate_name, validate_version, IdError, PackageId};
-pub use manifest::{bootstrap_id, BundleManifest, PackageManifest, MANIFEST_FORMAT};
+pub use manifest::{
+    bootstrap_id, BundleManifest, DeltaIndex, DeltaRecord, PackageManifest, DELTA_FORMAT,
+    MANIFEST_FORMAT,
+};
 pub use pkginfo::{
     env_value_problem, is_group_name, is_shell_name, is_username, PkgInfo, Requirement,
     SysctlValue, MAX_USER_NAME_LEN, RESERVED_ENV_VARS,

@@ -169,6 +169,137 @@ impl BundleManifest {
     }
 }
 
+/// The current `format` of [`DeltaIndex`].
+pub const DELTA_FORMAT: u32 = 1;
+
+/// `<id>.deltas.json` beside `<id>.json` in a serve tree (cfg-gen
+/// `--upgrade-from`): the deltas a host holding an older version of the
+/// package can fetch instead of the archive. A file of its own, not a key
+/// of `<id>.json`: every deployed reader refuses unknown keys in a
+/// manifest, so extending it would break them; this file is only read by
+/// a host-extract that knows deltas, and a host without it (a 404) simply
+/// fetches the archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeltaIndex {
+    pub format: u32,
+    /// The package the deltas produce.
+    pub id: PackageId,
+    /// Bytes of the new package's canonical tar stream (what a delta decodes to).
+    pub tar_bytes: u64,
+    /// Sorted by base id; empty when no delta was worth writing.
+    pub deltas: Vec<DeltaRecord>,
+}
+
+/// One delta: `<id>.from-<base>.delta`, a zstd frame whose reference is the
+/// canonical tar stream of `base` (docs/archive-format.md § Deltas).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeltaRecord {
+    pub base: PackageId,
+    /// Size of the delta file.
+    pub bytes: u64,
+    /// 64 hex of blake3 over the delta file.
+    pub blake3: String,
+    /// Bytes of the base's canonical tar stream.
+    pub base_tar_bytes: u64,
+    /// 64 hex of blake3 over the base's canonical tar stream: a host checks
+    /// the stream it regenerated before decoding against it.
+    pub base_tar_blake3: String,
+    /// The zstd window the frame declares (bytes): a declared limit,
+    /// checked by a host before it decodes anything.
+    pub window: u64,
+}
+
+impl DeltaIndex {
+    /// Parses and checks `<id>.deltas.json`: format, ids of the same
+    /// package name, hex digests, bases sorted and unique.
+    pub fn parse(file: &str, bytes: &[u8]) -> Result<DeltaIndex, ModelError> {
+        let value = parse_bytes(file, bytes, false)?;
+        let root = Object::root(file, &value)?;
+        root.only(&["format", "id", "tar_bytes", "deltas"])?;
+        let format = read_key(&root, "format", |at, v| {
+            let format = v.as_u64().ok_or_else(|| at.type_error("an integer", v))?;
+            if format != u64::from(DELTA_FORMAT) {
+                return Err(at.invalid(
+                    v,
+                    format!("unsupported delta index format (this tool reads {DELTA_FORMAT})"),
+                ));
+            }
+            Ok(DELTA_FORMAT)
+        })?;
+        let id = read_key(&root, "id", package_id)?;
+        let tar_bytes = read_key(&root, "tar_bytes", count)?;
+        let deltas = read_key(&root, "deltas", |at, v| {
+            let items = at.array(v)?;
+            let mut deltas: Vec<DeltaRecord> = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let path = format!("{}[{i}]", at.path);
+                let item_at = At {
+                    file: at.file,
+                    path: &path,
+                };
+                let object = item_at.object(item)?;
+                object.only(&[
+                    "base",
+                    "bytes",
+                    "blake3",
+                    "base_tar_bytes",
+                    "base_tar_blake3",
+                    "window",
+                ])?;
+                let record = DeltaRecord {
+                    base: read_key(&object, "base", package_id)?,
+                    bytes: read_key(&object, "bytes", count)?,
+                    blake3: read_key(&object, "blake3", digest)?,
+                    base_tar_bytes: read_key(&object, "base_tar_bytes", count)?,
+                    base_tar_blake3: read_key(&object, "base_tar_blake3", digest)?,
+                    window: read_key(&object, "window", count)?,
+                };
+                let base_at = At {
+                    file: at.file,
+                    path: &format!("{path}.base"),
+                };
+                let base_value = Value::String(record.base.to_string());
+                if record.base.name() != id.name() || record.base == id {
+                    return Err(
+                        base_at.invalid(&base_value, format!("not an older version of {id}"))
+                    );
+                }
+                if deltas.last().is_some_and(|last| last.base >= record.base) {
+                    return Err(base_at.invalid(&base_value, "bases must be sorted and unique"));
+                }
+                deltas.push(record);
+            }
+            Ok(deltas)
+        })?;
+        Ok(DeltaIndex {
+            format,
+            id,
+            tar_bytes,
+            deltas,
+        })
+    }
+
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+fn package_id(at: At<'_>, value: &Value) -> Result<PackageId, ModelError> {
+    let text = at.string(value)?;
+    PackageId::parse(&text).map_err(|e| at.invalid(value, e.to_string()))
+}
+
+/// 64 lowercase hex digits (a blake3).
+fn digest(at: At<'_>, value: &Value) -> Result<String, ModelError> {
+    let text = at.string(value)?;
+    if text.len() != 64 || !is_hex(&text) {
+        return Err(at.invalid(value, "expected 64 lowercase hex digits"));
+    }
+    Ok(text)
+}
+
 /// The bootstrap id of a set of packages: the first 40 hex digits of blake3
 /// over the canonical JSON of the sorted id list. Order-independent.
 pub fn bootstrap_id(ids: &[PackageId]) -> String {
@@ -279,6 +410,43 @@ mod tests {
             err.to_string().contains("a--1.json") && err.to_string().contains("extra"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn delta_index_round_trips_and_names_bad_keys() {
+        let index = DeltaIndex {
+            format: DELTA_FORMAT,
+            id: PackageId::parse("a--2").unwrap(),
+            tar_bytes: 4096,
+            deltas: vec![DeltaRecord {
+                base: PackageId::parse("a--1").unwrap(),
+                bytes: 100,
+                blake3: "b".repeat(64),
+                base_tar_bytes: 2048,
+                base_tar_blake3: "c".repeat(64),
+                window: 1 << 20,
+            }],
+        };
+        let text = index.to_json().to_string();
+        assert_eq!(
+            DeltaIndex::parse("a--2.deltas.json", text.as_bytes()).unwrap(),
+            index
+        );
+        let mut other = index.to_json();
+        other["deltas"][0]["base"] = Value::from("b--1");
+        let err = DeltaIndex::parse("x.json", other.to_string().as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().contains("x.json: deltas[0].base: \"b--1\""),
+            "{err}"
+        );
+        let mut short = index.to_json();
+        short["deltas"][0]["blake3"] = Value::from("abc");
+        let err = DeltaIndex::parse("x.json", short.to_string().as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("deltas[0].blake3"), "{err}");
+        let mut future = index.to_json();
+        future["format"] = Value::from(2);
+        let err = DeltaIndex::parse("x.json", future.to_string().as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("x.json: format: 2"), "{err}");
     }
 
     #[test]

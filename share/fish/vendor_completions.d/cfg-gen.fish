@@ -4,7 +4,7 @@ complete -c cfg-gen -l repo -d 'The package repository holding packages/<name>/<
 complete -c cfg-gen -l bootstrap-id -d 'The bundle to use when DIST/bootstrap holds several' -r
 complete -c cfg-gen -l bin-dir -d 'Directory holding the host tools (host-extract, ip-detect-run, pkg-activate) to serve under bin/; default: cfg-gen\'s own directory' -r -F
 complete -c cfg-gen -l output -d 'Where to write the serve tree (default GENCONF/serve)' -r -F
-complete -c cfg-gen -l upgrade-from -d 'A previous serve directory (or its config.json): also write upgrade/<previous config id>/dcos_node_upgrade.sh, which moves hosts installed from it to this configuration, downloading only the packages they lack and switching in one atomic activation' -r -F
+complete -c cfg-gen -l upgrade-from -d 'A previous serve directory (or its config.json): also write upgrade/<previous config id>/dcos_node_upgrade.sh, which moves hosts installed from it to this configuration, downloading only the packages they lack and switching in one atomic activation. Given a directory, also write a delta from each of its packages to the new version of the same name (packages/<name>/<id>.from-<old id>.delta and <id>.deltas.json), which hosts fetch instead of the archive' -r -F
 complete -c cfg-gen -l validate-only -d 'Only validate: report problems (or the config id), write nothing'
 complete -c cfg-gen -l print-config -d 'Print the resolved configuration (config.json) on stdout, write nothing'
 complete -c cfg-gen -l json -d 'Print one JSON document on stdout (docs/json.md) instead of lines; no progress'

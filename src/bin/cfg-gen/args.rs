@@ -66,7 +66,10 @@ pub struct Args {
     /// A previous serve directory (or its config.json): also write
     /// upgrade/<previous config id>/dcos_node_upgrade.sh, which moves hosts
     /// installed from it to this configuration, downloading only the
-    /// packages they lack and switching in one atomic activation.
+    /// packages they lack and switching in one atomic activation. Given a
+    /// directory, also write a delta from each of its packages to the new
+    /// version of the same name (packages/<name>/<id>.from-<old id>.delta
+    /// and <id>.deltas.json), which hosts fetch instead of the archive.
     #[arg(long, value_name = "DIR")]
     pub upgrade_from: Option<std::path::PathBuf>,
 

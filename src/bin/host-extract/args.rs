@@ -94,6 +94,18 @@ pub struct Args {
     )]
     pub manifest: Option<PathBuf>,
 
+    /// Package mode: never fetch a delta (`<id>.from-<old id>.delta`), always
+    /// the whole archive. By default a package whose older version is on
+    /// the host and verified comes as a delta when the repository offers
+    /// one; any failure of that path falls back to the archive.
+    #[arg(long)]
+    pub no_delta: bool,
+
+    /// Largest zstd window (MiB) a delta may declare; a delta above it is
+    /// not decoded and the archive is fetched instead.
+    #[arg(long, value_name = "MiB", default_value_t = 2048)]
+    pub max_delta_window: u64,
+
     #[command(flatten)]
     pub host: tarmac_cli::HostRootArgs,
 

@@ -48,6 +48,8 @@ fn run(args: &Args) -> Result<(), tarmac_fetch::Error> {
         wait: args.host.lock_wait(),
         reserve_bytes: args.reserve_bytes,
         reserve_inodes: args.reserve_inodes,
+        delta: !args.no_delta,
+        max_delta_window: args.max_delta_window.saturating_mul(1 << 20),
     };
     let reporter = args.reporting.reporter("host-extract");
     let result = if let Some(archive) = &args.package_file {
