@@ -29,6 +29,8 @@ set -euo pipefail
 SCALE=${1:-1}
 RUNS=${RUNS:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/nginx.sh
+. "$ROOT/bench/nginx.sh"
 WORK=${WORK:-$ROOT/target/bench-delta}
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
@@ -154,22 +156,9 @@ aside() { # the v2 packages out of the host (moved, deleted at the end)
 }
 
 # nginx on a free loopback port serving the v2 tree, stopped on exit.
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$RUN/nginx"
-cat > "$RUN/nginx/nginx.conf" <<CONF
-daemon off; master_process off; worker_processes 1;
-pid $RUN/nginx/nginx.pid; error_log $RUN/nginx/error.log warn;
-events { worker_connections 64; }
-http { access_log off; sendfile on; default_type application/octet-stream;
-  client_body_temp_path $RUN/nginx/cb; proxy_temp_path $RUN/nginx/p;
-  fastcgi_temp_path $RUN/nginx/f; uwsgi_temp_path $RUN/nginx/u; scgi_temp_path $RUN/nginx/s;
-  server { listen 127.0.0.1:$PORT; root $SERVE; location / { } } }
-CONF
-/usr/sbin/nginx -p "$RUN/nginx" -c "$RUN/nginx/nginx.conf" -e "$RUN/nginx/error.log" &
-NGINX=$!
+serve_dir "$RUN" "$SERVE"
 cleanup() { kill "$NGINX" 2>/dev/null || true; rm -rf "$HOST/old" "$RUN"; }
 trap cleanup EXIT
-for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/config.json" && break; sleep 0.1; done
 URL=http://127.0.0.1:$PORT
 
 declare -A T=([full]='' [delta]='') B=([full]='' [delta]='') M=([full]='' [delta]='')

@@ -27,6 +27,8 @@ SCALE=${1:-0.1}
 RUNS=${RUNS:-3}
 LEVEL=${LEVEL:-9}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/nginx.sh
+. "$ROOT/bench/nginx.sh"
 WORK=${WORK:-$ROOT/target/bench-host-extract}
 GEN_TREE=${GEN_TREE:-$ROOT/bench/gen-tree.py}
 
@@ -60,22 +62,9 @@ REL=$(sed -n 1p "$SERVE/bundle.txt")
 PIN=$(sed -n 2p "$SERVE/bundle.txt")
 
 # nginx on a free loopback port, its own prefix, stopped on exit.
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$RUN/nginx"
-cat > "$RUN/nginx/nginx.conf" <<CONF
-daemon off; master_process off; worker_processes 1;
-pid $RUN/nginx/nginx.pid; error_log $RUN/nginx/error.log warn;
-events { worker_connections 64; }
-http { access_log off; sendfile on; default_type application/octet-stream;
-  client_body_temp_path $RUN/nginx/cb; proxy_temp_path $RUN/nginx/p;
-  fastcgi_temp_path $RUN/nginx/f; uwsgi_temp_path $RUN/nginx/u; scgi_temp_path $RUN/nginx/s;
-  server { listen 127.0.0.1:$PORT; root $SERVE; location / { } } }
-CONF
-/usr/sbin/nginx -p "$RUN/nginx" -c "$RUN/nginx/nginx.conf" -e "$RUN/nginx/error.log" &
-NGINX=$!
+serve_dir "$RUN" "$SERVE"
 cleanup() { kill "$NGINX" 2>/dev/null || true; }
 trap cleanup EXIT
-for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/bundle.txt" && break; sleep 0.1; done
 URL=http://127.0.0.1:$PORT/$REL
 XZURL=http://127.0.0.1:$PORT/bundle.tar.xz
 

@@ -54,6 +54,8 @@ SCALE=1
 GROWTH="0.1 0.2 0.4"
 RUNS=3
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/nginx.sh
+. "$ROOT/bench/nginx.sh"
 WORK=$ROOT/target/bench-run
 DROP=1
 PKGPANDA=1
@@ -174,20 +176,7 @@ settle() { sync; if [ "$DROP" = 1 ]; then echo 3 > /proc/sys/vm/drop_caches; fi;
 
 # nginx on a free loopback port serving $DATA/serve, stopped on exit.
 mkdir -p "$DATA/serve"
-mkdir -p "$WORK/nginx"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$WORK/nginx/nginx.conf" <<CONF
-daemon off; master_process off; worker_processes 1;
-pid $WORK/nginx/nginx.pid; error_log $WORK/nginx/error.log warn;
-events { worker_connections 64; }
-http { access_log off; sendfile on; default_type application/octet-stream;
-  client_body_temp_path $WORK/nginx/cb; proxy_temp_path $WORK/nginx/p;
-  fastcgi_temp_path $WORK/nginx/f; uwsgi_temp_path $WORK/nginx/u; scgi_temp_path $WORK/nginx/s;
-  server { listen 127.0.0.1:$PORT; root $DATA/serve; location / { } } }
-CONF
-/usr/sbin/nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
-NGINX=$!
-for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
+serve_dir "$WORK" "$DATA/serve"
 
 # pkgpanda: DC/OS's source (DCOS_SRC) and a venv.
 PANDA_SRC=$WORK/dcos-src

@@ -7,9 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tarmac_archive::{ArchiveWriter, WriteOptions};
-use tarmac_model::layout::{repository, serve};
-use tarmac_model::{bootstrap_id, BundleManifest, PackageId, PackageManifest, MANIFEST_FORMAT};
+use tarmac_archive::WriteOptions;
+use tarmac_model::{PackageId, PackageManifest};
 use tarmac_testkit::cmd::{Run, Runs};
 use tarmac_testkit::host::Host;
 use tarmac_testkit::nginx::Nginx;
@@ -24,7 +23,8 @@ struct Fixture {
     dir: tempfile::TempDir,
 }
 
-fn write_package(repo: &Path, work: &Path, id: &str, files: &[(&str, &str)]) -> PackageManifest {
+/// Writes a package tree of `files` under `work/<id>/`.
+fn package_tree(work: &Path, id: &str, files: &[(&str, &str)]) -> (PackageId, PathBuf) {
     let id = PackageId::parse(id).unwrap();
     let tree = work.join(id.to_string());
     for (path, content) in files {
@@ -32,20 +32,7 @@ fn write_package(repo: &Path, work: &Path, id: &str, files: &[(&str, &str)]) -> 
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(&path, content).unwrap();
     }
-    fs::create_dir_all(repository::package_dir(repo, id.name())).unwrap();
-    let manifest = tarmac_archive::pack_dir(
-        &id,
-        &tree,
-        &repository::archive(repo, &id),
-        WriteOptions::default(),
-    )
-    .unwrap();
-    fs::write(
-        repository::manifest(repo, &id),
-        serde_json::to_vec_pretty(&manifest).unwrap(),
-    )
-    .unwrap();
-    manifest
+    (id, tree)
 }
 
 /// The unit files of [`Fixture::with_units`]'s packages.
@@ -78,36 +65,11 @@ impl Fixture {
             mesos.push(("dcos.target.wants/dcos-mesos.service", MESOS_UNIT));
             exhibitor.push(("dcos.target.wants/dcos-exhibitor.service", EXHIBITOR_UNIT));
         }
-        let mut manifests = vec![
-            write_package(&dist, &work, "mesos--1.0", &mesos),
-            write_package(&dist, &work, "exhibitor--2.0", &exhibitor),
+        let packages = [
+            package_tree(&work, "mesos--1.0", &mesos),
+            package_tree(&work, "exhibitor--2.0", &exhibitor),
         ];
-        manifests.sort_by(|a, b| a.id.cmp(&b.id));
-        let ids: Vec<PackageId> = manifests.iter().map(|m| m.id.clone()).collect();
-        let bid = bootstrap_id(&ids);
-        fs::create_dir_all(serve::bootstrap_dir(&dist)).unwrap();
-        let bundle = BundleManifest {
-            format: MANIFEST_FORMAT,
-            bootstrap_id: bid.clone(),
-            packages: manifests.clone(),
-        };
-        let file = fs::File::create(serve::bundle(&dist, &bid)).unwrap();
-        let mut writer = ArchiveWriter::new(file, WriteOptions::default()).unwrap();
-        writer
-            .add_bytes("bundle.json", &serde_json::to_vec(&bundle).unwrap(), 0o644)
-            .unwrap();
-        for id in &ids {
-            writer
-                .add_tree(&format!("packages/{id}"), &work.join(id.to_string()))
-                .unwrap();
-        }
-        writer.finish().unwrap();
-        let active: Vec<String> = ids.iter().map(ToString::to_string).collect();
-        fs::write(
-            serve::active(&dist, &bid),
-            serde_json::to_vec(&active).unwrap(),
-        )
-        .unwrap();
+        tarmac_testkit::repo::write_dist(&dist, &packages);
         let bin = fixture.bin();
         fs::create_dir_all(&bin).unwrap();
         for tool in ["host-extract", "ip-detect-run", "pkg-activate"] {

@@ -12,9 +12,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use tarmac_archive::{ArchiveWriter, WriteOptions};
-use tarmac_model::layout::{repository, serve};
-use tarmac_model::{bootstrap_id, BundleManifest, DeltaIndex, PackageId, MANIFEST_FORMAT};
+use tarmac_model::layout::repository;
+use tarmac_model::{DeltaIndex, PackageId};
+use tarmac_testkit::kill::{kill_after, Rng};
 use tarmac_testkit::nginx::Nginx;
 
 use crate::host_extract::FAST;
@@ -69,49 +69,14 @@ fn write_dist(work: &Path, dist: &Path, version: u32) {
     fs::create_dir_all(small_tree.join("etc")).unwrap();
     fs::write(small_tree.join("pkginfo.json"), "{}").unwrap();
     fs::write(small_tree.join("etc/small.conf"), "small=1\n").unwrap();
-    let mut manifests = Vec::new();
-    for id in [&big, &small] {
-        fs::create_dir_all(repository::package_dir(dist, id.name())).unwrap();
-        let manifest = tarmac_archive::pack_dir(
-            id,
-            &trees.join(id.to_string()),
-            &repository::archive(dist, id),
-            WriteOptions::default(),
-        )
-        .unwrap();
-        fs::write(
-            repository::manifest(dist, id),
-            serde_json::to_vec_pretty(&manifest).unwrap(),
-        )
-        .unwrap();
-        manifests.push(manifest);
-    }
-    manifests.sort_by(|a, b| a.id.cmp(&b.id));
-    let ids: Vec<PackageId> = manifests.iter().map(|m| m.id.clone()).collect();
-    let bid = bootstrap_id(&ids);
-    fs::create_dir_all(serve::bootstrap_dir(dist)).unwrap();
-    let bundle = BundleManifest {
-        format: MANIFEST_FORMAT,
-        bootstrap_id: bid.clone(),
-        packages: manifests,
-    };
-    let file = fs::File::create(serve::bundle(dist, &bid)).unwrap();
-    let mut writer = ArchiveWriter::new(file, WriteOptions::default()).unwrap();
-    writer
-        .add_bytes("bundle.json", &serde_json::to_vec(&bundle).unwrap(), 0o644)
-        .unwrap();
-    for id in &ids {
-        writer
-            .add_tree(&format!("packages/{id}"), &trees.join(id.to_string()))
-            .unwrap();
-    }
-    writer.finish().unwrap();
-    let active: Vec<String> = ids.iter().map(ToString::to_string).collect();
-    fs::write(
-        serve::active(dist, &bid),
-        serde_json::to_vec(&active).unwrap(),
-    )
-    .unwrap();
+    let packages: Vec<(PackageId, PathBuf)> = [big, small]
+        .into_iter()
+        .map(|id| {
+            let tree = trees.join(id.to_string());
+            (id, tree)
+        })
+        .collect();
+    tarmac_testkit::repo::write_dist(dist, &packages);
 }
 
 /// Two rendered configurations served by one nginx: v1, then v2 (big
@@ -486,18 +451,6 @@ fn a_modified_base_or_a_corrupt_delta_falls_back_to_the_archive() {
     assert!(host.join("packages/big--2/bin/big").is_file());
 }
 
-/// xorshift: deterministic pseudo-random delays.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 /// Kill loop over the delta path: host-extract upgrading a v1 host is
 /// SIGKILLed at random points (index, regeneration, download, decode,
 /// extraction, publication). After every kill the host holds either no
@@ -518,7 +471,7 @@ fn host_extract_kill_loop_over_the_delta_path() {
     let (mut landed, mut finished) = (0, 0);
     let big2 = host.join("packages/big--2");
     for _ in 0..kills {
-        let mut child = Command::new(EXTRACT)
+        let child = Command::new(EXTRACT)
             .arg("--root")
             .arg(&host)
             .args(["--repository", &upgrade.nginx.url()])
@@ -529,20 +482,10 @@ fn host_extract_kill_loop_over_the_delta_path() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let micros = (window.as_micros() as u64).max(1);
-        let delay = Duration::from_micros(rng.next() % micros);
-        std::thread::sleep(delay);
-        let done = child.try_wait().unwrap();
-        let _ = child.kill();
-        let status = child.wait().unwrap();
-        if let Some(done) = done {
-            assert!(done.success(), "an unkilled run failed: {done}");
-            finished += 1;
-            window = delay.max(Duration::from_micros(500));
-        } else {
-            assert!(!status.success());
+        if kill_after(child, &mut rng, &mut window) {
             landed += 1;
-            window = (window * 11 / 10).min(Duration::from_secs(5));
+        } else {
+            finished += 1;
         }
         // Either absent or complete and verified (host-extract checks a
         // present package's tree hash against its recorded manifest).

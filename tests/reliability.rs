@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -19,6 +19,7 @@ use tarmac_testkit::cmd::{Run, Runs};
 use tarmac_testkit::disk::{count, LoopFs};
 use tarmac_testkit::fault_server::{Fault, FaultServer};
 use tarmac_testkit::host::Host;
+use tarmac_testkit::kill::{kill_after, Rng};
 use tarmac_testkit::nginx::Nginx;
 use tarmac_testkit::packages::PkgFixture;
 use tarmac_testkit::repo::{Pkg, Repo};
@@ -28,52 +29,6 @@ use crate::host_extract::FAST;
 use crate::workspace::Activate;
 
 const EXTRACT: &str = env!("CARGO_BIN_EXE_host-extract");
-
-/// xorshift: deterministic pseudo-random delays without a rand dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
-/// Sleeps a random part of `window`, then SIGKILLs `child`. True when the
-/// kill landed (the process was still running). The window adapts to the
-/// run's length: a run that finished before the kill shrinks it to that
-/// delay, a landed kill widens it by a tenth, so kills spread over the
-/// whole run (start, build, commit, exit) on slow and fast machines alike.
-fn kill_after(mut child: Child, rng: &mut Rng, window: &mut Duration) -> bool {
-    let micros = (window.as_micros() as u64).max(1);
-    let delay = Duration::from_micros(rng.next() % micros);
-    std::thread::sleep(delay);
-    let finished = child.try_wait().unwrap();
-    if let Some(status) = finished {
-        // A run that beat the kill must have succeeded.
-        let mut stderr = String::new();
-        if let Some(mut pipe) = child.stderr.take() {
-            use std::io::Read;
-            let _ = pipe.read_to_string(&mut stderr);
-        }
-        assert!(
-            status.success(),
-            "an unkilled run failed: {status}: {stderr}"
-        );
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    let landed = finished.is_none();
-    *window = if landed {
-        (*window * 11 / 10).min(Duration::from_secs(5))
-    } else {
-        // The run took less than `delay`.
-        delay.max(Duration::from_micros(200))
-    };
-    landed
-}
 
 fn names(dir: &Path) -> BTreeSet<String> {
     match std::fs::read_dir(dir) {
@@ -962,7 +917,7 @@ fn pkg_activate_while_another_process_fills_the_disk() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_micros(rng.next() % 4_000));
+        std::thread::sleep(Duration::from_micros(rng.next_u64() % 4_000));
         let filler = fs.fill_bytes(&format!("race-{round}"));
         let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -1,14 +1,15 @@
 //! tarmac-testkit: what the tests share (docs/architecture.md, and
 //! crates/README.md for the map): fixture packages and repositories, nginx,
 //! the fault server, hostile archives, loop-mounted disks, a test CA, one
-//! command runner ([`cmd`]), one simulated host ([`host`]) and one tree copy
-//! ([`tree`]).
+//! command runner ([`cmd`]), one simulated host ([`host`]), one tree copy
+//! ([`tree`]) and one kill-at-a-random-point ([`kill`]).
 
 pub mod cmd;
 pub mod disk;
 pub mod fault_server;
 pub mod host;
 pub mod hostile;
+pub mod kill;
 pub mod nginx;
 pub mod packages;
 pub mod repo;

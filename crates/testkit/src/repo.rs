@@ -204,6 +204,32 @@ pub fn write_bundle(
     }
 }
 
+/// A pkg-bundle-like dist from package trees on disk: each `(id, dir)`
+/// packed into `packages/<name>/<id>.tar.zst` + `<id>.json` with the
+/// writer's default options (as pkg-build), then one bundle of them and
+/// its `<bootstrap_id>.active.json`. Returns the bootstrap id.
+pub fn write_dist(dist: &Path, packages: &[(PackageId, PathBuf)]) -> String {
+    let manifests: Vec<PackageManifest> = packages
+        .iter()
+        .map(|(id, tree)| {
+            fs::create_dir_all(repository::package_dir(dist, id.name())).unwrap();
+            let archive = repository::archive(dist, id);
+            let manifest =
+                tarmac_archive::pack_dir(id, tree, &archive, WriteOptions::default()).unwrap();
+            let json = serde_json::to_vec_pretty(&manifest).unwrap();
+            fs::write(repository::manifest(dist, id), json).unwrap();
+            manifest
+        })
+        .collect();
+    let manifest = BundleManifest::new(manifests);
+    let json = serde_json::to_vec(&manifest).unwrap();
+    write_bundle(dist, &manifest, &json, packages, WriteOptions::default());
+    let active: Vec<String> = manifest.packages.iter().map(|p| p.id.to_string()).collect();
+    let active_path = serve::active(dist, &manifest.bootstrap_id);
+    fs::write(active_path, serde_json::to_vec(&active).unwrap()).unwrap();
+    manifest.bootstrap_id
+}
+
 /// The manifest of package trees on disk (tree hashes computed).
 pub fn manifest_of(packages: &[(PackageId, PathBuf)]) -> BundleManifest {
     BundleManifest::new(
