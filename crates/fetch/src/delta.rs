@@ -130,26 +130,8 @@ fn fetch_index(
     run: &Run,
     reporter: &dyn Reporter,
 ) -> Result<(DeltaIndex, u64), Error> {
-    let mut download = Download::open(sources, run, reporter)?;
-    let url = download.url();
-    let mut bytes = Vec::new();
-    if (&mut download)
-        .take(MAX_INDEX_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .is_err()
-    {
-        return Err(download.take_error().unwrap_or(Error::Read {
-            url,
-            reason: "reading the delta index failed".into(),
-        }));
-    }
-    if bytes.len() as u64 > MAX_INDEX_BYTES {
-        return Err(Error::Manifest {
-            url,
-            reason: format!("larger than {MAX_INDEX_BYTES} bytes"),
-        });
-    }
-    let fetched = download.finish()?;
+    let (bytes, fetched) =
+        crate::download::fetch_small(sources, run, reporter, MAX_INDEX_BYTES, "delta index")?;
     let index = DeltaIndex::parse(&fetched.url, &bytes).map_err(|e| Error::Manifest {
         url: fetched.url.clone(),
         reason: e.to_string(),

@@ -106,6 +106,40 @@ pub struct Fetched {
     pub blake3: String,
 }
 
+/// Downloads a small document (a package manifest, a delta index) whole
+/// into memory. More than `limit` bytes is bad content (`Error::Manifest`);
+/// a failed read is the download's own error. `what` names the document
+/// in messages.
+pub(crate) fn fetch_small(
+    mirrors: Vec<Source>,
+    run: &Run,
+    reporter: &dyn Reporter,
+    limit: u64,
+    what: &str,
+) -> Result<(Vec<u8>, Fetched), Error> {
+    let mut download = Download::open(mirrors, run, reporter)?;
+    let url = download.url();
+    let mut bytes = Vec::new();
+    if (&mut download)
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .is_err()
+    {
+        return Err(download.take_error().unwrap_or(Error::Read {
+            url,
+            reason: format!("reading the {what} failed"),
+        }));
+    }
+    if bytes.len() as u64 > limit {
+        return Err(Error::Manifest {
+            url,
+            reason: format!("larger than {limit} bytes"),
+        });
+    }
+    let fetched = download.finish()?;
+    Ok((bytes, fetched))
+}
+
 impl<'r> Download<'r> {
     /// Starts a download from the run's preferred mirror, or the next that
     /// answers. `mirrors` are this file's URLs on each of the run's mirrors,

@@ -602,26 +602,13 @@ fn fetch_manifest_once(
     reporter: &dyn Reporter,
 ) -> Result<(PackageManifest, u64), Error> {
     reporter.step(&format!("manifest {id}"));
-    let mut download = Download::open(manifest_sources(request, id), run, reporter)?;
-    let url = download.url();
-    let mut bytes = Vec::new();
-    if (&mut download)
-        .take(MAX_MANIFEST_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .is_err()
-    {
-        return Err(download.take_error().unwrap_or(Error::Read {
-            url,
-            reason: "reading the manifest failed".into(),
-        }));
-    }
-    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
-        return Err(Error::Manifest {
-            url,
-            reason: format!("larger than {MAX_MANIFEST_BYTES} bytes"),
-        });
-    }
-    let fetched = download.finish()?;
+    let (bytes, fetched) = crate::download::fetch_small(
+        manifest_sources(request, id),
+        run,
+        reporter,
+        MAX_MANIFEST_BYTES,
+        "manifest",
+    )?;
     reporter.finish_step();
     if let Err(e) = serde_json::from_slice::<serde_json::Value>(&bytes) {
         if e.is_eof() {
