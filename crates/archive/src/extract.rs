@@ -45,7 +45,7 @@ use crate::error::{Error, Result};
 use crate::name::{self, key_path, sort_key};
 use crate::tar_read::{RawEntry, TarReader};
 use crate::tree::{is_exec, Node, TreeDigest, TreeHasher};
-use crate::writers::{self, Block, Job, Pool, Queue, Shared, BLOCK};
+use crate::writers::{self, Block, Data, Job, Pool, Queue, Shared, BLOCK};
 
 /// The largest `bundle.json` accepted (it is read into memory).
 const MAX_BUNDLE_JSON: u64 = 16 * 1024 * 1024;
@@ -235,7 +235,7 @@ fn extract_threads<R: Read + Send>(
                 }
                 parsed?;
                 if let Some(hashes) = hashes {
-                    extractor.take_hashes(hashes.try_iter());
+                    extractor.take_hashes(hashes.try_iter().flatten());
                 }
                 if let Some(e) = shared.take_error() {
                     return Err(e);
@@ -308,7 +308,7 @@ struct Out<'s> {
     pool: Pool,
     jobs: Queue,
     /// `(job, blake3)` of each file written, from the writers.
-    hashes: Receiver<(u32, [u8; 32])>,
+    hashes: Receiver<writers::Hashes>,
     dirs: Dirs,
 }
 
@@ -725,8 +725,9 @@ impl<'a> Extractor<'a> {
         Ok(())
     }
 
-    /// Hands the file to a writer: whole when it fits in one block, else
-    /// its first block now and the rest through a queue of its own.
+    /// Hands the file to a writer: packed into its batch's shared block when
+    /// it fits in one block, else its first block now and the rest through a
+    /// queue of its own.
     /// Returns the job's number.
     fn write_file<R: Read>(
         &mut self,
@@ -745,36 +746,35 @@ impl<'a> Extractor<'a> {
         };
         let dir = out.dirs.fd(self.staging, dir)?;
         let name = CString::new(name).map_err(|_| Error::policy(path.as_bytes(), "NUL in name"))?;
-        let mut first = out.pool.take(out.shared, &mut out.jobs)?;
-        fill(&mut first, size, tar)?;
-        let mut left = size - first.len as u64;
-        let (rest_tx, rest) = if left > 0 {
-            let (tx, rx) = writers::file_queue();
-            (Some(tx), Some(rx))
-        } else {
-            (None, None)
-        };
         let number = self.jobs;
         self.jobs += 1;
         self.hashes.push([0; 32]);
-        let done: Vec<_> = out.hashes.try_iter().collect();
-        self.take_hashes(done.into_iter());
-        let out = self
-            .out
-            .as_mut()
-            .expect("the writers run while the archive is parsed");
-        let job = Job {
+        let mut job = Job {
             dir,
             name,
             path,
             number,
             exec,
             size,
-            first,
-            rest,
+            data: Data::Packed { start: 0, len: 0 },
         };
-        out.jobs.push(job, out.shared)?;
-        if let Some(tx) = rest_tx {
+        if size <= BLOCK as u64 {
+            // Packed into the batch's shared block.
+            let block = out.jobs.room(size as usize, &mut out.pool, out.shared)?;
+            let start = block.len;
+            fill(block, size, tar)?;
+            job.data = Data::Packed {
+                start,
+                len: block.len - start,
+            };
+            out.jobs.push(job, out.shared)?;
+        } else {
+            let mut first = out.pool.take(out.shared, &mut out.jobs)?;
+            fill(&mut first, size, tar)?;
+            let mut left = size - first.len as u64;
+            let (tx, rest) = writers::file_queue();
+            job.data = Data::Own { first, rest };
+            out.jobs.push(job, out.shared)?;
             // Its writer must have the job before the rest can flow.
             out.jobs.flush(out.shared)?;
             while left > 0 {
@@ -786,6 +786,8 @@ impl<'a> Extractor<'a> {
                 }
             }
         }
+        let done: Vec<_> = out.hashes.try_iter().flatten().collect();
+        self.take_hashes(done.into_iter());
         Ok(number)
     }
 
@@ -1070,9 +1072,10 @@ fn package_of(path: &str) -> Option<&str> {
     }
 }
 
-/// Reads the next block of the current entry's data (up to `left` bytes).
+/// Appends the next bytes of the current entry's data to `block` (up to
+/// `left` bytes, as many as fit).
 fn fill<R: Read>(block: &mut Block, left: u64, tar: &mut TarReader<R>) -> Result<()> {
-    let want = left.min(BLOCK as u64) as usize;
+    let want = block.len + left.min((BLOCK - block.len) as u64) as usize;
     while block.len < want {
         let n = tar.read_data(&mut block.buf[block.len..want])?;
         if n == 0 {

@@ -16,11 +16,14 @@
 //! writer is done: still one pass over the data.
 //!
 //! Memory is bounded by a pool of [`BLOCKS`] blocks of [`BLOCK`] bytes:
-//! a file up to one block travels whole in its job; a larger one travels
-//! as its first block plus a bounded channel of the rest, which the
-//! writer that took the job drains while the parser fills it (so the
-//! blocks in flight never exceed the pool, whatever the file sizes).
-//! Blocks are recycled, never freed and reallocated per file.
+//! files up to one block travel packed, one after the other, in the one
+//! block their batch shares (most files are a few KiB: a block per file
+//! would cap the files in flight at [`BLOCKS`] and make the parser and
+//! the writers wake each other per file); a larger file travels as its
+//! own first block plus a bounded channel of the rest, which the writer
+//! that took the job drains while the parser fills it (so the blocks in
+//! flight never exceed the pool, whatever the file sizes). Blocks are
+//! recycled, never freed and reallocated per file.
 //!
 //! Failure: the first writer error is kept and raises a flag the parser
 //! checks before each entry and whenever it waits on the pool; writers
@@ -48,9 +51,11 @@ pub(crate) const BLOCK: usize = 64 * 1024;
 /// Blocks in the pool: 1 MiB of file data in flight at most (with the
 /// decoder's 16 MiB window, peak RSS stays under 64 MiB at scale 1).
 pub(crate) const BLOCKS: usize = 16;
-/// Jobs handed over at once: a writer wakes once per batch, not per file
-/// (a wake-up per file cost more CPU than the threads saved).
-const BATCH: usize = 8;
+/// Most jobs handed over at once (a batch also ends when its shared block
+/// is full): a writer wakes once per batch, not per file (futex wake-ups
+/// and context switches were nearly a fifth of the CPU time with batches
+/// of 8 and a block per file).
+const BATCH: usize = 64;
 /// Blocks of one large file queued ahead of its writer.
 const FILE_QUEUE: usize = 4;
 
@@ -71,8 +76,16 @@ pub(crate) struct Block {
     pub len: usize,
 }
 
+/// Where a job's bytes are.
+pub(crate) enum Data {
+    /// `len` bytes at `start` of its batch's shared block.
+    Packed { start: usize, len: usize },
+    /// A file larger than a block: its first block, the rest to come.
+    Own { first: Block, rest: Receiver<Block> },
+}
+
 /// One regular file to create: its name in the directory `dir` (opened by
-/// the parser), its bytes (all of them in `first`, or the rest in `rest`).
+/// the parser), and its bytes.
 pub(crate) struct Job {
     pub dir: Arc<OwnedFd>,
     pub name: CString,
@@ -82,8 +95,14 @@ pub(crate) struct Job {
     pub number: u32,
     pub exec: bool,
     pub size: u64,
-    pub first: Block,
-    pub rest: Option<Receiver<Block>>,
+    pub data: Data,
+}
+
+/// Jobs handed to one writer at once, with the block their packed bytes
+/// share.
+pub(crate) struct Batch {
+    jobs: Vec<Job>,
+    block: Option<Block>,
 }
 
 /// What the parser and the writers share.
@@ -175,15 +194,41 @@ impl Pool {
 }
 
 /// The queue of job batches, taken by whichever writer is free.
-pub(crate) type Jobs = Mutex<Receiver<Vec<Job>>>;
+pub(crate) type Jobs = Mutex<Receiver<Batch>>;
 
-/// The parser's end of the job queue: jobs go in batches of [`BATCH`].
+/// The parser's end of the job queue: jobs go in batches of up to
+/// [`BATCH`], with the block the batch's small files are packed into.
 pub(crate) struct Queue {
-    tx: SyncSender<Vec<Job>>,
+    tx: SyncSender<Batch>,
     batch: Vec<Job>,
+    block: Option<Block>,
 }
 
 impl Queue {
+    /// The current batch's shared block with room for `size` more bytes
+    /// (`size` at most [`BLOCK`]): the batch goes to the writers first if
+    /// its block is too full, and a new block is taken if needed.
+    pub fn room(
+        &mut self,
+        size: usize,
+        pool: &mut Pool,
+        shared: &Shared<'_>,
+    ) -> Result<&mut Block> {
+        if self
+            .block
+            .as_ref()
+            .is_some_and(|block| BLOCK - block.len < size)
+        {
+            self.flush(shared)?;
+        }
+        if self.block.is_none() {
+            let block = pool.take(shared, self)?;
+            // Taking may have flushed this batch; the block is the new one's.
+            self.block = Some(block);
+        }
+        Ok(self.block.as_mut().expect("a block was just put there"))
+    }
+
     /// Queues `job`, handing the batch over when it is full.
     pub fn push(&mut self, job: Job, shared: &Shared<'_>) -> Result<()> {
         self.batch.push(job);
@@ -196,7 +241,10 @@ impl Queue {
     /// Hands the jobs queued so far to the writers.
     pub fn flush(&mut self, shared: &Shared<'_>) -> Result<()> {
         if !self.batch.is_empty() {
-            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+            let batch = Batch {
+                jobs: std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH)),
+                block: self.block.take(),
+            };
             if self.tx.send(batch).is_err() {
                 return Err(shared.stop());
             }
@@ -205,12 +253,13 @@ impl Queue {
     }
 }
 
-/// A new job queue; its bound is the pool (every job holds a block).
+/// A new job queue; its bound is the pool (every batch holds a block).
 pub(crate) fn jobs() -> (Queue, Jobs) {
     let (tx, rx) = mpsc::sync_channel(BLOCKS);
     let queue = Queue {
         tx,
         batch: Vec::with_capacity(BATCH),
+        block: None,
     };
     (queue, Mutex::new(rx))
 }
@@ -220,14 +269,13 @@ pub(crate) fn file_queue() -> (SyncSender<Block>, Receiver<Block>) {
     mpsc::sync_channel(FILE_QUEUE)
 }
 
+/// The `(job number, blake3)` of the files of one batch.
+pub(crate) type Hashes = Vec<(u32, [u8; 32])>;
+
 /// One writer thread's loop: until the parser drops the job sender.
-/// Sends `(job number, blake3)` of every file it wrote to `done`.
-pub(crate) fn run(
-    shared: &Shared<'_>,
-    jobs: &Jobs,
-    free: Sender<Block>,
-    done: Sender<(u32, [u8; 32])>,
-) {
+/// Sends `(job number, blake3)` of every file it wrote to `done`, once
+/// per batch.
+pub(crate) fn run(shared: &Shared<'_>, jobs: &Jobs, free: Sender<Block>, done: Sender<Hashes>) {
     loop {
         let batch = {
             let Ok(queue) = jobs.lock() else { break };
@@ -236,15 +284,31 @@ pub(crate) fn run(
                 Err(_) => break,
             }
         };
-        for job in batch {
-            one(shared, job, &free, &done);
+        let mut hashes = Vec::with_capacity(batch.jobs.len());
+        let packed = batch.block.as_ref().map_or(&[][..], |b| &b.buf[..b.len]);
+        for job in batch.jobs {
+            if let Some(hash) = one(shared, job, packed, &free) {
+                hashes.push(hash);
+            }
+        }
+        if let Some(block) = batch.block {
+            let _ = free.send(block);
+        }
+        if !hashes.is_empty() {
+            let _ = done.send(hashes);
         }
     }
 }
 
-/// Writes one job's file, returning its blocks to the pool whatever
-/// happens, and reports its hash or error.
-fn one(shared: &Shared<'_>, job: Job, free: &Sender<Block>, done: &Sender<(u32, [u8; 32])>) {
+/// Writes one job's file (its packed bytes are in `packed`, the batch's
+/// block), returning its own blocks to the pool whatever happens, and
+/// returns its hash or keeps its error.
+fn one(
+    shared: &Shared<'_>,
+    job: Job,
+    packed: &[u8],
+    free: &Sender<Block>,
+) -> Option<(u32, [u8; 32])> {
     let Job {
         dir,
         name,
@@ -252,27 +316,52 @@ fn one(shared: &Shared<'_>, job: Job, free: &Sender<Block>, done: &Sender<(u32, 
         number,
         exec,
         size,
-        first,
-        rest,
+        data,
     } = job;
-    let result = if shared.failed() {
-        Ok(None)
-    } else {
-        write(shared, &dir, &name, exec, size, &first, rest.as_ref(), free)
+    // After a failure nothing more is written, but every block goes back.
+    let failed = shared.failed();
+    let result = match data {
+        Data::Packed { .. } if failed => Ok(None),
+        Data::Packed { start, len } => write(
+            shared,
+            &dir,
+            &name,
+            exec,
+            size,
+            &packed[start..start + len],
+            None,
+            free,
+        ),
+        Data::Own { first, rest } => {
+            let result = if failed {
+                Ok(None)
+            } else {
+                write(
+                    shared,
+                    &dir,
+                    &name,
+                    exec,
+                    size,
+                    &first.buf[..first.len],
+                    Some(&rest),
+                    free,
+                )
+            };
+            let _ = free.send(first);
+            // Whatever happened, the rest of the file's blocks go back.
+            for block in rest.iter() {
+                let _ = free.send(block);
+            }
+            result
+        }
     };
-    let _ = free.send(first);
-    // Whatever happened, the rest of the file's blocks go back.
-    if let Some(rest) = rest {
-        for block in rest.iter() {
-            let _ = free.send(block);
-        }
-    }
     match result {
-        Ok(Some(hash)) => {
-            let _ = done.send((number, hash));
+        Ok(Some(hash)) => Some((number, hash)),
+        Ok(None) => None,
+        Err((op, e)) => {
+            shared.fail(FsError::new(op, shared.staging.join(&path), e).into());
+            None
         }
-        Ok(None) => {}
-        Err((op, e)) => shared.fail(FsError::new(op, shared.staging.join(&path), e).into()),
     }
 }
 
@@ -283,7 +372,8 @@ fn fs_err(op: &'static str) -> impl Fn(nix::errno::Errno) -> WriteError {
     move |errno| (op, errno.into())
 }
 
-/// Creates the file and writes and hashes its blocks. `Ok(None)`: the
+/// Creates the file and writes and hashes its bytes: `first`, then (for
+/// a file larger than a block) the blocks of `rest`. `Ok(None)`: the
 /// parser stopped before sending every block (it reports why).
 #[allow(clippy::too_many_arguments)]
 fn write(
@@ -292,7 +382,7 @@ fn write(
     name: &CString,
     exec: bool,
     size: u64,
-    first: &Block,
+    first: &[u8],
     rest: Option<&Receiver<Block>>,
     free: &Sender<Block>,
 ) -> std::result::Result<Option<[u8; 32]>, WriteError> {
@@ -306,10 +396,9 @@ fn write(
     .map_err(fs_err("create"))?;
     let mut file = File::from(fd);
     let mut hasher = blake3::Hasher::new();
-    let data = &first.buf[..first.len];
-    hasher.update(data);
-    file.write_all(data).map_err(|e| ("write", e))?;
-    let mut written = first.len as u64;
+    hasher.update(first);
+    file.write_all(first).map_err(|e| ("write", e))?;
+    let mut written = first.len() as u64;
     if let Some(rest) = rest {
         while written < size {
             let Ok(block) = rest.recv() else {

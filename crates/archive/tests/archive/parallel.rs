@@ -36,8 +36,10 @@ fn noise(n: usize, seed: u64) -> Vec<u8> {
 }
 
 /// A tree with many small files in nested directories, empty files,
-/// executables, symlinks, and files of 1, 2 and 9 blocks of the pool
-/// (128 KiB) and a byte more or less.
+/// executables, symlinks, files of 2, 4 and 18 blocks of the pool (64 KiB)
+/// and a byte more or less, and files around one block in a row, so that
+/// the block small files are packed into is filled exactly, overflows by
+/// a byte, or holds one file of exactly a block.
 fn mixed_tree(root: &Path) {
     for d in 0..12 {
         for f in 0..40 {
@@ -67,6 +69,29 @@ fn mixed_tree(root: &Path) {
             root,
             &format!("big/b{i}"),
             &noise(size, 7000 + i as u64),
+            0o644,
+        );
+    }
+    let block = 64 * 1024;
+    for (i, size) in [
+        60_000,
+        block - 60_000,
+        1,
+        block,
+        block - 1,
+        block + 1,
+        0,
+        30_000,
+        40_000,
+        block - 40_000,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        write(
+            root,
+            &format!("edge/e{i}"),
+            &noise(size, 8000 + i as u64),
             0o644,
         );
     }
