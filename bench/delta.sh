@@ -29,8 +29,8 @@ set -euo pipefail
 SCALE=${1:-1}
 RUNS=${RUNS:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=bench/nginx.sh
-. "$ROOT/bench/nginx.sh"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 WORK=${WORK:-$ROOT/target/bench-delta}
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
@@ -51,17 +51,7 @@ if [ ! -d "$TREE/packages" ]; then
     echo "generating the tree (scale $SCALE)" >&2
     python3 "$ROOT/bench/gen-tree.py" "$TREE" --scale "$SCALE" --jobs 2 >&2
 fi
-# Sources and package definitions (as bench/run.sh's make_pkgs does).
-sources() { # TREE SRC PKGS
-    local dir id
-    mkdir -p "$2" "$3"
-    for dir in "$1"/packages/*; do
-        id=$(basename "$dir")
-        tar -C "$1/packages" --exclude "$id/pkginfo.json" --exclude "$id/buildinfo.full.json" \
-            -cf "$2/$id.tar" "$id"
-    done
-    python3 "$ROOT/bench/tree-to-packages.py" "$1/packages" "$2" "$3"
-}
+# Sources and package definitions (make_pkgs, bench/lib.sh).
 build() { # PKGS DIST
     "$BIN/pkg-build" --tree --packages "$1" --repo "$WORK/repo" --cache "$WORK/cache" > /dev/null
     "$BIN/pkg-bundle" --tree --packages "$1" --repo "$WORK/repo" --out "$2" > /dev/null
@@ -73,7 +63,7 @@ render() { # DIST [ARGS...]: cfg-gen into $GENCONF/serve
 }
 if [ ! -f "$WORK/v1.done" ]; then
     echo "building v1 (pkg-build, pkg-bundle)" >&2
-    sources "$TREE" "$WORK/src1" "$WORK/pkgs1"
+    make_pkgs "$TREE" "$WORK/src1" "$WORK/pkgs1"
     build "$WORK/pkgs1" "$WORK/dist1"
     rm -rf "$GENCONF"; cp -R "$ROOT/genconf" "$GENCONF"
     render "$WORK/dist1"

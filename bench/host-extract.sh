@@ -27,8 +27,8 @@ SCALE=${1:-0.1}
 RUNS=${RUNS:-3}
 LEVEL=${LEVEL:-9}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=bench/nginx.sh
-. "$ROOT/bench/nginx.sh"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 WORK=${WORK:-$ROOT/target/bench-host-extract}
 GEN_TREE=${GEN_TREE:-$ROOT/bench/gen-tree.py}
 

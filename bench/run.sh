@@ -54,8 +54,8 @@ SCALE=1
 GROWTH="0.1 0.2 0.4"
 RUNS=3
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=bench/nginx.sh
-. "$ROOT/bench/nginx.sh"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 WORK=$ROOT/target/bench-run
 DROP=1
 PKGPANDA=1
@@ -202,16 +202,6 @@ fi
 
 # The package tree pkg-build builds from the generated tree: one source
 # tarball per package and a build script that copies it into place.
-make_pkgs() { # TREE SRC PKGS
-    local tree=$1 src=$2 pkgs=$3 dir id
-    mkdir -p "$src" "$pkgs"
-    for dir in "$tree"/packages/*; do
-        id=$(basename "$dir")
-        tar -C "$tree/packages" --exclude "$id/pkginfo.json" --exclude "$id/buildinfo.full.json" \
-            -cf "$src/$id.tar" "$id"
-    done
-    python3 "$ROOT/bench/tree-to-packages.py" "$tree/packages" "$src" "$pkgs"
-}
 
 pkgpanda_activate() { # ROOT PACKAGES CONFIG IDS...: prints seconds
     PYTHONPATH="$PANDA_SRC" "$PANDA_PY" - "$@" <<'PY'

@@ -1624,6 +1624,19 @@ fn package_file_missing_manifest_or_archive_is_invalid_naming_the_file() {
     f.assert_not_published("beta--2");
 }
 
+/// `--package-file ARCHIVE` is refused as a broken archive (exit 3), the
+/// first error line names the file, and nothing is published.
+fn refused_naming(f: &Fixture, archive: &Path) {
+    let out = f.add_file(archive, None);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        first_line(&out.stderr).contains(&archive.display().to_string()),
+        "{}",
+        out.stderr
+    );
+    f.assert_not_published("alpha--1");
+}
+
 #[test]
 fn package_file_corrupt_or_truncated_archive_publishes_nothing() {
     let f = package_files();
@@ -1632,14 +1645,7 @@ fn package_file_corrupt_or_truncated_archive_publishes_nothing() {
     // Cut in half: the archive ends mid-way, which for a local file is a
     // broken archive (exit 3), not a short download.
     std::fs::write(&archive, &bytes[..bytes.len() / 2]).unwrap();
-    let out = f.add_file(&archive, None);
-    assert_eq!(out.code, 3, "{}", out.stderr);
-    assert!(
-        first_line(&out.stderr).contains(&archive.display().to_string()),
-        "{}",
-        out.stderr
-    );
-    f.assert_not_published("alpha--1");
+    refused_naming(&f, &archive);
 
     // Garbage in the middle of the zstd stream: refused, nothing published.
     let mut corrupt = bytes.clone();
@@ -1648,14 +1654,7 @@ fn package_file_corrupt_or_truncated_archive_publishes_nothing() {
         *b ^= 0x5a;
     }
     std::fs::write(&archive, &corrupt).unwrap();
-    let out = f.add_file(&archive, None);
-    assert_eq!(out.code, 3, "{}", out.stderr);
-    assert!(
-        first_line(&out.stderr).contains(&archive.display().to_string()),
-        "{}",
-        out.stderr
-    );
-    f.assert_not_published("alpha--1");
+    refused_naming(&f, &archive);
 
     // The archive whole again: it publishes (the failures left nothing in the way).
     std::fs::write(&archive, &bytes).unwrap();

@@ -1,5 +1,7 @@
 # shellcheck shell=bash
-# Sourced by the bench scripts. `serve_dir DIR ROOT` starts nginx on a free
+# Sourced by the bench scripts (ROOT set: the checkout).
+
+# `serve_dir DIR ROOT` starts nginx on a free
 # loopback port serving ROOT (its prefix, config and logs under DIR/nginx,
 # no access log), waits until it answers, and sets PORT and NGINX (its
 # pid). The caller stops it: kill "$NGINX".
@@ -21,4 +23,18 @@ CONF
     NGINX=$!
     # Any HTTP answer (even 403 for the directory) means it is up.
     for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
+}
+
+# `make_pkgs TREE SRC PKGS`: a package tree for pkg-build from a generated
+# tree (gen-tree.py): each package's files as SRC/<id>.tar (its source),
+# and PKGS/<name>/buildinfo.json + build unpacking it.
+make_pkgs() {
+    local tree=$1 src=$2 pkgs=$3 dir id
+    mkdir -p "$src" "$pkgs"
+    for dir in "$tree"/packages/*; do
+        id=$(basename "$dir")
+        tar -C "$tree/packages" --exclude "$id/pkginfo.json" --exclude "$id/buildinfo.full.json" \
+            -cf "$src/$id.tar" "$id"
+    done
+    python3 "${ROOT:?}/bench/tree-to-packages.py" "$tree/packages" "$src" "$pkgs"
 }
