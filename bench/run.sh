@@ -102,6 +102,16 @@ say "building release binaries"
     --bin pkg-activate && cargo build --release -q -p tarmac-archive --example archive-bench)
 BIN=$ROOT/target/release
 BENCH=$BIN/examples/archive-bench
+# The static build hosts run (scripts/test.sh builds it too): its libc
+# (musl) has a slower allocator and byte-wise memcmp, so it is timed
+# beside the glibc build in the tmpfs step.
+STATIC_HX=""
+if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+    (cd "$ROOT" && cargo build --release -q --target x86_64-unknown-linux-musl --bin host-extract)
+    STATIC_HX=$ROOT/target/x86_64-unknown-linux-musl/release/host-extract
+else
+    say "no x86_64-unknown-linux-musl target: the static host-extract is not timed"
+fi
 FLOOR=$WORK/symlink-floor
 rustc -O --edition 2021 -o "$FLOOR" "$ROOT/bench/symlink-floor.rs"
 
@@ -227,11 +237,15 @@ tmpfs_extract() { # SCALE BUNDLE URL PIN
     mount -t tmpfs -o size=8g tmpfs "$t"
     TMPFS=$t
     say "== scale $s: extraction into a tmpfs"
-    for k in host floor b1 b2 b4 plain; do fresh "tmpfs_$k.$s"; done
+    for k in host static floor b1 b2 b4 plain; do fresh "tmpfs_$k.$s"; done
     for i in $(seq "$RUNS"); do
         cat "$bundle" > /dev/null
         timed "tmpfs_host.$s" "'$BIN/host-extract' --quiet --root '$t/h' --url '$url' --blake3 '$pin'"
         rm -rf "$t/h"
+        if [ -n "$STATIC_HX" ]; then
+            timed "tmpfs_static.$s" "'$STATIC_HX' --quiet --root '$t/h' --url '$url' --blake3 '$pin'"
+            rm -rf "$t/h"
+        fi
         timed "tmpfs_floor.$s" "mkdir '$t/f' && curl -s '$url' | zstd -dc | tar -x -C '$t/f'"
         rm -rf "$t/f"
         for w in 1 2 4; do
@@ -245,6 +259,10 @@ tmpfs_extract() { # SCALE BUNDLE URL PIN
     TMPFS=""
     record "$s" "tmpfs: host-extract (fetch+b3+extract)" "tmpfs_host.$s" "tmpfs: curl|zstd -dc|tar -x" \
         "tmpfs_floor.$s" "cores busy $(busy_of "tmpfs_host.$s") vs $(busy_of "tmpfs_floor.$s"); peak RSS $(( $(rss_of "tmpfs_host.$s") / 1024 )) MiB; target <= 0.65x, >= 1.7 cores busy"
+    if [ -n "$STATIC_HX" ]; then
+        record "$s" "tmpfs: host-extract, static musl build (what hosts run)" "tmpfs_static.$s" "tmpfs: curl|zstd -dc|tar -x" \
+            "tmpfs_floor.$s" "cores busy $(busy_of "tmpfs_static.$s") vs $(busy_of "tmpfs_floor.$s"); peak RSS $(( $(rss_of "tmpfs_static.$s") / 1024 )) MiB"
+    fi
     for w in 1 2 4; do
         record "$s" "tmpfs: archive-bench extract, $w writer(s)" "tmpfs_b$w.$s" "tmpfs: zstd -dc|tar -x" \
             "tmpfs_plain.$s" "cores busy $(busy_of "tmpfs_b$w.$s") vs $(busy_of "tmpfs_plain.$s"); peak RSS $(( $(rss_of "tmpfs_b$w.$s") / 1024 )) MiB"

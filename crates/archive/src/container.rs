@@ -154,31 +154,33 @@ fn source_error(e: io::Error, failure: &SourceFailure) -> Error {
     }
 }
 
-/// Size of the chunks handed from the decoding thread to the extractor.
+/// Size of the chunks handed from a producing thread to its consumer (the
+/// raw bytes to the decoder, the decoded bytes to the extractor). 64 KiB
+/// chunks of raw bytes made four times the thread wake-ups for no gain.
 const CHUNK: usize = 256 * 1024;
-/// Chunks in flight: bounds the memory of the pipeline to about 1.5 MiB.
+/// Chunks in flight: bounds the memory of one stage to about 1.5 MiB.
 const IN_FLIGHT: usize = 4;
 
-/// Runs `body` with a reader of `decoded` whose bytes are produced by a
-/// second thread, so that reading and decompressing overlap with writing
-/// and hashing (the two halves of `zstd -dc | tar -x`, in one process and
-/// without a pipe). When `body` returns early, the producer stops at its
-/// next chunk.
+/// Runs `body` with a reader of `source` whose bytes are produced by a
+/// second thread, so that reading (and, for a decoder, decompressing)
+/// overlaps with what `body` does (the two halves of `zstd -dc | tar -x`,
+/// in one process and without a pipe). When `body` returns early, the
+/// producer stops at its next chunk.
 pub(crate) fn pipelined<T>(
-    decoded: Box<dyn Read + Send + '_>,
-    body: impl FnOnce(&mut dyn Read) -> T,
+    source: Box<dyn Read + Send + '_>,
+    body: impl FnOnce(&mut (dyn Read + Send)) -> T,
 ) -> T {
     let (chunks, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(IN_FLIGHT);
     let (spare_tx, spare) = std::sync::mpsc::channel::<Vec<u8>>();
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            let mut decoded = decoded;
+            let mut source = source;
             loop {
                 let mut buf = spare.try_recv().unwrap_or_default();
                 buf.resize(CHUNK, 0);
                 let mut filled = 0;
                 let result = loop {
-                    match decoded.read(&mut buf[filled..]) {
+                    match source.read(&mut buf[filled..]) {
                         Ok(0) => break Ok(()),
                         Ok(n) => {
                             filled += n;

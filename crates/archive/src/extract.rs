@@ -14,7 +14,8 @@
 //! targets are checked once the whole archive is known, because a later
 //! entry can turn a path into a symlink that an earlier target goes through.
 //!
-//! Threads: one decompresses (`container::pipelined`), this one parses
+//! Threads: one reads the caller's raw bytes and one decompresses them
+//! (two `container::pipelined` stages), this one parses
 //! and decides (every rule above, directories and symlinks, the map), and
 //! N writers create, fill and hash the regular files (see the `writers`
 //! module: file creation is what bounds an extraction of 100k small
@@ -42,7 +43,7 @@ use tarmac_model::{bootstrap_id, BundleManifest, PackageId, PackageManifest, MAN
 
 use crate::container::{self, Container, SourceFailure};
 use crate::error::{Error, Result};
-use crate::name::{self, key_path, sort_key};
+use crate::name::{self, key_path, sort_key, SortKey};
 use crate::tar_read::{RawEntry, TarReader};
 use crate::tree::{is_exec, Node, TreeDigest, TreeHasher};
 use crate::writers::{self, Block, Data, Job, Pool, Queue, Shared, BLOCK};
@@ -186,62 +187,68 @@ fn extract_threads<R: Read + Send>(
                 .with_path("chmod", staging)?;
         }
         let failure = SourceFailure::default();
-        let (container, decoded) = container::open(reader, &failure)?;
-        let root = open(
-            staging,
-            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| FsError::new("open directory", staging, e.into()))?;
-        let shared = Shared::new(staging, chmod_needed);
-        let (jobs_tx, jobs) = writers::jobs();
-        let (pool, free) = Pool::new();
-        let (done, hashes) = std::sync::mpsc::channel();
-        container::pipelined(decoded, |decoded| {
-            std::thread::scope(|scope| {
-                let threads: Vec<_> = (0..writers)
-                    .map(|_| {
-                        let (free, done) = (free.clone(), done.clone());
-                        let (shared, jobs) = (&shared, &jobs);
-                        scope.spawn(move || writers::run(shared, jobs, free, done))
-                    })
-                    .collect();
-                drop((free, done));
-                let mut tar = TarReader::new(decoded, container, failure);
-                let mut extractor = Extractor::new(staging, opts, on_bundle);
-                extractor.chmod_needed = chmod_needed;
-                extractor.out = Some(Out {
-                    shared: &shared,
-                    pool,
-                    jobs: jobs_tx,
-                    hashes,
-                    dirs: Dirs {
-                        root: Arc::new(root),
-                        open: Vec::new(),
-                    },
-                });
-                let parsed = extractor
-                    .run(&mut tar)
-                    .and_then(|()| match &mut extractor.out {
-                        Some(out) => out.jobs.flush(out.shared),
-                        None => Ok(()),
+        // Two reading threads: one takes the raw bytes from the caller's
+        // reader (for host-extract: the socket, its retries and the bundle's
+        // blake3), the next decompresses them, so neither waits for the
+        // other and decompression, the longest single step, runs alone.
+        container::pipelined(Box::new(reader), |raw| {
+            let (container, decoded) = container::open(raw, &failure)?;
+            let root = open(
+                staging,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| FsError::new("open directory", staging, e.into()))?;
+            let shared = Shared::new(staging, chmod_needed);
+            let (jobs_tx, jobs) = writers::jobs();
+            let (pool, free) = Pool::new();
+            let (done, hashes) = std::sync::mpsc::channel();
+            container::pipelined(decoded, |decoded| {
+                std::thread::scope(|scope| {
+                    let threads: Vec<_> = (0..writers)
+                        .map(|_| {
+                            let (free, done) = (free.clone(), done.clone());
+                            let (shared, jobs) = (&shared, &jobs);
+                            scope.spawn(move || writers::run(shared, jobs, free, done))
+                        })
+                        .collect();
+                    drop((free, done));
+                    let mut tar = TarReader::new(decoded, container, failure);
+                    let mut extractor = Extractor::new(staging, opts, on_bundle);
+                    extractor.chmod_needed = chmod_needed;
+                    extractor.out = Some(Out {
+                        shared: &shared,
+                        pool,
+                        jobs: jobs_tx,
+                        hashes,
+                        dirs: Dirs {
+                            root: Arc::new(root),
+                            open: Vec::new(),
+                        },
                     });
-                // Dropping the job sender lets the writers finish.
-                let hashes = extractor.out.take().map(|out| out.hashes);
-                for thread in threads {
-                    if let Err(panic) = thread.join() {
-                        std::panic::resume_unwind(panic);
+                    let parsed = extractor
+                        .run(&mut tar)
+                        .and_then(|()| match &mut extractor.out {
+                            Some(out) => out.jobs.flush(out.shared),
+                            None => Ok(()),
+                        });
+                    // Dropping the job sender lets the writers finish.
+                    let hashes = extractor.out.take().map(|out| out.hashes);
+                    for thread in threads {
+                        if let Err(panic) = thread.join() {
+                            std::panic::resume_unwind(panic);
+                        }
                     }
-                }
-                parsed?;
-                if let Some(hashes) = hashes {
-                    extractor.take_hashes(hashes.try_iter().flatten());
-                }
-                if let Some(e) = shared.take_error() {
-                    return Err(e);
-                }
-                extractor.link_hardlinks()?;
-                extractor.finish(container)
+                    parsed?;
+                    if let Some(hashes) = hashes {
+                        extractor.take_hashes(hashes.try_iter().flatten());
+                    }
+                    if let Some(e) = shared.take_error() {
+                        return Err(e);
+                    }
+                    extractor.link_hardlinks()?;
+                    extractor.finish(container)
+                })
             })
         })
     })();
@@ -264,22 +271,25 @@ impl Drop for StagingGuard<'_> {
     }
 }
 
-#[derive(Debug)]
-struct Slot {
-    node: Made,
-    /// Declared by an entry (false: a parent created implicitly).
-    explicit: bool,
-}
-
 /// What the map keeps of an entry: a [`Node`] whose file hash is kept
-/// apart, by job number, in `Extractor::hashes` (filled by the writers):
-/// 24 bytes instead of 48 for each of 120k entries, which keeps the peak
-/// RSS under 64 MiB with the 16 MiB decoder window.
+/// apart, by job number, in `Extractor::hashes` (filled by the writers),
+/// and whose rare symlink target is boxed twice: 16 bytes instead of 48
+/// for each of 130k entries (the map is the largest use of memory after
+/// the decoder's 16 MiB window; peak RSS must stay under 64 MiB).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Made {
-    Dir,
-    File { exec: bool, size: u64, job: u32 },
-    Symlink { target: Box<str> },
+    /// `explicit`: declared by an entry (false: a parent created implicitly).
+    Dir {
+        explicit: bool,
+    },
+    File {
+        exec: bool,
+        size: u64,
+        job: u32,
+    },
+    Symlink {
+        target: Box<Box<str>>,
+    },
 }
 
 struct PackageState {
@@ -357,7 +367,7 @@ impl Dirs {
 struct Extractor<'a> {
     staging: &'a Path,
     on_bundle: &'a mut dyn FnMut(&BundleManifest) -> Result<(), Rejected>,
-    nodes: BTreeMap<Box<[u8]>, Slot>,
+    nodes: BTreeMap<SortKey, Made>,
     entries: u64,
     bytes: u64,
     max_entries: u64,
@@ -464,8 +474,8 @@ impl<'a> Extractor<'a> {
         self.ensure_parents(&path)?;
         let key = sort_key(&path);
         if let Some(slot) = self.nodes.get_mut(&key) {
-            if kind == Kind::Dir && !slot.explicit && slot.node == Made::Dir {
-                slot.explicit = true;
+            if kind == Kind::Dir && *slot == (Made::Dir { explicit: false }) {
+                *slot = Made::Dir { explicit: true };
                 return Ok(());
             }
             return Err(entry("duplicate entry".into()));
@@ -474,7 +484,7 @@ impl<'a> Extractor<'a> {
             Kind::Dir => {
                 self.account(&path, 0)?;
                 make_dir(&self.staging.join(&path), self.chmod_needed)?;
-                Made::Dir
+                Made::Dir { explicit: true }
             }
             Kind::File => {
                 self.account(&path, raw.size)?;
@@ -494,7 +504,7 @@ impl<'a> Extractor<'a> {
                 let full = self.staging.join(&path);
                 std::os::unix::fs::symlink(target, &full).with_path("symlink", &full)?;
                 Made::Symlink {
-                    target: target.into(),
+                    target: Box::new(target.into()),
                 }
             }
             Kind::Hardlink => {
@@ -509,13 +519,7 @@ impl<'a> Extractor<'a> {
                 node
             }
         };
-        self.nodes.insert(
-            key,
-            Slot {
-                node,
-                explicit: true,
-            },
-        );
+        self.nodes.insert(key, node);
         Ok(())
     }
 
@@ -580,13 +584,10 @@ impl<'a> Extractor<'a> {
             self.hashes.push(*blake3::hash(&bytes).as_bytes());
             self.nodes.insert(
                 sort_key(path),
-                Slot {
-                    node: Made::File {
-                        exec: false,
-                        size: raw.size,
-                        job,
-                    },
-                    explicit: true,
+                Made::File {
+                    exec: false,
+                    size: raw.size,
+                    job,
                 },
             );
             *manifest = Some(parsed);
@@ -630,8 +631,8 @@ impl<'a> Extractor<'a> {
             let next = parent[end..].find('/').map(|i| end + i);
             let ancestor = &parent[..next.unwrap_or(parent.len())];
             let key = sort_key(ancestor);
-            match self.nodes.get(&key).map(|slot| &slot.node) {
-                Some(Made::Dir) => {}
+            match self.nodes.get(&key) {
+                Some(Made::Dir { .. }) => {}
                 Some(other) => {
                     let what = if matches!(other, Made::Symlink { .. }) {
                         "symlink"
@@ -646,13 +647,7 @@ impl<'a> Extractor<'a> {
                 None => {
                     self.account(ancestor, 0)?;
                     make_dir(&self.staging.join(ancestor), self.chmod_needed)?;
-                    self.nodes.insert(
-                        key,
-                        Slot {
-                            node: Made::Dir,
-                            explicit: false,
-                        },
-                    );
+                    self.nodes.insert(key, Made::Dir { explicit: false });
                 }
             }
             match next {
@@ -800,21 +795,6 @@ impl<'a> Extractor<'a> {
         }
     }
 
-    /// The tree-hash node of a map entry, its file hash put back.
-    fn node(&self, made: &Made) -> Node {
-        match made {
-            Made::Dir => Node::Dir,
-            Made::File { exec, size, job } => Node::File {
-                exec: *exec,
-                size: *size,
-                hash: self.hashes.get(*job as usize).copied().unwrap_or_default(),
-            },
-            Made::Symlink { target } => Node::Symlink {
-                target: target.clone(),
-            },
-        }
-    }
-
     /// Makes the hardlinks, in archive order, now that every file exists.
     fn link_hardlinks(&mut self) -> Result<()> {
         for (path, target) in std::mem::take(&mut self.hardlinks) {
@@ -844,10 +824,7 @@ impl<'a> Extractor<'a> {
             }
         }
         match self.nodes.get(&sort_key(&target.path)) {
-            Some(Slot {
-                node: node @ Made::File { .. },
-                ..
-            }) => Ok((target.path, node.clone())),
+            Some(node @ Made::File { .. }) => Ok((target.path, node.clone())),
             _ => Err(refuse(format!(
                 "hardlink target {:?} is not an earlier regular file of this archive",
                 target.path
@@ -855,30 +832,54 @@ impl<'a> Extractor<'a> {
         }
     }
 
+    /// The checks and hashes once every entry is known. The whole tree's
+    /// hash and the packages' (with the symlink check) are two walks of the
+    /// map, made on two threads: this tail runs after the writers are
+    /// done, when nothing else keeps the second core busy.
     fn finish(self, container: Container) -> Result<Extracted> {
-        self.check_symlinks()?;
-        let mut tree = TreeHasher::new();
-        let mut hashers: BTreeMap<String, TreeHasher> = BTreeMap::new();
         let bundle_mode = matches!(self.scope, Scope::Bundle { .. });
-        for (key, slot) in &self.nodes {
-            let path = key_path(key);
-            let node = self.node(&slot.node);
-            tree.add(&path, &node);
-            if bundle_mode {
-                let mut parts = path.splitn(3, '/');
-                if let (Some("packages"), Some(id), rest) =
-                    (parts.next(), parts.next(), parts.next())
-                {
-                    let hasher = hashers
-                        .entry(id.to_string())
-                        .or_insert_with(TreeHasher::new);
-                    if let Some(rel) = rest {
+        let (nodes, hashes) = (&self.nodes, &self.hashes[..]);
+        let (tree, (symlinks, mut hashers)) = std::thread::scope(|scope| {
+            let whole = scope.spawn(|| {
+                let mut tree = TreeHasher::new();
+                walk(nodes, hashes, |path, node| tree.add(path, &node));
+                tree.finish()
+            });
+            let symlinks = self.check_symlinks();
+            let mut hashers: BTreeMap<String, TreeHasher> = BTreeMap::new();
+            if bundle_mode && symlinks.is_ok() {
+                // Entries of one package are contiguous in key order; the
+                // map is looked up only when the package changes.
+                let mut current: Option<(String, TreeHasher)> = None;
+                walk(nodes, hashes, |path, node| {
+                    let mut parts = path.splitn(3, '/');
+                    let (Some("packages"), Some(id), rest) =
+                        (parts.next(), parts.next(), parts.next())
+                    else {
+                        return;
+                    };
+                    if current.as_ref().is_none_or(|(open, _)| open != id) {
+                        if let Some((open, hasher)) = current.take() {
+                            hashers.insert(open, hasher);
+                        }
+                        let hasher = hashers.remove(id).unwrap_or_else(TreeHasher::new);
+                        current = Some((id.to_string(), hasher));
+                    }
+                    if let (Some(rel), Some((_, hasher))) = (rest, current.as_mut()) {
                         hasher.add(rel, &node);
                     }
+                });
+                if let Some((open, hasher)) = current {
+                    hashers.insert(open, hasher);
                 }
             }
-        }
-        let tree = tree.finish();
+            let tree = match whole.join() {
+                Ok(tree) => tree,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            (tree, (symlinks, hashers))
+        });
+        symlinks?;
         let mut result = Extracted {
             container,
             tree,
@@ -926,22 +927,43 @@ impl<'a> Extractor<'a> {
             Scope::Bundle { .. } => 2,
             _ => 0,
         };
-        for (key, slot) in &self.nodes {
-            if let Made::Symlink { target } = &slot.node {
+        for (key, node) in &self.nodes {
+            if let Made::Symlink { target } = node {
                 let path = key_path(key);
                 let symlink_at = |path: &str| match self.nodes.get(&sort_key(path)) {
-                    Some(Slot {
-                        node: Made::Symlink { target },
-                        ..
-                    }) => Some(target.to_string()),
+                    Some(Made::Symlink { target }) => Some(target.to_string()),
                     _ => None,
                 };
-                resolve(&path, target, depth, &symlink_at).map_err(|rule| {
+                resolve(&path, &target[..], depth, &symlink_at).map_err(|rule| {
                     Error::policy(path.as_bytes(), format!("symlink target {target:?} {rule}"))
                 })?;
             }
         }
         Ok(())
+    }
+}
+
+/// Calls `each` with the path and tree-hash node of every entry of the
+/// map, in order (one path buffer for the whole walk).
+fn walk(nodes: &BTreeMap<SortKey, Made>, hashes: &[[u8; 32]], mut each: impl FnMut(&str, Node)) {
+    let mut buf = Vec::new();
+    for (key, made) in nodes {
+        buf.clear();
+        buf.extend(key.iter().map(|&b| if b == 0 { b'/' } else { b }));
+        // Keys are only ever made from validated UTF-8 paths.
+        let path = std::str::from_utf8(&buf).unwrap_or_default();
+        let node = match made {
+            Made::Dir { .. } => Node::Dir,
+            Made::File { exec, size, job } => Node::File {
+                exec: *exec,
+                size: *size,
+                hash: hashes.get(*job as usize).copied().unwrap_or_default(),
+            },
+            Made::Symlink { target } => Node::Symlink {
+                target: (**target).clone(),
+            },
+        };
+        each(path, node);
     }
 }
 
@@ -1158,4 +1180,17 @@ fn check_digest(what: &str, declared: &PackageManifest, actual: &TreeDigest) -> 
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The map holds one `(SortKey, Made)` per entry (130k for a DC/OS
+    /// bundle); the RSS budget counts on these sizes.
+    #[test]
+    fn map_entries_stay_small() {
+        assert_eq!(std::mem::size_of::<Made>(), 16);
+        assert_eq!(std::mem::size_of::<SortKey>(), 16);
+    }
 }

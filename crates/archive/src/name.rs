@@ -106,11 +106,49 @@ fn check_chars(text: &str, what: &str) -> Result<(), String> {
 /// The sort key of a path: `/` mapped to NUL, so that plain byte order of
 /// keys is the order of a depth-first walk with each directory's names
 /// sorted by bytes (`a/b` before `a-c`). Names never contain NUL.
-pub(crate) fn sort_key(path: &str) -> Box<[u8]> {
-    path.bytes()
-        .map(|b| if b == b'/' { 0 } else { b })
-        .collect::<Vec<u8>>()
-        .into_boxed_slice()
+pub(crate) fn sort_key(path: &str) -> SortKey {
+    SortKey(
+        path.bytes()
+            .map(|b| if b == b'/' { 0 } else { b })
+            .collect::<Vec<u8>>()
+            .into_boxed_slice(),
+    )
+}
+
+/// A [`sort_key`], ordered by bytes like a `[u8]` but compared eight bytes
+/// at a time. The extractor's map makes about 17 comparisons per entry of
+/// keys that share long prefixes (`packages/<id>/lib/python3.6/...`), and
+/// the static build's libc (musl) compares one byte per step: with plain
+/// slices its `memcmp` was 7% of a bundle extraction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SortKey(Box<[u8]>);
+
+impl std::ops::Deref for SortKey {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Ord for SortKey {
+    fn cmp(&self, other: &SortKey) -> std::cmp::Ordering {
+        let (a, b) = (&*self.0, &*other.0);
+        let word = |bytes: &[u8]| u64::from_be_bytes(bytes.try_into().expect("8 bytes"));
+        for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+            let (x, y) = (word(x), word(y));
+            if x != y {
+                return x.cmp(&y);
+            }
+        }
+        let compared = a.len().min(b.len()) / 8 * 8;
+        a[compared..].iter().cmp(b[compared..].iter())
+    }
+}
+
+impl PartialOrd for SortKey {
+    fn partial_cmp(&self, other: &SortKey) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// The path of a sort key.
@@ -161,6 +199,36 @@ mod tests {
         assert!(entry_name("x".repeat(256).as_bytes())
             .unwrap_err()
             .contains("component"));
+    }
+
+    #[test]
+    fn sort_keys_order_like_byte_slices() {
+        let words = [
+            "",
+            "a",
+            "ab",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefgi",
+            "abcdefgh/x",
+            "abcdefgh-x",
+            "abcdefghijklmnop",
+            "abcdefghijklmnoq",
+            "b",
+            "\u{e9}t\u{e9}",
+            "zzzzzzzzz",
+        ];
+        for a in words {
+            for b in words {
+                let bytes = |s: &str| s.replace('/', "\0").into_bytes();
+                assert_eq!(
+                    sort_key(a).cmp(&sort_key(b)),
+                    bytes(a).cmp(&bytes(b)),
+                    "{a:?} vs {b:?}"
+                );
+            }
+        }
     }
 
     #[test]

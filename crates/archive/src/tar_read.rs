@@ -48,14 +48,20 @@ pub(crate) fn checksum_ok(block: &[u8]) -> bool {
     let Ok(declared) = header.cksum() else {
         return false;
     };
-    let mut unsigned: u32 = 0;
-    let mut signed: i32 = 0;
-    for (i, &b) in block.iter().enumerate() {
-        let b = if (148..156).contains(&i) { b' ' } else { b };
-        unsigned += u32::from(b);
-        signed += i32::from(b as i8);
+    // The checksum field itself counts as eight spaces. Summing the whole
+    // block and then correcting for the field lets the loops vectorize
+    // (one header per entry: 130k of them in a bundle).
+    let field = &block[148..156];
+    let unsigned = block.iter().map(|&b| u32::from(b)).sum::<u32>()
+        - field.iter().map(|&b| u32::from(b)).sum::<u32>()
+        + 8 * u32::from(b' ');
+    if declared == unsigned {
+        return true;
     }
-    declared == unsigned || declared as i32 == signed
+    let signed = block.iter().map(|&b| i32::from(b as i8)).sum::<i32>()
+        - field.iter().map(|&b| i32::from(b as i8)).sum::<i32>()
+        + 8 * i32::from(b' ');
+    declared as i32 == signed
 }
 
 pub(crate) struct TarReader<R> {
@@ -494,4 +500,38 @@ fn parse_pax(mut data: &[u8], header_name: &[u8], pending: &mut Pending) -> Resu
         data = &data[len..];
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A header named `name` whose checksum field holds `sum` (octal).
+    fn header_with(name: &[u8], sum: impl Fn(&[u8]) -> i64) -> Vec<u8> {
+        let mut block = vec![0u8; BLOCK];
+        block[..name.len()].copy_from_slice(name);
+        block[156] = b'0';
+        block[148..156].copy_from_slice(b"        ");
+        let sum = sum(&block);
+        let field = format!("{:06o}\0 ", sum);
+        block[148..156].copy_from_slice(field.as_bytes());
+        block
+    }
+
+    #[test]
+    fn checksums_unsigned_and_signed_are_accepted_and_a_flipped_byte_is_not() {
+        let unsigned = |b: &[u8]| b.iter().map(|&x| i64::from(x)).sum();
+        let signed = |b: &[u8]| b.iter().map(|&x| i64::from(x as i8)).sum();
+        // Bytes over 0x7f make the two sums differ.
+        let name = "caf\u{e9}-\u{fc}ber".as_bytes();
+        let plain = header_with(name, unsigned);
+        assert!(checksum_ok(&plain));
+        let old_style = header_with(name, signed);
+        assert_ne!(plain[148..156], old_style[148..156]);
+        assert!(checksum_ok(&old_style));
+        let mut flipped = plain.clone();
+        flipped[10] ^= 1;
+        assert!(!checksum_ok(&flipped));
+        assert!(!checksum_ok(&plain[..100]));
+    }
 }

@@ -23,7 +23,7 @@ use tarmac_model::{PackageId, PackageManifest};
 use crate::container::{self, SourceFailure};
 use crate::error::{Error, Result};
 use crate::extract::{classify, resolve, Kind};
-use crate::name::{self, sort_key};
+use crate::name::{self, sort_key, SortKey};
 use crate::tar_read::TarReader;
 use crate::tree::{file_mode, is_exec, walk, Node, TreeDigest, TreeHasher, Walked};
 
@@ -93,7 +93,7 @@ pub struct ArchiveWriter<W: Write> {
     sink: Sink<W>,
     mtime: u64,
     /// Sort key of the last entry written: every new one must be greater.
-    last: Option<Box<[u8]>>,
+    last: Option<SortKey>,
     /// Directories written so far, so parents of a prefix are written once.
     dirs: BTreeSet<String>,
     /// Where the package will live on a host: absolute symlinks into it
@@ -254,7 +254,7 @@ impl<W: Write> ArchiveWriter<W> {
         let mut hasher = TreeHasher::new();
         // Key and kind of the previous entry: canonical order makes
         // "duplicate" and "under a file" checks local.
-        let mut last: Option<(Box<[u8]>, bool)> = None;
+        let mut last: Option<(SortKey, bool)> = None;
         // The directories enclosing the current entry, innermost last.
         let mut open_dirs: Vec<String> = Vec::new();
         let mut symlinks: BTreeMap<String, String> = BTreeMap::new();
