@@ -158,8 +158,17 @@ fn source_error(e: io::Error, failure: &SourceFailure) -> Error {
 /// raw bytes to the decoder, the decoded bytes to the extractor). 64 KiB
 /// chunks of raw bytes made four times the thread wake-ups for no gain.
 const CHUNK: usize = 256 * 1024;
-/// Chunks in flight: bounds the memory of one stage to about 1.5 MiB.
-const IN_FLIGHT: usize = 4;
+/// Chunks in flight between the reading and the decoding thread.
+pub(crate) const RAW_IN_FLIGHT: usize = 4;
+/// Chunks in flight between the decoding and the parsing thread: 10 MiB
+/// of look-ahead. A bundle alternates stretches of small files, where the
+/// writers are the bound and the decoder waits, with stretches of large
+/// binaries, where the decoder is the bound and the writers wait; the
+/// look-ahead lets the decoder run on through the first so that the
+/// writers have work through the second. Cores busy at scale 1 in a
+/// tmpfs: 1.70 with 1 MiB, 1.77 with 4 MiB, 1.83 with 10 MiB (peak RSS
+/// 48, 51, 58 MiB).
+pub(crate) const DECODED_IN_FLIGHT: usize = 40;
 
 /// Runs `body` with a reader of `source` whose bytes are produced by a
 /// second thread, so that reading (and, for a decoder, decompressing)
@@ -168,9 +177,10 @@ const IN_FLIGHT: usize = 4;
 /// producer stops at its next chunk.
 pub(crate) fn pipelined<T>(
     source: Box<dyn Read + Send + '_>,
+    in_flight: usize,
     body: impl FnOnce(&mut (dyn Read + Send)) -> T,
 ) -> T {
-    let (chunks, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(IN_FLIGHT);
+    let (chunks, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(in_flight);
     let (spare_tx, spare) = std::sync::mpsc::channel::<Vec<u8>>();
     std::thread::scope(|scope| {
         scope.spawn(move || {

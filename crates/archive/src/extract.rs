@@ -43,7 +43,7 @@ use tarmac_model::{bootstrap_id, BundleManifest, PackageId, PackageManifest, MAN
 
 use crate::container::{self, Container, SourceFailure};
 use crate::error::{Error, Result};
-use crate::name::{self, key_path, sort_key, SortKey};
+use crate::name::{self, sort_key, MapKey, SortKey};
 use crate::tar_read::{RawEntry, TarReader};
 use crate::tree::{is_exec, Node, TreeDigest, TreeHasher};
 use crate::writers::{self, Block, Data, Job, Pool, Queue, Shared, BLOCK};
@@ -191,7 +191,7 @@ fn extract_threads<R: Read + Send>(
         // reader (for host-extract: the socket, its retries and the bundle's
         // blake3), the next decompresses them, so neither waits for the
         // other and decompression, the longest single step, runs alone.
-        container::pipelined(Box::new(reader), |raw| {
+        container::pipelined(Box::new(reader), container::RAW_IN_FLIGHT, |raw| {
             let (container, decoded) = container::open(raw, &failure)?;
             let root = open(
                 staging,
@@ -203,7 +203,7 @@ fn extract_threads<R: Read + Send>(
             let (jobs_tx, jobs) = writers::jobs();
             let (pool, free) = Pool::new();
             let (done, hashes) = std::sync::mpsc::channel();
-            container::pipelined(decoded, |decoded| {
+            container::pipelined(decoded, container::DECODED_IN_FLIGHT, |decoded| {
                 std::thread::scope(|scope| {
                     let threads: Vec<_> = (0..writers)
                         .map(|_| {
@@ -367,16 +367,18 @@ impl Dirs {
 struct Extractor<'a> {
     staging: &'a Path,
     on_bundle: &'a mut dyn FnMut(&BundleManifest) -> Result<(), Rejected>,
-    nodes: BTreeMap<SortKey, Made>,
+    nodes: BTreeMap<MapKey, Made>,
     entries: u64,
     bytes: u64,
     max_entries: u64,
     max_bytes: u64,
     root_seen: bool,
     scope: Scope,
-    /// The parent directory of the last entry, known to be a chain of
-    /// directories: the common case (sorted archives) skips the ancestor walk.
-    last_parent: Option<String>,
+    /// The directories of the last entry's parent chain (innermost last)
+    /// with their sort keys: the common case (sorted archives) skips the
+    /// ancestor walk, and the map keys of a directory's entries share its
+    /// key (see [`MapKey`]).
+    parents: Vec<(String, Arc<SortKey>)>,
     /// The umask removes bits from 0755/0644: set modes explicitly.
     chmod_needed: bool,
     /// The writers, while the archive is parsed.
@@ -417,7 +419,7 @@ impl<'a> Extractor<'a> {
             max_bytes: opts.max_bytes,
             root_seen: false,
             scope,
-            last_parent: None,
+            parents: Vec::new(),
             chmod_needed: true,
             out: None,
             hardlinks: Vec::new(),
@@ -472,7 +474,7 @@ impl<'a> Extractor<'a> {
             return Ok(());
         }
         self.ensure_parents(&path)?;
-        let key = sort_key(&path);
+        let key = self.map_key(&path);
         if let Some(slot) = self.nodes.get_mut(&key) {
             if kind == Kind::Dir && *slot == (Made::Dir { explicit: false }) {
                 *slot = Made::Dir { explicit: true };
@@ -583,7 +585,7 @@ impl<'a> Extractor<'a> {
             self.jobs += 1;
             self.hashes.push(*blake3::hash(&bytes).as_bytes());
             self.nodes.insert(
-                sort_key(path),
+                MapKey::flat(path),
                 Made::File {
                     exec: false,
                     size: raw.size,
@@ -623,14 +625,14 @@ impl<'a> Extractor<'a> {
             return Ok(());
         };
         let parent = &path[..slash];
-        if self.last_parent.as_deref() == Some(parent) {
+        if self.parents.last().is_some_and(|(open, _)| open == parent) {
             return Ok(());
         }
         let mut end = 0;
         loop {
             let next = parent[end..].find('/').map(|i| end + i);
             let ancestor = &parent[..next.unwrap_or(parent.len())];
-            let key = sort_key(ancestor);
+            let key = MapKey::flat(ancestor);
             match self.nodes.get(&key) {
                 Some(Made::Dir { .. }) => {}
                 Some(other) => {
@@ -655,8 +657,31 @@ impl<'a> Extractor<'a> {
                 None => break,
             }
         }
-        self.last_parent = Some(parent.to_string());
+        // Keep the chain of `parent`'s ancestors, then `parent` itself.
+        while let Some((open, _)) = self.parents.last() {
+            if parent == open
+                || (parent.starts_with(open.as_str()) && parent.as_bytes()[open.len()] == b'/')
+            {
+                break;
+            }
+            self.parents.pop();
+        }
+        if self.parents.last().is_none_or(|(open, _)| open != parent) {
+            self.parents
+                .push((parent.to_string(), Arc::new(sort_key(parent))));
+        }
         Ok(())
+    }
+
+    /// The map key of `path`, sharing its parent's key when that parent is
+    /// the current one (always, right after `ensure_parents`).
+    fn map_key(&self, path: &str) -> MapKey {
+        match (path.rfind('/'), self.parents.last()) {
+            (Some(slash), Some((open, key))) if open == &path[..slash] => {
+                MapKey::child(key, &path[slash + 1..])
+            }
+            _ => MapKey::flat(path),
+        }
     }
 
     /// Counts a new node against the limits of the flags and the manifest.
@@ -823,7 +848,7 @@ impl<'a> Extractor<'a> {
                 )));
             }
         }
-        match self.nodes.get(&sort_key(&target.path)) {
+        match self.nodes.get(&MapKey::flat(&target.path)) {
             Some(node @ Made::File { .. }) => Ok((target.path, node.clone())),
             _ => Err(refuse(format!(
                 "hardlink target {:?} is not an earlier regular file of this archive",
@@ -929,8 +954,8 @@ impl<'a> Extractor<'a> {
         };
         for (key, node) in &self.nodes {
             if let Made::Symlink { target } = node {
-                let path = key_path(key);
-                let symlink_at = |path: &str| match self.nodes.get(&sort_key(path)) {
+                let path = key.path();
+                let symlink_at = |path: &str| match self.nodes.get(&MapKey::flat(path)) {
                     Some(Made::Symlink { target }) => Some(target.to_string()),
                     _ => None,
                 };
@@ -945,11 +970,10 @@ impl<'a> Extractor<'a> {
 
 /// Calls `each` with the path and tree-hash node of every entry of the
 /// map, in order (one path buffer for the whole walk).
-fn walk(nodes: &BTreeMap<SortKey, Made>, hashes: &[[u8; 32]], mut each: impl FnMut(&str, Node)) {
+fn walk(nodes: &BTreeMap<MapKey, Made>, hashes: &[[u8; 32]], mut each: impl FnMut(&str, Node)) {
     let mut buf = Vec::new();
     for (key, made) in nodes {
-        buf.clear();
-        buf.extend(key.iter().map(|&b| if b == 0 { b'/' } else { b }));
+        key.path_into(&mut buf);
         // Keys are only ever made from validated UTF-8 paths.
         let path = std::str::from_utf8(&buf).unwrap_or_default();
         let node = match made {
@@ -1186,11 +1210,11 @@ fn check_digest(what: &str, declared: &PackageManifest, actual: &TreeDigest) -> 
 mod tests {
     use super::*;
 
-    /// The map holds one `(SortKey, Made)` per entry (130k for a DC/OS
+    /// The map holds one `(MapKey, Made)` per entry (130k for a DC/OS
     /// bundle); the RSS budget counts on these sizes.
     #[test]
     fn map_entries_stay_small() {
         assert_eq!(std::mem::size_of::<Made>(), 16);
-        assert_eq!(std::mem::size_of::<SortKey>(), 16);
+        assert_eq!(std::mem::size_of::<MapKey>(), 24);
     }
 }

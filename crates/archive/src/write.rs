@@ -222,7 +222,7 @@ impl<W: Write> ArchiveWriter<W> {
         }
         let failure = SourceFailure::default();
         let (container, decoded) = container::open(reader, &failure)?;
-        let digest = container::pipelined(decoded, |decoded| {
+        let digest = container::pipelined(decoded, container::DECODED_IN_FLIGHT, |decoded| {
             let mut tar = TarReader::new(decoded, container, failure);
             self.copy_entries(prefix, &mut tar, expect)
         })?;
