@@ -114,19 +114,20 @@ impl Run {
     /// Asserts stdout contains `needle`.
     #[track_caller]
     pub fn stdout_contains(&self, needle: &str) -> &Run {
-        assert!(
-            self.stdout.contains(needle),
-            "expected {needle:?} on stdout:\n{self}"
-        );
-        self
+        self.contains("stdout", &self.stdout, needle)
     }
 
     /// Asserts stderr contains `needle`.
     #[track_caller]
     pub fn stderr_contains(&self, needle: &str) -> &Run {
+        self.contains("stderr", &self.stderr, needle)
+    }
+
+    #[track_caller]
+    fn contains(&self, stream: &str, text: &str, needle: &str) -> &Run {
         assert!(
-            self.stderr.contains(needle),
-            "expected {needle:?} on stderr:\n{self}"
+            text.contains(needle),
+            "expected {needle:?} on {stream}:\n{self}"
         );
         self
     }

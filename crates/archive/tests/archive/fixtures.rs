@@ -3,7 +3,39 @@
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{symlink, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use tarmac_archive::{pack_dir, WriteOptions};
+use tarmac_model::{PackageId, PackageManifest};
+
+/// A package packed with the default options from the tree `make` writes
+/// (in `dir`/src, archive `dir`/<id>.tar.zst); `dir` lives as long as this.
+pub struct Packed {
+    pub dir: tempfile::TempDir,
+    pub src: PathBuf,
+    pub archive: PathBuf,
+    pub manifest: PackageManifest,
+}
+
+pub fn packed(id: &str, make: fn(&Path)) -> Packed {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    make(&src);
+    let archive = dir.path().join(format!("{id}.tar.zst"));
+    let manifest = pack_dir(
+        &PackageId::parse(id).unwrap(),
+        &src,
+        &archive,
+        WriteOptions::default(),
+    )
+    .unwrap();
+    Packed {
+        dir,
+        src,
+        archive,
+        manifest,
+    }
+}
 
 /// A small package tree with every kind of entry the format carries,
 /// including names and a symlink target longer than a ustar field.

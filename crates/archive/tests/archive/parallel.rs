@@ -100,14 +100,12 @@ fn mixed_tree(root: &Path) {
 
 #[test]
 fn every_writer_count_gives_the_same_tree_and_hash() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src");
-    mixed_tree(&src);
-    let archive = dir.path().join("a.tar.zst");
-    let id = tarmac_model::PackageId::parse("mixed--1").unwrap();
-    let manifest =
-        tarmac_archive::pack_dir(&id, &src, &archive, tarmac_archive::WriteOptions::default())
-            .unwrap();
+    let crate::fixtures::Packed {
+        dir,
+        src,
+        archive,
+        manifest,
+    } = crate::fixtures::packed("mixed--1", mixed_tree);
     let want = tree_hash(&src).unwrap();
     assert_eq!(manifest.tree_hash, want.hash);
     for writers in [1, 2, 3, 4, 8] {

@@ -11,7 +11,7 @@ use tarmac_archive::{
 use tarmac_model::{bootstrap_id, BundleManifest, ExitClass, PackageId, MANIFEST_FORMAT};
 use tarmac_testkit::hostile::RawTar;
 
-use crate::fixtures::{gzip, sample_tree, write, xz, zstd};
+use crate::fixtures::{gzip, packed, sample_tree, write, xz, zstd, Packed};
 
 fn id(s: &str) -> PackageId {
     PackageId::parse(s).unwrap()
@@ -25,11 +25,12 @@ fn plain_tar(dir: &Path) -> Vec<u8> {
 
 #[test]
 fn pack_then_extract_gives_the_same_tree_and_hash() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
-    sample_tree(&src);
-    let out = tmp.path().join("p--1.tar.zst");
-    let manifest = pack_dir(&id("p--1"), &src, &out, WriteOptions::default()).unwrap();
+    let Packed {
+        dir: tmp,
+        src,
+        archive: out,
+        manifest,
+    } = packed("p--1", sample_tree);
     let expected = tree_hash(&src).unwrap();
     assert_eq!(manifest.tree_hash, expected.hash);
     assert_eq!(

@@ -4,7 +4,7 @@
 
 use std::fs;
 
-use tarmac_archive::{pack_dir, tree_hash, ArchiveWriter, WriteOptions};
+use tarmac_archive::{tree_hash, ArchiveWriter};
 use tarmac_model::{ExitClass, PackageId, PackageManifest};
 use tarmac_testkit::hostile::RawTar;
 
@@ -25,17 +25,12 @@ fn manifest(id: &str, tar: &[u8]) -> PackageManifest {
 
 #[test]
 fn copying_an_archive_writes_the_same_bytes_as_adding_its_tree() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
-    sample_tree(&src);
-    let out = tmp.path().join("p--1.tar.zst");
-    let packed = pack_dir(
-        &PackageId::parse("p--1").unwrap(),
-        &src,
-        &out,
-        WriteOptions::default(),
-    )
-    .unwrap();
+    let crate::fixtures::Packed {
+        dir: _tmp,
+        src,
+        archive: out,
+        manifest: packed,
+    } = crate::fixtures::packed("p--1", sample_tree);
 
     let mut from_tree = ArchiveWriter::uncompressed(Vec::new(), 7);
     from_tree.add_bytes("bundle.json", b"{}", 0o644).unwrap();
