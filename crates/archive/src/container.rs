@@ -104,11 +104,22 @@ impl<R: Read> Read for Source<R> {
     }
 }
 
+/// Whether the decoder checks the container's own content checksums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Checksums {
+    Verify,
+    /// The caller verifies a pinned hash of the raw bytes, which covers
+    /// the same bytes (zstd frame checksums only; gzip and xz decoders
+    /// have no such switch).
+    LeftToThePin,
+}
+
 /// Opens the decompressed tar stream of `reader`: sniffs the container and
 /// returns a reader of the tar bytes.
 pub(crate) fn open<'a, R: Read + Send + 'a>(
     reader: R,
     failure: &SourceFailure,
+    checksums: Checksums,
 ) -> Result<(Container, Box<dyn Read + Send + 'a>)> {
     let mut source = Source {
         inner: reader,
@@ -128,6 +139,11 @@ pub(crate) fn open<'a, R: Read + Send + 'a>(
             decoder
                 .window_log_max(ZSTD_WINDOW_LOG_MAX)
                 .map_err(|e| source_error(e, failure))?;
+            if checksums == Checksums::LeftToThePin {
+                decoder
+                    .set_parameter(zstd::zstd_safe::DParameter::ForceIgnoreChecksum(true))
+                    .map_err(|e| source_error(e, failure))?;
+            }
             Box::new(decoder)
         }
         Container::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),

@@ -41,7 +41,7 @@ use nix::sys::stat::Mode;
 use tarmac_fs::{Context, FsError};
 use tarmac_model::{bootstrap_id, BundleManifest, PackageId, PackageManifest, MANIFEST_FORMAT};
 
-use crate::container::{self, Container, SourceFailure};
+use crate::container::{self, Checksums, Container, SourceFailure};
 use crate::error::{Error, Result};
 use crate::name::{self, sort_key, MapKey, SortKey};
 use crate::tar_read::{RawEntry, TarReader};
@@ -78,6 +78,13 @@ pub struct ExtractOptions {
     /// Most archive entries (headers of real entries, not metadata records).
     pub max_entries: u64,
     pub expect: Expect,
+    /// The caller checks a pinned hash of the raw bytes (host-extract's
+    /// `--blake3`) before it trusts anything extracted, so the zstd frames'
+    /// own content checksums (an XXH64 of every decoded byte, 5-8% of the
+    /// decoder thread, the longest one) would only repeat that check and
+    /// are not computed. A corrupt byte still breaks the archive or the
+    /// pin; the caller names the pin (see tarmac-fetch `extract_stream`).
+    pub raw_bytes_pinned: bool,
 }
 
 impl Default for ExtractOptions {
@@ -88,6 +95,7 @@ impl Default for ExtractOptions {
             max_bytes: u64::MAX,
             max_entries: 1_000_000,
             expect: Expect::Nothing,
+            raw_bytes_pinned: false,
         }
     }
 }
@@ -192,7 +200,12 @@ fn extract_threads<R: Read + Send>(
         // blake3), the next decompresses them, so neither waits for the
         // other and decompression, the longest single step, runs alone.
         container::pipelined(Box::new(reader), container::RAW_IN_FLIGHT, |raw| {
-            let (container, decoded) = container::open(raw, &failure)?;
+            let checksums = if opts.raw_bytes_pinned {
+                Checksums::LeftToThePin
+            } else {
+                Checksums::Verify
+            };
+            let (container, decoded) = container::open(raw, &failure, checksums)?;
             let root = open(
                 staging,
                 OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,

@@ -22,7 +22,7 @@ use crate::tar_read::TarReader;
 /// entry of that name that is not a regular file.
 pub fn read_member<R: Read + Send>(reader: R, path: &str, max: u64) -> Result<Option<Vec<u8>>> {
     let failure = SourceFailure::default();
-    let (container, decoded) = container::open(reader, &failure)?;
+    let (container, decoded) = container::open(reader, &failure, container::Checksums::Verify)?;
     let mut tar = TarReader::new(decoded, container, failure);
     while let Some(raw) = tar.next_entry()? {
         let (name, kind) = classify(&raw)?;

@@ -183,17 +183,23 @@ impl<R: Read> TarReader<R> {
         Ok(got)
     }
 
-    fn skip(&mut self, mut count: u64, what: &str) -> Result<()> {
+    /// Skips `count` bytes; false when the stream ended first (the caller
+    /// names what was cut, so the name is only formatted then).
+    fn skip(&mut self, mut count: u64) -> Result<bool> {
         let mut buf = [0u8; 8192];
         while count > 0 {
             let want = count.min(buf.len() as u64) as usize;
             let got = self.fill(&mut buf[..want])?;
             if got < want {
-                return Err(truncated(what));
+                return Ok(false);
             }
             count -= got as u64;
         }
-        Ok(())
+        Ok(true)
+    }
+
+    fn truncated_data(&self) -> Error {
+        truncated(&format!("the data of entry {:?}", self.current))
     }
 
     fn read_record(&mut self, size: u64, max: u64, what: &str) -> Result<Vec<u8>> {
@@ -206,7 +212,9 @@ impl<R: Read> TarReader<R> {
         if self.fill(&mut data)? < data.len() {
             return Err(truncated(what));
         }
-        self.skip(padding(size), what)?;
+        if !self.skip(padding(size))? {
+            return Err(truncated(what));
+        }
         Ok(data)
     }
 
@@ -217,8 +225,9 @@ impl<R: Read> TarReader<R> {
         let rest = self.remaining + self.padding;
         self.remaining = 0;
         self.padding = 0;
-        let what = format!("the data of entry {:?}", self.current);
-        self.skip(rest, &what)?;
+        if !self.skip(rest)? {
+            return Err(self.truncated_data());
+        }
         let mut pending = Pending::default();
         let mut records = 0u32;
         loop {
@@ -324,7 +333,10 @@ impl<R: Read> TarReader<R> {
                         .map_err(|e| Error::policy(&name, format!("unreadable mode field: {e}")))?;
                     self.remaining = size;
                     self.padding = padding(size);
-                    self.current = String::from_utf8_lossy(&name).into_owned();
+                    // Kept for messages; the buffer is reused (no allocation
+                    // per entry for a UTF-8 name).
+                    self.current.clear();
+                    self.current.push_str(&String::from_utf8_lossy(&name));
                     return Ok(Some(RawEntry {
                         name,
                         link,
@@ -365,10 +377,7 @@ impl<R: Read> TarReader<R> {
         let want = self.remaining.min(buf.len() as u64) as usize;
         loop {
             match self.inner.read(&mut buf[..want]) {
-                Ok(0) => {
-                    let what = format!("the data of entry {:?}", self.current);
-                    return Err(truncated(&what));
-                }
+                Ok(0) => return Err(self.truncated_data()),
                 Ok(n) => {
                     self.remaining -= n as u64;
                     return Ok(n);

@@ -221,7 +221,7 @@ impl<W: Write> ArchiveWriter<W> {
             self.add_dir(prefix)?;
         }
         let failure = SourceFailure::default();
-        let (container, decoded) = container::open(reader, &failure)?;
+        let (container, decoded) = container::open(reader, &failure, container::Checksums::Verify)?;
         let digest = container::pipelined(decoded, container::DECODED_IN_FLIGHT, |decoded| {
             let mut tar = TarReader::new(decoded, container, failure);
             self.copy_entries(prefix, &mut tar, expect)

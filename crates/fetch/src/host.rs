@@ -981,6 +981,7 @@ fn extract_stream(
                 expect: tarmac_archive::Expect::Bundle,
                 max_bytes: space.bytes,
                 max_entries: defaults.max_entries.min(space.entries),
+                raw_bytes_pinned: pin.is_some(),
             },
             Some(check),
             Some(space),
@@ -988,6 +989,7 @@ fn extract_stream(
         Limits::Package(manifest) => (
             tarmac_archive::ExtractOptions {
                 expect: tarmac_archive::Expect::Package(manifest.clone()),
+                raw_bytes_pinned: pin.is_some(),
                 ..defaults
             },
             None,

@@ -23,6 +23,38 @@ fn plain_tar(dir: &Path) -> Vec<u8> {
     writer.finish().unwrap()
 }
 
+/// A zstd frame whose content checksum does not match is refused; when the
+/// caller pins the raw bytes (host-extract's --blake3) the checksum is left
+/// to that pin and not computed, and the same bytes extract.
+#[test]
+fn frame_checksums_are_checked_unless_the_raw_bytes_are_pinned() {
+    let Packed {
+        dir,
+        archive,
+        manifest,
+        ..
+    } = packed("p--1", sample_tree);
+    let mut bytes = fs::read(&archive).unwrap();
+    // One frame, ending in its 4-byte XXH64 content checksum.
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    let checked = ExtractOptions {
+        expect: Expect::Package(manifest.clone()),
+        ..ExtractOptions::default()
+    };
+    let staging = dir.path().join("checked");
+    let err = extract(&bytes[..], &staging, &checked).unwrap_err();
+    assert!(err.to_string().contains("corrupt zstd data"), "{err}");
+    assert!(!staging.exists());
+
+    let pinned = ExtractOptions {
+        raw_bytes_pinned: true,
+        ..checked
+    };
+    let got = extract(&bytes[..], &dir.path().join("pinned"), &pinned).unwrap();
+    assert_eq!(got.tree.hash, manifest.tree_hash);
+}
+
 #[test]
 fn pack_then_extract_gives_the_same_tree_and_hash() {
     let Packed {
