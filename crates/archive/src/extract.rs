@@ -44,6 +44,7 @@ use tarmac_model::{bootstrap_id, BundleManifest, PackageId, PackageManifest, MAN
 use crate::container::{self, Checksums, Container, SourceFailure};
 use crate::error::{Error, Result};
 use crate::name::{self, sort_key, MapKey, SortKey};
+use crate::nodes::Nodes;
 use crate::tar_read::{RawEntry, TarReader};
 use crate::tree::{is_exec, Node, TreeDigest, TreeHasher};
 use crate::writers::{self, Block, Data, Job, Pool, Queue, Shared, BLOCK};
@@ -380,7 +381,7 @@ impl Dirs {
 struct Extractor<'a> {
     staging: &'a Path,
     on_bundle: &'a mut dyn FnMut(&BundleManifest) -> Result<(), Rejected>,
-    nodes: BTreeMap<MapKey, Made>,
+    nodes: Nodes<MapKey, Made>,
     entries: u64,
     bytes: u64,
     max_entries: u64,
@@ -425,7 +426,7 @@ impl<'a> Extractor<'a> {
         Extractor {
             staging,
             on_bundle,
-            nodes: BTreeMap::new(),
+            nodes: Nodes::new(),
             entries: 0,
             bytes: 0,
             max_entries: opts.max_entries,
@@ -534,7 +535,7 @@ impl<'a> Extractor<'a> {
                 node
             }
         };
-        self.nodes.insert(key, node);
+        self.nodes.insert_new(key, node);
         Ok(())
     }
 
@@ -597,7 +598,7 @@ impl<'a> Extractor<'a> {
             let job = self.jobs;
             self.jobs += 1;
             self.hashes.push(*blake3::hash(&bytes).as_bytes());
-            self.nodes.insert(
+            self.nodes.insert_new(
                 MapKey::flat(path),
                 Made::File {
                     exec: false,
@@ -662,7 +663,7 @@ impl<'a> Extractor<'a> {
                 None => {
                     self.account(ancestor, 0)?;
                     make_dir(&self.staging.join(ancestor), self.chmod_needed)?;
-                    self.nodes.insert(key, Made::Dir { explicit: false });
+                    self.nodes.insert_new(key, Made::Dir { explicit: false });
                 }
             }
             match next {
@@ -965,7 +966,7 @@ impl<'a> Extractor<'a> {
             Scope::Bundle { .. } => 2,
             _ => 0,
         };
-        for (key, node) in &self.nodes {
+        for (key, node) in self.nodes.iter() {
             if let Made::Symlink { target } = node {
                 let path = key.path();
                 let symlink_at = |path: &str| match self.nodes.get(&MapKey::flat(path)) {
@@ -983,9 +984,9 @@ impl<'a> Extractor<'a> {
 
 /// Calls `each` with the path and tree-hash node of every entry of the
 /// map, in order (one path buffer for the whole walk).
-fn walk(nodes: &BTreeMap<MapKey, Made>, hashes: &[[u8; 32]], mut each: impl FnMut(&str, Node)) {
+fn walk(nodes: &Nodes<MapKey, Made>, hashes: &[[u8; 32]], mut each: impl FnMut(&str, Node)) {
     let mut buf = Vec::new();
-    for (key, made) in nodes {
+    for (key, made) in nodes.iter() {
         key.path_into(&mut buf);
         // Keys are only ever made from validated UTF-8 paths.
         let path = std::str::from_utf8(&buf).unwrap_or_default();

@@ -55,6 +55,7 @@ mod error;
 mod extract;
 mod member;
 mod name;
+mod nodes;
 mod tar_read;
 mod tree;
 mod write;
