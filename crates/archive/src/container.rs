@@ -176,15 +176,16 @@ fn source_error(e: io::Error, failure: &SourceFailure) -> Error {
 const CHUNK: usize = 256 * 1024;
 /// Chunks in flight between the reading and the decoding thread.
 pub(crate) const RAW_IN_FLIGHT: usize = 4;
-/// Chunks in flight between the decoding and the parsing thread: 10 MiB
+/// Chunks in flight between the decoding and the parsing thread: 15 MiB
 /// of look-ahead. A bundle alternates stretches of small files, where the
 /// writers are the bound and the decoder waits, with stretches of large
 /// binaries, where the decoder is the bound and the writers wait; the
 /// look-ahead lets the decoder run on through the first so that the
 /// writers have work through the second. Cores busy at scale 1 in a
 /// tmpfs: 1.70 with 1 MiB, 1.77 with 4 MiB, 1.83 with 10 MiB (peak RSS
-/// 48, 51, 58 MiB).
-pub(crate) const DECODED_IN_FLIGHT: usize = 40;
+/// 48, 51, 58 MiB); with the leaner map (`nodes`), 1.73 with 10 MiB and
+/// 1.81 with 15 MiB (peak RSS 53 and 58 MiB), faster in 5 rounds of 5.
+pub(crate) const DECODED_IN_FLIGHT: usize = 60;
 
 /// Runs `body` with a reader of `source` whose bytes are produced by a
 /// second thread, so that reading (and, for a decoder, decompressing)
