@@ -642,7 +642,20 @@ impl<'a> Extractor<'a> {
         if self.parents.last().is_some_and(|(open, _)| open == parent) {
             return Ok(());
         }
-        let mut end = 0;
+        // Keep the chain of `parent`'s ancestors: every directory in it was
+        // checked (or made) already, so the walk below starts under the
+        // innermost one and looks up only the rest (usually none, or new
+        // directories).
+        while let Some((open, _)) = self.parents.last() {
+            if parent == open {
+                return Ok(());
+            }
+            if parent.starts_with(open.as_str()) && parent.as_bytes()[open.len()] == b'/' {
+                break;
+            }
+            self.parents.pop();
+        }
+        let mut end = self.parents.last().map_or(0, |(open, _)| open.len() + 1);
         loop {
             let next = parent[end..].find('/').map(|i| end + i);
             let ancestor = &parent[..next.unwrap_or(parent.len())];
@@ -671,19 +684,8 @@ impl<'a> Extractor<'a> {
                 None => break,
             }
         }
-        // Keep the chain of `parent`'s ancestors, then `parent` itself.
-        while let Some((open, _)) = self.parents.last() {
-            if parent == open
-                || (parent.starts_with(open.as_str()) && parent.as_bytes()[open.len()] == b'/')
-            {
-                break;
-            }
-            self.parents.pop();
-        }
-        if self.parents.last().is_none_or(|(open, _)| open != parent) {
-            self.parents
-                .push((parent.to_string(), Arc::new(sort_key(parent))));
-        }
+        self.parents
+            .push((parent.to_string(), Arc::new(sort_key(parent))));
         Ok(())
     }
 

@@ -25,6 +25,16 @@
 //! flight never exceed the pool, whatever the file sizes). Blocks are
 //! recycled, never freed and reallocated per file.
 //!
+//! Scheduling: the writers run two nice levels below the threads of the
+//! serial path (raw reader, decoder, parser). There are more writers than
+//! cores, and with equal shares they took most of the CPU time while the
+//! decoder, the one step that cannot be spread, waited for a core; then,
+//! in a stretch of large files, the writers ran dry. With the serial path
+//! first the writers still get every core it leaves (cores busy at scale
+//! 1 in a tmpfs: 1.73-1.85 -> 1.81-1.86, see docs/performance.md). Lower,
+//! never higher, than the rest of the host: a host-extract run beside
+//! other work only yields more.
+//!
 //! Failure: the first writer error is kept and raises a flag the parser
 //! checks before each entry and whenever it waits on the pool; writers
 //! keep draining (returning blocks) until the parser stops, so nobody
@@ -73,6 +83,17 @@ pub(crate) fn default_writers() -> usize {
     std::thread::available_parallelism()
         .map_or(2, |n| n.get() * 2)
         .clamp(2, 8)
+}
+
+/// Nice levels the writers run below the thread that starts them.
+const WRITER_NICE: i32 = 2;
+
+/// Lowers the calling thread's priority by [`WRITER_NICE`] (best effort:
+/// a failure only leaves the equal shares).
+fn lower_priority() {
+    // SAFETY: nice(2) takes no pointers. On Linux a nice value belongs to
+    // a thread, and nice() changes the calling thread's only.
+    let _ = unsafe { nix::libc::nice(WRITER_NICE) };
 }
 
 /// A block of file data: `len` valid bytes of `buf`.
@@ -281,6 +302,7 @@ pub(crate) type Hashes = Vec<(u32, [u8; 32])>;
 /// Sends `(job number, blake3)` of every file it wrote to `done`, once
 /// per batch.
 pub(crate) fn run(shared: &Shared<'_>, jobs: &Jobs, free: Sender<Block>, done: Sender<Hashes>) {
+    lower_priority();
     loop {
         let batch = {
             let Ok(queue) = jobs.lock() else { break };
@@ -422,4 +444,27 @@ fn write(
         nix::sys::stat::fchmod(&file, mode).map_err(fs_err("chmod"))?;
     }
     Ok(Some(*hasher.finalize().as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The calling thread's nice value (field 19 of its stat line).
+    fn thread_nice() -> i32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        after_name.split(' ').nth(16).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn a_writer_lowers_its_own_priority_and_nobody_else_s() {
+        let before = thread_nice();
+        let writer = std::thread::spawn(|| {
+            super::lower_priority();
+            thread_nice()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(writer, (before + super::WRITER_NICE).min(19));
+        assert_eq!(thread_nice(), before);
+    }
 }
