@@ -6,7 +6,7 @@
 //! is an error, so an archive cannot smuggle bytes past the hash a caller
 //! computes over what was extracted.
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
@@ -81,26 +81,48 @@ impl SourceFailure {
 }
 
 /// The caller's reader, recording its own failures in a [`SourceFailure`].
+/// Buffered: the decoders read straight from the caller's buffer (for the
+/// extractor, the chunks of the read-ahead thread) instead of copying
+/// every byte into a buffer of their own first.
 pub(crate) struct Source<R> {
     inner: R,
     failure: SourceFailure,
 }
 
-impl<R: Read> Read for Source<R> {
+impl<R> Source<R> {
+    fn failed(&self, e: io::Error) -> io::Error {
+        let kind = e.kind();
+        if let Ok(mut slot) = self.failure.0.lock() {
+            slot.get_or_insert(e);
+        }
+        io::Error::new(kind, "the archive source failed")
+    }
+}
+
+impl<R: BufRead> Read for Source<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Source<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
         loop {
-            match self.inner.read(buf) {
+            match self.inner.fill_buf() {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let kind = e.kind();
-                    if let Ok(mut slot) = self.failure.0.lock() {
-                        slot.get_or_insert(e);
-                    }
-                    return Err(io::Error::new(kind, "the archive source failed"));
-                }
-                ok => return ok,
+                Err(e) => return Err(self.failed(e)),
+                // Re-borrowed: the loop above ends the first borrow.
+                Ok(_) => return self.inner.fill_buf(),
             }
         }
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.inner.consume(n);
     }
 }
 
@@ -116,7 +138,7 @@ pub(crate) enum Checksums {
 
 /// Opens the decompressed tar stream of `reader`: sniffs the container and
 /// returns a reader of the tar bytes.
-pub(crate) fn open<'a, R: Read + Send + 'a>(
+pub(crate) fn open<'a, R: BufRead + Send + 'a>(
     reader: R,
     failure: &SourceFailure,
     checksums: Checksums,
@@ -134,8 +156,8 @@ pub(crate) fn open<'a, R: Read + Send + 'a>(
     let input = io::Cursor::new(head).chain(source);
     let tar: Box<dyn Read + Send + 'a> = match container {
         Container::Zstd => {
-            let mut decoder =
-                zstd::stream::read::Decoder::new(input).map_err(|e| source_error(e, failure))?;
+            let mut decoder = zstd::stream::read::Decoder::with_buffer(input)
+                .map_err(|e| source_error(e, failure))?;
             decoder
                 .window_log_max(ZSTD_WINDOW_LOG_MAX)
                 .map_err(|e| source_error(e, failure))?;
@@ -146,7 +168,7 @@ pub(crate) fn open<'a, R: Read + Send + 'a>(
             }
             Box::new(decoder)
         }
-        Container::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
+        Container::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
         Container::Xz => {
             let stream = liblzma::stream::Stream::new_stream_decoder(
                 XZ_MEMLIMIT,
@@ -156,7 +178,7 @@ pub(crate) fn open<'a, R: Read + Send + 'a>(
                 container: "xz",
                 source: e.into(),
             })?;
-            Box::new(liblzma::read::XzDecoder::new_stream(input, stream))
+            Box::new(liblzma::bufread::XzDecoder::new_stream(input, stream))
         }
         Container::Tar => Box::new(input),
     };
@@ -195,7 +217,7 @@ pub(crate) const DECODED_IN_FLIGHT: usize = 60;
 pub(crate) fn pipelined<T>(
     source: Box<dyn Read + Send + '_>,
     in_flight: usize,
-    body: impl FnOnce(&mut (dyn Read + Send)) -> T,
+    body: impl FnOnce(&mut (dyn BufRead + Send)) -> T,
 ) -> T {
     let (chunks, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(in_flight);
     let (spare_tx, spare) = std::sync::mpsc::channel::<Vec<u8>>();
@@ -255,6 +277,16 @@ struct ChunkReader {
 
 impl Read for ChunkReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = buf.len().min(available.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for ChunkReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.pos == self.current.len() {
             match self.rx.recv() {
                 Ok(Ok(chunk)) => {
@@ -264,12 +296,13 @@ impl Read for ChunkReader {
                 }
                 Ok(Err(e)) => return Err(e),
                 // The producer finished: end of stream.
-                Err(_) => return Ok(0),
+                Err(_) => return Ok(&[]),
             }
         }
-        let n = buf.len().min(self.current.len() - self.pos);
-        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        Ok(&self.current[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.current.len());
     }
 }

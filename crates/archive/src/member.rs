@@ -8,7 +8,7 @@
 //! checked: callers that need the whole archive verified do that separately
 //! (tree hash against the manifest, e.g. `ArchiveWriter::add_archive`).
 
-use std::io::Read;
+use std::io::{BufReader, Read};
 
 use crate::container::{self, SourceFailure};
 use crate::error::{Error, Result};
@@ -22,7 +22,11 @@ use crate::tar_read::TarReader;
 /// entry of that name that is not a regular file.
 pub fn read_member<R: Read + Send>(reader: R, path: &str, max: u64) -> Result<Option<Vec<u8>>> {
     let failure = SourceFailure::default();
-    let (container, decoded) = container::open(reader, &failure, container::Checksums::Verify)?;
+    let (container, decoded) = container::open(
+        BufReader::new(reader),
+        &failure,
+        container::Checksums::Verify,
+    )?;
     let mut tar = TarReader::new(decoded, container, failure);
     while let Some(raw) = tar.next_entry()? {
         let (name, kind) = classify(&raw)?;

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -221,7 +221,11 @@ impl<W: Write> ArchiveWriter<W> {
             self.add_dir(prefix)?;
         }
         let failure = SourceFailure::default();
-        let (container, decoded) = container::open(reader, &failure, container::Checksums::Verify)?;
+        let (container, decoded) = container::open(
+            BufReader::new(reader),
+            &failure,
+            container::Checksums::Verify,
+        )?;
         let digest = container::pipelined(decoded, container::DECODED_IN_FLIGHT, |decoded| {
             let mut tar = TarReader::new(decoded, container, failure);
             self.copy_entries(prefix, &mut tar, expect)
