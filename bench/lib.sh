@@ -31,9 +31,13 @@ CONF
 make_pkgs() {
     local tree=$1 src=$2 pkgs=$3 dir id
     mkdir -p "$src" "$pkgs"
+    # Deterministic tarballs (no mtimes, owners or readdir order): the same
+    # tree gives the same sources, package ids and bundle bytes in every
+    # run, so bundle sizes compare across runs.
     for dir in "$tree"/packages/*; do
         id=$(basename "$dir")
         tar -C "$tree/packages" --exclude "$id/pkginfo.json" --exclude "$id/buildinfo.full.json" \
+            --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
             -cf "$src/$id.tar" "$id"
     done
     python3 "${ROOT:?}/bench/tree-to-packages.py" "$tree/packages" "$src" "$pkgs"
